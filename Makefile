@@ -1,0 +1,166 @@
+# locus: a Nacos-compatible service registry on canonical/raft.
+#
+#   make            build build/locusd and build/locusctl
+#   make run        install missing packages, build, start a standalone node
+#   make cluster    start a 3-node cluster on 127.0.0.1 (make cluster-stop)
+#   make test       install, build, run every test
+#   make asan       the same tests under AddressSanitizer + UBSan
+#   make bench-failover / bench-puts   benchmarks (see docs/benchmarks.md)
+
+BUILD ?= build
+OPT ?= -O2
+SAN ?=
+V ?= 0
+
+# Debian packages the build needs (libraries, code generator, test framework).
+DEPS_BUILD := gcc make pkg-config libraft-dev libuv1-dev libprotobuf-c-dev \
+	protobuf-c-compiler libnghttp2-dev libsqlite3-dev libjansson-dev \
+	libhttp-parser-dev uthash-dev libsodium-dev libxxhash-dev libcmocka-dev \
+	zlib1g-dev sqlite3
+# Peers and load tools the benchmarks drive.
+DEPS_BENCH := etcd-server etcd-client wrk hyperfine
+
+PKGS := raft libuv libprotobuf-c libnghttp2 sqlite3 jansson libsodium \
+	libxxhash zlib
+
+# Recursive '=' so pkg-config only runs when something is compiled, after
+# 'make deps' has had a chance to install it.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Werror
+CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -g $(SAN) -MMD -MP \
+	-I. -I$(BUILD)/gen
+LDFLAGS := $(SAN)
+LDLIBS = $(PKG_LIBS) -lhttp_parser -lpthread -lm
+
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
+MODULES := common raft statemachine snapshots naming distro rpc server bench
+PROTOS := $(wildcard $(addsuffix /*.proto,$(MODULES)))
+GEN_C := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+GEN_H := $(GEN_C:.c=.h)
+
+MAINS := server/locusd.c server/locusctl.c
+LIB_SRCS := $(filter-out $(MAINS),$(wildcard $(addsuffix /*.c,$(MODULES))))
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
+	$(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
+LIB := $(BUILD)/liblocus.a
+
+UNIT_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c))
+RAFT_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/raft/test_*.c))
+CLUSTER_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/cluster/test_*.c))
+TEST_SUPPORT := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/support/*.c))
+ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(CLUSTER_TESTS)
+
+.PHONY: all deps deps-bench run cluster cluster-stop test test-unit \
+	test-cluster asan ubsan bench-failover bench-puts clean fuzz format
+
+all: $(BUILD)/locusd $(BUILD)/locusctl
+
+# ---------------------------------------------------------------- packages
+
+deps:
+	@missing=""; for p in $(DEPS_BUILD); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "locus: installing missing Debian packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; \
+		elif command -v sudo >/dev/null; then sudo=sudo; \
+		else echo "locus: need root or sudo to install:$$missing" >&2; exit 1; fi; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing \
+		|| { echo "locus: apt-get could not install:$$missing (is this Debian 12 with network access?)" >&2; exit 1; }; \
+	fi
+
+deps-bench: deps
+	@$(MAKE) --no-print-directory deps DEPS_BUILD="$(DEPS_BENCH)"
+
+# ---------------------------------------------------------------- build
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: %.proto
+	@mkdir -p $(BUILD)/gen
+	$(Q)protoc-c --c_out=$(BUILD)/gen $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -Wshadow,$(CFLAGS)) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  CC  $<"
+	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/locusd: $(BUILD)/obj/server/locusd.o $(LIB)
+	@echo "  LD  $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/locusctl: $(BUILD)/obj/server/locusctl.o $(LIB)
+	@echo "  LD  $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/test/%: $(BUILD)/obj/test/%.o $(TEST_SUPPORT) $(LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+# ---------------------------------------------------------------- run
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p data
+	$(BUILD)/locusd --standalone --ip 127.0.0.1 --port 8848 --data-dir data
+
+cluster: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl cluster start --dir data/cluster --nodes 3 --port 8848 --locusd $(BUILD)/locusd
+
+cluster-stop:
+	$(BUILD)/locusctl cluster stop --dir data/cluster
+
+# ---------------------------------------------------------------- tests
+
+test: deps
+	@$(MAKE) --no-print-directory all $(ALL_TESTS)
+	@BUILD=$(BUILD) test/run $(ALL_TESTS)
+
+test-unit: deps
+	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(RAFT_TESTS)
+	@BUILD=$(BUILD) test/run $(UNIT_TESTS) $(RAFT_TESTS)
+
+test-cluster: deps
+	@$(MAKE) --no-print-directory all $(CLUSTER_TESTS)
+	@BUILD=$(BUILD) test/run $(CLUSTER_TESTS)
+
+asan:
+	@$(MAKE) --no-print-directory test BUILD=build-asan OPT="-O1" \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+
+ubsan:
+	@$(MAKE) --no-print-directory test BUILD=build-ubsan OPT="-O1" \
+		SAN="-fsanitize=undefined -fno-sanitize-recover=undefined"
+
+# ---------------------------------------------------------------- benchmarks
+
+bench-failover: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl bench failover --locusd $(BUILD)/locusd --dir data/bench-failover
+
+bench-puts: deps-bench
+	@$(MAKE) --no-print-directory all
+	bench/puts_vs_etcd.sh
+
+clean:
+	rm -rf build build-asan build-ubsan build-fuzz
+
+format:
+	clang-format -i $(filter-out $(GEN_C),$(wildcard $(addsuffix /*.[ch],$(MODULES)) test/*/*.[ch]))
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,104 @@
+/* The error table's strings and the translations from libuv and raft codes. */
+#include "common/err.h"
+
+#include <raft.h>
+#include <uv.h>
+
+const char *lc_strerror(int err)
+{
+    switch (err) {
+        case 0:
+            return "ok";
+#define LC__ERR_MSG(name, value, msg) \
+    case name:                        \
+        return msg;
+            LC_ERR_TABLE(LC__ERR_MSG)
+#undef LC__ERR_MSG
+    }
+    return "unknown error";
+}
+
+const char *lc_errname(int err)
+{
+    switch (err) {
+        case 0:
+            return "OK";
+#define LC__ERR_NAME(name, value, msg) \
+    case name:                         \
+        return #name;
+            LC_ERR_TABLE(LC__ERR_NAME)
+#undef LC__ERR_NAME
+    }
+    return "LC_EUNKNOWN";
+}
+
+int lc_err_from_uv(int uv_err)
+{
+    switch (uv_err) {
+        case 0:
+            return 0;
+        case UV_ENOMEM:
+            return LC_ENOMEM;
+        case UV_EINVAL:
+        case UV_EAI_NONAME:
+        case UV_EAI_FAMILY:
+            return LC_EINVAL;
+        case UV_ENOENT:
+            return LC_ENOTFOUND;
+        case UV_EEXIST:
+        case UV_EADDRINUSE:
+            return LC_EEXIST;
+        case UV_ETIMEDOUT:
+            return LC_ETIMEDOUT;
+        case UV_ECANCELED:
+            return LC_ECANCELED;
+        case UV_ECONNREFUSED:
+        case UV_ECONNRESET:
+        case UV_EPIPE:
+        case UV_ENOTCONN:
+        case UV_EOF:
+        case UV_EHOSTUNREACH:
+        case UV_ENETUNREACH:
+            return LC_ECONN;
+        default:
+            return LC_EIO;
+    }
+}
+
+int lc_err_from_raft(int raft_err)
+{
+    switch (raft_err) {
+        case 0:
+            return 0;
+        case RAFT_NOMEM:
+            return LC_ENOMEM;
+        case RAFT_NOTLEADER:
+            return LC_ENOTLEADER;
+        case RAFT_LEADERSHIPLOST:
+            return LC_ELEADERSHIPLOST;
+        case RAFT_SHUTDOWN:
+            return LC_ESHUTDOWN;
+        case RAFT_CORRUPT:
+        case RAFT_MALFORMED:
+            return LC_ECORRUPT;
+        case RAFT_CANCELED:
+            return LC_ECANCELED;
+        case RAFT_TOOBIG:
+            return LC_ETOOBIG;
+        case RAFT_NOCONNECTION:
+            return LC_ECONN;
+        case RAFT_BUSY:
+        case RAFT_CANTCHANGE:
+            return LC_EBUSY;
+        case RAFT_NOTFOUND:
+        case RAFT_BADID:
+            return LC_ENOTFOUND;
+        case RAFT_INVALID:
+        case RAFT_BADROLE:
+        case RAFT_DUPLICATEID:
+        case RAFT_DUPLICATEADDRESS:
+            return LC_EINVAL;
+        default:
+            return LC_EIO;
+    }
+}

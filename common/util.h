@@ -1,0 +1,48 @@
+/* Small helpers every module uses: clocks, bounded string copies, address parsing. */
+#ifndef LC_COMMON_UTIL_H
+#define LC_COMMON_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define LC_CONTAINER_OF(ptr, type, member) \
+    ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* Milliseconds since the Unix epoch (wall clock). */
+uint64_t lc_now_ms(void);
+
+/* Monotonic milliseconds, for durations. */
+uint64_t lc_mono_ms(void);
+
+/* Monotonic microseconds, for latencies. */
+uint64_t lc_mono_us(void);
+
+/* Copy @src into @dst of @size bytes, always NUL-terminating. Return false if
+ * @src did not fit (@dst then holds a truncated copy). */
+bool lc_strlcpy(char *dst, const char *src, size_t size);
+
+/* Split "host:port" or "[v6]:port" into @host (without brackets) and @port.
+ * Return 0, or LC_EINVAL if the text is not of that form or the port is not in
+ * 1..65535. */
+int lc_split_host_port(const char *text, char *host, size_t host_size,
+                       int *port);
+
+/* Format @host and @port as "host:port", bracketing IPv6 literals. */
+void lc_join_host_port(char *out, size_t size, const char *host, int port);
+
+/* Parse a decimal integer in [min, max]; the whole string must be a number.
+ * Return 0 or LC_EINVAL. */
+int lc_parse_int(const char *text, long long min, long long max,
+                 long long *out);
+
+/* Parse a floating point number; the whole string must be a number and
+ * finite. Return 0 or LC_EINVAL. */
+int lc_parse_double(const char *text, double *out);
+
+/* Parse "true"/"false" (case-insensitive, as Java's Boolean.parseBoolean:
+ * anything but "true" is false). */
+bool lc_parse_bool(const char *text);
+
+#endif /* LC_COMMON_UTIL_H */

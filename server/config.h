@@ -1,0 +1,114 @@
+/* locusd configuration: Nacos property names where Nacos has them.
+ *
+ * Sources, later ones winning: built-in defaults, the properties file
+ * (conf/application.properties, or --conf), then command-line flags. Members
+ * come from conf/cluster.conf (or --cluster-conf), one `ip[:port]` a line, '#'
+ * comments, port defaulting to 8848, as Nacos reads it; `nacos.member.list`
+ * (comma separated) replaces the file when set.
+ *
+ * Flags: --conf FILE, --cluster-conf FILE, --port N, --ip ADDR,
+ * --data-dir DIR, --standalone, --join, --log-level LEVEL, and
+ * --set key=value (any property). `--help` is handled by the caller.
+ *
+ * Every value is checked; a bad one is refused with a message that names the
+ * key, the rule and the value given.
+ */
+#ifndef LC_SERVER_CONFIG_H
+#define LC_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LC_MAX_MEMBERS 16
+#define LC_HOST_MAX 256
+#define LC_PATH_MAX 1024
+
+struct lc_member {
+    char host[LC_HOST_MAX]; /* IPv4/IPv6 literal or host name */
+    int port;               /* main (HTTP) port; raft is port - 1000 */
+};
+
+struct lc_config {
+    /* server.port (8848) and nacos.inetutils.ip-address (127.0.0.1) */
+    int port;
+    char ip[LC_HOST_MAX];
+    /* nacos.standalone (false); --standalone */
+    bool standalone;
+    /* --join: never bootstrap; wait to be added by changePeers */
+    bool join;
+    /* locus.data.dir (data) */
+    char data_dir[LC_PATH_MAX];
+    /* where the files came from ("" if not read) */
+    char conf_path[LC_PATH_MAX];
+    char cluster_conf_path[LC_PATH_MAX];
+
+    /* cluster members (cluster mode); includes this node */
+    struct lc_member members[LC_MAX_MEMBERS];
+    unsigned n_members;
+
+    /* nacos.core.protocol.raft.data.election_timeout_ms (1000; 50..60000) */
+    unsigned election_timeout_ms;
+    /* locus.raft.heartbeat_ms (election timeout / 10; 10..election/2) */
+    unsigned heartbeat_ms;
+    /* nacos.core.protocol.raft.data.snapshot_interval_secs (1800; 0 = off) */
+    unsigned snapshot_interval_secs;
+    /* locus.raft.snapshot_threshold (1024 entries; >= 1) */
+    unsigned snapshot_threshold;
+    /* locus.raft.snapshot_trailing (128 entries kept after a snapshot) */
+    unsigned snapshot_trailing;
+    /* nacos.core.protocol.raft.data.rpc_request_timeout_ms (5000; >= 100) */
+    unsigned rpc_request_timeout_ms;
+    /* locus.raft.fast_failover (true): elect at once when the leader's
+     * process is seen to die */
+    bool fast_failover;
+    /* locus.cluster.secret: shared secret for server-to-server prefaces;
+     * required in cluster mode, at least 16 characters */
+    char secret[512];
+
+    /* locus.log.level (info) */
+    int log_level;
+    /* locus.http.max_header_bytes (8192), locus.http.max_body_bytes (1 MiB) */
+    size_t http_max_header_bytes;
+    size_t http_max_body_bytes;
+};
+
+/* Fill @cfg with the built-in defaults. */
+void lc_config_defaults(struct lc_config *cfg);
+
+/* Set property @key to @value (from a file or --set). Unknown `nacos.*`,
+ * `server.*` and `spring.*` keys are accepted and ignored (a Nacos
+ * application.properties carries many); unknown `locus.*` keys are refused.
+ * Return 0 or LC_ECONFIG with a message in @err. */
+int lc_config_set(struct lc_config *cfg, const char *key, const char *value,
+                  char *err, size_t errlen);
+
+/* Read a Java-style properties file ('#'/'!' comments, key=value or
+ * key:value, surrounding blanks trimmed). A missing file is LC_ENOTFOUND.
+ * Return 0, LC_ENOTFOUND or LC_ECONFIG (message names file, line and key). */
+int lc_config_load_properties(struct lc_config *cfg, const char *path,
+                              char *err, size_t errlen);
+
+/* Read a cluster.conf into cfg->members. Return 0, LC_ENOTFOUND or
+ * LC_ECONFIG. */
+int lc_config_load_members(struct lc_config *cfg, const char *path,
+                           char *err, size_t errlen);
+
+/* Parse a comma-separated member list ("ip:port,ip:port") into
+ * cfg->members. Return 0 or LC_ECONFIG. */
+int lc_config_parse_members(struct lc_config *cfg, const char *list,
+                            char *err, size_t errlen);
+
+/* The whole sequence: defaults, properties file, flags, members, validation.
+ * @argv[0] is the program name. Return 0 or LC_ECONFIG with a message. */
+int lc_config_load(struct lc_config *cfg, int argc, char **argv, char *err,
+                   size_t errlen);
+
+/* Cross-field checks: cluster mode needs members that include ip:port and a
+ * secret; ports derived by Nacos's offsets (raft = port - 1000, gRPC = port +
+ * 1000 and + 1001) must be valid. Return 0 or LC_ECONFIG. */
+int lc_config_validate(const struct lc_config *cfg, char *err, size_t errlen);
+
+/* Raft port of a main port (Nacos's offset, -1000). */
+int lc_config_raft_port(int port);
+
+#endif /* LC_SERVER_CONFIG_H */
