@@ -62,6 +62,9 @@ ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(CLUSTER_TESTS)
 
 all: $(BUILD)/locusd $(BUILD)/locusctl
 
+# Keep generated sources and objects between runs.
+.SECONDARY:
+
 # ---------------------------------------------------------------- packages
 
 deps:
