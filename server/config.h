@@ -76,20 +76,26 @@ struct lc_config {
 void lc_config_defaults(struct lc_config *cfg);
 
 /* Set property @key to @value (from a file or --set). Unknown `nacos.*`,
- * `server.*` and `spring.*` keys are accepted and ignored (a Nacos
- * application.properties carries many); unknown `locus.*` keys are refused.
+ * `server.*`, `spring.*`, `management.*` and `db.*` keys are accepted and
+ * ignored (a Nacos application.properties carries many); unknown `locus.*`
+ * and other keys are refused. The heartbeat default is derived from the
+ * election timeout only by lc_config_load. @key and @value are copied.
  * Return 0 or LC_ECONFIG with a message in @err. */
 int lc_config_set(struct lc_config *cfg, const char *key, const char *value,
                   char *err, size_t errlen);
 
-/* Read a Java-style properties file ('#'/'!' comments, key=value or
- * key:value, surrounding blanks trimmed). A missing file is LC_ENOTFOUND.
- * Return 0, LC_ENOTFOUND or LC_ECONFIG (message names file, line and key). */
+/* Read a Java-style properties file ('#'/'!' comments, key=value, key:value
+ * or "key value", surrounding blanks trimmed, backslash continuation lines,
+ * \t \n \r \f \uXXXX and \<char> escapes). A missing file is LC_ENOTFOUND.
+ * Return 0, LC_ENOTFOUND or LC_ECONFIG (message names file, line and key);
+ * LC_ENOMEM if memory runs out. */
 int lc_config_load_properties(struct lc_config *cfg, const char *path,
                               char *err, size_t errlen);
 
-/* Read a cluster.conf into cfg->members. Return 0, LC_ENOTFOUND or
- * LC_ECONFIG. */
+/* Read a cluster.conf into cfg->members, replacing them: `ip`, `ip:port`,
+ * `[v6]` or `[v6]:port` items, one or more (comma separated) a line, '#'
+ * comments. Duplicates and more than LC_MAX_MEMBERS are refused. Return 0,
+ * LC_ENOTFOUND or LC_ECONFIG. */
 int lc_config_load_members(struct lc_config *cfg, const char *path,
                            char *err, size_t errlen);
 
@@ -99,7 +105,9 @@ int lc_config_parse_members(struct lc_config *cfg, const char *list,
                             char *err, size_t errlen);
 
 /* The whole sequence: defaults, properties file, flags, members, validation.
- * @argv[0] is the program name. Return 0 or LC_ECONFIG with a message. */
+ * @argv[0] is the program name; @argv is only read. Return 0 or LC_ECONFIG
+ * with a message (LC_ENOMEM if memory runs out). Does not apply the log
+ * level: the caller passes cfg->log_level to lc_log_set_level. */
 int lc_config_load(struct lc_config *cfg, int argc, char **argv, char *err,
                    size_t errlen);
 
