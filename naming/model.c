@@ -1,0 +1,204 @@
+/* Instances (immutable, reference counted), instance ids, grouped names and
+ * metadata parsing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "naming/model.h"
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s != NULL ? s : "");
+}
+
+struct lc_instance *lc_instance_new(const char *ip, int port,
+                                    const char *cluster, double weight,
+                                    bool healthy, bool enabled, bool ephemeral,
+                                    const char *metadata_text,
+                                    const char *instance_id)
+{
+    struct lc_instance *inst = calloc(1, sizeof *inst);
+    json_error_t jerr;
+    if (inst == NULL) {
+        return NULL;
+    }
+    inst->refs = 1;
+    inst->port = port;
+    inst->weight = weight;
+    inst->healthy = healthy;
+    inst->enabled = enabled;
+    inst->ephemeral = ephemeral;
+    inst->ip = dup_or_empty(ip);
+    inst->cluster = dup_or_empty(cluster);
+    inst->instance_id = dup_or_empty(instance_id);
+    if (metadata_text == NULL || metadata_text[0] == '\0') {
+        inst->metadata = json_object();
+    } else {
+        inst->metadata = json_loads(metadata_text, JSON_REJECT_DUPLICATES,
+                                    &jerr);
+    }
+    if (inst->metadata == NULL || !json_is_object(inst->metadata)) {
+        goto err;
+    }
+    inst->metadata_text =
+        json_dumps(inst->metadata, JSON_COMPACT | JSON_SORT_KEYS);
+    if (inst->ip == NULL || inst->cluster == NULL ||
+        inst->instance_id == NULL || inst->metadata_text == NULL) {
+        goto err;
+    }
+    return inst;
+
+err:
+    inst->refs = 1;
+    lc_instance_unref(inst);
+    return NULL;
+}
+
+void lc_instance_ref(struct lc_instance *inst)
+{
+    inst->refs++;
+}
+
+void lc_instance_unref(struct lc_instance *inst)
+{
+    if (inst == NULL || --inst->refs > 0) {
+        return;
+    }
+    free(inst->ip);
+    free(inst->cluster);
+    free(inst->instance_id);
+    free(inst->metadata_text);
+    json_decref(inst->metadata);
+    free(inst);
+}
+
+bool lc_instance_equal(const struct lc_instance *a,
+                       const struct lc_instance *b)
+{
+    return a->port == b->port && a->weight == b->weight &&
+           a->healthy == b->healthy && a->enabled == b->enabled &&
+           a->ephemeral == b->ephemeral && strcmp(a->ip, b->ip) == 0 &&
+           strcmp(a->cluster, b->cluster) == 0 &&
+           strcmp(a->instance_id, b->instance_id) == 0 &&
+           strcmp(a->metadata_text, b->metadata_text) == 0;
+}
+
+long long lc_instance_meta_long(const struct lc_instance *inst,
+                                const char *key, long long dflt)
+{
+    json_t *v = json_object_get(inst->metadata, key);
+    const char *s;
+    char *end;
+    long long n;
+    if (v == NULL) {
+        return dflt;
+    }
+    if (json_is_integer(v)) {
+        return json_integer_value(v);
+    }
+    s = json_string_value(v);
+    if (s == NULL || *s == '\0') {
+        return dflt;
+    }
+    n = strtoll(s, &end, 10);
+    return *end == '\0' ? n : dflt;
+}
+
+void lc_instance_id(char *out, size_t size, const char *ip, int port,
+                    const char *cluster, const char *grouped_service)
+{
+    snprintf(out, size, "%s#%d#%s#%s", ip, port, cluster, grouped_service);
+}
+
+bool lc_split_grouped(const char *grouped, const char **group,
+                      size_t *group_len, const char **service)
+{
+    const char *sep = strstr(grouped, LC_GROUP_SEP);
+    if (sep == NULL) {
+        return false;
+    }
+    *group = grouped;
+    *group_len = (size_t)(sep - grouped);
+    *service = sep + 2;
+    return true;
+}
+
+bool lc_service_key_text(char *out, size_t size,
+                         const struct lc_service_key *key)
+{
+    int n = snprintf(out, size, "%s\x1f%s\x1f%s", key->ns, key->group,
+                     key->name);
+    return n >= 0 && (size_t)n < size;
+}
+
+/* "k=v,k=v" (Nacos's UtilsAndCommons.parseMetadata fallback). */
+static int parse_kv(const char *text, json_t *obj)
+{
+    const char *p = text;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        const char *eq = memchr(p, '=', n);
+        char *k;
+        char *v;
+        if (eq == NULL) {
+            return LC_EINVAL;
+        }
+        k = strndup(p, (size_t)(eq - p));
+        v = strndup(eq + 1, n - (size_t)(eq - p) - 1);
+        if (k == NULL || v == NULL || json_object_set_new(obj, k, json_string(v)) != 0) {
+            free(k);
+            free(v);
+            return LC_EINVAL;
+        }
+        free(k);
+        free(v);
+        p += n;
+        if (*p == ',') {
+            p++;
+        }
+    }
+    return 0;
+}
+
+int lc_metadata_parse(const char *text, char **canonical)
+{
+    json_error_t jerr;
+    json_t *obj;
+    if (text == NULL || text[0] == '\0') {
+        *canonical = strdup("{}");
+        return *canonical != NULL ? 0 : LC_ENOMEM;
+    }
+    obj = json_loads(text, JSON_DECODE_ANY, &jerr);
+    if (obj != NULL && !json_is_object(obj)) {
+        json_decref(obj);
+        obj = NULL;
+    }
+    if (obj == NULL) {
+        obj = json_object();
+        if (obj == NULL || parse_kv(text, obj) != 0) {
+            json_decref(obj);
+            return LC_EINVAL;
+        }
+    }
+    /* Nacos keeps metadata as Map<String,String>: stringify values. */
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(obj, tmp, k, v)
+    {
+        if (!json_is_string(v)) {
+            char *s = json_is_null(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            if (s == NULL) {
+                json_object_del(obj, k);
+                continue;
+            }
+            json_object_set_new(obj, k, json_string(s));
+            free(s);
+        }
+    }
+    *canonical = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(obj);
+    return *canonical != NULL ? 0 : LC_ENOMEM;
+}

@@ -1,0 +1,95 @@
+/* The registry's model: instances and service names, as Nacos 2.x has them.
+ *
+ * An instance is immutable once built and reference counted: the client that
+ * publishes it, the index rendering it and a snapshot being written on a
+ * worker thread may all hold it. Counts change on the loop only; the worker
+ * reads fields and never touches counts.
+ */
+#ifndef LC_NAMING_MODEL_H
+#define LC_NAMING_MODEL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LC_DEFAULT_NAMESPACE "public"
+#define LC_DEFAULT_GROUP "DEFAULT_GROUP"
+#define LC_DEFAULT_CLUSTER "DEFAULT"
+#define LC_GROUP_SEP "@@"
+
+/* Nacos's length limits (NamingParamChecker / ParamCheckUtils). */
+#define LC_MAX_SERVICE_NAME 512
+#define LC_MAX_GROUP_NAME 128
+#define LC_MAX_CLUSTER_NAME 64
+#define LC_MAX_NAMESPACE 64
+#define LC_MAX_METADATA 1024
+
+/* Preserved metadata keys and their defaults. */
+#define LC_META_BEAT_INTERVAL "preserved.heart.beat.interval"
+#define LC_META_BEAT_TIMEOUT "preserved.heart.beat.timeout"
+#define LC_META_DELETE_TIMEOUT "preserved.ip.delete.timeout"
+#define LC_META_ID_GENERATOR "preserved.instance.id.generator"
+
+struct lc_instance {
+    unsigned refs;
+    char *ip;
+    int port;
+    char *cluster;
+    double weight;
+    bool healthy;
+    bool enabled;
+    bool ephemeral;
+    char *metadata_text; /* canonical JSON object: sorted keys, compact */
+    json_t *metadata;    /* the same, parsed; loop only */
+    char *instance_id;
+};
+
+/* Build an instance; strings are copied. @metadata_text must be a JSON
+ * object's text (it is re-encoded canonically); NULL means {}. Return NULL
+ * when out of memory or when @metadata_text is not a JSON object. */
+struct lc_instance *lc_instance_new(const char *ip, int port,
+                                    const char *cluster, double weight,
+                                    bool healthy, bool enabled, bool ephemeral,
+                                    const char *metadata_text,
+                                    const char *instance_id);
+void lc_instance_ref(struct lc_instance *inst);
+void lc_instance_unref(struct lc_instance *inst);
+/* True when every field is the same. */
+bool lc_instance_equal(const struct lc_instance *a,
+                       const struct lc_instance *b);
+
+/* Value of metadata key @key parsed as a positive integer, or @dflt. */
+long long lc_instance_meta_long(const struct lc_instance *inst,
+                                const char *key, long long dflt);
+
+/* Nacos's simple instanceId: ip#port#cluster#group@@service. Writes into
+ * @out (@size bytes). */
+void lc_instance_id(char *out, size_t size, const char *ip, int port,
+                    const char *cluster, const char *grouped_service);
+
+/* ------------------------------------------------------------ names */
+
+/* Split "group@@service" into its parts (pointers into @grouped, lengths
+ * given). Return false when there is no "@@". */
+bool lc_split_grouped(const char *grouped, const char **group,
+                      size_t *group_len, const char **service);
+
+/* A service's identity. The strings are owned by whoever holds the key. */
+struct lc_service_key {
+    const char *ns;
+    const char *group;
+    const char *name; /* bare */
+};
+
+/* Hash-table key for a service: "ns\x1fgroup\x1fname". Writes into @out;
+ * returns false when it does not fit. */
+bool lc_service_key_text(char *out, size_t size,
+                         const struct lc_service_key *key);
+
+/* Metadata as Nacos accepts it on v1 register: a JSON object, or
+ * "k=v,k=v". On success *@canonical is a malloc'd canonical JSON text.
+ * Return 0, or LC_EINVAL when neither form parses. */
+int lc_metadata_parse(const char *text, char **canonical);
+
+#endif /* LC_NAMING_MODEL_H */

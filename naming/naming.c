@@ -1,0 +1,87 @@
+/* The naming module's lifetime: bus, registry, processors. */
+#include <stdlib.h>
+
+#include "common/err.h"
+#include "naming/internal.h"
+
+int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
+                  struct lc_naming **out)
+{
+    struct lc_naming *n = calloc(1, sizeof *n);
+    int rv = LC_ENOMEM;
+    if (n == NULL) {
+        return LC_ENOMEM;
+    }
+    n->loop = loop;
+    n->engine = engine;
+    n->cache_millis = 10000;
+    n->bus = lc_bus_new();
+    if (n->bus == NULL) {
+        goto err;
+    }
+    n->reg = lc_registry_new(n->bus);
+    if (n->reg == NULL) {
+        goto err_after_bus;
+    }
+    lc_naming_persistent_processor(n, &n->persistent_proc);
+    lc_kvstore_processor(&n->service_meta, LC_GROUP_SERVICE_META,
+                         &n->service_meta_proc);
+    lc_kvstore_processor(&n->instance_meta, LC_GROUP_INSTANCE_META,
+                         &n->instance_meta_proc);
+    rv = lc_statemachine_register(engine, &n->persistent_proc,
+                                  &n->persistent_sm);
+    if (rv == 0) {
+        rv = lc_statemachine_register(engine, &n->service_meta_proc,
+                                      &n->service_meta_sm);
+    }
+    if (rv == 0) {
+        rv = lc_statemachine_register(engine, &n->instance_meta_proc,
+                                      &n->instance_meta_sm);
+    }
+    if (rv != 0) {
+        goto err_after_registry;
+    }
+    *out = n;
+    return 0;
+
+err_after_registry:
+    lc_registry_free(n->reg);
+err_after_bus:
+    lc_bus_free(n->bus);
+err:
+    free(n);
+    return rv;
+}
+
+void lc_naming_stats(struct lc_naming *n, struct lc_naming_stats *st)
+{
+    struct lc_client *c, *tmp;
+    st->services = HASH_COUNT(n->reg->services);
+    st->instances = n->reg->n_instances;
+    st->clients = HASH_COUNT(n->reg->clients);
+    st->persistent_clients = 0;
+    st->ephemeral_clients = 0;
+    HASH_ITER(hh, n->reg->clients, c, tmp)
+    {
+        if (c->ephemeral) {
+            st->ephemeral_clients++;
+        } else {
+            st->persistent_clients++;
+        }
+    }
+}
+
+void lc_naming_free(struct lc_naming *n)
+{
+    if (n == NULL) {
+        return;
+    }
+    lc_statemachine_free(n->persistent_sm);
+    lc_statemachine_free(n->service_meta_sm);
+    lc_statemachine_free(n->instance_meta_sm);
+    lc_kvstore_clear(&n->service_meta);
+    lc_kvstore_clear(&n->instance_meta);
+    lc_registry_free(n->reg);
+    lc_bus_free(n->bus);
+    free(n);
+}

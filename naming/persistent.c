@@ -1,0 +1,388 @@
+/* The processor of naming_persistent_service_v2: persistent instances, one
+ * "ip:port#false" client each, as Nacos's PersistentClientOperationServiceImpl.
+ *
+ * on_apply runs on every member in log order: ADD (register or update)
+ * publishes the instance, DELETE withdraws it; both go through the registry,
+ * whose events update the index and reach the push pipeline.
+ *
+ * Snapshot: one `instances` table, a row per (client, service). Loading a
+ * snapshot replaces the persistent clients, publishing events only for what
+ * actually differs, so subscribers see no flapping.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "naming/internal.h"
+#include "naming/naming.pb-c.h"
+
+/* ---------------------------------------------------------------- apply */
+
+static void apply_add(struct lc_naming *n, const InstanceStore *st,
+                      struct lc_raft_result *result)
+{
+    struct lc_service_key key = {st->namespace_, st->group_name,
+                                 st->service_name};
+    struct lc_service *svc = lc_registry_service(n->reg, &key, false);
+    struct lc_instance *inst;
+    if (svc == NULL) {
+        result->status = LC_ENOMEM;
+        return;
+    }
+    if (svc->ephemeral) {
+        result->status = LC_EINVAL;
+        snprintf(result->message, sizeof result->message,
+                 "Current service %s is ephemeral service, can't register "
+                 "persistent instance.",
+                 svc->grouped);
+        return;
+    }
+    inst = lc_instance_new(st->ip, st->port, st->cluster, st->weight,
+                           st->healthy, st->enabled, false, st->metadata,
+                           st->instance_id);
+    if (inst == NULL) {
+        result->status = LC_EINVAL;
+        lc_strlcpy(result->message, "bad instance in log entry",
+                   sizeof result->message);
+        return;
+    }
+    result->status = lc_registry_publish(n->reg, st->client_id, false, svc,
+                                         inst);
+    lc_instance_unref(inst);
+}
+
+static void apply_delete(struct lc_naming *n, const InstanceStore *st)
+{
+    struct lc_service_key key = {st->namespace_, st->group_name,
+                                 st->service_name};
+    struct lc_service *svc = lc_registry_find_service(n->reg, &key);
+    if (svc != NULL) {
+        lc_registry_unpublish(n->reg, st->client_id, svc);
+    }
+}
+
+static void on_apply(struct lc_processor *p, uint64_t index,
+                     const WriteRequest *req, struct lc_raft_result *result)
+{
+    struct lc_naming *n = p->data;
+    InstanceStore *st = instance_store__unpack(NULL, req->data.len,
+                                               req->data.data);
+    (void)index;
+    if (st == NULL) {
+        result->status = LC_ECORRUPT;
+        lc_strlcpy(result->message, "undecodable instance",
+                   sizeof result->message);
+        return;
+    }
+    if (strcmp(req->operation, "ADD") == 0) {
+        apply_add(n, st, result);
+    } else if (strcmp(req->operation, "DELETE") == 0) {
+        apply_delete(n, st);
+    } else {
+        result->status = LC_EINVAL;
+        snprintf(result->message, sizeof result->message,
+                 "unknown operation '%s'", req->operation);
+    }
+    instance_store__free_unpacked(st, NULL);
+}
+
+static void on_read(struct lc_processor *p, const ReadRequest *req,
+                    Response *resp)
+{
+    struct lc_naming *n = p->data;
+    char text[32];
+    (void)req;
+    /* The read barrier is what matters; answer with the instance count. */
+    snprintf(text, sizeof text, "%lu", n->reg->n_instances);
+    resp->data.data = (uint8_t *)strdup(text);
+    resp->data.len = resp->data.data != NULL ? strlen(text) : 0;
+    resp->success = resp->data.data != NULL;
+}
+
+/* ------------------------------------------------------------- snapshot */
+
+struct row {
+    char *client_id;
+    char *ns;
+    char *group;
+    char *service;
+    struct lc_instance *inst;
+};
+
+struct frozen {
+    struct row *rows;
+    size_t n;
+};
+
+static void frozen_free(struct frozen *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->rows[i].client_id);
+        free(f->rows[i].ns);
+        free(f->rows[i].group);
+        free(f->rows[i].service);
+        lc_instance_unref(f->rows[i].inst);
+    }
+    free(f->rows);
+    free(f);
+}
+
+static int snapshot_freeze(struct lc_processor *p, void **out)
+{
+    struct lc_naming *n = p->data;
+    struct frozen *f = calloc(1, sizeof *f);
+    struct lc_client *c, *ctmp;
+    size_t cap = n->reg->n_instances + 1;
+
+    if (f == NULL || (f->rows = calloc(cap, sizeof *f->rows)) == NULL) {
+        free(f);
+        return LC_ENOMEM;
+    }
+    HASH_ITER(hh, n->reg->clients, c, ctmp)
+    {
+        struct lc_publish *pub, *ptmp;
+        if (c->ephemeral) {
+            continue;
+        }
+        HASH_ITER(hh, c->publishes, pub, ptmp)
+        {
+            struct row *r = &f->rows[f->n];
+            if (f->n == cap) {
+                break;
+            }
+            r->client_id = strdup(c->id);
+            r->ns = strdup(pub->service->ns);
+            r->group = strdup(pub->service->group);
+            r->service = strdup(pub->service->name);
+            r->inst = pub->inst;
+            lc_instance_ref(r->inst);
+            f->n++;
+            if (r->client_id == NULL || r->ns == NULL || r->group == NULL ||
+                r->service == NULL) {
+                frozen_free(f);
+                return LC_ENOMEM;
+            }
+        }
+    }
+    *out = f;
+    return 0;
+}
+
+static const char create_sql[] =
+    "CREATE TABLE instances ("
+    " client_id TEXT NOT NULL, namespace TEXT NOT NULL,"
+    " group_name TEXT NOT NULL, service_name TEXT NOT NULL,"
+    " ip TEXT NOT NULL, port INTEGER NOT NULL, cluster TEXT NOT NULL,"
+    " weight REAL NOT NULL, healthy INTEGER NOT NULL,"
+    " enabled INTEGER NOT NULL, metadata TEXT NOT NULL,"
+    " instance_id TEXT NOT NULL)";
+
+/* Worker thread: reads only the frozen rows. */
+static int snapshot_save(struct lc_processor *p, void *frozen, sqlite3 *db,
+                         char *errmsg, size_t errlen)
+{
+    struct frozen *f = frozen;
+    sqlite3_stmt *st = NULL;
+    int rc;
+    (void)p;
+
+    rc = sqlite3_exec(db, create_sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO instances VALUES"
+                                " (?,?,?,?,?,?,?,?,?,?,?,?)",
+                                -1, &st, NULL);
+    }
+    for (size_t i = 0; rc == SQLITE_OK && i < f->n; i++) {
+        const struct row *r = &f->rows[i];
+        sqlite3_bind_text(st, 1, r->client_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, r->group, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, r->service, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, r->inst->ip, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 6, r->inst->port);
+        sqlite3_bind_text(st, 7, r->inst->cluster, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 8, r->inst->weight);
+        sqlite3_bind_int(st, 9, r->inst->healthy);
+        sqlite3_bind_int(st, 10, r->inst->enabled);
+        sqlite3_bind_text(st, 11, r->inst->metadata_text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 12, r->inst->instance_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        sqlite3_reset(st);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(errmsg, errlen, "writing instances: %s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : LC_EIO;
+}
+
+static void snapshot_release(struct lc_processor *p, void *frozen)
+{
+    (void)p;
+    frozen_free(frozen);
+}
+
+/* A (client, service) pair seen in the snapshot, for the diff. */
+struct seen {
+    char *key; /* client_id '\x1e' service key */
+    UT_hash_handle hh;
+};
+
+static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
+                         size_t errlen)
+{
+    struct lc_naming *n = p->data;
+    struct frozen *f = calloc(1, sizeof *f);
+    struct seen *seen = NULL, *s, *stmp;
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc;
+    int rv = 0;
+
+    if (f == NULL) {
+        return LC_ENOMEM;
+    }
+    /* Read and validate every row before touching the state. */
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT client_id, namespace, group_name,"
+                            " service_name, ip, port, cluster, weight,"
+                            " healthy, enabled, metadata, instance_id"
+                            " FROM instances ORDER BY rowid",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(errmsg, errlen, "snapshot has no instances table: %s",
+                 sqlite3_errmsg(db));
+        free(f);
+        return LC_ECORRUPT;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct row *r;
+        const char *txt[12];
+        if (f->n == cap) {
+            size_t ncap = cap == 0 ? 64 : cap * 2;
+            struct row *nrows = realloc(f->rows, ncap * sizeof *nrows);
+            if (nrows == NULL) {
+                rv = LC_ENOMEM;
+                break;
+            }
+            f->rows = nrows;
+            cap = ncap;
+        }
+        for (int i = 0; i < 12; i++) {
+            txt[i] = (const char *)sqlite3_column_text(st, i);
+        }
+        if (txt[0] == NULL || txt[1] == NULL || txt[2] == NULL ||
+            txt[3] == NULL || txt[4] == NULL || txt[6] == NULL ||
+            txt[10] == NULL || txt[11] == NULL) {
+            snprintf(errmsg, errlen, "snapshot row %zu has NULL fields",
+                     f->n + 1);
+            rv = LC_ECORRUPT;
+            break;
+        }
+        r = &f->rows[f->n];
+        memset(r, 0, sizeof *r);
+        r->inst = lc_instance_new(
+            txt[4], sqlite3_column_int(st, 5), txt[6],
+            sqlite3_column_double(st, 7), sqlite3_column_int(st, 8) != 0,
+            sqlite3_column_int(st, 9) != 0, false, txt[10], txt[11]);
+        r->client_id = strdup(txt[0]);
+        r->ns = strdup(txt[1]);
+        r->group = strdup(txt[2]);
+        r->service = strdup(txt[3]);
+        f->n++;
+        if (r->inst == NULL || r->client_id == NULL || r->ns == NULL ||
+            r->group == NULL || r->service == NULL) {
+            snprintf(errmsg, errlen, "snapshot row %zu is invalid", f->n);
+            rv = LC_ECORRUPT;
+            break;
+        }
+    }
+    if (rv == 0 && rc != SQLITE_DONE) {
+        snprintf(errmsg, errlen, "reading instances: %s", sqlite3_errmsg(db));
+        rv = LC_ECORRUPT;
+    }
+    sqlite3_finalize(st);
+    if (rv != 0) {
+        frozen_free(f);
+        return rv;
+    }
+
+    /* Apply: publish what is new or changed, then withdraw what is gone. */
+    for (size_t i = 0; i < f->n; i++) {
+        struct row *r = &f->rows[i];
+        struct lc_service_key key = {r->ns, r->group, r->service};
+        struct lc_service *svc = lc_registry_service(n->reg, &key, false);
+        struct lc_instance *old;
+        char k[2048];
+        if (svc == NULL) {
+            rv = LC_ENOMEM;
+            break;
+        }
+        snprintf(k, sizeof k, "%s\x1e%s", r->client_id, svc->key);
+        s = calloc(1, sizeof *s);
+        if (s == NULL || (s->key = strdup(k)) == NULL) {
+            free(s);
+            rv = LC_ENOMEM;
+            break;
+        }
+        HASH_ADD_KEYPTR(hh, seen, s->key, strlen(s->key), s);
+        old = lc_registry_instance_of(n->reg, r->client_id, svc);
+        if (old == NULL || !lc_instance_equal(old, r->inst)) {
+            lc_registry_publish(n->reg, r->client_id, false, svc, r->inst);
+        }
+    }
+    if (rv == 0) {
+        struct lc_client *c, *ctmp;
+        HASH_ITER(hh, n->reg->clients, c, ctmp)
+        {
+            struct lc_publish *pub, *ptmp;
+            if (c->ephemeral) {
+                continue;
+            }
+            HASH_ITER(hh, c->publishes, pub, ptmp)
+            {
+                char k[2048];
+                snprintf(k, sizeof k, "%s\x1e%s", c->id, pub->service_key);
+                HASH_FIND_STR(seen, k, s);
+                if (s == NULL) {
+                    /* May free c (its last publish): stop using it after. */
+                    bool last = HASH_COUNT(c->publishes) == 1;
+                    lc_registry_unpublish(n->reg, c->id, pub->service);
+                    if (last) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    HASH_ITER(hh, seen, s, stmp)
+    {
+        HASH_DEL(seen, s);
+        free(s->key);
+        free(s);
+    }
+    frozen_free(f);
+    if (rv != 0) {
+        snprintf(errmsg, errlen, "out of memory loading snapshot");
+    }
+    return rv;
+}
+
+void lc_naming_persistent_processor(struct lc_naming *n,
+                                    struct lc_processor *p)
+{
+    memset(p, 0, sizeof *p);
+    p->group = LC_GROUP_PERSISTENT;
+    p->data = n;
+    p->on_apply = on_apply;
+    p->on_read = on_read;
+    p->snapshot_freeze = snapshot_freeze;
+    p->snapshot_save = snapshot_save;
+    p->snapshot_release = snapshot_release;
+    p->snapshot_load = snapshot_load;
+}

@@ -1,0 +1,295 @@
+/* Clients and the service index, kept in step through the event bus. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "naming/registry.h"
+
+#define KEY_MAX 1024
+
+static void service_changed(struct lc_registry *reg, struct lc_service *svc)
+{
+    struct lc_event ev = {.type = LC_EV_SERVICE_CHANGED,
+                          .ns = svc->ns,
+                          .group = svc->group,
+                          .service = svc->name};
+    svc->revision++;
+    lc_bus_publish(reg->bus, &ev);
+}
+
+static struct lc_service *service_of_event(struct lc_registry *reg,
+                                           const struct lc_event *ev)
+{
+    struct lc_service_key key = {ev->ns, ev->group, ev->service};
+    return lc_registry_find_service(reg, &key);
+}
+
+/* Index: a client now publishes the service. */
+static void on_register(const struct lc_event *ev, void *data)
+{
+    struct lc_registry *reg = data;
+    struct lc_service *svc = service_of_event(reg, ev);
+    struct lc_publisher *p;
+    if (svc == NULL) {
+        return;
+    }
+    HASH_FIND_STR(svc->publishers, ev->client_id, p);
+    if (p == NULL) {
+        p = calloc(1, sizeof *p);
+        if (p == NULL || (p->client_id = strdup(ev->client_id)) == NULL) {
+            free(p);
+            lc_errorf("naming", "out of memory indexing %s", ev->client_id);
+            return;
+        }
+        HASH_ADD_KEYPTR(hh, svc->publishers, p->client_id,
+                        strlen(p->client_id), p);
+        svc->n_publishers++;
+    }
+    service_changed(reg, svc);
+}
+
+/* Index: a client no longer publishes the service. */
+static void on_deregister(const struct lc_event *ev, void *data)
+{
+    struct lc_registry *reg = data;
+    struct lc_service *svc = service_of_event(reg, ev);
+    struct lc_publisher *p;
+    if (svc == NULL) {
+        return;
+    }
+    HASH_FIND_STR(svc->publishers, ev->client_id, p);
+    if (p == NULL) {
+        return;
+    }
+    HASH_DEL(svc->publishers, p);
+    svc->n_publishers--;
+    free(p->client_id);
+    free(p);
+    service_changed(reg, svc);
+}
+
+struct lc_registry *lc_registry_new(struct lc_bus *bus)
+{
+    struct lc_registry *reg = calloc(1, sizeof *reg);
+    if (reg == NULL) {
+        return NULL;
+    }
+    reg->bus = bus;
+    if (lc_bus_subscribe(bus, LC_EV_CLIENT_REGISTER_SERVICE, on_register,
+                         reg) != 0 ||
+        lc_bus_subscribe(bus, LC_EV_CLIENT_DEREGISTER_SERVICE, on_deregister,
+                         reg) != 0) {
+        free(reg);
+        return NULL;
+    }
+    return reg;
+}
+
+static void publish_free(struct lc_publish *pub)
+{
+    lc_instance_unref(pub->inst);
+    free(pub->service_key);
+    free(pub);
+}
+
+void lc_registry_free(struct lc_registry *reg)
+{
+    struct lc_client *c, *ctmp;
+    struct lc_service *s, *stmp;
+    if (reg == NULL) {
+        return;
+    }
+    HASH_ITER(hh, reg->clients, c, ctmp)
+    {
+        struct lc_publish *pub, *ptmp;
+        HASH_ITER(hh, c->publishes, pub, ptmp)
+        {
+            HASH_DEL(c->publishes, pub);
+            publish_free(pub);
+        }
+        HASH_DEL(reg->clients, c);
+        free(c->id);
+        free(c);
+    }
+    HASH_ITER(hh, reg->services, s, stmp)
+    {
+        struct lc_publisher *p, *ptmp;
+        HASH_ITER(hh, s->publishers, p, ptmp)
+        {
+            HASH_DEL(s->publishers, p);
+            free(p->client_id);
+            free(p);
+        }
+        HASH_DEL(reg->services, s);
+        free(s->key);
+        free(s->ns);
+        free(s->group);
+        free(s->name);
+        free(s->grouped);
+        free(s);
+    }
+    free(reg);
+}
+
+struct lc_service *lc_registry_find_service(struct lc_registry *reg,
+                                            const struct lc_service_key *key)
+{
+    char text[KEY_MAX];
+    struct lc_service *svc = NULL;
+    if (!lc_service_key_text(text, sizeof text, key)) {
+        return NULL;
+    }
+    HASH_FIND_STR(reg->services, text, svc);
+    return svc;
+}
+
+struct lc_service *lc_registry_service(struct lc_registry *reg,
+                                       const struct lc_service_key *key,
+                                       bool ephemeral)
+{
+    char text[KEY_MAX];
+    struct lc_service *svc = lc_registry_find_service(reg, key);
+    size_t glen;
+    if (svc != NULL) {
+        return svc;
+    }
+    if (!lc_service_key_text(text, sizeof text, key)) {
+        return NULL;
+    }
+    svc = calloc(1, sizeof *svc);
+    if (svc == NULL) {
+        return NULL;
+    }
+    glen = strlen(key->group) + 2 + strlen(key->name) + 1;
+    svc->key = strdup(text);
+    svc->ns = strdup(key->ns);
+    svc->group = strdup(key->group);
+    svc->name = strdup(key->name);
+    svc->grouped = malloc(glen);
+    if (svc->key == NULL || svc->ns == NULL || svc->group == NULL ||
+        svc->name == NULL || svc->grouped == NULL) {
+        free(svc->key);
+        free(svc->ns);
+        free(svc->group);
+        free(svc->name);
+        free(svc->grouped);
+        free(svc);
+        return NULL;
+    }
+    snprintf(svc->grouped, glen, "%s@@%s", key->group, key->name);
+    svc->ephemeral = ephemeral;
+    HASH_ADD_KEYPTR(hh, reg->services, svc->key, strlen(svc->key), svc);
+    return svc;
+}
+
+struct lc_client *lc_registry_find_client(struct lc_registry *reg,
+                                          const char *client_id)
+{
+    struct lc_client *c = NULL;
+    HASH_FIND_STR(reg->clients, client_id, c);
+    return c;
+}
+
+struct lc_instance *lc_registry_instance_of(struct lc_registry *reg,
+                                            const char *client_id,
+                                            const struct lc_service *svc)
+{
+    struct lc_client *c = lc_registry_find_client(reg, client_id);
+    struct lc_publish *pub = NULL;
+    if (c == NULL) {
+        return NULL;
+    }
+    HASH_FIND_STR(c->publishes, svc->key, pub);
+    return pub != NULL ? pub->inst : NULL;
+}
+
+int lc_registry_publish(struct lc_registry *reg, const char *client_id,
+                        bool ephemeral, struct lc_service *svc,
+                        struct lc_instance *inst)
+{
+    struct lc_client *c = lc_registry_find_client(reg, client_id);
+    struct lc_publish *pub = NULL;
+    struct lc_event ev = {.type = LC_EV_CLIENT_REGISTER_SERVICE,
+                          .ns = svc->ns,
+                          .group = svc->group,
+                          .service = svc->name,
+                          .client_id = client_id};
+
+    if (c == NULL) {
+        c = calloc(1, sizeof *c);
+        if (c == NULL || (c->id = strdup(client_id)) == NULL) {
+            free(c);
+            return LC_ENOMEM;
+        }
+        c->ephemeral = ephemeral;
+        HASH_ADD_KEYPTR(hh, reg->clients, c->id, strlen(c->id), c);
+    }
+    HASH_FIND_STR(c->publishes, svc->key, pub);
+    if (pub == NULL) {
+        pub = calloc(1, sizeof *pub);
+        if (pub == NULL || (pub->service_key = strdup(svc->key)) == NULL) {
+            free(pub);
+            return LC_ENOMEM;
+        }
+        pub->service = svc;
+        HASH_ADD_KEYPTR(hh, c->publishes, pub->service_key,
+                        strlen(pub->service_key), pub);
+        reg->n_instances++;
+    } else {
+        lc_instance_unref(pub->inst);
+    }
+    lc_instance_ref(inst);
+    pub->inst = inst;
+    lc_bus_publish(reg->bus, &ev);
+    return 0;
+}
+
+void lc_registry_unpublish(struct lc_registry *reg, const char *client_id,
+                           struct lc_service *svc)
+{
+    struct lc_client *c = lc_registry_find_client(reg, client_id);
+    struct lc_publish *pub = NULL;
+    struct lc_event ev = {.type = LC_EV_CLIENT_DEREGISTER_SERVICE,
+                          .ns = svc->ns,
+                          .group = svc->group,
+                          .service = svc->name,
+                          .client_id = client_id};
+    if (c == NULL) {
+        return;
+    }
+    HASH_FIND_STR(c->publishes, svc->key, pub);
+    if (pub == NULL) {
+        return;
+    }
+    HASH_DEL(c->publishes, pub);
+    publish_free(pub);
+    reg->n_instances--;
+    lc_bus_publish(reg->bus, &ev);
+    if (c->publishes == NULL) {
+        struct lc_event gone = {.type = LC_EV_CLIENT_DISCONNECT,
+                                .client_id = client_id};
+        lc_bus_publish(reg->bus, &gone);
+        /* client_id may point into c->id: publish before freeing. */
+        HASH_DEL(reg->clients, c);
+        free(c->id);
+        free(c);
+    }
+}
+
+void lc_registry_each_instance(struct lc_registry *reg,
+                               const struct lc_service *svc,
+                               void (*fn)(struct lc_instance *inst,
+                                          void *data),
+                               void *data)
+{
+    struct lc_publisher *p, *tmp;
+    HASH_ITER(hh, svc->publishers, p, tmp)
+    {
+        struct lc_instance *inst =
+            lc_registry_instance_of(reg, p->client_id, svc);
+        if (inst != NULL) {
+            fn(inst, data);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/* Clients and the service index, as in Nacos 2.x.
+ *
+ * A client is who publishes instances: "ip:port#false" for a persistent
+ * instance (its state lives in Raft), "ip:port#true" for an ephemeral HTTP
+ * one, a connection id for gRPC. A client publishes at most one instance per
+ * service. The index maps each service to the clients publishing it and is
+ * kept current by the bus: ClientRegisterServiceEvent and
+ * ClientDeregisterServiceEvent update it and publish ServiceChangedEvent.
+ */
+#ifndef LC_NAMING_REGISTRY_H
+#define LC_NAMING_REGISTRY_H
+
+#include <uthash.h>
+
+#include "naming/events.h"
+#include "naming/model.h"
+
+struct lc_service;
+
+/* An instance a client publishes for a service. */
+struct lc_publish {
+    char *service_key;
+    struct lc_service *service;
+    struct lc_instance *inst;
+    UT_hash_handle hh;
+};
+
+struct lc_client {
+    char *id;
+    bool ephemeral;
+    struct lc_publish *publishes; /* by service key */
+    UT_hash_handle hh;
+};
+
+/* A client publishing a service (index side). */
+struct lc_publisher {
+    char *client_id;
+    UT_hash_handle hh;
+};
+
+struct lc_service {
+    char *key; /* lc_service_key_text() */
+    char *ns;
+    char *group;
+    char *name;    /* bare */
+    char *grouped; /* group@@name */
+    bool ephemeral;
+    struct lc_publisher *publishers;
+    unsigned n_publishers;
+    uint64_t revision; /* bumped on every change */
+    UT_hash_handle hh;
+};
+
+struct lc_registry {
+    struct lc_bus *bus;
+    struct lc_client *clients;
+    struct lc_service *services;
+    unsigned long n_instances;
+};
+
+/* Create a registry that listens on @bus (borrowed). */
+struct lc_registry *lc_registry_new(struct lc_bus *bus);
+void lc_registry_free(struct lc_registry *reg);
+
+struct lc_service *lc_registry_find_service(struct lc_registry *reg,
+                                            const struct lc_service_key *key);
+/* Find or create a service (strings copied). NULL when out of memory. */
+struct lc_service *lc_registry_service(struct lc_registry *reg,
+                                       const struct lc_service_key *key,
+                                       bool ephemeral);
+
+struct lc_client *lc_registry_find_client(struct lc_registry *reg,
+                                          const char *client_id);
+
+/* The instance @client_id publishes for @svc, or NULL. */
+struct lc_instance *lc_registry_instance_of(struct lc_registry *reg,
+                                            const char *client_id,
+                                            const struct lc_service *svc);
+
+/* @client_id publishes @inst (reference taken) for @svc, replacing what it
+ * published before; publishes ClientRegisterServiceEvent. Return 0 or
+ * LC_ENOMEM. */
+int lc_registry_publish(struct lc_registry *reg, const char *client_id,
+                        bool ephemeral, struct lc_service *svc,
+                        struct lc_instance *inst);
+
+/* @client_id withdraws its instance of @svc (no-op if none); publishes
+ * ClientDeregisterServiceEvent; a client left with nothing is removed. */
+void lc_registry_unpublish(struct lc_registry *reg, const char *client_id,
+                           struct lc_service *svc);
+
+/* Call @fn for every instance of @svc. */
+void lc_registry_each_instance(struct lc_registry *reg,
+                               const struct lc_service *svc,
+                               void (*fn)(struct lc_instance *inst,
+                                          void *data),
+                               void *data);
+
+#endif /* LC_NAMING_REGISTRY_H */

@@ -1,0 +1,625 @@
+/* Where a request goes: batched into raft_apply() on the leader, forwarded to
+ * the leader from a follower, or parked until a leader is known.
+ *
+ * Writes on the leader collect in `pending` while the loop processes I/O; a
+ * uv_check handle (after the poll phase) hands them to raft_apply() in one
+ * call, so a burst of requests becomes one disk write and one AppendEntries
+ * per follower. Each entry stays its own WriteRequest in the log; since 0.15
+ * calls back a batch when its *first* entry is applied, each request is
+ * completed from the state machine's apply at its own index instead.
+ *
+ * A follower sends the entry to the leader on the peer channel; the leader
+ * answers with the index it was applied at and the state machine's result;
+ * the follower answers its caller once it has applied that index too. Reads
+ * do the same with a barrier instead of an entry.
+ *
+ * Failures: a request whose outcome is unknown (appended, then leadership
+ * lost; or the link to the leader dropped after sending) fails with
+ * LC_ELEADERSHIPLOST or LC_ECONN; anything still queued after the rpc timeout
+ * fails with LC_ETIMEDOUT.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "raft/internal.h"
+
+/* ----------------------------------------------------------------- lists */
+
+void lc_req_list_push(struct lc_req_list *l, struct lc_raft__req *r)
+{
+    r->next = NULL;
+    r->prev = l->tail;
+    if (l->tail != NULL) {
+        l->tail->next = r;
+    } else {
+        l->head = r;
+    }
+    l->tail = r;
+    l->n++;
+}
+
+/* Insert keeping the list ordered by index (usually at the tail). */
+void lc_req_list_insert_sorted(struct lc_req_list *l, struct lc_raft__req *r)
+{
+    struct lc_raft__req *at = l->tail;
+    while (at != NULL && at->index > r->index) {
+        at = at->prev;
+    }
+    r->prev = at;
+    r->next = at != NULL ? at->next : l->head;
+    if (r->next != NULL) {
+        r->next->prev = r;
+    } else {
+        l->tail = r;
+    }
+    if (at != NULL) {
+        at->next = r;
+    } else {
+        l->head = r;
+    }
+    l->n++;
+}
+
+void lc_req_list_remove(struct lc_req_list *l, struct lc_raft__req *r)
+{
+    if (r->prev != NULL) {
+        r->prev->next = r->next;
+    } else {
+        l->head = r->next;
+    }
+    if (r->next != NULL) {
+        r->next->prev = r->prev;
+    } else {
+        l->tail = r->prev;
+    }
+    r->prev = r->next = NULL;
+    l->n--;
+}
+
+static struct lc_req_list *list_of(struct lc_raft__req *r)
+{
+    struct lc_raft_group *g = r->group;
+    switch (r->state) {
+        case LC_REQ_WAIT_LEADER:
+            return &g->wait_leader;
+        case LC_REQ_PENDING:
+            return &g->pending;
+        case LC_REQ_APPLYING:
+            return &g->applying;
+        case LC_REQ_BARRIER:
+            return &g->barriers;
+        case LC_REQ_FORWARDED:
+            return &g->forwarded;
+        case LC_REQ_WAIT_APPLY:
+            return &g->wait_apply;
+    }
+    return NULL;
+}
+
+static void detach(struct lc_raft__req *r)
+{
+    struct lc_req_list *l = list_of(r);
+    if (l != NULL) {
+        lc_req_list_remove(l, r);
+    }
+    if (r->call != NULL) {
+        lc_peer_call_cancel(r->call);
+        r->call = NULL;
+    }
+    r->state = LC_REQ_IDLE;
+}
+
+/* ------------------------------------------------------------ completion */
+
+void lc_req_complete(struct lc_raft__req *r, int status,
+                     const struct lc_raft_result *result)
+{
+    struct lc_raft_result none = {0, ""};
+    detach(r);
+    if (r->buf != NULL) {
+        raft_free(r->buf);
+        r->buf = NULL;
+    }
+    if (result == NULL) {
+        result = &none;
+    }
+    if (r->kind == LC_REQ_WRITE) {
+        struct lc_raft_write *w = LC_CONTAINER_OF(r, struct lc_raft_write,
+                                                  priv);
+        w->cb(w, status, result);
+    } else {
+        struct lc_raft_read *rd = LC_CONTAINER_OF(r, struct lc_raft_read,
+                                                  priv);
+        rd->cb(rd, status);
+    }
+}
+
+void lc_req_fail_all(struct lc_raft_group *g, struct lc_req_list *l,
+                     int status)
+{
+    (void)g;
+    while (l->head != NULL) {
+        lc_req_complete(l->head, status, NULL);
+    }
+}
+
+void lc_req_reroute_all(struct lc_raft_group *g, struct lc_req_list *l)
+{
+    struct lc_req_list moved = *l;
+    (void)g;
+    /* Detach the whole list first: routing may put requests back on it. */
+    l->head = l->tail = NULL;
+    l->n = 0;
+    while (moved.head != NULL) {
+        struct lc_raft__req *r = moved.head;
+        lc_req_list_remove(&moved, r);
+        r->state = LC_REQ_IDLE;
+        lc_req_route(r);
+    }
+}
+
+/* Everything up to @index is applied here: complete what waited for it. */
+void lc_group_check_waiters(struct lc_raft_group *g)
+{
+    struct raft *r = lc_group_raft(g);
+    if (r == NULL) {
+        return;
+    }
+    while (g->wait_apply.head != NULL &&
+           g->wait_apply.head->index <= r->last_applied) {
+        struct lc_raft__req *q = g->wait_apply.head;
+        lc_req_complete(q, 0, &q->result);
+    }
+}
+
+void lc_group_on_applied(struct lc_raft_group *g, uint64_t index,
+                         const struct lc_raft_result *result)
+{
+    /* Leader: the request appended at @index is done. Anything before it
+     * in the list was overwritten by another leader's entries. */
+    while (g->applying.head != NULL && g->applying.head->index < index) {
+        lc_req_complete(g->applying.head, LC_ELEADERSHIPLOST, NULL);
+    }
+    if (g->applying.head != NULL && g->applying.head->index == index) {
+        lc_req_complete(g->applying.head, 0, result);
+    }
+    /* Follower: forwarded writes applied at or before @index. */
+    while (g->wait_apply.head != NULL && g->wait_apply.head->index <= index) {
+        struct lc_raft__req *q = g->wait_apply.head;
+        lc_req_complete(q, 0, &q->result);
+    }
+}
+
+/* --------------------------------------------------------------- batching */
+
+struct batch {
+    struct raft_apply req;
+    struct lc_raft_group *group;
+    uint64_t first;
+    unsigned n;
+};
+
+static void on_batch_applied(struct raft_apply *req, int status, void *result)
+{
+    struct batch *b = req->data;
+    struct lc_raft_group *g = b->group;
+    (void)result;
+    if (status != 0) {
+        int err = lc_err_from_raft(status);
+        struct lc_raft__req *q = g->applying.head;
+        while (q != NULL) {
+            struct lc_raft__req *next = q->next;
+            if (q->index >= b->first && q->index < b->first + b->n) {
+                lc_req_complete(q, err, NULL);
+            }
+            q = next;
+        }
+    }
+    free(b);
+}
+
+static void on_flush_check(uv_check_t *check)
+{
+    struct lc_raft_group *g = check->data;
+    uv_check_stop(&g->flush_check);
+    g->flush_active = false;
+    lc_group_flush(g);
+    if (g->admin_wait != NULL) {
+        lc_admin_leader_changed(g);
+    }
+}
+
+void lc_group_kick(struct lc_raft_group *g)
+{
+    if (!g->flush_active && !g->closing) {
+        g->flush_active = true;
+        uv_check_start(&g->flush_check, on_flush_check);
+    }
+}
+
+void lc_group_flush(struct lc_raft_group *g)
+{
+    struct raft *r = lc_group_raft(g);
+    struct raft_buffer *bufs;
+    struct batch *b;
+    unsigned n = g->pending.n;
+    unsigned i;
+    int rv;
+
+    if (n == 0) {
+        return;
+    }
+    if (r == NULL || raft_state(r) != RAFT_LEADER || r->transfer != NULL) {
+        lc_req_reroute_all(g, &g->pending);
+        return;
+    }
+    bufs = malloc(n * sizeof *bufs);
+    b = malloc(sizeof *b);
+    if (bufs == NULL || b == NULL) {
+        free(bufs);
+        free(b);
+        lc_req_fail_all(g, &g->pending, LC_ENOMEM);
+        return;
+    }
+    i = 0;
+    for (struct lc_raft__req *q = g->pending.head; q != NULL; q = q->next) {
+        bufs[i].base = q->buf;
+        bufs[i].len = q->len;
+        i++;
+    }
+    b->req.data = b;
+    b->group = g;
+    b->n = n;
+    b->first = raft_last_index(r) + 1;
+    rv = raft_apply(r, &b->req, bufs, n, on_batch_applied);
+    free(bufs);
+    if (rv != 0) {
+        free(b);
+        if (rv == RAFT_NOTLEADER) {
+            lc_req_reroute_all(g, &g->pending);
+        } else {
+            lc_req_fail_all(g, &g->pending, lc_err_from_raft(rv));
+        }
+        return;
+    }
+    /* raft owns the buffers now; each request waits for its own index. */
+    i = 0;
+    while (g->pending.head != NULL) {
+        struct lc_raft__req *q = g->pending.head;
+        lc_req_list_remove(&g->pending, q);
+        q->buf = NULL;
+        q->index = b->first + i++;
+        q->state = LC_REQ_APPLYING;
+        lc_req_list_push(&g->applying, q);
+    }
+}
+
+/* ----------------------------------------------------------------- reads */
+
+static void on_read_barrier(struct raft_barrier *barrier, int status)
+{
+    struct lc_raft_read *rd = barrier->data;
+    struct lc_raft__req *q = &rd->priv;
+    if (q->state != LC_REQ_BARRIER) {
+        return; /* already completed (timeout) */
+    }
+    if (status == 0) {
+        q->index = barrier->index;
+        lc_req_complete(q, 0, NULL);
+    } else {
+        /* Leadership lost: a read is safe to retry elsewhere. */
+        lc_req_list_remove(&q->group->barriers, q);
+        q->state = LC_REQ_IDLE;
+        lc_req_route(q);
+    }
+}
+
+static void start_barrier(struct lc_raft__req *q, struct raft *r)
+{
+    struct lc_raft_read *rd = LC_CONTAINER_OF(q, struct lc_raft_read, priv);
+    int rv;
+    rd->barrier.data = rd;
+    rv = raft_barrier(r, &rd->barrier, on_read_barrier);
+    if (rv != 0) {
+        q->state = LC_REQ_WAIT_LEADER;
+        lc_req_list_push(&q->group->wait_leader, q);
+        return;
+    }
+    q->state = LC_REQ_BARRIER;
+    lc_req_list_push(&q->group->barriers, q);
+}
+
+/* ------------------------------------------------------------- forwarding */
+
+static void on_forward_reply(struct lc_peer_call *call, int status,
+                             const PeerResponse *resp)
+{
+    struct lc_raft__req *q = call->data;
+    struct lc_raft_group *g = q->group;
+    struct raft *r = lc_group_raft(g);
+
+    q->call = NULL; /* freed by the peer module after we return */
+    lc_req_list_remove(&g->forwarded, q);
+    q->state = LC_REQ_IDLE;
+
+    if (status != 0) {
+        if (q->kind == LC_REQ_READ) {
+            lc_req_route(q); /* safe to retry */
+        } else {
+            lc_req_complete(q, status, NULL);
+        }
+        return;
+    }
+    if (resp->status == LC_ENOTLEADER || resp->status == LC_ENOLEADER) {
+        /* The leader moved: try again where it is now. */
+        q->state = LC_REQ_WAIT_LEADER;
+        lc_req_list_push(&g->wait_leader, q);
+        return;
+    }
+    q->result.status = 0;
+    lc_strlcpy(q->result.message, resp->message ? resp->message : "",
+               sizeof q->result.message);
+    if (resp->status != 0 && resp->index == 0) {
+        lc_req_complete(q, resp->status, &q->result);
+        return;
+    }
+    /* Applied on the leader (possibly with a state-machine error in the
+     * result): wait until it is applied here too. */
+    q->result.status = resp->status;
+    q->index = resp->index;
+    if (r != NULL && r->last_applied >= q->index) {
+        lc_req_complete(q, 0, &q->result);
+        return;
+    }
+    q->state = LC_REQ_WAIT_APPLY;
+    lc_req_list_insert_sorted(&g->wait_apply, q);
+}
+
+static int forward(struct lc_raft__req *q, struct lc_peer *leader)
+{
+    PeerRequest req = PEER_REQUEST__INIT;
+    struct lc_peer_call *call = calloc(1, sizeof *call);
+    int rv;
+    if (call == NULL) {
+        return LC_ENOMEM;
+    }
+    req.group = q->group->name;
+    if (q->kind == LC_REQ_WRITE) {
+        req.kind = PEER_REQUEST__KIND__WRITE;
+        req.entry.data = q->buf;
+        req.entry.len = q->len;
+    } else {
+        req.kind = PEER_REQUEST__KIND__READ_INDEX;
+    }
+    call->data = q;
+    rv = lc_peer_send(leader, &req, call, on_forward_reply);
+    if (rv != 0) {
+        free(call);
+        return rv;
+    }
+    q->call = call;
+    q->state = LC_REQ_FORWARDED;
+    lc_req_list_push(&q->group->forwarded, q);
+    return 0;
+}
+
+void lc_req_route(struct lc_raft__req *q)
+{
+    struct lc_raft_group *g = q->group;
+    struct raft *r = lc_group_raft(g);
+    raft_id leader = 0;
+    const char *leader_addr = NULL;
+    struct lc_peer *peer;
+
+    if (g->closing) {
+        lc_req_complete(q, LC_ESHUTDOWN, NULL);
+        return;
+    }
+    if (r != NULL) {
+        raft_leader(r, &leader, &leader_addr);
+    }
+    if (r != NULL && raft_state(r) == RAFT_LEADER && r->transfer == NULL) {
+        if (q->kind == LC_REQ_WRITE) {
+            q->state = LC_REQ_PENDING;
+            lc_req_list_push(&g->pending, q);
+            lc_group_kick(g);
+        } else if (g->leader_ready) {
+            start_barrier(q, r);
+        } else {
+            q->state = LC_REQ_WAIT_LEADER;
+            lc_req_list_push(&g->wait_leader, q);
+        }
+        return;
+    }
+    if (q->served) {
+        /* A peer sent this to us as the leader; do not bounce it on. */
+        lc_req_complete(q, LC_ENOTLEADER, NULL);
+        return;
+    }
+    if (leader != 0 && leader != r->id &&
+        (peer = lc_engine_peer(g->e, leader_addr)) != NULL &&
+        lc_peer_is_up(peer) && forward(q, peer) == 0) {
+        return;
+    }
+    q->state = LC_REQ_WAIT_LEADER;
+    lc_req_list_push(&g->wait_leader, q);
+}
+
+void lc_group_sweep(struct lc_raft_group *g, uint64_t now)
+{
+    struct lc_req_list *lists[] = {&g->wait_leader, &g->pending,
+                                   &g->forwarded,   &g->wait_apply,
+                                   &g->applying,    &g->barriers};
+    for (size_t i = 0; i < LC_ARRAY_SIZE(lists); i++) {
+        struct lc_raft__req *q = lists[i]->head;
+        while (q != NULL) {
+            struct lc_raft__req *next = q->next;
+            if (now >= q->deadline && q->state != LC_REQ_APPLYING &&
+                q->state != LC_REQ_BARRIER) {
+                lc_req_complete(q, LC_ETIMEDOUT, NULL);
+            } else if (now >= q->deadline + q->group->e->opts.rpc_timeout_ms) {
+                /* Appended but never applied: the cluster lost quorum. */
+                lc_req_complete(q, LC_ETIMEDOUT, NULL);
+            }
+            q = next;
+        }
+    }
+}
+
+/* ------------------------------------------------------------- public API */
+
+static void prepare(struct lc_raft_group *g, struct lc_raft__req *q, int kind)
+{
+    memset(q, 0, sizeof *q);
+    q->group = g;
+    q->kind = kind;
+    q->deadline = uv_now(g->e->loop) + g->e->opts.rpc_timeout_ms;
+}
+
+static int check_open(struct lc_raft_group *g)
+{
+    if (g->closing) {
+        return LC_ESHUTDOWN;
+    }
+    if (!lc_raft_engine_caught_up(g->e)) {
+        return LC_ENOTREADY;
+    }
+    return 0;
+}
+
+int lc_raft_group_write(struct lc_raft_group *g, struct lc_raft_write *req,
+                        void *buf, size_t len, lc_raft_write_cb cb)
+{
+    int rv = check_open(g);
+    if (rv != 0) {
+        raft_free(buf);
+        return rv;
+    }
+    req->cb = cb;
+    prepare(g, &req->priv, LC_REQ_WRITE);
+    req->priv.buf = buf;
+    req->priv.len = len;
+    lc_req_route(&req->priv);
+    return 0;
+}
+
+int lc_raft_group_read_barrier(struct lc_raft_group *g,
+                               struct lc_raft_read *req, lc_raft_read_cb cb)
+{
+    int rv = check_open(g);
+    if (rv != 0) {
+        return rv;
+    }
+    req->cb = cb;
+    prepare(g, &req->priv, LC_REQ_READ);
+    lc_req_route(&req->priv);
+    return 0;
+}
+
+void lc_req_submit_read(struct lc_raft_group *g, struct lc_raft_read *rd,
+                        lc_raft_read_cb cb)
+{
+    rd->cb = cb;
+    prepare(g, &rd->priv, LC_REQ_READ);
+    lc_req_route(&rd->priv);
+}
+
+/* ------------------------------------------------- serving a peer's call */
+
+struct served {
+    struct lc_raft_write w;
+    struct lc_raft_read rd;
+    struct lc_link *link;
+    uint64_t corr;
+};
+
+static void served_reply(struct served *s, int status, uint64_t index,
+                         const char *message, struct lc_raft_group *g)
+{
+    PeerResponse resp = PEER_RESPONSE__INIT;
+    struct raft *r = lc_group_raft(g);
+    raft_id leader = 0;
+    const char *leader_addr = NULL;
+
+    resp.status = status;
+    resp.index = index;
+    resp.message = (char *)(message != NULL ? message : "");
+    if (status == LC_ENOTLEADER && r != NULL) {
+        raft_leader(r, &leader, &leader_addr);
+        resp.leader = (char *)(leader_addr != NULL ? leader_addr : "");
+    }
+    lc_link_reply(s->link, s->corr, &resp);
+    lc_link_unref(s->link);
+    free(s);
+}
+
+static void on_served_write(struct lc_raft_write *w, int status,
+                            const struct lc_raft_result *result)
+{
+    struct served *s = w->data;
+    if (status != 0) {
+        served_reply(s, status, 0, lc_strerror(status), w->priv.group);
+    } else {
+        served_reply(s, result->status, w->priv.index, result->message,
+                     w->priv.group);
+    }
+}
+
+static void on_served_read(struct lc_raft_read *rd, int status)
+{
+    struct served *s = rd->data;
+    served_reply(s, status, status == 0 ? rd->priv.index : 0,
+                 status != 0 ? lc_strerror(status) : "", rd->priv.group);
+}
+
+void lc_forward_serve(struct lc_raft_engine *e, struct lc_link *link,
+                      uint64_t corr, const PeerRequest *req)
+{
+    struct lc_raft_group *g = lc_raft_engine_group(e, req->group);
+    struct served *s;
+    PeerResponse resp = PEER_RESPONSE__INIT;
+
+    if (g == NULL || g->closing) {
+        resp.status = g == NULL ? LC_ENOTFOUND : LC_ESHUTDOWN;
+        resp.message = (char *)"no such raft group here";
+        lc_link_reply(link, corr, &resp);
+        return;
+    }
+    if (req->kind == PEER_REQUEST__KIND__ADMIN) {
+        lc_admin_serve(g, link, corr, req->command, req->value);
+        return;
+    }
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        resp.status = LC_ENOMEM;
+        lc_link_reply(link, corr, &resp);
+        return;
+    }
+    s->link = link;
+    s->corr = corr;
+    lc_link_ref(link);
+    if (req->kind == PEER_REQUEST__KIND__WRITE) {
+        void *buf = raft_malloc(req->entry.len > 0 ? req->entry.len : 1);
+        if (buf == NULL) {
+            served_reply(s, LC_ENOMEM, 0, NULL, g);
+            return;
+        }
+        memcpy(buf, req->entry.data, req->entry.len);
+        s->w.data = s;
+        s->w.cb = on_served_write;
+        prepare(g, &s->w.priv, LC_REQ_WRITE);
+        s->w.priv.served = true;
+        s->w.priv.buf = buf;
+        s->w.priv.len = req->entry.len;
+        lc_req_route(&s->w.priv);
+    } else {
+        s->rd.data = s;
+        s->rd.cb = on_served_read;
+        prepare(g, &s->rd.priv, LC_REQ_READ);
+        s->rd.priv.served = true;
+        lc_req_route(&s->rd.priv);
+    }
+}

@@ -1,0 +1,515 @@
+/* One Raft group: a canonical/raft instance on raft_uv with our transport,
+ * its raft_fsm glue to the state machine, and its lifecycle (open, restart,
+ * close).
+ *
+ * Open: create <data_dir>/protocol/raft/<group>/, init raft_uv with
+ * compression off (so snapshot files are plain SQLite databases), wrap the
+ * io (observe.c), init raft with pre-vote on, bootstrap if pristine, start.
+ *
+ * Restart (after a failed disk write on the leader, or for resetPeers): close
+ * the instance and open it again from disk. The state machine keeps its state;
+ * entries and snapshots it has already applied are skipped on the way back
+ * (skip_through), so nothing is applied twice and no event is published
+ * twice.
+ *
+ * Snapshots use raft's async path: the state is frozen on the loop
+ * (snapshot_take), encoded on a worker thread (snapshot_write), released on
+ * the loop (finalize).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "raft/internal.h"
+
+static int mkdir_p(const char *path)
+{
+    char tmp[1024];
+    lc_strlcpy(tmp, path, sizeof tmp);
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ raft_fsm */
+
+static struct lc_raft_group *fsm_group(struct raft_fsm *fsm)
+{
+    return fsm->data;
+}
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+                     void **result)
+{
+    struct lc_raft_group *g = fsm_group(fsm);
+    struct raft *r = &g->inc->raft;
+    uint64_t index = r->last_applied + 1;
+    struct lc_raft_result res;
+
+    *result = NULL;
+    if (index <= g->skip_through) {
+        return 0; /* applied before the group restarted */
+    }
+    res.status = 0;
+    res.message[0] = '\0';
+    g->sm->apply(g->sm, index, buf->base, buf->len, &res);
+    lc_group_on_applied(g, index, &res);
+    return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+                        unsigned *n_bufs)
+{
+    struct lc_raft_group *g = fsm_group(fsm);
+    struct raft *r = &g->inc->raft;
+    void *frozen = NULL;
+    int rv;
+
+    if (g->snap_frozen != NULL) {
+        return RAFT_BUSY;
+    }
+    g->snap_index = r->snapshot.pending.index;
+    g->snap_term = r->snapshot.pending.term;
+    rv = g->sm->snapshot_take(g->sm, g->snap_index, g->snap_term, &frozen);
+    if (rv != 0) {
+        lc_warnf("raft", "group %s: cannot take snapshot: %s", g->name,
+                 lc_strerror(rv));
+        return RAFT_NOMEM;
+    }
+    g->snap_frozen = frozen;
+    g->snap_size = 0;
+    *bufs = NULL;
+    *n_bufs = 0;
+    return 0;
+}
+
+/* Runs on a libuv worker thread: touches only the frozen state. */
+static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+                              unsigned *n_bufs)
+{
+    struct lc_raft_group *g = fsm_group(fsm);
+    struct raft_buffer *b;
+    void *data = NULL;
+    size_t len = 0;
+    int rv;
+
+    rv = g->sm->snapshot_write(g->sm, g->snap_frozen, &data, &len);
+    if (rv != 0) {
+        return RAFT_IOERR;
+    }
+    b = raft_malloc(sizeof *b);
+    if (b == NULL) {
+        raft_free(data);
+        return RAFT_NOMEM;
+    }
+    b->base = data;
+    b->len = len;
+    *bufs = b;
+    *n_bufs = 1;
+    g->snap_size = len;
+    return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm,
+                                 struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    struct lc_raft_group *g = fsm_group(fsm);
+    struct raft *r = &g->inc->raft;
+    bool ok;
+
+    if (*bufs != NULL) {
+        for (unsigned i = 0; i < *n_bufs; i++) {
+            raft_free((*bufs)[i].base);
+        }
+        raft_free(*bufs);
+    }
+    *bufs = NULL;
+    *n_bufs = 0;
+    if (g->snap_frozen != NULL) {
+        g->sm->snapshot_release(g->sm, g->snap_frozen);
+        g->snap_frozen = NULL;
+    }
+    ok = r->log.snapshot.last_index == g->snap_index && g->snap_size > 0;
+    if (ok) {
+        g->snap.index = g->snap_index;
+        g->snap.term = g->snap_term;
+        g->snap.created_ms = lc_now_ms();
+        g->snap.size = g->snap_size;
+        g->last_snapshot_at = uv_now(g->e->loop);
+        lc_infof("raft", "group %s: snapshot at index %llu (%zu bytes)",
+                 g->name, (unsigned long long)g->snap_index, g->snap_size);
+    } else {
+        lc_warnf("raft", "group %s: snapshot at index %llu failed", g->name,
+                 (unsigned long long)g->snap_index);
+    }
+    if (g->snap_forced) {
+        raft_set_snapshot_threshold(r, g->e->opts.snapshot_threshold);
+        g->snap_forced = false;
+    }
+    lc_admin_snapshot_done(g, ok ? 0 : LC_EIO);
+    return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    struct lc_raft_group *g = fsm_group(fsm);
+    struct lc_raft_snapshot_info info = {0};
+    char errmsg[256] = "";
+    int rv;
+
+    if (g->skip_through > 0 && g->restore_hint <= g->skip_through) {
+        /* Restarting: the state machine is already past this snapshot. */
+        g->snap.size = buf->len;
+        raft_free(buf->base);
+        return 0;
+    }
+    rv = g->sm->restore(g->sm, buf->base, buf->len, &info, errmsg,
+                        sizeof errmsg);
+    if (rv != 0) {
+        lc_errorf("raft",
+                  "group %s: refusing snapshot at index %llu in %s: %s",
+                  g->name, (unsigned long long)g->restore_hint, g->dir,
+                  errmsg[0] != '\0' ? errmsg : lc_strerror(rv));
+        return RAFT_CORRUPT;
+    }
+    g->snap.index = g->restore_hint;
+    g->snap.created_ms = info.created_ms;
+    g->snap.size = buf->len;
+    raft_free(buf->base);
+    return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void group_maybe_free(struct lc_raft_group *g)
+{
+    struct lc_raft_engine *e = g->e;
+    if (g->n_handles_open > 0 || g->inc != NULL) {
+        return;
+    }
+    free(g->recover_conf);
+    free(g);
+    lc_engine_handle_closed(e);
+}
+
+static void group_on_handle_closed(uv_handle_t *h)
+{
+    struct lc_raft_group *g = h->data;
+    g->n_handles_open--;
+    group_maybe_free(g);
+}
+
+int lc_group_new(struct lc_raft_engine *e, const char *name,
+                 struct lc_raft_sm *sm, struct lc_raft_group **out)
+{
+    struct lc_raft_group *g = calloc(1, sizeof *g);
+    const char *fault = getenv("LOCUS_FAULT_APPEND");
+    if (g == NULL) {
+        return LC_ENOMEM;
+    }
+    g->e = e;
+    g->sm = sm;
+    lc_strlcpy(g->name, name, sizeof g->name);
+    snprintf(g->dir, sizeof g->dir, "%s/protocol/raft/%s", e->data_dir, name);
+    uv_check_init(e->loop, &g->flush_check);
+    uv_timer_init(e->loop, &g->fast_timer);
+    uv_timer_init(e->loop, &g->restart_timer);
+    g->flush_check.data = g;
+    g->fast_timer.data = g;
+    g->restart_timer.data = g;
+    g->n_handles_open = 3;
+    g->last_election_ms = -1;
+    g->fault_append_after = -1;
+    /* Test hook: LOCUS_FAULT_APPEND=<group>:<n> fails the (n+1)th append on
+     * this group as a disk error would. */
+    if (fault != NULL) {
+        size_t n = strlen(name);
+        if (strncmp(fault, name, n) == 0 && fault[n] == ':') {
+            g->fault_append_after = strtol(fault + n + 1, NULL, 10);
+        }
+    }
+    e->n_live++;
+    *out = g;
+    return 0;
+}
+
+static void inc_free(struct lc_incarnation *inc)
+{
+    if (inc->io_inited) {
+        raft_uv_close(&inc->io);
+    }
+    free(inc);
+}
+
+static void inc_on_closer_closed(uv_handle_t *h)
+{
+    struct lc_transport *tr = h->data;
+    inc_free(LC_CONTAINER_OF(tr, struct lc_incarnation, tr));
+}
+
+/* Free an incarnation whose raft instance is closed (or never inited). */
+static void inc_release(struct lc_incarnation *inc)
+{
+    if (!uv_is_closing((uv_handle_t *)&inc->tr.closer)) {
+        uv_close((uv_handle_t *)&inc->tr.closer, inc_on_closer_closed);
+    } else {
+        inc_free(inc);
+    }
+}
+
+static void group_on_reopen_timer(uv_timer_t *t);
+
+static void group_on_raft_closed(struct raft *r)
+{
+    struct lc_incarnation *inc = LC_CONTAINER_OF(r, struct lc_incarnation,
+                                                 raft);
+    struct lc_raft_group *g = inc->group;
+    inc_release(inc);
+    g->inc = NULL;
+    if (g->closing) {
+        uv_close((uv_handle_t *)&g->flush_check, group_on_handle_closed);
+        uv_close((uv_handle_t *)&g->fast_timer, group_on_handle_closed);
+        uv_close((uv_handle_t *)&g->restart_timer, group_on_handle_closed);
+        return;
+    }
+    if (g->restarting) {
+        /* Back off when restarts come in a burst (a disk that keeps
+         * failing). */
+        uint64_t now = uv_now(g->e->loop);
+        unsigned delay = now - g->last_restart_at < 10000 ? 1000 : 0;
+        g->last_restart_at = now;
+        uv_timer_start(&g->restart_timer, group_on_reopen_timer, delay, 0);
+    }
+}
+
+static int incarnation_open(struct lc_raft_group *g, char *errmsg,
+                            size_t errlen)
+{
+    struct lc_raft_engine *e = g->e;
+    struct lc_incarnation *inc;
+    struct raft *r;
+    int rv;
+
+    if (mkdir_p(g->dir) != 0) {
+        snprintf(errmsg, errlen, "cannot create %s: %s", g->dir,
+                 strerror(errno));
+        return LC_EIO;
+    }
+    inc = calloc(1, sizeof *inc);
+    if (inc == NULL) {
+        return LC_ENOMEM;
+    }
+    inc->group = g;
+    lc_transport_init(&inc->transport, &inc->tr, g, e->hub, e->loop);
+
+    rv = raft_uv_init(&inc->io, e->loop, g->dir, &inc->transport);
+    if (rv != 0) {
+        snprintf(errmsg, errlen, "group %s: raft_uv_init(%s): %s", g->name,
+                 g->dir, inc->io.errmsg);
+        inc_release(inc);
+        return lc_err_from_raft(rv);
+    }
+    inc->io_inited = true;
+    raft_uv_set_snapshot_compression(&inc->io, false);
+    raft_uv_set_connect_retry_delay(&inc->io, 200);
+    lc_observe_wrap_io(inc);
+
+    inc->fsm.version = 3;
+    inc->fsm.data = g;
+    inc->fsm.apply = fsm_apply;
+    inc->fsm.snapshot = fsm_snapshot;
+    inc->fsm.snapshot_async = fsm_snapshot_async;
+    inc->fsm.snapshot_finalize = fsm_snapshot_finalize;
+    inc->fsm.restore = fsm_restore;
+
+    r = &inc->raft;
+    rv = raft_init(r, &inc->io, &inc->fsm, e->self_id, e->self);
+    if (rv != 0) {
+        snprintf(errmsg, errlen, "group %s: raft_init: %s", g->name,
+                 raft_errmsg(r));
+        inc_release(inc);
+        return lc_err_from_raft(rv);
+    }
+    inc->raft_inited = true;
+    r->data = g;
+    raft_set_election_timeout(r, e->opts.election_timeout_ms);
+    raft_set_heartbeat_timeout(r, e->opts.heartbeat_ms);
+    raft_set_install_snapshot_timeout(r, 5 * e->opts.election_timeout_ms);
+    raft_set_pre_vote(r, true);
+    raft_set_snapshot_threshold(r, e->opts.snapshot_threshold);
+    raft_set_snapshot_trailing(r, e->opts.snapshot_trailing);
+    g->inc = inc;
+
+    if (g->recover_conf != NULL) {
+        rv = raft_recover(r, g->recover_conf);
+        raft_configuration_close(g->recover_conf);
+        free(g->recover_conf);
+        g->recover_conf = NULL;
+        if (rv != 0) {
+            snprintf(errmsg, errlen, "group %s: raft_recover: %s", g->name,
+                     raft_strerror(rv));
+            goto err_after_init;
+        }
+    } else if (e->opts.bootstrap) {
+        struct raft_configuration conf;
+        raft_configuration_init(&conf);
+        for (unsigned i = 0; i < e->opts.n_members; i++) {
+            const char *m = e->opts.members[i];
+            rv = raft_configuration_add(&conf, lc_raft_id_of(m), m,
+                                        RAFT_VOTER);
+            if (rv != 0) {
+                raft_configuration_close(&conf);
+                snprintf(errmsg, errlen, "group %s: member %s: %s", g->name,
+                         m, raft_strerror(rv));
+                goto err_after_init;
+            }
+        }
+        rv = raft_bootstrap(r, &conf);
+        raft_configuration_close(&conf);
+        if (rv == 0) {
+            lc_infof("raft", "group %s: bootstrapped with %u members",
+                     g->name, e->opts.n_members);
+        } else if (rv != RAFT_CANTBOOTSTRAP) {
+            snprintf(errmsg, errlen, "group %s: bootstrap: %s", g->name,
+                     raft_errmsg(r));
+            goto err_after_init;
+        }
+    }
+
+    rv = raft_start(r);
+    if (rv != 0) {
+        snprintf(errmsg, errlen, "group %s: cannot start from %s: %s",
+                 g->name, g->dir,
+                 raft_errmsg(r)[0] != '\0' ? raft_errmsg(r)
+                                           : raft_strerror(rv));
+        goto err_after_init;
+    }
+    inc->started = true;
+    lc_observe_reset(g);
+    lc_observe(g);
+    return 0;
+
+err_after_init:
+    g->inc = NULL;
+    /* raft_close releases what raft_init took; the callback frees inc. */
+    inc->group = g;
+    raft_close(r, group_on_raft_closed);
+    return rv != 0 ? lc_err_from_raft(rv) : LC_EIO;
+}
+
+int lc_group_open(struct lc_raft_group *g, char *errmsg, size_t errlen)
+{
+    return incarnation_open(g, errmsg, errlen);
+}
+
+static void group_on_reopen_timer(uv_timer_t *t)
+{
+    struct lc_raft_group *g = t->data;
+    char errmsg[512] = "";
+    int rv;
+
+    if (g->closing) {
+        return;
+    }
+    rv = incarnation_open(g, errmsg, sizeof errmsg);
+    g->restarting = false;
+    if (rv != 0) {
+        lc_errorf("raft", "group %s: reopen failed: %s (retrying)", g->name,
+                  errmsg);
+        g->restarting = true;
+        uv_timer_start(&g->restart_timer, group_on_reopen_timer, 1000, 0);
+        lc_admin_restart_done(g, rv);
+        return;
+    }
+    lc_infof("raft", "group %s: reopened (restart %llu)", g->name,
+             (unsigned long long)g->restarts);
+    lc_admin_restart_done(g, 0);
+    lc_req_reroute_all(g, &g->wait_leader);
+}
+
+int lc_group_restart(struct lc_raft_group *g, const char *reason,
+                     struct raft_configuration *recover)
+{
+    struct raft *r = lc_group_raft(g);
+    if (g->closing || g->restarting || r == NULL) {
+        if (recover != NULL) {
+            raft_configuration_close(recover);
+            free(recover);
+        }
+        return LC_EBUSY;
+    }
+    lc_warnf("raft", "group %s: restarting: %s", g->name, reason);
+    g->restarting = true;
+    g->restarts++;
+    g->skip_through = r->last_applied;
+    g->recover_conf = recover;
+    /* Requests appended but not applied have an unknown outcome; those not
+     * yet appended wait for the reopened group. */
+    lc_req_fail_all(g, &g->applying, LC_ELEADERSHIPLOST);
+    lc_req_fail_all(g, &g->barriers, LC_ELEADERSHIPLOST);
+    while (g->pending.head != NULL) {
+        struct lc_raft__req *q = g->pending.head;
+        lc_req_list_remove(&g->pending, q);
+        q->state = LC_REQ_WAIT_LEADER;
+        lc_req_list_push(&g->wait_leader, q);
+    }
+    g->inc->started = false;
+    raft_close(r, group_on_raft_closed);
+    return 0;
+}
+
+void lc_group_close(struct lc_raft_group *g)
+{
+    g->closing = true;
+    uv_timer_stop(&g->restart_timer);
+    uv_timer_stop(&g->fast_timer);
+    lc_req_fail_all(g, &g->pending, LC_ESHUTDOWN);
+    lc_req_fail_all(g, &g->applying, LC_ESHUTDOWN);
+    lc_req_fail_all(g, &g->barriers, LC_ESHUTDOWN);
+    lc_req_fail_all(g, &g->wait_leader, LC_ESHUTDOWN);
+    lc_req_fail_all(g, &g->forwarded, LC_ESHUTDOWN);
+    lc_req_fail_all(g, &g->wait_apply, LC_ESHUTDOWN);
+    lc_admin_restart_done(g, LC_ESHUTDOWN);
+    lc_admin_snapshot_done(g, LC_ESHUTDOWN);
+    if (g->inc != NULL && g->inc->started) {
+        g->inc->started = false;
+        raft_close(&g->inc->raft, group_on_raft_closed);
+    } else if (g->inc == NULL) {
+        uv_close((uv_handle_t *)&g->flush_check, group_on_handle_closed);
+        uv_close((uv_handle_t *)&g->fast_timer, group_on_handle_closed);
+        uv_close((uv_handle_t *)&g->restart_timer, group_on_handle_closed);
+    }
+    /* else: a raft_close is already under way (restart); its callback sees
+     * g->closing and finishes the job. */
+}
+
+void lc_group_force_snapshot(struct lc_raft_group *g)
+{
+    struct raft *r = lc_group_raft(g);
+    if (r == NULL) {
+        return;
+    }
+    /* canonical/raft 0.15 has no "snapshot now": lower the threshold so the
+     * next applied entry triggers one, restored in finalize. */
+    g->snap_forced = true;
+    raft_set_snapshot_threshold(r, 1);
+}
+
+const char *lc_raft_group_name(const struct lc_raft_group *g)
+{
+    return g->name;
+}

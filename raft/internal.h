@@ -1,0 +1,380 @@
+/* Private structures of the raft engine, shared by the files of raft/. */
+#ifndef LC_RAFT_INTERNAL_H
+#define LC_RAFT_INTERNAL_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <uthash.h>
+
+#include "raft/engine.h"
+#include "raft/peer.pb-c.h"
+
+/* ---------------------------------------------------------------- preface */
+
+#define LC_PREFACE_VERSION 1
+#define LC_PREFACE_NONCE_LEN 16
+#define LC_PREFACE_HELLO_LEN 21
+#define LC_PREFACE_FIXED_LEN 15
+#define LC_PREFACE_MAC_LEN 32
+#define LC_PREFACE_MAX_LEN                                           \
+    (LC_PREFACE_FIXED_LEN + LC_RAFT_GROUP_MAX + LC_RAFT_ADDR_MAX + \
+     LC_PREFACE_MAC_LEN)
+
+enum lc_preface_status {
+    LC_PREFACE_OK = 0,
+    LC_PREFACE_BAD_AUTH = 1,
+    LC_PREFACE_UNKNOWN_CHANNEL = 2,
+    LC_PREFACE_MALFORMED = 3,
+    LC_PREFACE_BUSY = 4,
+    LC_PREFACE_NOT_MEMBER = 5,
+};
+
+/* What a connector claims: the channel it wants and who it is. */
+struct lc_preface {
+    char channel[LC_RAFT_GROUP_MAX];
+    raft_id id;
+    char address[LC_RAFT_ADDR_MAX];
+};
+
+void lc_preface_hello(uint8_t out[LC_PREFACE_HELLO_LEN],
+                      const uint8_t nonce[LC_PREFACE_NONCE_LEN]);
+int lc_preface_parse_hello(const uint8_t in[LC_PREFACE_HELLO_LEN],
+                           uint8_t nonce[LC_PREFACE_NONCE_LEN]);
+/* Encode @p as a claim answering @nonce into @out (@cap bytes). */
+int lc_preface_encode(const uint8_t *key, size_t keylen,
+                      const uint8_t nonce[LC_PREFACE_NONCE_LEN],
+                      const struct lc_preface *p, uint8_t *out, size_t cap,
+                      size_t *len);
+/* Check the fixed head of a claim; *@rest_len is how many bytes follow. */
+int lc_preface_parse_fixed(const uint8_t in[LC_PREFACE_FIXED_LEN],
+                           size_t *rest_len);
+/* Verify a whole claim: LC_EPROTO if malformed, LC_EUNAUTH if the MAC is
+ * wrong, else 0 with @out filled. */
+int lc_preface_verify(const uint8_t *key, size_t keylen,
+                      const uint8_t nonce[LC_PREFACE_NONCE_LEN],
+                      const uint8_t *msg, size_t len, struct lc_preface *out);
+const char *lc_preface_status_str(int status);
+
+/* -------------------------------------------------------------------- hub */
+
+/* The raft port: one listener, prefaces in and out. */
+struct lc_hub;
+
+typedef void (*lc_hub_connect_cb)(void *data, uv_stream_t *stream,
+                                  int status);
+
+/* An outgoing connection with a preface. On success the callback receives a
+ * connected TCP handle allocated with raft_malloc (caller owns it, closes it
+ * and frees it with raft_free). */
+struct lc_hub_connect {
+    void *data;
+    lc_hub_connect_cb cb;
+    void *priv; /* the attempt in flight */
+};
+
+int lc_hub_new(struct lc_raft_engine *e, uv_loop_t *loop,
+               const char *self_address, raft_id self_id, const void *key,
+               size_t keylen, struct lc_hub **out);
+int lc_hub_listen(struct lc_hub *hub, char *errmsg, size_t errlen);
+/* Connect to @address and open @channel. The callback fires exactly once,
+ * never from inside this call. */
+int lc_hub_connect(struct lc_hub *hub, struct lc_hub_connect *req,
+                   const char *channel, const char *address,
+                   lc_hub_connect_cb cb);
+/* Abort an attempt: its callback fires later with LC_ECANCELED. */
+void lc_hub_connect_cancel(struct lc_hub_connect *req);
+/* Stop listening, abort handshakes; free once every handle is closed. */
+void lc_hub_close(struct lc_hub *hub);
+
+/* Implemented by engine.c: the hub asks whether @p may open its channel and
+ * then hands over the stream (ownership passes; raft_malloc'd uv_tcp_t). */
+int lc_engine_channel_check(struct lc_raft_engine *e,
+                            const struct lc_preface *p);
+void lc_engine_channel_accept(struct lc_raft_engine *e,
+                              const struct lc_preface *p, uv_stream_t *stream);
+
+/* A raft_uv_transport for one group incarnation, on top of the hub. */
+struct lc_transport {
+    struct lc_raft_group *group;
+    struct lc_hub *hub;
+    raft_uv_accept_cb accept_cb; /* set by listen, NULL before/after */
+    raft_uv_transport_close_cb close_cb;
+    unsigned n_connecting;
+    bool closing;
+    uv_idle_t closer; /* defers the close callback */
+    struct lc_transport_connect *connecting;
+};
+
+int lc_transport_init(struct raft_uv_transport *t, struct lc_transport *impl,
+                      struct lc_raft_group *g, struct lc_hub *hub,
+                      uv_loop_t *loop);
+/* Hand an inbound stream for this group to raft. */
+void lc_transport_accept(struct lc_transport *impl,
+                         const struct lc_preface *p, uv_stream_t *stream);
+
+/* ------------------------------------------------------------------ peers */
+
+struct lc_peer;
+struct lc_link;
+struct lc_peer_call;
+
+typedef void (*lc_peer_call_cb)(struct lc_peer_call *call, int status,
+                                const PeerResponse *resp);
+
+struct lc_peer_call {
+    void *data;
+    lc_peer_call_cb cb;
+    uint64_t corr;
+    struct lc_peer *peer;
+    UT_hash_handle hh;
+};
+
+/* One remote member: an outgoing link kept open, reconnected with backoff. */
+struct lc_peer *lc_peer_new(struct lc_raft_engine *e, const char *address);
+void lc_peer_start(struct lc_peer *peer);
+void lc_peer_close(struct lc_peer *peer);
+bool lc_peer_is_up(const struct lc_peer *peer);
+const char *lc_peer_address(const struct lc_peer *peer);
+
+/* Send @req to @peer. @call is malloc'd by the caller and freed by this
+ * module after its callback (LC_ECONN when the link is down or drops). Return
+ * 0 or an LC_E* code (callback will not fire). */
+int lc_peer_send(struct lc_peer *peer, const PeerRequest *req,
+                 struct lc_peer_call *call, lc_peer_call_cb cb);
+/* Forget @call: its callback never fires; the call is freed. */
+void lc_peer_call_cancel(struct lc_peer_call *call);
+
+/* An inbound link opened by a member on the peer channel. */
+void lc_link_accept(struct lc_raft_engine *e, const struct lc_preface *p,
+                    uv_stream_t *stream);
+/* Answer request @corr on @link (which may be closing: then dropped). */
+void lc_link_reply(struct lc_link *link, uint64_t corr,
+                   const PeerResponse *resp);
+void lc_link_ref(struct lc_link *link);
+/* Close every link (shutdown). */
+void lc_links_close_all(struct lc_raft_engine *e);
+void lc_link_unref(struct lc_link *link);
+
+/* Implemented by engine.c / forward.c: a request arrived from a peer. */
+void lc_engine_serve(struct lc_raft_engine *e, struct lc_link *link,
+                     uint64_t corr, const PeerRequest *req);
+/* The link(s) to @peer were lost while it was up. */
+void lc_engine_peer_down(struct lc_raft_engine *e, struct lc_peer *peer);
+void lc_engine_peer_up(struct lc_raft_engine *e, struct lc_peer *peer);
+
+/* ----------------------------------------------------------------- groups */
+
+enum lc_req_kind { LC_REQ_WRITE = 1, LC_REQ_READ = 2 };
+
+enum lc_req_state {
+    LC_REQ_IDLE = 0,
+    LC_REQ_WAIT_LEADER, /* no usable leader yet */
+    LC_REQ_PENDING,     /* on the leader, waiting for the next batch */
+    LC_REQ_APPLYING,    /* appended on the leader, waiting to be applied */
+    LC_REQ_BARRIER,     /* read: barrier submitted on the leader */
+    LC_REQ_FORWARDED,   /* sent to the leader, waiting for its answer */
+    LC_REQ_WAIT_APPLY,  /* leader answered; waiting to apply locally */
+};
+
+/* Intrusive request list. */
+struct lc_req_list {
+    struct lc_raft__req *head, *tail;
+    unsigned n;
+};
+
+/* Everything that is rebuilt when a group restarts. */
+struct lc_incarnation {
+    struct lc_raft_group *group;
+    struct raft raft;
+    struct raft_io io;
+    struct raft_uv_transport transport;
+    struct lc_transport tr;
+    struct raft_fsm fsm;
+    /* raft_io methods we wrap, and the callbacks raft gave io->start */
+    int (*orig_start)(struct raft_io *, unsigned, raft_io_tick_cb,
+                      raft_io_recv_cb);
+    int (*orig_append)(struct raft_io *, struct raft_io_append *,
+                       const struct raft_entry[], unsigned,
+                       raft_io_append_cb);
+    int (*orig_load)(struct raft_io *, raft_term *, raft_id *,
+                     struct raft_snapshot **, raft_index *,
+                     struct raft_entry **, size_t *);
+    int (*orig_snapshot_put)(struct raft_io *, unsigned,
+                             struct raft_io_snapshot_put *,
+                             const struct raft_snapshot *,
+                             raft_io_snapshot_put_cb);
+    raft_io_tick_cb tick;
+    raft_io_recv_cb recv;
+    bool io_inited;
+    bool raft_inited;
+    bool started;
+    unsigned appends_in_flight;
+};
+
+/* Last time a member replied to us (leader view). */
+struct lc_contact {
+    raft_id id;
+    uint64_t at;
+};
+
+struct lc_admin_op;
+
+struct lc_raft_group {
+    struct lc_raft_engine *e;
+    char name[LC_RAFT_GROUP_MAX];
+    char dir[1200];
+    struct lc_raft_sm *sm;
+    struct lc_incarnation *inc; /* NULL while restarting or closed */
+
+    bool closing;
+    bool restarting;
+    uint64_t restarts;
+    uint64_t last_restart_at;
+    uint64_t skip_through;   /* entries <= this are already in the sm */
+    uint64_t restore_hint;   /* index of the snapshot being restored */
+    struct raft_configuration *recover_conf; /* resetPeers, on restart */
+    struct lc_admin_op *restart_waiter;
+
+    /* requests */
+    uv_check_t flush_check;
+    bool flush_active;
+    struct lc_req_list pending;     /* leader: waiting for the next batch */
+    struct lc_req_list applying;    /* leader: appended, ordered by index */
+    struct lc_req_list wait_leader; /* no usable leader */
+    struct lc_req_list forwarded;   /* sent to the leader */
+    struct lc_req_list barriers;    /* leader: read barriers in flight */
+    struct lc_req_list wait_apply;  /* ordered by index */
+
+    /* observation (observe.c) */
+    int obs_state;
+    raft_id obs_leader;
+    char obs_leader_addr[LC_RAFT_ADDR_MAX];
+    uint64_t obs_term;
+    bool obs_transfer;
+    uint64_t last_leader_contact; /* follower: last AppendEntries */
+    uint64_t leader_lost_at;      /* when the previous leader was last heard */
+    uint64_t elections;
+    int64_t last_election_ms;
+    bool seen_leader;
+    struct lc_contact contacts[LC_RAFT_MAX_MEMBERS];
+    unsigned n_contacts;
+
+    /* leadership */
+    struct raft_barrier leader_barrier;
+    bool leader_barrier_pending;
+    bool leader_ready;
+
+    /* catch-up at start */
+    bool caught_up;
+    bool catchup_target_set;
+    uint64_t catchup_target;
+
+    /* fast failover */
+    bool fast_mode;
+    uv_timer_t fast_timer;
+    uv_timer_t restart_timer;
+
+    /* snapshots */
+    struct lc_raft_snapshot_info snap;
+    void *snap_frozen;
+    uint64_t snap_index;
+    uint64_t snap_term;
+    size_t snap_size;
+    bool snap_forced; /* threshold lowered to force one */
+    struct lc_admin_op *snap_waiters;
+    struct lc_admin_op *admin_wait; /* waiting for a leader to send to */
+    uint64_t last_snapshot_at; /* loop ms */
+
+    /* fault injection for tests (LOCUS_FAULT_APPEND=<group>:<n>) */
+    long fault_append_after;
+
+    unsigned n_handles_open;
+};
+
+struct lc_raft_engine {
+    uv_loop_t *loop;
+    struct lc_raft_options opts; /* strings point into the copies below */
+    char self[LC_RAFT_ADDR_MAX];
+    raft_id self_id;
+    char members[LC_RAFT_MAX_MEMBERS][LC_RAFT_ADDR_MAX];
+    const char *member_ptrs[LC_RAFT_MAX_MEMBERS];
+    char data_dir[1024];
+    uint8_t *secret;
+    struct lc_hub *hub;
+    struct lc_raft_group *groups[16];
+    unsigned n_groups;
+    struct lc_peer *peers[LC_RAFT_MAX_MEMBERS];
+    unsigned n_peers;
+    struct lc_link *links; /* every open peer-channel link */
+    uv_timer_t sweep_timer;
+    uint64_t next_corr;
+    bool started;
+    bool closing;
+    unsigned n_live; /* groups, hub, peers, links, timers not yet freed */
+    lc_raft_engine_close_cb close_cb;
+    void *close_data;
+    bool caught_up;
+};
+
+/* group.c */
+int lc_group_new(struct lc_raft_engine *e, const char *name,
+                 struct lc_raft_sm *sm, struct lc_raft_group **out);
+int lc_group_open(struct lc_raft_group *g, char *errmsg, size_t errlen);
+void lc_group_close(struct lc_raft_group *g);
+/* Close and reopen from disk; with @recover, force that configuration. */
+int lc_group_restart(struct lc_raft_group *g, const char *reason,
+                     struct raft_configuration *recover);
+static inline struct raft *lc_group_raft(struct lc_raft_group *g)
+{
+    return g->inc != NULL && g->inc->started ? &g->inc->raft : NULL;
+}
+/* Ask raft to take a snapshot at the next applied entry. */
+void lc_group_force_snapshot(struct lc_raft_group *g);
+
+/* observe.c */
+void lc_observe_wrap_io(struct lc_incarnation *inc);
+void lc_observe(struct lc_raft_group *g);
+void lc_observe_peer_down(struct lc_raft_group *g, const char *address);
+void lc_observe_reset(struct lc_raft_group *g);
+uint64_t lc_observe_contact(struct lc_raft_group *g, raft_id id);
+
+/* forward.c: request routing */
+void lc_req_list_push(struct lc_req_list *l, struct lc_raft__req *r);
+void lc_req_list_insert_sorted(struct lc_req_list *l, struct lc_raft__req *r);
+void lc_req_list_remove(struct lc_req_list *l, struct lc_raft__req *r);
+void lc_req_route(struct lc_raft__req *r);
+void lc_req_complete(struct lc_raft__req *r, int status,
+                     const struct lc_raft_result *result);
+void lc_req_reroute_all(struct lc_raft_group *g, struct lc_req_list *l);
+void lc_req_fail_all(struct lc_raft_group *g, struct lc_req_list *l,
+                     int status);
+void lc_group_flush(struct lc_raft_group *g);
+/* Run the group's deferred work (batch flush, queued admin commands) after
+ * this loop iteration's I/O. */
+void lc_group_kick(struct lc_raft_group *g);
+void lc_group_on_applied(struct lc_raft_group *g, uint64_t index,
+                         const struct lc_raft_result *result);
+void lc_group_check_waiters(struct lc_raft_group *g);
+void lc_group_sweep(struct lc_raft_group *g, uint64_t now);
+void lc_forward_serve(struct lc_raft_engine *e, struct lc_link *link,
+                      uint64_t corr, const PeerRequest *req);
+/* Submit a read barrier without the readiness check (admin use). */
+void lc_req_submit_read(struct lc_raft_group *g, struct lc_raft_read *rd,
+                        lc_raft_read_cb cb);
+
+/* admin.c */
+void lc_admin_serve(struct lc_raft_group *g, struct lc_link *link,
+                    uint64_t corr, const char *command, const char *value);
+void lc_admin_snapshot_done(struct lc_raft_group *g, int status);
+void lc_admin_restart_done(struct lc_raft_group *g, int status);
+void lc_admin_leader_changed(struct lc_raft_group *g);
+void lc_admin_sweep(struct lc_raft_group *g, uint64_t now);
+void lc_admin_fail_all(struct lc_raft_group *g, int status);
+
+/* engine.c */
+struct lc_peer *lc_engine_peer(struct lc_raft_engine *e, const char *address);
+void lc_engine_update_caught_up(struct lc_raft_engine *e);
+void lc_engine_handle_closed(struct lc_raft_engine *e);
+uint64_t lc_engine_next_corr(struct lc_raft_engine *e);
+
+#endif /* LC_RAFT_INTERNAL_H */

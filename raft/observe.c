@@ -1,0 +1,505 @@
+/* Watching a group: wrappers around raft_uv's io that see every tick,
+ * message, disk write and snapshot, and act on what changed.
+ *
+ * canonical/raft 0.15 has no callbacks for state changes, so after each event
+ * the observer compares the instance with what it saw last and reacts:
+ *
+ * - became leader: append a barrier (0.15 appends no no-op on election); the
+ *   group reports ready and serves consistent reads only once it is applied.
+ *   This also makes entries of older terms commit through an entry of the
+ *   current term, narrowing 0.15's window for committing them by counting.
+ * - lost leadership: appended-but-unapplied writes fail (outcome unknown),
+ *   reads and not-yet-appended writes go to the new leader.
+ * - leader known: requests waiting for one are routed; elections are counted
+ *   and the leader gap (last word from the old leader to first from the new)
+ *   recorded.
+ * - a failed disk write while leader: 0.15 keeps leading with entries that
+ *   never reached disk; the group is restarted from disk instead.
+ *
+ * Also: io->random is replaced (0.15 uses rand() unseeded, so every process
+ * draws the same "random" election timeouts), and fast failover: when the
+ * peer channel to the leader drops (its process died), followers forget the
+ * leader and start an election at once, staggered by rank so they do not
+ * split the vote.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "raft/internal.h"
+
+static struct lc_incarnation *inc_of(struct raft_io *io)
+{
+    return LC_CONTAINER_OF(io, struct lc_incarnation, io);
+}
+
+static void record_contact(struct lc_raft_group *g, raft_id id, uint64_t now)
+{
+    for (unsigned i = 0; i < g->n_contacts; i++) {
+        if (g->contacts[i].id == id) {
+            g->contacts[i].at = now;
+            return;
+        }
+    }
+    if (g->n_contacts < LC_RAFT_MAX_MEMBERS) {
+        g->contacts[g->n_contacts].id = id;
+        g->contacts[g->n_contacts].at = now;
+        g->n_contacts++;
+    }
+}
+
+uint64_t lc_observe_contact(struct lc_raft_group *g, raft_id id)
+{
+    for (unsigned i = 0; i < g->n_contacts; i++) {
+        if (g->contacts[i].id == id) {
+            return g->contacts[i].at;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ wrappers */
+
+static void on_tick(struct raft_io *io)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    inc->tick(io);
+    if (inc->started) {
+        lc_observe(inc->group);
+    }
+}
+
+static void on_recv(struct raft_io *io, struct raft_message *m)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    struct lc_raft_group *g = inc->group;
+    uint64_t now = uv_now(g->e->loop);
+
+    switch (m->type) {
+        case RAFT_IO_APPEND_ENTRIES:
+            if (m->server_id == g->obs_leader) {
+                g->last_leader_contact = now;
+            }
+            break;
+        case RAFT_IO_APPEND_ENTRIES_RESULT:
+            record_contact(g, m->server_id, now);
+            break;
+        case RAFT_IO_INSTALL_SNAPSHOT:
+            g->restore_hint = m->install_snapshot.last_index;
+            g->snap.term = m->install_snapshot.last_term;
+            break;
+    }
+    inc->recv(io, m);
+    if (inc->started) {
+        lc_observe(g);
+    }
+}
+
+static int wrap_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+                      raft_io_recv_cb recv)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    inc->tick = tick;
+    inc->recv = recv;
+    return inc->orig_start(io, msecs, on_tick, on_recv);
+}
+
+struct append_wrap {
+    struct raft_io_append req; /* handed to raft_uv */
+    struct raft_io_append *orig;
+    raft_io_append_cb orig_cb;
+    struct lc_incarnation *inc;
+    uv_timer_t fault_timer; /* only for injected faults */
+};
+
+static void on_disk_failure_timer(uv_timer_t *t)
+{
+    struct lc_raft_group *g = t->data;
+    lc_group_restart(g, "a disk write failed while leader", NULL);
+}
+
+static void on_append_done(struct raft_io_append *req, int status)
+{
+    struct append_wrap *w = (struct append_wrap *)req;
+    struct lc_incarnation *inc = w->inc;
+    struct lc_raft_group *g = inc->group;
+    struct raft_io_append *orig = w->orig;
+    raft_io_append_cb cb = w->orig_cb;
+
+    inc->appends_in_flight--;
+    free(w);
+    cb(orig, status);
+    if (status == 0 || status == RAFT_CANCELED || !inc->started) {
+        if (inc->started) {
+            lc_observe(g);
+        }
+        return;
+    }
+    if (raft_state(&inc->raft) == RAFT_LEADER) {
+        lc_errorf("raft", "group %s: disk write failed on the leader: %s",
+                  g->name, raft_strerror(status));
+        /* Not from inside raft's callback: restart on the next turn. */
+        uv_timer_start(&g->restart_timer, on_disk_failure_timer, 0, 0);
+    } else {
+        lc_errorf("raft", "group %s: disk write failed: %s", g->name,
+                  raft_strerror(status));
+    }
+    lc_observe(g);
+}
+
+static void on_fault_closed(uv_handle_t *h)
+{
+    struct append_wrap *w = h->data;
+    on_append_done(&w->req, RAFT_IOERR);
+}
+
+static void on_fault_timer(uv_timer_t *t)
+{
+    uv_close((uv_handle_t *)t, on_fault_closed);
+}
+
+static int wrap_append(struct raft_io *io, struct raft_io_append *req,
+                       const struct raft_entry entries[], unsigned n,
+                       raft_io_append_cb cb)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    struct lc_raft_group *g = inc->group;
+    struct append_wrap *w = calloc(1, sizeof *w);
+    int rv;
+
+    if (w == NULL) {
+        return RAFT_NOMEM;
+    }
+    w->orig = req;
+    w->orig_cb = cb;
+    w->inc = inc;
+    w->req.data = w;
+    if (g->fault_append_after == 0) {
+        /* Injected fault: the entries never reach the disk. */
+        g->fault_append_after = -1;
+        lc_warnf("raft", "group %s: injecting a disk write failure",
+                 g->name);
+        uv_timer_init(g->e->loop, &w->fault_timer);
+        w->fault_timer.data = w;
+        uv_timer_start(&w->fault_timer, on_fault_timer, 0, 0);
+        inc->appends_in_flight++;
+        return 0;
+    }
+    if (g->fault_append_after > 0) {
+        g->fault_append_after--;
+    }
+    rv = inc->orig_append(io, &w->req, entries, n, on_append_done);
+    if (rv != 0) {
+        free(w);
+        return rv;
+    }
+    inc->appends_in_flight++;
+    return 0;
+}
+
+static int wrap_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
+                     struct raft_snapshot **snapshot, raft_index *start_index,
+                     struct raft_entry **entries, size_t *n_entries)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    struct lc_raft_group *g = inc->group;
+    int rv = inc->orig_load(io, term, voted_for, snapshot, start_index,
+                            entries, n_entries);
+    if (rv == 0 && *snapshot != NULL) {
+        g->restore_hint = (*snapshot)->index;
+        g->snap.term = (*snapshot)->term;
+    }
+    return rv;
+}
+
+struct put_wrap {
+    struct raft_io_snapshot_put req;
+    struct raft_io_snapshot_put *orig;
+    raft_io_snapshot_put_cb orig_cb;
+    struct lc_incarnation *inc;
+};
+
+static void on_snapshot_put_done(struct raft_io_snapshot_put *req, int status)
+{
+    struct put_wrap *w = (struct put_wrap *)req;
+    struct lc_incarnation *inc = w->inc;
+    struct raft_io_snapshot_put *orig = w->orig;
+    raft_io_snapshot_put_cb cb = w->orig_cb;
+    free(w);
+    cb(orig, status);
+    if (inc->started) {
+        lc_observe(inc->group);
+    }
+}
+
+static int wrap_snapshot_put(struct raft_io *io, unsigned trailing,
+                             struct raft_io_snapshot_put *req,
+                             const struct raft_snapshot *snapshot,
+                             raft_io_snapshot_put_cb cb)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    struct put_wrap *w = calloc(1, sizeof *w);
+    int rv;
+    if (w == NULL) {
+        return RAFT_NOMEM;
+    }
+    w->orig = req;
+    w->orig_cb = cb;
+    w->inc = inc;
+    w->req.data = w;
+    rv = inc->orig_snapshot_put(io, trailing, &w->req, snapshot,
+                                on_snapshot_put_done);
+    if (rv != 0) {
+        free(w);
+    }
+    return rv;
+}
+
+static int wrap_random(struct raft_io *io, int min, int max)
+{
+    (void)io;
+    if (max <= min) {
+        return min;
+    }
+    return min + (int)randombytes_uniform((uint32_t)(max - min));
+}
+
+void lc_observe_wrap_io(struct lc_incarnation *inc)
+{
+    struct raft_io *io = &inc->io;
+    inc->orig_start = io->start;
+    inc->orig_append = io->append;
+    inc->orig_load = io->load;
+    inc->orig_snapshot_put = io->snapshot_put;
+    io->start = wrap_start;
+    io->append = wrap_append;
+    io->load = wrap_load;
+    io->snapshot_put = wrap_snapshot_put;
+    io->random = wrap_random;
+}
+
+/* ------------------------------------------------------------- reacting */
+
+static void leave_fast_mode(struct lc_raft_group *g, struct raft *r)
+{
+    if (g->fast_mode) {
+        g->fast_mode = false;
+        uv_timer_stop(&g->fast_timer);
+        raft_set_election_timeout(r, g->e->opts.election_timeout_ms);
+    }
+}
+
+static void on_leader_barrier(struct raft_barrier *req, int status)
+{
+    struct lc_raft_group *g = req->data;
+    struct raft *r = lc_group_raft(g);
+    g->leader_barrier_pending = false;
+    if (status != 0 || r == NULL || raft_state(r) != RAFT_LEADER) {
+        return;
+    }
+    g->leader_ready = true;
+    lc_infof("raft", "group %s: leader for term %llu, ready at index %llu",
+             g->name, (unsigned long long)r->current_term,
+             (unsigned long long)r->last_applied);
+    lc_observe(g);
+}
+
+static void on_became_leader(struct lc_raft_group *g, struct raft *r)
+{
+    int rv;
+    g->leader_ready = false;
+    leave_fast_mode(g, r);
+    if (g->leader_barrier_pending) {
+        return; /* cannot happen: stepping down fails it synchronously */
+    }
+    g->leader_barrier.data = g;
+    rv = raft_barrier(r, &g->leader_barrier, on_leader_barrier);
+    if (rv != 0) {
+        lc_warnf("raft", "group %s: cannot append leader barrier: %s",
+                 g->name, raft_strerror(rv));
+        return;
+    }
+    g->leader_barrier_pending = true;
+}
+
+static void on_lost_leadership(struct lc_raft_group *g)
+{
+    g->leader_ready = false;
+    lc_req_fail_all(g, &g->applying, LC_ELEADERSHIPLOST);
+    lc_req_reroute_all(g, &g->barriers);
+    lc_req_reroute_all(g, &g->pending);
+}
+
+static void update_caught_up(struct lc_raft_group *g, struct raft *r,
+                             raft_id leader)
+{
+    if (g->caught_up || leader == 0) {
+        return;
+    }
+    if (raft_state(r) == RAFT_LEADER) {
+        g->caught_up = g->leader_ready;
+    } else {
+        if (!g->catchup_target_set) {
+            g->catchup_target = r->commit_index;
+            g->catchup_target_set = true;
+        }
+        g->caught_up = r->last_applied >= g->catchup_target;
+    }
+    if (g->caught_up) {
+        lc_infof("raft", "group %s: caught up at index %llu", g->name,
+                 (unsigned long long)r->last_applied);
+        lc_engine_update_caught_up(g->e);
+    }
+}
+
+void lc_observe_reset(struct lc_raft_group *g)
+{
+    g->obs_state = RAFT_UNAVAILABLE;
+    g->obs_leader = 0;
+    g->obs_leader_addr[0] = '\0';
+    g->obs_term = 0;
+    g->obs_transfer = false;
+    g->leader_ready = false;
+    g->leader_barrier_pending = false;
+    g->fast_mode = false;
+    g->n_contacts = 0;
+    g->last_leader_contact = uv_now(g->e->loop);
+}
+
+void lc_observe(struct lc_raft_group *g)
+{
+    struct raft *r = lc_group_raft(g);
+    uint64_t now = uv_now(g->e->loop);
+    raft_id leader;
+    const char *leader_addr;
+    int state;
+    bool transfer;
+
+    if (r == NULL || g->closing) {
+        return;
+    }
+    state = raft_state(r);
+    raft_leader(r, &leader, &leader_addr);
+    transfer = r->transfer != NULL;
+
+    if (g->obs_state == RAFT_LEADER) {
+        g->last_leader_contact = now; /* we hear ourselves */
+    }
+    if (state != g->obs_state) {
+        int old = g->obs_state;
+        g->obs_state = state;
+        if (old == RAFT_LEADER) {
+            on_lost_leadership(g);
+        }
+        if (state == RAFT_LEADER) {
+            on_became_leader(g, r);
+        }
+    }
+    if (leader != g->obs_leader ||
+        (leader != 0 && r->current_term != g->obs_term)) {
+        if (leader != 0) {
+            if (g->seen_leader) {
+                g->elections++;
+                g->last_election_ms = (int64_t)(now - g->last_leader_contact);
+            }
+            g->seen_leader = true;
+            g->last_leader_contact = now;
+            lc_strlcpy(g->obs_leader_addr, leader_addr,
+                       sizeof g->obs_leader_addr);
+            lc_infof("raft", "group %s: leader is %s (term %llu)", g->name,
+                     leader_addr, (unsigned long long)r->current_term);
+            leave_fast_mode(g, r);
+        } else {
+            g->obs_leader_addr[0] = '\0';
+        }
+        g->obs_leader = leader;
+        g->obs_term = r->current_term;
+        lc_admin_leader_changed(g);
+    }
+    if (g->obs_transfer != transfer) {
+        g->obs_transfer = transfer;
+        lc_admin_leader_changed(g);
+    }
+    if (g->wait_leader.n > 0 && leader != 0 && !transfer &&
+        (state != RAFT_LEADER || g->leader_ready ||
+         g->wait_leader.head->kind == LC_REQ_WRITE)) {
+        lc_req_reroute_all(g, &g->wait_leader);
+    }
+    update_caught_up(g, r, leader);
+    lc_group_check_waiters(g);
+}
+
+static void on_fast_timer(uv_timer_t *t)
+{
+    struct lc_raft_group *g = t->data;
+    struct raft *r = lc_group_raft(g);
+    raft_id leader;
+    const char *addr;
+    if (r == NULL || raft_state(r) != RAFT_FOLLOWER) {
+        return;
+    }
+    raft_leader(r, &leader, &addr);
+    if (leader == 0) {
+        g->inc->tick(&g->inc->io);
+        lc_observe(g);
+    }
+}
+
+void lc_observe_peer_down(struct lc_raft_group *g, const char *address)
+{
+    struct lc_raft_engine *e = g->e;
+    struct raft *r = lc_group_raft(g);
+    const struct raft_server *self = NULL;
+    raft_id leader;
+    const char *leader_addr;
+    unsigned rank = 0;
+    unsigned stagger;
+
+    if (r == NULL || !e->opts.fast_failover ||
+        raft_state(r) != RAFT_FOLLOWER) {
+        return;
+    }
+    raft_leader(r, &leader, &leader_addr);
+    if (leader == 0 || strcmp(leader_addr, address) != 0) {
+        return;
+    }
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        const struct raft_server *s = &r->configuration.servers[i];
+        if (s->id == r->id) {
+            self = s;
+        } else if (s->role == RAFT_VOTER && s->id != leader &&
+                   s->id < r->id && lc_raft_engine_peer_up(e, s->address)) {
+            rank++;
+        }
+    }
+    if (self == NULL || self->role != RAFT_VOTER) {
+        return;
+    }
+    stagger = e->opts.heartbeat_ms < 20 ? 20 : e->opts.heartbeat_ms;
+    lc_infof("raft", "group %s: leader %s is gone; electing now (rank %u)",
+             g->name, address, rank);
+
+    /* Forget the dead leader, so our pre-vote and that of the other
+     * survivors are granted, and time out at once (rank 0) or a little
+     * later (rank n). Retries after a split vote use a short timeout until
+     * a leader is known. */
+    raft_free(r->follower_state.current_leader.address);
+    r->follower_state.current_leader.address = NULL;
+    r->follower_state.current_leader.id = 0;
+    g->fast_mode = true;
+    raft_set_election_timeout(r, e->opts.election_timeout_ms / 4 >
+                                         3 * e->opts.heartbeat_ms
+                                     ? e->opts.election_timeout_ms / 4
+                                     : 3 * e->opts.heartbeat_ms);
+    r->election_timer_start = r->io->time(r->io);
+    r->follower_state.randomized_election_timeout = rank * stagger;
+    if (rank == 0) {
+        g->inc->tick(&g->inc->io);
+        lc_observe(g);
+    } else {
+        uv_timer_start(&g->fast_timer, on_fast_timer, rank * stagger, 0);
+    }
+}
