@@ -42,18 +42,20 @@ int lc_snapshot_begin(sqlite3 **db);
  * created_ms; format and checksum are filled in), serialise the database and
  * close it. On 0, *@buf (allocated with raft_malloc) and *@len hold the image
  * and the caller owns *@buf. @db is closed in every case. On failure a message
- * is written to @errmsg (@errlen bytes). */
+ * is written to @errmsg (@errlen bytes): LC_ENOMEM, or LC_EINVAL for an empty
+ * group, an open transaction, a table named meta or a table the checksum
+ * cannot cover (WITHOUT ROWID, virtual, VIRTUAL generated column). */
 int lc_snapshot_finish(sqlite3 *db, const struct lc_snapshot_meta *meta,
                        void **buf, size_t *len, char *errmsg, size_t errlen);
 
 /* Close a database opened by lc_snapshot_begin() without producing an image. */
 void lc_snapshot_abort(sqlite3 *db);
 
-/* Open the image @buf/@len (borrowed until lc_snapshot_close()) read-only and
- * validate it against @group. On 0, *@db is open and *@meta filled. On
- * failure: LC_ECORRUPT (not SQLite, missing or malformed meta, checksum
- * mismatch), LC_EINVAL (another group or format) with a message naming the
- * cause in @errmsg. */
+/* Open the image @buf/@len (borrowed until lc_snapshot_close(); read in
+ * place, never written) read-only and validate it against @group. On 0, *@db
+ * is open and *@meta filled. On failure: LC_ECORRUPT (not SQLite, missing or
+ * malformed meta, checksum mismatch), LC_EINVAL (another group or format),
+ * LC_ENOMEM, with a message naming the cause in @errmsg. */
 int lc_snapshot_open(const void *buf, size_t len, const char *group,
                      sqlite3 **db, struct lc_snapshot_meta *meta,
                      char *errmsg, size_t errlen);
@@ -62,7 +64,8 @@ int lc_snapshot_open(const void *buf, size_t len, const char *group,
 void lc_snapshot_close(sqlite3 *db);
 
 /* Read only the meta table of an image, without checking the checksum (for
- * status and for locusctl). Return 0, LC_ECORRUPT or LC_EINVAL. */
+ * status and for locusctl). Return 0, LC_ECORRUPT, LC_EINVAL (another format)
+ * or LC_ENOMEM. */
 int lc_snapshot_read_meta(const void *buf, size_t len,
                           struct lc_snapshot_meta *meta, char *errmsg,
                           size_t errlen);
