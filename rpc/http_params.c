@@ -99,8 +99,12 @@ static int add_item(struct lc_http_params *p, const char *name,
 
 int lc_http_params_parse(struct lc_http_params *p, const char *s, size_t len)
 {
-    const char *end = s + len;
+    const char *end;
 
+    if (len == 0) {
+        return 0; /* and @s may be NULL */
+    }
+    end = s + len;
     while (s < end) {
         const char *amp = memchr(s, '&', (size_t)(end - s));
         const char *eq;

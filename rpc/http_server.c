@@ -249,6 +249,9 @@ static void on_write(uv_write_t *req, int status)
 
 static int out_append(struct lc_http_sconn *c, const char *data, size_t len)
 {
+    if (len == 0) {
+        return 0;
+    }
     if (c->out_cap - c->out_len < len) {
         size_t cap = c->out_cap ? c->out_cap : 1024;
         char *out;
@@ -301,8 +304,10 @@ void lc_http_sconn_send(struct lc_http_sconn *c, const char *head, size_t hlen,
             size_t h = done < hlen ? done : hlen;
             head += h;
             hlen -= h;
-            body += done - h;
-            blen -= done - h;
+            if (done > h) {
+                body += done - h;
+                blen -= done - h;
+            }
         }
         if (hlen == 0 && blen == 0) {
             free(owned);
