@@ -170,6 +170,7 @@ struct lc_http_sconn {
     bool eof;
     bool keep_alive;
     bool http10;
+    bool in_body;     /* head complete: header callbacks are trailers */
     bool req_ready;   /* parser paused on a complete request */
     bool ex_inflight; /* handed to a handler, not answered yet */
     bool dispatching; /* inside the handler call */

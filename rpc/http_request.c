@@ -111,6 +111,7 @@ static int on_message_begin(http_parser *p)
     c->seg = SEG_NONE;
     c->reject = 0;
     c->body_len = 0;
+    c->in_body = false;
     return 0;
 }
 
@@ -126,6 +127,9 @@ static int on_url(http_parser *p, const char *at, size_t len)
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     struct lc_http_sconn *c = p->data;
+    if (c->in_body) {
+        return 0; /* chunked trailers: dropped, the head is final */
+    }
     if (seg_switch(c, SEG_FIELD) != 0 || count_head(c, len) != 0) {
         return -1;
     }
@@ -135,6 +139,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     struct lc_http_sconn *c = p->data;
+    if (c->in_body) {
+        return 0; /* chunked trailers: dropped, the head is final */
+    }
     if (seg_switch(c, SEG_VALUE) != 0 || count_head(c, len) != 0) {
         return -1;
     }
@@ -173,6 +180,7 @@ static int on_headers_complete(http_parser *p)
     if (seg_switch(c, SEG_NONE) != 0) {
         return -1;
     }
+    c->in_body = true;
     ex->method = method_bit(p->method);
     ex->method_name = http_method_str((enum http_method)p->method);
     ex->content_type = NULL;
