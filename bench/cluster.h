@@ -27,9 +27,9 @@ struct lc_cluster_spec {
 struct lc_cluster_node {
     int port;
     pid_t pid; /* 0 when not running */
-    char data_dir[1024];
-    char conf[1024];
-    char log[1024];
+    char data_dir[1100];
+    char conf[1100];
+    char log[1100];
 };
 
 struct lc_cluster {

@@ -20,7 +20,14 @@ struct kv_entry;
 /* The replicated key/value state of the metadata groups. */
 struct lc_kvstore {
     struct kv_entry *entries;
+    /* Called after a key changes (put, delete, or snapshot load). */
+    void (*on_change)(void *data, const char *key);
+    void *change_data;
 };
+
+/* Value of @key (borrowed until the next change), or NULL. */
+const void *lc_kvstore_get(const struct lc_kvstore *kv, const char *key,
+                           size_t *len);
 
 void lc_kvstore_processor(struct lc_kvstore *kv, const char *group,
                           struct lc_processor *p);
@@ -43,10 +50,41 @@ struct lc_naming {
     struct lc_kvstore instance_meta;
 
     unsigned cache_millis; /* switch defaultPushCacheMillis */
-    unsigned long requests_in_flight;
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,
                                     struct lc_processor *p);
+
+/* Key of an instance's metadata overlay in naming_instance_metadata:
+ * "<service key>\x1e<ip>:<port>:<cluster>". */
+void lc_overlay_key(char *out, size_t size, const char *service_key,
+                    const char *ip, int port, const char *cluster);
+
+/* An instance as a client sees it: the published instance with the PUT
+ * overlay (weight, enabled, metadata) applied. */
+struct lc_view {
+    double weight;
+    bool enabled;
+    bool healthy;
+    json_t *metadata; /* a new reference */
+};
+void lc_instance_view(struct lc_naming *n, const struct lc_service *svc,
+                      const struct lc_instance *inst, struct lc_view *v);
+
+/* ServiceInfo JSON for /instance/list (v1 shape, grouped name). @svc may be
+ * NULL (unknown service). */
+json_t *lc_render_service_info(struct lc_naming *n,
+                               const struct lc_service *svc,
+                               const struct lc_service_key *key,
+                               const char *clusters, bool healthy_only);
+/* Host JSON in Jackson's key order. */
+json_t *lc_render_host(const struct lc_service *svc,
+                       const struct lc_instance *inst,
+                       const struct lc_view *v);
+/* Serialise @root (consumed) and reply 200 application/json. */
+void lc_reply_json(struct lc_http_exchange *ex, json_t *root);
+
+int lc_naming_instance_routes(struct lc_naming *n, struct lc_http_server *srv);
+int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv);
 
 #endif /* LC_NAMING_INTERNAL_H */

@@ -73,7 +73,22 @@ static void on_apply(struct lc_processor *p, uint64_t index,
                  "unknown operation '%s'", req->operation);
     }
 out:
+    if (result->status == 0 && kv->on_change != NULL) {
+        kv->on_change(kv->change_data, st->key);
+    }
     metadata_store__free_unpacked(st, NULL);
+}
+
+const void *lc_kvstore_get(const struct lc_kvstore *kv, const char *key,
+                           size_t *len)
+{
+    struct kv_entry *e = NULL;
+    HASH_FIND_STR(kv->entries, key, e);
+    if (e == NULL) {
+        return NULL;
+    }
+    *len = e->len;
+    return e->value;
 }
 
 /* The frozen state is a copy: these tables are small. */
@@ -81,6 +96,7 @@ static int snapshot_freeze(struct lc_processor *p, void **out)
 {
     struct lc_kvstore *kv = p->data;
     struct lc_kvstore *copy = calloc(1, sizeof *copy);
+    /* copy->on_change stays NULL: the frozen copy reports nothing. */
     struct kv_entry *e, *tmp;
     if (copy == NULL) {
         return LC_ENOMEM;
@@ -148,7 +164,7 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
                          size_t errlen)
 {
     struct lc_kvstore *kv = p->data;
-    struct lc_kvstore fresh = {0};
+    struct lc_kvstore fresh = {NULL, NULL, NULL};
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, "SELECT key, value FROM kv ORDER BY rowid",
                                 -1, &st, NULL);
@@ -183,8 +199,21 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
         lc_kvstore_clear(&fresh);
         return LC_ECORRUPT;
     }
-    lc_kvstore_clear(kv);
+    /* Report every key that existed before or after. */
+    struct kv_entry *e, *tmp;
+    struct lc_kvstore old = {kv->entries, NULL, NULL};
     kv->entries = fresh.entries;
+    if (kv->on_change != NULL) {
+        HASH_ITER(hh, old.entries, e, tmp)
+        {
+            kv->on_change(kv->change_data, e->key);
+        }
+        HASH_ITER(hh, kv->entries, e, tmp)
+        {
+            kv->on_change(kv->change_data, e->key);
+        }
+    }
+    lc_kvstore_clear(&old);
     return 0;
 }
 

@@ -1,8 +1,38 @@
 /* The naming module's lifetime: bus, registry, processors. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/err.h"
 #include "naming/internal.h"
+
+/* An overlay changed: the instances of its service look different. */
+static void on_overlay_change(void *data, const char *key)
+{
+    struct lc_naming *n = data;
+    const char *sep = strchr(key, '\x1e');
+    struct lc_service *svc = NULL;
+    if (sep == NULL) {
+        return;
+    }
+    HASH_FIND(hh, n->reg->services, key, (unsigned)(sep - key), svc);
+    if (svc != NULL) {
+        struct lc_event ev = {.type = LC_EV_SERVICE_CHANGED,
+                              .ns = svc->ns,
+                              .group = svc->group,
+                              .service = svc->name};
+        svc->revision++;
+        lc_bus_publish(n->bus, &ev);
+    }
+}
+
+int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv)
+{
+    int rv = lc_naming_instance_routes(n, srv);
+    if (rv == 0) {
+        rv = lc_naming_operator_routes(n, srv);
+    }
+    return rv;
+}
 
 int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
                   struct lc_naming **out)
@@ -28,6 +58,8 @@ int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
                          &n->service_meta_proc);
     lc_kvstore_processor(&n->instance_meta, LC_GROUP_INSTANCE_META,
                          &n->instance_meta_proc);
+    n->instance_meta.on_change = on_overlay_change;
+    n->instance_meta.change_data = n;
     rv = lc_statemachine_register(engine, &n->persistent_proc,
                                   &n->persistent_sm);
     if (rv == 0) {

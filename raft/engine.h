@@ -168,7 +168,8 @@ struct lc_raft_write {
 };
 
 /* Submit the command @buf/@len (allocated with raft_malloc; ownership passes
- * to the engine in every case) to @g. @cb gets status 0 and the state
+ * to the engine in every case) to @g. @len must be a non-zero multiple of 8:
+ * raft_uv 0.15 cannot load other entries back from disk (LC_EINVAL). @cb gets status 0 and the state
  * machine's result once the entry is applied on this node, or LC_ENOTREADY,
  * LC_ETIMEDOUT, LC_ELEADERSHIPLOST (outcome unknown), LC_ECONN, LC_ESHUTDOWN.
  * Return 0, or an LC_E* code (then @cb never fires). */

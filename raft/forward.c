@@ -184,6 +184,9 @@ void lc_group_on_applied(struct lc_raft_group *g, uint64_t index,
         lc_req_complete(g->applying.head, LC_ELEADERSHIPLOST, NULL);
     }
     if (g->applying.head != NULL && g->applying.head->index == index) {
+        if (g->applying.head->served) {
+            g->commit_notify = true; /* see lc_observe() */
+        }
         lc_req_complete(g->applying.head, 0, result);
     }
     /* Follower: forwarded writes applied at or before @index. */
@@ -308,6 +311,9 @@ static void on_read_barrier(struct raft_barrier *barrier, int status)
     }
     if (status == 0) {
         q->index = barrier->index;
+        if (q->served) {
+            q->group->commit_notify = true;
+        }
         lc_req_complete(q, 0, NULL);
     } else {
         /* Leadership lost: a read is safe to retry elsewhere. */
@@ -494,6 +500,9 @@ int lc_raft_group_write(struct lc_raft_group *g, struct lc_raft_write *req,
                         void *buf, size_t len, lc_raft_write_cb cb)
 {
     int rv = check_open(g);
+    if (rv == 0 && (len == 0 || len % 8 != 0)) {
+        rv = LC_EINVAL; /* raft_uv 0.15 cannot read such entries back */
+    }
     if (rv != 0) {
         raft_free(buf);
         return rv;
@@ -602,7 +611,13 @@ void lc_forward_serve(struct lc_raft_engine *e, struct lc_link *link,
     s->corr = corr;
     lc_link_ref(link);
     if (req->kind == PEER_REQUEST__KIND__WRITE) {
-        void *buf = raft_malloc(req->entry.len > 0 ? req->entry.len : 1);
+        void *buf;
+        if (req->entry.len == 0 || req->entry.len % 8 != 0) {
+            served_reply(s, LC_EINVAL, 0, "entry length not a multiple of 8",
+                         g);
+            return;
+        }
+        buf = raft_malloc(req->entry.len);
         if (buf == NULL) {
             served_reply(s, LC_ENOMEM, 0, NULL, g);
             return;

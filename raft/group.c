@@ -324,6 +324,11 @@ static int incarnation_open(struct lc_raft_group *g, char *errmsg,
         return lc_err_from_raft(rv);
     }
     inc->io_inited = true;
+    /* 0.15's raft_uv implements async_work (for async snapshots) but
+     * reports io->version 1, which makes raft_init refuse a version 3 fsm. */
+    if (inc->io.async_work != NULL && inc->io.version < 2) {
+        inc->io.version = 2;
+    }
     raft_uv_set_snapshot_compression(&inc->io, false);
     raft_uv_set_connect_retry_delay(&inc->io, 200);
     lc_observe_wrap_io(inc);

@@ -259,6 +259,9 @@ struct lc_raft_group {
     struct lc_contact contacts[LC_RAFT_MAX_MEMBERS];
     unsigned n_contacts;
 
+    /* leader: a follower waits to apply what was just committed */
+    bool commit_notify;
+
     /* leadership */
     struct raft_barrier leader_barrier;
     bool leader_barrier_pending;

@@ -355,6 +355,24 @@ static void update_caught_up(struct lc_raft_group *g, struct raft *r,
     }
 }
 
+/* A follower forwarded a write or read and waits to apply its index, but
+ * 0.15 tells followers the new commit index only with the next
+ * AppendEntries, up to a heartbeat later. Send that heartbeat now: mark the
+ * streaming followers as due and run the leader's tick. */
+static void notify_commit(struct lc_raft_group *g, struct raft *r)
+{
+    enum { PROGRESS_PIPELINE = 1 }; /* 0.15's PROGRESS__PIPELINE */
+    g->commit_notify = false;
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        struct raft_progress *p = &r->leader_state.progress[i];
+        if (r->configuration.servers[i].id != r->id &&
+            p->state == PROGRESS_PIPELINE) {
+            p->last_send = 0;
+        }
+    }
+    g->inc->tick(&g->inc->io);
+}
+
 void lc_observe_reset(struct lc_raft_group *g)
 {
     g->obs_state = RAFT_UNAVAILABLE;
@@ -427,6 +445,9 @@ void lc_observe(struct lc_raft_group *g)
         (state != RAFT_LEADER || g->leader_ready ||
          g->wait_leader.head->kind == LC_REQ_WRITE)) {
         lc_req_reroute_all(g, &g->wait_leader);
+    }
+    if (g->commit_notify && state == RAFT_LEADER) {
+        notify_commit(g, r);
     }
     update_caught_up(g, r, leader);
     lc_group_check_waiters(g);

@@ -430,6 +430,7 @@ static void outbound_finish(struct outbound *o, int status)
     if (status == 0) {
         /* The socket goes to the caller; only the timer is ours to close. */
         uv_read_stop((uv_stream_t *)o->tcp);
+        o->open--;
     } else if (o->tcp != NULL) {
         uv_close((uv_handle_t *)o->tcp, outbound_on_close);
     }

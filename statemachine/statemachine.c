@@ -182,6 +182,20 @@ struct lc_raft_group *lc_statemachine_group(struct lc_statemachine *sm)
     return sm->group;
 }
 
+/* canonical/raft 0.15's segment writer pads every entry to 8 bytes but its
+ * loader does not skip the padding, so a log holding an entry of another
+ * length cannot be read back. Entries are therefore padded here with a
+ * protobuf field Nacos's WriteRequest does not define (number 15, bytes):
+ * every protobuf parser skips unknown fields, so the entry is still exactly a
+ * WriteRequest to any reader. */
+#define PAD_FIELD_TAG 0x7a /* field 15, wire type 2 (length-delimited) */
+
+static size_t pad_length(size_t n)
+{
+    /* tag + one-byte length + L zero bytes, L in 0..7 */
+    return 2 + (8 - (n + 2) % 8) % 8;
+}
+
 int lc_sm_encode_write(const char *group, const char *key,
                        const char *operation, const char *type,
                        const void *data, size_t len, void **buf,
@@ -189,7 +203,8 @@ int lc_sm_encode_write(const char *group, const char *key,
 {
     WriteRequest req = WRITE_REQUEST__INIT;
     size_t n;
-    void *out;
+    size_t pad;
+    uint8_t *out;
 
     req.group = (char *)group;
     req.key = (char *)(key != NULL ? key : "");
@@ -198,13 +213,17 @@ int lc_sm_encode_write(const char *group, const char *key,
     req.data.data = (uint8_t *)data;
     req.data.len = len;
     n = write_request__get_packed_size(&req);
-    out = raft_malloc(n > 0 ? n : 1);
+    pad = pad_length(n);
+    out = raft_malloc(n + pad);
     if (out == NULL) {
         return LC_ENOMEM;
     }
     write_request__pack(&req, out);
+    out[n] = PAD_FIELD_TAG;
+    out[n + 1] = (uint8_t)(pad - 2);
+    memset(out + n + 2, 0, pad - 2);
     *buf = out;
-    *buflen = n;
+    *buflen = n + pad;
     return 0;
 }
 

@@ -1,0 +1,104 @@
+/* /nacos/v1/ns/operator/metrics (alias /ops/metrics): the naming module's
+ * status and counts.
+ *
+ * status is UP only when every raft group has caught up with what was
+ * committed when this node started and currently has a leader; STARTING
+ * before the first catch-up, DOWN when a group has lost its leader. Unlike
+ * the rest of /v1/ns it always answers, so clients and operators can ask
+ * while the node starts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/sysinfo.h>
+
+#include "common/err.h"
+#include "naming/filters.h"
+#include "naming/internal.h"
+
+/* System CPU use since the previous call, 0..1, from /proc/stat. */
+static double cpu_load(void)
+{
+    static unsigned long long last_busy, last_total;
+    unsigned long long v[8] = {0};
+    unsigned long long busy, total;
+    double load = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL) {
+        return 0;
+    }
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+               &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+        total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+        busy = total - v[3] - v[4];
+        if (total > last_total) {
+            load = (double)(busy - last_busy) / (double)(total - last_total);
+        }
+        last_busy = busy;
+        last_total = total;
+    }
+    fclose(f);
+    return load;
+}
+
+static void on_metrics(struct lc_http_exchange *ex, void *data)
+{
+    struct lc_naming *n = data;
+    const char *only = lc_http_param(ex, "onlyStatus");
+    bool only_status = only == NULL || only[0] == '\0' ||
+                       strcasecmp(only, "true") == 0;
+    const char *status = lc_raft_engine_healthy(n->engine) ? "UP"
+                         : lc_raft_engine_caught_up(n->engine) ? "DOWN"
+                                                                : "STARTING";
+    json_t *o = json_object();
+    struct lc_naming_stats st;
+    struct sysinfo si;
+    double loads[1] = {-1.0};
+
+    if (lc_http_method(ex) != LC_HTTP_GET) {
+        json_decref(o);
+        lc_naming_error(ex, LC_KIND_SPRING, 501, "no such api:%s:%s",
+                        lc_http_method_name(ex), lc_http_path(ex));
+        return;
+    }
+    json_object_set_new(o, "status", json_string(status));
+    if (!only_status) {
+        lc_naming_stats(n, &st);
+        json_object_set_new(o, "serviceCount", json_integer((json_int_t)st.services));
+        json_object_set_new(o, "instanceCount", json_integer((json_int_t)st.instances));
+        json_object_set_new(o, "subscribeCount", json_integer(0));
+        json_object_set_new(o, "responsibleInstanceCount",
+                            json_integer((json_int_t)st.instances));
+        json_object_set_new(o, "clientCount", json_integer((json_int_t)st.clients));
+        json_object_set_new(o, "connectionBasedClientCount", json_integer(0));
+        json_object_set_new(o, "ephemeralIpPortClientCount",
+                            json_integer((json_int_t)st.ephemeral_clients));
+        json_object_set_new(o, "persistentIpPortClientCount",
+                            json_integer((json_int_t)st.persistent_clients));
+        json_object_set_new(o, "responsibleClientCount",
+                            json_integer((json_int_t)st.clients));
+        getloadavg(loads, 1);
+        json_object_set_new(o, "cpu", json_real(cpu_load()));
+        json_object_set_new(o, "load", json_real(loads[0]));
+        if (sysinfo(&si) == 0 && si.totalram > 0) {
+            json_object_set_new(
+                o, "mem",
+                json_real(1.0 - (double)si.freeram / (double)si.totalram));
+        } else {
+            json_object_set_new(o, "mem", json_real(0));
+        }
+    }
+    lc_reply_json(ex, o);
+}
+
+int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv)
+{
+    if (lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/operator/metrics",
+                             on_metrics, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/ops/metrics",
+                             on_metrics, n) != 0) {
+        return LC_ENOMEM;
+    }
+    return 0;
+}
