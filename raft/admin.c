@@ -220,11 +220,19 @@ static bool at_leader(struct lc_admin_op *op, struct raft *r)
 
 /* ------------------------------------------------------------- transfer */
 
+/* Continue an op on the next turn, never from inside a raft callback. */
+static void defer(struct lc_admin_op *op)
+{
+    op->next = op->g->admin_wait;
+    op->g->admin_wait = op;
+    lc_group_kick(op->g);
+}
+
 static void on_transfer(struct raft_transfer *req)
 {
     struct lc_admin_op *op = req->data;
     op->transferring = false;
-    op_step(op);
+    defer(op);
 }
 
 static void step_transfer(struct lc_admin_op *op, struct raft *r)
@@ -330,7 +338,7 @@ static void on_change(struct raft_change *req, int status)
         op_finish(op, lc_err_from_raft(status), raft_strerror(status));
         return;
     }
-    op_step(op);
+    defer(op);
 }
 
 /* One membership change toward the goal, or finish if there. */

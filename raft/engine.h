@@ -156,6 +156,7 @@ struct lc_raft__req {
     uint64_t index;     /* log index once known */
     uint64_t deadline;  /* loop time (ms) after which it fails */
     void *call;         /* peer call in flight, or NULL */
+    void *batch;        /* read: the barrier batch it waits in, or NULL */
     struct lc_raft_result result;
     struct lc_raft__req *prev, *next;
 };
@@ -185,7 +186,6 @@ struct lc_raft_read {
     void *data;
     lc_raft_read_cb cb;
     struct lc_raft__req priv;
-    struct raft_barrier barrier;
 };
 
 /* Wait until everything committed before this call is applied on this node:

@@ -26,6 +26,16 @@
 #include "common/util.h"
 #include "raft/internal.h"
 
+/* Reads answered by one barrier. raft holds the barrier until its callback,
+ * which is the only place the batch is freed. */
+struct read_batch {
+    struct raft_barrier req;
+    struct lc_raft_group *group;
+    struct lc_req_list reads;
+};
+
+static void flush_reads(struct lc_raft_group *g, struct raft *r);
+
 /* ----------------------------------------------------------------- lists */
 
 void lc_req_list_push(struct lc_req_list *l, struct lc_raft__req *r)
@@ -86,11 +96,11 @@ static struct lc_req_list *list_of(struct lc_raft__req *r)
         case LC_REQ_WAIT_LEADER:
             return &g->wait_leader;
         case LC_REQ_PENDING:
-            return &g->pending;
+            return r->kind == LC_REQ_READ ? &g->pending_reads : &g->pending;
         case LC_REQ_APPLYING:
             return &g->applying;
         case LC_REQ_BARRIER:
-            return &g->barriers;
+            return &((struct read_batch *)r->batch)->reads;
         case LC_REQ_FORWARDED:
             return &g->forwarded;
         case LC_REQ_WAIT_APPLY:
@@ -109,6 +119,7 @@ static void detach(struct lc_raft__req *r)
         lc_peer_call_cancel(r->call);
         r->call = NULL;
     }
+    r->batch = NULL;
     r->state = LC_REQ_IDLE;
 }
 
@@ -252,6 +263,11 @@ void lc_group_flush(struct lc_raft_group *g)
     unsigned i;
     int rv;
 
+    if (r != NULL) {
+        flush_reads(g, r);
+    } else if (g->pending_reads.n > 0) {
+        lc_req_reroute_all(g, &g->pending_reads);
+    }
     if (n == 0) {
         return;
     }
@@ -302,40 +318,65 @@ void lc_group_flush(struct lc_raft_group *g)
 
 /* ----------------------------------------------------------------- reads */
 
-static void on_read_barrier(struct raft_barrier *barrier, int status)
+static void on_batch_barrier(struct raft_barrier *req, int status)
 {
-    struct lc_raft_read *rd = barrier->data;
-    struct lc_raft__req *q = &rd->priv;
-    if (q->state != LC_REQ_BARRIER) {
-        return; /* already completed (timeout) */
-    }
-    if (status == 0) {
-        q->index = barrier->index;
-        if (q->served) {
-            q->group->commit_notify = true;
+    struct read_batch *b = req->data;
+    struct lc_raft_group *g = b->group;
+    while (b->reads.head != NULL) {
+        struct lc_raft__req *q = b->reads.head;
+        if (status == 0) {
+            q->index = req->index;
+            if (q->served) {
+                g->commit_notify = true;
+            }
+            lc_req_complete(q, 0, NULL);
+        } else if (g->closing) {
+            lc_req_complete(q, LC_ESHUTDOWN, NULL);
+        } else {
+            /* Leadership lost: a read is safe to retry. Not from inside
+             * raft: the observer routes wait_leader when raft returns. */
+            lc_req_list_remove(&b->reads, q);
+            q->batch = NULL;
+            q->state = LC_REQ_WAIT_LEADER;
+            lc_req_list_push(&g->wait_leader, q);
         }
-        lc_req_complete(q, 0, NULL);
-    } else {
-        /* Leadership lost: a read is safe to retry elsewhere. */
-        lc_req_list_remove(&q->group->barriers, q);
-        q->state = LC_REQ_IDLE;
-        lc_req_route(q);
     }
+    free(b);
 }
 
-static void start_barrier(struct lc_raft__req *q, struct raft *r)
+/* One barrier for every read queued in this loop iteration. */
+static void flush_reads(struct lc_raft_group *g, struct raft *r)
 {
-    struct lc_raft_read *rd = LC_CONTAINER_OF(q, struct lc_raft_read, priv);
+    struct read_batch *b;
     int rv;
-    rd->barrier.data = rd;
-    rv = raft_barrier(r, &rd->barrier, on_read_barrier);
-    if (rv != 0) {
-        q->state = LC_REQ_WAIT_LEADER;
-        lc_req_list_push(&q->group->wait_leader, q);
+    if (g->pending_reads.n == 0) {
         return;
     }
-    q->state = LC_REQ_BARRIER;
-    lc_req_list_push(&q->group->barriers, q);
+    if (raft_state(r) != RAFT_LEADER || r->transfer != NULL ||
+        !g->leader_ready) {
+        lc_req_reroute_all(g, &g->pending_reads);
+        return;
+    }
+    b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        lc_req_fail_all(g, &g->pending_reads, LC_ENOMEM);
+        return;
+    }
+    b->group = g;
+    b->req.data = b;
+    rv = raft_barrier(r, &b->req, on_batch_barrier);
+    if (rv != 0) {
+        free(b);
+        lc_req_reroute_all(g, &g->pending_reads);
+        return;
+    }
+    while (g->pending_reads.head != NULL) {
+        struct lc_raft__req *q = g->pending_reads.head;
+        lc_req_list_remove(&g->pending_reads, q);
+        q->state = LC_REQ_BARRIER;
+        q->batch = b;
+        lc_req_list_push(&b->reads, q);
+    }
 }
 
 /* ------------------------------------------------------------- forwarding */
@@ -433,7 +474,9 @@ void lc_req_route(struct lc_raft__req *q)
             lc_req_list_push(&g->pending, q);
             lc_group_kick(g);
         } else if (g->leader_ready) {
-            start_barrier(q, r);
+            q->state = LC_REQ_PENDING;
+            lc_req_list_push(&g->pending_reads, q);
+            lc_group_kick(g);
         } else {
             q->state = LC_REQ_WAIT_LEADER;
             lc_req_list_push(&g->wait_leader, q);
@@ -458,7 +501,7 @@ void lc_group_sweep(struct lc_raft_group *g, uint64_t now)
 {
     struct lc_req_list *lists[] = {&g->wait_leader, &g->pending,
                                    &g->forwarded,   &g->wait_apply,
-                                   &g->applying,    &g->barriers};
+                                   &g->applying,    &g->pending_reads};
     for (size_t i = 0; i < LC_ARRAY_SIZE(lists); i++) {
         struct lc_raft__req *q = lists[i]->head;
         while (q != NULL) {

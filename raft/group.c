@@ -465,7 +465,7 @@ int lc_group_restart(struct lc_raft_group *g, const char *reason,
     /* Requests appended but not applied have an unknown outcome; those not
      * yet appended wait for the reopened group. */
     lc_req_fail_all(g, &g->applying, LC_ELEADERSHIPLOST);
-    lc_req_fail_all(g, &g->barriers, LC_ELEADERSHIPLOST);
+    lc_req_reroute_all(g, &g->pending_reads);
     while (g->pending.head != NULL) {
         struct lc_raft__req *q = g->pending.head;
         lc_req_list_remove(&g->pending, q);
@@ -484,7 +484,7 @@ void lc_group_close(struct lc_raft_group *g)
     uv_timer_stop(&g->fast_timer);
     lc_req_fail_all(g, &g->pending, LC_ESHUTDOWN);
     lc_req_fail_all(g, &g->applying, LC_ESHUTDOWN);
-    lc_req_fail_all(g, &g->barriers, LC_ESHUTDOWN);
+    lc_req_fail_all(g, &g->pending_reads, LC_ESHUTDOWN);
     lc_req_fail_all(g, &g->wait_leader, LC_ESHUTDOWN);
     lc_req_fail_all(g, &g->forwarded, LC_ESHUTDOWN);
     lc_req_fail_all(g, &g->wait_apply, LC_ESHUTDOWN);

@@ -171,7 +171,7 @@ enum lc_req_state {
     LC_REQ_WAIT_LEADER, /* no usable leader yet */
     LC_REQ_PENDING,     /* on the leader, waiting for the next batch */
     LC_REQ_APPLYING,    /* appended on the leader, waiting to be applied */
-    LC_REQ_BARRIER,     /* read: barrier submitted on the leader */
+    LC_REQ_BARRIER,     /* read: in a barrier batch raft holds */
     LC_REQ_FORWARDED,   /* sent to the leader, waiting for its answer */
     LC_REQ_WAIT_APPLY,  /* leader answered; waiting to apply locally */
 };
@@ -242,7 +242,7 @@ struct lc_raft_group {
     struct lc_req_list applying;    /* leader: appended, ordered by index */
     struct lc_req_list wait_leader; /* no usable leader */
     struct lc_req_list forwarded;   /* sent to the leader */
-    struct lc_req_list barriers;    /* leader: read barriers in flight */
+    struct lc_req_list pending_reads; /* leader: waiting for a barrier */
     struct lc_req_list wait_apply;  /* ordered by index */
 
     /* observation (observe.c) */

@@ -304,7 +304,8 @@ static void on_leader_barrier(struct raft_barrier *req, int status)
     lc_infof("raft", "group %s: leader for term %llu, ready at index %llu",
              g->name, (unsigned long long)r->current_term,
              (unsigned long long)r->last_applied);
-    lc_observe(g);
+    /* No lc_observe() here: this runs inside raft's apply loop; the
+     * observer runs when raft returns (every raft event is wrapped). */
 }
 
 static void on_became_leader(struct lc_raft_group *g, struct raft *r)
@@ -329,7 +330,7 @@ static void on_lost_leadership(struct lc_raft_group *g)
 {
     g->leader_ready = false;
     lc_req_fail_all(g, &g->applying, LC_ELEADERSHIPLOST);
-    lc_req_reroute_all(g, &g->barriers);
+    lc_req_reroute_all(g, &g->pending_reads);
     lc_req_reroute_all(g, &g->pending);
 }
 
@@ -441,9 +442,7 @@ void lc_observe(struct lc_raft_group *g)
         g->obs_transfer = transfer;
         lc_admin_leader_changed(g);
     }
-    if (g->wait_leader.n > 0 && leader != 0 && !transfer &&
-        (state != RAFT_LEADER || g->leader_ready ||
-         g->wait_leader.head->kind == LC_REQ_WRITE)) {
+    if (g->wait_leader.n > 0 && leader != 0 && !transfer) {
         lc_req_reroute_all(g, &g->wait_leader);
     }
     if (g->commit_notify && state == RAFT_LEADER) {

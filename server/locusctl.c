@@ -1,7 +1,398 @@
-/* locusctl: placeholder until the admin client lands. */
+/* locusctl: inspect and steer a locus cluster, run clusters and benchmarks.
+ *
+ *   locusctl [--server host:port] [--json] groups
+ *   locusctl [--server host:port] [--json] nodes
+ *   locusctl [--server host:port] raft transfer|snapshot|remove-peer|
+ *            remove-peers|change-peers|reset-peers [--group G] PEERS
+ *   locusctl cluster start|stop [--dir D] [--nodes N] [--port P] [--locusd F]
+ *   locusctl bench failover [options]       (see --help)
+ *
+ * Output is a table by default and JSON with --json.
+ */
+#include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "bench/cluster.h"
+#include "common/util.h"
+#include "rpc/http.h"
+
+static const char usage[] =
+    "usage: locusctl [--server host:port] [--json] COMMAND ...\n"
+    "\n"
+    "  groups                       raft groups of the server: state, leader,\n"
+    "                               indexes, snapshot, members, elections\n"
+    "  nodes                        cluster members (Nacos's cluster/nodes)\n"
+    "  raft transfer PEER           move leadership to PEER (ip:raftPort)\n"
+    "  raft snapshot [PEER]         take a snapshot on PEER (default: server)\n"
+    "  raft remove-peer PEER        remove a member\n"
+    "  raft remove-peers P1,P2      remove several members\n"
+    "  raft change-peers P1,P2,...  set the members (adds and removes)\n"
+    "  raft reset-peers P1,...      force the members on this server only,\n"
+    "                               to recover a group that lost its quorum\n"
+    "       (raft commands take --group G; default: every group)\n"
+    "  cluster start [--dir D] [--nodes N] [--port P] [--locusd PATH]\n"
+    "  cluster stop [--dir D]\n"
+    "  bench failover [--help]      leader-kill benchmark on its own cluster\n"
+    "\n"
+    "  --server host:port           default 127.0.0.1:8848\n"
+    "  --json                       machine-readable output\n";
+
+struct ctl {
+    char host[256];
+    int port;
+    bool json;
+};
+
+static int fetch(struct ctl *c, const char *method, const char *path,
+                 const char *ctype, const char *body, char **out)
 {
-    fprintf(stderr, "locusctl: not yet\n");
-    return 1;
+    int status = 0;
+    size_t len;
+    int rv = lc_http_fetch(c->host, c->port, method, path, ctype, body,
+                           body != NULL ? strlen(body) : 0, 30000, &status,
+                           out, &len);
+    if (rv != 0) {
+        fprintf(stderr, "locusctl: cannot reach %s:%d\n", c->host, c->port);
+        return -1;
+    }
+    return status;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "-";
+}
+
+static long long num(json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+static void fmt_ago(char *out, size_t size, long long ms_epoch)
+{
+    long long now = (long long)lc_now_ms();
+    if (ms_epoch <= 0) {
+        snprintf(out, size, "-");
+    } else if (now - ms_epoch < 120000) {
+        snprintf(out, size, "%llds ago", (now - ms_epoch) / 1000);
+    } else {
+        snprintf(out, size, "%lldm ago", (now - ms_epoch) / 60000);
+    }
+}
+
+static int cmd_groups(struct ctl *c)
+{
+    char *body = NULL;
+    int st = fetch(c, "GET", "/nacos/v1/core/raft/groups", NULL, NULL, &body);
+    json_t *root;
+    json_t *g;
+    size_t i;
+
+    if (st != 200) {
+        if (st > 0) {
+            fprintf(stderr, "locusctl: HTTP %d: %s\n", st, body);
+        }
+        free(body);
+        return 1;
+    }
+    if (c->json) {
+        printf("%s\n", body);
+        free(body);
+        return 0;
+    }
+    root = json_loads(body, 0, NULL);
+    free(body);
+    printf("node %s  %s\n\n", str(root, "node"),
+           json_is_true(json_object_get(root, "ready")) ? "ready"
+                                                        : "NOT READY");
+    printf("%-30s %-9s %-21s %5s %8s %8s %8s %9s %9s %5s %8s\n", "GROUP",
+           "STATE", "LEADER", "TERM", "COMMIT", "APPLIED", "LAST", "SNAP@",
+           "SNAPSHOT", "ELECT", "LASTELEC");
+    json_array_foreach(json_object_get(root, "groups"), i, g)
+    {
+        json_t *snap = json_object_get(g, "lastSnapshot");
+        json_t *le = json_object_get(g, "lastElectionMs");
+        char ago[32];
+        char lastelec[32] = "-";
+        fmt_ago(ago, sizeof ago, num(snap, "time"));
+        if (json_is_integer(le)) {
+            snprintf(lastelec, sizeof lastelec, "%lldms",
+                     (long long)json_integer_value(le));
+        }
+        printf("%-30s %-9s %-21s %5lld %8lld %8lld %8lld %9lld %9s %5lld "
+               "%8s\n",
+               str(g, "group"), str(g, "state"), str(g, "leader"),
+               num(g, "term"), num(g, "commitIndex"), num(g, "appliedIndex"),
+               num(g, "lastLogIndex"), num(snap, "index"), ago,
+               num(g, "elections"), lastelec);
+    }
+    printf("\n%-30s %-21s %-8s %-9s %-6s %10s %12s\n", "GROUP", "MEMBER",
+           "ROLE", "STATE", "LINK", "MATCH", "LASTCONTACT");
+    json_array_foreach(json_object_get(root, "groups"), i, g)
+    {
+        size_t j;
+        json_t *m;
+        json_array_foreach(json_object_get(g, "members"), j, m)
+        {
+            json_t *match = json_object_get(m, "matchIndex");
+            json_t *contact = json_object_get(m, "lastContactMs");
+            char smatch[24] = "-";
+            char scontact[24] = "-";
+            if (json_is_integer(match)) {
+                snprintf(smatch, sizeof smatch, "%lld",
+                         (long long)json_integer_value(match));
+            }
+            if (json_is_integer(contact)) {
+                snprintf(scontact, sizeof scontact, "%lldms",
+                         (long long)json_integer_value(contact));
+            }
+            printf("%-30s %-21s %-8s %-9s %-6s %10s %12s\n",
+                   j == 0 ? str(g, "group") : "", str(m, "address"),
+                   str(m, "role"), str(m, "state"),
+                   json_is_true(json_object_get(m, "linkUp")) ? "up" : "down",
+                   smatch, scontact);
+        }
+    }
+    json_decref(root);
+    return 0;
+}
+
+static int cmd_nodes(struct ctl *c)
+{
+    char *body = NULL;
+    int st = fetch(c, "GET", "/nacos/v1/core/cluster/nodes", NULL, NULL,
+                   &body);
+    json_t *root;
+    json_t *m;
+    size_t i;
+    if (st != 200) {
+        free(body);
+        return 1;
+    }
+    if (c->json) {
+        printf("%s\n", body);
+        free(body);
+        return 0;
+    }
+    root = json_loads(body, 0, NULL);
+    free(body);
+    printf("%-22s %-6s %-9s %s\n", "ADDRESS", "STATE", "RAFTPORT", "VERSION");
+    json_array_foreach(json_object_get(root, "data"), i, m)
+    {
+        json_t *ext = json_object_get(m, "extendInfo");
+        printf("%-22s %-6s %-9s %s\n", str(m, "address"), str(m, "state"),
+               str(ext, "raftPort"), str(ext, "version"));
+    }
+    json_decref(root);
+    return 0;
+}
+
+static int cmd_raft(struct ctl *c, int argc, char **argv)
+{
+    static const struct {
+        const char *verb;
+        const char *command;
+        bool needs_value;
+    } verbs[] = {
+        {"transfer", "transferLeader", true},
+        {"snapshot", "doSnapshot", false},
+        {"remove-peer", "removePeer", true},
+        {"remove-peers", "removePeers", true},
+        {"change-peers", "changePeers", true},
+        {"reset-peers", "resetPeers", true},
+    };
+    const char *group = NULL;
+    const char *value = NULL;
+    const char *command = NULL;
+    bool needs_value = false;
+    json_t *req;
+    char *text;
+    char *body = NULL;
+    int st;
+
+    if (argc < 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < LC_ARRAY_SIZE(verbs); i++) {
+        if (strcmp(argv[0], verbs[i].verb) == 0) {
+            command = verbs[i].command;
+            needs_value = verbs[i].needs_value;
+        }
+    }
+    if (command == NULL) {
+        fprintf(stderr, "locusctl: unknown raft command '%s'\n", argv[0]);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--group") == 0 && i + 1 < argc) {
+            group = argv[++i];
+        } else if (value == NULL) {
+            value = argv[i];
+        } else {
+            fprintf(stderr, "locusctl: unexpected '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (needs_value && value == NULL) {
+        fprintf(stderr, "locusctl: raft %s needs a peer list\n", argv[0]);
+        return 2;
+    }
+    req = json_object();
+    if (group != NULL) {
+        json_object_set_new(req, "groupId", json_string(group));
+    }
+    json_object_set_new(req, "command", json_string(command));
+    if (value != NULL) {
+        json_object_set_new(req, "value", json_string(value));
+    }
+    text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    st = fetch(c, "POST", "/nacos/v1/core/ops/raft", "application/json", text,
+               &body);
+    free(text);
+    if (st < 0) {
+        return 1;
+    }
+    json_t *resp = json_loads(body != NULL ? body : "", 0, NULL);
+    long long code = num(resp, "code");
+    if (c->json) {
+        printf("%s\n", body);
+    } else if (code == 200) {
+        printf("%s: ok\n", command);
+    } else {
+        printf("%s failed: %s\n", command,
+               str(resp, "message"));
+    }
+    json_decref(resp);
+    free(body);
+    return code == 200 ? 0 : 1;
+}
+
+static int cmd_cluster(int argc, char **argv)
+{
+    struct lc_cluster_spec spec = {3, 8848, 10, "data/cluster", "build/locusd",
+                                   NULL, true};
+    struct lc_cluster c;
+    const char *verb;
+
+    if (argc < 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    verb = argv[0];
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 >= argc) {
+            fprintf(stderr, "locusctl: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--dir") == 0) {
+            spec.dir = argv[++i];
+        } else if (strcmp(argv[i], "--nodes") == 0) {
+            spec.n = (unsigned)atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--port") == 0) {
+            spec.base_port = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--locusd") == 0) {
+            spec.locusd = argv[++i];
+        } else {
+            fprintf(stderr, "locusctl: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (strcmp(verb, "start") == 0) {
+        if (lc_cluster_init(&c, &spec) != 0) {
+            return 1;
+        }
+        if (lc_cluster_load_pids(&c) > 0) {
+            fprintf(stderr, "locusctl: a cluster is already running in %s\n",
+                    c.dir);
+            lc_cluster_save_pids(&c);
+            return 1;
+        }
+        if (lc_cluster_start(&c) != 0 || lc_cluster_save_pids(&c) != 0) {
+            lc_cluster_stop(&c);
+            return 1;
+        }
+        printf("starting %u nodes in %s ...\n", c.n, c.dir);
+        if (lc_cluster_wait_all_ready(&c, 30000) != 0) {
+            fprintf(stderr, "locusctl: cluster not ready after 30 s; see the "
+                            "logs in %s\n", c.dir);
+            return 1;
+        }
+        for (unsigned i = 0; i < c.n; i++) {
+            printf("  node%u  http 127.0.0.1:%d  raft 127.0.0.1:%d  pid %d  "
+                   "log %s\n",
+                   i, c.nodes[i].port, c.nodes[i].port - 1000,
+                   (int)c.nodes[i].pid, c.nodes[i].log);
+        }
+        printf("ready. Stop it with: make cluster-stop  (or: locusctl "
+               "cluster stop --dir %s)\n",
+               spec.dir);
+        return 0;
+    }
+    if (strcmp(verb, "stop") == 0) {
+        if (lc_cluster_init(&c, &spec) != 0) {
+            return 1;
+        }
+        int n = lc_cluster_load_pids(&c);
+        lc_cluster_stop(&c);
+        printf("stopped %d node(s)\n", n);
+        return 0;
+    }
+    fprintf(stderr, "locusctl: unknown cluster command '%s'\n", verb);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    struct ctl c = {"127.0.0.1", 8848, false};
+    int i = 1;
+
+    signal(SIGPIPE, SIG_IGN);
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            c.json = true;
+        } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+            if (lc_split_host_port(argv[++i], c.host, sizeof c.host,
+                                   &c.port) != 0) {
+                fprintf(stderr, "locusctl: --server wants host:port\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--help") == 0 ||
+                   strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "locusctl: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (strcmp(argv[i], "groups") == 0) {
+        return cmd_groups(&c);
+    }
+    if (strcmp(argv[i], "nodes") == 0) {
+        return cmd_nodes(&c);
+    }
+    if (strcmp(argv[i], "raft") == 0) {
+        return cmd_raft(&c, argc - i - 1, argv + i + 1);
+    }
+    if (strcmp(argv[i], "cluster") == 0) {
+        return cmd_cluster(argc - i - 1, argv + i + 1);
+    }
+    if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
+        strcmp(argv[i + 1], "failover") == 0) {
+        return lc_bench_failover(argc - i - 2, argv + i + 2, c.json);
+    }
+    fprintf(stderr, "locusctl: unknown command '%s' (see --help)\n", argv[i]);
+    return 2;
 }

@@ -255,11 +255,11 @@ static void on_raft_read(struct lc_raft_read *rr, int status)
     Response resp = RESPONSE__INIT;
     struct lc_processor *p = r->sm->proc;
 
+    /* RESPONSE__INIT points errmsg at protobuf-c's static empty string;
+     * the processor fills in malloc'd strings or leaves NULL. */
+    resp.errmsg = NULL;
     if (status == 0 && p->on_read != NULL) {
         p->on_read(p, &r->req, &resp);
-    } else if (status == 0) {
-        resp.success = false;
-        resp.errmsg = NULL;
     }
     free(r->req_data);
     r->req_data = NULL;
