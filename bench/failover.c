@@ -270,6 +270,8 @@ static void on_stop_timer(uv_timer_t *t)
 /* Run the loop for @ms (or until uv_stop). */
 static void run_for(struct fo *fo, unsigned ms)
 {
+    /* The loop's clock is stale after blocking work between phases. */
+    uv_update_time(&fo->loop);
     uv_timer_start(&fo->stop_timer, on_stop_timer, ms, 0);
     uv_run(&fo->loop, UV_RUN_DEFAULT);
     uv_timer_stop(&fo->stop_timer);
@@ -455,6 +457,10 @@ static int run_trial(struct fo *fo, struct trial *t)
         return -1;
     }
     load_begin(fo, "fo");
+    if (getenv("LOCUS_BENCH_DEBUG") != NULL) {
+        fprintf(stderr, "    warm-up from %llu (wall ms), leader node%d\n",
+                (unsigned long long)lc_now_ms(), leader);
+    }
     run_for(fo, 1000);
 
     fo->killed = leader;
@@ -486,6 +492,22 @@ static int run_trial(struct fo *fo, struct trial *t)
         }
     }
     t->gap_ms = (double)max_gap / 1000.0;
+    if (getenv("LOCUS_BENCH_DEBUG") != NULL) {
+        size_t before = 0;
+        for (size_t i = 0; i < fo->acks.n; i++) {
+            before += fo->acks.v[i] <= fo->kill_us;
+        }
+        fprintf(stderr, "    %zu acks, %zu before the kill, first %+.1f ms, last %+.1f ms\n",
+                fo->acks.n, before,
+                fo->acks.n ? ((double)fo->acks.v[0] - (double)fo->kill_us) / 1000 : 0.0,
+                fo->acks.n ? ((double)fo->acks.v[fo->acks.n - 1] - (double)fo->kill_us) / 1000 : 0.0);
+        for (size_t i = 0; i < fo->acks.n; i++) {
+            int64_t rel = (int64_t)fo->acks.v[i] - (int64_t)fo->kill_us;
+            if (rel > -20000 && rel < 1000000) {
+                fprintf(stderr, "    ack %+.1f ms\n", (double)rel / 1000.0);
+            }
+        }
+    }
     for (unsigned i = 0; i < fo->n_clients; i++) {
         t->acked += fo->clients[i].n_acked;
     }

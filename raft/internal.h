@@ -261,6 +261,8 @@ struct lc_raft_group {
 
     /* leader: a follower waits to apply what was just committed */
     bool commit_notify;
+    /* leader: a follower rejected a probe; resend now, not next heartbeat */
+    raft_id probe_retry;
 
     /* leadership */
     struct raft_barrier leader_barrier;

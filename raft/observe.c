@@ -86,6 +86,9 @@ static void on_recv(struct raft_io *io, struct raft_message *m)
             break;
         case RAFT_IO_APPEND_ENTRIES_RESULT:
             record_contact(g, m->server_id, now);
+            if (m->append_entries_result.rejected > 0) {
+                g->probe_retry = m->server_id;
+            }
             break;
         case RAFT_IO_INSTALL_SNAPSHOT:
             g->restore_hint = m->install_snapshot.last_index;
@@ -356,22 +359,37 @@ static void update_caught_up(struct lc_raft_group *g, struct raft *r,
     }
 }
 
-/* A follower forwarded a write or read and waits to apply its index, but
- * 0.15 tells followers the new commit index only with the next
- * AppendEntries, up to a heartbeat later. Send that heartbeat now: mark the
- * streaming followers as due and run the leader's tick. */
-static void notify_commit(struct lc_raft_group *g, struct raft *r)
+enum { PROGRESS_PROBE = 0, PROGRESS_PIPELINE = 1 }; /* 0.15's progress.h */
+
+/* Two places where 0.15 waits for the next heartbeat to send an
+ * AppendEntries, and the leader sends it now instead (by marking the
+ * follower as due and running the leader's tick):
+ *
+ * - a follower forwarded a write or read and waits to apply its index, but
+ *   learns the new commit index only with the next AppendEntries;
+ * - a follower rejected a probe (its log diverges, typically right after an
+ *   election): in PROBE state 0.15 sends at most one AppendEntries per
+ *   heartbeat, so finding the match point takes a heartbeat per round. */
+static void kick_replication(struct lc_raft_group *g, struct raft *r)
 {
-    enum { PROGRESS_PIPELINE = 1 }; /* 0.15's PROGRESS__PIPELINE */
-    g->commit_notify = false;
+    bool any = false;
     for (unsigned i = 0; i < r->configuration.n; i++) {
         struct raft_progress *p = &r->leader_state.progress[i];
-        if (r->configuration.servers[i].id != r->id &&
-            p->state == PROGRESS_PIPELINE) {
+        raft_id id = r->configuration.servers[i].id;
+        if (id == r->id) {
+            continue;
+        }
+        if ((g->commit_notify && p->state == PROGRESS_PIPELINE) ||
+            (g->probe_retry == id && p->state == PROGRESS_PROBE)) {
             p->last_send = 0;
+            any = true;
         }
     }
-    g->inc->tick(&g->inc->io);
+    g->commit_notify = false;
+    g->probe_retry = 0;
+    if (any) {
+        g->inc->tick(&g->inc->io);
+    }
 }
 
 void lc_observe_reset(struct lc_raft_group *g)
@@ -445,8 +463,11 @@ void lc_observe(struct lc_raft_group *g)
     if (g->wait_leader.n > 0 && leader != 0 && !transfer) {
         lc_req_reroute_all(g, &g->wait_leader);
     }
-    if (g->commit_notify && state == RAFT_LEADER) {
-        notify_commit(g, r);
+    if ((g->commit_notify || g->probe_retry != 0) && state == RAFT_LEADER) {
+        kick_replication(g, r);
+    } else {
+        g->commit_notify = false;
+        g->probe_retry = 0;
     }
     update_caught_up(g, r, leader);
     lc_group_check_waiters(g);
@@ -498,7 +519,9 @@ void lc_observe_peer_down(struct lc_raft_group *g, const char *address)
     if (self == NULL || self->role != RAFT_VOTER) {
         return;
     }
-    stagger = e->opts.heartbeat_ms < 20 ? 20 : e->opts.heartbeat_ms;
+    /* Long enough for rank 0 to win (a pre-vote and a vote round trip
+     * with an fsync each), short enough to matter when it cannot. */
+    stagger = 30;
     lc_infof("raft", "group %s: leader %s is gone; electing now (rank %u)",
              g->name, address, rank);
 
