@@ -840,8 +840,8 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->election_timeout_ms = 1000;
     cfg->heartbeat_ms = 100; /* election timeout / 10 */
     cfg->snapshot_interval_secs = 1800;
-    cfg->snapshot_threshold = 1024;
-    cfg->snapshot_trailing = 128;
+    cfg->snapshot_threshold = 65536;
+    cfg->snapshot_trailing = 4096;
     cfg->rpc_request_timeout_ms = 5000;
     cfg->fast_failover = true;
     cfg->log_level = LC_LOG_INFO;

@@ -52,9 +52,9 @@ struct lc_config {
     unsigned heartbeat_ms;
     /* nacos.core.protocol.raft.data.snapshot_interval_secs (1800; 0 = off) */
     unsigned snapshot_interval_secs;
-    /* locus.raft.snapshot_threshold (1024 entries; >= 1) */
+    /* locus.raft.snapshot_threshold (65536 entries; >= 1) */
     unsigned snapshot_threshold;
-    /* locus.raft.snapshot_trailing (128 entries kept after a snapshot) */
+    /* locus.raft.snapshot_trailing (4096 entries kept after a snapshot) */
     unsigned snapshot_trailing;
     /* nacos.core.protocol.raft.data.rpc_request_timeout_ms (5000; >= 100) */
     unsigned rpc_request_timeout_ms;

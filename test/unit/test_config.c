@@ -115,8 +115,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.election_timeout_ms, 1000);
     assert_int_equal(cfg.heartbeat_ms, 100);
     assert_int_equal(cfg.snapshot_interval_secs, 1800);
-    assert_int_equal(cfg.snapshot_threshold, 1024);
-    assert_int_equal(cfg.snapshot_trailing, 128);
+    assert_int_equal(cfg.snapshot_threshold, 65536);
+    assert_int_equal(cfg.snapshot_trailing, 4096);
     assert_int_equal(cfg.rpc_request_timeout_ms, 5000);
     assert_true(cfg.fast_failover);
     assert_string_equal(cfg.secret, "");
