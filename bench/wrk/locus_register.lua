@@ -1,0 +1,24 @@
+-- wrk script: persistent registrations, each a new ip:port, spread over 64
+-- services. Each wrk thread numbers its requests from a different base.
+local fl = math.floor
+local counter = 0
+local base = 0
+
+function setup(thread)
+  thread:set("base", base)
+  base = base + 100000000
+end
+
+function init(args)
+  base = tonumber(wrk.thread:get("base")) or 0
+end
+
+function request()
+  counter = counter + 1
+  local n = base + counter
+  local path = string.format(
+    "/nacos/v1/ns/instance?serviceName=bench%d&ip=10.%d.%d.%d&port=%d&ephemeral=false",
+    n % 64, fl(n / 16777216) % 256, fl(n / 65536) % 256, fl(n / 256) % 256,
+    n % 256 + 1)
+  return wrk.format("POST", path)
+end
