@@ -47,7 +47,8 @@ static void reply_json(struct lc_http_exchange *ex, int status, json_t *root)
                        strlen(text));
 }
 
-/* RestResult {"code":..,"message":..,"data":..} (message null when none). */
+/* RestResult {"code":..,"message":..,"data":..} (message null when none).
+ * Nacos's core controllers return it with HTTP 200 whatever the code. */
 static void reply_rest(struct lc_http_exchange *ex, int code,
                        const char *message, json_t *data)
 {
@@ -56,7 +57,7 @@ static void reply_rest(struct lc_http_exchange *ex, int code,
     json_object_set_new(root, "message",
                         message != NULL ? json_string(message) : json_null());
     json_object_set_new(root, "data", data != NULL ? data : json_null());
-    reply_json(ex, code == 200 ? 200 : code, root);
+    reply_json(ex, 200, root);
 }
 
 /* ------------------------------------------------------- cluster/nodes */
@@ -355,9 +356,15 @@ static void on_ops_raft(struct lc_http_exchange *ex, void *data)
             body = NULL;
         }
         if (body == NULL && lc_http_param(ex, "command") == NULL) {
-            reply_rest(ex, 400, "request body is not a JSON object", NULL);
+            /* Spring's binding failure, through ConsoleExceptionHandler. */
+            lc_http_reply_text(ex, 500,
+                               "caused: JSON parse error: %s (line %d);",
+                               jerr.text, jerr.line);
             return;
         }
+    } else if (lc_http_param(ex, "command") == NULL) {
+        lc_http_reply_text(ex, 500, "caused: Required request body is missing;");
+        return;
     }
     group_id = ops_field(ex, body, "groupId");
     command = ops_field(ex, body, "command");
