@@ -105,29 +105,39 @@ static void on_read(struct lc_processor *p, const ReadRequest *req,
 /* ------------------------------------------------------------- snapshot */
 
 struct row {
-    char *client_id;
-    char *ns;
-    char *group;
-    char *service;
+    const char *client_id; /* into frozen->arena */
+    const char *ns;
+    const char *group;
+    const char *service;
     struct lc_instance *inst;
 };
 
+/* What a snapshot writes, captured on the loop: instance references and one
+ * arena holding every string, so freezing costs two allocations, not four
+ * per instance. */
 struct frozen {
     struct row *rows;
     size_t n;
+    char *arena;
 };
 
 static void frozen_free(struct frozen *f)
 {
     for (size_t i = 0; i < f->n; i++) {
-        free(f->rows[i].client_id);
-        free(f->rows[i].ns);
-        free(f->rows[i].group);
-        free(f->rows[i].service);
         lc_instance_unref(f->rows[i].inst);
     }
     free(f->rows);
+    free(f->arena);
     free(f);
+}
+
+static const char *arena_put(char **cur, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *at = *cur;
+    memcpy(at, s, n);
+    *cur += n;
+    return at;
 }
 
 static int snapshot_freeze(struct lc_processor *p, void **out)
@@ -136,6 +146,8 @@ static int snapshot_freeze(struct lc_processor *p, void **out)
     struct frozen *f = calloc(1, sizeof *f);
     struct lc_client *c, *ctmp;
     size_t cap = n->reg->n_instances + 1;
+    size_t bytes = 1;
+    char *cur;
 
     if (f == NULL || (f->rows = calloc(cap, sizeof *f->rows)) == NULL) {
         free(f);
@@ -149,22 +161,32 @@ static int snapshot_freeze(struct lc_processor *p, void **out)
         }
         HASH_ITER(hh, c->publishes, pub, ptmp)
         {
-            struct row *r = &f->rows[f->n];
-            if (f->n == cap) {
-                break;
-            }
-            r->client_id = strdup(c->id);
-            r->ns = strdup(pub->service->ns);
-            r->group = strdup(pub->service->group);
-            r->service = strdup(pub->service->name);
+            bytes += strlen(c->id) + strlen(pub->service->ns) +
+                     strlen(pub->service->group) +
+                     strlen(pub->service->name) + 4;
+        }
+    }
+    f->arena = malloc(bytes);
+    if (f->arena == NULL) {
+        frozen_free(f);
+        return LC_ENOMEM;
+    }
+    cur = f->arena;
+    HASH_ITER(hh, n->reg->clients, c, ctmp)
+    {
+        struct lc_publish *pub, *ptmp;
+        if (c->ephemeral) {
+            continue;
+        }
+        HASH_ITER(hh, c->publishes, pub, ptmp)
+        {
+            struct row *r = &f->rows[f->n++];
+            r->client_id = arena_put(&cur, c->id);
+            r->ns = arena_put(&cur, pub->service->ns);
+            r->group = arena_put(&cur, pub->service->group);
+            r->service = arena_put(&cur, pub->service->name);
             r->inst = pub->inst;
             lc_instance_ref(r->inst);
-            f->n++;
-            if (r->client_id == NULL || r->ns == NULL || r->group == NULL ||
-                r->service == NULL) {
-                frozen_free(f);
-                return LC_ENOMEM;
-            }
         }
     }
     *out = f;
@@ -233,11 +255,38 @@ struct seen {
     UT_hash_handle hh;
 };
 
+/* Rows read back from a snapshot (strings owned). */
+struct lrow {
+    char *client_id;
+    char *ns;
+    char *group;
+    char *service;
+    struct lc_instance *inst;
+};
+
+struct loaded {
+    struct lrow *rows;
+    size_t n;
+};
+
+static void loaded_free(struct loaded *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->rows[i].client_id);
+        free(f->rows[i].ns);
+        free(f->rows[i].group);
+        free(f->rows[i].service);
+        lc_instance_unref(f->rows[i].inst);
+    }
+    free(f->rows);
+    free(f);
+}
+
 static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
                          size_t errlen)
 {
     struct lc_naming *n = p->data;
-    struct frozen *f = calloc(1, sizeof *f);
+    struct loaded *f = calloc(1, sizeof *f);
     struct seen *seen = NULL, *s, *stmp;
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
@@ -261,11 +310,11 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
         return LC_ECORRUPT;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct row *r;
+        struct lrow *r;
         const char *txt[12];
         if (f->n == cap) {
             size_t ncap = cap == 0 ? 64 : cap * 2;
-            struct row *nrows = realloc(f->rows, ncap * sizeof *nrows);
+            struct lrow *nrows = realloc(f->rows, ncap * sizeof *nrows);
             if (nrows == NULL) {
                 rv = LC_ENOMEM;
                 break;
@@ -308,13 +357,13 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
     }
     sqlite3_finalize(st);
     if (rv != 0) {
-        frozen_free(f);
+        loaded_free(f);
         return rv;
     }
 
     /* Apply: publish what is new or changed, then withdraw what is gone. */
     for (size_t i = 0; i < f->n; i++) {
-        struct row *r = &f->rows[i];
+        struct lrow *r = &f->rows[i];
         struct lc_service_key key = {r->ns, r->group, r->service};
         struct lc_service *svc = lc_registry_service(n->reg, &key, false);
         struct lc_instance *old;
@@ -366,7 +415,7 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
         free(s->key);
         free(s);
     }
-    frozen_free(f);
+    loaded_free(f);
     if (rv != 0) {
         snprintf(errmsg, errlen, "out of memory loading snapshot");
     }
