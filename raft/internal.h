@@ -108,6 +108,9 @@ struct lc_transport {
 int lc_transport_init(struct raft_uv_transport *t, struct lc_transport *impl,
                       struct lc_raft_group *g, struct lc_hub *hub,
                       uv_loop_t *loop);
+/* Report the transport closed once nothing holds raft_uv open (see
+ * transport.c); call again when an append completes while closing. */
+void lc_transport_maybe_close(struct lc_transport *impl);
 /* Hand an inbound stream for this group to raft. */
 void lc_transport_accept(struct lc_transport *impl,
                          const struct lc_preface *p, uv_stream_t *stream);

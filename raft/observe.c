@@ -135,6 +135,9 @@ static void on_append_done(struct raft_io_append *req, int status)
     inc->appends_in_flight--;
     free(w);
     cb(orig, status);
+    if (inc->tr.closing) {
+        lc_transport_maybe_close(&inc->tr);
+    }
     if (status == 0 || status == RAFT_CANCELED || !inc->started) {
         if (inc->started) {
             lc_observe(g);

@@ -727,9 +727,18 @@ static void transport_on_idle(uv_idle_t *idle)
     uv_close((uv_handle_t *)idle, transport_on_closer);
 }
 
-static void transport_maybe_close(struct lc_transport *tr)
+/* raft_uv finishes closing only after its transport reports closed. 0.15
+ * fires its close callback while the writer of the last open segment may
+ * still be closing (uvAliveSegmentFinalize leaves append_segments before
+ * UvWriterClose completes), and that writer's callback then touches freed
+ * memory and fires the close callback again. The writer closes in the loop
+ * turn in which its last append completes, so report closed only once every
+ * append has completed, one turn later (the idle handle). */
+void lc_transport_maybe_close(struct lc_transport *tr)
 {
+    struct lc_incarnation *inc = LC_CONTAINER_OF(tr, struct lc_incarnation, tr);
     if (tr->closing && tr->n_connecting == 0 && tr->close_cb != NULL &&
+        inc->appends_in_flight == 0 &&
         !uv_is_active((uv_handle_t *)&tr->closer) &&
         !uv_is_closing((uv_handle_t *)&tr->closer)) {
         uv_idle_start(&tr->closer, transport_on_idle);
@@ -781,7 +790,7 @@ static void transport_on_connected(void *data, uv_stream_t *stream,
     } else {
         cb(req, stream, 0);
     }
-    transport_maybe_close(tr);
+    lc_transport_maybe_close(tr);
 }
 
 static int transport_connect(struct raft_uv_transport *t,
@@ -830,7 +839,7 @@ static void transport_close(struct raft_uv_transport *t,
          tc = tc->next) {
         lc_hub_connect_cancel(&tc->hc);
     }
-    transport_maybe_close(tr);
+    lc_transport_maybe_close(tr);
 }
 
 int lc_transport_init(struct raft_uv_transport *t, struct lc_transport *impl,
