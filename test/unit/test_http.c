@@ -1184,6 +1184,23 @@ static void test_client_econn(void **state)
     ASSERT_RESULT(res, 200, "a");
     lc_http_conn_close(conn);
 
+    /* Text that would split the request line or a header is refused. */
+    assert_int_equal(
+        lc_http_conn_new(&env->loop, "localhost", env->port, 2000, &conn), 0);
+    memset(&res, 0, sizeof res);
+    assert_int_equal(lc_http_conn_send(conn, &res.call, "GET", "/a b", NULL,
+                                       NULL, 0, on_result),
+                     LC_EINVAL);
+    assert_int_equal(lc_http_conn_send(conn, &res.call, "GET", "/a\r\nX: y",
+                                       NULL, NULL, 0, on_result),
+                     LC_EINVAL);
+    assert_int_equal(lc_http_conn_send(conn, &res.call, "POST", "/a",
+                                       "text/plain\r\nX: y", "b", 1, on_result),
+                     LC_EINVAL);
+    lc_http_conn_close(conn);
+    run_until(env, never, NULL, 10);
+    assert_false(res.done);
+
     assert_int_equal(lc_http_conn_new(&env->loop, "", 80, 0, &conn), LC_EINVAL);
     assert_int_equal(lc_http_conn_new(&env->loop, "h", 0, 0, &conn), LC_EINVAL);
 }
