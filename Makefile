@@ -153,7 +153,9 @@ ubsan:
 # ---------------------------------------------------------------- fuzzing
 
 # libFuzzer drivers, built with clang outside the normal build. Run one with
-#   build-fuzz/fuzz_http_request test/fuzz/corpus/http_request -max_total_time=120
+# a scratch corpus first (new inputs go there), the seeds second:
+#   build-fuzz/fuzz_http_request /tmp/corpus test/fuzz/corpus/http_request \
+#     -max_total_time=120
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
