@@ -150,6 +150,24 @@ ubsan:
 	@$(MAKE) --no-print-directory test BUILD=build-ubsan OPT="-O1" \
 		SAN="-fsanitize=undefined -fno-sanitize-recover=undefined"
 
+# ---------------------------------------------------------------- fuzzing
+
+# libFuzzer drivers, built with clang outside the normal build. Run one with
+# a scratch corpus first (new inputs go there), the seeds second:
+#   build-fuzz/fuzz_http_request /tmp/corpus test/fuzz/corpus/http_request \
+#     -max_total_time=120
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRCS := common/err.c common/log.c common/util.c $(wildcard rpc/http_*.c)
+
+fuzz: build-fuzz/fuzz_http_request
+
+build-fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard common/*.h rpc/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) $(filter %.c,$^) $(PKG_LIBS) \
+		-lhttp_parser -o $@
+
 # ---------------------------------------------------------------- benchmarks
 
 bench-failover: deps

@@ -535,6 +535,14 @@ int lc_http_conn_send(struct lc_http_conn *conn, struct lc_http_call *call,
     if (conn->closing) {
         return LC_ESHUTDOWN;
     }
+    /* What would split the request line or a header is refused. */
+    if (method[0] == '\0' || path[0] == '\0' ||
+        method[strcspn(method, " \r\n")] != '\0' ||
+        path[strcspn(path, " \r\n")] != '\0' ||
+        (content_type != NULL &&
+         content_type[strcspn(content_type, "\r\n")] != '\0')) {
+        return LC_EINVAL;
+    }
     need = strlen(method) + strlen(path) + strlen(conn->hostport) +
            (content_type != NULL ? strlen(content_type) : 0) + 128;
     r = malloc(sizeof *r + need + len);

@@ -208,8 +208,7 @@ void lc_http_sconn_drain(struct lc_http_sconn *c)
     if (c->state != LC_HTTP_OPEN) {
         return;
     }
-    c->state = LC_HTTP_DRAIN;
-    c->in_off = c->in_len = 0;
+    c->state = LC_HTTP_DRAIN; /* buffered requests are never parsed */
     if (c->fake) {
         return;
     }
@@ -390,6 +389,7 @@ static void conn_process(struct lc_http_sconn *c)
             lc_http_sconn_parse(c, c->in + c->in_off, c->in_len - c->in_off);
     }
     if (c->state != LC_HTTP_OPEN) {
+        c->in_off = c->in_len = 0; /* dropped with the connection */
         return;
     }
     if (c->in_off == c->in_len) {
