@@ -32,17 +32,22 @@ struct lc_instance *lc_instance_new(const char *ip, int port,
     inst->ip = dup_or_empty(ip);
     inst->cluster = dup_or_empty(cluster);
     inst->instance_id = dup_or_empty(instance_id);
-    if (metadata_text == NULL || metadata_text[0] == '\0') {
+    if (metadata_text == NULL || metadata_text[0] == '\0' ||
+        strcmp(metadata_text, "{}") == 0) {
+        /* The common case: no JSON to parse or print. */
         inst->metadata = json_object();
+        inst->metadata_text = strdup("{}");
     } else {
         inst->metadata = json_loads(metadata_text, JSON_REJECT_DUPLICATES,
                                     &jerr);
+        if (inst->metadata != NULL && json_is_object(inst->metadata)) {
+            inst->metadata_text =
+                json_dumps(inst->metadata, JSON_COMPACT | JSON_SORT_KEYS);
+        }
     }
     if (inst->metadata == NULL || !json_is_object(inst->metadata)) {
         goto err;
     }
-    inst->metadata_text =
-        json_dumps(inst->metadata, JSON_COMPACT | JSON_SORT_KEYS);
     if (inst->ip == NULL || inst->cluster == NULL ||
         inst->instance_id == NULL || inst->metadata_text == NULL) {
         goto err;
