@@ -132,21 +132,35 @@ bool lc_service_key_text(char *out, size_t size,
     return n >= 0 && (size_t)n < size;
 }
 
-/* "k=v,k=v" (Nacos's UtilsAndCommons.parseMetadata fallback). */
+/* "k=v,k=v" (Nacos's UtilsAndCommons.parseMetadata fallback): Java's
+ * text.split(","), then piece.split("=") must give exactly two parts. Java's
+ * split drops trailing empty strings, so "a=b," and "a=b=" are fine while
+ * "a=", "a=b=c" and "a=b,,c=d" are not. */
 static int parse_kv(const char *text, json_t *obj)
 {
     const char *p = text;
-    while (*p != '\0') {
-        const char *comma = strchr(p, ',');
-        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        const char *eq = memchr(p, '=', n);
+    size_t len = strlen(text);
+    while (len > 0 && text[len - 1] == ',') {
+        len--; /* trailing empty pieces */
+    }
+    while (p < text + len) {
+        const char *comma = memchr(p, ',', (size_t)(text + len - p));
+        size_t n = comma != NULL ? (size_t)(comma - p)
+                                 : (size_t)(text + len - p);
+        size_t m = n;
+        const char *eq;
         char *k;
         char *v;
-        if (eq == NULL) {
+        while (m > 0 && p[m - 1] == '=') {
+            m--; /* trailing empty parts */
+        }
+        eq = memchr(p, '=', m);
+        if (eq == NULL ||
+            memchr(eq + 1, '=', m - (size_t)(eq + 1 - p)) != NULL) {
             return LC_EINVAL;
         }
         k = strndup(p, (size_t)(eq - p));
-        v = strndup(eq + 1, n - (size_t)(eq - p) - 1);
+        v = strndup(eq + 1, m - (size_t)(eq + 1 - p));
         if (k == NULL || v == NULL || json_object_set_new(obj, k, json_string(v)) != 0) {
             free(k);
             free(v);
@@ -154,10 +168,7 @@ static int parse_kv(const char *text, json_t *obj)
         }
         free(k);
         free(v);
-        p += n;
-        if (*p == ',') {
-            p++;
-        }
+        p += n + 1;
     }
     return 0;
 }
