@@ -173,6 +173,19 @@ static int parse_kv(const char *text, json_t *obj)
     return 0;
 }
 
+static bool scalar_values(json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        if (json_is_object(v) || json_is_array(v)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int lc_metadata_parse(const char *text, char **canonical)
 {
     json_error_t jerr;
@@ -181,8 +194,16 @@ int lc_metadata_parse(const char *text, char **canonical)
         *canonical = strdup("{}");
         return *canonical != NULL ? 0 : LC_ENOMEM;
     }
-    obj = json_loads(text, JSON_DECODE_ANY, &jerr);
-    if (obj != NULL && !json_is_object(obj)) {
+    /* Jackson reads the first JSON value and ignores what follows it. */
+    obj = json_loads(text, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
+    if (json_is_null(obj)) {
+        /* The literal null is a null map: accepted, no metadata. */
+        json_decref(obj);
+        *canonical = strdup("{}");
+        return *canonical != NULL ? 0 : LC_ENOMEM;
+    }
+    if (obj != NULL && (!json_is_object(obj) || !scalar_values(obj))) {
+        /* Not a Map<String,String>: Jackson fails and Nacos tries k=v. */
         json_decref(obj);
         obj = NULL;
     }
