@@ -1,5 +1,6 @@
 /* Instances (immutable, reference counted), instance ids, grouped names and
  * metadata parsing. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,11 +99,14 @@ long long lc_instance_meta_long(const struct lc_instance *inst,
         return json_integer_value(v);
     }
     s = json_string_value(v);
-    if (s == NULL || *s == '\0') {
+    /* Only ^\d+$ counts (Instance#getMetaDataByKeyWithDefault); strtoll
+     * alone would take a sign and leading white space. */
+    if (s == NULL || *s < '0' || *s > '9') {
         return dflt;
     }
+    errno = 0;
     n = strtoll(s, &end, 10);
-    return *end == '\0' ? n : dflt;
+    return *end == '\0' && errno == 0 ? n : dflt;
 }
 
 void lc_instance_id(char *out, size_t size, const char *ip, int port,
