@@ -491,13 +491,12 @@ bool lc_filter_params(struct lc_http_exchange *ex, const char *grouped,
         /* The extractor parses metadata before any check runs. */
         meta_len = metadata_length(metadata, &bad_meta);
         if (bad_meta) {
-            char trimmed[1200];
-            trim_copy(metadata, trimmed, sizeof trimmed);
+            /* The extractor quotes the raw parameter, untrimmed. */
             lc_naming_error(ex, LC_KIND_SPRING, 500,
                             "Server failed, caused: ErrCode:400, "
                             "ErrMsg:metadata format incorrect:%s;caused: "
                             "metadata format incorrect:%s;",
-                            trimmed, trimmed);
+                            metadata, metadata);
             return false;
         }
     }
