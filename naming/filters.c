@@ -52,6 +52,25 @@ static void spring_timestamp(char *out, size_t size)
              zone, zone + 3);
 }
 
+/* As Jackson writes a string: \" \\ \b \t \n \f \r, other controls as
+ * \u00XX with upper-case hex, everything else verbatim. */
+static char short_escape(unsigned char c)
+{
+    switch (c) {
+        case '\b':
+            return 'b';
+        case '\t':
+            return 't';
+        case '\n':
+            return 'n';
+        case '\f':
+            return 'f';
+        case '\r':
+            return 'r';
+    }
+    return 0;
+}
+
 static void json_escape(char *out, size_t size, const char *in)
 {
     size_t o = 0;
@@ -60,8 +79,11 @@ static void json_escape(char *out, size_t size, const char *in)
         if (*p == '"' || *p == '\\') {
             out[o++] = '\\';
             out[o++] = (char)*p;
+        } else if (short_escape(*p) != 0) {
+            out[o++] = '\\';
+            out[o++] = short_escape(*p);
         } else if (*p < 0x20) {
-            o += (size_t)snprintf(out + o, size - o, "\\u%04x", *p);
+            o += (size_t)snprintf(out + o, size - o, "\\u%04X", *p);
         } else {
             out[o++] = (char)*p;
         }
