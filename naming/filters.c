@@ -250,29 +250,89 @@ bad:
     return false;
 }
 
+/* After an exponent marker: [+-]<digits>. NULL when there are no digits. */
+static const char *skip_exponent(const char *p)
+{
+    if (*p == '+' || *p == '-') {
+        p++;
+    }
+    if (!isdigit((unsigned char)*p)) {
+        return NULL;
+    }
+    while (isdigit((unsigned char)*p)) {
+        p++;
+    }
+    return p;
+}
+
+/* FloatingDecimal's grammar: [+-] then NaN, Infinity, a hexadecimal
+ * 0x<hex>[.<hex>]p[+-]<digits> or a decimal <digits>[.<digits>][e[+-]
+ * <digits>], then one optional f/F/d/D. strtod alone would also take
+ * "nan", "inf", "infinity" and "0x10". */
+static bool java_double_syntax(const char *p)
+{
+    bool digits = false;
+    if (*p == '+' || *p == '-') {
+        p++;
+    }
+    if (strcmp(p, "NaN") == 0 || strcmp(p, "Infinity") == 0) {
+        return true;
+    }
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        for (p += 2; isxdigit((unsigned char)*p); p++) {
+            digits = true;
+        }
+        if (*p == '.') {
+            for (p++; isxdigit((unsigned char)*p); p++) {
+                digits = true;
+            }
+        }
+        if (!digits || (*p != 'p' && *p != 'P')) {
+            return false;
+        }
+        p = skip_exponent(p + 1);
+    } else {
+        for (; isdigit((unsigned char)*p); p++) {
+            digits = true;
+        }
+        if (*p == '.') {
+            for (p++; isdigit((unsigned char)*p); p++) {
+                digits = true;
+            }
+        }
+        if (!digits) {
+            return false;
+        }
+        if (*p == 'e' || *p == 'E') {
+            p = skip_exponent(p + 1);
+        }
+    }
+    if (p == NULL) {
+        return false;
+    }
+    if (*p == 'd' || *p == 'D' || *p == 'f' || *p == 'F') {
+        p++;
+    }
+    return *p == '\0';
+}
+
 bool lc_java_parse_double(const char *s, double *out, char *err,
                           size_t errlen)
 {
-    char *end;
-    double v;
     char t[256];
     trim_copy(s, t, sizeof t); /* Double.parseDouble trims */
-    errno = 0;
-    v = strtod(t, &end);
-    /* Java also takes a trailing d/D/f/F. */
-    if (end != t && (*end == 'd' || *end == 'D' || *end == 'f' ||
-                     *end == 'F') && end[1] == '\0') {
-        end++;
-    }
-    if (t[0] == '\0' || *end != '\0' || end == t) {
-        if (t[0] == '\0') {
-            snprintf(err, errlen, "empty String");
-        } else {
-            snprintf(err, errlen, "For input string: \"%s\"", s);
-        }
+    if (t[0] == '\0') {
+        snprintf(err, errlen, "empty String");
         return false;
     }
-    *out = v;
+    if (!java_double_syntax(t)) {
+        /* Java quotes the trimmed text. */
+        snprintf(err, errlen, "For input string: \"%s\"", t);
+        return false;
+    }
+    /* strtod stops before a d/f suffix; overflow gives Infinity as in
+     * Java, so errno is not looked at. */
+    *out = strtod(t, NULL);
     return true;
 }
 
