@@ -184,4 +184,20 @@ clean:
 format:
 	clang-format -i $(filter-out $(GEN_C),$(wildcard $(addsuffix /*.[ch],$(MODULES)) test/*/*.[ch]))
 
+# libFuzzer driver for the raft preface, built with clang outside the normal
+# build. Run it with a scratch corpus first (new inputs go there), the seeds
+# second:
+#   build-fuzz/fuzz_preface /tmp/corpus test/fuzz/corpus/preface \
+#     -max_total_time=120
+FUZZ_CC ?= clang
+
+fuzz: build-fuzz/fuzz_preface
+
+build-fuzz/fuzz_preface: test/fuzz/fuzz_preface.c raft/preface.c \
+		raft/internal.h raft/engine.h common/err.h $(BUILD)/gen/raft/peer.pb-c.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -I. -I$(BUILD)/gen \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		$(PKG_CFLAGS) $(filter %.c,$^) $(PKG_LIBS) -o $@
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

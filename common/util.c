@@ -1,6 +1,7 @@
 /* Small helpers: clocks, bounded copies, host:port handling, strict number parsing. */
 #include "common/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -99,7 +100,8 @@ int lc_parse_int(const char *text, long long min, long long max,
 {
     char *end;
     long long v;
-    if (text == NULL || *text == '\0') {
+    /* strtoll would skip leading white space; the text must be the number. */
+    if (text == NULL || *text == '\0' || isspace((unsigned char)*text)) {
         return LC_EINVAL;
     }
     errno = 0;
@@ -115,7 +117,7 @@ int lc_parse_double(const char *text, double *out)
 {
     char *end;
     double v;
-    if (text == NULL || *text == '\0') {
+    if (text == NULL || *text == '\0' || isspace((unsigned char)*text)) {
         return LC_EINVAL;
     }
     errno = 0;

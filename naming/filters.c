@@ -52,6 +52,25 @@ static void spring_timestamp(char *out, size_t size)
              zone, zone + 3);
 }
 
+/* As Jackson writes a string: \" \\ \b \t \n \f \r, other controls as
+ * \u00XX with upper-case hex, everything else verbatim. */
+static char short_escape(unsigned char c)
+{
+    switch (c) {
+        case '\b':
+            return 'b';
+        case '\t':
+            return 't';
+        case '\n':
+            return 'n';
+        case '\f':
+            return 'f';
+        case '\r':
+            return 'r';
+    }
+    return 0;
+}
+
 static void json_escape(char *out, size_t size, const char *in)
 {
     size_t o = 0;
@@ -60,8 +79,11 @@ static void json_escape(char *out, size_t size, const char *in)
         if (*p == '"' || *p == '\\') {
             out[o++] = '\\';
             out[o++] = (char)*p;
+        } else if (short_escape(*p) != 0) {
+            out[o++] = '\\';
+            out[o++] = short_escape(*p);
         } else if (*p < 0x20) {
-            o += (size_t)snprintf(out + o, size - o, "\\u%04x", *p);
+            o += (size_t)snprintf(out + o, size - o, "\\u%04X", *p);
         } else {
             out[o++] = (char)*p;
         }
@@ -228,29 +250,89 @@ bad:
     return false;
 }
 
+/* After an exponent marker: [+-]<digits>. NULL when there are no digits. */
+static const char *skip_exponent(const char *p)
+{
+    if (*p == '+' || *p == '-') {
+        p++;
+    }
+    if (!isdigit((unsigned char)*p)) {
+        return NULL;
+    }
+    while (isdigit((unsigned char)*p)) {
+        p++;
+    }
+    return p;
+}
+
+/* FloatingDecimal's grammar: [+-] then NaN, Infinity, a hexadecimal
+ * 0x<hex>[.<hex>]p[+-]<digits> or a decimal <digits>[.<digits>][e[+-]
+ * <digits>], then one optional f/F/d/D. strtod alone would also take
+ * "nan", "inf", "infinity" and "0x10". */
+static bool java_double_syntax(const char *p)
+{
+    bool digits = false;
+    if (*p == '+' || *p == '-') {
+        p++;
+    }
+    if (strcmp(p, "NaN") == 0 || strcmp(p, "Infinity") == 0) {
+        return true;
+    }
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        for (p += 2; isxdigit((unsigned char)*p); p++) {
+            digits = true;
+        }
+        if (*p == '.') {
+            for (p++; isxdigit((unsigned char)*p); p++) {
+                digits = true;
+            }
+        }
+        if (!digits || (*p != 'p' && *p != 'P')) {
+            return false;
+        }
+        p = skip_exponent(p + 1);
+    } else {
+        for (; isdigit((unsigned char)*p); p++) {
+            digits = true;
+        }
+        if (*p == '.') {
+            for (p++; isdigit((unsigned char)*p); p++) {
+                digits = true;
+            }
+        }
+        if (!digits) {
+            return false;
+        }
+        if (*p == 'e' || *p == 'E') {
+            p = skip_exponent(p + 1);
+        }
+    }
+    if (p == NULL) {
+        return false;
+    }
+    if (*p == 'd' || *p == 'D' || *p == 'f' || *p == 'F') {
+        p++;
+    }
+    return *p == '\0';
+}
+
 bool lc_java_parse_double(const char *s, double *out, char *err,
                           size_t errlen)
 {
-    char *end;
-    double v;
     char t[256];
     trim_copy(s, t, sizeof t); /* Double.parseDouble trims */
-    errno = 0;
-    v = strtod(t, &end);
-    /* Java also takes a trailing d/D/f/F. */
-    if (end != t && (*end == 'd' || *end == 'D' || *end == 'f' ||
-                     *end == 'F') && end[1] == '\0') {
-        end++;
-    }
-    if (t[0] == '\0' || *end != '\0' || end == t) {
-        if (t[0] == '\0') {
-            snprintf(err, errlen, "empty String");
-        } else {
-            snprintf(err, errlen, "For input string: \"%s\"", s);
-        }
+    if (t[0] == '\0') {
+        snprintf(err, errlen, "empty String");
         return false;
     }
-    *out = v;
+    if (!java_double_syntax(t)) {
+        /* Java quotes the trimmed text. */
+        snprintf(err, errlen, "For input string: \"%s\"", t);
+        return false;
+    }
+    /* strtod stops before a d/f suffix; overflow gives Infinity as in
+     * Java, so errno is not looked at. */
+    *out = strtod(t, NULL);
     return true;
 }
 
@@ -491,13 +573,12 @@ bool lc_filter_params(struct lc_http_exchange *ex, const char *grouped,
         /* The extractor parses metadata before any check runs. */
         meta_len = metadata_length(metadata, &bad_meta);
         if (bad_meta) {
-            char trimmed[1200];
-            trim_copy(metadata, trimmed, sizeof trimmed);
+            /* The extractor quotes the raw parameter, untrimmed. */
             lc_naming_error(ex, LC_KIND_SPRING, 500,
                             "Server failed, caused: ErrCode:400, "
                             "ErrMsg:metadata format incorrect:%s;caused: "
                             "metadata format incorrect:%s;",
-                            trimmed, trimmed);
+                            metadata, metadata);
             return false;
         }
     }

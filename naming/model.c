@@ -1,5 +1,6 @@
 /* Instances (immutable, reference counted), instance ids, grouped names and
  * metadata parsing. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,11 +104,14 @@ long long lc_instance_meta_long(const struct lc_instance *inst,
         return json_integer_value(v);
     }
     s = json_string_value(v);
-    if (s == NULL || *s == '\0') {
+    /* Only ^\d+$ counts (Instance#getMetaDataByKeyWithDefault); strtoll
+     * alone would take a sign and leading white space. */
+    if (s == NULL || *s < '0' || *s > '9') {
         return dflt;
     }
+    errno = 0;
     n = strtoll(s, &end, 10);
-    return *end == '\0' ? n : dflt;
+    return *end == '\0' && errno == 0 ? n : dflt;
 }
 
 void lc_instance_id(char *out, size_t size, const char *ip, int port,
@@ -137,21 +141,35 @@ bool lc_service_key_text(char *out, size_t size,
     return n >= 0 && (size_t)n < size;
 }
 
-/* "k=v,k=v" (Nacos's UtilsAndCommons.parseMetadata fallback). */
+/* "k=v,k=v" (Nacos's UtilsAndCommons.parseMetadata fallback): Java's
+ * text.split(","), then piece.split("=") must give exactly two parts. Java's
+ * split drops trailing empty strings, so "a=b," and "a=b=" are fine while
+ * "a=", "a=b=c" and "a=b,,c=d" are not. */
 static int parse_kv(const char *text, json_t *obj)
 {
     const char *p = text;
-    while (*p != '\0') {
-        const char *comma = strchr(p, ',');
-        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        const char *eq = memchr(p, '=', n);
+    size_t len = strlen(text);
+    while (len > 0 && text[len - 1] == ',') {
+        len--; /* trailing empty pieces */
+    }
+    while (p < text + len) {
+        const char *comma = memchr(p, ',', (size_t)(text + len - p));
+        size_t n = comma != NULL ? (size_t)(comma - p)
+                                 : (size_t)(text + len - p);
+        size_t m = n;
+        const char *eq;
         char *k;
         char *v;
-        if (eq == NULL) {
+        while (m > 0 && p[m - 1] == '=') {
+            m--; /* trailing empty parts */
+        }
+        eq = memchr(p, '=', m);
+        if (eq == NULL ||
+            memchr(eq + 1, '=', m - (size_t)(eq + 1 - p)) != NULL) {
             return LC_EINVAL;
         }
         k = strndup(p, (size_t)(eq - p));
-        v = strndup(eq + 1, n - (size_t)(eq - p) - 1);
+        v = strndup(eq + 1, m - (size_t)(eq + 1 - p));
         if (k == NULL || v == NULL || json_object_set_new(obj, k, json_string(v)) != 0) {
             free(k);
             free(v);
@@ -159,12 +177,22 @@ static int parse_kv(const char *text, json_t *obj)
         }
         free(k);
         free(v);
-        p += n;
-        if (*p == ',') {
-            p++;
-        }
+        p += n + 1;
     }
     return 0;
+}
+
+static bool scalar_values(json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        if (json_is_object(v) || json_is_array(v)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 int lc_metadata_parse(const char *text, char **canonical)
@@ -175,8 +203,16 @@ int lc_metadata_parse(const char *text, char **canonical)
         *canonical = strdup("{}");
         return *canonical != NULL ? 0 : LC_ENOMEM;
     }
-    obj = json_loads(text, JSON_DECODE_ANY, &jerr);
-    if (obj != NULL && !json_is_object(obj)) {
+    /* Jackson reads the first JSON value and ignores what follows it. */
+    obj = json_loads(text, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
+    if (json_is_null(obj)) {
+        /* The literal null is a null map: accepted, no metadata. */
+        json_decref(obj);
+        *canonical = strdup("{}");
+        return *canonical != NULL ? 0 : LC_ENOMEM;
+    }
+    if (obj != NULL && (!json_is_object(obj) || !scalar_values(obj))) {
+        /* Not a Map<String,String>: Jackson fails and Nacos tries k=v. */
         json_decref(obj);
         obj = NULL;
     }
