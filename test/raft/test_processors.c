@@ -15,84 +15,9 @@
 #include "snapshots/snapshots.h"
 #include "test/support/fixture_naming.h"
 
-#define MAX_MS 20000 /* bound on simulated time for any one wait */
 #define ALL LC_FIXTURE_ALL
 
 /* ------------------------------------------------------------ helpers */
-
-/* An InstanceStore with its strings. Not movable once initialised. */
-struct inst {
-    InstanceStore st;
-    char service[64];
-    char ip[32];
-    char client_id[64];
-    char instance_id[256];
-    char metadata[64];
-};
-
-static void inst_init(struct inst *in, const char *service, int host, int port)
-{
-    char grouped[128];
-    memset(in, 0, sizeof *in);
-    instance_store__init(&in->st);
-    snprintf(in->service, sizeof in->service, "%s", service);
-    snprintf(in->ip, sizeof in->ip, "10.0.%d.%d", host / 250, host % 250);
-    snprintf(in->client_id, sizeof in->client_id, "%s:%d#false", in->ip, port);
-    snprintf(grouped, sizeof grouped, "%s@@%s", LC_DEFAULT_GROUP, service);
-    lc_instance_id(in->instance_id, sizeof in->instance_id, in->ip, port,
-                   LC_DEFAULT_CLUSTER, grouped);
-    snprintf(in->metadata, sizeof in->metadata, "{\"host\":\"%d\"}", host);
-    in->st.namespace_ = LC_DEFAULT_NAMESPACE;
-    in->st.group_name = LC_DEFAULT_GROUP;
-    in->st.service_name = in->service;
-    in->st.client_id = in->client_id;
-    in->st.ip = in->ip;
-    in->st.port = port;
-    in->st.cluster = LC_DEFAULT_CLUSTER;
-    in->st.weight = 1.0;
-    in->st.healthy = true;
-    in->st.enabled = true;
-    in->st.metadata = in->metadata;
-    in->st.instance_id = in->instance_id;
-}
-
-static const struct lc_instance *find(struct lc_fixture_cluster *c, unsigned i,
-                                      const struct inst *in)
-{
-    struct lc_registry *reg = c->nodes[i].naming->reg;
-    struct lc_service_key key = {in->st.namespace_, in->st.group_name,
-                                 in->st.service_name};
-    struct lc_service *svc = lc_registry_find_service(reg, &key);
-    return svc != NULL ? lc_registry_instance_of(reg, in->client_id, svc)
-                       : NULL;
-}
-
-/* Server @i publishes exactly @in. */
-static void assert_has(struct lc_fixture_cluster *c, unsigned i,
-                       const struct inst *in)
-{
-    const struct lc_instance *got = find(c, i, in);
-    if (got == NULL) {
-        fail_msg("server %u lacks %s", i, in->client_id);
-    }
-    assert_string_equal(got->ip, in->st.ip);
-    assert_int_equal(got->port, in->st.port);
-    assert_string_equal(got->cluster, in->st.cluster);
-    assert_true(got->weight == in->st.weight);
-    assert_int_equal(got->healthy, in->st.healthy);
-    assert_int_equal(got->enabled, in->st.enabled);
-    assert_false(got->ephemeral);
-    assert_string_equal(got->metadata_text, in->st.metadata);
-    assert_string_equal(got->instance_id, in->st.instance_id);
-}
-
-static void assert_lacks(struct lc_fixture_cluster *c, unsigned i,
-                         const struct inst *in)
-{
-    if (find(c, i, in) != NULL) {
-        fail_msg("server %u still has %s", i, in->client_id);
-    }
-}
 
 static unsigned long n_reg(struct lc_fixture_cluster *c, unsigned i)
 {
@@ -106,7 +31,7 @@ static unsigned long n_dereg(struct lc_fixture_cluster *c, unsigned i)
 }
 
 static uint64_t add(struct lc_fixture_cluster *c, unsigned leader,
-                    const struct inst *in)
+                    const struct lc_fixture_inst *in)
 {
     uint64_t index = lc_fixture_submit_instance(c, leader, "ADD", &in->st);
     assert_true(index > 0);
@@ -114,40 +39,11 @@ static uint64_t add(struct lc_fixture_cluster *c, unsigned leader,
 }
 
 static uint64_t del(struct lc_fixture_cluster *c, unsigned leader,
-                    const struct inst *in)
+                    const struct lc_fixture_inst *in)
 {
     uint64_t index = lc_fixture_submit_instance(c, leader, "DELETE", &in->st);
     assert_true(index > 0);
     return index;
-}
-
-static void wait_applied(struct lc_fixture_cluster *c, uint64_t index, bool all)
-{
-    if (!lc_fixture_step_until_applied(c, index, all, MAX_MS)) {
-        fail_msg("index %llu not applied in time", (unsigned long long)index);
-    }
-}
-
-/* Every server (alive or not) that applied @index got @status for it. */
-static void assert_result(struct lc_fixture_cluster *c, uint64_t index,
-                          int status)
-{
-    for (unsigned i = 0; i < c->n; i++) {
-        const struct lc_raft_result *r =
-            lc_fixture_sm_result(&c->nodes[i].adapter, index);
-        if (r == NULL) {
-            fail_msg("server %u did not apply %llu", i,
-                     (unsigned long long)index);
-        }
-        if (r->status != status) {
-            fail_msg("server %u index %llu: %s (%s), expected %s", i,
-                     (unsigned long long)index, lc_errname(r->status),
-                     r->message, lc_errname(status));
-        }
-        if (status != 0) {
-            assert_true(r->message[0] != '\0');
-        }
-    }
 }
 
 static void assert_no_reapply(struct lc_fixture_cluster *c)
@@ -182,29 +78,30 @@ static int teardown(void **state)
 static void test_apply_add_delete(void **state)
 {
     struct lc_fixture_cluster *c = cluster3(state);
-    struct inst in[6];
-    struct inst updated;
+    struct lc_fixture_inst in[6];
+    struct lc_fixture_inst updated;
     uint64_t index = 0;
 
     for (int k = 0; k < 6; k++) {
-        inst_init(&in[k], k < 4 ? "svc-a" : "svc-b", k + 1, 8080 + k);
+        lc_fixture_inst_init(&in[k], k < 4 ? "svc-a" : "svc-b", k + 1,
+                             8080 + k);
         index = add(c, 0, &in[k]);
     }
     /* The same client again for svc-a: an update, not a second instance. */
-    inst_init(&updated, "svc-a", 2, 8081);
+    lc_fixture_inst_init(&updated, "svc-a", 2, 8081);
     updated.st.weight = 3.5;
     updated.st.enabled = false;
     updated.st.healthy = false;
     snprintf(updated.metadata, sizeof updated.metadata,
              "{\"a\":\"1\",\"b\":\"2\"}");
     index = add(c, 0, &updated);
-    wait_applied(c, index, true);
-    assert_result(c, index, 0);
+    lc_fixture_wait_applied(c, index, ALL);
+    lc_fixture_assert_result(c, index, 0);
 
     for (unsigned i = 0; i < 3; i++) {
-        assert_has(c, i, &in[0]);
-        assert_has(c, i, &updated);
-        assert_has(c, i, &in[5]);
+        lc_fixture_assert_has(c, i, &in[0]);
+        lc_fixture_assert_has(c, i, &updated);
+        lc_fixture_assert_has(c, i, &in[5]);
         assert_int_equal(c->nodes[i].naming->reg->n_instances, 6);
         assert_int_equal(n_reg(c, i), 7);
         assert_int_equal(n_dereg(c, i), 0);
@@ -213,10 +110,10 @@ static void test_apply_add_delete(void **state)
 
     /* DELETE removes. */
     index = del(c, 0, &in[3]);
-    wait_applied(c, index, true);
-    assert_result(c, index, 0);
+    lc_fixture_wait_applied(c, index, ALL);
+    lc_fixture_assert_result(c, index, 0);
     for (unsigned i = 0; i < 3; i++) {
-        assert_lacks(c, i, &in[3]);
+        lc_fixture_assert_lacks(c, i, &in[3]);
         assert_int_equal(c->nodes[i].naming->reg->n_instances, 5);
         assert_int_equal(n_dereg(c, i), 1);
     }
@@ -226,19 +123,19 @@ static void test_apply_add_delete(void **state)
      * client on a service it does not publish, an unknown service, and the
      * instance deleted just before. */
     {
-        struct inst ghost, other_svc, no_svc;
+        struct lc_fixture_inst ghost, other_svc, no_svc;
         char *before = lc_fixture_dump(c, 0);
         char *after;
-        inst_init(&ghost, "svc-a", 200, 9999);
-        inst_init(&other_svc, "svc-b", 1, 8080); /* in[0]'s client */
-        inst_init(&no_svc, "svc-none", 1, 8080);
+        lc_fixture_inst_init(&ghost, "svc-a", 200, 9999);
+        lc_fixture_inst_init(&other_svc, "svc-b", 1, 8080); /* in[0]'s client */
+        lc_fixture_inst_init(&no_svc, "svc-none", 1, 8080);
         del(c, 0, &ghost);
         del(c, 0, &other_svc);
         del(c, 0, &no_svc);
         index = del(c, 0, &in[3]);
-        wait_applied(c, index, true);
+        lc_fixture_wait_applied(c, index, ALL);
         for (uint64_t k = index - 3; k <= index; k++) {
-            assert_result(c, k, 0);
+            lc_fixture_assert_result(c, k, 0);
         }
         for (unsigned i = 0; i < 3; i++) {
             assert_int_equal(n_dereg(c, i), 1);
@@ -257,7 +154,7 @@ static void test_apply_add_delete(void **state)
 static void test_apply_refused(void **state)
 {
     struct lc_fixture_cluster *c = cluster3(state);
-    struct inst a;
+    struct lc_fixture_inst a;
     char *before;
     char *after;
     unsigned long reg0[3];
@@ -268,9 +165,9 @@ static void test_apply_refused(void **state)
     uint64_t bad_meta;
     uint64_t index;
 
-    inst_init(&a, "svc-a", 1, 8080);
+    lc_fixture_inst_init(&a, "svc-a", 1, 8080);
     index = add(c, 0, &a);
-    wait_applied(c, index, true);
+    lc_fixture_wait_applied(c, index, ALL);
     before = lc_fixture_assert_converged(c, ALL);
     for (unsigned i = 0; i < 3; i++) {
         reg0[i] = n_reg(c, i);
@@ -305,8 +202,8 @@ static void test_apply_refused(void **state)
     {
         size_t len = instance_store__get_packed_size(&a.st);
         uint8_t data[512];
-        struct inst b;
-        inst_init(&b, "svc-a", 2, 8080);
+        struct lc_fixture_inst b;
+        lc_fixture_inst_init(&b, "svc-a", 2, 8080);
         len = instance_store__get_packed_size(&b.st);
         instance_store__pack(&b.st, data);
         bad_op = lc_fixture_submit(c, 0, NULL, "UPSERT", data, len);
@@ -314,39 +211,39 @@ static void test_apply_refused(void **state)
     }
     /* Metadata that is not a JSON object. */
     {
-        struct inst b;
-        inst_init(&b, "svc-a", 3, 8080);
+        struct lc_fixture_inst b;
+        lc_fixture_inst_init(&b, "svc-a", 3, 8080);
         b.st.metadata = "[1,2]";
         bad_meta = add(c, 0, &b);
     }
-    wait_applied(c, bad_meta, true);
+    lc_fixture_wait_applied(c, bad_meta, ALL);
 
-    assert_result(c, garbage, LC_ECORRUPT);
+    lc_fixture_assert_result(c, garbage, LC_ECORRUPT);
     /* statemachine.c reports an entry of another group as LC_EINVAL. */
-    assert_result(c, foreign, LC_EINVAL);
-    assert_result(c, bad_data, LC_ECORRUPT);
-    assert_result(c, bad_op, LC_EINVAL);
-    assert_result(c, bad_meta, LC_EINVAL);
+    lc_fixture_assert_result(c, foreign, LC_EINVAL);
+    lc_fixture_assert_result(c, bad_data, LC_ECORRUPT);
+    lc_fixture_assert_result(c, bad_op, LC_EINVAL);
+    lc_fixture_assert_result(c, bad_meta, LC_EINVAL);
 
     after = lc_fixture_assert_converged(c, ALL);
     assert_string_equal(before, after);
     for (unsigned i = 0; i < 3; i++) {
         assert_int_equal(n_reg(c, i), reg0[i]);
         assert_int_equal(n_dereg(c, i), 0);
-        assert_has(c, i, &a);
+        lc_fixture_assert_has(c, i, &a);
     }
     free(before);
     free(after);
 
     /* The group keeps working afterwards. */
     {
-        struct inst b;
-        inst_init(&b, "svc-b", 4, 8080);
+        struct lc_fixture_inst b;
+        lc_fixture_inst_init(&b, "svc-b", 4, 8080);
         index = add(c, 0, &b);
-        wait_applied(c, index, true);
-        assert_result(c, index, 0);
+        lc_fixture_wait_applied(c, index, ALL);
+        lc_fixture_assert_result(c, index, 0);
         for (unsigned i = 0; i < 3; i++) {
-            assert_has(c, i, &b);
+            lc_fixture_assert_has(c, i, &b);
         }
     }
     assert_no_reapply(c);
@@ -357,10 +254,10 @@ static void test_apply_refused(void **state)
 static void test_apply_ephemeral_service(void **state)
 {
     struct lc_fixture_cluster *c = cluster3(state);
-    struct inst a;
+    struct lc_fixture_inst a;
     uint64_t index;
 
-    inst_init(&a, "svc-eph", 1, 8080);
+    lc_fixture_inst_init(&a, "svc-eph", 1, 8080);
     for (unsigned i = 0; i < 3; i++) {
         struct lc_service_key key = {a.st.namespace_, a.st.group_name,
                                      a.st.service_name};
@@ -368,10 +265,10 @@ static void test_apply_ephemeral_service(void **state)
             lc_registry_service(c->nodes[i].naming->reg, &key, true));
     }
     index = add(c, 0, &a);
-    wait_applied(c, index, true);
-    assert_result(c, index, LC_EINVAL);
+    lc_fixture_wait_applied(c, index, ALL);
+    lc_fixture_assert_result(c, index, LC_EINVAL);
     for (unsigned i = 0; i < 3; i++) {
-        assert_lacks(c, i, &a);
+        lc_fixture_assert_lacks(c, i, &a);
         assert_int_equal(n_reg(c, i), 0);
     }
 }
@@ -413,9 +310,9 @@ static void test_snapshot_install(void **state)
 {
     struct lc_fixture_cluster *c = cluster3(state);
     struct restore_events ev = {.c = c, .server = 2};
-    struct inst in[30];
-    struct inst upd[2];
-    struct inst ghost;
+    struct lc_fixture_inst in[30];
+    struct lc_fixture_inst upd[2];
+    struct lc_fixture_inst ghost;
     unsigned long reg_before, dereg_before;
     uint64_t index = 0;
     uint64_t last_real;
@@ -426,12 +323,13 @@ static void test_snapshot_install(void **state)
 
     /* 10 instances everyone applies, with a snapshot or more on the way. */
     for (int k = 0; k < 30; k++) {
-        inst_init(&in[k], k % 2 == 0 ? "svc-even" : "svc-odd", k + 1, 8080);
+        lc_fixture_inst_init(&in[k], k % 2 == 0 ? "svc-even" : "svc-odd", k + 1,
+                             8080);
     }
     for (int k = 0; k < 10; k++) {
         index = add(c, 0, &in[k]);
     }
-    wait_applied(c, index, true);
+    lc_fixture_wait_applied(c, index, ALL);
     for (unsigned i = 0; i < 3; i++) {
         assert_true(c->nodes[i].adapter.n_snapshots > 0);
     }
@@ -446,18 +344,18 @@ static void test_snapshot_install(void **state)
     del(c, 0, &in[1]);
     del(c, 0, &in[4]);
     del(c, 0, &in[7]);
-    inst_init(&upd[0], "svc-even", 1, 8080); /* in[0] */
+    lc_fixture_inst_init(&upd[0], "svc-even", 1, 8080); /* in[0] */
     upd[0].st.weight = 7;
-    inst_init(&upd[1], "svc-odd", 4, 8080); /* in[3] */
+    lc_fixture_inst_init(&upd[1], "svc-odd", 4, 8080); /* in[3] */
     snprintf(upd[1].metadata, sizeof upd[1].metadata, "{\"changed\":\"y\"}");
     add(c, 0, &upd[0]);
     last_real = add(c, 0, &upd[1]);
     /* No-op entries, so that a snapshot covers every real change. */
-    inst_init(&ghost, "svc-ghost", 240, 1);
+    lc_fixture_inst_init(&ghost, "svc-ghost", 240, 1);
     for (int k = 0; k < 12; k++) {
         index = del(c, 0, &ghost);
     }
-    wait_applied(c, index, false);
+    lc_fixture_wait_applied(c, index, lc_fixture_live(c));
     assert_true(c->nodes[0].adapter.last_snapshot_index >= last_real);
     /* The entries server 2 misses are gone from the leader's log. */
     assert_true(lc_fixture_raft(c, 0)->log.offset >
@@ -468,7 +366,7 @@ static void test_snapshot_install(void **state)
     reg_before = n_reg(c, 2);
     dereg_before = n_dereg(c, 2);
     raft_fixture_revive(&c->f, 2);
-    wait_applied(c, index, true);
+    lc_fixture_wait_applied(c, index, ALL);
 
     /* It came back through the restore path. */
     assert_true(raft_fixture_n_recv(&c->f, 2, RAFT_IO_INSTALL_SNAPSHOT) >= 1);
@@ -480,13 +378,13 @@ static void test_snapshot_install(void **state)
     converged(c, ALL);
     for (int k = 0; k < 30; k++) {
         if (k == 1 || k == 4 || k == 7) {
-            assert_lacks(c, 2, &in[k]);
+            lc_fixture_assert_lacks(c, 2, &in[k]);
         } else if (k == 0) {
-            assert_has(c, 2, &upd[0]);
+            lc_fixture_assert_has(c, 2, &upd[0]);
         } else if (k == 3) {
-            assert_has(c, 2, &upd[1]);
+            lc_fixture_assert_has(c, 2, &upd[1]);
         } else {
-            assert_has(c, 2, &in[k]);
+            lc_fixture_assert_has(c, 2, &in[k]);
         }
     }
 
@@ -500,12 +398,12 @@ static void test_snapshot_install(void **state)
 
     /* Writes after the catch-up reach server 2 as ordinary entries. */
     {
-        struct inst late;
-        inst_init(&late, "svc-late", 241, 80);
+        struct lc_fixture_inst late;
+        lc_fixture_inst_init(&late, "svc-late", 241, 80);
         index = add(c, 0, &late);
-        wait_applied(c, index, true);
-        assert_result(c, index, 0);
-        assert_has(c, 2, &late);
+        lc_fixture_wait_applied(c, index, ALL);
+        lc_fixture_assert_result(c, index, 0);
+        lc_fixture_assert_has(c, 2, &late);
         converged(c, ALL);
     }
 }
@@ -594,7 +492,7 @@ static void craft_image(const char *rows_sql, void **buf, size_t *len)
 static void test_snapshot_refused(void **state)
 {
     struct lc_fixture_cluster *c = cluster3(state);
-    struct inst in[8];
+    struct lc_fixture_inst in[8];
     struct raft *leader = lc_fixture_raft(c, 0);
     void *s1 = NULL;
     size_t s1_len = 0;
@@ -603,12 +501,12 @@ static void test_snapshot_refused(void **state)
     uint64_t index = 0;
 
     for (int k = 0; k < 8; k++) {
-        inst_init(&in[k], "svc-a", k + 1, 8080);
+        lc_fixture_inst_init(&in[k], "svc-a", k + 1, 8080);
     }
     for (int k = 0; k < 4; k++) {
         index = add(c, 0, &in[k]);
     }
-    wait_applied(c, index, true);
+    lc_fixture_wait_applied(c, index, ALL);
     s1_dump = lc_fixture_assert_converged(c, ALL);
     /* S1: the image of the state with in[0..3]. */
     assert_int_equal(lc_fixture_sm_image(&c->nodes[0].adapter,
@@ -621,7 +519,7 @@ static void test_snapshot_refused(void **state)
     for (int k = 4; k < 8; k++) {
         index = add(c, 0, &in[k]);
     }
-    wait_applied(c, index, true);
+    lc_fixture_wait_applied(c, index, ALL);
     s2_dump = lc_fixture_assert_converged(c, ALL);
 
     /* Corrupt variants of S1, refused by server 1 at S2. */

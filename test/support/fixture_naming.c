@@ -333,17 +333,15 @@ void lc_fixture_link(struct lc_fixture_cluster *c, unsigned i, unsigned j,
 struct applied_arg {
     struct lc_fixture_cluster *c;
     uint64_t index;
-    bool all;
+    unsigned mask;
 };
 
 static bool has_applied(struct raft_fixture *f, void *arg)
 {
     struct applied_arg *a = arg;
     for (unsigned i = 0; i < a->c->n; i++) {
-        if (!a->all && !raft_fixture_alive(f, i)) {
-            continue;
-        }
-        if (raft_last_applied(raft_fixture_get(f, i)) < a->index) {
+        if (in_mask(a->mask, i) &&
+            raft_last_applied(raft_fixture_get(f, i)) < a->index) {
             return false;
         }
     }
@@ -351,10 +349,119 @@ static bool has_applied(struct raft_fixture *f, void *arg)
 }
 
 bool lc_fixture_step_until_applied(struct lc_fixture_cluster *c, uint64_t index,
-                                   bool all, unsigned max_ms)
+                                   unsigned mask, unsigned max_ms)
 {
-    struct applied_arg a = {c, index, all};
+    struct applied_arg a = {c, index, mask};
     return raft_fixture_step_until(&c->f, has_applied, &a, max_ms);
+}
+
+unsigned lc_fixture_live(struct lc_fixture_cluster *c)
+{
+    unsigned mask = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        if (raft_fixture_alive(&c->f, i)) {
+            mask |= 1u << i;
+        }
+    }
+    return mask;
+}
+
+/* ------------------------------------------------------------ instances */
+
+void lc_fixture_inst_init(struct lc_fixture_inst *in, const char *service,
+                          int host, int port)
+{
+    char grouped[128];
+    memset(in, 0, sizeof *in);
+    instance_store__init(&in->st);
+    snprintf(in->service, sizeof in->service, "%s", service);
+    snprintf(in->ip, sizeof in->ip, "10.0.%d.%d", host / 250, host % 250);
+    snprintf(in->client_id, sizeof in->client_id, "%s:%d#false", in->ip, port);
+    snprintf(grouped, sizeof grouped, "%s@@%s", LC_DEFAULT_GROUP, service);
+    lc_instance_id(in->instance_id, sizeof in->instance_id, in->ip, port,
+                   LC_DEFAULT_CLUSTER, grouped);
+    snprintf(in->metadata, sizeof in->metadata, "{\"host\":\"%d\"}", host);
+    in->st.namespace_ = LC_DEFAULT_NAMESPACE;
+    in->st.group_name = LC_DEFAULT_GROUP;
+    in->st.service_name = in->service;
+    in->st.client_id = in->client_id;
+    in->st.ip = in->ip;
+    in->st.port = port;
+    in->st.cluster = LC_DEFAULT_CLUSTER;
+    in->st.weight = 1.0;
+    in->st.healthy = true;
+    in->st.enabled = true;
+    in->st.metadata = in->metadata;
+    in->st.instance_id = in->instance_id;
+}
+
+const struct lc_instance *lc_fixture_find(struct lc_fixture_cluster *c,
+                                          unsigned i,
+                                          const struct lc_fixture_inst *in)
+{
+    struct lc_registry *reg = c->nodes[i].naming->reg;
+    struct lc_service_key key = {in->st.namespace_, in->st.group_name,
+                                 in->st.service_name};
+    struct lc_service *svc = lc_registry_find_service(reg, &key);
+    return svc != NULL ? lc_registry_instance_of(reg, in->client_id, svc)
+                       : NULL;
+}
+
+/* Server @i publishes exactly @in. */
+void lc_fixture_assert_has(struct lc_fixture_cluster *c, unsigned i,
+                           const struct lc_fixture_inst *in)
+{
+    const struct lc_instance *got = lc_fixture_find(c, i, in);
+    if (got == NULL) {
+        fail_msg("server %u lacks %s", i, in->client_id);
+    }
+    assert_string_equal(got->ip, in->st.ip);
+    assert_int_equal(got->port, in->st.port);
+    assert_string_equal(got->cluster, in->st.cluster);
+    assert_true(got->weight == in->st.weight);
+    assert_int_equal(got->healthy, in->st.healthy);
+    assert_int_equal(got->enabled, in->st.enabled);
+    assert_false(got->ephemeral);
+    assert_string_equal(got->metadata_text, in->st.metadata);
+    assert_string_equal(got->instance_id, in->st.instance_id);
+}
+
+void lc_fixture_assert_lacks(struct lc_fixture_cluster *c, unsigned i,
+                             const struct lc_fixture_inst *in)
+{
+    if (lc_fixture_find(c, i, in) != NULL) {
+        fail_msg("server %u still has %s", i, in->client_id);
+    }
+}
+
+void lc_fixture_wait_applied(struct lc_fixture_cluster *c, uint64_t index,
+                             unsigned mask)
+{
+    if (!lc_fixture_step_until_applied(c, index, mask, LC_FIXTURE_MAX_MS)) {
+        fail_msg("index %llu not applied in time", (unsigned long long)index);
+    }
+}
+
+/* Every server (alive or not) that applied @index got @status for it. */
+void lc_fixture_assert_result(struct lc_fixture_cluster *c, uint64_t index,
+                              int status)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct lc_raft_result *r =
+            lc_fixture_sm_result(&c->nodes[i].adapter, index);
+        if (r == NULL) {
+            fail_msg("server %u did not apply %llu", i,
+                     (unsigned long long)index);
+        }
+        if (r->status != status) {
+            fail_msg("server %u index %llu: %s (%s), expected %s", i,
+                     (unsigned long long)index, lc_errname(r->status),
+                     r->message, lc_errname(status));
+        }
+        if (status != 0) {
+            assert_true(r->message[0] != '\0');
+        }
+    }
 }
 
 /* ------------------------------------------------------------ state */

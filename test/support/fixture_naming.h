@@ -87,10 +87,13 @@ unsigned lc_fixture_step_until_leader(struct lc_fixture_cluster *c,
 void lc_fixture_link(struct lc_fixture_cluster *c, unsigned i, unsigned j,
                      bool connected);
 
-/* Step until every live server (every server when @all) has applied
- * @index, at most @max_ms of simulated time. */
+/* Step until every server of @mask (alive or not) has applied @index, at
+ * most @max_ms of simulated time. */
 bool lc_fixture_step_until_applied(struct lc_fixture_cluster *c, uint64_t index,
-                                   bool all, unsigned max_ms);
+                                   unsigned mask, unsigned max_ms);
+
+/* The mask of the servers alive now. */
+unsigned lc_fixture_live(struct lc_fixture_cluster *c);
 
 /* A canonical text of server @i's state: for the persistent group every
  * persistent client's publishes (all instance fields), the service index
@@ -107,5 +110,48 @@ char *lc_fixture_assert_converged(struct lc_fixture_cluster *c, unsigned mask);
 size_t lc_fixture_changes(struct lc_fixture_cluster *c, unsigned i,
                           const char *key);
 void lc_fixture_changes_reset(struct lc_fixture_cluster *c, unsigned i);
+
+/* ------------------------------------------------------------ instances */
+
+#define LC_FIXTURE_MAX_MS 20000 /* bound on simulated time for one wait */
+
+/* An InstanceStore with its strings. Not movable once initialised. */
+struct lc_fixture_inst {
+    InstanceStore st;
+    char service[64];
+    char ip[32];
+    char client_id[64];
+    char instance_id[256];
+    char metadata[64];
+};
+
+/* A persistent instance of @service (public, DEFAULT_GROUP) at an ip made
+ * from @host and @port, client "ip:port#false", Nacos's simple instance id,
+ * weight 1, healthy, enabled, metadata {"host":"<host>"}. Fields may be
+ * changed afterwards (strings: the buffers, or static strings). */
+void lc_fixture_inst_init(struct lc_fixture_inst *in, const char *service,
+                          int host, int port);
+
+/* What server @i publishes for @in's client and service, or NULL. */
+const struct lc_instance *lc_fixture_find(struct lc_fixture_cluster *c,
+                                          unsigned i,
+                                          const struct lc_fixture_inst *in);
+
+/* Fail unless server @i publishes exactly @in (every field). */
+void lc_fixture_assert_has(struct lc_fixture_cluster *c, unsigned i,
+                           const struct lc_fixture_inst *in);
+
+/* Fail if server @i publishes anything for @in's client and service. */
+void lc_fixture_assert_lacks(struct lc_fixture_cluster *c, unsigned i,
+                             const struct lc_fixture_inst *in);
+
+/* lc_fixture_step_until_applied() within LC_FIXTURE_MAX_MS, or fail. */
+void lc_fixture_wait_applied(struct lc_fixture_cluster *c, uint64_t index,
+                             unsigned mask);
+
+/* Fail unless every server applied @index with result @status (and a
+ * message when @status is not 0). */
+void lc_fixture_assert_result(struct lc_fixture_cluster *c, uint64_t index,
+                              int status);
 
 #endif /* LC_TEST_FIXTURE_NAMING_H */
