@@ -408,6 +408,82 @@ static void test_snapshot_install(void **state)
     }
 }
 
+/* Checks, around each restore on one server, that a refused one left the
+ * state and the bus as they were. */
+struct refusal_check {
+    struct lc_fixture_cluster *c;
+    unsigned server;
+    char *before;
+    unsigned long reg, dereg, errors;
+    unsigned checked;
+};
+
+static void on_restore_check(struct lc_fixture_sm *a, bool done, void *data)
+{
+    struct refusal_check *rc = data;
+    if (!done) {
+        rc->before = lc_fixture_dump(rc->c, rc->server);
+        rc->reg = n_reg(rc->c, rc->server);
+        rc->dereg = n_dereg(rc->c, rc->server);
+        rc->errors = a->n_restore_errors;
+        return;
+    }
+    if (a->n_restore_errors > rc->errors) {
+        char *after = lc_fixture_dump(rc->c, rc->server);
+        assert_string_equal(rc->before, after);
+        assert_int_equal(n_reg(rc->c, rc->server), rc->reg);
+        assert_int_equal(n_dereg(rc->c, rc->server), rc->dereg);
+        assert_int_equal(a->restore_error, LC_ECORRUPT);
+        assert_true(a->restore_errmsg[0] != '\0');
+        rc->checked++;
+        free(after);
+    }
+    free(rc->before);
+    rc->before = NULL;
+}
+
+/* A snapshot damaged on its way to a lagging follower is refused there
+ * (RAFT_CORRUPT to raft) with the state untouched; the leader sends it again
+ * and the follower catches up. */
+static void test_snapshot_install_corrupted(void **state)
+{
+    struct lc_fixture_cluster *c = cluster3(state);
+    struct refusal_check rc = {.c = c, .server = 1};
+    struct lc_fixture_inst in[24];
+    uint64_t index = 0;
+
+    set_snapshots(c, 4, 1);
+    c->nodes[1].adapter.restore_hook = on_restore_check;
+    c->nodes[1].adapter.hook_data = &rc;
+    for (int k = 0; k < 24; k++) {
+        lc_fixture_inst_init(&in[k], "svc", k + 1, 80);
+    }
+    for (int k = 0; k < 4; k++) {
+        index = add(c, 0, &in[k]);
+    }
+    lc_fixture_wait_applied(c, index, ALL);
+
+    raft_fixture_kill(&c->f, 1);
+    del(c, 0, &in[0]);
+    for (int k = 4; k < 24; k++) {
+        index = add(c, 0, &in[k]);
+    }
+    lc_fixture_wait_applied(c, index, lc_fixture_live(c));
+    assert_true(lc_fixture_raft(c, 0)->log.offset >
+                raft_last_applied(lc_fixture_raft(c, 1)) + 1);
+
+    c->nodes[1].adapter.corrupt_restores = 2;
+    raft_fixture_revive(&c->f, 1);
+    lc_fixture_wait_applied(c, index, ALL);
+    assert_int_equal(c->nodes[1].adapter.n_restore_errors, 2);
+    assert_int_equal(rc.checked, 2);
+    assert_true(c->nodes[1].adapter.n_restores >= 1);
+    converged(c, ALL);
+    lc_fixture_assert_lacks(c, 1, &in[0]);
+    lc_fixture_assert_has(c, 1, &in[23]);
+    assert_no_reapply(c);
+}
+
 /* Restore an image directly on server @i; return the LC_E* result. */
 static int restore_on(struct lc_fixture_cluster *c, unsigned i, const void *buf,
                       size_t len, char *errmsg, size_t errlen)
@@ -670,6 +746,7 @@ int main(void)
         cmocka_unit_test_teardown(test_apply_refused, teardown),
         cmocka_unit_test_teardown(test_apply_ephemeral_service, teardown),
         cmocka_unit_test_teardown(test_snapshot_install, teardown),
+        cmocka_unit_test_teardown(test_snapshot_install_corrupted, teardown),
         cmocka_unit_test_teardown(test_snapshot_refused, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

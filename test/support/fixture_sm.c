@@ -106,22 +106,42 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     int rv;
 
     memset(&info, 0, sizeof info);
+    if (a->corrupt_restores > 0 && buf->len > 0) {
+        ((uint8_t *)buf->base)[0] ^= 0xff;
+        a->corrupt_restores--;
+    }
     if (a->restore_hook != NULL) {
         a->restore_hook(a, false, a->hook_data);
     }
     rv = a->sm->restore(a->sm, buf->base, buf->len, &info, errmsg,
                         sizeof errmsg);
-    if (a->restore_hook != NULL) {
-        a->restore_hook(a, true, a->hook_data);
-    }
     if (rv != 0) {
         a->n_restore_errors++;
         a->restore_error = rv;
         memcpy(a->restore_errmsg, errmsg, sizeof a->restore_errmsg);
+    } else {
+        a->n_restores++;
+        a->restored = info;
+    }
+    if (a->restore_hook != NULL) {
+        a->restore_hook(a, true, a->hook_data);
+    }
+    if (rv != 0) {
+        /* canonical/raft 0.15 bug: when the restore of an installed snapshot
+         * fails, installSnapshotCb frees bufs[0].base but not the bufs array
+         * itself (@buf), which nothing touches afterwards. Free it at close
+         * so LeakSanitizer stays strict for everything else. At raft_start
+         * (state still unavailable) raft frees it itself. */
+        if (a->raft->state != RAFT_UNAVAILABLE) {
+            struct raft_buffer **v =
+                realloc(a->orphans, (a->n_orphans + 1) * sizeof *v);
+            if (v != NULL) {
+                a->orphans = v;
+                a->orphans[a->n_orphans++] = buf;
+            }
+        }
         return RAFT_CORRUPT;
     }
-    a->n_restores++;
-    a->restored = info;
     raft_free(buf->base);
     return 0;
 }
@@ -144,6 +164,12 @@ void lc_fixture_sm_attach(struct lc_fixture_sm *a, struct raft *raft)
 
 void lc_fixture_sm_close(struct lc_fixture_sm *a)
 {
+    for (size_t i = 0; i < a->n_orphans; i++) {
+        raft_free(a->orphans[i]);
+    }
+    free(a->orphans);
+    a->orphans = NULL;
+    a->n_orphans = 0;
     free(a->applied);
     a->applied = NULL;
     a->cap = 0;

@@ -40,8 +40,19 @@ struct lc_fixture_sm {
     char restore_errmsg[256];              /* its message */
     struct lc_raft_snapshot_info restored; /* the last restored snapshot */
 
-    /* Called right before (@done false) and after (@done true) each restore
-     * raft asks for, e.g. to count the events the restore alone publishes. */
+    /* Buffer arrays raft 0.15 forgets to free after a refused install
+     * (see fsm_restore); freed by lc_fixture_sm_close(). */
+    struct raft_buffer **orphans;
+    size_t n_orphans;
+
+    /* While non-zero, each restore raft asks for gets its image damaged
+     * first (one byte of the SQLite header flipped) and this is decremented:
+     * a snapshot corrupted on the way. */
+    unsigned corrupt_restores;
+
+    /* Called right before (@done false) and after (@done true, counters
+     * updated) each restore raft asks for, e.g. to count the events the
+     * restore alone publishes. */
     void (*restore_hook)(struct lc_fixture_sm *a, bool done, void *data);
     void *hook_data;
 };
@@ -53,7 +64,7 @@ void lc_fixture_sm_init(struct lc_fixture_sm *a, struct lc_raft_sm *sm);
  * raft_fixture_grow(f, &a->fsm) with raft_fixture_get(f, i). */
 void lc_fixture_sm_attach(struct lc_fixture_sm *a, struct raft *raft);
 
-/* Free what @a recorded (not @sm). */
+/* Free what @a recorded (not @sm). After the fixture is closed. */
 void lc_fixture_sm_close(struct lc_fixture_sm *a);
 
 /* The result of the command applied at @index, or NULL when none was. The
