@@ -47,7 +47,9 @@ static void on_apply(struct lc_processor *p, uint64_t index,
         if (v == NULL) {
             result->status = LC_ENOMEM;
         } else {
-            memcpy(v, st->value.data, st->value.len);
+            if (st->value.len > 0) { /* data is NULL for an empty value */
+                memcpy(v, st->value.data, st->value.len);
+            }
             if (e == NULL) {
                 e = calloc(1, sizeof *e);
                 if (e == NULL || (e->key = strdup(st->key)) == NULL) {
