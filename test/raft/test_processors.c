@@ -200,11 +200,12 @@ static void test_apply_refused(void **state)
     }
     /* An operation the processor does not know. */
     {
-        size_t len = instance_store__get_packed_size(&a.st);
         uint8_t data[512];
         struct lc_fixture_inst b;
+        size_t len;
         lc_fixture_inst_init(&b, "svc-a", 2, 8080);
         len = instance_store__get_packed_size(&b.st);
+        assert_true(len <= sizeof data);
         instance_store__pack(&b.st, data);
         bad_op = lc_fixture_submit(c, 0, NULL, "UPSERT", data, len);
         assert_true(bad_op > 0);
