@@ -33,6 +33,7 @@ static void on_apply(struct lc_processor *p, uint64_t index,
     MetadataStore *st = metadata_store__unpack(NULL, req->data.len,
                                                req->data.data);
     struct kv_entry *e = NULL;
+    bool changed = true;
     (void)index;
     if (st == NULL) {
         result->status = LC_ECORRUPT;
@@ -46,7 +47,9 @@ static void on_apply(struct lc_processor *p, uint64_t index,
         if (v == NULL) {
             result->status = LC_ENOMEM;
         } else {
-            memcpy(v, st->value.data, st->value.len);
+            if (st->value.len > 0) { /* data is NULL for an empty value */
+                memcpy(v, st->value.data, st->value.len);
+            }
             if (e == NULL) {
                 e = calloc(1, sizeof *e);
                 if (e == NULL || (e->key = strdup(st->key)) == NULL) {
@@ -66,6 +69,8 @@ static void on_apply(struct lc_processor *p, uint64_t index,
         if (e != NULL) {
             HASH_DEL(kv->entries, e);
             entry_free(e);
+        } else {
+            changed = false; /* nothing to delete */
         }
     } else {
         result->status = LC_EINVAL;
@@ -73,7 +78,7 @@ static void on_apply(struct lc_processor *p, uint64_t index,
                  "unknown operation '%s'", req->operation);
     }
 out:
-    if (result->status == 0 && kv->on_change != NULL) {
+    if (result->status == 0 && changed && kv->on_change != NULL) {
         kv->on_change(kv->change_data, st->key);
     }
     metadata_store__free_unpacked(st, NULL);
@@ -199,18 +204,25 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
         lc_kvstore_clear(&fresh);
         return LC_ECORRUPT;
     }
-    /* Report every key that existed before or after. */
-    struct kv_entry *e, *tmp;
+    /* Report each key that differs, once: gone, changed, or new. */
+    struct kv_entry *e, *tmp, *o;
     struct lc_kvstore old = {kv->entries, NULL, NULL};
     kv->entries = fresh.entries;
     if (kv->on_change != NULL) {
         HASH_ITER(hh, old.entries, e, tmp)
         {
-            kv->on_change(kv->change_data, e->key);
+            HASH_FIND_STR(kv->entries, e->key, o);
+            if (o == NULL || o->len != e->len ||
+                memcmp(o->value, e->value, e->len) != 0) {
+                kv->on_change(kv->change_data, e->key);
+            }
         }
         HASH_ITER(hh, kv->entries, e, tmp)
         {
-            kv->on_change(kv->change_data, e->key);
+            HASH_FIND_STR(old.entries, e->key, o);
+            if (o == NULL) {
+                kv->on_change(kv->change_data, e->key);
+            }
         }
     }
     lc_kvstore_clear(&old);

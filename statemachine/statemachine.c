@@ -148,11 +148,10 @@ static int sm_restore(struct lc_raft_sm *rsm, const void *buf, size_t len,
     return 0;
 }
 
-int lc_statemachine_register(struct lc_raft_engine *e, struct lc_processor *p,
-                             struct lc_statemachine **out)
+int lc_statemachine_new_detached(struct lc_processor *p,
+                                 struct lc_statemachine **out)
 {
     struct lc_statemachine *sm = calloc(1, sizeof *sm);
-    int rv;
     if (sm == NULL) {
         return LC_ENOMEM;
     }
@@ -163,6 +162,23 @@ int lc_statemachine_register(struct lc_raft_engine *e, struct lc_processor *p,
     sm->sm.snapshot_write = sm_snapshot_write;
     sm->sm.snapshot_release = sm_snapshot_release;
     sm->sm.restore = sm_restore;
+    *out = sm;
+    return 0;
+}
+
+struct lc_raft_sm *lc_statemachine_sm(struct lc_statemachine *sm)
+{
+    return &sm->sm;
+}
+
+int lc_statemachine_register(struct lc_raft_engine *e, struct lc_processor *p,
+                             struct lc_statemachine **out)
+{
+    struct lc_statemachine *sm;
+    int rv = lc_statemachine_new_detached(p, &sm);
+    if (rv != 0) {
+        return rv;
+    }
     rv = lc_raft_engine_add_group(e, p->group, &sm->sm, &sm->group);
     if (rv != 0) {
         free(sm);

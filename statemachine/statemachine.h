@@ -57,6 +57,17 @@ struct lc_statemachine;
 int lc_statemachine_register(struct lc_raft_engine *e, struct lc_processor *p,
                              struct lc_statemachine **out);
 
+/* For tests and tools: create the glue for @p (borrowed) without a raft
+ * group, to be driven through lc_statemachine_sm() by something other than
+ * the engine (e.g. canonical/raft's fixture). lc_statemachine_group() is NULL
+ * and lc_sm_write()/lc_sm_read() must not be used on it. Free it with
+ * lc_statemachine_free(). Return 0 or LC_ENOMEM. */
+int lc_statemachine_new_detached(struct lc_processor *p,
+                                 struct lc_statemachine **out);
+
+/* The lc_raft_sm running @sm's processor (owned by @sm). */
+struct lc_raft_sm *lc_statemachine_sm(struct lc_statemachine *sm);
+
 /* Free the glue (after the engine is closed). */
 void lc_statemachine_free(struct lc_statemachine *sm);
 
