@@ -26,17 +26,14 @@ static void apply_add(struct lc_naming *n, const InstanceStore *st,
 {
     struct lc_service_key key = {st->namespace_, st->group_name,
                                  st->service_name};
-    struct lc_service *svc = lc_registry_service(n->reg, &key, false);
+    struct lc_service *svc = lc_registry_find_service(n->reg, &key);
     struct lc_instance *inst;
-    if (svc == NULL) {
-        result->status = LC_ENOMEM;
-        return;
-    }
-    if (svc->ephemeral) {
+
+    if (svc != NULL && svc->ephemeral) {
         result->status = LC_EINVAL;
         snprintf(result->message, sizeof result->message,
-                 "Current service %s is ephemeral service, can't register "
-                 "persistent instance.",
+                 "errCode: 400, errMsg: Current service %s is ephemeral "
+                 "service, can't register persistent instance. ",
                  svc->grouped);
         return;
     }
@@ -49,8 +46,13 @@ static void apply_add(struct lc_naming *n, const InstanceStore *st,
                    sizeof result->message);
         return;
     }
-    result->status = lc_registry_publish(n->reg, st->client_id, false, svc,
-                                         inst);
+    /* Create the service only for an instance that will be in it. */
+    if (svc == NULL) {
+        svc = lc_registry_service(n->reg, &key, false);
+    }
+    result->status = svc == NULL ? LC_ENOMEM
+                                 : lc_registry_publish(n->reg, st->client_id,
+                                                       false, svc, inst);
     lc_instance_unref(inst);
 }
 

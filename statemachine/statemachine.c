@@ -293,7 +293,9 @@ int lc_sm_read(struct lc_statemachine *sm, struct lc_sm_read *r,
     if (r->req_data == NULL) {
         return LC_ENOMEM;
     }
-    memcpy(r->req_data, data, len);
+    if (len > 0) {
+        memcpy(r->req_data, data, len);
+    }
     r->req.group = (char *)sm->proc->group;
     r->req.data.data = r->req_data;
     r->req.data.len = len;
