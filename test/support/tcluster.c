@@ -667,18 +667,18 @@ void tc_writer_wait_more(struct tc_writer *w, size_t n, unsigned timeout_ms,
              w->t->name, what, have + n - want, n, timeout_ms, w->failures);
 }
 
-uint64_t tc_writer_first_ack_after(struct tc_writer *w, uint64_t since_ms)
+uint64_t tc_writer_max_gap(struct tc_writer *w, uint64_t since_ms)
 {
-    uint64_t at = 0;
+    uint64_t gap = 0;
     pthread_mutex_lock(&w->mu);
-    for (size_t k = 0; k < w->n_acked; k++) {
-        if (w->acked_at[k] >= since_ms) {
-            at = w->acked_at[k];
-            break;
+    for (size_t k = 1; k < w->n_acked; k++) {
+        uint64_t d = w->acked_at[k] - w->acked_at[k - 1];
+        if (w->acked_at[k] >= since_ms && d > gap) {
+            gap = d;
         }
     }
     pthread_mutex_unlock(&w->mu);
-    return at;
+    return gap;
 }
 
 void tc_writer_stop(struct tc_writer *w)

@@ -196,8 +196,9 @@ size_t tc_writer_acked(struct tc_writer *w);
  * after @since_ms; fail after @timeout_ms with @what in the message. */
 void tc_writer_wait_more(struct tc_writer *w, size_t n, unsigned timeout_ms,
                          const char *what);
-/* First acknowledgement at or after @since_ms (0 if none). */
-uint64_t tc_writer_first_ack_after(struct tc_writer *w, uint64_t since_ms);
+/* The longest time between two consecutive acknowledgements, the later at
+ * or after @since_ms (how long writes stalled around an event). */
+uint64_t tc_writer_max_gap(struct tc_writer *w, uint64_t since_ms);
 /* Stop the thread; the acknowledged list stays readable until tc_down. */
 void tc_writer_stop(struct tc_writer *w);
 
