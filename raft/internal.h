@@ -271,8 +271,8 @@ struct lc_raft_group {
 
     /* catch-up at start */
     bool caught_up;
-    bool catchup_target_set;
-    uint64_t catchup_target;
+    bool catchup_reading; /* follower: catchup_read in flight */
+    struct lc_raft_read catchup_read;
 
     /* fast failover */
     bool fast_mode;

@@ -337,6 +337,19 @@ static void on_lost_leadership(struct lc_raft_group *g)
     lc_req_reroute_all(g, &g->pending);
 }
 
+static void on_catchup_read(struct lc_raft_read *rd, int status)
+{
+    struct lc_raft_group *g = rd->data;
+    g->catchup_reading = false;
+    if (status != 0 || g->caught_up) {
+        return; /* asked again at the next observation */
+    }
+    g->caught_up = true;
+    lc_infof("raft", "group %s: caught up at index %llu", g->name,
+             (unsigned long long)rd->priv.index);
+    lc_engine_update_caught_up(g->e);
+}
+
 static void update_caught_up(struct lc_raft_group *g, struct raft *r,
                              raft_id leader)
 {
@@ -346,11 +359,17 @@ static void update_caught_up(struct lc_raft_group *g, struct raft *r,
     if (raft_state(r) == RAFT_LEADER) {
         g->caught_up = g->leader_ready;
     } else {
-        if (!g->catchup_target_set) {
-            g->catchup_target = r->commit_index;
-            g->catchup_target_set = true;
+        /* A follower has caught up once a read barrier through the leader
+         * is applied here. Its own commit index says nothing of what the
+         * leader committed (after a restart it is where the log or snapshot
+         * ends), nor does the first AppendEntries (raft_uv may deliver ones
+         * queued long ago). */
+        if (!g->catchup_reading) {
+            g->catchup_reading = true;
+            g->catchup_read.data = g;
+            lc_req_submit_read(g, &g->catchup_read, on_catchup_read);
         }
-        g->caught_up = r->last_applied >= g->catchup_target;
+        return;
     }
     if (g->caught_up) {
         lc_infof("raft", "group %s: caught up at index %llu", g->name,
