@@ -273,5 +273,6 @@ int main(void)
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_readiness, tc_setup, tc_teardown),
     };
+    tc_filter_from_env();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -208,5 +208,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disk_failure, tc_setup,
                                         tc_teardown),
     };
+    tc_filter_from_env();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

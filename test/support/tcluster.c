@@ -168,6 +168,14 @@ void tc_up(struct tc *t, const char *name, unsigned n, int base_port,
     tc_wait_all_ready(t);
 }
 
+void tc_filter_from_env(void)
+{
+    const char *f = getenv("TC_FILTER");
+    if (f != NULL && f[0] != '\0') {
+        cmocka_set_test_filter(f);
+    }
+}
+
 void tc_pass(struct tc *t)
 {
     t->passed = true;

@@ -66,6 +66,10 @@ void tc_signal(struct tc *t, unsigned i, int sig);
 void tc_wait_ready(struct tc *t, unsigned i);
 void tc_wait_all_ready(struct tc *t);
 
+/* Run only the tests matching $TC_FILTER (a cmocka pattern, e.g.
+ * "test_full*"), when set. */
+void tc_filter_from_env(void);
+
 /* Mark the test passed (so the teardown does not print node logs). */
 void tc_pass(struct tc *t);
 
