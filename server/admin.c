@@ -47,7 +47,10 @@ static void reply_json(struct lc_http_exchange *ex, int status, json_t *root)
                        strlen(text));
 }
 
-/* RestResult {"code":..,"message":..,"data":..} (message null when none). */
+/* RestResult {"code":..,"message":..,"data":..} (message null when none).
+ * Nacos's controllers return the object, so the HTTP status is 200 whatever
+ * the code ({"code":500,"message":"Not support command : foo"} included);
+ * only locus's own refusal of a body that is not JSON is an HTTP 400. */
 static void reply_rest(struct lc_http_exchange *ex, int code,
                        const char *message, json_t *data)
 {
@@ -56,7 +59,7 @@ static void reply_rest(struct lc_http_exchange *ex, int code,
     json_object_set_new(root, "message",
                         message != NULL ? json_string(message) : json_null());
     json_object_set_new(root, "data", data != NULL ? data : json_null());
-    reply_json(ex, code == 200 ? 200 : code, root);
+    reply_json(ex, code == 400 ? 400 : 200, root);
 }
 
 /* ------------------------------------------------------- cluster/nodes */
