@@ -82,9 +82,9 @@ int tc_setup(void **state)
 int tc_teardown(void **state)
 {
     struct tc *t = *state;
-    tc_down(t);
+    int rv = tc_down(t);
     free(t);
-    return 0;
+    return rv;
 }
 
 void tc_init(struct tc *t, const char *name, unsigned n, int base_port,
@@ -106,6 +106,13 @@ void tc_init(struct tc *t, const char *name, unsigned n, int base_port,
     spec.port_step = 10;
     spec.dir = dir;
     spec.locusd = tc_locusd();
+    {
+        static bool said;
+        if (!said) {
+            print_message("locusd: %s\n", spec.locusd);
+            said = true;
+        }
+    }
     spec.extra = extra;
     spec.detach = false;
     if (lc_cluster_init(&t->c, &spec) != 0) {
@@ -202,8 +209,22 @@ static void print_log_tail(const char *path, unsigned lines)
     }
 }
 
-void tc_down(struct tc *t)
+/* Sanitizer reports in node @i's log (the node runs on after UBSan's). */
+static bool sanitizer_report(struct tc *t, unsigned i)
 {
+    static const char *const marks[] = {
+        "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"};
+    for (size_t k = 0; k < sizeof marks / sizeof marks[0]; k++) {
+        if (tc_log_contains(t, i, marks[k])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int tc_down(struct tc *t)
+{
+    int rv = 0;
     if (t->writer != NULL) {
         tc_writer_stop(t->writer);
         free(t->writer->acked);
@@ -213,12 +234,20 @@ void tc_down(struct tc *t)
         t->writer = NULL;
     }
     if (!t->inited) {
-        return;
+        return 0;
     }
     lc_cluster_stop(&t->c);
+    for (unsigned i = 0; i < t->c.n; i++) {
+        if (sanitizer_report(t, i)) {
+            fprintf(stderr, "%s: node %u's log has a sanitizer report\n",
+                    t->name, i);
+            rv = -1;
+            t->passed = false;
+        }
+    }
     if (!t->passed) {
         for (unsigned i = 0; i < t->c.n; i++) {
-            print_log_tail(t->c.nodes[i].log, 40);
+            print_log_tail(t->c.nodes[i].log, rv != 0 ? 200 : 40);
         }
     }
     if (getenv("LOCUS_TEST_KEEP") != NULL) {
@@ -227,6 +256,7 @@ void tc_down(struct tc *t)
         nftw(t->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     }
     t->inited = false;
+    return rv;
 }
 
 /* ---------------------------------------------------------------- HTTP */

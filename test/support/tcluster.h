@@ -74,8 +74,9 @@ void tc_filter_from_env(void);
 void tc_pass(struct tc *t);
 
 /* Stop all nodes; print the tail of each log unless passed; remove the
- * directory (kept when $LOCUS_TEST_KEEP is set). */
-void tc_down(struct tc *t);
+ * directory (kept when $LOCUS_TEST_KEEP is set). Return -1 when a node's
+ * log has a sanitizer report (ASan, LSan, UBSan), else 0. */
+int tc_down(struct tc *t);
 
 /* ---------------------------------------------------------------- HTTP */
 
