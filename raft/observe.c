@@ -270,9 +270,33 @@ static int wrap_random(struct raft_io *io, int min, int max)
     return min + (int)randombytes_uniform((uint32_t)(max - min));
 }
 
+/* raft_uv 0.15 can call its close callback twice: it stops tracking an
+ * open segment when it finalizes it, so the callback fires while the
+ * segment's writer is still closing, and again from the writer's close
+ * callback (a poll handle, or after threadpool writes). A second call of
+ * raft's callback would free the instance's memory twice. */
+static void on_io_closed(struct raft_io *io)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    if (inc->close_fired) {
+        return;
+    }
+    inc->close_fired = true;
+    inc->close_cb(io);
+}
+
+static void wrap_close(struct raft_io *io, raft_io_close_cb cb)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    inc->close_cb = cb;
+    inc->orig_close(io, on_io_closed);
+}
+
 void lc_observe_wrap_io(struct lc_incarnation *inc)
 {
     struct raft_io *io = &inc->io;
+    inc->orig_close = io->close;
+    io->close = wrap_close;
     inc->orig_start = io->start;
     inc->orig_append = io->append;
     inc->orig_load = io->load;
