@@ -178,6 +178,7 @@ int lc_cluster_start_node(struct lc_cluster *c, unsigned i)
         _exit(127);
     }
     nd->pid = pid;
+    nd->exit_status = -1;
     return 0;
 }
 
@@ -191,14 +192,19 @@ int lc_cluster_start(struct lc_cluster *c)
     return 0;
 }
 
-static bool reap(pid_t pid, unsigned timeout_ms, bool own_child)
+static bool reap(pid_t pid, unsigned timeout_ms, bool own_child,
+                 int *exit_status)
 {
     uint64_t end = lc_mono_ms() + timeout_ms;
     do {
         if (own_child) {
             int status;
             pid_t r = waitpid(pid, &status, WNOHANG);
-            if (r == pid || (r < 0 && errno == ECHILD)) {
+            if (r == pid) {
+                *exit_status = status;
+                return true;
+            }
+            if (r < 0 && errno == ECHILD) {
                 return true;
             }
         } else if (kill(pid, 0) != 0 && errno == ESRCH) {
@@ -214,9 +220,11 @@ static void wait_exit(struct lc_cluster *c, unsigned i, int sig)
 {
     struct lc_cluster_node *nd = &c->nodes[i];
     bool own = !c->spec.detach;
-    if (!reap(nd->pid, sig == SIGKILL ? 5000 : 10000, own)) {
+    nd->exit_status = -1;
+    if (!reap(nd->pid, sig == SIGKILL ? 5000 : 10000, own,
+              &nd->exit_status)) {
         kill(nd->pid, SIGKILL);
-        reap(nd->pid, 5000, own);
+        reap(nd->pid, 5000, own, &nd->exit_status);
     }
     nd->pid = 0;
 }

@@ -162,7 +162,7 @@ static void expect_exact(struct tc *t, const char *service, const int *ports,
 static void restart_all(struct tc *t, int sig)
 {
     if (sig == SIGTERM) {
-        lc_cluster_stop(&t->c);
+        tc_stop_all(t);
     } else {
         for (unsigned i = 0; i < t->c.n; i++) {
             tc_signal(t, i, SIGKILL);

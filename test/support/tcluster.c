@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,11 +141,44 @@ void tc_start_env(struct tc *t, unsigned i, const char *name, const char *value)
     }
 }
 
+/* "" when wait status @st is a clean exit (status 0), else what it was. */
+static const char *unclean(int st, char *buf, size_t size)
+{
+    if (st == -1) {
+        snprintf(buf, size, "exit not seen");
+    } else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        buf[0] = '\0';
+    } else if (WIFEXITED(st)) {
+        snprintf(buf, size, "exit status %d", WEXITSTATUS(st));
+    } else if (WIFSIGNALED(st)) {
+        snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(st),
+                 strsignal(WTERMSIG(st)));
+    } else {
+        snprintf(buf, size, "wait status %#x", st);
+    }
+    return buf;
+}
+
 void tc_signal(struct tc *t, unsigned i, int sig)
 {
+    char why[128];
     if (lc_cluster_signal(&t->c, i, sig) != 0) {
         fail_msg("%s: cannot send signal %d to node %u (not running?)", t->name,
                  sig, i);
+    }
+    if (sig == SIGTERM &&
+        unclean(t->c.nodes[i].exit_status, why, sizeof why)[0] != '\0') {
+        fail_msg("%s: node %u did not stop cleanly on SIGTERM: %s", t->name, i,
+                 why);
+    }
+}
+
+void tc_stop_all(struct tc *t)
+{
+    for (unsigned i = 0; i < t->c.n; i++) {
+        if (t->c.nodes[i].pid != 0) {
+            tc_signal(t, i, SIGTERM);
+        }
     }
 }
 
@@ -224,6 +258,7 @@ static bool sanitizer_report(struct tc *t, unsigned i)
 
 int tc_down(struct tc *t)
 {
+    bool running[LC_CLUSTER_MAX];
     int rv = 0;
     if (t->writer != NULL) {
         tc_writer_stop(t->writer);
@@ -236,8 +271,19 @@ int tc_down(struct tc *t)
     if (!t->inited) {
         return 0;
     }
+    for (unsigned i = 0; i < t->c.n; i++) {
+        running[i] = t->c.nodes[i].pid != 0;
+    }
     lc_cluster_stop(&t->c);
     for (unsigned i = 0; i < t->c.n; i++) {
+        char why[128];
+        if (running[i] &&
+            unclean(t->c.nodes[i].exit_status, why, sizeof why)[0] != '\0') {
+            fprintf(stderr, "%s: node %u did not stop cleanly: %s\n", t->name,
+                    i, why);
+            rv = -1;
+            t->passed = false;
+        }
         if (sanitizer_report(t, i)) {
             fprintf(stderr, "%s: node %u's log has a sanitizer report\n",
                     t->name, i);

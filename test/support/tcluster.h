@@ -61,8 +61,11 @@ void tc_start(struct tc *t, unsigned i);
 /* Start node @i with environment variable @name=@value set for it only. */
 void tc_start_env(struct tc *t, unsigned i, const char *name,
                   const char *value);
-/* Send @sig to node @i (SIGKILL/SIGTERM wait for it to exit). */
+/* Send @sig to node @i (SIGKILL/SIGTERM wait for it to exit; after
+ * SIGTERM it must have exited with status 0). */
 void tc_signal(struct tc *t, unsigned i, int sig);
+/* SIGTERM every running node, each must exit cleanly. */
+void tc_stop_all(struct tc *t);
 void tc_wait_ready(struct tc *t, unsigned i);
 void tc_wait_all_ready(struct tc *t);
 
@@ -74,8 +77,9 @@ void tc_filter_from_env(void);
 void tc_pass(struct tc *t);
 
 /* Stop all nodes; print the tail of each log unless passed; remove the
- * directory (kept when $LOCUS_TEST_KEEP is set). Return -1 when a node's
- * log has a sanitizer report (ASan, LSan, UBSan), else 0. */
+ * directory (kept when $LOCUS_TEST_KEEP is set). Return -1 when a node did
+ * not exit with status 0 or its log has a sanitizer report (ASan, LSan,
+ * UBSan), else 0. */
 int tc_down(struct tc *t);
 
 /* ---------------------------------------------------------------- HTTP */
