@@ -178,6 +178,7 @@ int lc_cluster_start_node(struct lc_cluster *c, unsigned i)
         _exit(127);
     }
     nd->pid = pid;
+    nd->exit_status = -1;
     return 0;
 }
 
@@ -191,14 +192,19 @@ int lc_cluster_start(struct lc_cluster *c)
     return 0;
 }
 
-static bool reap(pid_t pid, unsigned timeout_ms, bool own_child)
+static bool reap(pid_t pid, unsigned timeout_ms, bool own_child,
+                 int *exit_status)
 {
     uint64_t end = lc_mono_ms() + timeout_ms;
     do {
         if (own_child) {
             int status;
             pid_t r = waitpid(pid, &status, WNOHANG);
-            if (r == pid || (r < 0 && errno == ECHILD)) {
+            if (r == pid) {
+                *exit_status = status;
+                return true;
+            }
+            if (r < 0 && errno == ECHILD) {
                 return true;
             }
         } else if (kill(pid, 0) != 0 && errno == ESRCH) {
@@ -209,10 +215,23 @@ static bool reap(pid_t pid, unsigned timeout_ms, bool own_child)
     return false;
 }
 
-int lc_cluster_signal(struct lc_cluster *c, unsigned i, int sig)
+/* Wait for node @i to exit after @sig (SIGKILL after the grace time). */
+static void wait_exit(struct lc_cluster *c, unsigned i, int sig)
 {
     struct lc_cluster_node *nd = &c->nodes[i];
     bool own = !c->spec.detach;
+    nd->exit_status = -1;
+    if (!reap(nd->pid, sig == SIGKILL ? 5000 : 10000, own,
+              &nd->exit_status)) {
+        kill(nd->pid, SIGKILL);
+        reap(nd->pid, 5000, own, &nd->exit_status);
+    }
+    nd->pid = 0;
+}
+
+int lc_cluster_signal(struct lc_cluster *c, unsigned i, int sig)
+{
+    struct lc_cluster_node *nd = &c->nodes[i];
     if (nd->pid == 0) {
         return -1;
     }
@@ -221,11 +240,7 @@ int lc_cluster_signal(struct lc_cluster *c, unsigned i, int sig)
         return -1;
     }
     if (sig == SIGKILL || sig == SIGTERM) {
-        if (!reap(nd->pid, sig == SIGKILL ? 5000 : 10000, own)) {
-            kill(nd->pid, SIGKILL);
-            reap(nd->pid, 5000, own);
-        }
-        nd->pid = 0;
+        wait_exit(c, i, sig);
     }
     return 0;
 }
@@ -238,9 +253,10 @@ void lc_cluster_stop(struct lc_cluster *c)
             kill(c->nodes[i].pid, SIGTERM);
         }
     }
+    /* One SIGTERM each: locusd takes a second one as "exit now". */
     for (unsigned i = 0; i < c->n; i++) {
         if (c->nodes[i].pid != 0) {
-            lc_cluster_signal(c, i, SIGTERM);
+            wait_exit(c, i, SIGTERM);
         }
     }
 }

@@ -27,6 +27,7 @@ struct lc_cluster_spec {
 struct lc_cluster_node {
     int port;
     pid_t pid; /* 0 when not running */
+    int exit_status; /* wait status of its last exit, -1 if not seen */
     char data_dir[1100];
     char conf[1100];
     char log[1100];

@@ -114,6 +114,12 @@ typedef void (*lc_raft_engine_close_cb)(void *data);
 void lc_raft_engine_close(struct lc_raft_engine *e, lc_raft_engine_close_cb cb,
                           void *data);
 
+/* Free what closed raft instances still hold. canonical/raft 0.15 may call
+ * into a closed instance until the loop has run everything pending, so this
+ * is for after uv_run() has returned (incarnations replaced by a group
+ * restart also wait until then). */
+void lc_raft_free_closed(void);
+
 /* --------------------------------------------------------------- queries */
 
 struct lc_raft_group *lc_raft_engine_group(struct lc_raft_engine *e,

@@ -271,6 +271,29 @@ static void inc_release(struct lc_incarnation *inc)
     }
 }
 
+/* Incarnations whose raft instance closed, freed by lc_raft_free_closed:
+ * raft_uv 0.15 may still call into them (see on_io_closed in observe.c)
+ * until the loop has nothing left to run. */
+static struct lc_incarnation *closed_incarnations;
+
+void lc_raft_free_closed(void)
+{
+    while (closed_incarnations != NULL) {
+        struct lc_incarnation *inc = closed_incarnations;
+        closed_incarnations = inc->next_closed;
+        inc_free(inc);
+    }
+}
+
+static void inc_bury(struct lc_incarnation *inc)
+{
+    if (!uv_is_closing((uv_handle_t *)&inc->tr.closer)) {
+        uv_close((uv_handle_t *)&inc->tr.closer, NULL);
+    }
+    inc->next_closed = closed_incarnations;
+    closed_incarnations = inc;
+}
+
 static void group_on_reopen_timer(uv_timer_t *t);
 
 static void group_on_raft_closed(struct raft *r)
@@ -278,7 +301,7 @@ static void group_on_raft_closed(struct raft *r)
     struct lc_incarnation *inc = LC_CONTAINER_OF(r, struct lc_incarnation,
                                                  raft);
     struct lc_raft_group *g = inc->group;
-    inc_release(inc);
+    inc_bury(inc);
     g->inc = NULL;
     if (g->closing) {
         uv_close((uv_handle_t *)&g->flush_check, group_on_handle_closed);

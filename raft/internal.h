@@ -208,6 +208,10 @@ struct lc_incarnation {
                              raft_io_snapshot_put_cb);
     raft_io_tick_cb tick;
     raft_io_recv_cb recv;
+    void (*orig_close)(struct raft_io *, raft_io_close_cb);
+    raft_io_close_cb close_cb; /* raft's; called once (observe.c) */
+    bool close_fired;
+    struct lc_incarnation *next_closed; /* lc_raft_free_closed's list */
     bool io_inited;
     bool raft_inited;
     bool started;
@@ -274,8 +278,8 @@ struct lc_raft_group {
 
     /* catch-up at start */
     bool caught_up;
-    bool catchup_target_set;
-    uint64_t catchup_target;
+    bool catchup_reading; /* follower: catchup_read in flight */
+    struct lc_raft_read catchup_read;
 
     /* fast failover */
     bool fast_mode;

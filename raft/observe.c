@@ -273,9 +273,33 @@ static int wrap_random(struct raft_io *io, int min, int max)
     return min + (int)randombytes_uniform((uint32_t)(max - min));
 }
 
+/* raft_uv 0.15 can call its close callback twice: it stops tracking an
+ * open segment when it finalizes it, so the callback fires while the
+ * segment's writer is still closing, and again from the writer's close
+ * callback (a poll handle, or after threadpool writes). A second call of
+ * raft's callback would free the instance's memory twice. */
+static void on_io_closed(struct raft_io *io)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    if (inc->close_fired) {
+        return;
+    }
+    inc->close_fired = true;
+    inc->close_cb(io);
+}
+
+static void wrap_close(struct raft_io *io, raft_io_close_cb cb)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    inc->close_cb = cb;
+    inc->orig_close(io, on_io_closed);
+}
+
 void lc_observe_wrap_io(struct lc_incarnation *inc)
 {
     struct raft_io *io = &inc->io;
+    inc->orig_close = io->close;
+    io->close = wrap_close;
     inc->orig_start = io->start;
     inc->orig_append = io->append;
     inc->orig_load = io->load;
@@ -340,6 +364,19 @@ static void on_lost_leadership(struct lc_raft_group *g)
     lc_req_reroute_all(g, &g->pending);
 }
 
+static void on_catchup_read(struct lc_raft_read *rd, int status)
+{
+    struct lc_raft_group *g = rd->data;
+    g->catchup_reading = false;
+    if (status != 0 || g->caught_up) {
+        return; /* asked again at the next observation */
+    }
+    g->caught_up = true;
+    lc_infof("raft", "group %s: caught up at index %llu", g->name,
+             (unsigned long long)rd->priv.index);
+    lc_engine_update_caught_up(g->e);
+}
+
 static void update_caught_up(struct lc_raft_group *g, struct raft *r,
                              raft_id leader)
 {
@@ -349,11 +386,17 @@ static void update_caught_up(struct lc_raft_group *g, struct raft *r,
     if (raft_state(r) == RAFT_LEADER) {
         g->caught_up = g->leader_ready;
     } else {
-        if (!g->catchup_target_set) {
-            g->catchup_target = r->commit_index;
-            g->catchup_target_set = true;
+        /* A follower has caught up once a read barrier through the leader
+         * is applied here. Its own commit index says nothing of what the
+         * leader committed (after a restart it is where the log or snapshot
+         * ends), nor does the first AppendEntries (raft_uv may deliver ones
+         * queued long ago). */
+        if (!g->catchup_reading) {
+            g->catchup_reading = true;
+            g->catchup_read.data = g;
+            lc_req_submit_read(g, &g->catchup_read, on_catchup_read);
         }
-        g->caught_up = r->last_applied >= g->catchup_target;
+        return;
     }
     if (g->caught_up) {
         lc_infof("raft", "group %s: caught up at index %llu", g->name,

@@ -204,6 +204,7 @@ int lc_node_run(const struct lc_config *cfg)
              cfg->standalone ? "standalone" : "cluster", cfg->ip, cfg->port,
              self, cfg->data_dir, ro.n_members);
     uv_run(&n.loop, UV_RUN_DEFAULT);
+    lc_raft_free_closed();
     rv = uv_loop_close(&n.loop);
     if (rv != 0) {
         lc_warnf("server", "loop closed with handles still open");

@@ -1,0 +1,214 @@
+/* Helpers for test/cluster: one real locusd cluster per test in its own
+ * temporary directory, HTTP shortcuts, instance lists, raft views, a
+ * background writer that records acknowledged writes, bounded waits.
+ *
+ * Every helper that cannot do its job fails the running cmocka test with a
+ * message (fail_msg), so tests read as a list of steps. Call them from the
+ * test's thread only, except tc_writer_* and the tc_http* / tc_register*
+ * functions, which are thread-safe.
+ */
+#ifndef LC_TEST_TCLUSTER_H
+#define LC_TEST_TCLUSTER_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bench/cluster.h"
+
+#define TC_PS "naming_persistent_service_v2"
+#define TC_SM "naming_service_metadata"
+#define TC_IM "naming_instance_metadata"
+
+/* Most waits: long enough for an election or a restart on a slow (ASan)
+ * build, short enough to keep a binary under a minute when all goes well. */
+#define TC_WAIT_MS 20000
+
+struct tc_writer;
+
+struct tc {
+    struct lc_cluster c;
+    struct tc_writer *writer; /* background writer, freed by tc_down */
+    char tmp[512];            /* mkdtemp root, removed by tc_down */
+    char name[64];            /* test name, for messages */
+    bool inited;
+    bool passed; /* set by tc_pass(); logs are shown when false */
+};
+
+/* Path of the locusd to test: $LOCUSD, else $BUILD/locusd, else the locusd
+ * next to this test binary's build tree (<build>/test/cluster/x ->
+ * <build>/locusd), else build/locusd. */
+const char *tc_locusd(void);
+
+/* cmocka setup/teardown: allocate a struct tc as the state; free it after
+ * stopping its nodes and removing its directory. */
+int tc_setup(void **state);
+int tc_teardown(void **state);
+
+/* Write the configuration of an @n node cluster (HTTP ports base_port +
+ * 10 i) in a fresh temporary directory; nothing is started. */
+void tc_init(struct tc *t, const char *name, unsigned n, int base_port,
+             const char *extra);
+
+/* tc_init, start every node, wait until all are ready (status UP). */
+void tc_up(struct tc *t, const char *name, unsigned n, int base_port,
+           const char *extra);
+
+/* Start node @i (no wait). */
+void tc_start(struct tc *t, unsigned i);
+/* Start node @i with environment variable @name=@value set for it only. */
+void tc_start_env(struct tc *t, unsigned i, const char *name,
+                  const char *value);
+/* Send @sig to node @i (SIGKILL/SIGTERM wait for it to exit; after
+ * SIGTERM it must have exited with status 0). */
+void tc_signal(struct tc *t, unsigned i, int sig);
+/* SIGTERM every running node, each must exit cleanly. */
+void tc_stop_all(struct tc *t);
+void tc_wait_ready(struct tc *t, unsigned i);
+void tc_wait_all_ready(struct tc *t);
+
+/* Run only the tests matching $TC_FILTER (a cmocka pattern, e.g.
+ * "test_full*"), when set. */
+void tc_filter_from_env(void);
+
+/* Mark the test passed (so the teardown does not print node logs). */
+void tc_pass(struct tc *t);
+
+/* Stop all nodes; print the tail of each log unless passed; remove the
+ * directory (kept when $LOCUS_TEST_KEEP is set). Return -1 when a node did
+ * not exit with status 0 or its log has a sanitizer report (ASan, LSan,
+ * UBSan), else 0. */
+int tc_down(struct tc *t);
+
+/* ---------------------------------------------------------------- HTTP */
+
+/* HTTP to node @i (3 s timeout): status, or -1 when no answer. *@body (if
+ * not NULL) is malloc'd or NULL. Thread-safe. */
+int tc_http(struct tc *t, unsigned i, const char *method, const char *path,
+            const char *content_type, const char *req_body, char **body);
+
+/* As tc_http with a caller-chosen timeout. */
+int tc_http_timeout(struct tc *t, unsigned i, const char *method,
+                    const char *path, const char *content_type,
+                    const char *req_body, unsigned timeout_ms, char **body);
+
+/* POST a persistent instance ip:port into @service through node @i.
+ * Return the HTTP status (-1: no answer); true acknowledgement is status
+ * 200 with body "ok", see tc_register_ok. Thread-safe. */
+int tc_register(struct tc *t, unsigned i, const char *service, const char *ip,
+                int port, char **body);
+bool tc_register_ok(struct tc *t, unsigned i, const char *service,
+                    const char *ip, int port);
+
+/* Register and fail the test unless acknowledged. */
+void tc_must_register(struct tc *t, unsigned i, const char *service,
+                      const char *ip, int port);
+
+/* GET /instance/list of @service on node @i. Return the parsed response
+ * (caller json_decref's) or NULL when the status is not 200. */
+json_t *tc_list(struct tc *t, unsigned i, const char *service, bool consistent,
+                int *status);
+
+/* Number of @ports (with ip @ip) missing from node @i's list of @service,
+ * or -1 when the list could not be read. The first missing port goes to
+ * *@first_missing when not NULL. */
+int tc_missing(struct tc *t, unsigned i, const char *service, const char *ip,
+               const int *ports, size_t n, bool consistent, int *first_missing);
+
+/* Wait (consistent reads, retried) until node @i lists all @ports; fail the
+ * test otherwise. */
+void tc_expect_all(struct tc *t, unsigned i, const char *service,
+                   const char *ip, const int *ports, size_t n);
+
+/* --------------------------------------------------------------- raft */
+
+/* Raft address "127.0.0.1:<port-1000>" of node @i into @buf. */
+const char *tc_raft_addr(struct tc *t, unsigned i, char *buf, size_t size);
+
+/* Node @i's /v1/core/raft/groups, parsed, or NULL. */
+json_t *tc_groups(struct tc *t, unsigned i);
+
+/* The object of @group in node @i's view (a new reference), or NULL. */
+json_t *tc_group(struct tc *t, unsigned i, const char *group);
+
+/* Integer field @field of @group on node @i ("term", "restarts", ...), or
+ * -1. A dotted "lastSnapshot.index" reads one level down. */
+long long tc_group_int(struct tc *t, unsigned i, const char *group,
+                       const char *field);
+
+/* State ("leader", "follower", ...) of @group on node @i into @buf ("" on
+ * failure). */
+const char *tc_group_state(struct tc *t, unsigned i, const char *group,
+                           char *buf, size_t size);
+
+/* Leader of @group agreed by a node and itself, skipping @skip_mask; fail
+ * the test when none within @timeout_ms. */
+int tc_leader(struct tc *t, const char *group, unsigned skip_mask,
+              unsigned timeout_ms);
+
+/* Wait until every running node not in @skip_mask names node @leader as the
+ * leader of @group; fail otherwise. */
+void tc_wait_agree(struct tc *t, const char *group, unsigned leader,
+                   unsigned skip_mask, unsigned timeout_ms);
+
+/* POST /nacos/v1/core/ops/raft to node @i with {"groupId","command",
+ * "value"} (NULL members are omitted). Return the HTTP status; *@body gets
+ * the response (malloc'd) when not NULL. */
+int tc_ops(struct tc *t, unsigned i, const char *group, const char *command,
+           const char *value, char **body);
+
+/* "code" of a RestResult body, or -1. */
+int tc_rest_code(const char *body);
+
+/* ---------------------------------------------------------------- logs */
+
+/* True when node @i's log contains @needle. */
+bool tc_log_contains(struct tc *t, unsigned i, const char *needle);
+
+/* --------------------------------------------------------------- misc */
+
+uint64_t tc_now_ms(void);
+void tc_sleep_ms(unsigned ms);
+
+/* ----------------------------------------------------- background writer */
+
+/* Registers ip @ip with ports 1, 2, 3... into @service, one write at a time,
+ * cycling over the nodes in @mask (a node that does not answer is skipped
+ * for a while), and records which ports were acknowledged and when. */
+struct tc_writer {
+    struct tc *t;
+    const char *service;
+    const char *ip;
+    unsigned mask;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    bool running;
+    bool stop;
+    int next_port;
+    int *acked;         /* acknowledged ports, in order */
+    uint64_t *acked_at; /* tc_now_ms() of each */
+    size_t n_acked;
+    size_t cap;
+    unsigned failures;
+};
+
+/* Start the writer of @t (one per test; owned by @t, freed by tc_down, so
+ * a failing test leaves nothing running). */
+struct tc_writer *tc_writer_start(struct tc *t, const char *service,
+                                  const char *ip, unsigned mask);
+/* Change the nodes used (e.g. to exclude one about to be killed). */
+void tc_writer_set_mask(struct tc_writer *w, unsigned mask);
+size_t tc_writer_acked(struct tc_writer *w);
+/* Wait until @n more writes than now are acknowledged and acknowledged
+ * after @since_ms; fail after @timeout_ms with @what in the message. */
+void tc_writer_wait_more(struct tc_writer *w, size_t n, unsigned timeout_ms,
+                         const char *what);
+/* The longest time between two consecutive acknowledgements, the later at
+ * or after @since_ms (how long writes stalled around an event). */
+uint64_t tc_writer_max_gap(struct tc_writer *w, uint64_t since_ms);
+/* Stop the thread; the acknowledged list stays readable until tc_down. */
+void tc_writer_stop(struct tc_writer *w);
+
+#endif /* LC_TEST_TCLUSTER_H */
