@@ -138,6 +138,26 @@ int lc_cluster_init(struct lc_cluster *c, const struct lc_cluster_spec *spec)
     return 0;
 }
 
+int lc_cluster_attach(struct lc_cluster *c, const char *dir)
+{
+    memset(c, 0, sizeof *c);
+    c->spec.detach = true;
+    if (realpath(dir, c->dir) == NULL) {
+        return -1;
+    }
+    for (unsigned i = 0; i < LC_CLUSTER_MAX; i++) {
+        struct lc_cluster_node *nd = &c->nodes[i];
+        snprintf(nd->conf, sizeof nd->conf, "%s/node%u.properties", c->dir, i);
+        if (access(nd->conf, F_OK) != 0) {
+            break;
+        }
+        snprintf(nd->data_dir, sizeof nd->data_dir, "%s/node%u", c->dir, i);
+        snprintf(nd->log, sizeof nd->log, "%s/node%u.log", c->dir, i);
+        c->n = i + 1;
+    }
+    return c->n > 0 ? 0 : -1;
+}
+
 int lc_cluster_wipe(struct lc_cluster *c)
 {
     for (unsigned i = 0; i < c->n; i++) {

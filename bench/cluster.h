@@ -47,6 +47,11 @@ struct lc_cluster {
  * a message on stderr. */
 int lc_cluster_init(struct lc_cluster *c, const struct lc_cluster_spec *spec);
 
+/* Attach to an existing cluster directory without writing anything (to stop
+ * it): finds the nodes by their properties files. Return 0, or -1 if @dir
+ * holds no cluster. */
+int lc_cluster_attach(struct lc_cluster *c, const char *dir);
+
 /* Remove every node's data directory (nodes must be stopped). */
 int lc_cluster_wipe(struct lc_cluster *c);
 

@@ -506,11 +506,19 @@ static int run_trial(struct fo *fo, struct trial *t)
     t->leader_ms = (double)(fo->leader_us - fo->kill_us) / 1000.0;
     t->unavail_ms = (double)(fo->first_ack_us - fo->kill_us) / 1000.0;
     lc_bench_sort(fo->acks.v, fo->acks.n);
+    uint64_t gap_at = 0;
     for (size_t i = 1; i < fo->acks.n; i++) {
         uint64_t gap = fo->acks.v[i] - fo->acks.v[i - 1];
         if (fo->acks.v[i] > fo->kill_us - 1000000 && gap > max_gap) {
             max_gap = gap;
+            gap_at = fo->acks.v[i - 1];
         }
+    }
+    if (getenv("LOCUS_BENCH_DEBUG") != NULL) {
+        fprintf(stderr, "    longest gap starts at %+.1f ms (wall %llu)\n",
+                ((double)gap_at - (double)fo->kill_us) / 1000.0,
+                (unsigned long long)(lc_now_ms() -
+                                     (lc_mono_us() - gap_at) / 1000));
     }
     t->gap_ms = (double)max_gap / 1000.0;
     if (getenv("LOCUS_BENCH_DEBUG") != NULL) {
@@ -540,7 +548,14 @@ static int run_trial(struct fo *fo, struct trial *t)
     /* Bring the killed node back and check it caught up. */
     lc_cluster_start_node(&fo->cluster, (unsigned)leader);
     if (lc_cluster_wait_ready(&fo->cluster, (unsigned)leader, 30000) != 0) {
-        fprintf(stderr, "  node%d did not come back\n", leader);
+        fprintf(stderr, "  node%d did not come back; raft views:\n", leader);
+        for (unsigned i = 0; i < fo->cluster.n; i++) {
+            char *body = NULL;
+            lc_cluster_http(&fo->cluster, i, "GET", "/v1/core/raft/groups",
+                            NULL, NULL, &body);
+            fprintf(stderr, "  node%u: %s\n", i, body != NULL ? body : "-");
+            free(body);
+        }
         return -1;
     }
     {

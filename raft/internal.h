@@ -344,6 +344,7 @@ static inline struct raft *lc_group_raft(struct lc_raft_group *g)
 void lc_group_force_snapshot(struct lc_raft_group *g);
 
 /* observe.c */
+bool lc_observe_fix_append(struct raft *r, struct raft_message *m);
 void lc_observe_wrap_io(struct lc_incarnation *inc);
 void lc_observe(struct lc_raft_group *g);
 void lc_observe_peer_down(struct lc_raft_group *g, const char *address);

@@ -61,6 +61,43 @@ uint64_t lc_observe_contact(struct lc_raft_group *g, raft_id id)
     return 0;
 }
 
+/* canonical/raft 0.15 loops forever when a follower's snapshot is newer than
+ * the point the leader probes from (a restarted follower that snapshotted
+ * while it led, say): the follower answers the leader's older
+ * InstallSnapshot with a no-op that reports the leader's snapshot index as
+ * matched, then rejects the next AppendEntries because that index is
+ * compacted on its side (logTermOf() is 0 below the snapshot), and the leader
+ * goes back to the snapshot.
+ *
+ * Entries at or below the follower's snapshot are committed, so they are the
+ * leader's too. When an AppendEntries starts below the snapshot and reaches
+ * past it, drop the entries the snapshot covers and make it start at the
+ * snapshot: the follower then appends the rest (truncating any stale suffix)
+ * and reports exactly what it appended. (With nothing left past the snapshot
+ * the message is left alone: 0.15 would answer an empty one with its whole
+ * log, stale suffix included.) Return true if @m was rewritten. */
+bool lc_observe_fix_append(struct raft *r, struct raft_message *m)
+{
+    struct raft_append_entries *ae = &m->append_entries;
+    raft_index snap = r->log.snapshot.last_index;
+    raft_index skip;
+
+    if (m->type != RAFT_IO_APPEND_ENTRIES || snap == 0 ||
+        ae->prev_log_index >= snap ||
+        ae->prev_log_index + ae->n_entries <= snap || snap > r->commit_index) {
+        return false;
+    }
+    skip = snap - ae->prev_log_index;
+    /* Every entry of a message shares one batch buffer (freed through
+     * entries[0].batch): moving the array keeps it. */
+    memmove(ae->entries, ae->entries + skip,
+            (ae->n_entries - skip) * sizeof *ae->entries);
+    ae->n_entries -= (unsigned)skip;
+    ae->prev_log_index = snap;
+    ae->prev_log_term = r->log.snapshot.last_term;
+    return true;
+}
+
 /* ------------------------------------------------------------ wrappers */
 
 static void on_tick(struct raft_io *io)
@@ -94,6 +131,11 @@ static void on_recv(struct raft_io *io, struct raft_message *m)
             g->restore_hint = m->install_snapshot.last_index;
             g->snap.term = m->install_snapshot.last_term;
             break;
+    }
+    if (lc_observe_fix_append(&inc->raft, m)) {
+        lc_debugf("raft", "group %s: AppendEntries from below our snapshot "
+                          "now starts at %llu",
+                  g->name, (unsigned long long)m->append_entries.prev_log_index);
     }
     inc->recv(io, m);
     if (inc->started) {

@@ -337,8 +337,9 @@ static int cmd_cluster(int argc, char **argv)
         return 0;
     }
     if (strcmp(verb, "stop") == 0) {
-        if (lc_cluster_init(&c, &spec) != 0) {
-            return 1;
+        if (lc_cluster_attach(&c, spec.dir) != 0) {
+            printf("no cluster in %s\n", spec.dir);
+            return 0;
         }
         int n = lc_cluster_load_pids(&c);
         lc_cluster_stop(&c);
