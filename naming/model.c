@@ -66,11 +66,78 @@ void lc_instance_ref(struct lc_instance *inst)
     inst->refs++;
 }
 
+/* Freed memory waiting for the last pin (see model.h). */
+struct grave {
+    void *p;
+    bool instance;
+    struct grave *next;
+};
+
+static unsigned pins;
+static struct grave *graves;
+
+static void instance_free(struct lc_instance *inst);
+
+static void bury(void *p, bool instance)
+{
+    struct grave *g = malloc(sizeof *g);
+    if (g == NULL) {
+        return; /* out of memory: leaking is safe, freeing is not */
+    }
+    g->p = p;
+    g->instance = instance;
+    g->next = graves;
+    graves = g;
+}
+
+void lc_model_pin(void)
+{
+    pins++;
+}
+
+void lc_model_unpin(void)
+{
+    if (--pins > 0) {
+        return;
+    }
+    while (graves != NULL) {
+        struct grave *g = graves;
+        graves = g->next;
+        if (g->instance) {
+            instance_free(g->p);
+        } else {
+            free(g->p);
+        }
+        free(g);
+    }
+}
+
+void lc_model_defer_free(void *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    if (pins > 0) {
+        bury(p, false);
+    } else {
+        free(p);
+    }
+}
+
 void lc_instance_unref(struct lc_instance *inst)
 {
     if (inst == NULL || --inst->refs > 0) {
         return;
     }
+    if (pins > 0) {
+        bury(inst, true);
+        return;
+    }
+    instance_free(inst);
+}
+
+static void instance_free(struct lc_instance *inst)
+{
     free(inst->ip);
     free(inst->cluster);
     free(inst->instance_id);

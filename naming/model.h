@@ -54,7 +54,17 @@ struct lc_instance *lc_instance_new(const char *ip, int port,
                                     const char *metadata_text,
                                     const char *instance_id);
 void lc_instance_ref(struct lc_instance *inst);
+/* Drop a reference; the last one frees the instance, or defers the free
+ * while the model is pinned. */
 void lc_instance_unref(struct lc_instance *inst);
+
+/* Pinning: while a snapshot holds a frozen view (plain pointers, no
+ * references), nothing it may point to is freed: instances whose last
+ * reference goes, and memory passed to lc_model_defer_free(), wait until the
+ * last pin is released. Loop thread only. */
+void lc_model_pin(void);
+void lc_model_unpin(void);
+void lc_model_defer_free(void *p);
 /* True when every field is the same. */
 bool lc_instance_equal(const struct lc_instance *a,
                        const struct lc_instance *b);

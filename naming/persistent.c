@@ -106,91 +106,31 @@ static void on_read(struct lc_processor *p, const ReadRequest *req,
 
 /* ------------------------------------------------------------- snapshot */
 
-struct row {
-    const char *client_id; /* into frozen->arena */
-    const char *ns;
-    const char *group;
-    const char *service;
-    struct lc_instance *inst;
-};
-
-/* What a snapshot writes, captured on the loop: instance references and one
- * arena holding every string, so freezing costs two allocations, not four
- * per instance. */
+/* What a snapshot writes: a copy of the registry's dense row array, taken
+ * on the loop with the model pinned, so nothing it points to is freed until
+ * snapshot_release. Freezing costs one memcpy, whatever the state's size. */
 struct frozen {
-    struct row *rows;
+    struct lc_row *rows;
     size_t n;
-    char *arena;
 };
-
-static void frozen_free(struct frozen *f)
-{
-    for (size_t i = 0; i < f->n; i++) {
-        lc_instance_unref(f->rows[i].inst);
-    }
-    free(f->rows);
-    free(f->arena);
-    free(f);
-}
-
-static const char *arena_put(char **cur, const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *at = *cur;
-    memcpy(at, s, n);
-    *cur += n;
-    return at;
-}
 
 static int snapshot_freeze(struct lc_processor *p, void **out)
 {
     struct lc_naming *n = p->data;
     struct frozen *f = calloc(1, sizeof *f);
-    struct lc_client *c, *ctmp;
-    size_t cap = n->reg->n_instances + 1;
-    size_t bytes = 1;
-    char *cur;
+    size_t n_rows = n->reg->n_rows;
 
-    if (f == NULL || (f->rows = calloc(cap, sizeof *f->rows)) == NULL) {
+    if (f == NULL) {
+        return LC_ENOMEM;
+    }
+    f->rows = malloc((n_rows > 0 ? n_rows : 1) * sizeof *f->rows);
+    if (f->rows == NULL) {
         free(f);
         return LC_ENOMEM;
     }
-    HASH_ITER(hh, n->reg->clients, c, ctmp)
-    {
-        struct lc_publish *pub, *ptmp;
-        if (c->ephemeral) {
-            continue;
-        }
-        HASH_ITER(hh, c->publishes, pub, ptmp)
-        {
-            bytes += strlen(c->id) + strlen(pub->service->ns) +
-                     strlen(pub->service->group) +
-                     strlen(pub->service->name) + 4;
-        }
-    }
-    f->arena = malloc(bytes);
-    if (f->arena == NULL) {
-        frozen_free(f);
-        return LC_ENOMEM;
-    }
-    cur = f->arena;
-    HASH_ITER(hh, n->reg->clients, c, ctmp)
-    {
-        struct lc_publish *pub, *ptmp;
-        if (c->ephemeral) {
-            continue;
-        }
-        HASH_ITER(hh, c->publishes, pub, ptmp)
-        {
-            struct row *r = &f->rows[f->n++];
-            r->client_id = arena_put(&cur, c->id);
-            r->ns = arena_put(&cur, pub->service->ns);
-            r->group = arena_put(&cur, pub->service->group);
-            r->service = arena_put(&cur, pub->service->name);
-            r->inst = pub->inst;
-            lc_instance_ref(r->inst);
-        }
-    }
+    memcpy(f->rows, n->reg->rows, n_rows * sizeof *f->rows);
+    f->n = n_rows;
+    lc_model_pin();
     *out = f;
     return 0;
 }
@@ -221,11 +161,11 @@ static int snapshot_save(struct lc_processor *p, void *frozen, sqlite3 *db,
                                 -1, &st, NULL);
     }
     for (size_t i = 0; rc == SQLITE_OK && i < f->n; i++) {
-        const struct row *r = &f->rows[i];
+        const struct lc_row *r = &f->rows[i];
         sqlite3_bind_text(st, 1, r->client_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, r->ns, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, r->group, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, r->service, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->service->ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, r->service->group, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, r->service->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, r->inst->ip, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 6, r->inst->port);
         sqlite3_bind_text(st, 7, r->inst->cluster, -1, SQLITE_STATIC);
@@ -247,8 +187,11 @@ static int snapshot_save(struct lc_processor *p, void *frozen, sqlite3 *db,
 
 static void snapshot_release(struct lc_processor *p, void *frozen)
 {
+    struct frozen *f = frozen;
     (void)p;
-    frozen_free(frozen);
+    free(f->rows);
+    free(f);
+    lc_model_unpin();
 }
 
 /* A (client, service) pair seen in the snapshot, for the diff. */

@@ -69,6 +69,43 @@ static void on_deregister(const struct lc_event *ev, void *data)
     service_changed(reg, svc);
 }
 
+static int row_add(struct lc_registry *reg, struct lc_client *c,
+                   struct lc_publish *pub)
+{
+    if (reg->n_rows == reg->cap_rows) {
+        size_t cap = reg->cap_rows == 0 ? 1024 : reg->cap_rows * 2;
+        struct lc_row *rows = realloc(reg->rows, cap * sizeof *rows);
+        if (rows == NULL) {
+            return LC_ENOMEM;
+        }
+        reg->rows = rows;
+        reg->cap_rows = cap;
+    }
+    pub->row = reg->n_rows++;
+    reg->rows[pub->row].client_id = c->id;
+    reg->rows[pub->row].service = pub->service;
+    reg->rows[pub->row].inst = pub->inst;
+    return 0;
+}
+
+/* Swap-remove @pub's row; the moved row's publish learns its new place. */
+static void row_remove(struct lc_registry *reg, struct lc_publish *pub)
+{
+    size_t last = --reg->n_rows;
+    if (pub->row != last) {
+        struct lc_row *moved = &reg->rows[last];
+        struct lc_client *mc = lc_registry_find_client(reg, moved->client_id);
+        struct lc_publish *mp = NULL;
+        reg->rows[pub->row] = *moved;
+        if (mc != NULL) {
+            HASH_FIND_STR(mc->publishes, moved->service->key, mp);
+        }
+        if (mp != NULL) {
+            mp->row = pub->row;
+        }
+    }
+}
+
 struct lc_registry *lc_registry_new(struct lc_bus *bus)
 {
     struct lc_registry *reg = calloc(1, sizeof *reg);
@@ -89,7 +126,7 @@ struct lc_registry *lc_registry_new(struct lc_bus *bus)
 static void publish_free(struct lc_publish *pub)
 {
     lc_instance_unref(pub->inst);
-    free(pub->service_key);
+    lc_model_defer_free(pub->service_key);
     free(pub);
 }
 
@@ -112,6 +149,7 @@ void lc_registry_free(struct lc_registry *reg)
         free(c->id);
         free(c);
     }
+    free(reg->rows);
     HASH_ITER(hh, reg->services, s, stmp)
     {
         struct lc_publisher *p, *ptmp;
@@ -233,11 +271,20 @@ int lc_registry_publish(struct lc_registry *reg, const char *client_id,
             return LC_ENOMEM;
         }
         pub->service = svc;
+        pub->inst = inst;
+        if (!ephemeral && row_add(reg, c, pub) != 0) {
+            free(pub->service_key);
+            free(pub);
+            return LC_ENOMEM;
+        }
         HASH_ADD_KEYPTR(hh, c->publishes, pub->service_key,
                         strlen(pub->service_key), pub);
         reg->n_instances++;
     } else {
         lc_instance_unref(pub->inst);
+        if (!c->ephemeral) {
+            reg->rows[pub->row].inst = inst;
+        }
     }
     lc_instance_ref(inst);
     pub->inst = inst;
@@ -263,6 +310,9 @@ void lc_registry_unpublish(struct lc_registry *reg, const char *client_id,
         return;
     }
     HASH_DEL(c->publishes, pub);
+    if (!c->ephemeral) {
+        row_remove(reg, pub);
+    }
     publish_free(pub);
     reg->n_instances--;
     lc_bus_publish(reg->bus, &ev);
@@ -270,9 +320,10 @@ void lc_registry_unpublish(struct lc_registry *reg, const char *client_id,
         struct lc_event gone = {.type = LC_EV_CLIENT_DISCONNECT,
                                 .client_id = client_id};
         lc_bus_publish(reg->bus, &gone);
-        /* client_id may point into c->id: publish before freeing. */
+        /* client_id may point into c->id: publish before freeing. A frozen
+         * snapshot may point at c->id too. */
         HASH_DEL(reg->clients, c);
-        free(c->id);
+        lc_model_defer_free(c->id);
         free(c);
     }
 }

@@ -22,7 +22,16 @@ struct lc_publish {
     char *service_key;
     struct lc_service *service;
     struct lc_instance *inst;
+    size_t row; /* in lc_registry.rows (persistent clients only) */
     UT_hash_handle hh;
+};
+
+/* One persistent publish, as a snapshot writes it. The registry keeps these
+ * dense so that freezing a snapshot is one copy (see lc_model_pin). */
+struct lc_row {
+    const char *client_id;
+    const struct lc_service *service;
+    const struct lc_instance *inst;
 };
 
 struct lc_client {
@@ -38,6 +47,8 @@ struct lc_publisher {
     UT_hash_handle hh;
 };
 
+/* Services are not freed while the registry lives (a frozen snapshot points
+ * at them); code that removes one must free it with lc_model_defer_free. */
 struct lc_service {
     char *key; /* lc_service_key_text() */
     char *ns;
@@ -56,6 +67,9 @@ struct lc_registry {
     struct lc_client *clients;
     struct lc_service *services;
     unsigned long n_instances;
+    struct lc_row *rows; /* persistent publishes, in no order */
+    size_t n_rows;
+    size_t cap_rows;
 };
 
 /* Create a registry that listens on @bus (borrowed). */

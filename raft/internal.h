@@ -292,6 +292,8 @@ struct lc_raft_group {
     uint64_t snap_index;
     uint64_t snap_term;
     size_t snap_size;
+    uint64_t snap_take_us;  /* freeze on the loop */
+    uint64_t snap_start_us; /* freeze started */
     bool snap_forced; /* threshold lowered to force one */
     struct lc_admin_op *snap_waiters;
     struct lc_admin_op *admin_wait; /* waiting for a leader to send to */

@@ -315,6 +315,87 @@ static void test_free_drops_refs(void **state)
     lc_registry_free(NULL);
 }
 
+/* Every persistent publish has exactly one row, pointing back at it. */
+static void check_rows(struct lc_registry *reg)
+{
+    size_t n = 0;
+    struct lc_client *c, *ctmp;
+    HASH_ITER(hh, reg->clients, c, ctmp)
+    {
+        struct lc_publish *pub, *ptmp;
+        if (c->ephemeral) {
+            continue;
+        }
+        HASH_ITER(hh, c->publishes, pub, ptmp)
+        {
+            assert_true(pub->row < reg->n_rows);
+            assert_ptr_equal(reg->rows[pub->row].client_id, c->id);
+            assert_ptr_equal(reg->rows[pub->row].service, pub->service);
+            assert_ptr_equal(reg->rows[pub->row].inst, pub->inst);
+            n++;
+        }
+    }
+    assert_int_equal(n, reg->n_rows);
+}
+
+static void test_rows_stay_dense(void **state)
+{
+    struct env *env = *state;
+    char id[64];
+    for (int i = 0; i < 50; i++) {
+        struct lc_instance *inst = lc_instance_new(
+            "10.0.0.1", 1000 + i, "DEFAULT", 1, true, true, false, NULL, "x");
+        snprintf(id, sizeof id, "10.0.0.1:%d#false", 1000 + i);
+        assert_int_equal(lc_registry_publish(env->reg, id, false,
+                                             i % 2 ? env->svc : env->svc2,
+                                             inst),
+                         0);
+        lc_instance_unref(inst);
+    }
+    check_rows(env->reg);
+    for (int i = 0; i < 50; i += 3) {
+        snprintf(id, sizeof id, "10.0.0.1:%d#false", 1000 + i);
+        lc_registry_unpublish(env->reg, id, i % 2 ? env->svc : env->svc2);
+        check_rows(env->reg);
+    }
+    assert_int_equal(env->reg->n_rows, 50 - 17);
+}
+
+/* A frozen copy of the rows stays readable while pinned, whatever happens
+ * to the registry meanwhile (ASan would report a use after free). */
+static void test_pinned_rows_survive(void **state)
+{
+    struct env *env = *state;
+    struct lc_instance *a = lc_instance_new("1.1.1.1", 1, "DEFAULT", 1, true,
+                                            true, false, "{\"k\":\"v\"}", "a");
+    struct lc_instance *b = lc_instance_new("1.1.1.2", 2, "DEFAULT", 2, true,
+                                            true, false, NULL, "b");
+    struct lc_row *copy;
+    size_t n;
+
+    assert_int_equal(lc_registry_publish(env->reg, "1.1.1.1:1#false", false,
+                                         env->svc, a),
+                     0);
+    lc_instance_unref(a);
+    n = env->reg->n_rows;
+    copy = malloc(n * sizeof *copy);
+    memcpy(copy, env->reg->rows, n * sizeof *copy);
+    lc_model_pin();
+    /* Replace the instance, then withdraw it: client and instance go. */
+    assert_int_equal(lc_registry_publish(env->reg, "1.1.1.1:1#false", false,
+                                         env->svc, b),
+                     0);
+    lc_instance_unref(b);
+    lc_registry_unpublish(env->reg, "1.1.1.1:1#false", env->svc);
+    assert_null(lc_registry_find_client(env->reg, "1.1.1.1:1#false"));
+    assert_string_equal(copy[0].client_id, "1.1.1.1:1#false");
+    assert_string_equal(copy[0].inst->ip, "1.1.1.1");
+    assert_string_equal(copy[0].inst->metadata_text, "{\"k\":\"v\"}");
+    lc_model_unpin();
+    free(copy);
+    check_rows(env->reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +412,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unpublish_with_own_id, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_free_drops_refs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_stay_dense, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pinned_rows_survive, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
