@@ -28,8 +28,13 @@
 
 #define SHUTDOWN_GRACE_MS 5000
 
+#define LAG_PERIOD_MS 100
+#define LAG_WARN_MS 100
+
 struct node {
     uv_loop_t loop;
+    uv_timer_t lag_timer; /* event-loop lag monitor */
+    uint64_t lag_due;
     const struct lc_config *cfg;
     struct lc_raft_engine *engine;
     struct lc_naming *naming;
@@ -41,6 +46,19 @@ struct node {
     int lock_fd;
 };
 
+/* A timer that should fire every LAG_PERIOD_MS: when it is late, something
+ * held the loop (every request waited that long). */
+static void on_lag_timer(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    uint64_t now = uv_now(&n->loop);
+    if (n->lag_due != 0 && now > n->lag_due + LAG_WARN_MS) {
+        lc_warnf("server", "event loop blocked for %llu ms",
+                 (unsigned long long)(now - n->lag_due));
+    }
+    n->lag_due = now + LAG_PERIOD_MS;
+}
+
 static void on_engine_closed(void *data)
 {
     struct node *n = data;
@@ -50,6 +68,7 @@ static void on_engine_closed(void *data)
     n->admin = NULL;
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
+    uv_close((uv_handle_t *)&n->lag_timer, NULL);
     lc_infof("server", "stopped");
 }
 
@@ -198,6 +217,9 @@ int lc_node_run(const struct lc_config *cfg)
     n.sigint.data = &n;
     uv_signal_start(&n.sigterm, on_signal, SIGTERM);
     uv_signal_start(&n.sigint, on_signal, SIGINT);
+    uv_timer_init(&n.loop, &n.lag_timer);
+    n.lag_timer.data = &n;
+    uv_timer_start(&n.lag_timer, on_lag_timer, LAG_PERIOD_MS, LAG_PERIOD_MS);
 
     lc_infof("server",
              "locusd up: %s mode, http %s:%d, raft %s, data %s, %u member(s)",
