@@ -8,6 +8,8 @@
 #include "common/err.h"
 #include "naming/model.h"
 
+static const char empty_text[] = "{}";
+
 static char *dup_or_empty(const char *s)
 {
     return strdup(s != NULL ? s : "");
@@ -35,9 +37,14 @@ struct lc_instance *lc_instance_new(const char *ip, int port,
     inst->instance_id = dup_or_empty(instance_id);
     if (metadata_text == NULL || metadata_text[0] == '\0' ||
         strcmp(metadata_text, "{}") == 0) {
-        /* The common case: no JSON to parse or print. */
-        inst->metadata = json_object();
-        inst->metadata_text = strdup("{}");
+        /* The common case: share one empty object and text (never
+         * modified: views copy before merging an overlay). */
+        static json_t *empty;
+        if (empty == NULL) {
+            empty = json_object();
+        }
+        inst->metadata = json_incref(empty);
+        inst->metadata_text = (char *)empty_text;
     } else {
         inst->metadata = json_loads(metadata_text, JSON_REJECT_DUPLICATES,
                                     &jerr);
@@ -141,7 +148,9 @@ static void instance_free(struct lc_instance *inst)
     free(inst->ip);
     free(inst->cluster);
     free(inst->instance_id);
-    free(inst->metadata_text);
+    if (inst->metadata_text != empty_text) {
+        free(inst->metadata_text);
+    }
     json_decref(inst->metadata);
     free(inst);
 }
