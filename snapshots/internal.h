@@ -1,0 +1,34 @@
+/* Private to snapshots/: helpers shared by snapshots.c and checksum.c. */
+#ifndef LC_SNAPSHOTS_INTERNAL_H
+#define LC_SNAPSHOTS_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define META_TABLE "meta"
+
+/* A formatted message into @errmsg, if the caller gave one. */
+void lc_snap_set_err(char *errmsg, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Copy @src (untrusted text from an image) into @dst for a log message:
+ * control characters become '?', long text is cut and ends with "...". */
+void lc_snap_sanitize(char *dst, size_t size, const char *src);
+
+/* SQLITE_* to LC_E*. */
+int lc_snap_err_from_sqlite(int rc);
+/* Whether a failure of @rc on @db was running out of memory. */
+bool lc_snap_is_nomem(sqlite3 *db, int rc);
+/* LC_ENOMEM or LC_ECORRUPT for a failure reading an untrusted image. */
+int lc_snap_image_err(sqlite3 *db, int rc);
+
+/* Refuse content tables the checksum cannot cover (WITHOUT ROWID, virtual,
+ * VIRTUAL generated columns): LC_EINVAL with a message. */
+int lc_snap_vet_tables(sqlite3 *db, char *errmsg, size_t errlen);
+
+/* The checksum over every content table (format in checksum.c). */
+int lc_snap_checksum(sqlite3 *db, uint64_t *out, char *errmsg, size_t errlen);
+
+#endif /* LC_SNAPSHOTS_INTERNAL_H */
