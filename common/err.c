@@ -2,6 +2,8 @@
 #include "common/err.h"
 
 #include <raft.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <uv.h>
 
 const char *lc_strerror(int err)
@@ -16,6 +18,18 @@ const char *lc_strerror(int err)
 #undef LC__ERR_MSG
     }
     return "unknown error";
+}
+
+int lc_errf(int code, char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (buf != NULL && size > 0) {
+        va_start(ap, fmt);
+        vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }
 
 const char *lc_errname(int err)

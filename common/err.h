@@ -2,6 +2,8 @@
 #ifndef LC_COMMON_ERR_H
 #define LC_COMMON_ERR_H
 
+#include <stddef.h>
+
 /* X(name, value, message). Values are positive; 0 means success. */
 #define LC_ERR_TABLE(X)                                          \
     X(LC_ENOMEM, 1, "out of memory")                             \
@@ -36,6 +38,11 @@ const char *lc_strerror(int err);
 
 /* Return the symbolic name of @err ("LC_EINVAL"), for logs and JSON. */
 const char *lc_errname(int err);
+
+/* Write a message into @buf (nothing when @buf is NULL or @size 0) and
+ * return @code: `return lc_errf(LC_EINVAL, err, errlen, "bad %s", key);`. */
+int lc_errf(int code, char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Translate a libuv error (negative UV_E*) into an LC_E* code. */
 int lc_err_from_uv(int uv_err);

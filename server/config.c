@@ -6,7 +6,6 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,44 +103,8 @@ static const char *const ignored_prefixes[] = {
 
 /* ------------------------------------------------------------- helpers */
 
-static int failv(int code, char *err, size_t errlen, const char *fmt,
-                 va_list ap) __attribute__((format(printf, 4, 0)));
-
-static int failv(int code, char *err, size_t errlen, const char *fmt,
-                 va_list ap)
-{
-    if (err != NULL && errlen > 0) {
-        vsnprintf(err, errlen, fmt, ap);
-    }
-    return code;
-}
-
 /* Write a message into @err and return LC_ECONFIG. */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    int rc;
-    va_start(ap, fmt);
-    rc = failv(LC_ECONFIG, err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* The same with another code. */
-static int fail_code(int code, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail_code(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    code = failv(code, err, errlen, fmt, ap);
-    va_end(ap);
-    return code;
-}
+#define fail(err, errlen, ...) lc_errf(LC_ECONFIG, err, errlen, __VA_ARGS__)
 
 static bool is_space(char c)
 {
@@ -368,7 +331,7 @@ int lc_config_load_members(struct lc_config *cfg, const char *path, char *err,
 
     if (f == NULL) {
         if (errno == ENOENT) {
-            return fail_code(LC_ENOTFOUND, err, errlen, "%s: no such file",
+            return lc_errf(LC_ENOTFOUND, err, errlen, "%s: no such file",
                              path);
         }
         return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -844,7 +807,7 @@ static int apply_set(struct lc_config *cfg, const char *arg,
     trim(&v, &vlen);
     value = strndup(v, vlen);
     if (value == NULL) {
-        return fail_code(LC_ENOMEM, err, errlen, "out of memory");
+        return lc_errf(LC_ENOMEM, err, errlen, "out of memory");
     }
     rc = set_prop(cfg, key, value, st, "--set", err, errlen);
     free(value);

@@ -86,28 +86,48 @@ static void fmt_ago(char *out, size_t size, long long ms_epoch)
     }
 }
 
-static int cmd_groups(struct ctl *c)
+/* GET @path for a listing command. Return 1 when it failed (reported on
+ * stderr); 0 with *root NULL when --json printed the body as it came; 0 with
+ * the parsed body in *root (the caller's to free) for a table. */
+static int get_listing(struct ctl *c, const char *path, json_t **root)
 {
     char *body = NULL;
-    int st = fetch(c, "GET", "/nacos/v1/core/raft/groups", NULL, NULL, &body);
-    json_t *root;
-    json_t *g;
-    size_t i;
+    int st = fetch(c, "GET", path, NULL, NULL, &body);
 
+    *root = NULL;
     if (st != 200) {
         if (st > 0) {
-            fprintf(stderr, "locusctl: HTTP %d: %s\n", st, body);
+            fprintf(stderr, "locusctl: HTTP %d: %s\n", st,
+                    body != NULL ? body : "");
         }
         free(body);
         return 1;
     }
     if (c->json) {
         printf("%s\n", body);
-        free(body);
+    } else {
+        *root = json_loads(body, 0, NULL);
+    }
+    free(body);
+    if (!c->json && *root == NULL) {
+        fprintf(stderr, "locusctl: %s: the answer is not JSON\n", path);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_groups(struct ctl *c)
+{
+    json_t *root;
+    json_t *g;
+    size_t i;
+
+    if (get_listing(c, "/nacos/v1/core/raft/groups", &root) != 0) {
+        return 1;
+    }
+    if (root == NULL) {
         return 0;
     }
-    root = json_loads(body, 0, NULL);
-    free(body);
     printf("node %s  %s\n\n", str(root, "node"),
            json_is_true(json_object_get(root, "ready")) ? "ready"
                                                         : "NOT READY");
@@ -165,23 +185,16 @@ static int cmd_groups(struct ctl *c)
 
 static int cmd_nodes(struct ctl *c)
 {
-    char *body = NULL;
-    int st = fetch(c, "GET", "/nacos/v1/core/cluster/nodes", NULL, NULL,
-                   &body);
     json_t *root;
     json_t *m;
     size_t i;
-    if (st != 200) {
-        free(body);
+
+    if (get_listing(c, "/nacos/v1/core/cluster/nodes", &root) != 0) {
         return 1;
     }
-    if (c->json) {
-        printf("%s\n", body);
-        free(body);
+    if (root == NULL) {
         return 0;
     }
-    root = json_loads(body, 0, NULL);
-    free(body);
     printf("%-22s %-6s %-9s %s\n", "ADDRESS", "STATE", "RAFTPORT", "VERSION");
     json_array_foreach(json_object_get(root, "data"), i, m)
     {

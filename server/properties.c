@@ -5,7 +5,6 @@
  * line (Java would not), which is what a hand-edited file means. */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,21 +13,7 @@
 #include "common/err.h"
 #include "server/properties.h"
 
-static int fail_code(int code, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail_code(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-#define fail(err, errlen, ...) fail_code(LC_ECONFIG, err, errlen, __VA_ARGS__)
+#define fail(err, errlen, ...) lc_errf(LC_ECONFIG, err, errlen, __VA_ARGS__)
 
 static bool is_space(char c)
 {
@@ -186,7 +171,7 @@ static int parse_line(const char *raw, size_t len, const char *where,
     key = malloc(key_end + 1);
     value = malloc(len - i + 1);
     if (key == NULL || value == NULL) {
-        rc = fail_code(LC_ENOMEM, err, errlen, "%s: out of memory", where);
+        rc = lc_errf(LC_ENOMEM, err, errlen, "%s: out of memory", where);
         goto out;
     }
     if (!unescape(raw, key_end, key) || !unescape(raw + i, len - i, value)) {
@@ -237,7 +222,7 @@ int lc_properties_read(const char *path, lc_properties_cb cb, void *data,
 
     if (f == NULL) {
         if (errno == ENOENT) {
-            return fail_code(LC_ENOTFOUND, err, errlen, "%s: no such file",
+            return lc_errf(LC_ENOTFOUND, err, errlen, "%s: no such file",
                              path);
         }
         return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -270,7 +255,7 @@ int lc_properties_read(const char *path, lc_properties_cb cb, void *data,
         }
         continuing = slashes % 2 == 1;
         if (!append(&logical, &llen, &lcap, s, continuing ? len - 1 : len)) {
-            rc = fail_code(LC_ENOMEM, err, errlen, "%s: out of memory", path);
+            rc = lc_errf(LC_ENOMEM, err, errlen, "%s: out of memory", path);
             goto out;
         }
         if (!continuing) {

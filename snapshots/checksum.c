@@ -27,7 +27,6 @@
  */
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,18 +39,6 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "snapshots/internal.h"
-
-void lc_snap_set_err(char *errmsg, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errmsg == NULL || errlen == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(errmsg, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Copy @src (untrusted text from an image) into @dst for a log message:
  * control characters become '?', long text is cut and ends with "...". */

@@ -7,11 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/err.h"
+
 #define META_TABLE "meta"
 
-/* A formatted message into @errmsg, if the caller gave one. */
-void lc_snap_set_err(char *errmsg, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* A formatted message into @errmsg, if the caller gave one; the code is
+ * chosen apart. */
+#define lc_snap_set_err(errmsg, errlen, ...) \
+    ((void)lc_errf(0, errmsg, errlen, __VA_ARGS__))
 
 /* Copy @src (untrusted text from an image) into @dst for a log message:
  * control characters become '?', long text is cut and ends with "...". */

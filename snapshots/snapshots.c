@@ -446,6 +446,21 @@ static bool parse_hex64(const char *s, uint64_t *out)
     return true;
 }
 
+/* A SQLite failure @rc reading the meta table of an untrusted image:
+ * LC_ENOMEM or LC_ECORRUPT, with a message. */
+static int meta_sqlite_err(sqlite3 *db, int rc, char *errmsg, size_t errlen)
+{
+    int err = lc_snap_image_err(db, rc);
+
+    if (err == LC_ENOMEM) {
+        lc_snap_set_err(errmsg, errlen, "reading snapshot meta: out of memory");
+    } else {
+        lc_snap_set_err(errmsg, errlen, "snapshot meta table is unreadable: %s",
+                sqlite3_errmsg(db));
+    }
+    return err;
+}
+
 /* Look up meta row @key with the prepared @stmt (SELECT value ... key = ?1)
  * into @value (@size bytes). Return 0, LC_ECORRUPT or LC_ENOMEM. */
 static int meta_get(sqlite3 *db, sqlite3_stmt *stmt, const char *key,
@@ -454,7 +469,6 @@ static int meta_get(sqlite3 *db, sqlite3_stmt *stmt, const char *key,
     const char *text;
     int n;
     int rc;
-    int err = 0;
 
     sqlite3_reset(stmt);
     rc = sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
@@ -466,7 +480,7 @@ static int meta_get(sqlite3 *db, sqlite3_stmt *stmt, const char *key,
         return LC_ECORRUPT;
     }
     if (rc != SQLITE_ROW) {
-        goto err_sqlite;
+        return meta_sqlite_err(db, rc, errmsg, errlen);
     }
     if (sqlite3_column_type(stmt, 0) == SQLITE_NULL) {
         lc_snap_set_err(errmsg, errlen, "snapshot meta '%s' is NULL", key);
@@ -474,8 +488,7 @@ static int meta_get(sqlite3 *db, sqlite3_stmt *stmt, const char *key,
     }
     text = (const char *)sqlite3_column_text(stmt, 0);
     if (text == NULL) {
-        rc = SQLITE_NOMEM;
-        goto err_sqlite;
+        return meta_sqlite_err(db, SQLITE_NOMEM, errmsg, errlen);
     }
     n = sqlite3_column_bytes(stmt, 0);
     if ((size_t)n >= size || strlen(text) != (size_t)n) {
@@ -492,19 +505,9 @@ static int meta_get(sqlite3 *db, sqlite3_stmt *stmt, const char *key,
         return LC_ECORRUPT;
     }
     if (rc != SQLITE_DONE) {
-        goto err_sqlite;
+        return meta_sqlite_err(db, rc, errmsg, errlen);
     }
     return 0;
-
-err_sqlite:
-    err = lc_snap_image_err(db, rc);
-    if (err == LC_ENOMEM) {
-        lc_snap_set_err(errmsg, errlen, "reading snapshot meta: out of memory");
-    } else {
-        lc_snap_set_err(errmsg, errlen, "snapshot meta table is unreadable: %s",
-                sqlite3_errmsg(db));
-    }
-    return err;
 }
 
 /* Read and validate a numeric meta row. */
@@ -622,14 +625,7 @@ err_after_prepare:
     return err;
 
 err_sqlite:
-    err = lc_snap_image_err(db, rc);
-    if (err == LC_ENOMEM) {
-        lc_snap_set_err(errmsg, errlen, "reading snapshot meta: out of memory");
-    } else {
-        lc_snap_set_err(errmsg, errlen, "snapshot meta table is unreadable: %s",
-                sqlite3_errmsg(db));
-    }
-    return err;
+    return meta_sqlite_err(db, rc, errmsg, errlen);
 }
 
 /* PRAGMA quick_check: structure of every page, including those (indexes,
