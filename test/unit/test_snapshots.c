@@ -817,6 +817,24 @@ static void test_random_flips(void **state)
 
 /* ------------------------------------------------------------ writer side */
 
+/* Run @sql in a fresh snapshot and expect lc_snapshot_finish() to refuse it
+ * with LC_EINVAL and @msg. */
+static void expect_refused(const char *sql, const char *msg)
+{
+    struct lc_snapshot_meta m = test_meta(GROUP);
+    char errmsg[256];
+    sqlite3 *db;
+    void *buf = NULL;
+    size_t len = 0;
+
+    assert_int_equal(lc_snapshot_begin(&db), 0);
+    exec_ok(db, sql);
+    assert_int_equal(
+        lc_snapshot_finish(db, &m, &buf, &len, errmsg, sizeof errmsg),
+        LC_EINVAL);
+    assert_string_equal(errmsg, msg);
+}
+
 static void test_finish_refusals(void **state)
 {
     struct lc_snapshot_meta m = test_meta(GROUP);
@@ -826,30 +844,23 @@ static void test_finish_refusals(void **state)
     size_t len = 0;
     (void)state;
 
-    assert_int_equal(lc_snapshot_begin(&db), 0);
-    exec_ok(db, "CREATE TABLE Meta(x)");
-    assert_int_equal(
-        lc_snapshot_finish(db, &m, &buf, &len, errmsg, sizeof errmsg),
-        LC_EINVAL);
-    assert_string_equal(errmsg, "cannot write snapshot: the table name 'meta' "
-                                "is reserved for snapshot metadata");
-
-    assert_int_equal(lc_snapshot_begin(&db), 0);
-    exec_ok(db, "CREATE TABLE kv(k TEXT PRIMARY KEY, v) WITHOUT ROWID");
-    assert_int_equal(
-        lc_snapshot_finish(db, &m, &buf, &len, errmsg, sizeof errmsg),
-        LC_EINVAL);
-    assert_string_equal(errmsg, "cannot write snapshot: table 'kv' is WITHOUT "
-                                "ROWID; snapshot tables must be ordinary "
-                                "rowid tables");
-
-    assert_int_equal(lc_snapshot_begin(&db), 0);
-    exec_ok(db, "CREATE TABLE t(x); BEGIN; INSERT INTO t VALUES (1)");
-    assert_int_equal(
-        lc_snapshot_finish(db, &m, &buf, &len, errmsg, sizeof errmsg),
-        LC_EINVAL);
-    assert_string_equal(errmsg,
-                        "cannot write snapshot: a transaction is still open");
+    expect_refused("CREATE TABLE Meta(x)",
+                   "cannot write snapshot: the table name 'meta' "
+                   "is reserved for snapshot metadata");
+    expect_refused("CREATE TABLE kv(k TEXT PRIMARY KEY, v) WITHOUT ROWID",
+                   "cannot write snapshot: table 'kv' is WITHOUT "
+                   "ROWID; snapshot tables must be ordinary "
+                   "rowid tables");
+    expect_refused("CREATE TABLE t(x); BEGIN; INSERT INTO t VALUES (1)",
+                   "cannot write snapshot: a transaction is still open");
+    expect_refused("CREATE TABLE g(a, b AS (a * 2))",
+                   "cannot write snapshot: table 'g' has a "
+                   "VIRTUAL generated column 'b'; snapshot "
+                   "tables may only have stored columns");
+    expect_refused("CREATE VIRTUAL TABLE v USING rtree(id, x0, x1)",
+                   "cannot write snapshot: table 'v' is of type "
+                   "'virtual'; snapshot tables must be ordinary "
+                   "rowid tables");
 
     assert_int_equal(lc_snapshot_begin(&db), 0);
     m.group[0] = '\0';
@@ -862,25 +873,6 @@ static void test_finish_refusals(void **state)
                      LC_EINVAL);
     assert_null(buf);
     assert_int_equal(len, 0);
-
-    m = test_meta(GROUP);
-    assert_int_equal(lc_snapshot_begin(&db), 0);
-    exec_ok(db, "CREATE TABLE g(a, b AS (a * 2))");
-    assert_int_equal(
-        lc_snapshot_finish(db, &m, &buf, &len, errmsg, sizeof errmsg),
-        LC_EINVAL);
-    assert_string_equal(errmsg, "cannot write snapshot: table 'g' has a "
-                                "VIRTUAL generated column 'b'; snapshot "
-                                "tables may only have stored columns");
-
-    assert_int_equal(lc_snapshot_begin(&db), 0);
-    exec_ok(db, "CREATE VIRTUAL TABLE v USING rtree(id, x0, x1)");
-    assert_int_equal(
-        lc_snapshot_finish(db, &m, &buf, &len, errmsg, sizeof errmsg),
-        LC_EINVAL);
-    assert_string_equal(errmsg, "cannot write snapshot: table 'v' is of type "
-                                "'virtual'; snapshot tables must be ordinary "
-                                "rowid tables");
 
     /* abort discards. */
     assert_int_equal(lc_snapshot_begin(&db), 0);
