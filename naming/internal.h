@@ -9,6 +9,7 @@
 #include "naming/model.h"
 #include "naming/naming.h"
 #include "naming/registry.h"
+#include "naming/switches.h"
 #include "statemachine/statemachine.h"
 
 #define LC_GROUP_PERSISTENT "naming_persistent_service_v2"
@@ -49,7 +50,7 @@ struct lc_naming {
     struct lc_kvstore service_meta;
     struct lc_kvstore instance_meta;
 
-    unsigned cache_millis; /* switch defaultPushCacheMillis */
+    struct lc_switches sw; /* applied switch domain */
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,

@@ -44,7 +44,7 @@ int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
     }
     n->loop = loop;
     n->engine = engine;
-    n->cache_millis = 10000;
+    lc_switches_default(&n->sw);
     n->bus = lc_bus_new();
     if (n->bus == NULL) {
         goto err;

@@ -195,7 +195,7 @@ json_t *lc_render_service_info(struct lc_naming *n,
     json_object_set_new(info, "groupName", json_string(key->group));
     json_object_set_new(info, "clusters",
                         json_string(clusters != NULL ? clusters : ""));
-    json_object_set_new(info, "cacheMillis", json_integer(n->cache_millis));
+    json_object_set_new(info, "cacheMillis", json_integer(n->sw.default_push_cache_millis));
     json_object_set_new(info, "hosts", c.hosts);
     json_object_set_new(info, "lastRefTime",
                         json_integer((json_int_t)lc_now_ms()));
