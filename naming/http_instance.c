@@ -8,8 +8,9 @@
  * naming_persistent_service_v2 (PUT overlays on naming_instance_metadata)
  * and are answered once applied on this node.
  *
- * Ephemeral instances (ephemeral=true, Nacos's default) are refused with a
- * clear message until the ephemeral path exists.
+ * Ephemeral instances (ephemeral=true, Nacos's default) go straight into
+ * the registry as client "ip:port#true" (naming/ephemeral.c); the beat
+ * checker keeps or expires them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,29 +19,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "naming/filters.h"
-#include "naming/internal.h"
+#include "naming/http_naming.h"
 #include "naming/naming.pb-c.h"
-
-#define EPHEMERAL_UNSUPPORTED                                                \
-    "ephemeral instances are not supported yet: register with "             \
-    "ephemeral=false (persistent, stored through Raft)"
-
-/* A parsed instance request (HttpRequestInstanceBuilder's view). */
-struct inst_req {
-    char ns[256];
-    char grouped[1300];
-    char group[256];
-    char service[1100];
-    char ip[256];
-    int port;
-    char cluster[256];
-    double weight;
-    bool healthy;
-    bool enabled;
-    bool ephemeral;
-    char *metadata; /* canonical JSON, malloc'd */
-    char instance_id[2000];
-};
 
 struct write_ctx {
     struct lc_sm_write w;
@@ -48,7 +28,7 @@ struct write_ctx {
     struct lc_naming *n;
 };
 
-static bool gate(struct lc_naming *n, struct lc_http_exchange *ex)
+bool lc_ns_gate(struct lc_naming *n, struct lc_http_exchange *ex)
 {
     if (!lc_raft_engine_caught_up(n->engine)) {
         lc_naming_error(ex, LC_KIND_DOWN, 503,
@@ -58,14 +38,14 @@ static bool gate(struct lc_naming *n, struct lc_http_exchange *ex)
     return true;
 }
 
-static void no_such_api(struct lc_http_exchange *ex)
+void lc_ns_no_such_api(struct lc_http_exchange *ex)
 {
     lc_naming_error(ex, LC_KIND_SPRING, 501, "no such api:%s:%s",
                     lc_http_method_name(ex), lc_http_path(ex));
 }
 
 /* Split req->grouped into group and service. */
-static bool split_service(struct inst_req *r)
+static bool split_service(struct lc_inst_req *r)
 {
     const char *group;
     size_t glen;
@@ -80,7 +60,7 @@ static bool split_service(struct inst_req *r)
 }
 
 /* namespaceId, serviceName (required) and its format. */
-static bool parse_service(struct lc_http_exchange *ex, struct inst_req *r,
+bool lc_ns_parse_service(struct lc_http_exchange *ex, struct lc_inst_req *r,
                           const char *grouped)
 {
     char tmp[1300];
@@ -116,8 +96,8 @@ static bool parse_service(struct lc_http_exchange *ex, struct inst_req *r,
 
 /* ip, port, healthy, ephemeral, weight, cluster, enabled, metadata,
  * instanceId (HttpRequestInstanceBuilder). */
-static bool parse_instance(struct lc_naming *n, struct lc_http_exchange *ex,
-                           struct inst_req *r)
+bool lc_ns_parse_instance(struct lc_naming *n, struct lc_http_exchange *ex,
+                           struct lc_inst_req *r)
 {
     char buf[1200];
     char err[1300];
@@ -185,7 +165,7 @@ static bool parse_instance(struct lc_naming *n, struct lc_http_exchange *ex,
 }
 
 /* NamingUtils.checkInstanceIsLegal. */
-static bool check_legal(struct lc_http_exchange *ex, struct inst_req *r)
+bool lc_ns_check_legal(struct lc_http_exchange *ex, struct lc_inst_req *r)
 {
     struct lc_instance probe = {0};
     json_t *meta = strcmp(r->metadata, "{}") == 0
@@ -220,7 +200,7 @@ static bool check_legal(struct lc_http_exchange *ex, struct inst_req *r)
 
 /* ---------------------------------------------------------------- writes */
 
-static void reply_write_error(struct lc_http_exchange *ex, int status)
+void lc_ns_reply_write_error(struct lc_http_exchange *ex, int status)
 {
     switch (status) {
         case LC_ENOTREADY:
@@ -258,7 +238,7 @@ static void on_written(struct lc_sm_write *w, int status,
 {
     struct write_ctx *c = w->data;
     if (status != 0) {
-        reply_write_error(c->ex, status);
+        lc_ns_reply_write_error(c->ex, status);
     } else if (result->status != 0) {
         lc_naming_error(c->ex, LC_KIND_TEXT,
                         result->status == LC_EINVAL ? 400 : 500, "%s",
@@ -269,7 +249,7 @@ static void on_written(struct lc_sm_write *w, int status,
     free(c);
 }
 
-static void submit(struct lc_naming *n, struct lc_http_exchange *ex,
+void lc_ns_submit(struct lc_naming *n, struct lc_http_exchange *ex,
                    struct lc_statemachine *sm, const char *key,
                    const char *op, void *data, size_t len)
 {
@@ -287,12 +267,12 @@ static void submit(struct lc_naming *n, struct lc_http_exchange *ex,
     free(data);
     if (rv != 0) {
         free(c);
-        reply_write_error(ex, rv);
+        lc_ns_reply_write_error(ex, rv);
     }
 }
 
 static void write_instance(struct lc_naming *n, struct lc_http_exchange *ex,
-                           struct inst_req *r, const char *op)
+                           struct lc_inst_req *r, const char *op)
 {
     InstanceStore st = INSTANCE_STORE__INIT;
     char client_id[320];
@@ -321,37 +301,62 @@ static void write_instance(struct lc_naming *n, struct lc_http_exchange *ex,
         return;
     }
     instance_store__pack(&st, data);
-    submit(n, ex, n->persistent_sm, key, op, data, len);
+    lc_ns_submit(n, ex, n->persistent_sm, key, op, data, len);
 }
 
-static bool parse_common(struct lc_naming *n, struct lc_http_exchange *ex,
+bool lc_ns_parse_common(struct lc_naming *n, struct lc_http_exchange *ex,
                          char *grouped, size_t gsize)
 {
-    return gate(n, ex) && lc_filter_service_name(ex, grouped, gsize) &&
+    return lc_ns_gate(n, ex) && lc_filter_service_name(ex, grouped, gsize) &&
            lc_filter_params(ex, grouped, false);
+}
+
+/* Ephemeral: into the registry now, no Raft (Distro's side of Nacos). */
+static void register_ephemeral(struct lc_http_exchange *ex,
+                               struct lc_naming *n, struct lc_inst_req *r,
+                               const struct lc_service_key *key)
+{
+    char err[1600];
+    struct lc_instance *inst =
+        lc_instance_new(r->ip, r->port, r->cluster, r->weight, r->healthy,
+                        r->enabled, true, r->metadata, r->instance_id);
+    int rv;
+    if (inst == NULL) {
+        lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
+        return;
+    }
+    rv = lc_ephemeral_register(n, key, inst, err, sizeof err);
+    lc_instance_unref(inst);
+    if (rv == LC_EINVAL) {
+        lc_naming_error(ex, LC_KIND_TEXT, 400, "%s", err);
+    } else if (rv != 0) {
+        lc_naming_error(ex, LC_KIND_TEXT, 500, "%s", err);
+    } else {
+        lc_naming_ok(ex);
+    }
 }
 
 static void on_register(struct lc_naming *n, struct lc_http_exchange *ex)
 {
-    struct inst_req r;
+    struct lc_inst_req r;
     char grouped[1300];
     struct lc_service_key key;
     struct lc_service *svc;
 
     r.metadata = NULL; /* the rest is written before it is read */
 
-    if (!parse_common(n, ex, grouped, sizeof grouped) ||
-        !parse_service(ex, &r, grouped) || !parse_instance(n, ex, &r) ||
-        !check_legal(ex, &r)) {
-        goto out;
-    }
-    if (r.ephemeral) {
-        lc_naming_error(ex, LC_KIND_TEXT, 400, EPHEMERAL_UNSUPPORTED);
+    if (!lc_ns_parse_common(n, ex, grouped, sizeof grouped) ||
+        !lc_ns_parse_service(ex, &r, grouped) || !lc_ns_parse_instance(n, ex, &r) ||
+        !lc_ns_check_legal(ex, &r)) {
         goto out;
     }
     key.ns = r.ns;
     key.group = r.group;
     key.name = r.service;
+    if (r.ephemeral) {
+        register_ephemeral(ex, n, &r, &key);
+        goto out;
+    }
     svc = lc_registry_find_service(n->reg, &key);
     if (svc != NULL && svc->ephemeral) {
         lc_naming_error(ex, LC_KIND_TEXT, 400,
@@ -368,17 +373,19 @@ out:
 
 static void on_deregister(struct lc_naming *n, struct lc_http_exchange *ex)
 {
-    struct inst_req r;
+    struct lc_inst_req r;
     char grouped[1300];
 
     r.metadata = NULL;
     /* DELETE builds the instance first, then checks the service. */
-    if (!parse_common(n, ex, grouped, sizeof grouped) ||
-        !parse_instance(n, ex, &r) || !parse_service(ex, &r, grouped)) {
+    if (!lc_ns_parse_common(n, ex, grouped, sizeof grouped) ||
+        !lc_ns_parse_instance(n, ex, &r) || !lc_ns_parse_service(ex, &r, grouped)) {
         goto out;
     }
     if (r.ephemeral) {
-        lc_naming_error(ex, LC_KIND_TEXT, 400, EPHEMERAL_UNSUPPORTED);
+        struct lc_service_key key = {r.ns, r.group, r.service};
+        lc_ephemeral_deregister(n, &key, r.ip, r.port);
+        lc_naming_ok(ex);
         goto out;
     }
     /* Always through Raft: a no-op delete is acknowledged like any write,
@@ -392,7 +399,7 @@ out:
 
 static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
 {
-    struct inst_req r;
+    struct lc_inst_req r;
     char grouped[1300];
     struct lc_service_key key;
     MetadataStore st = METADATA_STORE__INIT;
@@ -403,9 +410,9 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
     void *data;
 
     r.metadata = NULL;
-    if (!parse_common(n, ex, grouped, sizeof grouped) ||
-        !parse_service(ex, &r, grouped) || !parse_instance(n, ex, &r) ||
-        !check_legal(ex, &r)) {
+    if (!lc_ns_parse_common(n, ex, grouped, sizeof grouped) ||
+        !lc_ns_parse_service(ex, &r, grouped) || !lc_ns_parse_instance(n, ex, &r) ||
+        !lc_ns_check_legal(ex, &r)) {
         goto out;
     }
     key.ns = r.ns;
@@ -419,10 +426,6 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
                         "ephemeral=%s, revision=0}",
                         r.ns, r.ns, r.group, r.service,
                         r.ephemeral ? "true" : "false");
-        goto out;
-    }
-    if (r.ephemeral) {
-        lc_naming_error(ex, LC_KIND_TEXT, 400, EPHEMERAL_UNSUPPORTED);
         goto out;
     }
     /* The overlay replaces weight, enabled and metadata of ip:port:cluster
@@ -451,7 +454,7 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
     }
     metadata_store__pack(&st, data);
     free(value);
-    submit(n, ex, n->instance_meta_sm, okey, "PUT", data, len);
+    lc_ns_submit(n, ex, n->instance_meta_sm, okey, "PUT", data, len);
 out:
     free(r.metadata);
 }
@@ -463,7 +466,7 @@ struct read_ctx {
     struct lc_http_exchange *ex;
     struct lc_naming *n;
     void (*render)(struct read_ctx *c);
-    struct inst_req r;
+    struct lc_inst_req r;
     char clusters[1200];
     bool healthy_only;
 };
@@ -471,7 +474,7 @@ struct read_ctx {
 static void render_detail(struct read_ctx *c)
 {
     struct lc_naming *n = c->n;
-    struct inst_req *r = &c->r;
+    struct lc_inst_req *r = &c->r;
     struct lc_service_key key = {r->ns, r->group, r->service};
     struct lc_service *svc = lc_registry_find_service(n->reg, &key);
     struct lc_publisher *p, *tmp;
@@ -509,7 +512,7 @@ static void render_detail(struct read_ctx *c)
 
 static void render_list(struct read_ctx *c)
 {
-    struct inst_req *r = &c->r;
+    struct lc_inst_req *r = &c->r;
     struct lc_service_key key = {r->ns, r->group, r->service};
     struct lc_service *svc = lc_registry_find_service(c->n->reg, &key);
     lc_reply_json(c->ex, lc_render_service_info(c->n, svc, &key, c->clusters,
@@ -522,7 +525,7 @@ static void on_read_done(struct lc_sm_read *rd, int status,
     struct read_ctx *c = rd->data;
     (void)resp;
     if (status != 0) {
-        reply_write_error(c->ex, status);
+        lc_ns_reply_write_error(c->ex, status);
     } else {
         c->render(c);
     }
@@ -542,7 +545,7 @@ static void read_and_render(struct read_ctx *c)
     c->rd.data = c;
     rv = lc_sm_read(c->n->persistent_sm, &c->rd, "", 0, on_read_done);
     if (rv != 0) {
-        reply_write_error(c->ex, rv);
+        lc_ns_reply_write_error(c->ex, rv);
         free(c);
     }
 }
@@ -577,8 +580,8 @@ static void on_detail(struct lc_naming *n, struct lc_http_exchange *ex)
         lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
         return;
     }
-    if (!parse_common(n, ex, grouped, sizeof grouped) ||
-        !parse_service(ex, &c->r, grouped)) {
+    if (!lc_ns_parse_common(n, ex, grouped, sizeof grouped) ||
+        !lc_ns_parse_service(ex, &c->r, grouped)) {
         free(c);
         return;
     }
@@ -610,7 +613,7 @@ static void on_list(struct lc_http_exchange *ex, void *data)
     const char *v;
 
     if (lc_http_method(ex) != LC_HTTP_GET) {
-        no_such_api(ex);
+        lc_ns_no_such_api(ex);
         return;
     }
     c = read_ctx_new(n, ex, render_list);
@@ -618,9 +621,9 @@ static void on_list(struct lc_http_exchange *ex, void *data)
         lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
         return;
     }
-    if (!gate(n, ex) || !lc_filter_service_name(ex, grouped, sizeof grouped) ||
+    if (!lc_ns_gate(n, ex) || !lc_filter_service_name(ex, grouped, sizeof grouped) ||
         !lc_filter_params(ex, grouped, true) ||
-        !parse_service(ex, &c->r, grouped)) {
+        !lc_ns_parse_service(ex, &c->r, grouped)) {
         free(c);
         return;
     }
@@ -656,7 +659,7 @@ static void on_instance(struct lc_http_exchange *ex, void *data)
             on_detail(n, ex);
             break;
         default:
-            no_such_api(ex);
+            lc_ns_no_such_api(ex);
     }
 }
 
@@ -664,7 +667,7 @@ static void on_fallback(struct lc_http_exchange *ex, void *data)
 {
     (void)data;
     if (strncmp(lc_http_path(ex), "/nacos/v1/ns/", 13) == 0) {
-        no_such_api(ex);
+        lc_ns_no_such_api(ex);
     } else {
         lc_naming_error(ex, LC_KIND_SPRING, 404, "No message available");
     }

@@ -51,6 +51,7 @@ struct lc_naming {
     struct lc_kvstore instance_meta;
 
     struct lc_switches sw; /* applied switch domain */
+    struct lc_beat_checker *beats; /* NULL without a loop (fixtures) */
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,
@@ -84,6 +85,39 @@ json_t *lc_render_host(const struct lc_service *svc,
                        const struct lc_view *v);
 /* Serialise @root (consumed) and reply 200 application/json. */
 void lc_reply_json(struct lc_http_exchange *ex, json_t *root);
+
+/* ---------------------------------------------- ephemeral (ephemeral.c) */
+
+struct lc_beat_checker;
+
+/* "ip:port#true", the HTTP client that publishes an ephemeral instance. */
+void lc_ephemeral_client_id(char *out, size_t size, const char *ip, int port);
+/* Publish @inst (reference taken) as the ephemeral instance of client
+ * "ip:port#true" in the service @key, creating the service (ephemeral).
+ * Return 0; LC_EINVAL with Nacos's message in @err when the service is
+ * persistent; LC_ENOMEM. */
+int lc_ephemeral_register(struct lc_naming *n,
+                          const struct lc_service_key *key,
+                          struct lc_instance *inst, char *err, size_t errlen);
+/* Withdraw client "ip:port#true"'s instance of @key (no-op if none). */
+void lc_ephemeral_deregister(struct lc_naming *n,
+                             const struct lc_service_key *key, const char *ip,
+                             int port);
+/* A beat for ip:port in @svc: refresh it, and make it healthy if it was not.
+ * Return 0, or LC_ENOTFOUND when the client publishes nothing there. */
+int lc_ephemeral_beat(struct lc_naming *n, struct lc_service *svc,
+                      const char *ip, int port);
+/* Set the health of ip:port's ephemeral instance of @svc (health/instance).
+ * Return 0, LC_ENOTFOUND or LC_ENOMEM. */
+int lc_ephemeral_set_health(struct lc_naming *n, struct lc_service *svc,
+                            const char *ip, int port, bool healthy);
+/* One pass of the beat checker at loop time @now (tests call it). */
+void lc_ephemeral_check(struct lc_naming *n, uint64_t now);
+int lc_beat_checker_start(struct lc_naming *n, struct lc_beat_checker **out);
+/* Stop and free (in the close callback); NULL is fine. */
+void lc_beat_checker_close(struct lc_beat_checker *bc);
+
+int lc_naming_beat_routes(struct lc_naming *n, struct lc_http_server *srv);
 
 int lc_naming_instance_routes(struct lc_naming *n, struct lc_http_server *srv);
 int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv);

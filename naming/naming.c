@@ -29,6 +29,9 @@ int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv)
 {
     int rv = lc_naming_instance_routes(n, srv);
     if (rv == 0) {
+        rv = lc_naming_beat_routes(n, srv);
+    }
+    if (rv == 0) {
         rv = lc_naming_operator_routes(n, srv);
     }
     return rv;
@@ -70,6 +73,9 @@ int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
         rv = lc_statemachine_register(engine, &n->instance_meta_proc,
                                       &n->instance_meta_sm);
     }
+    if (rv == 0) {
+        rv = lc_beat_checker_start(n, &n->beats);
+    }
     if (rv != 0) {
         goto err_after_registry;
     }
@@ -108,6 +114,7 @@ void lc_naming_free(struct lc_naming *n)
     if (n == NULL) {
         return;
     }
+    lc_beat_checker_close(n->beats);
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);
     lc_statemachine_free(n->instance_meta_sm);

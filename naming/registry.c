@@ -229,16 +229,23 @@ struct lc_client *lc_registry_find_client(struct lc_registry *reg,
     return c;
 }
 
-struct lc_instance *lc_registry_instance_of(struct lc_registry *reg,
+struct lc_publish *lc_registry_find_publish(struct lc_registry *reg,
                                             const char *client_id,
                                             const struct lc_service *svc)
 {
     struct lc_client *c = lc_registry_find_client(reg, client_id);
     struct lc_publish *pub = NULL;
-    if (c == NULL) {
-        return NULL;
+    if (c != NULL) {
+        HASH_FIND_STR(c->publishes, svc->key, pub);
     }
-    HASH_FIND_STR(c->publishes, svc->key, pub);
+    return pub;
+}
+
+struct lc_instance *lc_registry_instance_of(struct lc_registry *reg,
+                                            const char *client_id,
+                                            const struct lc_service *svc)
+{
+    struct lc_publish *pub = lc_registry_find_publish(reg, client_id, svc);
     return pub != NULL ? pub->inst : NULL;
 }
 

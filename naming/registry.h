@@ -23,6 +23,7 @@ struct lc_publish {
     struct lc_service *service;
     struct lc_instance *inst;
     size_t row; /* in lc_registry.rows (persistent clients only) */
+    uint64_t beat_ms; /* last beat or register, loop ms (ephemeral only) */
     UT_hash_handle hh;
 };
 
@@ -102,6 +103,11 @@ int lc_registry_publish(struct lc_registry *reg, const char *client_id,
  * ClientDeregisterServiceEvent; a client left with nothing is removed. */
 void lc_registry_unpublish(struct lc_registry *reg, const char *client_id,
                            struct lc_service *svc);
+
+/* What @client_id publishes for @svc, or NULL. */
+struct lc_publish *lc_registry_find_publish(struct lc_registry *reg,
+                                            const char *client_id,
+                                            const struct lc_service *svc);
 
 /* Call @fn for every instance of @svc. */
 void lc_registry_each_instance(struct lc_registry *reg,

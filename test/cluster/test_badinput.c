@@ -242,10 +242,15 @@ static const struct bad bads[] = {
      NULL},
     {"POST", "serviceName=svc&ip=" IP "&port=9&weight=-1&ephemeral=false", 400,
      "instance format invalid: The weights range from 0.0 to 10000.0", NULL},
-    {"POST", "serviceName=svc&ip=" IP "&port=9&ephemeral=true", 400, NULL,
-     "ephemeral instances are not supported"},
-    {"POST", "serviceName=svc&ip=" IP "&port=9", 400, NULL,
-     "ephemeral instances are not supported"},
+    /* Ephemeral (the default) goes through the same checks. */
+    {"POST", "serviceName=svc&ip=" IP "&port=9&weight=20000", 400,
+     "instance format invalid: The weights range from 0.0 to 10000.0", NULL},
+    {"POST", "serviceName=svc&ip=" IP "&port=9&clusterName=a_b", 400, NULL,
+     "Instance 'clusterName' should be characters with only 0-9a-zA-Z-."},
+    {"POST", "serviceName=base&ip=" IP "&port=9&ephemeral=true", 400,
+     "errCode: 400, errMsg: Current service DEFAULT_GROUP@@base is "
+     "persistent service, can't register ephemeral instance. ",
+     NULL},
     {"POST", "serviceName=@@svc&ip=" IP "&port=9&ephemeral=false", 400, NULL,
      "\"message\":\"Service name filter error,caused: Param 'serviceName' is "
      "illegal, groupName can't be empty;\""},
