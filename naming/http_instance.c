@@ -402,12 +402,11 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
     struct lc_inst_req r;
     char grouped[1300];
     struct lc_service_key key;
-    MetadataStore st = METADATA_STORE__INIT;
     char okey[2400];
     json_t *overlay;
-    char *value;
     size_t len;
     void *data;
+    int rv;
 
     r.metadata = NULL;
     if (!lc_ns_parse_common(n, ex, grouped, sizeof grouped) ||
@@ -435,25 +434,13 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
     json_object_set_new(overlay, "weight", json_real(r.weight));
     json_object_set_new(overlay, "extendData",
                         json_loads(r.metadata, 0, NULL));
-    value = json_dumps(overlay, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(overlay);
-    if (value == NULL) {
-        lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
-        goto out;
-    }
     lc_overlay_key(okey, sizeof okey, svc->key, r.ip, r.port, r.cluster);
-    st.key = okey;
-    st.value.data = (uint8_t *)value;
-    st.value.len = strlen(value);
-    len = metadata_store__get_packed_size(&st);
-    data = malloc(len > 0 ? len : 1);
-    if (data == NULL) {
-        free(value);
+    rv = lc_ns_pack_overlay(okey, overlay, &data, &len);
+    json_decref(overlay);
+    if (rv != 0) {
         lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
         goto out;
     }
-    metadata_store__pack(&st, data);
-    free(value);
     lc_ns_submit(n, ex, n->instance_meta_sm, okey, "PUT", data, len);
 out:
     free(r.metadata);
@@ -657,6 +644,9 @@ static void on_instance(struct lc_http_exchange *ex, void *data)
             break;
         case LC_HTTP_GET:
             on_detail(n, ex);
+            break;
+        case LC_HTTP_PATCH:
+            lc_ns_on_patch(n, ex);
             break;
         default:
             lc_ns_no_such_api(ex);

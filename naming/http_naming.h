@@ -46,4 +46,11 @@ void lc_ns_submit(struct lc_naming *n, struct lc_http_exchange *ex,
                   struct lc_statemachine *sm, const char *key, const char *op,
                   void *data, size_t len);
 
+/* @overlay as the packed MetadataStore of @okey: *@data is malloc'd.
+ * Return 0 or LC_ENOMEM. */
+int lc_ns_pack_overlay(const char *okey, json_t *overlay, void **data,
+                       size_t *len);
+/* PATCH /nacos/v1/ns/instance (naming/http_metadata.c). */
+void lc_ns_on_patch(struct lc_naming *n, struct lc_http_exchange *ex);
+
 #endif /* LC_NAMING_HTTP_NAMING_H */

@@ -118,6 +118,8 @@ int lc_beat_checker_start(struct lc_naming *n, struct lc_beat_checker **out);
 void lc_beat_checker_close(struct lc_beat_checker *bc);
 
 int lc_naming_beat_routes(struct lc_naming *n, struct lc_http_server *srv);
+int lc_naming_metadata_routes(struct lc_naming *n,
+                              struct lc_http_server *srv);
 
 int lc_naming_instance_routes(struct lc_naming *n, struct lc_http_server *srv);
 int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv);

@@ -32,6 +32,9 @@ int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv)
         rv = lc_naming_beat_routes(n, srv);
     }
     if (rv == 0) {
+        rv = lc_naming_metadata_routes(n, srv);
+    }
+    if (rv == 0) {
         rv = lc_naming_operator_routes(n, srv);
     }
     return rv;
