@@ -100,6 +100,10 @@ void lc_naming_error(struct lc_http_exchange *ex, enum lc_err_kind kind,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
 
+    if (lc_v2(ex)) {
+        lc_v2_error(ex, status, msg);
+        return;
+    }
     switch (kind) {
         case LC_KIND_TEXT:
             lc_http_reply(ex, status, "text/plain;charset=UTF-8", msg,
@@ -140,6 +144,10 @@ void lc_naming_error(struct lc_http_exchange *ex, enum lc_err_kind kind,
 
 void lc_naming_ok(struct lc_http_exchange *ex)
 {
+    if (lc_v2(ex)) {
+        lc_v2_success(ex, json_string("ok"));
+        return;
+    }
     lc_http_reply(ex, 200, "text/plain;charset=UTF-8", "ok", 2);
 }
 

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "rpc/http.h"
 
 enum lc_err_kind {
@@ -28,7 +30,15 @@ void lc_naming_error(struct lc_http_exchange *ex, enum lc_err_kind kind,
                      int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Reply 200 "ok" as text/plain. */
+/* True for a /nacos/v2/ request: replies go in the v2 envelope
+ * (naming/v2.c). */
+bool lc_v2(const struct lc_http_exchange *ex);
+/* v2 envelopes: success with @data (consumed), or an error built from a
+ * v1 status and message. */
+void lc_v2_success(struct lc_http_exchange *ex, json_t *data);
+void lc_v2_error(struct lc_http_exchange *ex, int status, const char *msg);
+
+/* Reply 200 "ok" as text/plain (v2: data "ok"). */
 void lc_naming_ok(struct lc_http_exchange *ex);
 
 /* Java's ConvertUtils.toBoolean: true only for true/t/yes/y/on. */

@@ -283,7 +283,7 @@ static void on_beat(struct lc_http_exchange *ex, void *data)
     json_object_set_new(reply, "code", json_integer(code));
     json_object_set_new(reply, "lightBeatEnabled",
                         json_boolean(n->sw.light_beat_enabled));
-    lc_reply_json(ex, reply);
+    lc_reply_json_raw(ex, reply);
 out:
     free(b.metadata);
     json_decref(root);
@@ -292,7 +292,10 @@ out:
 int lc_naming_beat_routes(struct lc_naming *n, struct lc_http_server *srv)
 {
     return lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/instance/beat",
-                                on_beat, n) != 0
+                                on_beat, n) != 0 ||
+                   lc_http_server_route(srv, LC_HTTP_ANY,
+                                        "/nacos/v2/ns/instance/beat", on_beat,
+                                        n) != 0
                ? LC_ENOMEM
                : 0;
 }

@@ -483,7 +483,9 @@ static void render_detail(struct read_ctx *c)
         struct lc_view v;
         json_t *o = json_object();
         lc_instance_view(n, svc, inst, &v);
-        json_object_set_new(o, "service", json_string(r->grouped));
+        /* v2's InstanceDetailInfoVo says serviceName. */
+        json_object_set_new(o, lc_v2(c->ex) ? "serviceName" : "service",
+                            json_string(r->grouped));
         json_object_set_new(o, "ip", json_string(inst->ip));
         json_object_set_new(o, "port", json_integer(inst->port));
         json_object_set_new(o, "clusterName", json_string(inst->cluster));
@@ -614,8 +616,9 @@ static void on_list(struct lc_http_exchange *ex, void *data)
         free(c);
         return;
     }
-    if (lc_optional(ex, "clusters", c->clusters, sizeof c->clusters) ==
-        NULL) {
+    /* v2 names the cluster list clusterName. */
+    if (lc_optional(ex, lc_v2(ex) ? "clusterName" : "clusters", c->clusters,
+                    sizeof c->clusters) == NULL) {
         c->clusters[0] = '\0';
     }
     v = lc_optional(ex, "udpPort", buf, sizeof buf);
@@ -669,6 +672,10 @@ int lc_naming_instance_routes(struct lc_naming *n, struct lc_http_server *srv)
     if (lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/instance",
                              on_instance, n) != 0 ||
         lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/instance/list",
+                             on_list, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v2/ns/instance",
+                             on_instance, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v2/ns/instance/list",
                              on_list, n) != 0) {
         return LC_ENOMEM;
     }

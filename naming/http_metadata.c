@@ -382,7 +382,10 @@ int lc_naming_metadata_routes(struct lc_naming *n, struct lc_http_server *srv)
 {
     return lc_http_server_route(srv, LC_HTTP_ANY,
                                 "/nacos/v1/ns/instance/metadata/batch",
-                                on_batch, n) != 0
+                                on_batch, n) != 0 ||
+                   lc_http_server_route(srv, LC_HTTP_ANY,
+                                        "/nacos/v2/ns/instance/metadata/batch",
+                                        on_batch, n) != 0
                ? LC_ENOMEM
                : 0;
 }

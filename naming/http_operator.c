@@ -97,6 +97,8 @@ int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv)
     if (lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/operator/metrics",
                              on_metrics, n) != 0 ||
         lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/ops/metrics",
+                             on_metrics, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v2/ns/operator/metrics",
                              on_metrics, n) != 0) {
         return LC_ENOMEM;
     }

@@ -83,8 +83,11 @@ json_t *lc_render_service_info(struct lc_naming *n,
 json_t *lc_render_host(const struct lc_service *svc,
                        const struct lc_instance *inst,
                        const struct lc_view *v);
-/* Serialise @root (consumed) and reply 200 application/json. */
+/* Serialise @root (consumed) and reply 200 application/json; on /v2 paths
+ * inside the v2 envelope. */
 void lc_reply_json(struct lc_http_exchange *ex, json_t *root);
+/* The same, never wrapped (v2 beat answers are bare, as in Nacos). */
+void lc_reply_json_raw(struct lc_http_exchange *ex, json_t *root);
 
 /* ---------------------------------------------- ephemeral (ephemeral.c) */
 

@@ -11,9 +11,19 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "naming/filters.h"
 #include "naming/internal.h"
 
 void lc_reply_json(struct lc_http_exchange *ex, json_t *root)
+{
+    if (lc_v2(ex)) {
+        lc_v2_success(ex, root);
+        return;
+    }
+    lc_reply_json_raw(ex, root);
+}
+
+void lc_reply_json_raw(struct lc_http_exchange *ex, json_t *root)
 {
     char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(root);
