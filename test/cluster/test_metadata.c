@@ -3,7 +3,7 @@
  * list, their survival across a restart (they are Raft state), and their
  * refusals.
  *
- * Ports: HTTP 33000-33999 (raft 32000-32999). */
+ * Ports: HTTP 15000-15999 (raft 14000-14999). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 33000
+#define BAND 15000
 #define NS "/nacos/v1/ns"
 
 static void expect_body(struct tc *t, const char *method, const char *path,

@@ -2,7 +2,7 @@
  * status codes, detail codes, and the v2 spellings (clusterName for the
  * list, serviceName in the detail, a bare beat answer).
  *
- * Ports: HTTP 35000-35999 (raft 34000-34999). */
+ * Ports: HTTP 17000-17999 (raft 16000-16999). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +15,7 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 35000
+#define BAND 17000
 #define V2 "/nacos/v2/ns"
 #define CT_FORM "application/x-www-form-urlencoded"
 
