@@ -7,7 +7,7 @@
  * The ack timeout is shortened to 400 ms (locus.naming.push.ack_timeout_ms)
  * so the test runs in seconds.
  *
- * Ports: HTTP 33000-33999 (raft 32000-32999). */
+ * Ports: HTTP 41000-41999 (raft 40000-40999). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +27,7 @@
 #include "bench/bench.h"
 #include "test/support/tcluster.h"
 
-#define BAND 33000
+#define BAND 41000
 #define ACK_MS 400
 #define AGENT "Nacos-Java-Client:v1.0.0"
 #define EXTRA "locus.naming.push.ack_timeout_ms=400\n"
