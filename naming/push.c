@@ -1,12 +1,11 @@
 /* The push engine: delayed, merged UDP pushes to v1 subscribers, acks and
- * one resend (see push.h for the protocol).
+ * one resend (see push.h for the protocol). Subscribers are kept in
+ * push_subscribers.c, datagrams rendered in push_render.c.
  *
- * State: subscriber clients (by "ip:port#true") each holding one subscriber
- * per service, the service index (service key -> subscribers), pending push
- * tasks (one per service, in a FIFO by due time: every task has the same
- * delay, so appending keeps the order and one timer serves them all), and
- * pending acks (by lastRefTime and address, in a FIFO by deadline for the
- * same reason).
+ * State: pending push tasks (one per service, in a FIFO by due time: every
+ * task has the same delay, so appending keeps the order and one timer serves
+ * them all) and pending acks (by lastRefTime and address, in a FIFO by
+ * deadline for the same reason).
  *
  * Failure modes: a send that fails at once, or gets no ack after the resend,
  * counts as a failed push and is not retried (Nacos does not retry UDP
@@ -16,128 +15,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "naming/internal.h"
-#include "naming/push.h"
-
-#define RECV_MAX 65536
-
-struct sub_client;
-struct sub_service;
-
-/* One subscriber: a client's subscription to a service. */
-struct sub {
-    struct sub_client *client;
-    struct sub_service *service;
-    char *clusters;
-    char *agent;
-    char *app;
-    UT_hash_handle hh_client;  /* in client->subs, by service key */
-    UT_hash_handle hh_service; /* in service->subs, by client id */
-};
-
-struct sub_client {
-    char *id; /* "ip:port#true" */
-    char *ip; /* as given */
-    int port;
-    struct sockaddr_in addr;
-    bool addr_ok;
-    uint64_t last_updated; /* uv_now */
-    struct sub *subs;
-    UT_hash_handle hh;
-};
-
-struct sub_service {
-    char *key; /* lc_service_key_text */
-    char *ns;
-    char *group;
-    char *name;
-    char *grouped;
-    struct sub *subs;
-    UT_hash_handle hh;
-};
-
-struct target {
-    char *client_id;
-    UT_hash_handle hh;
-};
-
-/* A pending push of one service (PushDelayTask). */
-struct task {
-    char *key;
-    char *ns, *group, *name;
-    bool all; /* every subscriber, else only targets */
-    struct target *targets;
-    uint64_t created; /* earliest merged change (uv_now) */
-    uint64_t due;
-    struct task *next;
-    UT_hash_handle hh;
-};
-
-/* A datagram, shared by every subscriber it goes to. */
-struct dgram {
-    unsigned refs;
-    size_t len;
-    char data[];
-};
-
-struct ack_key {
-    uint64_t ref;
-    uint32_t ip;   /* network order */
-    uint32_t port; /* network order, widened */
-};
-
-struct ack {
-    struct ack_key key;
-    struct sockaddr_in to;
-    struct dgram *dg;
-    unsigned sends;
-    uint64_t deadline;
-    uint64_t started; /* the task's created time, for the push cost */
-    struct ack *prev, *next;
-    UT_hash_handle hh;
-};
-
-struct send_req {
-    uv_udp_send_t req;
-    struct dgram *dg;
-};
-
-struct lc_push {
-    struct lc_naming *n;
-    uv_loop_t *loop;
-    struct lc_push_options opt;
-    uv_udp_t udp;
-    uv_timer_t task_timer;
-    uv_timer_t ack_timer;
-    uv_timer_t sweep_timer;
-    int port;
-
-    struct sub_client *clients;
-    struct sub_service *services;
-    unsigned long n_subs;
-
-    struct task *tasks; /* by key */
-    struct task *task_head, *task_tail;
-
-    struct ack *acks; /* by ack_key */
-    struct ack *ack_head, *ack_tail;
-
-    uint64_t last_ref;
-    struct lc_push_stats st;
-    uint64_t cost_sum;
-    unsigned long cost_n;
-
-    bool closing;
-    unsigned open_handles;
-    void (*close_cb)(void *data);
-    void *close_data;
-    char rbuf[RECV_MAX];
-};
+#include "naming/push_internal.h"
 
 void lc_push_options_default(struct lc_push_options *o)
 {
@@ -151,107 +34,6 @@ void lc_push_options_default(struct lc_push_options *o)
     };
 }
 
-/* ------------------------------------------------------------ datagrams */
-
-static struct dgram *dgram_new(const char *data, size_t len)
-{
-    struct dgram *d = malloc(sizeof *d + len);
-    if (d == NULL) {
-        return NULL;
-    }
-    d->refs = 1;
-    d->len = len;
-    memcpy(d->data, data, len);
-    return d;
-}
-
-static void dgram_unref(struct dgram *d)
-{
-    if (d != NULL && --d->refs == 0) {
-        free(d);
-    }
-}
-
-/* Gzip @in whole (GZIPOutputStream's framing: a gzip member). */
-static int gzip(const char *in, size_t len, char **out, size_t *out_len)
-{
-    z_stream zs;
-    size_t cap;
-    char *buf;
-    memset(&zs, 0, sizeof zs);
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK) {
-        return LC_ENOMEM;
-    }
-    cap = deflateBound(&zs, (uLong)len);
-    buf = malloc(cap);
-    if (buf == NULL) {
-        deflateEnd(&zs);
-        return LC_ENOMEM;
-    }
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = (Bytef *)buf;
-    zs.avail_out = (uInt)cap;
-    if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
-        deflateEnd(&zs);
-        free(buf);
-        return LC_ENOMEM;
-    }
-    *out = buf;
-    *out_len = zs.total_out;
-    deflateEnd(&zs);
-    return 0;
-}
-
-int lc_push_render(struct lc_naming *n, const struct lc_service_key *key,
-                   const char *clusters, uint64_t ref, char **out, size_t *len)
-{
-    struct lc_service *svc = lc_registry_find_service(n->reg, key);
-    json_t *info = lc_render_service_info(n, svc, key, clusters, false);
-    json_t *root;
-    char *data;
-    char *text;
-    size_t text_len;
-
-    /* PushExecutorUdpImpl copies name (grouped), clusters, hosts,
-     * lastRefTime and cacheMillis into a new ServiceInfo: groupName stays
-     * null (left out) and reachProtectionThreshold false. */
-    json_object_del(info, "groupName");
-    json_object_set_new(info, "reachProtectionThreshold", json_false());
-    data = json_dumps(info, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    json_decref(info);
-    if (data == NULL) {
-        return LC_ENOMEM;
-    }
-    /* UdpPushService's HashMap iterates type, data, lastRefTime. */
-    root = json_object();
-    json_object_set_new(root, "type", json_string("dom"));
-    json_object_set_new(root, "data", json_string(data));
-    json_object_set_new(root, "lastRefTime", json_integer((json_int_t)ref));
-    free(data);
-    text = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    if (text == NULL) {
-        return LC_ENOMEM;
-    }
-    text_len = strlen(text);
-    if (text_len >= LC_PUSH_GZIP_MIN) {
-        char *z;
-        size_t zlen;
-        int rv = gzip(text, text_len, &z, &zlen);
-        free(text);
-        if (rv != 0) {
-            return rv;
-        }
-        text = z;
-        text_len = zlen;
-    }
-    *out = text;
-    *len = text_len;
-    return 0;
-}
-
 /* ------------------------------------------------------------- sending */
 
 static void on_sent(uv_udp_send_t *req, int status)
@@ -260,7 +42,7 @@ static void on_sent(uv_udp_send_t *req, int status)
     if (status != 0 && status != UV_ECANCELED) {
         lc_debugf("push", "udp send failed: %s", uv_strerror(status));
     }
-    dgram_unref(r->dg);
+    push_dgram_unref(r->dg);
     free(r);
 }
 
@@ -287,7 +69,7 @@ static int send_to(struct lc_push *p, const struct sockaddr_in *to,
     rv = uv_udp_send(&r->req, &p->udp, &b, 1, (const struct sockaddr *)to,
                      on_sent);
     if (rv != 0) {
-        dgram_unref(dg);
+        push_dgram_unref(dg);
         free(r);
         return rv;
     }
@@ -328,7 +110,7 @@ static void ack_free(struct lc_push *p, struct ack *a)
 {
     ack_unlink(p, a);
     HASH_DEL(p->acks, a);
-    dgram_unref(a->dg);
+    push_dgram_unref(a->dg);
     free(a);
 }
 
@@ -556,7 +338,7 @@ static struct dgram *cached_render(struct lc_push *p,
         free(c);
         return NULL;
     }
-    c->dg = dgram_new(text, len);
+    c->dg = push_dgram_new(text, len);
     free(text);
     if (c->dg == NULL) {
         free(c);
@@ -645,7 +427,7 @@ static void run_task(struct lc_push *p, struct task *t)
     }
     while (cache != NULL) {
         struct render_cache *next = cache->next;
-        dgram_unref(cache->dg);
+        push_dgram_unref(cache->dg);
         free(cache);
         cache = next;
     }
@@ -694,8 +476,8 @@ static void on_task_timer(uv_timer_t *timer)
 
 /* Schedule a push of @svc to every subscriber (@target NULL) or to one
  * client, merging into the pending task when there is one. */
-static void add_task(struct lc_push *p, const struct sub_service *svc,
-                     const char *target)
+void push_add_task(struct lc_push *p, const struct sub_service *svc,
+                   const char *target)
 {
     struct task *t;
     struct target *x;
@@ -772,246 +554,11 @@ static void on_service_changed(const struct lc_event *ev, void *data)
     }
     HASH_FIND_STR(p->services, text, svc);
     if (svc != NULL) {
-        add_task(p, svc, NULL);
-    }
-}
-
-/* ---------------------------------------------------------- subscribers */
-
-static void sub_free(struct lc_push *p, struct sub *s)
-{
-    struct sub_service *svc = s->service;
-    HASH_DELETE(hh_service, svc->subs, s);
-    HASH_DELETE(hh_client, s->client->subs, s);
-    if (svc->subs == NULL) {
-        HASH_DEL(p->services, svc);
-        free(svc->key);
-        free(svc->ns);
-        free(svc->group);
-        free(svc->name);
-        free(svc->grouped);
-        free(svc);
-    }
-    free(s->clusters);
-    free(s->agent);
-    free(s->app);
-    free(s);
-    p->n_subs--;
-}
-
-static void client_free(struct lc_push *p, struct sub_client *c)
-{
-    struct sub *s, *tmp;
-    HASH_ITER(hh_client, c->subs, s, tmp)
-    {
-        sub_free(p, s);
-    }
-    HASH_DEL(p->clients, c);
-    free(c->id);
-    free(c->ip);
-    free(c);
-}
-
-/* The address pushes go to: clientIP, or loopback when it is blank (Java's
- * InetSocketAddress("", port) resolves to the loopback address). */
-static void resolve(struct sub_client *c)
-{
-    const char *ip = c->ip[0] != '\0' ? c->ip : "127.0.0.1";
-    c->addr_ok = c->port > 0 && c->port <= 65535 &&
-                 uv_ip4_addr(ip, c->port, &c->addr) == 0;
-}
-
-static struct sub_client *client_get(struct lc_push *p, const char *ip,
-                                     int port)
-{
-    char id[320];
-    struct sub_client *c;
-    snprintf(id, sizeof id, "%s:%d#true", ip, port);
-    HASH_FIND_STR(p->clients, id, c);
-    if (c != NULL) {
-        return c;
-    }
-    c = calloc(1, sizeof *c);
-    if (c == NULL || (c->id = strdup(id)) == NULL ||
-        (c->ip = strdup(ip)) == NULL) {
-        if (c != NULL) {
-            free(c->id);
-        }
-        free(c);
-        return NULL;
-    }
-    c->port = port;
-    resolve(c);
-    HASH_ADD_KEYPTR(hh, p->clients, c->id, strlen(c->id), c);
-    return c;
-}
-
-static struct sub_service *service_get(struct lc_push *p,
-                                       const struct lc_push_subscriber *in,
-                                       const char *key)
-{
-    struct sub_service *svc;
-    char grouped[1300];
-    HASH_FIND_STR(p->services, key, svc);
-    if (svc != NULL) {
-        return svc;
-    }
-    snprintf(grouped, sizeof grouped, "%s@@%s", in->group, in->service);
-    svc = calloc(1, sizeof *svc);
-    if (svc == NULL) {
-        return NULL;
-    }
-    svc->key = strdup(key);
-    svc->ns = strdup(in->ns);
-    svc->group = strdup(in->group);
-    svc->name = strdup(in->service);
-    svc->grouped = strdup(grouped);
-    if (svc->key == NULL || svc->ns == NULL || svc->group == NULL ||
-        svc->name == NULL || svc->grouped == NULL) {
-        free(svc->key);
-        free(svc->ns);
-        free(svc->group);
-        free(svc->name);
-        free(svc->grouped);
-        free(svc);
-        return NULL;
-    }
-    HASH_ADD_KEYPTR(hh, p->services, svc->key, strlen(svc->key), svc);
-    return svc;
-}
-
-/* Replace *@field with a copy of @value; false when out of memory. */
-static bool set_str(char **field, const char *value)
-{
-    char *copy = strdup(value != NULL ? value : "");
-    if (copy == NULL) {
-        return false;
-    }
-    free(*field);
-    *field = copy;
-    return true;
-}
-
-int lc_push_subscribe(struct lc_push *p, const struct lc_push_subscriber *in)
-{
-    struct lc_service_key key = {in->ns, in->group, in->service};
-    char text[1600];
-    struct sub_client *c;
-    struct sub_service *svc;
-    struct sub *s;
-
-    if (p->closing || in->port <= 0 ||
-        !lc_service_key_text(text, sizeof text, &key)) {
-        return LC_EINVAL;
-    }
-    c = client_get(p, in->ip != NULL ? in->ip : "", in->port);
-    if (c == NULL) {
-        return LC_ENOMEM;
-    }
-    c->last_updated = uv_now(p->loop);
-    HASH_FIND(hh_client, c->subs, text, strlen(text), s);
-    if (s != NULL) {
-        /* Client.addServiceSubscriber replaces the subscriber; no new
-         * ServiceSubscribedEvent, so no push. */
-        if (!set_str(&s->clusters, in->clusters) ||
-            !set_str(&s->agent, in->agent) || !set_str(&s->app, in->app)) {
-            return LC_ENOMEM;
-        }
-        return 0;
-    }
-    svc = service_get(p, in, text);
-    s = svc != NULL ? calloc(1, sizeof *s) : NULL;
-    if (s == NULL || !set_str(&s->clusters, in->clusters) ||
-        !set_str(&s->agent, in->agent) || !set_str(&s->app, in->app)) {
-        if (s != NULL) {
-            free(s->clusters);
-            free(s->agent);
-            free(s);
-        }
-        if (svc != NULL && svc->subs == NULL) {
-            HASH_DEL(p->services, svc);
-            free(svc->key);
-            free(svc->ns);
-            free(svc->group);
-            free(svc->name);
-            free(svc->grouped);
-            free(svc);
-        }
-        if (c->subs == NULL) {
-            client_free(p, c);
-        }
-        return LC_ENOMEM;
-    }
-    s->client = c;
-    s->service = svc;
-    HASH_ADD_KEYPTR(hh_client, c->subs, svc->key, strlen(svc->key), s);
-    HASH_ADD_KEYPTR(hh_service, svc->subs, c->id, strlen(c->id), s);
-    p->n_subs++;
-    lc_debugf("push", "%s subscribed to %s (clusters '%s')", c->id,
-              svc->grouped, s->clusters);
-    add_task(p, svc, c->id);
-    return 0;
-}
-
-/* IpPortBasedClient.isExpire: no published instance and not refreshed for
- * the expiry time. */
-static void on_sweep(uv_timer_t *t)
-{
-    struct lc_push *p = t->data;
-    uint64_t now = uv_now(p->loop);
-    struct sub_client *c, *tmp;
-    HASH_ITER(hh, p->clients, c, tmp)
-    {
-        struct lc_client *pub;
-        if (now - c->last_updated <= p->opt.client_expired_ms) {
-            continue;
-        }
-        pub = lc_registry_find_client(p->n->reg, c->id);
-        if (pub != NULL && pub->publishes != NULL) {
-            continue;
-        }
-        lc_infof("push", "subscriber client %s expired", c->id);
-        client_free(p, c);
-    }
-}
-
-void lc_push_each_subscriber(const struct lc_push *p, const char *ns,
-                             const char *group, const char *name,
-                             lc_push_subscriber_cb fn, void *data)
-{
-    const struct sub_service *svc, *tmp;
-    HASH_ITER(hh, p->services, svc, tmp)
-    {
-        const struct sub *s, *stmp;
-        if (strcmp(svc->ns, ns) != 0 || strstr(svc->name, name) == NULL ||
-            strstr(svc->group, group) == NULL) {
-            continue;
-        }
-        HASH_ITER(hh_service, svc->subs, s, stmp)
-        {
-            struct lc_push_subscriber out = {
-                .ns = svc->ns,
-                .group = svc->group,
-                .service = svc->name,
-                .clusters = s->clusters,
-                .ip = s->client->ip,
-                .port = s->client->port,
-                .agent = s->agent,
-                .app = s->app,
-            };
-            fn(&out, svc->grouped, data);
-        }
+        push_add_task(p, svc, NULL);
     }
 }
 
 /* ------------------------------------------------------------ lifetime */
-
-static void arm_sweep(struct lc_push *p)
-{
-    unsigned period =
-        p->opt.expire_check_ms > 0 ? p->opt.expire_check_ms : 5000;
-    uv_timer_start(&p->sweep_timer, on_sweep, period, period);
-}
 
 int lc_push_new(struct lc_naming *n, const struct lc_push_options *o,
                 struct lc_push **out)
@@ -1061,7 +608,7 @@ int lc_push_new(struct lc_naming *n, const struct lc_push_options *o,
         return lc_err_from_uv(rv);
     }
     p->port = ntohs(((struct sockaddr_in *)&name)->sin_port);
-    arm_sweep(p);
+    push_arm_sweep(p);
     *out = p;
     return 0;
 }
@@ -1070,7 +617,7 @@ void lc_push_set_options(struct lc_push *p, const struct lc_push_options *o)
 {
     p->opt = *o;
     if (!p->closing) {
-        arm_sweep(p);
+        push_arm_sweep(p);
     }
 }
 
@@ -1080,7 +627,7 @@ static void push_free(struct lc_push *p)
     struct task *t, *ttmp;
     HASH_ITER(hh, p->clients, c, ctmp)
     {
-        client_free(p, c);
+        push_client_free(p, c);
     }
     HASH_ITER(hh, p->tasks, t, ttmp)
     {
