@@ -5,7 +5,7 @@
 #   make cluster    start a 3-node cluster on 127.0.0.1 (make cluster-stop)
 #   make test       install, build, run every test
 #   make asan       the same tests under AddressSanitizer + UBSan
-#   make bench-failover / bench-puts   benchmarks (see docs/benchmarks.md)
+#   make bench-failover / bench-puts / bench-push   benchmarks (see docs/benchmarks.md)
 
 BUILD ?= build
 OPT ?= -O2
@@ -58,7 +58,8 @@ TEST_SUPPORT := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/support/*.c))
 ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(CLUSTER_TESTS)
 
 .PHONY: all deps deps-bench run cluster cluster-stop test test-unit \
-	test-cluster asan ubsan bench-failover bench-puts clean fuzz format
+	test-cluster asan ubsan bench-failover bench-puts bench-push clean fuzz \
+	format
 
 all: $(BUILD)/locusd $(BUILD)/locusctl
 
@@ -173,6 +174,10 @@ build-fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard common/*.h rpc/*.h
 bench-failover: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/locusctl bench failover --locusd $(BUILD)/locusd --dir data/bench-failover
+
+bench-push: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl bench push --locusd $(BUILD)/locusd --dir data/bench-push
 
 bench-puts: deps-bench
 	@$(MAKE) --no-print-directory all

@@ -11,6 +11,17 @@
  * code. */
 int lc_bench_failover(int argc, char **argv, bool json);
 
+/* locusctl bench push [options]: see bench/push.c. @server is the global
+ * --server ("host:port") or NULL. */
+int lc_bench_push(int argc, char **argv, bool json, const char *server);
+
+/* Blocking HTTP/1.1 request to @host (IPv4 literal):@port with User-Agent
+ * @agent and no body (5 s timeout). On 0, *@status is set and *@body (when
+ * not NULL) is a malloc'd copy of the body. Return 0 or -1. */
+int lc_bench_http_agent(const char *host, int port, const char *method,
+                        const char *path, const char *agent, int *status,
+                        char **body);
+
 /* Percentile @p (0..100) of @n sorted values. */
 uint64_t lc_bench_percentile(const uint64_t *sorted, size_t n, double p);
 

@@ -598,7 +598,7 @@ static void on_list(struct lc_http_exchange *ex, void *data)
     char grouped[1300];
     char buf[64];
     char err[128];
-    int udp_port;
+    int udp_port = 0;
     const char *v;
 
     if (lc_http_method(ex) != LC_HTTP_GET) {
@@ -629,6 +629,9 @@ static void on_list(struct lc_http_exchange *ex, void *data)
     }
     v = lc_optional(ex, "healthyOnly", buf, sizeof buf);
     c->healthy_only = v != NULL && strcasecmp(v, "true") == 0;
+    lc_naming_push_on_list(
+        n, ex, &(struct lc_service_key){c->r.ns, c->r.group, c->r.service},
+        c->clusters, udp_port);
     read_and_render(c);
 }
 

@@ -67,7 +67,8 @@ static void on_metrics(struct lc_http_exchange *ex, void *data)
         lc_naming_stats(n, &st);
         json_object_set_new(o, "serviceCount", json_integer((json_int_t)st.services));
         json_object_set_new(o, "instanceCount", json_integer((json_int_t)st.instances));
-        json_object_set_new(o, "subscribeCount", json_integer(0));
+        json_object_set_new(o, "subscribeCount",
+                            json_integer((json_int_t)lc_naming_push_subscribers(n)));
         json_object_set_new(o, "responsibleInstanceCount",
                             json_integer((json_int_t)st.instances));
         json_object_set_new(o, "clientCount", json_integer((json_int_t)st.clients));

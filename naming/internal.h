@@ -52,6 +52,10 @@ struct lc_naming {
 
     struct lc_switches sw; /* applied switch domain */
     struct lc_beat_checker *beats; /* NULL without a loop (fixtures) */
+
+    struct lc_push *push; /* UDP push engine (naming/push.h), or NULL */
+    void (*close_cb)(void *data);
+    void *close_data;
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,
@@ -126,5 +130,16 @@ int lc_naming_metadata_routes(struct lc_naming *n,
 
 int lc_naming_instance_routes(struct lc_naming *n, struct lc_http_server *srv);
 int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv);
+
+/* UDP push (naming/http_push.c): /service/subscribers, /operator/push/state,
+ * and the subscription side effect of /instance/list (call it once the
+ * request is validated; it checks udpPort, the User-Agent and the switch). */
+struct lc_push;
+int lc_naming_push_routes(struct lc_naming *n, struct lc_http_server *srv);
+/* Number of UDP push subscribers (for metrics). */
+unsigned long lc_naming_push_subscribers(struct lc_naming *n);
+void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
+                            const struct lc_service_key *key,
+                            const char *clusters, int udp_port);
 
 #endif /* LC_NAMING_INTERNAL_H */

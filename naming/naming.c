@@ -1,9 +1,11 @@
 /* The naming module's lifetime: bus, registry, processors. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "naming/internal.h"
+#include "naming/push.h"
 
 /* An overlay changed: the instances of its service look different. */
 static void on_overlay_change(void *data, const char *key)
@@ -36,6 +38,9 @@ int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv)
     }
     if (rv == 0) {
         rv = lc_naming_operator_routes(n, srv);
+    }
+    if (rv == 0) {
+        rv = lc_naming_push_routes(n, srv);
     }
     return rv;
 }
@@ -82,6 +87,10 @@ int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
     if (rv != 0) {
         goto err_after_registry;
     }
+    rv = lc_push_new(n, NULL, &n->push);
+    if (rv != 0) {
+        goto err_after_registry;
+    }
     *out = n;
     return 0;
 
@@ -112,12 +121,52 @@ void lc_naming_stats(struct lc_naming *n, struct lc_naming_stats *st)
     }
 }
 
+void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
+                              unsigned ack_timeout_ms,
+                              unsigned client_expired_ms)
+{
+    struct lc_push_options o;
+    if (n->push == NULL) {
+        return;
+    }
+    lc_push_options_default(&o);
+    o.delay_ms = delay_ms;
+    o.ack_timeout_ms = ack_timeout_ms;
+    o.client_expired_ms = client_expired_ms;
+    lc_push_set_options(n->push, &o);
+}
+
+static void on_push_closed(void *data)
+{
+    struct lc_naming *n = data;
+    if (n->close_cb != NULL) {
+        n->close_cb(n->close_data);
+    }
+}
+
+void lc_naming_close(struct lc_naming *n, void (*cb)(void *data), void *data)
+{
+    struct lc_push *p = n->push;
+    n->push = NULL; /* no new pushes or subscriptions from here on */
+    lc_beat_checker_close(n->beats); /* nor expiries */
+    n->beats = NULL;
+    n->close_cb = cb;
+    n->close_data = data;
+    if (p != NULL) {
+        lc_push_close(p, on_push_closed, n);
+    } else if (cb != NULL) {
+        cb(data);
+    }
+}
+
 void lc_naming_free(struct lc_naming *n)
 {
     if (n == NULL) {
         return;
     }
     lc_beat_checker_close(n->beats);
+    /* A push engine still open owns handles on the loop: close it first. */
+    assert(n->push == NULL);
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);
     lc_statemachine_free(n->instance_meta_sm);

@@ -32,7 +32,21 @@ int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv);
 
 void lc_naming_stats(struct lc_naming *n, struct lc_naming_stats *st);
 
-/* Free the module; only once the engine is closed. */
+/* Push settings from the configuration: the merge delay
+ * (nacos.naming.push.pushTaskDelay), the UDP ack timeout
+ * (locus.naming.push.ack_timeout_ms) and the subscriber expiry
+ * (nacos.naming.client.expired.time), in milliseconds. */
+void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
+                              unsigned ack_timeout_ms,
+                              unsigned client_expired_ms);
+
+/* Close the module's own handles (the UDP push socket and its timers); @cb
+ * runs once they are closed. Call after the engine is closed, before
+ * lc_naming_free. */
+void lc_naming_close(struct lc_naming *n, void (*cb)(void *data), void *data);
+
+/* Free the module; only once the engine is closed and lc_naming_close has
+ * finished (or was never needed: no push engine). */
 void lc_naming_free(struct lc_naming *n);
 
 #endif /* LC_NAMING_H */

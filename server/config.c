@@ -91,6 +91,12 @@ static const struct prop props[] = {
      1024, 1024 * 1024, NULL},
     {"locus.http.max_body_bytes", P_NUM, FIELD(http_max_body_bytes), T_SIZE,
      1024, 1024 * 1024 * 1024, NULL},
+    {"nacos.naming.push.pushTaskDelay", P_NUM, FIELD(push_task_delay_ms),
+     T_UNSIGNED, 0, 60000, NULL},
+    {"locus.naming.push.ack_timeout_ms", P_NUM, FIELD(push_ack_timeout_ms),
+     T_UNSIGNED, 10, 600000, NULL},
+    {"nacos.naming.client.expired.time", P_NUM, FIELD(client_expired_ms),
+     T_UNSIGNED, 1000, 86400000, NULL},
     /* Spring accepts both spellings. */
     {"server.servlet.contextPath", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
     {"server.servlet.context-path", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
@@ -569,6 +575,9 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->log_level = LC_LOG_INFO;
     cfg->http_max_header_bytes = 8192;
     cfg->http_max_body_bytes = 1024 * 1024;
+    cfg->push_task_delay_ms = 20;
+    cfg->push_ack_timeout_ms = 10000;
+    cfg->client_expired_ms = 180000;
 }
 
 int lc_config_raft_port(int port)

@@ -70,6 +70,17 @@ struct lc_config {
     /* locus.http.max_header_bytes (8192), locus.http.max_body_bytes (1 MiB) */
     size_t http_max_header_bytes;
     size_t http_max_body_bytes;
+
+    /* nacos.naming.push.pushTaskDelay (20 ms; Nacos: 500): how long changes
+     * of a service merge before one push; 0..60000 */
+    unsigned push_task_delay_ms;
+    /* locus.naming.push.ack_timeout_ms (10000): UDP ack wait before the one
+     * resend; 10..600000 */
+    unsigned push_ack_timeout_ms;
+    /* nacos.naming.client.expired.time (180000): an IP-port client that
+     * publishes nothing and has not polled for this long is removed, with
+     * its push subscriptions; 1000..86400000 */
+    unsigned client_expired_ms;
 };
 
 /* Fill @cfg with the built-in defaults. */

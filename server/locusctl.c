@@ -6,6 +6,7 @@
  *            remove-peers|change-peers|reset-peers [--group G] PEERS
  *   locusctl cluster start|stop [--dir D] [--nodes N] [--port P] [--locusd F]
  *   locusctl bench failover [options]       (see --help)
+ *   locusctl [--server host:port] bench push [options]
  *
  * Output is a table by default and JSON with --json.
  */
@@ -38,6 +39,7 @@ static const char usage[] =
     "  cluster start [--dir D] [--nodes N] [--port P] [--locusd PATH]\n"
     "  cluster stop [--dir D]\n"
     "  bench failover [--help]      leader-kill benchmark on its own cluster\n"
+    "  bench push [--help]          change -> UDP subscriber latency\n"
     "\n"
     "  --server host:port           default 127.0.0.1:8848\n"
     "  --json                       machine-readable output\n";
@@ -366,6 +368,7 @@ static int cmd_cluster(int argc, char **argv)
 int main(int argc, char **argv)
 {
     struct ctl c = {"127.0.0.1", 8848, false};
+    const char *server = NULL; /* --server as given, for bench push */
     int i = 1;
 
     signal(SIGPIPE, SIG_IGN);
@@ -373,6 +376,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--json") == 0) {
             c.json = true;
         } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+            server = argv[i + 1];
             if (lc_split_host_port(argv[++i], c.host, sizeof c.host,
                                    &c.port) != 0) {
                 fprintf(stderr, "locusctl: --server wants host:port\n");
@@ -406,6 +410,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "failover") == 0) {
         return lc_bench_failover(argc - i - 2, argv + i + 2, c.json);
+    }
+    if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
+        strcmp(argv[i + 1], "push") == 0) {
+        return lc_bench_push(argc - i - 2, argv + i + 2, c.json, server);
     }
     fprintf(stderr, "locusctl: unknown command '%s' (see --help)\n", argv[i]);
     return 2;

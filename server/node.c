@@ -4,7 +4,8 @@
  * naming processors, start the engine (opening every group from disk), then
  * listen for HTTP. Stop (SIGTERM/SIGINT): stop accepting HTTP and let
  * in-flight requests finish (5 s at most), then close the raft groups, which
- * leaves their logs consistent, then free everything. A second signal exits
+ * leaves their logs consistent, then close the naming module's UDP push
+ * socket, then free everything. A second signal exits
  * at once.
  */
 #include <errno.h>
@@ -59,7 +60,7 @@ static void on_lag_timer(uv_timer_t *t)
     n->lag_due = now + LAG_PERIOD_MS;
 }
 
-static void on_engine_closed(void *data)
+static void on_naming_closed(void *data)
 {
     struct node *n = data;
     lc_naming_free(n->naming);
@@ -70,6 +71,14 @@ static void on_engine_closed(void *data)
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->lag_timer, NULL);
     lc_infof("server", "stopped");
+}
+
+/* The raft groups are closed (nothing applies any more): close the naming
+ * module's own handles (UDP push), then free it. */
+static void on_engine_closed(void *data)
+{
+    struct node *n = data;
+    lc_naming_close(n->naming, on_naming_closed, n);
 }
 
 static void on_http_closed(struct lc_http_server *srv, void *data)
@@ -189,6 +198,9 @@ int lc_node_run(const struct lc_config *cfg)
         lc_errorf("server", "naming: %s", lc_strerror(rv));
         return 1;
     }
+    lc_naming_configure_push(n.naming, cfg->push_task_delay_ms,
+                             cfg->push_ack_timeout_ms,
+                             cfg->client_expired_ms);
     rv = lc_raft_engine_start(n.engine, errmsg, sizeof errmsg);
     if (rv != 0) {
         lc_errorf("server", "raft: %s", errmsg);

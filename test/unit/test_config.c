@@ -927,6 +927,39 @@ static void test_derived_heartbeat(void **state)
     assert_contains(err, "election_timeout_ms");
 }
 
+/* The push keys: defaults, Nacos's names, ranges. */
+static void test_push_keys(void **state)
+{
+    static const char *bad[][2] = {
+        {"nacos.naming.push.pushTaskDelay", "60001"},
+        {"nacos.naming.push.pushTaskDelay", "-1"},
+        {"nacos.naming.push.pushTaskDelay", "20ms"},
+        {"locus.naming.push.ack_timeout_ms", "9"},
+        {"nacos.naming.client.expired.time", "999"},
+    };
+    struct lc_config cfg;
+    char err[512];
+    (void)state;
+    lc_config_defaults(&cfg);
+    assert_int_equal(cfg.push_task_delay_ms, 20);
+    assert_int_equal(cfg.push_ack_timeout_ms, 10000);
+    assert_int_equal(cfg.client_expired_ms, 180000);
+    set_ok(&cfg, "nacos.naming.push.pushTaskDelay", "500");
+    set_ok(&cfg, "locus.naming.push.ack_timeout_ms", "400");
+    set_ok(&cfg, "nacos.naming.client.expired.time", "60000");
+    assert_int_equal(cfg.push_task_delay_ms, 500);
+    assert_int_equal(cfg.push_ack_timeout_ms, 400);
+    assert_int_equal(cfg.client_expired_ms, 60000);
+    set_ok(&cfg, "nacos.naming.push.pushTaskDelay", "0");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lc_config_defaults(&cfg);
+        assert_int_equal(lc_config_set(&cfg, bad[i][0], bad[i][1], err,
+                                       sizeof err),
+                         LC_ECONFIG);
+        assert_contains(err, bad[i][0]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -949,6 +982,7 @@ int main(void)
         T(test_cluster_validation),
         T(test_standalone),
         T(test_derived_heartbeat),
+        T(test_push_keys),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
