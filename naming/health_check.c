@@ -38,10 +38,11 @@
 #include "common/util.h"
 #include "naming/internal.h"
 
-#define POLL_MS 500           /* leadership and client-set follow-up */
-#define CONNECT_TIMEOUT_MS 500 /* TcpHealthCheckProcessor.CONNECT_TIMEOUT_MS */
-#define LOWER_CHECK_RT 2000   /* HealthCheckTaskV2.LOWER_CHECK_RT */
-#define MAX_IN_FLIGHT 256     /* concurrent connects */
+#define POLL_MS 500            /* leadership and client-set follow-up */
+#define CONNECT_TIMEOUT_MS 500 /* TcpHealthCheckProcessor.CONNECT_TIMEOUT_MS   \
+                                */
+#define LOWER_CHECK_RT 2000    /* HealthCheckTaskV2.LOWER_CHECK_RT */
+#define MAX_IN_FLIGHT 256      /* concurrent connects */
 
 enum verdict { CHECK_OK, CHECK_FAIL, CHECK_FAIL_NOW };
 
@@ -71,7 +72,7 @@ struct hc_task {
     struct hc_inst *insts;   /* by service key */
     struct hc_probe *probes; /* started or queued, linked by task_next */
     unsigned n_probes;
-    bool dead;         /* removed; freed once closed and probe-free */
+    bool dead; /* removed; freed once closed and probe-free */
     bool timer_closed;
     bool seen;
     UT_hash_handle hh;
@@ -293,8 +294,8 @@ static void on_written(struct lc_sm_write *w, int status,
     struct hc_task *t = NULL;
     struct hc_inst *s = NULL;
     if (status != 0 || result->status != 0) {
-        lc_warnf("health", "writing %s healthy=%s failed: %s %s",
-                 c->client_id, c->healthy ? "true" : "false",
+        lc_warnf("health", "writing %s healthy=%s failed: %s %s", c->client_id,
+                 c->healthy ? "true" : "false",
                  lc_strerror(status != 0 ? status : result->status),
                  status != 0 ? "" : result->message);
     }
@@ -351,8 +352,8 @@ static void change_status(struct hc_task *t, struct hc_inst *s,
              "serviceName: %s {POS} {%s} %s: %s:%d@%s, region: unknown, "
              "msg: %s",
              svc->grouped, healthy ? "IP-ENABLED" : "IP-DISABLED",
-             healthy ? "valid" : "invalid", inst->ip, inst->port,
-             inst->cluster, msg);
+             healthy ? "valid" : "invalid", inst->ip, inst->port, inst->cluster,
+             msg);
 }
 
 /* HealthCheckCommonV2.checkOk / checkFail / checkFailNow, then
@@ -392,8 +393,7 @@ static void apply_verdict(struct hc_probe *p, enum verdict v, long rt,
             s->fail_count = 0;
         } else {
             if (inst->healthy &&
-                (v == CHECK_FAIL_NOW ||
-                 ++s->fail_count >= n->sw.check_times) &&
+                (v == CHECK_FAIL_NOW || ++s->fail_count >= n->sw.check_times) &&
                 may_write) {
                 change_status(t, s, pub->service, inst, false, msg);
             }
@@ -466,8 +466,7 @@ static void probe_connect(struct hc_probe *p, const struct sockaddr *addr)
     }
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status,
-                        struct addrinfo *res)
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct hc_probe *p = req->data;
     struct lc_health_checker *hc = p->task->hc;
@@ -515,8 +514,8 @@ static void probe_run(struct hc_probe *p)
         hints.ai_socktype = SOCK_STREAM;
         p->gai.data = p;
         p->resolving = true;
-        rv = uv_getaddrinfo(hc->loop, &p->gai, on_resolved, p->ip, NULL,
-                            &hints);
+        rv =
+            uv_getaddrinfo(hc->loop, &p->gai, on_resolved, p->ip, NULL, &hints);
         if (rv != 0) {
             p->resolving = false;
             apply_verdict(p, CHECK_FAIL, hc->n->sw.tcp_params.max,
@@ -541,8 +540,8 @@ static void check_instance(struct hc_task *t, struct lc_publish *pub)
             return;
         }
         s->last_healthy = pub->inst->healthy;
-        HASH_ADD_KEYPTR(hh, t->insts, s->service_key,
-                        strlen(s->service_key), s);
+        HASH_ADD_KEYPTR(hh, t->insts, s->service_key, strlen(s->service_key),
+                        s);
     }
     if (s->being_checked) {
         /* The last check has not finished: wait longer next time. */
@@ -584,8 +583,7 @@ static void init_check_rt(struct hc_task *t)
     if (t->rt_normalized != -1) {
         return;
     }
-    t->rt_normalized =
-        LOWER_CHECK_RT + random_below(hc, random_below(hc, max));
+    t->rt_normalized = LOWER_CHECK_RT + random_below(hc, random_below(hc, max));
     t->rt_best = 0x7fffffffL;
     t->rt_worst = 0;
 }

@@ -67,8 +67,7 @@ int lc_health_write(struct lc_naming *n, const struct lc_service *svc,
     void *data;
     int rv;
 
-    snprintf(key, sizeof key, "%s##%s##%s", svc->ns, svc->grouped,
-             client_id);
+    snprintf(key, sizeof key, "%s##%s##%s", svc->ns, svc->grouped, client_id);
     st.namespace_ = svc->ns;
     st.group_name = svc->group;
     st.service_name = svc->name;
@@ -118,11 +117,9 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
         !lc_filter_params(ex, grouped, false)) {
         return;
     }
-    if (lc_optional(ex, "healthy", healthy_text, sizeof healthy_text) ==
-            NULL &&
+    if (lc_optional(ex, "healthy", healthy_text, sizeof healthy_text) == NULL &&
         lc_optional(ex, "valid", healthy_text, sizeof healthy_text) == NULL) {
-        lc_naming_error(ex, LC_KIND_TEXT, 400,
-                        "Param 'healthy' is required.");
+        lc_naming_error(ex, LC_KIND_TEXT, 400, "Param 'healthy' is required.");
         return;
     }
     healthy = lc_to_boolean(healthy_text);
@@ -167,8 +164,7 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
         return;
     }
     snprintf(client_id, sizeof client_id, "%s:%d#false", ip, port);
-    inst = svc != NULL ? lc_registry_instance_of(n->reg, client_id, svc)
-                       : NULL;
+    inst = svc != NULL ? lc_registry_instance_of(n->reg, client_id, svc) : NULL;
     if (inst == NULL) {
         lc_naming_ok(ex); /* no such client or instance: nothing to do */
         return;
@@ -320,13 +316,12 @@ out:
 
 int lc_naming_health_routes(struct lc_naming *n, struct lc_http_server *srv)
 {
-    if (lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/health",
-                             on_health, n) != 0 ||
+    if (lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/health", on_health,
+                             n) != 0 ||
         lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/health/instance",
                              on_health, n) != 0 ||
-        lc_http_server_route(srv, LC_HTTP_ANY,
-                             "/nacos/v1/ns/instance/statuses", on_statuses,
-                             n) != 0) {
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/instance/statuses",
+                             on_statuses, n) != 0) {
         return LC_ENOMEM;
     }
     return 0;

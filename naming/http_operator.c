@@ -28,8 +28,8 @@ static double cpu_load(void)
     if (f == NULL) {
         return 0;
     }
-    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-               &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+               &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
         total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
         busy = total - v[3] - v[4];
         if (total > last_total) {
@@ -42,20 +42,40 @@ static double cpu_load(void)
     return load;
 }
 
+/* ServerStatusManager: a non-blank overriddenServerStatus switch naming a
+ * ServerStatus replaces the computed one (an unknown name is ignored, as
+ * Nacos's refresh fails on it and keeps the old status). */
+static const char *overridden_status(const struct lc_naming *n)
+{
+    static const char *const names[] = {"UP",     "DOWN",       "STARTING",
+                                        "PAUSED", "WRITE_ONLY", "READ_ONLY"};
+    const char *o = n->sw.overridden_server_status;
+    for (size_t i = 0; o != NULL && i < sizeof names / sizeof *names; i++) {
+        if (strcmp(o, names[i]) == 0) {
+            return names[i];
+        }
+    }
+    return NULL;
+}
+
 static void on_metrics(struct lc_http_exchange *ex, void *data)
 {
     struct lc_naming *n = data;
     const char *only = lc_http_param(ex, "onlyStatus");
-    bool only_status = only == NULL || only[0] == '\0' ||
+    bool only_status = only == NULL ||
+                       strspn(only, " \t\r\n") == strlen(only) ||
                        strcasecmp(only, "true") == 0;
-    const char *status = lc_raft_engine_healthy(n->engine) ? "UP"
+    const char *status = lc_raft_engine_healthy(n->engine)     ? "UP"
                          : lc_raft_engine_caught_up(n->engine) ? "DOWN"
-                                                                : "STARTING";
+                                                               : "STARTING";
     json_t *o = json_object();
     struct lc_naming_stats st;
     struct sysinfo si;
     double loads[1] = {-1.0};
 
+    if (overridden_status(n) != NULL) {
+        status = overridden_status(n);
+    }
     if (lc_http_method(ex) != LC_HTTP_GET) {
         json_decref(o);
         lc_naming_error(ex, LC_KIND_SPRING, 501, "no such api:%s:%s",
@@ -65,12 +85,15 @@ static void on_metrics(struct lc_http_exchange *ex, void *data)
     json_object_set_new(o, "status", json_string(status));
     if (!only_status) {
         lc_naming_stats(n, &st);
-        json_object_set_new(o, "serviceCount", json_integer((json_int_t)st.services));
-        json_object_set_new(o, "instanceCount", json_integer((json_int_t)st.instances));
+        json_object_set_new(o, "serviceCount",
+                            json_integer((json_int_t)st.services));
+        json_object_set_new(o, "instanceCount",
+                            json_integer((json_int_t)st.instances));
         json_object_set_new(o, "subscribeCount", json_integer(0));
         json_object_set_new(o, "responsibleInstanceCount",
                             json_integer((json_int_t)st.instances));
-        json_object_set_new(o, "clientCount", json_integer((json_int_t)st.clients));
+        json_object_set_new(o, "clientCount",
+                            json_integer((json_int_t)st.clients));
         json_object_set_new(o, "connectionBasedClientCount", json_integer(0));
         json_object_set_new(o, "ephemeralIpPortClientCount",
                             json_integer((json_int_t)st.ephemeral_clients));

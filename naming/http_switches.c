@@ -130,13 +130,11 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
     entry = lc_http_param(ex, "entry");
     value = lc_http_param(ex, "value");
     if (entry == NULL) {
-        lc_naming_error(ex, LC_KIND_TEXT, 400,
-                        "Parameter 'entry' is missing");
+        lc_naming_error(ex, LC_KIND_TEXT, 400, "Parameter 'entry' is missing");
         return;
     }
     if (value == NULL) {
-        lc_naming_error(ex, LC_KIND_TEXT, 400,
-                        "Parameter 'value' is missing");
+        lc_naming_error(ex, LC_KIND_TEXT, 400, "Parameter 'value' is missing");
         return;
     }
     /* Validate on a copy: a bad value changes nothing anywhere. */
@@ -200,9 +198,8 @@ static void on_switches(struct lc_http_exchange *ex, void *data)
 
 int lc_naming_switch_routes(struct lc_naming *n, struct lc_http_server *srv)
 {
-    if (lc_http_server_route(srv, LC_HTTP_ANY,
-                             "/nacos/v1/ns/operator/switches", on_switches,
-                             n) != 0 ||
+    if (lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/operator/switches",
+                             on_switches, n) != 0 ||
         lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/ops/switches",
                              on_switches, n) != 0) {
         return LC_ENOMEM;

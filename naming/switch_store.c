@@ -51,8 +51,7 @@ static void on_apply(struct lc_processor *p, uint64_t index,
         return;
     }
     if (req->data.len > 0) {
-        doc = json_loadb((const char *)req->data.data, req->data.len, 0,
-                         NULL);
+        doc = json_loadb((const char *)req->data.data, req->data.len, 0, NULL);
     }
     entry = json_string_value(json_object_get(doc, "entry"));
     value = json_string_value(json_object_get(doc, "value"));
@@ -61,9 +60,8 @@ static void on_apply(struct lc_processor *p, uint64_t index,
         lc_strlcpy(result->message, "undecodable switch update",
                    sizeof result->message);
     } else {
-        result->status = lc_switches_update(&n->sw, entry, value,
-                                            result->message,
-                                            sizeof result->message);
+        result->status = lc_switches_update(
+            &n->sw, entry, value, result->message, sizeof result->message);
         if (result->status == 0) {
             lc_infof("naming", "switch %s set to '%s'", entry, value);
         }
@@ -76,9 +74,9 @@ static int snapshot_freeze(struct lc_processor *p, void **out)
 {
     struct lc_naming *n = p->data;
     json_t *doc = lc_switches_json(&n->sw);
-    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT |
-                                                   JSON_REAL_PRECISION(15))
-                             : NULL;
+    char *text = doc != NULL
+                     ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15))
+                     : NULL;
     json_decref(doc);
     if (text == NULL) {
         return LC_ENOMEM;

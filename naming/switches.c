@@ -50,8 +50,7 @@ int lc_switches_copy(struct lc_switches *dst, const struct lc_switches *src)
 /* ------------------------------------------------------- Java parsing */
 
 /* Long.parseLong. */
-static bool java_parse_long(const char *s, long *out, char *msg,
-                            size_t msglen)
+static bool java_parse_long(const char *s, long *out, char *msg, size_t msglen)
 {
     const char *p = s;
     unsigned long long v = 0;
@@ -262,11 +261,9 @@ static int push_version(struct lc_switches *sw, const char *value, char *msg,
         /* value.split(":")[1] throws ArrayIndexOutOfBoundsException. */
         free_pieces(parts, n);
         return lc_errf(LC_EPROTO, msg, msglen,
-                       "caused: Index %d out of bounds for length %d;", n,
-                       n);
+                       "caused: Index %d out of bounds for length %d;", n, n);
     }
-    if (!version_syntax(parts[1]) ||
-        strlen(parts[1]) >= LC_PUSH_VERSION_MAX) {
+    if (!version_syntax(parts[1]) || strlen(parts[1]) >= LC_PUSH_VERSION_MAX) {
         rv = lc_errf(LC_EINVAL, msg, msglen,
                      "illegal version, must match: " VERSION_SYNTAX);
         goto out;
@@ -323,8 +320,8 @@ oom:
     return LC_ENOMEM;
 }
 
-static int limited_url_map(struct lc_switches *sw, const char *value,
-                           char *msg, size_t msglen)
+static int limited_url_map(struct lc_switches *sw, const char *value, char *msg,
+                           size_t msglen)
 {
     size_t cap;
     char **entries;
@@ -382,8 +379,7 @@ static int limited_url_map(struct lc_switches *sw, const char *value,
 /* JacksonUtils.toObj(value, XxxHealthParams.class): unknown keys ignored,
  * absent ones keep @dflt's, numbers (or numeric strings) coerced. */
 static int health_params(const char *value, const struct lc_health_params *dflt,
-                         struct lc_health_params *out, char *msg,
-                         size_t msglen)
+                         struct lc_health_params *out, char *msg, size_t msglen)
 {
     json_t *doc = json_loads(value, JSON_DECODE_ANY, NULL);
     static const char *const keys[] = {"max", "min", "factor"};
@@ -422,8 +418,8 @@ static int health_params(const char *value, const struct lc_health_params *dflt,
 }
 
 /* SwitchManager.validateHealthParams. */
-static int validate_health_params(const struct lc_health_params *p,
-                                  char *msg, size_t msglen)
+static int validate_health_params(const struct lc_health_params *p, char *msg,
+                                  size_t msglen)
 {
     if (p->min < 500) {
         return lc_errf(LC_EINVAL, msg, msglen,
@@ -650,8 +646,9 @@ static json_t *or_null(json_t *v)
 json_t *lc_switches_json(const struct lc_switches *sw)
 {
     json_t *o = json_object();
-    json_t *urls = sw->limited_url_map != NULL ? json_incref(sw->limited_url_map)
-                                               : json_object();
+    json_t *urls = sw->limited_url_map != NULL
+                       ? json_incref(sw->limited_url_map)
+                       : json_object();
 #define SET(k, v) json_object_set_new(o, k, v)
     SET("masters", or_null(sw->masters));
     SET("adWeightMap", json_object());

@@ -25,7 +25,7 @@ struct lc_health_params {
 
 #define LC_SWITCH_DOMAIN_NAME "00-00---000-NACOS_SWITCH_DOMAIN-000---00-00"
 /* KeyBuilder.getSwitchDomainKey(). */
-#define LC_SWITCH_DOMAIN_KEY                                                  \
+#define LC_SWITCH_DOMAIN_KEY                                                   \
     "com.alibaba.nacos.naming.domains.meta." LC_SWITCH_DOMAIN_NAME
 #define LC_PUSH_VERSION_MAX 64
 
@@ -36,22 +36,22 @@ struct lc_switches {
     double distro_threshold;        /* 0.7 */
     bool health_check_enabled;      /* true */
     bool auto_change_health_check_enabled; /* true */
-    bool distro_enabled;            /* true */
-    bool enable_standalone;         /* true */
-    bool push_enabled;              /* true */
-    bool light_beat_enabled;        /* true */
-    bool default_instance_ephemeral; /* true */
-    bool disable_add_ip;            /* false */
-    bool send_beat_only;            /* false */
-    bool enable_authentication;     /* false */
-    int check_times;                /* 3 */
+    bool distro_enabled;                   /* true */
+    bool enable_standalone;                /* true */
+    bool push_enabled;                     /* true */
+    bool light_beat_enabled;               /* true */
+    bool default_instance_ephemeral;       /* true */
+    bool disable_add_ip;                   /* false */
+    bool send_beat_only;                   /* false */
+    bool enable_authentication;            /* false */
+    int check_times;                       /* 3 */
     /* Appended for the full domain (issue 3). */
-    struct lc_health_params http_params;  /* 5000, 500, 0.85 */
-    struct lc_health_params tcp_params;   /* 5000, 1000, 0.75 */
-    struct lc_health_params mysql_params; /* 3000, 2000, 0.65 */
-    long server_status_sync_millis;       /* 2000 */
-    long service_status_sync_millis;      /* 5000 */
-    long distro_server_expired_millis;    /* 10000 */
+    struct lc_health_params http_params;           /* 5000, 500, 0.85 */
+    struct lc_health_params tcp_params;            /* 5000, 1000, 0.75 */
+    struct lc_health_params mysql_params;          /* 3000, 2000, 0.65 */
+    long server_status_sync_millis;                /* 2000 */
+    long service_status_sync_millis;               /* 5000 */
+    long distro_server_expired_millis;             /* 10000 */
     char push_go_version[LC_PUSH_VERSION_MAX];     /* "0.1.0" */
     char push_java_version[LC_PUSH_VERSION_MAX];   /* "0.1.0" */
     char push_python_version[LC_PUSH_VERSION_MAX]; /* "0.4.3" */

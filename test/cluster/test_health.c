@@ -70,12 +70,13 @@ static void expect(struct tc *t, unsigned i, const char *method,
 {
     char *got = NULL;
     int st = tc_http(t, i, method, path, NULL, NULL, &got);
-    if (st != status || (body != NULL && (got == NULL || strcmp(got, body) != 0))) {
+    if (st != status ||
+        (body != NULL && (got == NULL || strcmp(got, body) != 0))) {
         char copy[600];
         snprintf(copy, sizeof copy, "%s", got != NULL ? got : "(none)");
         free(got);
-        fail_msg("%s %s on node %u: %d '%s', want %d '%s'", method, path, i,
-                 st, copy, status, body != NULL ? body : "(any)");
+        fail_msg("%s %s on node %u: %d '%s', want %d '%s'", method, path, i, st,
+                 copy, status, body != NULL ? body : "(any)");
     }
     free(got);
 }
@@ -243,8 +244,8 @@ static void test_tcp_checks(void **state)
         drain(l);
         close(l);
         wait_health(t, "hc", up, false, 20000, -1);
-        assert_true(tc_log_contains(t, (unsigned)leader,
-                                    "stopping health checks"));
+        assert_true(
+            tc_log_contains(t, (unsigned)leader, "stopping health checks"));
         assert_true(tc_log_contains(t, target, "starting health checks"));
     }
     tc_pass(t);
@@ -281,8 +282,7 @@ static void test_switches(void **state)
          "unsupported client type: perl"},
         {"entry=pushVersion&value=java", 500,
          "caused: Index 1 out of bounds for length 1;"},
-        {"entry=limitedUrlMap&value=/a", 400,
-         "invalid input for limited urls"},
+        {"entry=limitedUrlMap&value=/a", 400, "invalid input for limited urls"},
         {"entry=limitedUrlMap&value=/a:0", 400,
          "illegal normal status code: 0"},
         {"entry=tcpHealthParams&value=%7B%22min%22:1%7D", 400,
@@ -345,6 +345,22 @@ static void test_switches(void **state)
         json_decref(v1);
     }
 
+    /* overriddenServerStatus replaces the status metrics report. */
+    expect(t, 1, "PUT", SWITCHES "?entry=overriddenServerStatus&value=PAUSED",
+           200, "ok");
+    wait_switch(t, "overriddenServerStatus", "\"PAUSED\"");
+    for (unsigned i = 0; i < 3; i++) {
+        expect(t, i, "GET", "/nacos/v1/ns/operator/metrics", 200,
+               "{\"status\":\"PAUSED\"}");
+    }
+    expect(t, 1, "PUT", SWITCHES "?entry=overriddenServerStatus&value=null",
+           200, "ok");
+    wait_switch(t, "overriddenServerStatus", "\"\"");
+    for (unsigned i = 0; i < 3; i++) {
+        expect(t, i, "GET", "/nacos/v1/ns/operator/metrics?onlyStatus=%20", 200,
+               "{\"status\":\"UP\"}");
+    }
+
     /* A restart keeps what went through Raft, not the debug change. */
     tc_stop_all(t);
     for (unsigned i = 0; i < 3; i++) {
@@ -370,8 +386,7 @@ static void test_manual_health(void **state)
     tc_up(t, "manual", 3, BAND + 200, NULL);
     tc_must_register(t, 0, "hm", LOCAL, port);
     snprintf(path, sizeof path,
-             HEALTH "?serviceName=hm&ip=" LOCAL "&port=%d&healthy=true",
-             port);
+             HEALTH "?serviceName=hm&ip=" LOCAL "&port=%d&healthy=true", port);
     expect(t, 1, "PUT", path, 400,
            "health check is still working, service: DEFAULT_GROUP@@hm, "
            "cluster: DEFAULT");
@@ -393,16 +408,16 @@ static void test_manual_health(void **state)
     wait_health(t, "hm", port, false, 5000, -1);
 
     /* Bad input: Nacos's answers, nothing changes. */
-    snprintf(path, sizeof path,
-             HEALTH "?serviceName=hm&ip=" LOCAL "&port=%d", port);
+    snprintf(path, sizeof path, HEALTH "?serviceName=hm&ip=" LOCAL "&port=%d",
+             port);
     expect(t, 0, "PUT", path, 400, "Param 'healthy' is required.");
     snprintf(path, sizeof path, HEALTH "?ip=" LOCAL "&port=%d&healthy=true",
              port);
     expect(t, 0, "PUT", path, 400, "Param 'serviceName' is required.");
     expect(t, 0, "PUT", HEALTH "?serviceName=hm&port=1&healthy=true", 400,
            "Param 'ip' is required.");
-    expect(t, 0, "PUT", HEALTH "?serviceName=hm&ip=" LOCAL "&healthy=true",
-           400, "Param 'port' is required.");
+    expect(t, 0, "PUT", HEALTH "?serviceName=hm&ip=" LOCAL "&healthy=true", 400,
+           "Param 'port' is required.");
     expect(t, 0, "PUT",
            HEALTH "?serviceName=hm&ip=" LOCAL "&port=99999&healthy=true", 400,
            "Param 'port' is illegal, the value should be between 0 and "
@@ -410,9 +425,8 @@ static void test_manual_health(void **state)
     expect(t, 0, "PUT",
            HEALTH "?serviceName=@@hm&ip=" LOCAL "&port=1&healthy=true", 400,
            NULL);
-    snprintf(path, sizeof path, HEALTH "?serviceName=hm&ip=" LOCAL
-                                       "&port=%d&healthy=true",
-             port);
+    snprintf(path, sizeof path,
+             HEALTH "?serviceName=hm&ip=" LOCAL "&port=%d&healthy=true", port);
     expect(t, 0, "POST", path, 501, NULL);
     expect(t, 0, "GET", path, 501, NULL);
     /* Unknown instance or service: ok, nothing happens. */
@@ -424,6 +438,49 @@ static void test_manual_health(void **state)
            "ok");
     hold_health(t, "hm", port, false, 1000, -1);
 
+    /* metrics?onlyStatus=false: Nacos's keys in Nacos's order. */
+    {
+        static const char *const keys[] = {"status",
+                                           "serviceCount",
+                                           "instanceCount",
+                                           "subscribeCount",
+                                           "responsibleInstanceCount",
+                                           "clientCount",
+                                           "connectionBasedClientCount",
+                                           "ephemeralIpPortClientCount",
+                                           "persistentIpPortClientCount",
+                                           "responsibleClientCount",
+                                           "cpu",
+                                           "load",
+                                           "mem"};
+        char *body = NULL;
+        json_t *doc;
+        const char *k;
+        json_t *v;
+        size_t at = 0;
+        assert_int_equal(tc_http(t, 1, "GET",
+                                 "/nacos/v1/ns/operator/metrics?onlyStatus="
+                                 "false",
+                                 NULL, NULL, &body),
+                         200);
+        doc = json_loads(body, 0, NULL);
+        assert_non_null(doc);
+        json_object_foreach(doc, k, v)
+        {
+            assert_true(at < sizeof keys / sizeof *keys);
+            assert_string_equal(k, keys[at]);
+            at++;
+        }
+        assert_int_equal(at, sizeof keys / sizeof *keys);
+        assert_int_equal(
+            json_integer_value(json_object_get(doc, "instanceCount")), 1);
+        assert_int_equal(json_integer_value(json_object_get(
+                             doc, "persistentIpPortClientCount")),
+                         1);
+        json_decref(doc);
+        free(body);
+    }
+
     /* statuses */
     expect(t, 0, "GET", "/nacos/v1/ns/instance/statuses", 400,
            "Parameter 'key' is missing");
@@ -432,22 +489,21 @@ static void test_manual_health(void **state)
            "'groupName@@serviceName'");
     expect(t, 0, "GET", "/nacos/v1/ns/instance/statuses?key=@@hm", 400,
            "Param 'serviceName' is illegal, groupName can't be empty");
-    expect(t, 0, "GET", "/nacos/v1/ns/instance/statuses?key=public%23%23",
-           500, "caused: Index 1 out of bounds for length 1;");
+    expect(t, 0, "GET", "/nacos/v1/ns/instance/statuses?key=public%23%23", 500,
+           "caused: Index 1 out of bounds for length 1;");
     expect(t, 0, "GET",
            "/nacos/v1/ns/instance/statuses?key=other%23%23DEFAULT_GROUP@@hm",
            200, "{\"ips\":[]}");
     snprintf(path, sizeof path, "{\"ips\":[\"" LOCAL ":%d_false\"]}", port);
-    expect(t, 2, "POST",
-           "/nacos/v1/ns/instance/statuses?key=DEFAULT_GROUP@@hm", 200, path);
+    expect(t, 2, "POST", "/nacos/v1/ns/instance/statuses?key=DEFAULT_GROUP@@hm",
+           200, path);
     tc_pass(t);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tcp_checks, tc_setup,
-                                        tc_teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_checks, tc_setup, tc_teardown),
         cmocka_unit_test_setup_teardown(test_switches, tc_setup, tc_teardown),
         cmocka_unit_test_setup_teardown(test_manual_health, tc_setup,
                                         tc_teardown),

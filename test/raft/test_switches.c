@@ -96,8 +96,8 @@ static void test_apply(void **state)
         uint64_t junk = lc_fixture_submit(c, 0, NULL, "Write", "\xff\x01", 2);
         uint64_t no_value =
             lc_fixture_submit(c, 0, NULL, "Write", "{\"entry\":\"check\"}", 17);
-        uint64_t foreign = lc_fixture_submit(c, 0, LC_GROUP_SERVICE_META,
-                                             "Write", "{}", 2);
+        uint64_t foreign =
+            lc_fixture_submit(c, 0, LC_GROUP_SERVICE_META, "Write", "{}", 2);
         uint64_t unknown = set(c, "noSuchEntry", "1");
         assert_true(bad_op > 0 && junk > 0 && no_value > 0 && foreign > 0);
         lc_fixture_wait_applied(c, unknown, ALL);
@@ -149,17 +149,17 @@ static void test_snapshot_install(void **state)
         assert_false(sw->health_check_enabled);
         assert_int_equal(sw->check_times, 17);
         assert_int_equal(json_array_size(sw->masters), 3);
-        assert_int_equal(json_integer_value(
-                             json_object_get(sw->limited_url_map, "/v1/x")),
-                         429);
+        assert_int_equal(
+            json_integer_value(json_object_get(sw->limited_url_map, "/v1/x")),
+            429);
         assert_string_equal(sw->overridden_server_status, "DOWN");
         assert_int_equal(sw->tcp_params.min, 900);
         assert_true(sw->tcp_params.factor == 0.5f);
     }
 }
 
-static int restore_on(struct lc_fixture_cluster *c, unsigned i,
-                      const void *buf, size_t len)
+static int restore_on(struct lc_fixture_cluster *c, unsigned i, const void *buf,
+                      size_t len)
 {
     struct lc_raft_sm *sm = c->nodes[i].adapter.sm;
     struct lc_raft_snapshot_info info;
@@ -233,14 +233,14 @@ static void test_snapshot_images(void **state)
         assert_refused(c, 1, buf, len, "no switch_domain table");
         raft_free(buf);
         image_with("CREATE TABLE switch_domain (key TEXT, value TEXT);"
-                   "INSERT INTO switch_domain VALUES ('"
-                   LC_SWITCH_DOMAIN_KEY "', 'not json')",
+                   "INSERT INTO switch_domain VALUES ('" LC_SWITCH_DOMAIN_KEY
+                   "', 'not json')",
                    &buf, &len);
         assert_refused(c, 1, buf, len, "value not JSON");
         raft_free(buf);
         image_with("CREATE TABLE switch_domain (key TEXT, value TEXT);"
-                   "INSERT INTO switch_domain VALUES ('"
-                   LC_SWITCH_DOMAIN_KEY "', '{\"checkTimes\":\"x\"}')",
+                   "INSERT INTO switch_domain VALUES ('" LC_SWITCH_DOMAIN_KEY
+                   "', '{\"checkTimes\":\"x\"}')",
                    &buf, &len);
         assert_refused(c, 1, buf, len, "wrong type");
         raft_free(buf);

@@ -29,8 +29,7 @@ static char *dump(const struct lc_switches *sw)
 
 /* Apply entry=value to a default domain; return the JSON of one key
  * afterwards (malloc'd). */
-static char *set_and_get(const char *entry, const char *value,
-                         const char *key)
+static char *set_and_get(const char *entry, const char *value, const char *key)
 {
     struct lc_switches sw;
     char msg[256];
@@ -48,8 +47,8 @@ static char *set_and_get(const char *entry, const char *value,
     return text;
 }
 
-static void expect_switch(const char *entry, const char *value,
-                         const char *key, const char *want)
+static void expect_switch(const char *entry, const char *value, const char *key,
+                          const char *want)
 {
     char *got = set_and_get(entry, value, key);
     if (strcmp(got, want) != 0) {
@@ -69,20 +68,17 @@ static void expect_refused(const char *entry, const char *value, int code,
     int rv;
     lc_switches_default(&sw);
     /* Start from a domain with owned members, so a refusal must keep them. */
-    assert_int_equal(lc_switches_update(&sw, "masters", "m1,m2", msg,
-                                        sizeof msg),
-                     0);
-    assert_int_equal(lc_switches_update(&sw, "limitedUrlMap", "/u:429", msg,
-                                        sizeof msg),
-                     0);
+    assert_int_equal(
+        lc_switches_update(&sw, "masters", "m1,m2", msg, sizeof msg), 0);
+    assert_int_equal(
+        lc_switches_update(&sw, "limitedUrlMap", "/u:429", msg, sizeof msg), 0);
     before = dump(&sw);
     rv = lc_switches_update(&sw, entry, value, msg, sizeof msg);
     if (rv != code) {
         fail_msg("%s=%s: code %d (%s), want %d", entry, value, rv, msg, code);
     }
     if (strcmp(msg, message) != 0) {
-        fail_msg("%s=%s: message '%s', want '%s'", entry, value, msg,
-                 message);
+        fail_msg("%s=%s: message '%s', want '%s'", entry, value, msg, message);
     }
     after = dump(&sw);
     assert_string_equal(before, after);
@@ -130,7 +126,7 @@ static void test_numbers(void **state)
     expect_switch("distroThreshold", "2", "distroThreshold", "2.0");
     /* Java float precision. */
     expect_switch("distroThreshold", "0.1234567891", "distroThreshold",
-                 "0.12345679");
+                  "0.12345679");
     expect_switch("distroThreshold", " 0.5f ", "distroThreshold", "0.5");
     expect_refused("distroThreshold", "0", LC_EINVAL,
                    "distroThreshold can not be zero or negative: 0.0");
@@ -152,10 +148,10 @@ static void test_numbers(void **state)
     expect_refused("clientBeatInterval", "9223372036854775808", LC_EINVAL,
                    "For input string: \"9223372036854775808\"");
     expect_switch("clientBeatInterval", "-9223372036854775808",
-                 "clientBeatInterval", "-9223372036854775808");
+                  "clientBeatInterval", "-9223372036854775808");
 
     expect_switch("pushCacheMillis", "10000", "defaultPushCacheMillis",
-                 "10000");
+                  "10000");
     expect_refused("pushCacheMillis", "9999", LC_EINVAL,
                    "min cache time for http or tcp is too small(<10000)");
     expect_refused("pushCacheMillis", "x", LC_EINVAL,
@@ -164,15 +160,14 @@ static void test_numbers(void **state)
     expect_refused("defaultCacheMillis", "999", LC_EINVAL,
                    "min default cache time  is too small(<1000)");
     expect_switch("serviceStatusSynchronizationPeriodMillis", "5000",
-                 "serviceStatusSynchronizationPeriodMillis", "5000");
+                  "serviceStatusSynchronizationPeriodMillis", "5000");
     expect_refused("serviceStatusSynchronizationPeriodMillis", "4999",
                    LC_EINVAL,
                    "serviceStatusSynchronizationPeriodMillis is too "
                    "small(<5000)");
     expect_switch("serverStatusSynchronizationPeriodMillis", "1000",
-                 "serverStatusSynchronizationPeriodMillis", "1000");
-    expect_refused("serverStatusSynchronizationPeriodMillis", "999",
-                   LC_EINVAL,
+                  "serverStatusSynchronizationPeriodMillis", "1000");
+    expect_refused("serverStatusSynchronizationPeriodMillis", "999", LC_EINVAL,
                    "serverStatusSynchronizationPeriodMillis is too "
                    "small(<15000)");
     expect_switch("healthCheckTimes", "5", "checkTimes", "5");
@@ -180,7 +175,7 @@ static void test_numbers(void **state)
     expect_refused("healthCheckTimes", "2147483648", LC_EINVAL,
                    "For input string: \"2147483648\"");
     expect_switch("distroServerExpiredMillis", "20000",
-                 "distroServerExpiredMillis", "20000");
+                  "distroServerExpiredMillis", "20000");
     expect_refused("distroServerExpiredMillis", "1.5", LC_EINVAL,
                    "For input string: \"1.5\"");
 }
@@ -198,11 +193,11 @@ static void test_booleans(void **state)
     expect_switch("disableAddIP", "true", "disableAddIP", "true");
     expect_switch("sendBeatOnly", "True", "sendBeatOnly", "true");
     expect_switch("defaultInstanceEphemeral", "false",
-                 "defaultInstanceEphemeral", "false");
+                  "defaultInstanceEphemeral", "false");
     /* ConvertUtils.toBoolean: yes/on/y/t count. */
     expect_switch("lightBeatEnabled", "no", "lightBeatEnabled", "false");
     expect_switch("autoChangeHealthCheckEnabled", "off",
-                 "autoChangeHealthCheckEnabled", "false");
+                  "autoChangeHealthCheckEnabled", "false");
     /* enableStandalone changes only for an empty value, to false. */
     expect_switch("enableStandalone", "false", "enableStandalone", "true");
     expect_switch("enableStandalone", "", "enableStandalone", "false");
@@ -217,12 +212,12 @@ static void test_strings_and_lists(void **state)
     (void)state;
     expect_switch("pushVersion", "java:1.2.3", "pushJavaVersion", "\"1.2.3\"");
     expect_switch("pushVersion", "python:0.5.0", "pushPythonVersion",
-                 "\"0.5.0\"");
+                  "\"0.5.0\"");
     expect_switch("pushVersion", "c:2.0.0", "pushCVersion", "\"2.0.0\"");
     expect_switch("pushVersion", "go:10.20.30", "pushGoVersion",
-                 "\"10.20.30\"");
+                  "\"10.20.30\"");
     expect_switch("pushVersion", "csharp:1.0.0:extra", "pushCSharpVersion",
-                 "\"1.0.0\"");
+                  "\"1.0.0\"");
     expect_refused("pushVersion", "java:1.2", LC_EINVAL,
                    "illegal version, must match: [0-9]+\\.[0-9]+\\.[0-9]+");
     expect_refused("pushVersion", "java:1.2.3a", LC_EINVAL,
@@ -240,7 +235,7 @@ static void test_strings_and_lists(void **state)
     expect_switch("masters", ",", "masters", "[]");
 
     expect_switch("limitedUrlMap", "/a:429,/b:503:x", "limitedUrlMap",
-                 "{\"/a\":429,\"/b\":503}");
+                  "{\"/a\":429,\"/b\":503}");
     expect_switch("limitedUrlMap", "", "limitedUrlMap", "{}");
     expect_refused("limitedUrlMap", "/a", LC_EINVAL,
                    "invalid input for limited urls");
@@ -257,23 +252,25 @@ static void test_strings_and_lists(void **state)
                    "illegal normal status code: -1");
 
     expect_switch("overriddenServerStatus", "DOWN", "overriddenServerStatus",
-                 "\"DOWN\"");
+                  "\"DOWN\"");
     expect_switch("overriddenServerStatus", "null", "overriddenServerStatus",
-                 "\"\"");
+                  "\"\"");
 }
 
 static void test_health_params(void **state)
 {
     (void)state;
-    expect_switch("tcpHealthParams", "{\"max\":4000,\"min\":600,\"factor\":0.5}",
-                 "tcpHealthParams", "{\"max\":4000,\"min\":600,\"factor\":0.5}");
+    expect_switch(
+        "tcpHealthParams", "{\"max\":4000,\"min\":600,\"factor\":0.5}",
+        "tcpHealthParams", "{\"max\":4000,\"min\":600,\"factor\":0.5}");
     /* Absent keys keep the class's defaults; unknown keys are ignored. */
     expect_switch("tcpHealthParams", "{\"max\":4000,\"x\":1}",
-                 "tcpHealthParams", "{\"max\":4000,\"min\":1000,\"factor\":0.75}");
+                  "tcpHealthParams",
+                  "{\"max\":4000,\"min\":1000,\"factor\":0.75}");
     expect_switch("httpHealthParams", "{}", "httpHealthParams",
-                 "{\"max\":5000,\"min\":500,\"factor\":0.85}");
+                  "{\"max\":5000,\"min\":500,\"factor\":0.85}");
     expect_switch("httpHealthParams", "{\"max\":\"3000\"}", "httpHealthParams",
-                 "{\"max\":3000,\"min\":500,\"factor\":0.85}");
+                  "{\"max\":3000,\"min\":500,\"factor\":0.85}");
     expect_refused("tcpHealthParams", "{\"min\":499}", LC_EINVAL,
                    "min check time for http or tcp is too small(<500)");
     expect_refused("httpHealthParams", "{\"max\":2999}", LC_EINVAL,
@@ -284,15 +281,13 @@ static void test_health_params(void **state)
                    "malformed factor");
     expect_refused("tcpHealthParams", "not json", LC_EINVAL,
                    "json param invalid.");
-    expect_refused("tcpHealthParams", "[1]", LC_EINVAL,
-                   "json param invalid.");
+    expect_refused("tcpHealthParams", "[1]", LC_EINVAL, "json param invalid.");
     expect_refused("httpHealthParams", "{\"max\":true}", LC_EINVAL,
                    "json param invalid.");
     /* MySQL parameters are not validated. */
     expect_switch("mysqlHealthParams", "{\"max\":1,\"min\":2,\"factor\":3}",
-                 "mysqlHealthParams", "{\"max\":1,\"min\":2,\"factor\":3.0}");
-    expect_refused("mysqlHealthParams", "{", LC_EINVAL,
-                   "json param invalid.");
+                  "mysqlHealthParams", "{\"max\":1,\"min\":2,\"factor\":3.0}");
+    expect_refused("mysqlHealthParams", "{", LC_EINVAL, "json param invalid.");
 }
 
 /* Every entry changed, written as JSON, read back: the same domain. */
@@ -379,10 +374,14 @@ static void test_round_trip(void **state)
     lc_switches_clear(&back);
     {
         static const char *const bad[] = {
-            "{\"checkTimes\":\"3\"}",        "{\"masters\":[1]}",
-            "{\"limitedUrlMap\":{\"a\":\"b\"}}", "{\"pushCVersion\":3}",
-            "{\"tcpHealthParams\":{\"max\":1}}", "{\"healthCheckEnabled\":1}",
-            "{\"overriddenServerStatus\":5}",  "{\"distroThreshold\":\"x\"}",
+            "{\"checkTimes\":\"3\"}",
+            "{\"masters\":[1]}",
+            "{\"limitedUrlMap\":{\"a\":\"b\"}}",
+            "{\"pushCVersion\":3}",
+            "{\"tcpHealthParams\":{\"max\":1}}",
+            "{\"healthCheckEnabled\":1}",
+            "{\"overriddenServerStatus\":5}",
+            "{\"distroThreshold\":\"x\"}",
             "[]",
         };
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
