@@ -28,8 +28,8 @@ static double cpu_load(void)
     if (f == NULL) {
         return 0;
     }
-    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-               &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+               &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
         total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
         busy = total - v[3] - v[4];
         if (total > last_total) {
@@ -65,9 +65,9 @@ static void on_metrics(struct lc_http_exchange *ex, void *data)
     bool only_status = only == NULL ||
                        strspn(only, " \t\r\n") == strlen(only) ||
                        strcasecmp(only, "true") == 0;
-    const char *status = lc_raft_engine_healthy(n->engine)     ? "UP"
+    const char *status = lc_raft_engine_healthy(n->engine) ? "UP"
                          : lc_raft_engine_caught_up(n->engine) ? "DOWN"
-                                                               : "STARTING";
+                                                                : "STARTING";
     json_t *o = json_object();
     struct lc_naming_stats st;
     struct sysinfo si;
@@ -85,15 +85,12 @@ static void on_metrics(struct lc_http_exchange *ex, void *data)
     json_object_set_new(o, "status", json_string(status));
     if (!only_status) {
         lc_naming_stats(n, &st);
-        json_object_set_new(o, "serviceCount",
-                            json_integer((json_int_t)st.services));
-        json_object_set_new(o, "instanceCount",
-                            json_integer((json_int_t)st.instances));
+        json_object_set_new(o, "serviceCount", json_integer((json_int_t)st.services));
+        json_object_set_new(o, "instanceCount", json_integer((json_int_t)st.instances));
         json_object_set_new(o, "subscribeCount", json_integer(0));
         json_object_set_new(o, "responsibleInstanceCount",
                             json_integer((json_int_t)st.instances));
-        json_object_set_new(o, "clientCount",
-                            json_integer((json_int_t)st.clients));
+        json_object_set_new(o, "clientCount", json_integer((json_int_t)st.clients));
         json_object_set_new(o, "connectionBasedClientCount", json_integer(0));
         json_object_set_new(o, "ephemeralIpPortClientCount",
                             json_integer((json_int_t)st.ephemeral_clients));
