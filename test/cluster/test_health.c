@@ -5,7 +5,8 @@
  * and /instance/statuses; bad input gets Nacos's answers and changes
  * nothing.
  *
- * Ports: HTTP 33000-33999 (raft 32000-32999); check targets 33500-33599. */
+ * Ports: HTTP 19000-19999 (raft 18000-18999), below the kernel's ephemeral
+ * range; check targets 19500-19599. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,8 +26,8 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 33000
-#define TARGET 33500
+#define BAND 19000
+#define TARGET 19500
 #define LOCAL "127.0.0.1"
 #define CT_FORM "application/x-www-form-urlencoded"
 #define SWITCHES "/nacos/v1/ns/operator/switches"
