@@ -42,11 +42,28 @@ static double cpu_load(void)
     return load;
 }
 
+/* ServerStatusManager: a non-blank overriddenServerStatus switch naming a
+ * ServerStatus replaces the computed one (an unknown name is ignored, as
+ * Nacos's refresh fails on it and keeps the old status). */
+static const char *overridden_status(const struct lc_naming *n)
+{
+    static const char *const names[] = {"UP",     "DOWN",       "STARTING",
+                                        "PAUSED", "WRITE_ONLY", "READ_ONLY"};
+    const char *o = n->sw.overridden_server_status;
+    for (size_t i = 0; o != NULL && i < sizeof names / sizeof *names; i++) {
+        if (strcmp(o, names[i]) == 0) {
+            return names[i];
+        }
+    }
+    return NULL;
+}
+
 static void on_metrics(struct lc_http_exchange *ex, void *data)
 {
     struct lc_naming *n = data;
     const char *only = lc_http_param(ex, "onlyStatus");
-    bool only_status = only == NULL || only[0] == '\0' ||
+    bool only_status = only == NULL ||
+                       strspn(only, " \t\r\n") == strlen(only) ||
                        strcasecmp(only, "true") == 0;
     const char *status = lc_raft_engine_healthy(n->engine) ? "UP"
                          : lc_raft_engine_caught_up(n->engine) ? "DOWN"
@@ -56,6 +73,9 @@ static void on_metrics(struct lc_http_exchange *ex, void *data)
     struct sysinfo si;
     double loads[1] = {-1.0};
 
+    if (overridden_status(n) != NULL) {
+        status = overridden_status(n);
+    }
     if (lc_http_method(ex) != LC_HTTP_GET) {
         json_decref(o);
         lc_naming_error(ex, LC_KIND_SPRING, 501, "no such api:%s:%s",

@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "naming/filters.h"
-#include "naming/internal.h"
+#include "naming/http_naming.h"
 #include "naming/push.h"
 
 /* WebUtils.getUserAgent: User-Agent, else Client-Version, else "". */
@@ -77,16 +77,6 @@ unsigned long lc_naming_push_subscribers(struct lc_naming *n)
 
 /* --------------------------------------------------------------- helpers */
 
-static bool gate(struct lc_naming *n, struct lc_http_exchange *ex)
-{
-    if (!lc_raft_engine_caught_up(n->engine)) {
-        lc_naming_error(ex, LC_KIND_DOWN, 503,
-                        "server is STARTINGnow, please try again later!");
-        return false;
-    }
-    return true;
-}
-
 /* NumberUtils.toInt(s): 0 when it does not parse. */
 static int to_int(const char *s)
 {
@@ -140,7 +130,7 @@ static void on_subscribers(struct lc_http_exchange *ex, void *data)
                         lc_http_method_name(ex), lc_http_path(ex));
         return;
     }
-    if (!gate(n, ex) || !lc_filter_service_name(ex, grouped, sizeof grouped) ||
+    if (!lc_ns_gate(n, ex) || !lc_filter_service_name(ex, grouped, sizeof grouped) ||
         !lc_filter_params(ex, grouped, false)) {
         return;
     }
@@ -250,7 +240,7 @@ static void on_push_state(struct lc_http_exchange *ex, void *data)
     char body[512];
     int len;
 
-    if (!gate(n, ex) || !spring_bool(ex, "detail", &detail) ||
+    if (!lc_ns_gate(n, ex) || !spring_bool(ex, "detail", &detail) ||
         !spring_bool(ex, "reset", &reset)) {
         return;
     }

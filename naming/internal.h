@@ -15,6 +15,8 @@
 #define LC_GROUP_PERSISTENT "naming_persistent_service_v2"
 #define LC_GROUP_SERVICE_META "naming_service_metadata"
 #define LC_GROUP_INSTANCE_META "naming_instance_metadata"
+/* Nacos's legacy CP group, kept for the switch domain (SwitchManager). */
+#define LC_GROUP_SWITCHES "naming_persistent_service"
 
 struct kv_entry;
 
@@ -56,6 +58,11 @@ struct lc_naming {
     struct lc_push *push; /* UDP push engine (naming/push.h), or NULL */
     void (*close_cb)(void *data);
     void *close_data;
+
+    /* Switches and health checks (issue 3). */
+    struct lc_processor switch_proc;
+    struct lc_statemachine *switch_sm;
+    struct lc_health_checker *hc; /* NULL without a loop (test fixtures) */
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,
@@ -141,5 +148,44 @@ unsigned long lc_naming_push_subscribers(struct lc_naming *n);
 void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
                             const struct lc_service_key *key,
                             const char *clusters, int udp_port);
+/* ------------------------------------------------ switches, health checks */
+
+/* The processor of LC_GROUP_SWITCHES (naming/switch_store.c). */
+void lc_naming_switch_processor(struct lc_naming *n, struct lc_processor *p);
+
+/* The data of a switch update entry for @entry=@value (both copied):
+ * *@data is malloc'd text of *@len bytes. Return 0 or LC_ENOMEM. */
+int lc_switch_entry_encode(const char *entry, const char *value, char **data,
+                           size_t *len);
+
+/* /operator/switches (naming/http_switches.c); /health/instance and
+ * /instance/statuses (naming/http_health.c). */
+int lc_naming_switch_routes(struct lc_naming *n, struct lc_http_server *srv);
+int lc_naming_health_routes(struct lc_naming *n, struct lc_http_server *srv);
+
+/* Write @inst (published by persistent client @client_id in @svc) again
+ * through Raft with `healthy` set to @healthy. @w is borrowed until @cb
+ * fires. Return 0 or an LC_E* code (then @cb never fires). */
+int lc_health_write(struct lc_naming *n, const struct lc_service *svc,
+                    const char *client_id, const struct lc_instance *inst,
+                    bool healthy, struct lc_sm_write *w, lc_sm_write_cb cb);
+
+/* The server-side health checker of persistent instances
+ * (naming/health_check.c): runs on the leader of LC_GROUP_PERSISTENT. */
+struct lc_health_checker;
+
+/* Create it on @n->loop; it starts and stops itself with leadership.
+ * Return 0 or LC_ENOMEM. */
+int lc_health_checker_start(struct lc_naming *n);
+
+/* Stop checking and close every handle; the checker frees itself once the
+ * last close callback has run, and never touches @n after this call. */
+void lc_health_checker_close(struct lc_health_checker *hc);
+
+/* Whether the server checks the health of @svc's cluster @cluster: the
+ * health_check_enabled switch is on and the cluster's checker is not NONE.
+ * PUT /health/instance is refused while this is true. */
+bool lc_health_checks_on(struct lc_naming *n, const struct lc_service *svc,
+                         const char *cluster);
 
 #endif /* LC_NAMING_INTERNAL_H */

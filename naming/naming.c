@@ -42,6 +42,12 @@ int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv)
     if (rv == 0) {
         rv = lc_naming_push_routes(n, srv);
     }
+    if (rv == 0) {
+        rv = lc_naming_switch_routes(n, srv);
+    }
+    if (rv == 0) {
+        rv = lc_naming_health_routes(n, srv);
+    }
     return rv;
 }
 
@@ -69,6 +75,7 @@ int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
                          &n->service_meta_proc);
     lc_kvstore_processor(&n->instance_meta, LC_GROUP_INSTANCE_META,
                          &n->instance_meta_proc);
+    lc_naming_switch_processor(n, &n->switch_proc);
     n->instance_meta.on_change = on_overlay_change;
     n->instance_meta.change_data = n;
     rv = lc_statemachine_register(engine, &n->persistent_proc,
@@ -82,7 +89,14 @@ int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
                                       &n->instance_meta_sm);
     }
     if (rv == 0) {
+        rv = lc_statemachine_register(engine, &n->switch_proc,
+                                      &n->switch_sm);
+    }
+    if (rv == 0) {
         rv = lc_beat_checker_start(n, &n->beats);
+    }
+    if (rv == 0) {
+        rv = lc_health_checker_start(n);
     }
     if (rv != 0) {
         goto err_after_registry;
@@ -148,8 +162,12 @@ void lc_naming_close(struct lc_naming *n, void (*cb)(void *data), void *data)
 {
     struct lc_push *p = n->push;
     n->push = NULL; /* no new pushes or subscriptions from here on */
-    lc_beat_checker_close(n->beats); /* nor expiries */
+    lc_beat_checker_close(n->beats); /* nor expiries, nor checks */
     n->beats = NULL;
+    if (n->hc != NULL) {
+        lc_health_checker_close(n->hc);
+        n->hc = NULL;
+    }
     n->close_cb = cb;
     n->close_data = data;
     if (p != NULL) {
@@ -170,6 +188,11 @@ void lc_naming_free(struct lc_naming *n)
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);
     lc_statemachine_free(n->instance_meta_sm);
+    lc_statemachine_free(n->switch_sm);
+    if (n->hc != NULL) {
+        lc_health_checker_close(n->hc);
+    }
+    lc_switches_clear(&n->sw);
     lc_kvstore_clear(&n->service_meta);
     lc_kvstore_clear(&n->instance_meta);
     lc_registry_free(n->reg);

@@ -1,7 +1,8 @@
 /* The naming module: Nacos's registry on top of the raft engine.
  *
- * Creating it registers the three naming processors (persistent instances,
- * service metadata, instance metadata) with the engine; lc_naming_routes()
+ * Creating it registers the four naming processors (persistent instances,
+ * service metadata, instance metadata, switches) with the engine, and the
+ * health checker of persistent instances; lc_naming_routes()
  * adds the /nacos/v1/ns/... handlers to an HTTP server.
  */
 #ifndef LC_NAMING_H

@@ -20,7 +20,8 @@
 #define BAND 27000
 #define IP "10.7.0.1"
 
-static const char *const groups[] = {TC_PS, TC_SM, TC_IM};
+static const char *const groups[] = {TC_PS, TC_SM, TC_IM, TC_SW};
+#define N_GROUPS (sizeof groups / sizeof *groups)
 
 /* Run an ops command on node @i; fail unless HTTP 200 with code 200. */
 static void ops_ok(struct tc *t, unsigned i, const char *group,
@@ -68,7 +69,7 @@ static void test_transfer_leader(void **state)
         unsigned target = ((unsigned)l + 1) % 3;
         ops_ok(t, 0, NULL, "transferLeader",
                tc_raft_addr(t, target, addr, sizeof addr));
-        for (unsigned gi = 0; gi < 3; gi++) {
+        for (unsigned gi = 0; gi < N_GROUPS; gi++) {
             tc_wait_agree(t, groups[gi], target, 0, 3000);
         }
     }
@@ -233,7 +234,7 @@ static void test_reset_peers(void **state)
 
     /* No leader any more, for any group. */
     end = tc_now_ms() + 10000;
-    for (unsigned gi = 0; gi < 3; gi++) {
+    for (unsigned gi = 0; gi < N_GROUPS; gi++) {
         json_t *g;
         do {
             g = tc_group(t, s, groups[gi]);
@@ -258,7 +259,7 @@ static void test_reset_peers(void **state)
     body = NULL;
 
     ops_ok(t, s, NULL, "resetPeers", tc_raft_addr(t, s, addr, sizeof addr));
-    for (unsigned gi = 0; gi < 3; gi++) {
+    for (unsigned gi = 0; gi < N_GROUPS; gi++) {
         int l = tc_leader(t, groups[gi], 0, 10000);
         json_t *g = tc_group(t, s, groups[gi]);
         assert_int_equal(l, (int)s);

@@ -17,11 +17,13 @@
 
 #define BAND 21000
 
-static const char *const groups[] = {TC_PS, TC_SM, TC_IM};
+static const char *const groups[] = {TC_PS, TC_SM, TC_IM, TC_SW};
+#define N_GROUPS (sizeof groups / sizeof *groups)
 
 /* Node @i's /nacos/v1/core/cluster/nodes satisfies everything test 1 wants;
  * @why gets what is wrong otherwise. */
-static bool nodes_view_ok(struct tc *t, unsigned i, const char *leaders[3],
+static bool nodes_view_ok(struct tc *t, unsigned i,
+                          const char *leaders[N_GROUPS],
                           char *why, size_t size)
 {
     char *body = NULL;
@@ -65,7 +67,7 @@ static bool nodes_view_ok(struct tc *t, unsigned i, const char *leaders[3],
                      state != NULL ? state : "(null)");
             goto out;
         }
-        for (unsigned gi = 0; gi < 3; gi++) {
+        for (unsigned gi = 0; gi < N_GROUPS; gi++) {
             json_t *g = json_object_get(map, groups[gi]);
             const char *leader =
                 json_string_value(json_object_get(g, "leader"));
@@ -119,11 +121,11 @@ out:
 static void test_bootstrap(void **state)
 {
     struct tc *t = *state;
-    char leaders[3][64];
-    const char *lp[3];
+    char leaders[N_GROUPS][64];
+    const char *lp[N_GROUPS];
 
     tc_up(t, "bootstrap", 3, BAND, NULL);
-    for (unsigned gi = 0; gi < 3; gi++) {
+    for (unsigned gi = 0; gi < N_GROUPS; gi++) {
         int l = tc_leader(t, groups[gi], 0, 5000);
         unsigned n_leaders = 0;
         tc_wait_agree(t, groups[gi], (unsigned)l, 0, 5000);

@@ -105,8 +105,13 @@ static void node_init(struct lc_fixture_node *node, const char *group)
                          &n->service_meta_proc);
     lc_kvstore_processor(&n->instance_meta, LC_GROUP_INSTANCE_META,
                          &n->instance_meta_proc);
+    lc_switches_default(&n->sw);
+    lc_naming_switch_processor(n, &n->switch_proc);
     node->naming = n;
-    if (strcmp(group, LC_GROUP_PERSISTENT) == 0) {
+    if (strcmp(group, LC_GROUP_SWITCHES) == 0) {
+        node->proc = &n->switch_proc;
+        glue = &n->switch_sm;
+    } else if (strcmp(group, LC_GROUP_PERSISTENT) == 0) {
         node->proc = &n->persistent_proc;
         glue = &n->persistent_sm;
     } else if (strcmp(group, LC_GROUP_SERVICE_META) == 0) {
@@ -541,6 +546,13 @@ char *lc_fixture_dump(struct lc_fixture_cluster *c, unsigned i)
     struct lc_fixture_node *node = &c->nodes[i];
     if (node->kv != NULL) {
         return dump_kv(c, node->kv);
+    }
+    if (node->proc == &node->naming->switch_proc) {
+        json_t *doc = lc_switches_json(&node->naming->sw);
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        json_decref(doc);
+        assert_non_null(text);
+        return text;
     }
     return dump_registry(node->naming->reg);
 }

@@ -39,7 +39,8 @@ struct lc_fixture_cluster {
 };
 
 /* Create @n servers running @group's processor (LC_GROUP_PERSISTENT,
- * LC_GROUP_SERVICE_META or LC_GROUP_INSTANCE_META), all voters, bootstrapped
+ * LC_GROUP_SERVICE_META, LC_GROUP_INSTANCE_META or LC_GROUP_SWITCHES), all
+ * voters, bootstrapped
  * and started (no leader yet). Fails the test on error. */
 struct lc_fixture_cluster *lc_fixture_cluster_new(unsigned n,
                                                   const char *group);
@@ -98,7 +99,8 @@ unsigned lc_fixture_live(struct lc_fixture_cluster *c);
 /* A canonical text of server @i's state: for the persistent group every
  * persistent client's publishes (all instance fields), the service index
  * (services with publishers) and the instance count; for a kvstore the count
- * and every key ever submitted with its value or absence. Sorted; malloc'd,
+ * and every key ever submitted with its value or absence; for the switches
+ * group the switch domain's JSON. Sorted; malloc'd,
  * caller frees. */
 char *lc_fixture_dump(struct lc_fixture_cluster *c, unsigned i);
 

@@ -21,6 +21,7 @@
 #define TC_PS "naming_persistent_service_v2"
 #define TC_SM "naming_service_metadata"
 #define TC_IM "naming_instance_metadata"
+#define TC_SW "naming_persistent_service" /* the switch domain */
 
 /* Most waits: long enough for an election or a restart on a slow (ASan)
  * build, short enough to keep a binary under a minute when all goes well. */
