@@ -305,7 +305,9 @@ int lc_naming_health_routes(struct lc_naming *n, struct lc_http_server *srv)
         lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/health/instance",
                              on_health, n) != 0 ||
         lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/instance/statuses",
-                             on_statuses, n) != 0) {
+                             on_statuses, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v2/ns/health/instance",
+                             on_health, n) != 0) {
         return LC_ENOMEM;
     }
     return 0;

@@ -157,6 +157,8 @@ int lc_naming_switch_routes(struct lc_naming *n, struct lc_http_server *srv)
     if (lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/operator/switches",
                              on_switches, n) != 0 ||
         lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/ops/switches",
+                             on_switches, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v2/ns/operator/switches",
                              on_switches, n) != 0) {
         return LC_ENOMEM;
     }

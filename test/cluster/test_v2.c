@@ -101,6 +101,22 @@ static void test_envelope(void **state)
     assert_string_equal(json_string_value(json_object_get(d, "status")), "UP");
     json_decref(d);
 
+    d = call(t, "GET", V2 "/operator/switches", NULL, 200, 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(d, "clientBeatInterval")), 5000);
+    json_decref(d);
+    d = call(t, "PUT", V2 "/operator/switches?entry=clientBeatInterval&value=x",
+             NULL, 400, 20002);
+    json_decref(d);
+    d = call(t, "PUT", V2 "/operator/switches?entry=clientBeatInterval"
+                       "&value=6000",
+             NULL, 200, 0);
+    json_decref(d);
+    d = call(t, "PUT",
+             V2 "/health/instance?serviceName=s&ip=10.8.0.1&port=1&healthy=false",
+             NULL, 400, 20002); /* refused while the server checks health */
+    json_decref(d);
+
     d = call(t, "DELETE", V2 "/instance", "serviceName=s&ip=10.8.0.1&port=1",
              200, 0);
     json_decref(d);
