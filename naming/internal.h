@@ -51,6 +51,9 @@ struct lc_naming {
     struct lc_kvstore instance_meta;
 
     struct lc_switches sw; /* applied switch domain */
+
+    struct lc_smeta *smeta; /* service metadata, by service key */
+    struct lc_service_cleaner *cleaner; /* NULL until started */
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,

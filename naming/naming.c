@@ -4,6 +4,7 @@
 
 #include "common/err.h"
 #include "naming/internal.h"
+#include "naming/service_meta.h"
 
 /* An overlay changed: the instances of its service look different. */
 static void on_overlay_change(void *data, const char *key)
@@ -31,6 +32,12 @@ int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv)
     if (rv == 0) {
         rv = lc_naming_operator_routes(n, srv);
     }
+    if (rv == 0) {
+        rv = lc_naming_service_routes(n, srv);
+    }
+    if (rv == 0) {
+        rv = lc_naming_catalog_routes(n, srv);
+    }
     return rv;
 }
 
@@ -54,8 +61,7 @@ int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
         goto err_after_bus;
     }
     lc_naming_persistent_processor(n, &n->persistent_proc);
-    lc_kvstore_processor(&n->service_meta, LC_GROUP_SERVICE_META,
-                         &n->service_meta_proc);
+    lc_service_meta_processor(n, &n->service_meta_proc);
     lc_kvstore_processor(&n->instance_meta, LC_GROUP_INSTANCE_META,
                          &n->instance_meta_proc);
     n->instance_meta.on_change = on_overlay_change;
@@ -108,12 +114,25 @@ void lc_naming_free(struct lc_naming *n)
     if (n == NULL) {
         return;
     }
+    if (n->cleaner != NULL) {
+        lc_service_cleaner_close(n->cleaner);
+    }
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);
     lc_statemachine_free(n->instance_meta_sm);
     lc_kvstore_clear(&n->service_meta);
     lc_kvstore_clear(&n->instance_meta);
+    lc_service_meta_clear(n);
     lc_registry_free(n->reg);
     lc_bus_free(n->bus);
     free(n);
+}
+
+int lc_naming_start_cleaners(struct lc_naming *n,
+                             const struct lc_naming_clean_options *o)
+{
+    if (n->cleaner != NULL) {
+        return LC_EEXIST;
+    }
+    return lc_service_cleaner_start(n, o, &n->cleaner);
 }

@@ -32,6 +32,22 @@ int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv);
 
 void lc_naming_stats(struct lc_naming *n, struct lc_naming_stats *st);
 
+/* Nacos's naming cleaners (nacos.naming.clean.*), in milliseconds. */
+struct lc_naming_clean_options {
+    unsigned empty_service_interval_ms;    /* 60000 */
+    unsigned empty_service_expired_ms;     /* 60000 */
+    unsigned expired_metadata_interval_ms; /* 5000 */
+    unsigned expired_metadata_expired_ms;  /* 60000 */
+};
+
+void lc_naming_clean_options_default(struct lc_naming_clean_options *o);
+
+/* Start the empty-service and expired-metadata cleaners on the module's
+ * loop (@o is copied). They stop in lc_naming_free. Return 0 or an LC_E*
+ * code. */
+int lc_naming_start_cleaners(struct lc_naming *n,
+                             const struct lc_naming_clean_options *o);
+
 /* Free the module; only once the engine is closed. */
 void lc_naming_free(struct lc_naming *n);
 

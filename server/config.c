@@ -91,6 +91,14 @@ static const struct prop props[] = {
      1024, 1024 * 1024, NULL},
     {"locus.http.max_body_bytes", P_NUM, FIELD(http_max_body_bytes), T_SIZE,
      1024, 1024 * 1024 * 1024, NULL},
+    {"nacos.naming.clean.empty-service.interval", P_NUM,
+     FIELD(clean_empty_interval_ms), T_UNSIGNED, 10, 86400000, "ms"},
+    {"nacos.naming.clean.empty-service.expired-time", P_NUM,
+     FIELD(clean_empty_expired_ms), T_UNSIGNED, 0, 86400000, "ms"},
+    {"nacos.naming.clean.expired-metadata.interval", P_NUM,
+     FIELD(clean_metadata_interval_ms), T_UNSIGNED, 10, 86400000, "ms"},
+    {"nacos.naming.clean.expired-metadata.expired-time", P_NUM,
+     FIELD(clean_metadata_expired_ms), T_UNSIGNED, 0, 86400000, "ms"},
     /* Spring accepts both spellings. */
     {"server.servlet.contextPath", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
     {"server.servlet.context-path", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
@@ -569,6 +577,10 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->log_level = LC_LOG_INFO;
     cfg->http_max_header_bytes = 8192;
     cfg->http_max_body_bytes = 1024 * 1024;
+    cfg->clean_empty_interval_ms = 60000;
+    cfg->clean_empty_expired_ms = 60000;
+    cfg->clean_metadata_interval_ms = 5000;
+    cfg->clean_metadata_expired_ms = 60000;
 }
 
 int lc_config_raft_port(int port)

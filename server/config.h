@@ -70,6 +70,14 @@ struct lc_config {
     /* locus.http.max_header_bytes (8192), locus.http.max_body_bytes (1 MiB) */
     size_t http_max_header_bytes;
     size_t http_max_body_bytes;
+
+    /* nacos.naming.clean.empty-service.interval (60000 ms) and
+     * .expired-time (60000 ms); nacos.naming.clean.expired-metadata.interval
+     * (5000 ms) and .expired-time (60000 ms) */
+    unsigned clean_empty_interval_ms;
+    unsigned clean_empty_expired_ms;
+    unsigned clean_metadata_interval_ms;
+    unsigned clean_metadata_expired_ms;
 };
 
 /* Fill @cfg with the built-in defaults. */
