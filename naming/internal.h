@@ -63,6 +63,9 @@ struct lc_naming {
     struct lc_processor switch_proc;
     struct lc_statemachine *switch_sm;
     struct lc_health_checker *hc; /* NULL without a loop (test fixtures) */
+
+    struct lc_smeta *smeta; /* service metadata, by service key */
+    struct lc_service_cleaner *cleaner; /* NULL until started */
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,

@@ -6,6 +6,7 @@
 #include "common/err.h"
 #include "naming/internal.h"
 #include "naming/push.h"
+#include "naming/service_meta.h"
 
 /* An overlay changed: the instances of its service look different. */
 static void on_overlay_change(void *data, const char *key)
@@ -48,6 +49,12 @@ int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv)
     if (rv == 0) {
         rv = lc_naming_health_routes(n, srv);
     }
+    if (rv == 0) {
+        rv = lc_naming_service_routes(n, srv);
+    }
+    if (rv == 0) {
+        rv = lc_naming_catalog_routes(n, srv);
+    }
     return rv;
 }
 
@@ -71,8 +78,7 @@ int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
         goto err_after_bus;
     }
     lc_naming_persistent_processor(n, &n->persistent_proc);
-    lc_kvstore_processor(&n->service_meta, LC_GROUP_SERVICE_META,
-                         &n->service_meta_proc);
+    lc_service_meta_processor(n, &n->service_meta_proc);
     lc_kvstore_processor(&n->instance_meta, LC_GROUP_INSTANCE_META,
                          &n->instance_meta_proc);
     lc_naming_switch_processor(n, &n->switch_proc);
@@ -185,6 +191,9 @@ void lc_naming_free(struct lc_naming *n)
     lc_beat_checker_close(n->beats);
     /* A push engine still open owns handles on the loop: close it first. */
     assert(n->push == NULL);
+    if (n->cleaner != NULL) {
+        lc_service_cleaner_close(n->cleaner);
+    }
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);
     lc_statemachine_free(n->instance_meta_sm);
@@ -195,7 +204,17 @@ void lc_naming_free(struct lc_naming *n)
     lc_switches_clear(&n->sw);
     lc_kvstore_clear(&n->service_meta);
     lc_kvstore_clear(&n->instance_meta);
+    lc_service_meta_clear(n);
     lc_registry_free(n->reg);
     lc_bus_free(n->bus);
     free(n);
+}
+
+int lc_naming_start_cleaners(struct lc_naming *n,
+                             const struct lc_naming_clean_options *o)
+{
+    if (n->cleaner != NULL) {
+        return LC_EEXIST;
+    }
+    return lc_service_cleaner_start(n, o, &n->cleaner);
 }

@@ -46,6 +46,22 @@ void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
  * lc_naming_free. */
 void lc_naming_close(struct lc_naming *n, void (*cb)(void *data), void *data);
 
+/* Nacos's naming cleaners (nacos.naming.clean.*), in milliseconds. */
+struct lc_naming_clean_options {
+    unsigned empty_service_interval_ms;    /* 60000 */
+    unsigned empty_service_expired_ms;     /* 60000 */
+    unsigned expired_metadata_interval_ms; /* 5000 */
+    unsigned expired_metadata_expired_ms;  /* 60000 */
+};
+
+void lc_naming_clean_options_default(struct lc_naming_clean_options *o);
+
+/* Start the empty-service and expired-metadata cleaners on the module's
+ * loop (@o is copied). They stop in lc_naming_free. Return 0 or an LC_E*
+ * code. */
+int lc_naming_start_cleaners(struct lc_naming *n,
+                             const struct lc_naming_clean_options *o);
+
 /* Free the module; only once the engine is closed and lc_naming_close has
  * finished (or was never needed: no push engine). */
 void lc_naming_free(struct lc_naming *n);

@@ -4,6 +4,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "naming/registry.h"
 
 #define KEY_MAX 1024
@@ -15,6 +16,7 @@ static void service_changed(struct lc_registry *reg, struct lc_service *svc)
                           .group = svc->group,
                           .service = svc->name};
     svc->revision++;
+    svc->updated_ms = lc_mono_ms();
     lc_bus_publish(reg->bus, &ev);
 }
 
@@ -217,6 +219,7 @@ struct lc_service *lc_registry_service(struct lc_registry *reg,
     }
     snprintf(svc->grouped, glen, "%s@@%s", key->group, key->name);
     svc->ephemeral = ephemeral;
+    svc->updated_ms = lc_mono_ms();
     HASH_ADD_KEYPTR(hh, reg->services, svc->key, strlen(svc->key), svc);
     return svc;
 }
@@ -350,4 +353,19 @@ void lc_registry_each_instance(struct lc_registry *reg,
             fn(inst, data);
         }
     }
+}
+
+int lc_registry_remove_service(struct lc_registry *reg, struct lc_service *svc)
+{
+    if (svc->n_publishers > 0) {
+        return LC_EBUSY;
+    }
+    HASH_DEL(reg->services, svc);
+    lc_model_defer_free(svc->key);
+    lc_model_defer_free(svc->ns);
+    lc_model_defer_free(svc->group);
+    lc_model_defer_free(svc->name);
+    lc_model_defer_free(svc->grouped);
+    lc_model_defer_free(svc);
+    return 0;
 }

@@ -61,6 +61,9 @@ struct lc_service {
     unsigned n_publishers;
     uint64_t revision; /* bumped on every change */
     UT_hash_handle hh;
+    /* lc_mono_ms() of creation or of the last ServiceChangedEvent published
+     * by the registry (Nacos's Service.lastUpdatedTime). */
+    uint64_t updated_ms;
 };
 
 struct lc_registry {
@@ -108,6 +111,11 @@ void lc_registry_unpublish(struct lc_registry *reg, const char *client_id,
 struct lc_publish *lc_registry_find_publish(struct lc_registry *reg,
                                             const char *client_id,
                                             const struct lc_service *svc);
+/* Remove @svc (no client may publish it: LC_EBUSY otherwise). Its memory
+ * is released with lc_model_defer_free, so a frozen snapshot may still read
+ * it; nobody else may keep the pointer. Return 0 or LC_EBUSY. */
+int lc_registry_remove_service(struct lc_registry *reg,
+                               struct lc_service *svc);
 
 /* Call @fn for every instance of @svc. */
 void lc_registry_each_instance(struct lc_registry *reg,

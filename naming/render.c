@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "naming/filters.h"
 #include "naming/internal.h"
+#include "naming/service_meta.h"
 
 void lc_reply_json(struct lc_http_exchange *ex, json_t *root)
 {
@@ -141,6 +142,7 @@ struct list_ctx {
     size_t n_clusters;
     bool healthy_only;
     json_t *hosts;
+    size_t healthy; /* enabled and healthy, before healthyOnly */
 };
 
 static bool cluster_wanted(const struct list_ctx *c, const char *cluster)
@@ -164,6 +166,7 @@ static void add_host(struct lc_instance *inst, void *data)
         return;
     }
     lc_instance_view(c->n, c->svc, inst, &v);
+    c->healthy += v.enabled && v.healthy;
     if (v.enabled && (!c->healthy_only || v.healthy)) {
         json_array_append_new(c->hosts, lc_render_host(c->svc, inst, &v));
     }
@@ -177,7 +180,8 @@ json_t *lc_render_service_info(struct lc_naming *n,
 {
     json_t *info = json_object();
     char grouped[1300];
-    struct list_ctx c = {n, svc, NULL, 0, healthy_only, json_array()};
+    struct list_ctx c = {n, svc, NULL, 0, healthy_only, json_array(), 0};
+    bool reached;
     char *copy = NULL;
 
     /* Java's split(",") keeps empty inner items; an empty name matches no
@@ -200,6 +204,8 @@ json_t *lc_render_service_info(struct lc_naming *n,
     if (svc != NULL) {
         lc_registry_each_instance(n->reg, svc, add_host, &c);
     }
+    /* protectThreshold (services with stored metadata only) */
+    reached = lc_service_protect(n, svc, c.hosts, c.healthy);
     snprintf(grouped, sizeof grouped, "%s@@%s", key->group, key->name);
     json_object_set_new(info, "name", json_string(grouped));
     json_object_set_new(info, "groupName", json_string(key->group));
@@ -211,7 +217,8 @@ json_t *lc_render_service_info(struct lc_naming *n,
                         json_integer((json_int_t)lc_now_ms()));
     json_object_set_new(info, "checksum", json_string(""));
     json_object_set_new(info, "allIPs", json_false());
-    json_object_set_new(info, "reachProtectionThreshold", json_false());
+    json_object_set_new(info, "reachProtectionThreshold",
+                        json_boolean(reached));
     json_object_set_new(info, "valid", json_true());
     free(c.clusters);
     free(copy);

@@ -97,6 +97,14 @@ static const struct prop props[] = {
      T_UNSIGNED, 10, 600000, NULL},
     {"nacos.naming.client.expired.time", P_NUM, FIELD(client_expired_ms),
      T_UNSIGNED, 1000, 86400000, NULL},
+    {"nacos.naming.clean.empty-service.interval", P_NUM,
+     FIELD(clean_empty_interval_ms), T_UNSIGNED, 10, 86400000, "ms"},
+    {"nacos.naming.clean.empty-service.expired-time", P_NUM,
+     FIELD(clean_empty_expired_ms), T_UNSIGNED, 0, 86400000, "ms"},
+    {"nacos.naming.clean.expired-metadata.interval", P_NUM,
+     FIELD(clean_metadata_interval_ms), T_UNSIGNED, 10, 86400000, "ms"},
+    {"nacos.naming.clean.expired-metadata.expired-time", P_NUM,
+     FIELD(clean_metadata_expired_ms), T_UNSIGNED, 0, 86400000, "ms"},
     /* Spring accepts both spellings. */
     {"server.servlet.contextPath", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
     {"server.servlet.context-path", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
@@ -578,6 +586,10 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->push_task_delay_ms = 20;
     cfg->push_ack_timeout_ms = 10000;
     cfg->client_expired_ms = 180000;
+    cfg->clean_empty_interval_ms = 60000;
+    cfg->clean_empty_expired_ms = 60000;
+    cfg->clean_metadata_interval_ms = 5000;
+    cfg->clean_metadata_expired_ms = 60000;
 }
 
 int lc_config_raft_port(int port)

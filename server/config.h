@@ -81,6 +81,13 @@ struct lc_config {
      * publishes nothing and has not polled for this long is removed, with
      * its push subscriptions; 1000..86400000 */
     unsigned client_expired_ms;
+    /* nacos.naming.clean.empty-service.interval (60000 ms) and
+     * .expired-time (60000 ms); nacos.naming.clean.expired-metadata.interval
+     * (5000 ms) and .expired-time (60000 ms) */
+    unsigned clean_empty_interval_ms;
+    unsigned clean_empty_expired_ms;
+    unsigned clean_metadata_interval_ms;
+    unsigned clean_metadata_expired_ms;
 };
 
 /* Fill @cfg with the built-in defaults. */

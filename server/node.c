@@ -201,6 +201,18 @@ int lc_node_run(const struct lc_config *cfg)
     lc_naming_configure_push(n.naming, cfg->push_task_delay_ms,
                              cfg->push_ack_timeout_ms,
                              cfg->client_expired_ms);
+    {
+        struct lc_naming_clean_options co;
+        co.empty_service_interval_ms = cfg->clean_empty_interval_ms;
+        co.empty_service_expired_ms = cfg->clean_empty_expired_ms;
+        co.expired_metadata_interval_ms = cfg->clean_metadata_interval_ms;
+        co.expired_metadata_expired_ms = cfg->clean_metadata_expired_ms;
+        rv = lc_naming_start_cleaners(n.naming, &co);
+        if (rv != 0) {
+            lc_errorf("server", "naming cleaners: %s", lc_strerror(rv));
+            return 1;
+        }
+    }
     rv = lc_raft_engine_start(n.engine, errmsg, sizeof errmsg);
     if (rv != 0) {
         lc_errorf("server", "raft: %s", errmsg);

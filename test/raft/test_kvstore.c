@@ -1,6 +1,6 @@
-/* The metadata kvstore processors (naming_service_metadata,
- * naming_instance_metadata) on canonical/raft's fixture: PUT/DELETE, change
- * reports, snapshot install and refusal. */
+/* The metadata kvstore processor (naming_instance_metadata) on
+ * canonical/raft's fixture: PUT/DELETE, change reports, snapshot install and
+ * refusal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,7 +83,7 @@ static void converged(struct lc_fixture_cluster *c, unsigned mask)
 
 static void test_put_delete(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state, LC_GROUP_SERVICE_META);
+    struct lc_fixture_cluster *c = cluster3(state, LC_GROUP_INSTANCE_META);
     static const uint8_t bin[] = {0, 1, 2, 0, 0xff};
     uint64_t index;
 
@@ -213,7 +213,7 @@ static void restore_changes_free(struct restore_changes *rc)
  * on_change reports each key that differs, once, and no other. */
 static void test_snapshot_install(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state, LC_GROUP_SERVICE_META);
+    struct lc_fixture_cluster *c = cluster3(state, LC_GROUP_INSTANCE_META);
     struct restore_changes rc = {.c = c, .server = 2};
     char key[32];
     char value[32];
@@ -327,7 +327,7 @@ static void assert_refused(struct lc_fixture_cluster *c, unsigned i,
  * the keys that differ. */
 static void test_snapshot_images(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state, LC_GROUP_SERVICE_META);
+    struct lc_fixture_cluster *c = cluster3(state, LC_GROUP_INSTANCE_META);
     struct raft *leader = lc_fixture_raft(c, 0);
     void *s1;
     size_t s1_len;
@@ -366,7 +366,7 @@ static void test_snapshot_images(void **state)
     }
     assert_refused(c, 1, s1, s1_len / 2, "truncated");
     assert_refused(c, 1, s1, 0, "empty");
-    /* The same tables under another group's name. */
+    /* A valid image of another group. */
     {
         struct lc_naming *n = c->nodes[1].naming;
         struct lc_statemachine *glue;
@@ -374,7 +374,7 @@ static void test_snapshot_images(void **state)
         size_t len;
         struct lc_fixture_sm a;
         assert_int_equal(
-            lc_statemachine_new_detached(&n->instance_meta_proc, &glue), 0);
+            lc_statemachine_new_detached(&n->service_meta_proc, &glue), 0);
         lc_fixture_sm_init(&a, lc_statemachine_sm(glue));
         assert_int_equal(lc_fixture_sm_image(&a, 3, 1, &buf, &len), 0);
         assert_refused(c, 1, buf, len, "other group");
@@ -394,7 +394,7 @@ static void test_snapshot_images(void **state)
             sqlite3_exec(db, "CREATE TABLE other (x)", NULL, NULL, NULL),
             SQLITE_OK);
         memset(&meta, 0, sizeof meta);
-        snprintf(meta.group, sizeof meta.group, "%s", LC_GROUP_SERVICE_META);
+        snprintf(meta.group, sizeof meta.group, "%s", LC_GROUP_INSTANCE_META);
         meta.index = 1;
         meta.term = 1;
         assert_int_equal(

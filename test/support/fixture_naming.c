@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "naming/service_meta.h"
 #include "test/support/fixture_naming.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -101,8 +102,7 @@ static void node_init(struct lc_fixture_node *node, const char *group)
     n->reg = lc_registry_new(n->bus);
     assert_non_null(n->reg);
     lc_naming_persistent_processor(n, &n->persistent_proc);
-    lc_kvstore_processor(&n->service_meta, LC_GROUP_SERVICE_META,
-                         &n->service_meta_proc);
+    lc_service_meta_processor(n, &n->service_meta_proc);
     lc_kvstore_processor(&n->instance_meta, LC_GROUP_INSTANCE_META,
                          &n->instance_meta_proc);
     lc_switches_default(&n->sw);
@@ -116,7 +116,6 @@ static void node_init(struct lc_fixture_node *node, const char *group)
         glue = &n->persistent_sm;
     } else if (strcmp(group, LC_GROUP_SERVICE_META) == 0) {
         node->proc = &n->service_meta_proc;
-        node->kv = &n->service_meta;
         glue = &n->service_meta_sm;
     } else if (strcmp(group, LC_GROUP_INSTANCE_META) == 0) {
         node->proc = &n->instance_meta_proc;
@@ -541,6 +540,52 @@ static char *dump_kv(struct lc_fixture_cluster *c, struct lc_kvstore *kv)
     return lines_join(&l);
 }
 
+/* Service metadata: every entry (its JSON views) and every service. */
+static char *dump_smeta(struct lc_naming *n)
+{
+    struct lines l = {0};
+    struct lc_smeta *e, *etmp;
+    struct lc_service *svc, *stmp;
+    HASH_ITER(hh, n->smeta, e, etmp)
+    {
+        const ServiceMeta *m = e->meta;
+        json_t *o = json_object();
+        json_t *cl = json_object();
+        char *text;
+        json_object_set_new(o, "ephemeral", json_boolean(m->ephemeral));
+        json_object_set_new(o, "protectThreshold",
+                            lc_json_float(m->protect_threshold));
+        json_object_set_new(o, "selector", lc_selector_json(m));
+        json_object_set_new(o, "metadata",
+                            lc_meta_entries_json(m->metadata, m->n_metadata));
+        for (size_t k = 0; k < m->n_clusters; k++) {
+            const ClusterMeta *c = m->clusters[k];
+            json_t *co = json_object();
+            json_object_set_new(co, "healthChecker",
+                                json_string(c->health_checker));
+            json_object_set_new(co, "checkPort", json_integer(c->check_port));
+            json_object_set_new(co, "useIPPort4Check",
+                                json_boolean(c->use_ip_port));
+            json_object_set_new(
+                co, "metadata",
+                lc_meta_entries_json(c->metadata, c->n_metadata));
+            json_object_set_new(cl, c->name, co);
+        }
+        json_object_set_new(o, "clusters", cl);
+        text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
+        lines_add(&l, "M %s %s", e->key, text);
+        free(text);
+        json_decref(o);
+    }
+    HASH_ITER(hh, n->reg->services, svc, stmp)
+    {
+        lines_add(&l, "S %s ephemeral=%d", svc->key, svc->ephemeral);
+    }
+    lines_add(&l, "N metadata=%u services=%u", HASH_COUNT(n->smeta),
+              HASH_COUNT(n->reg->services));
+    return lines_join(&l);
+}
+
 char *lc_fixture_dump(struct lc_fixture_cluster *c, unsigned i)
 {
     struct lc_fixture_node *node = &c->nodes[i];
@@ -553,6 +598,9 @@ char *lc_fixture_dump(struct lc_fixture_cluster *c, unsigned i)
         json_decref(doc);
         assert_non_null(text);
         return text;
+    }
+    if (strcmp(c->group, LC_GROUP_SERVICE_META) == 0) {
+        return dump_smeta(node->naming);
     }
     return dump_registry(node->naming->reg);
 }

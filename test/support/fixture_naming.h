@@ -1,5 +1,6 @@
 /* Test cluster: canonical/raft's in-memory fixture whose servers each run one
- * naming processor (naming_persistent_service_v2 or a metadata kvstore) with
+ * naming processor (naming_persistent_service_v2, naming_service_metadata or
+ * the instance-metadata kvstore) with
  * their own naming state (bus, registry, kvstores), through the real glue
  * (lc_statemachine_new_detached) and the fixture_sm adapter.
  *
@@ -100,7 +101,8 @@ unsigned lc_fixture_live(struct lc_fixture_cluster *c);
  * persistent client's publishes (all instance fields), the service index
  * (services with publishers) and the instance count; for a kvstore the count
  * and every key ever submitted with its value or absence; for the switches
- * group the switch domain's JSON. Sorted; malloc'd,
+ * group the switch domain's JSON; for service metadata every entry and
+ * every service. Sorted; malloc'd,
  * caller frees. */
 char *lc_fixture_dump(struct lc_fixture_cluster *c, unsigned i);
 
