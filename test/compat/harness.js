@@ -11,6 +11,7 @@ const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -252,24 +253,34 @@ class Locusd {
 // ------------------------------------------------------------------ HTTP
 
 // One HTTP request to a node (parameters in the query string, as the npm
-// client sends them). Returns {status, text, json}; throws on no answer.
-async function httpRaw(node, method, p, params = {}, timeout = HTTP_MS) {
+// client sends them; no keep-alive). Returns {status, text, json, url};
+// throws on no answer within timeout.
+function httpRaw(node, method, p, params = {}, timeout = HTTP_MS) {
   const qs = new URLSearchParams(params).toString();
-  const url = `http://${node.addr}${p}${qs ? '?' + qs : ''}`;
-  let res;
-  try {
-    res = await fetch(url, { method, signal: AbortSignal.timeout(timeout) });
-  } catch (e) {
-    throw new Error(`${method} ${url}: ${e.cause ? e.cause.message || e.cause.code : e.message}`);
-  }
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch (_) {
-    json = undefined;
-  }
-  return { status: res.status, text, json, url };
+  const pathQs = `${p}${qs ? '?' + qs : ''}`;
+  const url = `http://${node.addr}${pathQs}`;
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port: node.port, method, path: pathQs, agent: false, timeout,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', (e) => reject(new Error(`${method} ${url}: ${e.message}`)));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch (_) {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, text, json, url });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeout} ms`)));
+    req.on('error', (e) => reject(new Error(`${method} ${url}: ${e.code || e.message}`)));
+    req.end();
+  });
 }
 
 // instance/list straight from a node (no client cache). Returns the hosts
