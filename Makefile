@@ -161,9 +161,15 @@ test-compat: deps-node
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-compat-run
 
-test-compat-run:
-	@[ -d test/compat/node_modules ] || \
-		(cd test/compat && npm ci --no-audit --no-fund --loglevel=error)
+# npm ci when node_modules is missing or older than the lock file.
+COMPAT_STAMP := test/compat/node_modules/.locus-installed
+
+$(COMPAT_STAMP): test/compat/package.json test/compat/package-lock.json
+	@echo "  NPM test/compat (npm ci)"
+	$(Q)cd test/compat && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-compat-run: $(COMPAT_STAMP)
 	@echo "  compat: nacos-naming against $(BUILD)/locusd"
 	@cd test/compat && LOCUSD=$(abspath $(BUILD)/locusd) node compat.test.js
 
