@@ -3,7 +3,8 @@
 #   make            build build/locusd and build/locusctl
 #   make run        install missing packages, build, start a standalone node
 #   make cluster    start a 3-node cluster on 127.0.0.1 (make cluster-stop)
-#   make test       install, build, run every test
+#   make test       install, build, run every test (C tests, then test-compat)
+#   make test-compat   the npm nacos-naming client against real locusd
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make bench-failover / bench-puts / bench-push   benchmarks (see docs/benchmarks.md)
 
@@ -57,8 +58,8 @@ CLUSTER_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/cluster/tes
 TEST_SUPPORT := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/support/*.c))
 ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(CLUSTER_TESTS)
 
-.PHONY: all deps deps-bench run cluster cluster-stop test test-unit \
-	test-cluster asan ubsan bench-failover bench-puts bench-push clean fuzz \
+.PHONY: all deps deps-bench deps-node run cluster cluster-stop test test-unit \
+	test-cluster test-compat test-compat-run asan ubsan bench-failover bench-puts bench-push clean fuzz \
 	format
 
 all: $(BUILD)/locusd $(BUILD)/locusctl
@@ -80,6 +81,14 @@ deps:
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing \
 		|| { echo "locus: apt-get could not install:$$missing (is this Debian 12 with network access?)" >&2; exit 1; }; \
+	fi
+
+# Node.js and npm for test/compat (any Node >= 18; Debian 12 has 18). Only
+# installed when `node` or `npm` is missing, so a newer Node from elsewhere
+# is kept.
+deps-node:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory deps DEPS_BUILD="nodejs npm"; \
 	fi
 
 deps-bench: deps
@@ -131,9 +140,12 @@ cluster-stop:
 
 # ---------------------------------------------------------------- tests
 
-test: deps
+# Every test: the C binaries through test/run, then test-compat (run even
+# when a binary failed; the exit status says whether anything failed).
+test: deps deps-node
 	@$(MAKE) --no-print-directory all $(ALL_TESTS)
-	@BUILD=$(BUILD) test/run $(ALL_TESTS)
+	@rc=0; BUILD=$(BUILD) test/run $(ALL_TESTS) || rc=1; \
+	$(MAKE) --no-print-directory test-compat-run || rc=1; exit $$rc
 
 test-unit: deps
 	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(RAFT_TESTS)
@@ -142,6 +154,24 @@ test-unit: deps
 test-cluster: deps
 	@$(MAKE) --no-print-directory all $(CLUSTER_TESTS)
 	@BUILD=$(BUILD) test/run $(CLUSTER_TESTS)
+
+# The real npm nacos-naming client (version pinned in test/compat's
+# package-lock.json) against real locusd processes: see test/compat.
+test-compat: deps-node
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory test-compat-run
+
+# npm ci when node_modules is missing or older than the lock file.
+COMPAT_STAMP := test/compat/node_modules/.locus-installed
+
+$(COMPAT_STAMP): test/compat/package.json test/compat/package-lock.json
+	@echo "  NPM test/compat (npm ci)"
+	$(Q)cd test/compat && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-compat-run: $(COMPAT_STAMP)
+	@echo "  compat: nacos-naming against $(BUILD)/locusd"
+	@cd test/compat && LOCUSD=$(abspath $(BUILD)/locusd) node compat.test.js
 
 asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT="-O1" \

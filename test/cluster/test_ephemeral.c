@@ -3,7 +3,7 @@
  * from the beat JSON (also after a restart), kinds that must not mix, and
  * bad beats answered with Nacos's errors and changing nothing.
  *
- * Ports: HTTP 31000-31999 (raft 30000-30999). */
+ * Ports: HTTP 13000-13999 (raft 12000-12999). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 31000
+#define BAND 13000
 #define NS "/nacos/v1/ns"
 
 /* metadata={"preserved.heart.beat.interval":"300",
