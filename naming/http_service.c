@@ -425,6 +425,38 @@ static void service_clusters(struct lc_naming *n, const struct lc_service *svc,
     }
 }
 
+/* The v1 detail @v1 (consumed) in v2's ServiceDetailInfo shape:
+ * {namespace, serviceName, groupName, clusterMap, metadata,
+ * protectThreshold, selector, ephemeral}. */
+static json_t *detail_v2(const struct lc_service *svc, json_t *v1)
+{
+    json_t *o = json_object();
+    json_t *map = json_object();
+    json_t *c;
+    size_t i;
+    json_array_foreach(json_object_get(v1, "clusters"), i, c)
+    {
+        json_t *info = json_object();
+        json_object_set(info, "clusterName", json_object_get(c, "name"));
+        json_object_set(info, "healthChecker",
+                        json_object_get(c, "healthChecker"));
+        json_object_set(info, "metadata", json_object_get(c, "metadata"));
+        json_object_set_new(map, json_string_value(json_object_get(c, "name")),
+                            info);
+    }
+    json_object_set_new(o, "namespace", json_string(svc->ns));
+    json_object_set_new(o, "serviceName", json_string(svc->name));
+    json_object_set_new(o, "groupName", json_string(svc->group));
+    json_object_set_new(o, "clusterMap", map);
+    json_object_set(o, "metadata", json_object_get(v1, "metadata"));
+    json_object_set(o, "protectThreshold",
+                    json_object_get(v1, "protectThreshold"));
+    json_object_set(o, "selector", json_object_get(v1, "selector"));
+    json_object_set_new(o, "ephemeral", json_boolean(svc->ephemeral));
+    json_decref(v1);
+    return o;
+}
+
 static void on_detail(struct lc_naming *n, struct lc_http_exchange *ex)
 {
     struct svc_name s;
@@ -475,7 +507,7 @@ static void on_detail(struct lc_naming *n, struct lc_http_exchange *ex)
     }
     free(cl.v);
     json_object_set_new(o, "clusters", arr);
-    lc_reply_json(ex, o);
+    lc_reply_json(ex, lc_v2(ex) ? detail_v2(svc, o) : o);
 }
 
 static void on_service(struct lc_http_exchange *ex, void *data)
@@ -525,14 +557,23 @@ static void on_list(struct lc_http_exchange *ex, void *data)
     if (!filters(n, ex, &s)) {
         return;
     }
-    if (lc_required(ex, "pageNo", buf, sizeof buf) == NULL) {
-        return;
+    if (lc_v2(ex)) { /* v2: optional, pageNo 1, pageSize 20 */
+        page_no = lc_optional(ex, "pageNo", buf, sizeof buf) != NULL
+                      ? lc_java_to_int(buf, 0)
+                      : 1;
+        page_size = lc_optional(ex, "pageSize", buf, sizeof buf) != NULL
+                        ? lc_java_to_int(buf, 0)
+                        : 20;
+    } else {
+        if (lc_required(ex, "pageNo", buf, sizeof buf) == NULL) {
+            return;
+        }
+        page_no = lc_java_to_int(buf, 0);
+        if (lc_required(ex, "pageSize", buf, sizeof buf) == NULL) {
+            return;
+        }
+        page_size = lc_java_to_int(buf, 0);
     }
-    page_no = lc_java_to_int(buf, 0);
-    if (lc_required(ex, "pageSize", buf, sizeof buf) == NULL) {
-        return;
-    }
-    page_size = lc_java_to_int(buf, 0);
     if (lc_optional(ex, "namespaceId", ns, sizeof ns) == NULL) {
         lc_strlcpy(ns, LC_DEFAULT_NAMESPACE, sizeof ns);
     }
@@ -576,7 +617,7 @@ static void on_list(struct lc_http_exchange *ex, void *data)
     free(names);
     o = json_object();
     json_object_set_new(o, "count", json_integer((json_int_t)count));
-    json_object_set_new(o, "doms", doms);
+    json_object_set_new(o, lc_v2(ex) ? "services" : "doms", doms);
     lc_reply_json(ex, o);
 }
 
@@ -634,7 +675,11 @@ static void on_names(struct lc_http_exchange *ex, void *data)
 
 int lc_naming_service_routes(struct lc_naming *n, struct lc_http_server *srv)
 {
-    if (lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/service",
+    if (lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v2/ns/service",
+                             on_service, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v2/ns/service/list",
+                             on_list, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/service",
                              on_service, n) != 0 ||
         lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/service/list",
                              on_list, n) != 0 ||

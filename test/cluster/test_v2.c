@@ -101,6 +101,29 @@ static void test_envelope(void **state)
     assert_string_equal(json_string_value(json_object_get(d, "status")), "UP");
     json_decref(d);
 
+    /* Services: create, detail in v2's shape, list, refusals. */
+    d = call(t, "POST", V2 "/service", "serviceName=made&protectThreshold=0.5",
+             200, 0);
+    json_decref(d);
+    d = call(t, "POST", V2 "/service", "serviceName=made", 400, 21007);
+    json_decref(d);
+    d = call(t, "GET", V2 "/service?serviceName=made", NULL, 200, 0);
+    assert_string_equal(json_string_value(json_object_get(d, "serviceName")),
+                        "made");
+    assert_true(json_is_object(json_object_get(d, "clusterMap")));
+    assert_true(json_is_false(json_object_get(d, "ephemeral")));
+    assert_true(json_number_value(json_object_get(d, "protectThreshold")) ==
+                0.5);
+    json_decref(d);
+    d = call(t, "GET", V2 "/service/list", NULL, 200, 0);
+    assert_int_equal(json_integer_value(json_object_get(d, "count")), 2);
+    assert_int_equal(json_array_size(json_object_get(d, "services")), 2);
+    json_decref(d);
+    d = call(t, "DELETE", V2 "/service", "serviceName=s", 400, 21009);
+    json_decref(d);
+    d = call(t, "DELETE", V2 "/service", "serviceName=made", 200, 0);
+    json_decref(d);
+
     d = call(t, "GET", V2 "/operator/switches", NULL, 200, 0);
     assert_int_equal(
         json_integer_value(json_object_get(d, "clientBeatInterval")), 5000);

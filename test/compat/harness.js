@@ -98,20 +98,30 @@ function tcpFree(port) {
 // HTTP port, the raft port (-1000) and the gRPC ports (+1000, +1001) are
 // free. The band 12000-19999 stays clear of test/cluster's bands
 // (21000-30999) and of the kernel's ephemeral range.
+// Suites start concurrently: ports handed out here are reserved for the
+// rest of the run, so two suites never pick overlapping ports before either
+// has bound them.
+const reserved = new Set();
+
 async function freeBase(n) {
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = 12000 + 10 * Math.floor(Math.random() * ((19000 - 12000 - 10 * n) / 10));
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) {
+    const ports = [];
+    for (let i = 0; i < n; i++) {
       const p = base + 10 * i;
-      for (const q of [p, p - 1000, p + 1000, p + 1001]) {
-        if (!(await tcpFree(q))) {
-          ok = false;
-          break;
-        }
+      ports.push(p, p - 1000, p + 1000, p + 1001);
+    }
+    if (ports.some((q) => reserved.has(q))) continue;
+    ports.forEach((q) => reserved.add(q));
+    let ok = true;
+    for (const q of ports) {
+      if (!(await tcpFree(q))) {
+        ok = false;
+        break;
       }
     }
     if (ok) return base;
+    ports.forEach((q) => reserved.delete(q));
   }
   throw new Error('no free port band for locusd in 12000-19000 after 200 tries');
 }
