@@ -11,6 +11,10 @@
  * code. */
 int lc_bench_failover(int argc, char **argv, bool json);
 
+/* locusctl bench register|query|memory [options]: see bench/naming_bench.c.
+ * @cmd is the subcommand. Returns the exit code. */
+int lc_bench_naming(const char *cmd, int argc, char **argv, bool json);
+
 /* Percentile @p (0..100) of @n sorted values. */
 uint64_t lc_bench_percentile(const uint64_t *sorted, size_t n, double p);
 

@@ -6,6 +6,7 @@
  *            remove-peers|change-peers|reset-peers [--group G] PEERS
  *   locusctl cluster start|stop [--dir D] [--nodes N] [--port P] [--locusd F]
  *   locusctl bench failover [options]       (see --help)
+ *   locusctl bench register|query|memory [options]
  *
  * Output is a table by default and JSON with --json.
  */
@@ -38,6 +39,9 @@ static const char usage[] =
     "  cluster start [--dir D] [--nodes N] [--port P] [--locusd PATH]\n"
     "  cluster stop [--dir D]\n"
     "  bench failover [--help]      leader-kill benchmark on its own cluster\n"
+    "  bench register [--help]      registrations/s on one node\n"
+    "  bench query [--help]         instance/list queries/s on one node\n"
+    "  bench memory [--help]        RSS of a node holding 100,000 instances\n"
     "\n"
     "  --server host:port           default 127.0.0.1:8848\n"
     "  --json                       machine-readable output\n";
@@ -406,6 +410,13 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "failover") == 0) {
         return lc_bench_failover(argc - i - 2, argv + i + 2, c.json);
+    }
+    if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
+        (strcmp(argv[i + 1], "register") == 0 ||
+         strcmp(argv[i + 1], "query") == 0 ||
+         strcmp(argv[i + 1], "memory") == 0)) {
+        return lc_bench_naming(argv[i + 1], argc - i - 2, argv + i + 2,
+                               c.json);
     }
     fprintf(stderr, "locusctl: unknown command '%s' (see --help)\n", argv[i]);
     return 2;
