@@ -167,17 +167,13 @@ bool lc_ns_parse_instance(struct lc_naming *n, struct lc_http_exchange *ex,
 /* NamingUtils.checkInstanceIsLegal. */
 bool lc_ns_check_legal(struct lc_http_exchange *ex, struct lc_inst_req *r)
 {
-    struct lc_instance probe = {0};
     json_t *meta = strcmp(r->metadata, "{}") == 0
                        ? json_object()
                        : json_loads(r->metadata, 0, NULL);
     long long interval;
-    probe.metadata = meta;
-    interval = lc_instance_meta_long(&probe, LC_META_BEAT_INTERVAL, 5000);
-    if (lc_instance_meta_long(&probe, LC_META_BEAT_TIMEOUT, 15000) <
-            interval ||
-        lc_instance_meta_long(&probe, LC_META_DELETE_TIMEOUT, 30000) <
-            interval) {
+    interval = lc_meta_long(meta, LC_META_BEAT_INTERVAL, 5000);
+    if (lc_meta_long(meta, LC_META_BEAT_TIMEOUT, 15000) < interval ||
+        lc_meta_long(meta, LC_META_DELETE_TIMEOUT, 30000) < interval) {
         json_decref(meta);
         lc_naming_error(ex, LC_KIND_TEXT, 400,
                         "Instance 'heart beat interval' must less than "
