@@ -24,6 +24,7 @@ struct lc_kvstore {
     /* Called after a key changes (put, delete, or snapshot load). */
     void (*on_change)(void *data, const char *key);
     void *change_data;
+    unsigned long changes; /* counts changes (puts, deletes, loads) */
 };
 
 /* Value of @key (borrowed until the next change), or NULL. */
@@ -52,6 +53,7 @@ struct lc_naming {
 
     struct lc_switches sw; /* applied switch domain */
     struct lc_beat_checker *beats; /* NULL without a loop (fixtures) */
+    struct lc_list_cache *list_cache; /* list_cache.c; NULL until used */
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,
@@ -85,6 +87,19 @@ json_t *lc_render_host(const struct lc_service *svc,
                        const struct lc_view *v);
 /* Serialise @root (consumed) and reply 200 application/json. */
 void lc_reply_json(struct lc_http_exchange *ex, json_t *root);
+
+/* ------------------------------------- list answers (list_cache.c) */
+
+struct lc_list_cache;
+/* Answer /instance/list with lc_render_service_info()'s ServiceInfo, from
+ * the cache when nothing it depends on changed (lastRefTime is now). */
+void lc_list_reply(struct lc_naming *n, struct lc_http_exchange *ex,
+                   const struct lc_service *svc,
+                   const struct lc_service_key *key, const char *clusters,
+                   bool healthy_only);
+void lc_list_cache_free(struct lc_list_cache *lc);
+void lc_list_cache_stats(const struct lc_naming *n, unsigned long *hits,
+                         unsigned long *misses, size_t *bytes);
 
 /* ---------------------------------------------- ephemeral (ephemeral.c) */
 

@@ -115,6 +115,7 @@ void lc_naming_free(struct lc_naming *n)
         return;
     }
     lc_beat_checker_close(n->beats);
+    lc_list_cache_free(n->list_cache);
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);
     lc_statemachine_free(n->instance_meta_sm);

@@ -225,6 +225,7 @@ struct lc_service *lc_registry_service(struct lc_registry *reg,
     }
     snprintf(svc->grouped, glen, "%s@@%s", key->group, key->name);
     svc->ephemeral = ephemeral;
+    svc->uid = ++reg->next_uid;
     HASH_ADD_KEYPTR(hh, reg->services, svc->key, strlen(svc->key), svc);
     return svc;
 }

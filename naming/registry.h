@@ -61,6 +61,7 @@ struct lc_service {
     unsigned n_publishers;
     uint64_t revision; /* bumped on every change */
     UT_hash_handle hh;
+    uint64_t uid; /* unique among the registry's services, ever */
 };
 
 struct lc_registry {
@@ -71,6 +72,7 @@ struct lc_registry {
     struct lc_row *rows; /* persistent publishes, in no order */
     size_t n_rows;
     size_t cap_rows;
+    uint64_t next_uid; /* of services */
 };
 
 /* Create a registry that listens on @bus (borrowed). */
