@@ -6,6 +6,7 @@
 #   make test       install, build, run every test
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make bench-failover / bench-puts   benchmarks (see docs/benchmarks.md)
+#   make bench-register / bench-query / bench-memory   one-node naming figures
 
 BUILD ?= build
 OPT ?= -O2
@@ -58,7 +59,8 @@ TEST_SUPPORT := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/support/*.c))
 ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(CLUSTER_TESTS)
 
 .PHONY: all deps deps-bench run cluster cluster-stop test test-unit \
-	test-cluster asan ubsan bench-failover bench-puts clean fuzz format
+	test-cluster asan ubsan bench-failover bench-puts clean fuzz format \
+	bench-register bench-query bench-memory
 
 all: $(BUILD)/locusd $(BUILD)/locusctl
 
@@ -173,6 +175,22 @@ build-fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard common/*.h rpc/*.h
 bench-failover: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/locusctl bench failover --locusd $(BUILD)/locusd --dir data/bench-failover
+
+# Naming on one standalone node (docs/benchmarks.md): registrations/s
+# (ephemeral, then persistent), instance/list queries/s, and RSS with
+# 100,000 instances. Each starts its own locusd under data/bench-naming.
+bench-register: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl bench register --ephemeral --locusd $(BUILD)/locusd --dir data/bench-naming
+	$(BUILD)/locusctl bench register --persistent --locusd $(BUILD)/locusd --dir data/bench-naming
+
+bench-query: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl bench query --locusd $(BUILD)/locusd --dir data/bench-naming
+
+bench-memory: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl bench memory --locusd $(BUILD)/locusd --dir data/bench-naming
 
 bench-puts: deps-bench
 	@$(MAKE) --no-print-directory all

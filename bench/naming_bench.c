@@ -571,7 +571,7 @@ static const char usage[] =
     "                   ephemeral (memory: both, one after the other)\n"
     "  --server H:P     load a running node instead of starting one\n"
     "  --locusd PATH    (build/locusd)  --dir D (data/bench-naming)\n"
-    "  --port P         HTTP port of the node it starts (29848)\n"
+    "  --port P         HTTP port of the node it starts (18848)\n"
     "  --json           machine-readable output\n";
 
 int lc_bench_naming(const char *cmd, int argc, char **argv, bool json)
@@ -588,7 +588,7 @@ int lc_bench_naming(const char *cmd, int argc, char **argv, bool json)
     o.count = 100000;
     o.locusd = "build/locusd";
     o.dir = "data/bench-naming";
-    o.port = 29848;
+    o.port = 18848;
     if (strcmp(cmd, "register") == 0) {
         o.cmd = CMD_REGISTER;
     } else if (strcmp(cmd, "query") == 0) {
