@@ -56,6 +56,7 @@ struct opts {
     int port;
     char server_host[256];
     int server_port; /* 0: start our own node */
+    char extra[2048]; /* --set KEY=VALUE lines for the node it starts */
 };
 
 /* The node under load: ours (a standalone cluster of one) or --server. */
@@ -70,8 +71,9 @@ struct target {
 
 static int node_start(const struct opts *o, struct target *t)
 {
-    struct lc_cluster_spec spec = {1,     o->port, 10,   o->dir,
-                                   o->locusd, NULL, false};
+    struct lc_cluster_spec spec = {1,         o->port, 10,
+                                   o->dir,    o->locusd, o->extra,
+                                   false};
     memset(t, 0, sizeof *t);
     if (o->server_port != 0) {
         lc_strlcpy(t->host, o->server_host, sizeof t->host);
@@ -572,6 +574,7 @@ static const char usage[] =
     "  --server H:P     load a running node instead of starting one\n"
     "  --locusd PATH    (build/locusd)  --dir D (data/bench-naming)\n"
     "  --port P         HTTP port of the node it starts (18848)\n"
+    "  --set KEY=VALUE  a property of the node it starts (repeatable)\n"
     "  --json           machine-readable output\n";
 
 int lc_bench_naming(const char *cmd, int argc, char **argv, bool json)
@@ -629,6 +632,16 @@ int lc_bench_naming(const char *cmd, int argc, char **argv, bool json)
         }
         if (strcmp(a, "--dir") == 0) {
             o.dir = v;
+            continue;
+        }
+        if (strcmp(a, "--set") == 0) {
+            size_t used = strlen(o.extra);
+            if (strchr(v, '=') == NULL ||
+                (size_t)snprintf(o.extra + used, sizeof o.extra - used,
+                                 "%s\n", v) >= sizeof o.extra - used) {
+                fprintf(stderr, "locusctl: --set wants KEY=VALUE\n");
+                return 2;
+            }
             continue;
         }
         if (strcmp(a, "--metadata") == 0) {
