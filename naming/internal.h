@@ -98,8 +98,6 @@ void lc_list_reply(struct lc_naming *n, struct lc_http_exchange *ex,
                    const struct lc_service_key *key, const char *clusters,
                    bool healthy_only);
 void lc_list_cache_free(struct lc_list_cache *lc);
-void lc_list_cache_stats(const struct lc_naming *n, unsigned long *hits,
-                         unsigned long *misses, size_t *bytes);
 
 /* ---------------------------------------------- ephemeral (ephemeral.c) */
 

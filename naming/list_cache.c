@@ -52,8 +52,6 @@ struct lc_list_cache {
     struct list_entry *oldest;
     size_t bytes;
     size_t budget;
-    unsigned long hits;
-    unsigned long misses;
 };
 
 static void lru_unlink(struct lc_list_cache *lc, struct list_entry *e)
@@ -221,13 +219,11 @@ void lc_list_reply(struct lc_naming *n, struct lc_http_exchange *ex,
     }
     HASH_FIND(hh, lc->by_key, ckey, (unsigned)klen, e);
     if (e != NULL && entry_fresh(n, e, svc)) {
-        lc->hits++;
         lru_unlink(lc, e);
         lru_push(lc, e);
         reply_entry(ex, e);
         return;
     }
-    lc->misses++;
     if (e != NULL) {
         entry_drop(lc, e);
     }
@@ -254,13 +250,4 @@ void lc_list_reply(struct lc_naming *n, struct lc_http_exchange *ex,
     HASH_ADD_KEYPTR(hh, lc->by_key, e->key, (unsigned)klen, e);
     lru_push(lc, e);
     lc->bytes += e->cost;
-}
-
-void lc_list_cache_stats(const struct lc_naming *n, unsigned long *hits,
-                         unsigned long *misses, size_t *bytes)
-{
-    const struct lc_list_cache *lc = n->list_cache;
-    *hits = lc != NULL ? lc->hits : 0;
-    *misses = lc != NULL ? lc->misses : 0;
-    *bytes = lc != NULL ? lc->bytes : 0;
 }
