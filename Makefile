@@ -7,6 +7,7 @@
 #   make test-compat   the npm nacos-naming client against real locusd
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make bench-failover / bench-puts / bench-push   benchmarks (see docs/benchmarks.md)
+#   make bench-register / bench-query / bench-memory   one-node naming figures
 
 BUILD ?= build
 OPT ?= -O2
@@ -60,7 +61,7 @@ ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(CLUSTER_TESTS)
 
 .PHONY: all deps deps-bench deps-node run cluster cluster-stop test test-unit \
 	test-cluster test-compat test-compat-run asan ubsan bench-failover bench-puts bench-push clean fuzz \
-	format
+	format bench-register bench-query bench-memory
 
 all: $(BUILD)/locusd $(BUILD)/locusctl
 
@@ -208,6 +209,22 @@ bench-failover: deps
 bench-push: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/locusctl bench push --locusd $(BUILD)/locusd --dir data/bench-push
+
+# Naming on one standalone node (docs/benchmarks.md): registrations/s
+# (ephemeral, then persistent), instance/list queries/s, and RSS with
+# 100,000 instances. Each starts its own locusd under data/bench-naming.
+bench-register: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl bench register --ephemeral --locusd $(BUILD)/locusd --dir data/bench-naming
+	$(BUILD)/locusctl bench register --persistent --locusd $(BUILD)/locusd --dir data/bench-naming
+
+bench-query: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl bench query --locusd $(BUILD)/locusd --dir data/bench-naming
+
+bench-memory: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl bench memory --locusd $(BUILD)/locusd --dir data/bench-naming
 
 bench-puts: deps-bench
 	@$(MAKE) --no-print-directory all

@@ -22,6 +22,10 @@ int lc_bench_http_agent(const char *host, int port, const char *method,
                         const char *path, const char *agent, int *status,
                         char **body);
 
+/* locusctl bench register|query|memory [options]: see bench/naming_bench.c.
+ * @cmd is the subcommand. Returns the exit code. */
+int lc_bench_naming(const char *cmd, int argc, char **argv, bool json);
+
 /* Percentile @p (0..100) of @n sorted values. */
 uint64_t lc_bench_percentile(const uint64_t *sorted, size_t n, double p);
 

@@ -138,16 +138,21 @@ int lc_ephemeral_set_health(struct lc_naming *n, struct lc_service *svc,
     return set_health(n, client_id, pub, healthy);
 }
 
-/* One instance's beat limits: overlay metadata first, then its own. */
+/* One instance's beat limits: overlay metadata first, then its own. The
+ * common case, no overlay at all, reads the limits parsed at creation
+ * instead of parsing every instance's metadata every second. */
 static void limits_of(struct lc_naming *n, struct lc_publish *pub,
                       long long *timeout, long long *del)
 {
     struct lc_view v;
-    struct lc_instance probe = {0};
+    if (lc_kvstore_count(&n->instance_meta) == 0) {
+        *timeout = pub->inst->beat_timeout_ms;
+        *del = pub->inst->delete_timeout_ms;
+        return;
+    }
     lc_instance_view(n, pub->service, pub->inst, &v);
-    probe.metadata = v.metadata;
-    *timeout = lc_instance_meta_long(&probe, LC_META_BEAT_TIMEOUT, 15000);
-    *del = lc_instance_meta_long(&probe, LC_META_DELETE_TIMEOUT, 30000);
+    *timeout = lc_meta_long(v.metadata, LC_META_BEAT_TIMEOUT, 15000);
+    *del = lc_meta_long(v.metadata, LC_META_DELETE_TIMEOUT, 30000);
     json_decref(v.metadata);
 }
 

@@ -125,11 +125,8 @@ static long long beat_interval(struct lc_naming *n, struct lc_service *svc,
     inst = lc_registry_instance_of(n->reg, client_id, svc);
     if (inst != NULL) {
         struct lc_view v;
-        struct lc_instance probe = {0};
         lc_instance_view(n, svc, inst, &v);
-        probe.metadata = v.metadata;
-        interval = lc_instance_meta_long(&probe, LC_META_BEAT_INTERVAL,
-                                         interval);
+        interval = lc_meta_long(v.metadata, LC_META_BEAT_INTERVAL, interval);
         json_decref(v.metadata);
     }
     return interval;

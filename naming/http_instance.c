@@ -167,17 +167,13 @@ bool lc_ns_parse_instance(struct lc_naming *n, struct lc_http_exchange *ex,
 /* NamingUtils.checkInstanceIsLegal. */
 bool lc_ns_check_legal(struct lc_http_exchange *ex, struct lc_inst_req *r)
 {
-    struct lc_instance probe = {0};
     json_t *meta = strcmp(r->metadata, "{}") == 0
                        ? json_object()
                        : json_loads(r->metadata, 0, NULL);
     long long interval;
-    probe.metadata = meta;
-    interval = lc_instance_meta_long(&probe, LC_META_BEAT_INTERVAL, 5000);
-    if (lc_instance_meta_long(&probe, LC_META_BEAT_TIMEOUT, 15000) <
-            interval ||
-        lc_instance_meta_long(&probe, LC_META_DELETE_TIMEOUT, 30000) <
-            interval) {
+    interval = lc_meta_long(meta, LC_META_BEAT_INTERVAL, 5000);
+    if (lc_meta_long(meta, LC_META_BEAT_TIMEOUT, 15000) < interval ||
+        lc_meta_long(meta, LC_META_DELETE_TIMEOUT, 30000) < interval) {
         json_decref(meta);
         lc_naming_error(ex, LC_KIND_TEXT, 400,
                         "Instance 'heart beat interval' must less than "
@@ -504,8 +500,7 @@ static void render_list(struct read_ctx *c)
     struct lc_inst_req *r = &c->r;
     struct lc_service_key key = {r->ns, r->group, r->service};
     struct lc_service *svc = lc_registry_find_service(c->n->reg, &key);
-    lc_reply_json(c->ex, lc_render_service_info(c->n, svc, &key, c->clusters,
-                                                c->healthy_only));
+    lc_list_reply(c->n, c->ex, svc, &key, c->clusters, c->healthy_only);
 }
 
 static void on_read_done(struct lc_sm_read *rd, int status,

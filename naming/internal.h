@@ -26,6 +26,7 @@ struct lc_kvstore {
     /* Called after a key changes (put, delete, or snapshot load). */
     void (*on_change)(void *data, const char *key);
     void *change_data;
+    unsigned long changes; /* counts changes (puts, deletes, loads) */
 };
 
 /* Value of @key (borrowed until the next change), or NULL. */
@@ -66,6 +67,7 @@ struct lc_naming {
 
     struct lc_smeta *smeta; /* service metadata, by service key */
     struct lc_service_cleaner *cleaner; /* NULL until started */
+    struct lc_list_cache *list_cache; /* list_cache.c; NULL until used */
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,
@@ -102,6 +104,17 @@ json_t *lc_render_host(const struct lc_service *svc,
 void lc_reply_json(struct lc_http_exchange *ex, json_t *root);
 /* The same, never wrapped (v2 beat answers are bare, as in Nacos). */
 void lc_reply_json_raw(struct lc_http_exchange *ex, json_t *root);
+
+/* ------------------------------------- list answers (list_cache.c) */
+
+struct lc_list_cache;
+/* Answer /instance/list with lc_render_service_info()'s ServiceInfo, from
+ * the cache when nothing it depends on changed (lastRefTime is now). */
+void lc_list_reply(struct lc_naming *n, struct lc_http_exchange *ex,
+                   const struct lc_service *svc,
+                   const struct lc_service_key *key, const char *clusters,
+                   bool healthy_only);
+void lc_list_cache_free(struct lc_list_cache *lc);
 
 /* ---------------------------------------------- ephemeral (ephemeral.c) */
 

@@ -78,6 +78,9 @@ static void on_apply(struct lc_processor *p, uint64_t index,
                  "unknown operation '%s'", req->operation);
     }
 out:
+    if (result->status == 0 && changed) {
+        kv->changes++;
+    }
     if (result->status == 0 && changed && kv->on_change != NULL) {
         kv->on_change(kv->change_data, st->key);
     }
@@ -169,7 +172,7 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
                          size_t errlen)
 {
     struct lc_kvstore *kv = p->data;
-    struct lc_kvstore fresh = {NULL, NULL, NULL};
+    struct lc_kvstore fresh = {NULL, NULL, NULL, 0};
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, "SELECT key, value FROM kv ORDER BY rowid",
                                 -1, &st, NULL);
@@ -206,8 +209,9 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
     }
     /* Report each key that differs, once: gone, changed, or new. */
     struct kv_entry *e, *tmp, *o;
-    struct lc_kvstore old = {kv->entries, NULL, NULL};
+    struct lc_kvstore old = {kv->entries, NULL, NULL, 0};
     kv->entries = fresh.entries;
+    kv->changes++;
     if (kv->on_change != NULL) {
         HASH_ITER(hh, old.entries, e, tmp)
         {

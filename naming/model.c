@@ -9,10 +9,26 @@
 #include "naming/model.h"
 
 static const char empty_text[] = "{}";
+static const char default_cluster[] = LC_DEFAULT_CLUSTER;
 
-static char *dup_or_empty(const char *s)
+/* The shared empty metadata object (never modified: views copy before
+ * merging an overlay). */
+static json_t *empty_metadata(void)
 {
-    return strdup(s != NULL ? s : "");
+    static json_t *empty;
+    if (empty == NULL) {
+        empty = json_object();
+    }
+    return empty;
+}
+
+/* Copy @s (NULL: "") to *@p and return the end of the copy. */
+static char *put(char *p, const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    memcpy(p, s != NULL ? s : "", n);
+    p[n] = '\0';
+    return p + n + 1;
 }
 
 struct lc_instance *lc_instance_new(const char *ip, int port,
@@ -21,51 +37,87 @@ struct lc_instance *lc_instance_new(const char *ip, int port,
                                     const char *metadata_text,
                                     const char *instance_id)
 {
-    struct lc_instance *inst = calloc(1, sizeof *inst);
+    struct lc_instance *inst;
     json_error_t jerr;
+    json_t *meta = NULL;
+    char *canonical = NULL;
+    bool shared_cluster = cluster != NULL &&
+                          strcmp(cluster, default_cluster) == 0;
+    size_t size = sizeof *inst;
+    char *p;
+
+    if (metadata_text != NULL && metadata_text[0] != '\0' &&
+        strcmp(metadata_text, empty_text) != 0) {
+        meta = json_loads(metadata_text, JSON_REJECT_DUPLICATES, &jerr);
+        if (meta == NULL || !json_is_object(meta)) {
+            json_decref(meta);
+            return NULL;
+        }
+        canonical = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+        if (canonical == NULL) {
+            json_decref(meta);
+            return NULL;
+        }
+        if (strcmp(canonical, empty_text) == 0) {
+            free(canonical);
+            canonical = NULL;
+        }
+    }
+    size += (ip != NULL ? strlen(ip) : 0) + 1;
+    size += shared_cluster ? 0 : (cluster != NULL ? strlen(cluster) : 0) + 1;
+    size += (instance_id != NULL ? strlen(instance_id) : 0) + 1;
+    size += canonical != NULL ? strlen(canonical) + 1 : 0;
+    inst = malloc(size);
     if (inst == NULL) {
+        json_decref(meta);
+        free(canonical);
         return NULL;
     }
+    memset(inst, 0, sizeof *inst);
     inst->refs = 1;
     inst->port = port;
     inst->weight = weight;
     inst->healthy = healthy;
     inst->enabled = enabled;
     inst->ephemeral = ephemeral;
-    inst->ip = dup_or_empty(ip);
-    inst->cluster = dup_or_empty(cluster);
-    inst->instance_id = dup_or_empty(instance_id);
-    if (metadata_text == NULL || metadata_text[0] == '\0' ||
-        strcmp(metadata_text, "{}") == 0) {
-        /* The common case: share one empty object and text (never
-         * modified: views copy before merging an overlay). */
-        static json_t *empty;
-        if (empty == NULL) {
-            empty = json_object();
-        }
-        inst->metadata = json_incref(empty);
-        inst->metadata_text = (char *)empty_text;
+    p = (char *)(inst + 1);
+    inst->ip = p;
+    p = put(p, ip);
+    if (shared_cluster) {
+        inst->cluster = (char *)default_cluster;
     } else {
-        inst->metadata = json_loads(metadata_text, JSON_REJECT_DUPLICATES,
-                                    &jerr);
-        if (inst->metadata != NULL && json_is_object(inst->metadata)) {
-            inst->metadata_text =
-                json_dumps(inst->metadata, JSON_COMPACT | JSON_SORT_KEYS);
-        }
+        inst->cluster = p;
+        p = put(p, cluster);
     }
-    if (inst->metadata == NULL || !json_is_object(inst->metadata)) {
-        goto err;
+    inst->instance_id = p;
+    p = put(p, instance_id);
+    if (canonical != NULL) {
+        inst->metadata_text = p;
+        put(p, canonical);
+        free(canonical);
+    } else {
+        inst->metadata_text = (char *)empty_text;
     }
-    if (inst->ip == NULL || inst->cluster == NULL ||
-        inst->instance_id == NULL || inst->metadata_text == NULL) {
-        goto err;
-    }
+    inst->beat_interval_ms = lc_meta_long(meta, LC_META_BEAT_INTERVAL, 5000);
+    inst->beat_timeout_ms = lc_meta_long(meta, LC_META_BEAT_TIMEOUT, 15000);
+    inst->delete_timeout_ms =
+        lc_meta_long(meta, LC_META_DELETE_TIMEOUT, 30000);
+    json_decref(meta);
     return inst;
+}
 
-err:
-    inst->refs = 1;
-    lc_instance_unref(inst);
-    return NULL;
+json_t *lc_instance_metadata(const struct lc_instance *inst)
+{
+    json_t *meta;
+    if (inst->metadata_text == empty_text) {
+        return json_incref(empty_metadata());
+    }
+    meta = json_loads(inst->metadata_text, 0, NULL);
+    if (meta != NULL && !json_is_object(meta)) {
+        json_decref(meta);
+        meta = NULL;
+    }
+    return meta;
 }
 
 void lc_instance_ref(struct lc_instance *inst)
@@ -145,14 +197,7 @@ void lc_instance_unref(struct lc_instance *inst)
 
 static void instance_free(struct lc_instance *inst)
 {
-    free(inst->ip);
-    free(inst->cluster);
-    free(inst->instance_id);
-    if (inst->metadata_text != empty_text) {
-        free(inst->metadata_text);
-    }
-    json_decref(inst->metadata);
-    free(inst);
+    free(inst); /* strings live in the same block */
 }
 
 bool lc_instance_equal(const struct lc_instance *a,
@@ -166,10 +211,9 @@ bool lc_instance_equal(const struct lc_instance *a,
            strcmp(a->metadata_text, b->metadata_text) == 0;
 }
 
-long long lc_instance_meta_long(const struct lc_instance *inst,
-                                const char *key, long long dflt)
+long long lc_meta_long(const json_t *meta, const char *key, long long dflt)
 {
-    json_t *v = json_object_get(inst->metadata, key);
+    json_t *v = json_object_get(meta, key);
     const char *s;
     char *end;
     long long n;
@@ -188,6 +232,20 @@ long long lc_instance_meta_long(const struct lc_instance *inst,
     errno = 0;
     n = strtoll(s, &end, 10);
     return *end == '\0' && errno == 0 ? n : dflt;
+}
+
+long long lc_instance_meta_long(const struct lc_instance *inst,
+                                const char *key, long long dflt)
+{
+    json_t *meta;
+    long long v;
+    if (inst->metadata_text == empty_text) {
+        return dflt;
+    }
+    meta = lc_instance_metadata(inst);
+    v = lc_meta_long(meta, key, dflt);
+    json_decref(meta);
+    return v;
 }
 
 void lc_instance_id(char *out, size_t size, const char *ip, int port,

@@ -31,18 +31,26 @@
 #define LC_META_DELETE_TIMEOUT "preserved.ip.delete.timeout"
 #define LC_META_ID_GENERATOR "preserved.instance.id.generator"
 
+/* One allocation holds the struct and its strings. The metadata is kept as
+ * canonical text only (a parsed object per instance would cost ~0.7 KB for a
+ * three-key map); lc_instance_metadata() parses it when a reader needs it.
+ * The beat limits an expiry check needs every second are parsed once. */
 struct lc_instance {
     unsigned refs;
     char *ip;
     int port;
-    char *cluster;
+    char *cluster; /* LC_DEFAULT_CLUSTER's text is shared */
     double weight;
     bool healthy;
     bool enabled;
     bool ephemeral;
     char *metadata_text; /* canonical JSON object: sorted keys, compact */
-    json_t *metadata;    /* the same, parsed; loop only */
     char *instance_id;
+    /* The instance's own preserved.* limits (LC_META_*, with Nacos's
+     * defaults 5000/15000/30000 ms), as lc_meta_long() reads them. */
+    long long beat_interval_ms;
+    long long beat_timeout_ms;
+    long long delete_timeout_ms;
 };
 
 /* Build an instance; strings are copied. @metadata_text must be a JSON
@@ -69,7 +77,16 @@ void lc_model_defer_free(void *p);
 bool lc_instance_equal(const struct lc_instance *a,
                        const struct lc_instance *b);
 
-/* Value of metadata key @key parsed as a positive integer, or @dflt. */
+/* The instance's metadata as a JSON object: a new reference (parsed from
+ * metadata_text; {} is one shared object that must not be modified), or
+ * NULL when out of memory. */
+json_t *lc_instance_metadata(const struct lc_instance *inst);
+
+/* Value of metadata key @key of the object @meta parsed as a positive
+ * integer, or @dflt (Instance#getMetaDataByKeyWithDefault). */
+long long lc_meta_long(const json_t *meta, const char *key, long long dflt);
+
+/* The same for the instance's own metadata. */
 long long lc_instance_meta_long(const struct lc_instance *inst,
                                 const char *key, long long dflt);
 

@@ -194,6 +194,7 @@ void lc_naming_free(struct lc_naming *n)
     if (n->cleaner != NULL) {
         lc_service_cleaner_close(n->cleaner);
     }
+    lc_list_cache_free(n->list_cache);
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);
     lc_statemachine_free(n->instance_meta_sm);

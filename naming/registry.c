@@ -7,6 +7,16 @@
 #include "common/util.h"
 #include "naming/registry.h"
 
+/* Tables made here start with one bucket instead of uthash's 32: a client
+ * publishes one service in the common case (an HTTP client per ip:port), so
+ * its table of publishes would otherwise cost ~600 bytes per instance. A
+ * table doubles as it fills (HASH_BKT_CAPACITY_THRESH items per bucket), so
+ * the large ones (clients, services) pay a few more early expansions. */
+#undef HASH_INITIAL_NUM_BUCKETS
+#undef HASH_INITIAL_NUM_BUCKETS_LOG2
+#define HASH_INITIAL_NUM_BUCKETS 1U
+#define HASH_INITIAL_NUM_BUCKETS_LOG2 0U
+
 #define KEY_MAX 1024
 
 static void service_changed(struct lc_registry *reg, struct lc_service *svc)
@@ -38,14 +48,16 @@ static void on_register(const struct lc_event *ev, void *data)
     }
     HASH_FIND_STR(svc->publishers, ev->client_id, p);
     if (p == NULL) {
-        p = calloc(1, sizeof *p);
-        if (p == NULL || (p->client_id = strdup(ev->client_id)) == NULL) {
-            free(p);
+        size_t len = strlen(ev->client_id);
+        p = malloc(sizeof *p + len + 1); /* the id follows the struct */
+        if (p == NULL) {
             lc_errorf("naming", "out of memory indexing %s", ev->client_id);
             return;
         }
-        HASH_ADD_KEYPTR(hh, svc->publishers, p->client_id,
-                        strlen(p->client_id), p);
+        memset(p, 0, sizeof *p);
+        p->client_id = (char *)(p + 1);
+        memcpy(p->client_id, ev->client_id, len + 1);
+        HASH_ADD_KEYPTR(hh, svc->publishers, p->client_id, len, p);
         svc->n_publishers++;
     }
     service_changed(reg, svc);
@@ -66,7 +78,6 @@ static void on_deregister(const struct lc_event *ev, void *data)
     }
     HASH_DEL(svc->publishers, p);
     svc->n_publishers--;
-    free(p->client_id);
     free(p);
     service_changed(reg, svc);
 }
@@ -128,8 +139,7 @@ struct lc_registry *lc_registry_new(struct lc_bus *bus)
 static void publish_free(struct lc_publish *pub)
 {
     lc_instance_unref(pub->inst);
-    lc_model_defer_free(pub->service_key);
-    free(pub);
+    free(pub); /* service_key is the service's */
 }
 
 void lc_registry_free(struct lc_registry *reg)
@@ -148,8 +158,7 @@ void lc_registry_free(struct lc_registry *reg)
             publish_free(pub);
         }
         HASH_DEL(reg->clients, c);
-        free(c->id);
-        free(c);
+        free(c); /* c->id lives in the same block */
     }
     free(reg->rows);
     HASH_ITER(hh, reg->services, s, stmp)
@@ -158,7 +167,6 @@ void lc_registry_free(struct lc_registry *reg)
         HASH_ITER(hh, s->publishers, p, ptmp)
         {
             HASH_DEL(s->publishers, p);
-            free(p->client_id);
             free(p);
         }
         HASH_DEL(reg->services, s);
@@ -220,6 +228,7 @@ struct lc_service *lc_registry_service(struct lc_registry *reg,
     snprintf(svc->grouped, glen, "%s@@%s", key->group, key->name);
     svc->ephemeral = ephemeral;
     svc->updated_ms = lc_mono_ms();
+    svc->uid = ++reg->next_uid;
     HASH_ADD_KEYPTR(hh, reg->services, svc->key, strlen(svc->key), svc);
     return svc;
 }
@@ -265,25 +274,28 @@ int lc_registry_publish(struct lc_registry *reg, const char *client_id,
                           .client_id = client_id};
 
     if (c == NULL) {
-        c = calloc(1, sizeof *c);
-        if (c == NULL || (c->id = strdup(client_id)) == NULL) {
-            free(c);
+        size_t len = strlen(client_id);
+        c = malloc(sizeof *c + len + 1); /* the id follows the struct */
+        if (c == NULL) {
             return LC_ENOMEM;
         }
+        memset(c, 0, sizeof *c);
+        c->id = (char *)(c + 1);
+        memcpy(c->id, client_id, len + 1);
         c->ephemeral = ephemeral;
-        HASH_ADD_KEYPTR(hh, reg->clients, c->id, strlen(c->id), c);
+        HASH_ADD_KEYPTR(hh, reg->clients, c->id, len, c);
     }
     HASH_FIND_STR(c->publishes, svc->key, pub);
     if (pub == NULL) {
         pub = calloc(1, sizeof *pub);
-        if (pub == NULL || (pub->service_key = strdup(svc->key)) == NULL) {
-            free(pub);
+        if (pub == NULL) {
             return LC_ENOMEM;
         }
+        /* Services outlive their publishes: share the key. */
+        pub->service_key = svc->key;
         pub->service = svc;
         pub->inst = inst;
         if (!ephemeral && row_add(reg, c, pub) != 0) {
-            free(pub->service_key);
             free(pub);
             return LC_ENOMEM;
         }
@@ -331,10 +343,9 @@ void lc_registry_unpublish(struct lc_registry *reg, const char *client_id,
                                 .client_id = client_id};
         lc_bus_publish(reg->bus, &gone);
         /* client_id may point into c->id: publish before freeing. A frozen
-         * snapshot may point at c->id too. */
+         * snapshot may point at c->id too (it lives in c's block). */
         HASH_DEL(reg->clients, c);
-        lc_model_defer_free(c->id);
-        free(c);
+        lc_model_defer_free(c);
     }
 }
 

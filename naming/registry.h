@@ -19,7 +19,7 @@ struct lc_service;
 
 /* An instance a client publishes for a service. */
 struct lc_publish {
-    char *service_key;
+    const char *service_key; /* the service's key (services outlive it) */
     struct lc_service *service;
     struct lc_instance *inst;
     size_t row; /* in lc_registry.rows (persistent clients only) */
@@ -36,7 +36,7 @@ struct lc_row {
 };
 
 struct lc_client {
-    char *id;
+    char *id; /* in the client's own allocation */
     bool ephemeral;
     struct lc_publish *publishes; /* by service key */
     UT_hash_handle hh;
@@ -44,7 +44,7 @@ struct lc_client {
 
 /* A client publishing a service (index side). */
 struct lc_publisher {
-    char *client_id;
+    char *client_id; /* in the publisher's own allocation */
     UT_hash_handle hh;
 };
 
@@ -64,6 +64,7 @@ struct lc_service {
     /* lc_mono_ms() of creation or of the last ServiceChangedEvent published
      * by the registry (Nacos's Service.lastUpdatedTime). */
     uint64_t updated_ms;
+    uint64_t uid; /* unique among the registry's services, ever */
 };
 
 struct lc_registry {
@@ -74,6 +75,7 @@ struct lc_registry {
     struct lc_row *rows; /* persistent publishes, in no order */
     size_t n_rows;
     size_t cap_rows;
+    uint64_t next_uid; /* of services */
 };
 
 /* Create a registry that listens on @bus (borrowed). */

@@ -51,7 +51,7 @@ void lc_instance_view(struct lc_naming *n, const struct lc_service *svc,
     v->weight = inst->weight;
     v->enabled = inst->enabled;
     v->healthy = inst->healthy;
-    v->metadata = json_incref(inst->metadata);
+    v->metadata = lc_instance_metadata(inst);
     if (lc_kvstore_count(&n->instance_meta) == 0) {
         return;
     }

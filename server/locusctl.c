@@ -7,6 +7,7 @@
  *   locusctl cluster start|stop [--dir D] [--nodes N] [--port P] [--locusd F]
  *   locusctl bench failover [options]       (see --help)
  *   locusctl [--server host:port] bench push [options]
+ *   locusctl bench register|query|memory [options]
  *
  * Output is a table by default and JSON with --json.
  */
@@ -40,6 +41,9 @@ static const char usage[] =
     "  cluster stop [--dir D]\n"
     "  bench failover [--help]      leader-kill benchmark on its own cluster\n"
     "  bench push [--help]          change -> UDP subscriber latency\n"
+    "  bench register [--help]      registrations/s on one node\n"
+    "  bench query [--help]         instance/list queries/s on one node\n"
+    "  bench memory [--help]        RSS of a node holding 100,000 instances\n"
     "\n"
     "  --server host:port           default 127.0.0.1:8848\n"
     "  --json                       machine-readable output\n";
@@ -414,6 +418,13 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "push") == 0) {
         return lc_bench_push(argc - i - 2, argv + i + 2, c.json, server);
+    }
+    if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
+        (strcmp(argv[i + 1], "register") == 0 ||
+         strcmp(argv[i + 1], "query") == 0 ||
+         strcmp(argv[i + 1], "memory") == 0)) {
+        return lc_bench_naming(argv[i + 1], argc - i - 2, argv + i + 2,
+                               c.json);
     }
     fprintf(stderr, "locusctl: unknown command '%s' (see --help)\n", argv[i]);
     return 2;

@@ -1,4 +1,5 @@
 /* locusd: the locus server. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,5 +47,11 @@ int main(int argc, char **argv)
         return 2;
     }
     lc_log_set_level(cfg.log_level);
+    /* Buffers of 256 KiB and more (snapshot images of tens of MB, the raft
+     * log's entry arrays, HTTP bodies) come from mmap and go back to the
+     * system when freed. glibc's default threshold starts there too but
+     * rises to the size of the largest such buffer freed, after which
+     * snapshot images land in the heap and the process keeps their pages. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     return lc_node_run(&cfg);
 }

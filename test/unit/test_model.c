@@ -147,6 +147,7 @@ static void test_instance_new(void **state)
 {
     char ip[] = "10.0.0.1";
     struct lc_instance *inst;
+    json_t *meta;
     (void)state;
 
     inst =
@@ -163,8 +164,9 @@ static void test_instance_new(void **state)
     assert_true(inst->enabled);
     assert_false(inst->ephemeral);
     assert_string_equal(inst->metadata_text, "{\"a\":\"2\",\"z\":\"1\"}");
-    assert_string_equal(json_string_value(json_object_get(inst->metadata, "z")),
-                        "1");
+    meta = lc_instance_metadata(inst);
+    assert_string_equal(json_string_value(json_object_get(meta, "z")), "1");
+    json_decref(meta);
     assert_string_equal(inst->instance_id, "10.0.0.1#8080#c1#g@@s");
     lc_instance_unref(inst);
 
@@ -175,7 +177,10 @@ static void test_instance_new(void **state)
     assert_string_equal(inst->cluster, "");
     assert_string_equal(inst->instance_id, "");
     assert_string_equal(inst->metadata_text, "{}");
-    assert_true(json_is_object(inst->metadata));
+    meta = lc_instance_metadata(inst);
+    assert_true(json_is_object(meta));
+    assert_int_equal(json_object_size(meta), 0);
+    json_decref(meta);
     lc_instance_unref(inst);
     inst = lc_instance_new("a", 1, "c", 1, true, true, true, "", "i");
     assert_non_null(inst);
@@ -285,6 +290,34 @@ static void test_meta_long(void **state)
     lc_instance_unref(inst);
 }
 
+/* The beat limits are read once, at creation, with Nacos's defaults. */
+static void test_beat_limits(void **state)
+{
+    struct lc_instance *inst = lc_instance_new(
+        "a", 1, "DEFAULT", 1, true, true, true,
+        "{\"preserved.heart.beat.interval\":\"1000\","
+        "\"preserved.heart.beat.timeout\":\"2000\","
+        "\"preserved.ip.delete.timeout\":\"x\"}",
+        "i");
+    (void)state;
+    assert_non_null(inst);
+    assert_int_equal(inst->beat_interval_ms, 1000);
+    assert_int_equal(inst->beat_timeout_ms, 2000);
+    assert_int_equal(inst->delete_timeout_ms, 30000);
+    assert_string_equal(inst->cluster, "DEFAULT");
+    lc_instance_unref(inst);
+    inst = lc_instance_new("a", 1, "DEFAULT", 1, true, true, true, "{ }", "i");
+    assert_non_null(inst);
+    assert_string_equal(inst->metadata_text, "{}");
+    assert_int_equal(inst->beat_interval_ms, 5000);
+    assert_int_equal(inst->beat_timeout_ms, 15000);
+    assert_int_equal(inst->delete_timeout_ms, 30000);
+    lc_instance_unref(inst);
+    /* Not an object: refused. */
+    assert_null(lc_instance_new("a", 1, "c", 1, true, true, true, "[1]", "i"));
+    assert_null(lc_instance_new("a", 1, "c", 1, true, true, true, "{", "i"));
+}
+
 /* ----------------------------------------------------------- names */
 
 static void split_ok(const char *grouped, const char *group,
@@ -348,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_instance_equal),
         cmocka_unit_test(test_instance_refs),
         cmocka_unit_test(test_meta_long),
+        cmocka_unit_test(test_beat_limits),
         cmocka_unit_test(test_split_grouped),
         cmocka_unit_test(test_service_key_text),
     };

@@ -1,0 +1,168 @@
+/* Smoke tests of `locusctl bench register | query | memory`: each runs for
+ * about a second with tiny counts, so the code paths keep working. They
+ * check the output (the JSON parses, rates are positive, no request failed,
+ * the counts are right), never the timings.
+ *
+ * Ports: HTTP 15000-15999 (raft 14000-14999). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test/support/tcluster.h"
+
+#define BAND 15000
+
+/* build/locusctl, next to the locusd under test. */
+static const char *locusctl(void)
+{
+    static char path[PATH_MAX];
+    const char *d = tc_locusd();
+    const char *slash = strrchr(d, '/');
+    snprintf(path, sizeof path, "%.*slocusctl",
+             slash != NULL ? (int)(slash - d + 1) : 0, d);
+    return path;
+}
+
+/* Run `locusctl bench @args --json` (own node in the test's directory, on
+ * @port); the exit status must be 0. Return its parsed output. */
+static json_t *bench(struct tc *t, int port, const char *args)
+{
+    char cmd[4096];
+    char err_path[600];
+    char out[1 << 16];
+    size_t n = 0;
+    size_t r;
+    int status;
+    json_t *root;
+    json_error_t jerr;
+    FILE *p;
+
+    snprintf(err_path, sizeof err_path, "%s/bench.err", t->tmp);
+    if (snprintf(cmd, sizeof cmd,
+                 "%s bench %s --json --locusd %s --dir %s/bench --port %d "
+                 "2>%s",
+                 locusctl(), args, tc_locusd(), t->tmp, port,
+                 err_path) >= (int)sizeof cmd) {
+        fail_msg("command too long");
+    }
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    while ((r = fread(out + n, 1, sizeof out - 1 - n, p)) > 0) {
+        n += r;
+    }
+    out[n] = '\0';
+    status = pclose(p);
+    if (status != 0) {
+        char errs[4096] = "";
+        FILE *f = fopen(err_path, "r");
+        if (f != NULL) {
+            errs[fread(errs, 1, sizeof errs - 1, f)] = '\0';
+            fclose(f);
+        }
+        fail_msg("%s: status %d\nstdout: %s\nstderr: %s", cmd, status, out,
+                 errs);
+    }
+    root = json_loads(out, 0, &jerr);
+    if (root == NULL) {
+        fail_msg("%s: output is not JSON (%s): %s", cmd, jerr.text, out);
+    }
+    return root;
+}
+
+/* A throughput result: @runs runs, each and the median with a positive
+ * rate, requests, no errors. */
+static void check_runs(json_t *root, size_t runs)
+{
+    json_t *arr = json_object_get(root, "runs");
+    json_t *r;
+    size_t k;
+    assert_int_equal(json_array_size(arr), runs);
+    assert_int_equal(json_integer_value(json_object_get(root, "errors")), 0);
+    json_array_append(arr, json_object_get(root, "median"));
+    json_array_foreach(arr, k, r)
+    {
+        assert_true(json_real_value(json_object_get(r, "perSec")) > 0);
+        assert_true(json_integer_value(json_object_get(r, "requests")) > 0);
+        assert_int_equal(json_integer_value(json_object_get(r, "errors")), 0);
+        assert_true(json_real_value(json_object_get(r, "p50Ms")) > 0);
+        assert_true(json_real_value(json_object_get(r, "maxMs")) >=
+                    json_real_value(json_object_get(r, "p99Ms")));
+    }
+}
+
+static void test_register(void **state)
+{
+    struct tc *t = *state;
+    json_t *root;
+    tc_init(t, "bench-register", 1, BAND, NULL);
+    root = bench(t, BAND, "register --ephemeral --seconds 1 --runs 2 "
+                          "--conns 4 --services 3");
+    check_runs(root, 2);
+    assert_string_equal(
+        json_string_value(json_object_get(root, "benchmark")),
+        "ephemeral registrations (one node)");
+    json_decref(root);
+    root = bench(t, BAND + 10, "register --persistent --seconds 1 --runs 1 "
+                               "--conns 4 --metadata {\\\"a\\\":\\\"b\\\"}");
+    check_runs(root, 1);
+    json_decref(root);
+    tc_pass(t);
+}
+
+static void test_query(void **state)
+{
+    struct tc *t = *state;
+    json_t *root;
+    tc_init(t, "bench-query", 1, BAND + 100, NULL);
+    root = bench(t, BAND + 100, "query --seconds 1 --runs 1 --conns 4 "
+                                "--services 2 --instances 3");
+    check_runs(root, 1);
+    assert_int_equal(json_integer_value(json_object_get(root, "services")),
+                     2);
+    assert_int_equal(
+        json_integer_value(json_object_get(root, "instancesPerService")), 3);
+    json_decref(root);
+    tc_pass(t);
+}
+
+static void test_memory(void **state)
+{
+    struct tc *t = *state;
+    json_t *root;
+    json_t *r;
+    size_t k;
+    tc_init(t, "bench-memory", 1, BAND + 200, NULL);
+    root = bench(t, BAND + 200, "memory --count 300 --conns 4");
+    assert_int_equal(json_array_size(json_object_get(root, "results")), 2);
+    json_array_foreach(json_object_get(root, "results"), k, r)
+    {
+        assert_int_equal(json_is_true(json_object_get(r, "ephemeral")),
+                         k == 0);
+        assert_int_equal(json_integer_value(json_object_get(r, "instances")),
+                         300);
+        assert_true(json_integer_value(json_object_get(r, "idleRssKb")) > 0);
+        assert_true(json_integer_value(json_object_get(r, "rssKb")) > 0);
+        assert_true(json_integer_value(json_object_get(r, "hwmKb")) >=
+                    json_integer_value(json_object_get(r, "rssKb")));
+    }
+    json_decref(root);
+    tc_pass(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_register, tc_setup, tc_teardown),
+        cmocka_unit_test_setup_teardown(test_query, tc_setup, tc_teardown),
+        cmocka_unit_test_setup_teardown(test_memory, tc_setup, tc_teardown),
+    };
+    tc_filter_from_env();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
