@@ -500,6 +500,12 @@ static void render_list(struct read_ctx *c)
     struct lc_inst_req *r = &c->r;
     struct lc_service_key key = {r->ns, r->group, r->service};
     struct lc_service *svc = lc_registry_find_service(c->n->reg, &key);
+    if (lc_v2(c->ex)) { /* enveloped: not from the v1 answer cache */
+        lc_reply_json(c->ex, lc_render_service_info(c->n, svc, &key,
+                                                    c->clusters,
+                                                    c->healthy_only));
+        return;
+    }
     lc_list_reply(c->n, c->ex, svc, &key, c->clusters, c->healthy_only);
 }
 
