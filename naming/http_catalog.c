@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "naming/filters.h"
+#include "naming/http_naming.h"
 #include "naming/java_compat.h"
 #include "naming/service_meta.h"
 
@@ -36,13 +37,7 @@ static bool filters(struct lc_naming *n, struct lc_http_exchange *ex,
     size_t glen;
     const char *s;
 
-    if (!lc_raft_engine_caught_up(n->engine)) {
-        lc_naming_error(ex, LC_KIND_DOWN, 503,
-                        "server is STARTINGnow, please try again later!");
-        return false;
-    }
-    if (!lc_filter_service_name(ex, grouped, gsize) ||
-        !lc_filter_params(ex, grouped, false)) {
+    if (!lc_ns_parse_common(n, ex, grouped, gsize)) {
         return false;
     }
     group[0] = '\0';
@@ -54,12 +49,6 @@ static bool filters(struct lc_naming *n, struct lc_http_exchange *ex,
         lc_strlcpy(name, s, nsize);
     }
     return true;
-}
-
-static void no_such_api(struct lc_http_exchange *ex)
-{
-    lc_naming_error(ex, LC_KIND_SPRING, 501, "no such api:%s:%s",
-                    lc_http_method_name(ex), lc_http_path(ex));
 }
 
 /* ------------------------------------------------------------ instances */
@@ -275,7 +264,7 @@ static void on_services(struct lc_http_exchange *ex, void *data)
     json_t *list;
 
     if (lc_http_method(ex) != LC_HTTP_GET) {
-        no_such_api(ex);
+        lc_ns_no_such_api(ex);
         return;
     }
     if (!filters(n, ex, grouped, sizeof grouped, group, sizeof group, name,
@@ -337,7 +326,7 @@ static void on_service(struct lc_http_exchange *ex, void *data)
     json_t *o, *so, *clusters;
 
     if (lc_http_method(ex) != LC_HTTP_GET) {
-        no_such_api(ex);
+        lc_ns_no_such_api(ex);
         return;
     }
     if (!filters(n, ex, grouped, sizeof grouped, group, sizeof group, name,

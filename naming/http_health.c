@@ -29,15 +29,7 @@ static void on_written(struct lc_sm_write *w, int status,
                        const struct lc_raft_result *result)
 {
     struct health_write *c = w->data;
-    if (status != 0) {
-        lc_ns_reply_write_error(c->ex, status);
-    } else if (result->status != 0) {
-        lc_naming_error(c->ex, LC_KIND_TEXT,
-                        result->status == LC_EINVAL ? 400 : 500, "%s",
-                        result->message);
-    } else {
-        lc_naming_ok(c->ex);
-    }
+    lc_ns_reply_written(c->ex, status, result);
     free(c);
 }
 

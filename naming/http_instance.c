@@ -229,19 +229,25 @@ void lc_ns_reply_write_error(struct lc_http_exchange *ex, int status)
     }
 }
 
+void lc_ns_reply_written(struct lc_http_exchange *ex, int status,
+                         const struct lc_raft_result *result)
+{
+    if (status != 0) {
+        lc_ns_reply_write_error(ex, status);
+    } else if (result->status != 0) {
+        lc_naming_error(ex, LC_KIND_TEXT,
+                        result->status == LC_EINVAL ? 400 : 500, "%s",
+                        result->message);
+    } else {
+        lc_naming_ok(ex);
+    }
+}
+
 static void on_written(struct lc_sm_write *w, int status,
                        const struct lc_raft_result *result)
 {
     struct write_ctx *c = w->data;
-    if (status != 0) {
-        lc_ns_reply_write_error(c->ex, status);
-    } else if (result->status != 0) {
-        lc_naming_error(c->ex, LC_KIND_TEXT,
-                        result->status == LC_EINVAL ? 400 : 500, "%s",
-                        result->message);
-    } else {
-        lc_naming_ok(c->ex);
-    }
+    lc_ns_reply_written(c->ex, status, result);
     free(c);
 }
 

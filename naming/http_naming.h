@@ -41,6 +41,10 @@ bool lc_ns_parse_instance(struct lc_naming *n, struct lc_http_exchange *ex,
 bool lc_ns_check_legal(struct lc_http_exchange *ex, struct lc_inst_req *r);
 /* Reply to a failed Raft write with Nacos's status and a clear message. */
 void lc_ns_reply_write_error(struct lc_http_exchange *ex, int status);
+/* Answer a write that came back: the engine's @status, else the
+ * processor's verdict in @result (400 for LC_EINVAL), else "ok". */
+void lc_ns_reply_written(struct lc_http_exchange *ex, int status,
+                         const struct lc_raft_result *result);
 /* Write @data (consumed) to @sm under @key; reply "ok" once applied here. */
 void lc_ns_submit(struct lc_naming *n, struct lc_http_exchange *ex,
                   struct lc_statemachine *sm, const char *key, const char *op,

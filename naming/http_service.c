@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "naming/filters.h"
+#include "naming/http_naming.h"
 #include "naming/java_compat.h"
 #include "naming/service_meta.h"
 
@@ -41,22 +42,6 @@ static bool blank(const char *s)
     return true;
 }
 
-static bool gate(struct lc_naming *n, struct lc_http_exchange *ex)
-{
-    if (!lc_raft_engine_caught_up(n->engine)) {
-        lc_naming_error(ex, LC_KIND_DOWN, 503,
-                        "server is STARTINGnow, please try again later!");
-        return false;
-    }
-    return true;
-}
-
-static void no_such_api(struct lc_http_exchange *ex)
-{
-    lc_naming_error(ex, LC_KIND_SPRING, 501, "no such api:%s:%s",
-                    lc_http_method_name(ex), lc_http_path(ex));
-}
-
 /* Gate, ServiceNameFilter, ParamCheckerFilter; @s gets the grouped name. */
 static bool filters(struct lc_naming *n, struct lc_http_exchange *ex,
                     struct svc_name *s)
@@ -65,7 +50,7 @@ static bool filters(struct lc_naming *n, struct lc_http_exchange *ex,
     size_t glen;
     const char *name;
 
-    if (!gate(n, ex) ||
+    if (!lc_ns_gate(n, ex) ||
         !lc_filter_service_name(ex, s->grouped, sizeof s->grouped) ||
         !lc_filter_params(ex, s->grouped, false)) {
         return false;
@@ -527,7 +512,7 @@ static void on_service(struct lc_http_exchange *ex, void *data)
             on_detail(n, ex);
             break;
         default:
-            no_such_api(ex);
+            lc_ns_no_such_api(ex);
     }
 }
 
@@ -551,7 +536,7 @@ static void on_list(struct lc_http_exchange *ex, void *data)
     json_t *o, *doms;
 
     if (lc_http_method(ex) != LC_HTTP_GET) {
-        no_such_api(ex);
+        lc_ns_no_such_api(ex);
         return;
     }
     if (!filters(n, ex, &s)) {
