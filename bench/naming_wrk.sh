@@ -7,7 +7,7 @@
 #
 # 1. instance/list: 10 services x 10 ephemeral instances (re-registered
 #    before each run so none expires), wrk with bench/wrk/locus_list.lua.
-# 2. ephemeral registrations: wrk with bench/wrk/locus_register_ephemeral.lua
+# 2. ephemeral registrations: wrk with bench/wrk/locus_register.lua -- ephemeral
 #    (a new ip:port per request, 100 services), a fresh node per run.
 # Any non-2xx answer fails the run. Needs build/locusd, build/locusctl and
 # wrk (make deps-bench).
@@ -68,7 +68,7 @@ echo "== ephemeral registrations, 100 services, wrk -t2 -c64 -d${secs}s, fresh n
 reg_rates=()
 for i in $(seq "$runs"); do
     start
-    r=$(rate -t2 -c64 -d"${secs}s" -s "$lua/locus_register_ephemeral.lua" "http://127.0.0.1:$port")
+    r=$(rate -t2 -c64 -d"${secs}s" -s "$lua/locus_register.lua" "http://127.0.0.1:$port" -- ephemeral)
     echo "   run $i: ${r%% *} registrations/s ${r#* }"
     reg_rates+=("${r%% *}")
 done

@@ -460,45 +460,58 @@ struct read_ctx {
     bool healthy_only;
 };
 
+/* getInstance0: the instance ip:port of @cluster in @svc, else 404. */
+struct lc_instance *lc_ns_find_instance(struct lc_naming *n,
+                                       struct lc_http_exchange *ex,
+                                       const struct lc_service *svc,
+                                       const struct lc_inst_req *r)
+{
+    struct lc_publisher *p, *tmp;
+    if (svc == NULL || svc->n_publishers == 0) {
+        lc_naming_error(ex, LC_KIND_TEXT, 404,
+                        "no ips found for cluster %s in service %s",
+                        r->cluster, r->grouped);
+        return NULL;
+    }
+    HASH_ITER(hh, svc->publishers, p, tmp)
+    {
+        struct lc_instance *inst =
+            lc_registry_instance_of(n->reg, p->client_id, svc);
+        if (inst != NULL && strcmp(inst->cluster, r->cluster) == 0 &&
+            strcmp(inst->ip, r->ip) == 0 && inst->port == r->port) {
+            return inst;
+        }
+    }
+    lc_naming_error(ex, LC_KIND_TEXT, 404, "no matched ip found!");
+    return NULL;
+}
+
 static void render_detail(struct read_ctx *c)
 {
     struct lc_naming *n = c->n;
     struct lc_inst_req *r = &c->r;
     struct lc_service_key key = {r->ns, r->group, r->service};
     struct lc_service *svc = lc_registry_find_service(n->reg, &key);
-    struct lc_publisher *p, *tmp;
+    struct lc_instance *inst = lc_ns_find_instance(n, c->ex, svc, r);
+    struct lc_view v;
+    json_t *o;
 
-    if (svc == NULL || svc->n_publishers == 0) {
-        lc_naming_error(c->ex, LC_KIND_TEXT, 404,
-                        "no ips found for cluster %s in service %s",
-                        r->cluster, r->grouped);
+    if (inst == NULL) {
         return;
     }
-    HASH_ITER(hh, svc->publishers, p, tmp)
-    {
-        struct lc_instance *inst =
-            lc_registry_instance_of(n->reg, p->client_id, svc);
-        if (inst == NULL || strcmp(inst->cluster, r->cluster) != 0 ||
-            strcmp(inst->ip, r->ip) != 0 || inst->port != r->port) {
-            continue;
-        }
-        struct lc_view v;
-        json_t *o = json_object();
-        lc_instance_view(n, svc, inst, &v);
-        /* v2's InstanceDetailInfoVo says serviceName. */
-        json_object_set_new(o, lc_v2(c->ex) ? "serviceName" : "service",
-                            json_string(r->grouped));
-        json_object_set_new(o, "ip", json_string(inst->ip));
-        json_object_set_new(o, "port", json_integer(inst->port));
-        json_object_set_new(o, "clusterName", json_string(inst->cluster));
-        json_object_set_new(o, "weight", json_real(v.weight));
-        json_object_set_new(o, "healthy", json_boolean(v.healthy));
-        json_object_set_new(o, "instanceId", json_string(inst->instance_id));
-        json_object_set_new(o, "metadata", v.metadata);
-        lc_reply_json(c->ex, o);
-        return;
-    }
-    lc_naming_error(c->ex, LC_KIND_TEXT, 404, "no matched ip found!");
+    o = json_object();
+    lc_instance_view(n, svc, inst, &v);
+    /* v2's InstanceDetailInfoVo says serviceName. */
+    json_object_set_new(o, lc_v2(c->ex) ? "serviceName" : "service",
+                        json_string(r->grouped));
+    json_object_set_new(o, "ip", json_string(inst->ip));
+    json_object_set_new(o, "port", json_integer(inst->port));
+    json_object_set_new(o, "clusterName", json_string(inst->cluster));
+    json_object_set_new(o, "weight", json_real(v.weight));
+    json_object_set_new(o, "healthy", json_boolean(v.healthy));
+    json_object_set_new(o, "instanceId", json_string(inst->instance_id));
+    json_object_set_new(o, "metadata", v.metadata);
+    lc_reply_json(c->ex, o);
 }
 
 static void render_list(struct read_ctx *c)

@@ -157,32 +157,6 @@ static void batch_release(struct batch *b)
 
 /* -------------------------------------------------------------- PATCH */
 
-/* getInstance0: the instance ip:port of @cluster in @svc, else 404. */
-static struct lc_instance *find_instance(struct lc_naming *n,
-                                         struct lc_http_exchange *ex,
-                                         const struct lc_service *svc,
-                                         const struct lc_inst_req *r)
-{
-    struct lc_publisher *p, *tmp;
-    if (svc == NULL || svc->n_publishers == 0) {
-        lc_naming_error(ex, LC_KIND_TEXT, 404,
-                        "no ips found for cluster %s in service %s",
-                        r->cluster, r->grouped);
-        return NULL;
-    }
-    HASH_ITER(hh, svc->publishers, p, tmp)
-    {
-        struct lc_instance *inst =
-            lc_registry_instance_of(n->reg, p->client_id, svc);
-        if (inst != NULL && strcmp(inst->cluster, r->cluster) == 0 &&
-            strcmp(inst->ip, r->ip) == 0 && inst->port == r->port) {
-            return inst;
-        }
-    }
-    lc_naming_error(ex, LC_KIND_TEXT, 404, "no matched ip found!");
-    return NULL;
-}
-
 void lc_ns_on_patch(struct lc_naming *n, struct lc_http_exchange *ex)
 {
     struct lc_inst_req r;
@@ -233,7 +207,7 @@ void lc_ns_on_patch(struct lc_naming *n, struct lc_http_exchange *ex)
         struct lc_service_key key = {r.ns, r.group, r.service};
         svc = lc_registry_find_service(n->reg, &key);
     }
-    inst = find_instance(n, ex, svc, &r);
+    inst = lc_ns_find_instance(n, ex, svc, &r);
     if (inst == NULL) {
         json_decref(meta);
         return;

@@ -54,6 +54,13 @@ void lc_ns_submit(struct lc_naming *n, struct lc_http_exchange *ex,
  * Return 0 or LC_ENOMEM. */
 int lc_ns_pack_overlay(const char *okey, json_t *overlay, void **data,
                        size_t *len);
+/* Nacos's getInstance0: the instance ip:port of cluster r->cluster in @svc
+ * (NULL is fine); else replies 404 "no ips found for cluster ..." or "no
+ * matched ip found!" and returns NULL. */
+struct lc_instance *lc_ns_find_instance(struct lc_naming *n,
+                                       struct lc_http_exchange *ex,
+                                       const struct lc_service *svc,
+                                       const struct lc_inst_req *r);
 /* PATCH /nacos/v1/ns/instance (naming/http_metadata.c). */
 void lc_ns_on_patch(struct lc_naming *n, struct lc_http_exchange *ex);
 
