@@ -46,13 +46,29 @@ static void on_sent(uv_udp_send_t *req, int status)
     free(r);
 }
 
-/* Send @dg to @to without copying it when the socket takes it at once. */
-static int send_to(struct lc_push *p, const struct sockaddr_in *to,
+/* Send @dg to @dest without copying it when the socket takes it at once.
+ * The dual-stack IPv6 socket reaches IPv4 addresses as mapped ones. */
+static int send_to(struct lc_push *p, const struct sockaddr_storage *dest,
                    struct dgram *dg)
 {
     uv_buf_t b = uv_buf_init(dg->data, (unsigned)dg->len);
     struct send_req *r;
-    int rv = uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)to);
+    struct sockaddr_in6 mapped;
+    const struct sockaddr *to = (const struct sockaddr *)dest;
+    int rv;
+
+    if (p->v6 && dest->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)dest;
+        memset(&mapped, 0, sizeof mapped);
+        mapped.sin6_family = AF_INET6;
+        mapped.sin6_port = v4->sin_port;
+        mapped.sin6_addr.s6_addr[10] = mapped.sin6_addr.s6_addr[11] = 0xff;
+        memcpy(&mapped.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+        to = (const struct sockaddr *)&mapped;
+    } else if (!p->v6 && dest->ss_family != AF_INET) {
+        return UV_EAFNOSUPPORT; /* no IPv6 on this host */
+    }
+    rv = uv_udp_try_send(&p->udp, &b, 1, to);
     if (rv >= 0) {
         p->st.sent++;
         return 0;
@@ -66,8 +82,7 @@ static int send_to(struct lc_push *p, const struct sockaddr_in *to,
     }
     r->dg = dg;
     dg->refs++;
-    rv = uv_udp_send(&r->req, &p->udp, &b, 1, (const struct sockaddr *)to,
-                     on_sent);
+    rv = uv_udp_send(&r->req, &p->udp, &b, 1, to, on_sent);
     if (rv != 0) {
         push_dgram_unref(dg);
         free(r);
@@ -133,10 +148,10 @@ static void arm_ack_timer(struct lc_push *p)
 
 static void push_failed(struct lc_push *p, struct ack *a, const char *why)
 {
-    char ip[INET_ADDRSTRLEN] = "?";
-    uv_ip4_name(&a->to, ip, sizeof ip);
-    lc_infof("push", "push to %s:%d failed (%s), lastRefTime %llu", ip,
-             ntohs(a->to.sin_port), why, (unsigned long long)a->key.ref);
+    char to[INET6_ADDRSTRLEN + 16];
+    push_addr_text((const struct sockaddr *)&a->to, to, sizeof to);
+    lc_infof("push", "push to %s failed (%s), lastRefTime %llu", to, why,
+             (unsigned long long)a->key.ref);
     p->st.total++;
     p->st.failed++;
     ack_free(p, a);
@@ -230,14 +245,10 @@ static void handle_datagram(struct lc_push *p, const char *data, size_t len,
         return;
     }
     json_decref(root);
-    if (from == NULL || from->sa_family != AF_INET) {
+    if (from == NULL || !push_ack_key(&key, ref, from)) {
         p->st.unmatched++;
         return;
     }
-    memset(&key, 0, sizeof key);
-    key.ref = ref;
-    key.ip = ((const struct sockaddr_in *)from)->sin_addr.s_addr;
-    key.port = ((const struct sockaddr_in *)from)->sin_port;
     HASH_FIND(hh, p->acks, &key, sizeof key, a);
     if (a == NULL) {
         p->st.unmatched++;
@@ -359,28 +370,33 @@ static uint64_t next_ref(struct lc_push *p)
     return p->last_ref;
 }
 
-static void push_one(struct lc_push *p, struct sub *s, struct dgram *dg,
-                     uint64_t ref, uint64_t started)
+void push_count_failed(struct lc_push *p)
 {
-    struct sub_client *c = s->client;
+    p->st.total++;
+    p->st.failed++;
+}
+
+void push_send_to_client(struct lc_push *p, struct sub_client *c,
+                         struct dgram *dg, uint64_t ref, uint64_t started)
+{
     struct ack *a;
+    struct ack *dup;
     int rv;
 
-    if (!c->addr_ok) {
-        lc_debugf("push", "cannot push to %s: not an IPv4 address", c->id);
-        p->st.total++;
-        p->st.failed++;
-        return;
-    }
     a = calloc(1, sizeof *a);
-    if (a == NULL) {
-        p->st.total++;
-        p->st.failed++;
+    if (a == NULL || !push_ack_key(&a->key, ref,
+                                   (const struct sockaddr *)&c->addr)) {
+        free(a);
+        push_count_failed(p);
         return;
     }
-    a->key.ref = ref;
-    a->key.ip = c->addr.sin_addr.s_addr;
-    a->key.port = c->addr.sin_port;
+    /* Two clients naming the same address (a name and its IP) in one
+     * round: the datagram already awaits that ack. */
+    HASH_FIND(hh, p->acks, &a->key, sizeof a->key, dup);
+    if (dup != NULL) {
+        free(a);
+        return;
+    }
     a->to = c->addr;
     a->dg = dg;
     dg->refs++;
@@ -392,6 +408,9 @@ static void push_one(struct lc_push *p, struct sub *s, struct dgram *dg,
     rv = send_to(p, &a->to, dg);
     if (rv != 0) {
         push_failed(p, a, uv_strerror(rv));
+    }
+    if (p->ack_head != NULL && p->ack_head == p->ack_tail) {
+        arm_ack_timer(p); /* the first pending ack */
     }
 }
 
@@ -423,7 +442,7 @@ static void run_task(struct lc_push *p, struct task *t)
             p->st.failed++;
             continue;
         }
-        push_one(p, s, dg, ref, t->created);
+        push_to_client(p, s->client, dg, ref, t->created);
     }
     while (cache != NULL) {
         struct render_cache *next = cache->next;
@@ -564,7 +583,7 @@ int lc_push_new(struct lc_naming *n, const struct lc_push_options *o,
                 struct lc_push **out)
 {
     struct lc_push *p = calloc(1, sizeof *p);
-    struct sockaddr_in any;
+    struct sockaddr_storage any;
     struct sockaddr_storage name;
     int namelen = sizeof name;
     int rv;
@@ -586,14 +605,26 @@ int lc_push_new(struct lc_naming *n, const struct lc_push_options *o,
         free(p);
         return rv;
     }
-    uv_udp_init(p->loop, &p->udp);
+    /* One dual-stack IPv6 socket reaches IPv4 and IPv6 subscribers, as the
+     * JVM's DatagramSocket; a host without IPv6 gets an IPv4 one. */
+    p->v6 = uv_udp_init_ex(p->loop, &p->udp, AF_INET6) == 0;
+    if (p->v6) {
+        uv_os_fd_t fd;
+        int off = 0;
+        if (uv_fileno((uv_handle_t *)&p->udp, &fd) == 0) {
+            (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+        }
+        uv_ip6_addr("::", 0, (struct sockaddr_in6 *)&any);
+    } else {
+        uv_udp_init(p->loop, &p->udp);
+        uv_ip4_addr("0.0.0.0", 0, (struct sockaddr_in *)&any);
+    }
     uv_timer_init(p->loop, &p->task_timer);
     uv_timer_init(p->loop, &p->ack_timer);
     uv_timer_init(p->loop, &p->sweep_timer);
     p->udp.data = p->task_timer.data = p->ack_timer.data = p->sweep_timer.data =
         p;
     p->open_handles = 4;
-    uv_ip4_addr("0.0.0.0", 0, &any);
     rv = uv_udp_bind(&p->udp, (const struct sockaddr *)&any, 0);
     if (rv == 0) {
         rv = uv_udp_getsockname(&p->udp, (struct sockaddr *)&name, &namelen);
@@ -607,7 +638,9 @@ int lc_push_new(struct lc_naming *n, const struct lc_push_options *o,
         lc_push_close(p, NULL, NULL);
         return lc_err_from_uv(rv);
     }
-    p->port = ntohs(((struct sockaddr_in *)&name)->sin_port);
+    p->port = name.ss_family == AF_INET6
+                  ? ntohs(((struct sockaddr_in6 *)&name)->sin6_port)
+                  : ntohs(((struct sockaddr_in *)&name)->sin_port);
     push_arm_sweep(p);
     *out = p;
     return 0;
@@ -640,9 +673,13 @@ static void push_free(struct lc_push *p)
     free(p);
 }
 
-static void on_handle_closed(uv_handle_t *h)
+void push_hold(struct lc_push *p)
 {
-    struct lc_push *p = h->data;
+    p->open_handles++;
+}
+
+void push_release(struct lc_push *p)
+{
     if (--p->open_handles == 0) {
         void (*cb)(void *) = p->close_cb;
         void *data = p->close_data;
@@ -653,11 +690,17 @@ static void on_handle_closed(uv_handle_t *h)
     }
 }
 
+static void on_handle_closed(uv_handle_t *h)
+{
+    push_release(h->data);
+}
+
 void lc_push_close(struct lc_push *p, void (*cb)(void *data), void *data)
 {
     p->closing = true;
     p->close_cb = cb;
     p->close_data = data;
+    push_cancel_lookups(p);
     uv_close((uv_handle_t *)&p->udp, on_handle_closed);
     uv_close((uv_handle_t *)&p->task_timer, on_handle_closed);
     uv_close((uv_handle_t *)&p->ack_timer, on_handle_closed);

@@ -1,5 +1,6 @@
 /* Private to the push engine's files (push.c, push_render.c,
- * push_subscribers.c): its state and what the files call in each other. */
+ * push_subscribers.c, push_resolve.c): its state and what the files call in
+ * each other. */
 #ifndef LC_NAMING_PUSH_INTERNAL_H
 #define LC_NAMING_PUSH_INTERNAL_H
 
@@ -12,6 +13,16 @@
 
 struct sub_client;
 struct sub_service;
+struct resolve_req;
+struct dgram;
+
+/* A push waiting for its client's address to resolve. */
+struct pending_push {
+    struct dgram *dg;
+    uint64_t ref;
+    uint64_t started;
+    struct pending_push *next;
+};
 
 /* One subscriber: a client's subscription to a service. */
 struct sub {
@@ -28,8 +39,13 @@ struct sub_client {
     char *id; /* "ip:port#true" */
     char *ip; /* as given */
     int port;
-    struct sockaddr_in addr;
+    /* Where pushes go (AF_INET or AF_INET6, as resolved; push_resolve.c). */
+    struct sockaddr_storage addr;
     bool addr_ok;
+    bool is_name;                /* clientIP is a host name, not a literal */
+    struct resolve_req *resolving; /* lookup in flight, or NULL */
+    uint64_t resolved_at;        /* uv_now of the last lookup's answer */
+    struct pending_push *pending; /* pushes waiting for the lookup */
     uint64_t last_updated; /* uv_now */
     struct sub *subs;
     UT_hash_handle hh;
@@ -71,13 +87,13 @@ struct dgram {
 
 struct ack_key {
     uint64_t ref;
-    uint32_t ip;   /* network order */
-    uint32_t port; /* network order, widened */
+    uint8_t ip[16]; /* IPv6, or IPv4-mapped IPv6 (::ffff:a.b.c.d) */
+    uint32_t port;  /* network order, widened */
 };
 
 struct ack {
     struct ack_key key;
-    struct sockaddr_in to;
+    struct sockaddr_storage to;
     struct dgram *dg;
     unsigned sends;
     uint64_t deadline;
@@ -100,6 +116,7 @@ struct lc_push {
     uv_timer_t ack_timer;
     uv_timer_t sweep_timer;
     int port;
+    bool v6; /* the socket is IPv6, dual-stack (IPv4 as mapped addresses) */
 
     struct sub_client *clients;
     struct sub_service *services;
@@ -138,5 +155,47 @@ void push_client_free(struct lc_push *p, struct sub_client *c);
 
 /* Start (or restart) the expiry sweep with the current options. */
 void push_arm_sweep(struct lc_push *p);
+
+/* Send @dg to client @c now (its address is known) and await the ack. */
+void push_send_to_client(struct lc_push *p, struct sub_client *c,
+                         struct dgram *dg, uint64_t ref, uint64_t started);
+
+/* Count a push that could not even be sent as finished and failed. */
+void push_count_failed(struct lc_push *p);
+
+/* Engine handles and requests still open: one more, or one fewer (the last
+ * one frees the engine once it is closing). */
+void push_hold(struct lc_push *p);
+void push_release(struct lc_push *p);
+
+/* ------------------------------------------------- push_resolve.c */
+
+/* Work out client @c's push address from c->ip: blank is loopback, an IPv4
+ * or IPv6 literal (brackets allowed) is used as is, anything else is a host
+ * name looked up with uv_getaddrinfo (IPv4 answers first, as the JVM). A
+ * name is looked up again when @refresh and its answer is older than
+ * PUSH_DNS_TTL_MS, or when the last lookup failed. */
+#define PUSH_DNS_TTL_MS 30000
+void push_client_resolve(struct lc_push *p, struct sub_client *c,
+                         bool refresh);
+
+/* Push @dg to @c: now when its address is known, after the lookup in
+ * flight, else counted as failed. */
+void push_to_client(struct lc_push *p, struct sub_client *c, struct dgram *dg,
+                    uint64_t ref, uint64_t started);
+
+/* Forget @c's lookup and pending pushes (before freeing it). */
+void push_client_detach(struct lc_push *p, struct sub_client *c);
+
+/* Cancel lookups not started yet (engine closing). */
+void push_cancel_lookups(struct lc_push *p);
+
+/* The ack key of @ref from/to @addr; false for a family other than
+ * AF_INET/AF_INET6. */
+bool push_ack_key(struct ack_key *key, uint64_t ref,
+                  const struct sockaddr *addr);
+
+/* @addr as "ip:port" ("[v6]:port") for logs. */
+void push_addr_text(const struct sockaddr *addr, char *out, size_t size);
 
 #endif /* LC_NAMING_PUSH_INTERNAL_H */

@@ -40,19 +40,11 @@ void push_client_free(struct lc_push *p, struct sub_client *c)
     {
         sub_free(p, s);
     }
+    push_client_detach(p, c);
     HASH_DEL(p->clients, c);
     free(c->id);
     free(c->ip);
     free(c);
-}
-
-/* The address pushes go to: clientIP, or loopback when it is blank (Java's
- * InetSocketAddress("", port) resolves to the loopback address). */
-static void resolve(struct sub_client *c)
-{
-    const char *ip = c->ip[0] != '\0' ? c->ip : "127.0.0.1";
-    c->addr_ok = c->port > 0 && c->port <= 65535 &&
-                 uv_ip4_addr(ip, c->port, &c->addr) == 0;
 }
 
 static struct sub_client *client_get(struct lc_push *p, const char *ip,
@@ -75,8 +67,9 @@ static struct sub_client *client_get(struct lc_push *p, const char *ip,
         return NULL;
     }
     c->port = port;
-    resolve(c);
     HASH_ADD_KEYPTR(hh, p->clients, c->id, strlen(c->id), c);
+    /* The address pushes go to (push_resolve.c). */
+    push_client_resolve(p, c, false);
     return c;
 }
 
@@ -143,6 +136,7 @@ int lc_push_subscribe(struct lc_push *p, const struct lc_push_subscriber *in)
         return LC_ENOMEM;
     }
     c->last_updated = uv_now(p->loop);
+    push_client_resolve(p, c, true); /* a stale host-name answer */
     HASH_FIND(hh_client, c->subs, text, strlen(text), s);
     if (s != NULL) {
         /* Client.addServiceSubscriber replaces the subscriber; no new
