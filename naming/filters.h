@@ -37,6 +37,13 @@ bool lc_v2(const struct lc_http_exchange *ex);
  * v1 status and message. */
 void lc_v2_success(struct lc_http_exchange *ex, json_t *data);
 void lc_v2_error(struct lc_http_exchange *ex, int status, const char *msg);
+/* A v2 @RequestParam that does not convert to @type
+ * (MethodArgumentTypeMismatchException through NacosApiExceptionHandler's
+ * catch-all): 500 {"code":30000,"message":"Failed to convert value of type
+ * 'java.lang.String' to required type '<type>'; nested exception is
+ * <cause_class>: <cause_msg>","data":null}. */
+void lc_v2_type_mismatch(struct lc_http_exchange *ex, const char *type,
+                         const char *cause_class, const char *cause_msg);
 
 /* Reply 200 "ok" as text/plain (v2: data "ok"). */
 void lc_naming_ok(struct lc_http_exchange *ex);

@@ -641,14 +641,22 @@ static void on_list(struct lc_http_exchange *ex, void *data)
                     sizeof c->clusters) == NULL) {
         c->clusters[0] = '\0';
     }
-    v = lc_optional(ex, "udpPort", buf, sizeof buf);
-    if (v != NULL && !lc_java_parse_int(v, &udp_port, err, sizeof err)) {
-        lc_naming_error(ex, LC_KIND_TEXT, 400, "%s", err);
-        free(c);
-        return;
+    if (lc_v2(ex)) {
+        /* InstanceControllerV2.list: Integer port, Boolean healthyOnly. */
+        if (!lc_v2_list_params(ex, &udp_port, &c->healthy_only)) {
+            free(c);
+            return;
+        }
+    } else {
+        v = lc_optional(ex, "udpPort", buf, sizeof buf);
+        if (v != NULL && !lc_java_parse_int(v, &udp_port, err, sizeof err)) {
+            lc_naming_error(ex, LC_KIND_TEXT, 400, "%s", err);
+            free(c);
+            return;
+        }
+        v = lc_optional(ex, "healthyOnly", buf, sizeof buf);
+        c->healthy_only = v != NULL && strcasecmp(v, "true") == 0;
     }
-    v = lc_optional(ex, "healthyOnly", buf, sizeof buf);
-    c->healthy_only = v != NULL && strcasecmp(v, "true") == 0;
     lc_naming_push_on_list(
         n, ex, &(struct lc_service_key){c->r.ns, c->r.group, c->r.service},
         c->clusters, udp_port);

@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "naming/filters.h"
 #include "naming/http_naming.h"
+#include "naming/java_compat.h"
 #include "naming/push.h"
 
 /* WebUtils.getUserAgent: User-Agent, else Client-Version, else "". */
@@ -24,6 +25,37 @@ static const char *user_agent(const struct lc_http_exchange *ex)
         agent = lc_http_header(ex, "Client-Version");
     }
     return agent != NULL ? agent : "";
+}
+
+bool lc_v2_list_params(struct lc_http_exchange *ex, int *port,
+                       bool *healthy_only)
+{
+    const char *v = lc_http_param(ex, "port");
+    char msg[300];
+    *port = 0;
+    *healthy_only = false;
+    if (v != NULL && v[0] != '\0' && !lc_spring_int(v, port, msg, sizeof msg)) {
+        lc_v2_type_mismatch(ex, "java.lang.Integer",
+                            "java.lang.NumberFormatException", msg);
+        return false;
+    }
+    v = lc_http_param(ex, "healthyOnly");
+    if (v != NULL && v[0] != '\0' &&
+        !lc_spring_bool(v, healthy_only, msg, sizeof msg)) {
+        lc_v2_type_mismatch(ex, "java.lang.Boolean",
+                            "java.lang.IllegalArgumentException", msg);
+        return false;
+    }
+    return true;
+}
+
+/* @RequestParam(defaultValue = "") String: the raw value, "" when absent
+ * or empty. */
+static void v2_string(struct lc_http_exchange *ex, const char *name,
+                      char *out, size_t size)
+{
+    const char *v = lc_http_param(ex, name);
+    lc_strlcpy(out, v != NULL ? v : "", size);
 }
 
 void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
@@ -42,11 +74,17 @@ void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
         !lc_push_agent_supported(agent)) {
         return;
     }
-    if (lc_optional(ex, "clientIP", ip, sizeof ip) == NULL) {
-        ip[0] = '\0';
-    }
-    if (lc_optional(ex, "app", app, sizeof app) == NULL) {
-        app[0] = '\0';
+    if (lc_v2(ex)) {
+        /* InstanceControllerV2.list: Subscriber(ip + ":" + port, ...). */
+        v2_string(ex, "ip", ip, sizeof ip);
+        v2_string(ex, "app", app, sizeof app);
+    } else {
+        if (lc_optional(ex, "clientIP", ip, sizeof ip) == NULL) {
+            ip[0] = '\0';
+        }
+        if (lc_optional(ex, "app", app, sizeof app) == NULL) {
+            app[0] = '\0';
+        }
     }
     s = (struct lc_push_subscriber){
         .ns = key->ns,

@@ -164,6 +164,12 @@ unsigned long lc_naming_push_subscribers(struct lc_naming *n);
 void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
                             const struct lc_service_key *key,
                             const char *clusters, int udp_port);
+/* The v2 list's subscriber parameters (InstanceControllerV2.list): `port`
+ * (Integer, default 0) and `healthyOnly` (Boolean, default false); the
+ * subscriber's address is `ip`, not v1's clientIP/udpPort. Replies Nacos's
+ * 500 and returns false when one does not convert. */
+bool lc_v2_list_params(struct lc_http_exchange *ex, int *port,
+                       bool *healthy_only);
 /* ------------------------------------------------ switches, health checks */
 
 /* The processor of LC_GROUP_SWITCHES (naming/switch_store.c). */

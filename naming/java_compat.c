@@ -94,11 +94,52 @@ static bool is_hex(const char *s)
     return strncmp(s, "0x", 2) == 0 || strncmp(s, "0X", 2) == 0 || *s == '#';
 }
 
+bool lc_spring_int(const char *v, int *out, char *msg, size_t size)
+{
+    char t[256];
+    char err[300];
+    strip_all_space(v, t, sizeof t);
+    if (is_hex(t) ? parse_hex_int(t, out)
+                  : lc_java_parse_int(t, out, err, sizeof err)) {
+        return true;
+    }
+    snprintf(msg, size, "For input string: \"%s\"", t);
+    return false;
+}
+
+bool lc_spring_bool(const char *v, bool *out, char *msg, size_t size)
+{
+    static const char *const yes[] = {"true", "on", "yes", "1"};
+    static const char *const no[] = {"false", "off", "no", "0"};
+    char t[256];
+    size_t a = 0, b;
+    /* CustomBooleanEditor trims; the message quotes the raw text. */
+    while (v[a] != '\0' && (unsigned char)v[a] <= ' ') {
+        a++;
+    }
+    b = strlen(v);
+    while (b > a && (unsigned char)v[b - 1] <= ' ') {
+        b--;
+    }
+    snprintf(t, sizeof t, "%.*s", (int)(b - a), v + a);
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(t, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(t, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    snprintf(msg, size, "Invalid boolean value [%s]", v);
+    return false;
+}
+
 bool lc_rp_int(struct lc_http_exchange *ex, const char *name, bool required,
                int *out)
 {
     const char *v = lc_http_param(ex, name);
-    char t[256];
     char err[300];
     if (v == NULL || v[0] == '\0') {
         if (required) {
@@ -114,12 +155,9 @@ bool lc_rp_int(struct lc_http_exchange *ex, const char *name, bool required,
         }
         return false;
     }
-    strip_all_space(v, t, sizeof t);
-    if (is_hex(t) ? parse_hex_int(t, out)
-                  : lc_java_parse_int(t, out, err, sizeof err)) {
+    if (lc_spring_int(v, out, err, sizeof err)) {
         return true;
     }
-    snprintf(err, sizeof err, "For input string: \"%s\"", t);
     type_mismatch(ex, "int", "java.lang.NumberFormatException", err);
     return false;
 }
@@ -146,35 +184,15 @@ bool lc_rp_float(struct lc_http_exchange *ex, const char *name, float dflt,
 
 bool lc_rp_bool(struct lc_http_exchange *ex, const char *name, bool *out)
 {
-    static const char *const yes[] = {"true", "on", "yes", "1"};
-    static const char *const no[] = {"false", "off", "no", "0"};
     const char *v = lc_http_param(ex, name);
-    char t[256];
     char err[300];
-    size_t a = 0, b;
     *out = false;
     if (v == NULL || v[0] == '\0') {
         return true;
     }
-    /* CustomBooleanEditor trims; the message quotes the raw text. */
-    while (v[a] != '\0' && (unsigned char)v[a] <= ' ') {
-        a++;
+    if (lc_spring_bool(v, out, err, sizeof err)) {
+        return true;
     }
-    b = strlen(v);
-    while (b > a && (unsigned char)v[b - 1] <= ' ') {
-        b--;
-    }
-    snprintf(t, sizeof t, "%.*s", (int)(b - a), v + a);
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(t, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strcasecmp(t, no[i]) == 0) {
-            return true;
-        }
-    }
-    snprintf(err, sizeof err, "Invalid boolean value [%s]", v);
     type_mismatch(ex, "boolean", "java.lang.IllegalArgumentException", err);
     return false;
 }

@@ -33,6 +33,15 @@ bool lc_rp_float(struct lc_http_exchange *ex, const char *name, float dflt,
 /* @RequestParam(required = false) boolean: false when absent. */
 bool lc_rp_bool(struct lc_http_exchange *ex, const char *name, bool *out);
 
+/* Spring's default editors for a non-empty @v: int/Integer
+ * (CustomNumberEditor: whitespace removed, decimal or Integer.decode's hex
+ * forms) and boolean/Boolean (CustomBooleanEditor: trimmed
+ * true/on/yes/1/false/off/no/0, any case). On failure @msg gets the
+ * exception's message (`For input string: "x"`, `Invalid boolean value
+ * [x]`) and they return false. */
+bool lc_spring_int(const char *v, int *out, char *msg, size_t size);
+bool lc_spring_bool(const char *v, bool *out, char *msg, size_t size);
+
 /* Java's NumberUtils.toInt / toFloat (commons style): the parsed value, or
  * @dflt when @s is NULL or not a number. */
 int lc_java_to_int(const char *s, int dflt);

@@ -82,3 +82,18 @@ void lc_v2_error(struct lc_http_exchange *ex, int status, const char *msg)
     json_object_set_new(o, "data", json_string(msg));
     reply(ex, status, o);
 }
+
+void lc_v2_type_mismatch(struct lc_http_exchange *ex, const char *type,
+                         const char *cause_class, const char *cause_msg)
+{
+    char msg[1024];
+    json_t *o = json_object();
+    snprintf(msg, sizeof msg,
+             "Failed to convert value of type 'java.lang.String' to required "
+             "type '%s'; nested exception is %s: %s",
+             type, cause_class, cause_msg);
+    json_object_set_new(o, "code", json_integer(30000));
+    json_object_set_new(o, "message", json_string(msg));
+    json_object_set_new(o, "data", json_null());
+    reply(ex, 500, o);
+}
