@@ -16,6 +16,7 @@
 #include "naming/http_naming.h"
 #include "naming/java_compat.h"
 #include "naming/push.h"
+#include "naming/subscribers_cluster.h"
 
 /* WebUtils.getUserAgent: User-Agent, else Client-Version, else "". */
 static const char *user_agent(const struct lc_http_exchange *ex)
@@ -156,12 +157,8 @@ static void on_subscribers(struct lc_http_exchange *ex, void *data)
     size_t glen;
     int page_no;
     int page_size;
-    long long start;
-    long long end;
-    size_t count;
+    bool aggregation;
     json_t *all;
-    json_t *page;
-    json_t *root;
 
     if (lc_http_method(ex) != LC_HTTP_GET) {
         lc_naming_error(ex, LC_KIND_SPRING, 501, "no such api:%s:%s",
@@ -193,32 +190,16 @@ static void on_subscribers(struct lc_http_exchange *ex, void *data)
         name = grouped;
     }
 
-    /* aggregation=true asks the other members too in Nacos; a locus node
-     * knows only its own UDP subscribers, so both answers are local. */
+    /* SubscribeManager: this node's subscribers, and with aggregation
+     * (Boolean.parseBoolean, default true) every other member's. */
+    aggregation = lc_optional(ex, "aggregation", buf, sizeof buf) == NULL ||
+                  strcasecmp(buf, "true") == 0;
     all = json_array();
     if (n->push != NULL) {
         lc_push_each_subscriber(n->push, ns, group, name, add_subscriber, all);
     }
-    count = json_array_size(all);
-    start = ((long long)page_no - 1) * page_size;
-    if (start < 0) {
-        start = 0;
-    }
-    end = start + page_size;
-    if (end > (long long)count) {
-        end = (long long)count;
-    }
-    /* subList(start, end) throws when start > end; Nacos then answers an
-     * empty list with the full count. */
-    page = json_array();
-    for (long long i = start; i < end; i++) {
-        json_array_append(page, json_array_get(all, (size_t)i));
-    }
-    json_decref(all);
-    root = json_object();
-    json_object_set_new(root, "subscribers", page);
-    json_object_set_new(root, "count", json_integer((json_int_t)count));
-    lc_reply_json(ex, root);
+    lc_subscribers_answer(n, ex, all, ns, grouped, aggregation, page_no,
+                          page_size);
 }
 
 /* ------------------------------------------------------------ push state */

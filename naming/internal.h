@@ -68,6 +68,9 @@ struct lc_naming {
     struct lc_smeta *smeta; /* service metadata, by service key */
     struct lc_service_cleaner *cleaner; /* NULL until started */
     struct lc_list_cache *list_cache; /* list_cache.c; NULL until used */
+
+    /* The other cluster members (naming/subscribers_cluster.c), or NULL. */
+    struct lc_peers *peers;
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,

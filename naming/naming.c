@@ -7,6 +7,7 @@
 #include "naming/internal.h"
 #include "naming/push.h"
 #include "naming/service_meta.h"
+#include "naming/subscribers_cluster.h"
 
 /* An overlay changed: the instances of its service look different. */
 static void on_overlay_change(void *data, const char *key)
@@ -195,6 +196,7 @@ void lc_naming_free(struct lc_naming *n)
         lc_service_cleaner_close(n->cleaner);
     }
     lc_list_cache_free(n->list_cache);
+    lc_naming_peers_free(n);
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);
     lc_statemachine_free(n->instance_meta_sm);

@@ -105,6 +105,8 @@ static const struct prop props[] = {
      FIELD(clean_metadata_interval_ms), T_UNSIGNED, 10, 86400000, "ms"},
     {"nacos.naming.clean.expired-metadata.expired-time", P_NUM,
      FIELD(clean_metadata_expired_ms), T_UNSIGNED, 0, 86400000, "ms"},
+    {"locus.naming.subscribers.timeout_ms", P_NUM,
+     FIELD(subscribers_timeout_ms), T_UNSIGNED, 100, 5000, NULL},
     /* Spring accepts both spellings. */
     {"server.servlet.contextPath", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
     {"server.servlet.context-path", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
@@ -590,6 +592,7 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->clean_empty_expired_ms = 60000;
     cfg->clean_metadata_interval_ms = 5000;
     cfg->clean_metadata_expired_ms = 60000;
+    cfg->subscribers_timeout_ms = 5000;
 }
 
 int lc_config_raft_port(int port)

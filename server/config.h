@@ -88,6 +88,11 @@ struct lc_config {
     unsigned clean_empty_expired_ms;
     unsigned clean_metadata_interval_ms;
     unsigned clean_metadata_expired_ms;
+
+    /* locus.naming.subscribers.timeout_ms (5000): bound on each member's
+     * answer when service/subscribers aggregates the cluster; 100..5000
+     * (at most the HTTP shutdown grace) */
+    unsigned subscribers_timeout_ms;
 };
 
 /* Fill @cfg with the built-in defaults. */

@@ -198,6 +198,21 @@ int lc_node_run(const struct lc_config *cfg)
         lc_errorf("server", "naming: %s", lc_strerror(rv));
         return 1;
     }
+    if (!cfg->standalone) {
+        const char *hosts[LC_MAX_MEMBERS];
+        int ports[LC_MAX_MEMBERS];
+        for (unsigned i = 0; i < cfg->n_members; i++) {
+            hosts[i] = cfg->members[i].host;
+            ports[i] = cfg->members[i].port;
+        }
+        rv = lc_naming_set_members(n.naming, hosts, ports, cfg->n_members,
+                                   cfg->ip, cfg->port,
+                                   cfg->subscribers_timeout_ms);
+        if (rv != 0) {
+            lc_errorf("server", "naming members: %s", lc_strerror(rv));
+            return 1;
+        }
+    }
     lc_naming_configure_push(n.naming, cfg->push_task_delay_ms,
                              cfg->push_ack_timeout_ms,
                              cfg->client_expired_ms);
