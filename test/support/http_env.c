@@ -115,34 +115,36 @@ static void h_slow(struct lc_http_exchange *ex, void *data)
     uv_timer_start(&s->timer, on_slow, ms ? (uint64_t)atoi(ms) : 20, 0);
 }
 
-void ht_add_routes(struct lc_http_server *srv, void *env)
+int ht_add_routes(struct lc_http_server *srv, void *env)
 {
-    assert_int_equal(
-        lc_http_server_route(srv, LC_HTTP_GET, "/a", ht_h_text, "a"), 0);
-    assert_int_equal(
-        lc_http_server_route(srv, LC_HTTP_GET, "/m", ht_h_text, "get"), 0);
-    assert_int_equal(lc_http_server_route(srv, LC_HTTP_POST | LC_HTTP_DELETE,
-                                          "/m", ht_h_text, "post"),
-                     0);
-    assert_int_equal(lc_http_server_route(srv, LC_HTTP_GET | LC_HTTP_HEAD, "/h",
-                                          ht_h_text, "hello"),
-                     0);
-    assert_int_equal(
-        lc_http_server_route(srv, LC_HTTP_ANY, "/echo", h_echo, NULL), 0);
-    assert_int_equal(
-        lc_http_server_route(srv, LC_HTTP_GET, "/p q", ht_h_text, "space"), 0);
-    assert_int_equal(
-        lc_http_server_route(srv, LC_HTTP_GET, "/a+b", ht_h_text, "plus"), 0);
-    assert_int_equal(
-        lc_http_server_route(srv, LC_HTTP_GET, "/port", h_port, NULL), 0);
-    assert_int_equal(
-        lc_http_server_route(srv, LC_HTTP_ANY, "/hold", h_hold, env), 0);
-    assert_int_equal(
-        lc_http_server_route(srv, LC_HTTP_GET, "/slow", h_slow, env), 0);
-    assert_int_equal(
-        lc_http_server_route(srv, LC_HTTP_GET, "/header", h_header, NULL), 0);
-    assert_int_equal(
-        lc_http_server_route(srv, LC_HTTP_GET, "/big", h_big, NULL), 0);
+    static const struct {
+        unsigned methods;
+        const char *path;
+        lc_http_handler_cb fn;
+        const char *text; /* data for ht_h_text; else env, or NULL */
+    } r[] = {
+        {LC_HTTP_GET, "/a", ht_h_text, "a"},
+        {LC_HTTP_GET, "/m", ht_h_text, "get"},
+        {LC_HTTP_POST | LC_HTTP_DELETE, "/m", ht_h_text, "post"},
+        {LC_HTTP_GET | LC_HTTP_HEAD, "/h", ht_h_text, "hello"},
+        {LC_HTTP_ANY, "/echo", h_echo, NULL},
+        {LC_HTTP_GET, "/p q", ht_h_text, "space"},
+        {LC_HTTP_GET, "/a+b", ht_h_text, "plus"},
+        {LC_HTTP_GET, "/port", h_port, NULL},
+        {LC_HTTP_ANY, "/hold", h_hold, NULL},
+        {LC_HTTP_GET, "/slow", h_slow, NULL},
+        {LC_HTTP_GET, "/header", h_header, NULL},
+        {LC_HTTP_GET, "/big", h_big, NULL},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+        void *data = r[i].fn == ht_h_text ? (void *)r[i].text : env;
+        int rv =
+            lc_http_server_route(srv, r[i].methods, r[i].path, r[i].fn, data);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
 }
 
 void ht_env_start(struct ht_env *env, const struct lc_http_limits *limits)
@@ -150,7 +152,7 @@ void ht_env_start(struct ht_env *env, const struct lc_http_limits *limits)
     assert_int_equal(uv_loop_init(&env->loop), 0);
     env->srv = lc_http_server_new(&env->loop, limits);
     assert_non_null(env->srv);
-    ht_add_routes(env->srv, env);
+    assert_int_equal(ht_add_routes(env->srv, env), 0);
     assert_int_equal(lc_http_server_listen(env->srv, "127.0.0.1", 0), 0);
     env->port = lc_http_server_bound_port(env->srv);
     assert_true(env->port > 0);
@@ -478,4 +480,57 @@ void ht_expect_exact_close(struct ht_env *env, const char *req,
     assert_true(ht_run_until(env, ht_raw_is_eof, r, 3000));
     assert_string_equal(r->in, want);
     ht_raw_free(r);
+}
+
+/* ------------------------------------------------------ server thread */
+
+static void on_thread_stop(uv_async_t *a)
+{
+    struct ht_thread *t = a->data;
+    lc_http_server_close(t->srv, 0, NULL, NULL);
+    uv_close((uv_handle_t *)a, NULL);
+}
+
+static void *thread_main(void *arg)
+{
+    struct ht_thread *t = arg;
+    uv_loop_init(&t->loop);
+    t->srv = lc_http_server_new(&t->loop, NULL);
+    if (t->routes(t->srv, t->data) == 0 &&
+        lc_http_server_listen(t->srv, "127.0.0.1", 0) == 0) {
+        t->port = lc_http_server_bound_port(t->srv);
+    }
+    if (t->port <= 0) {
+        t->port = -1;
+    }
+    uv_async_init(&t->loop, &t->stop, on_thread_stop);
+    t->stop.data = t;
+    uv_sem_post(&t->ready);
+    uv_run(&t->loop, UV_RUN_DEFAULT);
+    t->loop_close_rv = uv_loop_close(&t->loop);
+    return NULL;
+}
+
+int ht_thread_start(struct ht_thread *t,
+                    int (*routes)(struct lc_http_server *srv, void *data),
+                    void *data)
+{
+    memset(t, 0, sizeof *t);
+    t->routes = routes;
+    t->data = data;
+    uv_sem_init(&t->ready, 0);
+    if (pthread_create(&t->thread, NULL, thread_main, t) != 0) {
+        uv_sem_destroy(&t->ready);
+        return -1;
+    }
+    uv_sem_wait(&t->ready);
+    return t->port > 0 ? 0 : -1;
+}
+
+int ht_thread_stop(struct ht_thread *t)
+{
+    uv_async_send(&t->stop);
+    pthread_join(t->thread, NULL);
+    uv_sem_destroy(&t->ready);
+    return t->loop_close_rv;
 }

@@ -9,6 +9,7 @@
 #ifndef LC_TEST_HTTP_ENV_H
 #define LC_TEST_HTTP_ENV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,7 +42,8 @@ struct ht_env {
 
 /* Replies 200 with the text @data. */
 void ht_h_text(struct lc_http_exchange *ex, void *data);
-void ht_add_routes(struct lc_http_server *srv, void *env);
+/* Add those routes; return 0 or the first LC_E* error. */
+int ht_add_routes(struct lc_http_server *srv, void *env);
 
 /* The limits the fixture starts with: 1 KiB heads, 4 KiB bodies, 16
  * connections. */
@@ -114,6 +116,30 @@ void ht_call(struct ht_env *env, struct lc_http_conn *conn,
              struct ht_result *res, const char *method, const char *path,
              const char *ct, const char *body);
 struct lc_http_conn *ht_client(struct ht_env *env, unsigned timeout_ms);
+
+/* An HTTP server on its own thread and loop, for blocking clients
+ * (lc_http_fetch, raw sockets). */
+struct ht_thread {
+    pthread_t thread;
+    uv_loop_t loop;
+    uv_async_t stop;
+    struct lc_http_server *srv;
+    uv_sem_t ready;
+    int port; /* once started: the bound port, or -1 */
+    int loop_close_rv;
+    int (*routes)(struct lc_http_server *srv, void *data);
+    void *data;
+};
+
+/* Start @t with default limits, @routes(srv, @data) called on its thread
+ * before it listens on 127.0.0.1 (no cmocka assertions there: return
+ * non-zero instead); return 0, or -1 when routes or listen failed. */
+int ht_thread_start(struct ht_thread *t,
+                    int (*routes)(struct lc_http_server *srv, void *data),
+                    void *data);
+/* Close the server and join the thread; return uv_loop_close's result (0
+ * when every handle was closed). */
+int ht_thread_stop(struct ht_thread *t);
 
 #define HT_ASSERT_RESULT(res, st, text)                                        \
     do {                                                                       \

@@ -8,7 +8,6 @@
 
 #include <cmocka.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,51 +351,15 @@ static void test_client_close_cancels(void **state)
 
 /* ------------------------------------------------ lc_http_fetch (thread) */
 
-struct srv_thread {
-    pthread_t thread;
-    uv_loop_t loop;
-    uv_async_t stop;
-    struct lc_http_server *srv;
-    uv_sem_t ready;
-    int port;
-};
-
-static void on_thread_stop(uv_async_t *a)
-{
-    struct srv_thread *t = a->data;
-    lc_http_server_close(t->srv, 0, NULL, NULL);
-    uv_close((uv_handle_t *)a, NULL);
-}
-
-static void *srv_main(void *arg)
-{
-    struct srv_thread *t = arg;
-    uv_loop_init(&t->loop);
-    t->srv = lc_http_server_new(&t->loop, NULL);
-    ht_add_routes(t->srv, NULL);
-    lc_http_server_listen(t->srv, "127.0.0.1", 0);
-    t->port = lc_http_server_bound_port(t->srv);
-    uv_async_init(&t->loop, &t->stop, on_thread_stop);
-    t->stop.data = t;
-    uv_sem_post(&t->ready);
-    uv_run(&t->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&t->loop);
-    return NULL;
-}
-
 static void test_fetch(void **state)
 {
-    struct srv_thread t;
+    struct ht_thread t;
     int status = 0;
     char *body = NULL;
     size_t len = 0;
     (void)state;
 
-    memset(&t, 0, sizeof t);
-    uv_sem_init(&t.ready, 0);
-    assert_int_equal(pthread_create(&t.thread, NULL, srv_main, &t), 0);
-    uv_sem_wait(&t.ready);
-    assert_true(t.port > 0);
+    assert_int_equal(ht_thread_start(&t, ht_add_routes, NULL), 0);
 
     assert_int_equal(lc_http_fetch("127.0.0.1", t.port, "GET", "/a", NULL, NULL,
                                    0, 2000, &status, &body, &len),
@@ -423,9 +386,7 @@ static void test_fetch(void **state)
                                    NULL, 0, 2000, &status, &body, &len),
                      LC_ECONN);
 
-    uv_async_send(&t.stop);
-    pthread_join(t.thread, NULL);
-    uv_sem_destroy(&t.ready);
+    assert_int_equal(ht_thread_stop(&t), 0);
 }
 
 int main(void)
