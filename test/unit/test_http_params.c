@@ -127,7 +127,9 @@ static void test_urlencode_end_to_end(void **state)
     path = strdup("/echo?k=");
     len = strlen(path);
     cap = len + 1;
-    lc_http_urlencode_append(&path, &len, &cap, "v a&l=u%+\xe4\xb8\xad");
+    assert_int_equal(
+        lc_http_urlencode_append(&path, &len, &cap, "v a&l=u%+\xe4\xb8\xad"),
+        0);
     ht_call(env, conn, &res, "GET", path, NULL, NULL);
     HT_ASSERT_RESULT(res, 200, "GET /echo\nk=v a&l=u%+\xe4\xb8\xad\nbody=");
     free(path);
