@@ -298,6 +298,7 @@ static void test_bad_params(void **state)
     /* The @@svc refusal is Spring's error JSON. */
     st = tc_http(t, 0, "POST", "/nacos/v1/ns/instance", CT_FORM,
                  "serviceName=@@svc&ip=" IP "&port=9&ephemeral=false", &body);
+    assert_int_equal(st, 400);
     {
         json_t *j = json_loads(body != NULL ? body : "", 0, NULL);
         assert_non_null(j);

@@ -239,8 +239,12 @@ static void test_push_acked(void **state)
     subs = get_json(t, "/nacos/v1/ns/operator/push/state?detail=true");
     assert_int_equal(json_integer_value(json_object_get(subs, "total")), 2);
     assert_int_equal(json_integer_value(json_object_get(subs, "succeed")), 2);
-    assert_true(json_integer_value(json_object_get(
-                    json_object_get(subs, "detail"), "maxPushCost")) >= 0);
+    {
+        json_t *cost =
+            json_object_get(json_object_get(subs, "detail"), "maxPushCost");
+        assert_true(json_is_integer(cost));
+        assert_true(json_integer_value(cost) >= 0);
+    }
     json_decref(subs);
     close(u.fd);
     tc_pass(t);
@@ -321,6 +325,10 @@ static void test_push_bad_input(void **state)
     assert_int_equal(get_agent(t, path, AGENT, &body), 400);
     assert_string_equal(body, "For input string: \"x\"");
     free(body);
+    assert_null(udp_recv(&u, 300, &info));
+    subs = get_json(t, "/nacos/v1/ns/service/subscribers?serviceName=b");
+    assert_int_equal(json_integer_value(json_object_get(subs, "count")), 0);
+    json_decref(subs);
 
     /* /service/subscribers: serviceName required; GET only. */
     assert_int_equal(tc_http(t, 0, "GET", "/nacos/v1/ns/service/subscribers",

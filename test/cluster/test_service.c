@@ -362,10 +362,15 @@ static void test_bad_input(void **state)
         }
         free(now);
     }
-    free(before);
     /* the parameters in a form body are read the same way */
     free(expect(t, "PUT", NS "/service", "serviceName=nope&protectThreshold=1",
                 400, "service DEFAULT_GROUP@@nope not found!", NULL));
+    {
+        char *now = state_of(t);
+        assert_string_equal(now, before);
+        free(now);
+    }
+    free(before);
     tc_pass(t);
 }
 
@@ -674,7 +679,17 @@ static void test_cleaners(void **state)
             tc_sleep_ms(100);
         }
     }
-    tc_sleep_ms(300);
+    /* The log line comes before the write: wait until it is applied. */
+    {
+        uint64_t end = tc_now_ms() + 5000;
+        long long last = tc_group_int(t, 0, TC_SM, "lastLogIndex");
+        while (tc_group_int(t, 0, TC_SM, "appliedIndex") < last) {
+            if (tc_now_ms() > end) {
+                fail_msg("%s: entry %lld not applied after 5 s", TC_SM, last);
+            }
+            tc_sleep_ms(20);
+        }
+    }
     tc_signal(t, 0, SIGTERM);
     tc_start(t, 0);
     tc_wait_ready(t, 0);

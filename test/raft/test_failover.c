@@ -30,28 +30,6 @@ static struct lc_fixture_cluster *cluster3(void **state, bool pre_vote)
     return c;
 }
 
-static int teardown(void **state)
-{
-    lc_fixture_cluster_free(*state);
-    return 0;
-}
-
-static uint64_t add(struct lc_fixture_cluster *c, unsigned leader,
-                    const struct lc_fixture_inst *in)
-{
-    uint64_t index = lc_fixture_submit_instance(c, leader, "ADD", &in->st);
-    assert_true(index > 0);
-    return index;
-}
-
-static uint64_t del(struct lc_fixture_cluster *c, unsigned leader,
-                    const struct lc_fixture_inst *in)
-{
-    uint64_t index = lc_fixture_submit_instance(c, leader, "DELETE", &in->st);
-    assert_true(index > 0);
-    return index;
-}
-
 static void converged(struct lc_fixture_cluster *c, unsigned mask)
 {
     free(lc_fixture_assert_converged(c, mask));
@@ -88,7 +66,7 @@ static void test_leader_killed(void **state)
         lc_fixture_inst_init(&in[k], "svc", k + 1, 8080);
     }
     for (int k = 0; k < 5; k++) {
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     lc_fixture_wait_applied(c, index, ALL);
     converged(c, ALL);
@@ -100,12 +78,12 @@ static void test_leader_killed(void **state)
                 lc_fixture_raft(c, 0)->current_term);
 
     for (int k = 5; k < 10; k++) {
-        index = add(c, leader, &in[k]);
+        index = lc_fixture_add(c, leader, &in[k]);
     }
-    del(c, leader, &in[1]);
+    lc_fixture_del(c, leader, &in[1]);
     lc_fixture_inst_init(&upd, "svc", 3, 8080); /* in[2] */
     upd.st.weight = 0.25;
-    index = add(c, leader, &upd);
+    index = lc_fixture_add(c, leader, &upd);
     lc_fixture_wait_applied(c, index, lc_fixture_live(c));
     converged(c, 0x6);
     lc_fixture_assert_lacks(c, 0, &in[5]);
@@ -142,7 +120,7 @@ static void test_uncommitted_overwritten(void **state)
 
     for (int k = 0; k < 3; k++) {
         lc_fixture_inst_init(&base[k], "svc", k + 1, 8080);
-        committed = add(c, 0, &base[k]);
+        committed = lc_fixture_add(c, 0, &base[k]);
     }
     lc_fixture_wait_applied(c, committed, ALL);
 
@@ -152,10 +130,10 @@ static void test_uncommitted_overwritten(void **state)
     isolate(c, 0, true);
     for (int k = 0; k < 3; k++) {
         lc_fixture_inst_init(&lost[k], "svc-lost", 100 + k, 8080);
-        index = add(c, 0, &lost[k]);
+        index = lc_fixture_add(c, 0, &lost[k]);
         lost_first = lost_first == 0 ? index : lost_first;
     }
-    lost_last = del(c, 0, &base[0]);
+    lost_last = lc_fixture_del(c, 0, &base[0]);
     (void)index;
     assert_int_equal(lost_first, committed + 1);
     assert_true(raft_last_index(lc_fixture_raft(c, 0)) >= lost_last);
@@ -167,7 +145,7 @@ static void test_uncommitted_overwritten(void **state)
     assert_int_equal(raft_last_applied(lc_fixture_raft(c, 0)), committed);
     for (int k = 0; k < 6; k++) {
         lc_fixture_inst_init(&won[k], "svc-won", 200 + k, 8080);
-        index = add(c, leader, &won[k]);
+        index = lc_fixture_add(c, leader, &won[k]);
     }
     /* The new entries took the old leader's indices. */
     assert_true(index - 5 <= lost_last);
@@ -211,7 +189,7 @@ static void test_partition_leader(void **state)
         lc_fixture_inst_init(&in[k], k % 2 ? "svc-1" : "svc-2", k + 1, 80);
     }
     for (int k = 0; k < 4; k++) {
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     lc_fixture_wait_applied(c, index, ALL);
 
@@ -219,9 +197,9 @@ static void test_partition_leader(void **state)
     leader = lc_fixture_step_until_leader(c, 0x6, MAX_MS);
     assert_true(leader == 1 || leader == 2);
     for (int k = 4; k < 8; k++) {
-        index = add(c, leader, &in[k]);
+        index = lc_fixture_add(c, leader, &in[k]);
     }
-    index = del(c, leader, &in[0]);
+    index = lc_fixture_del(c, leader, &in[0]);
     lc_fixture_wait_applied(c, index, 0x6);
     converged(c, 0x6);
     lc_fixture_assert_has(c, 0, &in[0]);
@@ -251,14 +229,14 @@ static void test_prevote_isolated_follower(void **state)
         lc_fixture_inst_init(&in[k], "svc", k + 1, 80);
     }
     for (int k = 0; k < 3; k++) {
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     lc_fixture_wait_applied(c, index, ALL);
     assert_int_equal(lc_fixture_raft(c, 2)->current_term, term);
 
     isolate(c, 2, true);
     for (int k = 3; k < 8; k++) {
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     lc_fixture_wait_applied(c, index, 0x3);
     /* Many election timeouts alone. */
@@ -296,7 +274,7 @@ static void test_no_prevote_isolated_follower(void **state)
         lc_fixture_inst_init(&in[k], "svc", k + 1, 80);
     }
     for (int k = 0; k < 3; k++) {
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     lc_fixture_wait_applied(c, index, ALL);
 
@@ -310,7 +288,7 @@ static void test_no_prevote_isolated_follower(void **state)
     assert_true(leader < 3);
     assert_true(lc_fixture_raft(c, leader)->current_term > term);
     for (int k = 3; k < 6; k++) {
-        index = add(c, leader, &in[k]);
+        index = lc_fixture_add(c, leader, &in[k]);
     }
     lc_fixture_wait_applied(c, index, ALL);
     converged(c, ALL);
@@ -320,11 +298,14 @@ static void test_no_prevote_isolated_follower(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_leader_killed, teardown),
-        cmocka_unit_test_teardown(test_uncommitted_overwritten, teardown),
-        cmocka_unit_test_teardown(test_partition_leader, teardown),
-        cmocka_unit_test_teardown(test_prevote_isolated_follower, teardown),
-        cmocka_unit_test_teardown(test_no_prevote_isolated_follower, teardown),
+        cmocka_unit_test_teardown(test_leader_killed, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_uncommitted_overwritten,
+                                  lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_partition_leader, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_prevote_isolated_follower,
+                                  lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_no_prevote_isolated_follower,
+                                  lc_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

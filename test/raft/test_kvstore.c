@@ -18,20 +18,6 @@
 
 #define ALL LC_FIXTURE_ALL
 
-static struct lc_fixture_cluster *cluster3(void **state, const char *group)
-{
-    struct lc_fixture_cluster *c = lc_fixture_cluster_new(3, group);
-    *state = c;
-    raft_fixture_elect(&c->f, 0);
-    return c;
-}
-
-static int teardown(void **state)
-{
-    lc_fixture_cluster_free(*state);
-    return 0;
-}
-
 static uint64_t put(struct lc_fixture_cluster *c, const char *key,
                     const char *value)
 {
@@ -83,7 +69,8 @@ static void converged(struct lc_fixture_cluster *c, unsigned mask)
 
 static void test_put_delete(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state, LC_GROUP_INSTANCE_META);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_INSTANCE_META);
     static const uint8_t bin[] = {0, 1, 2, 0, 0xff};
     uint64_t index;
 
@@ -119,7 +106,8 @@ static void test_put_delete(void **state)
 
 static void test_refused(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state, LC_GROUP_INSTANCE_META);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_INSTANCE_META);
     uint64_t bad_op;
     uint64_t bad_data;
     uint64_t foreign;
@@ -213,7 +201,8 @@ static void restore_changes_free(struct restore_changes *rc)
  * on_change reports each key that differs, once, and no other. */
 static void test_snapshot_install(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state, LC_GROUP_INSTANCE_META);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_INSTANCE_META);
     struct restore_changes rc = {.c = c, .server = 2};
     char key[32];
     char value[32];
@@ -291,43 +280,13 @@ static void test_snapshot_install(void **state)
     }
 }
 
-static int restore_on(struct lc_fixture_cluster *c, unsigned i, const void *buf,
-                      size_t len)
-{
-    struct lc_raft_sm *sm = c->nodes[i].adapter.sm;
-    struct lc_raft_snapshot_info info;
-    char errmsg[256] = "";
-    int rv;
-    memset(&info, 0, sizeof info);
-    rv = sm->restore(sm, buf, len, &info, errmsg, sizeof errmsg);
-    if (rv != 0) {
-        assert_true(errmsg[0] != '\0');
-    }
-    return rv;
-}
-
-static void assert_refused(struct lc_fixture_cluster *c, unsigned i,
-                           const void *buf, size_t len, const char *what)
-{
-    char *before = lc_fixture_dump(c, i);
-    char *after;
-    size_t changes = lc_fixture_changes(c, i, NULL);
-    if (restore_on(c, i, buf, len) == 0) {
-        fail_msg("%s: restore accepted", what);
-    }
-    after = lc_fixture_dump(c, i);
-    assert_string_equal(before, after);
-    assert_int_equal(lc_fixture_changes(c, i, NULL), changes);
-    free(before);
-    free(after);
-}
-
 /* Images restored directly: a corrupt or foreign one is refused with the
  * state unchanged; a valid older one rolls the state back reporting only
  * the keys that differ. */
 static void test_snapshot_images(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state, LC_GROUP_INSTANCE_META);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_INSTANCE_META);
     struct raft *leader = lc_fixture_raft(c, 0);
     void *s1;
     size_t s1_len;
@@ -355,17 +314,17 @@ static void test_snapshot_images(void **state)
         assert_non_null(p);
         memcpy(p, s1, s1_len);
         p[0] ^= 0xff;
-        assert_refused(c, 1, p, s1_len, "header flipped");
+        lc_fixture_assert_refused(c, 1, p, s1_len, "header flipped");
         memcpy(p, s1, s1_len);
         /* c's value, covered by the checksum. */
         at = memmem(p, s1_len, "value-c", 7);
         assert_non_null(at);
         at[6] = 'C';
-        assert_refused(c, 1, p, s1_len, "row changed");
+        lc_fixture_assert_refused(c, 1, p, s1_len, "row changed");
         free(p);
     }
-    assert_refused(c, 1, s1, s1_len / 2, "truncated");
-    assert_refused(c, 1, s1, 0, "empty");
+    lc_fixture_assert_refused(c, 1, s1, s1_len / 2, "truncated");
+    lc_fixture_assert_refused(c, 1, s1, 0, "empty");
     /* A valid image of another group. */
     {
         struct lc_naming *n = c->nodes[1].naming;
@@ -377,36 +336,24 @@ static void test_snapshot_images(void **state)
             lc_statemachine_new_detached(&n->service_meta_proc, &glue), 0);
         lc_fixture_sm_init(&a, lc_statemachine_sm(glue));
         assert_int_equal(lc_fixture_sm_image(&a, 3, 1, &buf, &len), 0);
-        assert_refused(c, 1, buf, len, "other group");
+        lc_fixture_assert_refused(c, 1, buf, len, "other group");
         raft_free(buf);
         lc_fixture_sm_close(&a);
         lc_statemachine_free(glue);
     }
     /* Valid image without a kv table. */
     {
-        struct lc_snapshot_meta meta;
-        char errmsg[256];
-        sqlite3 *db;
         void *buf;
         size_t len;
-        assert_int_equal(lc_snapshot_begin(&db), 0);
-        assert_int_equal(
-            sqlite3_exec(db, "CREATE TABLE other (x)", NULL, NULL, NULL),
-            SQLITE_OK);
-        memset(&meta, 0, sizeof meta);
-        snprintf(meta.group, sizeof meta.group, "%s", LC_GROUP_INSTANCE_META);
-        meta.index = 1;
-        meta.term = 1;
-        assert_int_equal(
-            lc_snapshot_finish(db, &meta, &buf, &len, errmsg, sizeof errmsg),
-            0);
-        assert_refused(c, 1, buf, len, "no kv table");
+        lc_fixture_image(LC_GROUP_INSTANCE_META, "CREATE TABLE other (x)", &buf,
+                         &len);
+        lc_fixture_assert_refused(c, 1, buf, len, "no kv table");
         raft_free(buf);
     }
 
     /* S1 on server 1 (at S2): a back, b back, d gone; c untouched. */
     lc_fixture_changes_reset(c, 1);
-    assert_int_equal(restore_on(c, 1, s1, s1_len), 0);
+    lc_fixture_must_restore(c, 1, s1, s1_len);
     assert_value(c, 1, "a", "1", 1);
     assert_value(c, 1, "b", "2", 1);
     assert_value(c, 1, "c", "value-c", 7);
@@ -417,7 +364,7 @@ static void test_snapshot_images(void **state)
     assert_int_equal(lc_fixture_changes(c, 1, "d"), 1);
     assert_int_equal(lc_fixture_changes(c, 1, NULL), 3);
     /* Again: nothing differs, nothing is reported. */
-    assert_int_equal(restore_on(c, 1, s1, s1_len), 0);
+    lc_fixture_must_restore(c, 1, s1, s1_len);
     assert_int_equal(lc_fixture_changes(c, 1, NULL), 3);
     /* And back to S2, the cluster's state. */
     lc_fixture_changes_reset(c, 1);
@@ -429,7 +376,7 @@ static void test_snapshot_images(void **state)
             lc_fixture_sm_image(&c->nodes[0].adapter, raft_last_applied(leader),
                                 leader->current_term, &s2, &s2_len),
             0);
-        assert_int_equal(restore_on(c, 1, s2, s2_len), 0);
+        lc_fixture_must_restore(c, 1, s2, s2_len);
         d = lc_fixture_dump(c, 1);
         assert_string_equal(d, s2_dump);
         free(d);
@@ -443,10 +390,10 @@ static void test_snapshot_images(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_put_delete, teardown),
-        cmocka_unit_test_teardown(test_refused, teardown),
-        cmocka_unit_test_teardown(test_snapshot_install, teardown),
-        cmocka_unit_test_teardown(test_snapshot_images, teardown),
+        cmocka_unit_test_teardown(test_put_delete, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_refused, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_snapshot_install, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_snapshot_images, lc_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,22 +30,6 @@ static unsigned long n_dereg(struct lc_fixture_cluster *c, unsigned i)
                         LC_EV_CLIENT_DEREGISTER_SERVICE);
 }
 
-static uint64_t add(struct lc_fixture_cluster *c, unsigned leader,
-                    const struct lc_fixture_inst *in)
-{
-    uint64_t index = lc_fixture_submit_instance(c, leader, "ADD", &in->st);
-    assert_true(index > 0);
-    return index;
-}
-
-static uint64_t del(struct lc_fixture_cluster *c, unsigned leader,
-                    const struct lc_fixture_inst *in)
-{
-    uint64_t index = lc_fixture_submit_instance(c, leader, "DELETE", &in->st);
-    assert_true(index > 0);
-    return index;
-}
-
 static void assert_no_reapply(struct lc_fixture_cluster *c)
 {
     for (unsigned i = 0; i < c->n; i++) {
@@ -58,26 +42,12 @@ static void converged(struct lc_fixture_cluster *c, unsigned mask)
     free(lc_fixture_assert_converged(c, mask));
 }
 
-static struct lc_fixture_cluster *cluster3(void **state)
-{
-    struct lc_fixture_cluster *c =
-        lc_fixture_cluster_new(3, LC_GROUP_PERSISTENT);
-    *state = c;
-    raft_fixture_elect(&c->f, 0);
-    return c;
-}
-
-static int teardown(void **state)
-{
-    lc_fixture_cluster_free(*state);
-    return 0;
-}
-
 /* ------------------------------------------------------------ apply */
 
 static void test_apply_add_delete(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_PERSISTENT);
     struct lc_fixture_inst in[6];
     struct lc_fixture_inst updated;
     uint64_t index = 0;
@@ -85,7 +55,7 @@ static void test_apply_add_delete(void **state)
     for (int k = 0; k < 6; k++) {
         lc_fixture_inst_init(&in[k], k < 4 ? "svc-a" : "svc-b", k + 1,
                              8080 + k);
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     /* The same client again for svc-a: an update, not a second instance. */
     lc_fixture_inst_init(&updated, "svc-a", 2, 8081);
@@ -94,7 +64,7 @@ static void test_apply_add_delete(void **state)
     updated.st.healthy = false;
     snprintf(updated.metadata, sizeof updated.metadata,
              "{\"a\":\"1\",\"b\":\"2\"}");
-    index = add(c, 0, &updated);
+    index = lc_fixture_add(c, 0, &updated);
     lc_fixture_wait_applied(c, index, ALL);
     lc_fixture_assert_result(c, index, 0);
 
@@ -109,7 +79,7 @@ static void test_apply_add_delete(void **state)
     converged(c, ALL);
 
     /* DELETE removes. */
-    index = del(c, 0, &in[3]);
+    index = lc_fixture_del(c, 0, &in[3]);
     lc_fixture_wait_applied(c, index, ALL);
     lc_fixture_assert_result(c, index, 0);
     for (unsigned i = 0; i < 3; i++) {
@@ -129,10 +99,10 @@ static void test_apply_add_delete(void **state)
         lc_fixture_inst_init(&ghost, "svc-a", 200, 9999);
         lc_fixture_inst_init(&other_svc, "svc-b", 1, 8080); /* in[0]'s client */
         lc_fixture_inst_init(&no_svc, "svc-none", 1, 8080);
-        del(c, 0, &ghost);
-        del(c, 0, &other_svc);
-        del(c, 0, &no_svc);
-        index = del(c, 0, &in[3]);
+        lc_fixture_del(c, 0, &ghost);
+        lc_fixture_del(c, 0, &other_svc);
+        lc_fixture_del(c, 0, &no_svc);
+        index = lc_fixture_del(c, 0, &in[3]);
         lc_fixture_wait_applied(c, index, ALL);
         for (uint64_t k = index - 3; k <= index; k++) {
             lc_fixture_assert_result(c, k, 0);
@@ -153,7 +123,8 @@ static void test_apply_add_delete(void **state)
  * changing anything. */
 static void test_apply_refused(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_PERSISTENT);
     struct lc_fixture_inst a;
     char *before;
     char *after;
@@ -166,7 +137,7 @@ static void test_apply_refused(void **state)
     uint64_t index;
 
     lc_fixture_inst_init(&a, "svc-a", 1, 8080);
-    index = add(c, 0, &a);
+    index = lc_fixture_add(c, 0, &a);
     lc_fixture_wait_applied(c, index, ALL);
     before = lc_fixture_assert_converged(c, ALL);
     for (unsigned i = 0; i < 3; i++) {
@@ -215,7 +186,7 @@ static void test_apply_refused(void **state)
         struct lc_fixture_inst b;
         lc_fixture_inst_init(&b, "svc-a", 3, 8080);
         b.st.metadata = "[1,2]";
-        bad_meta = add(c, 0, &b);
+        bad_meta = lc_fixture_add(c, 0, &b);
     }
     lc_fixture_wait_applied(c, bad_meta, ALL);
 
@@ -240,7 +211,7 @@ static void test_apply_refused(void **state)
     {
         struct lc_fixture_inst b;
         lc_fixture_inst_init(&b, "svc-b", 4, 8080);
-        index = add(c, 0, &b);
+        index = lc_fixture_add(c, 0, &b);
         lc_fixture_wait_applied(c, index, ALL);
         lc_fixture_assert_result(c, index, 0);
         for (unsigned i = 0; i < 3; i++) {
@@ -254,7 +225,8 @@ static void test_apply_refused(void **state)
  * refused the same way everywhere. */
 static void test_apply_ephemeral_service(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_PERSISTENT);
     struct lc_fixture_inst a;
     uint64_t index;
 
@@ -265,7 +237,7 @@ static void test_apply_ephemeral_service(void **state)
         assert_non_null(
             lc_registry_service(c->nodes[i].naming->reg, &key, true));
     }
-    index = add(c, 0, &a);
+    index = lc_fixture_add(c, 0, &a);
     lc_fixture_wait_applied(c, index, ALL);
     lc_fixture_assert_result(c, index, LC_EINVAL);
     for (unsigned i = 0; i < 3; i++) {
@@ -309,7 +281,8 @@ static void set_snapshots(struct lc_fixture_cluster *c, unsigned threshold,
  * the restore publishes events only for what differs. */
 static void test_snapshot_install(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_PERSISTENT);
     struct restore_events ev = {.c = c, .server = 2};
     struct lc_fixture_inst in[30];
     struct lc_fixture_inst upd[2];
@@ -328,7 +301,7 @@ static void test_snapshot_install(void **state)
                              8080);
     }
     for (int k = 0; k < 10; k++) {
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     lc_fixture_wait_applied(c, index, ALL);
     for (unsigned i = 0; i < 3; i++) {
@@ -340,21 +313,21 @@ static void test_snapshot_install(void **state)
      * 2 changed. */
     raft_fixture_kill(&c->f, 2);
     for (int k = 10; k < 30; k++) {
-        add(c, 0, &in[k]);
+        lc_fixture_add(c, 0, &in[k]);
     }
-    del(c, 0, &in[1]);
-    del(c, 0, &in[4]);
-    del(c, 0, &in[7]);
+    lc_fixture_del(c, 0, &in[1]);
+    lc_fixture_del(c, 0, &in[4]);
+    lc_fixture_del(c, 0, &in[7]);
     lc_fixture_inst_init(&upd[0], "svc-even", 1, 8080); /* in[0] */
     upd[0].st.weight = 7;
     lc_fixture_inst_init(&upd[1], "svc-odd", 4, 8080); /* in[3] */
     snprintf(upd[1].metadata, sizeof upd[1].metadata, "{\"changed\":\"y\"}");
-    add(c, 0, &upd[0]);
-    last_real = add(c, 0, &upd[1]);
+    lc_fixture_add(c, 0, &upd[0]);
+    last_real = lc_fixture_add(c, 0, &upd[1]);
     /* No-op entries, so that a snapshot covers every real change. */
     lc_fixture_inst_init(&ghost, "svc-ghost", 240, 1);
     for (int k = 0; k < 12; k++) {
-        index = del(c, 0, &ghost);
+        index = lc_fixture_del(c, 0, &ghost);
     }
     lc_fixture_wait_applied(c, index, lc_fixture_live(c));
     assert_true(c->nodes[0].adapter.last_snapshot_index >= last_real);
@@ -401,7 +374,7 @@ static void test_snapshot_install(void **state)
     {
         struct lc_fixture_inst late;
         lc_fixture_inst_init(&late, "svc-late", 241, 80);
-        index = add(c, 0, &late);
+        index = lc_fixture_add(c, 0, &late);
         lc_fixture_wait_applied(c, index, ALL);
         lc_fixture_assert_result(c, index, 0);
         lc_fixture_assert_has(c, 2, &late);
@@ -448,7 +421,8 @@ static void on_restore_check(struct lc_fixture_sm *a, bool done, void *data)
  * and the follower catches up. */
 static void test_snapshot_install_corrupted(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_PERSISTENT);
     struct refusal_check rc = {.c = c, .server = 1};
     struct lc_fixture_inst in[24];
     uint64_t index = 0;
@@ -460,14 +434,14 @@ static void test_snapshot_install_corrupted(void **state)
         lc_fixture_inst_init(&in[k], "svc", k + 1, 80);
     }
     for (int k = 0; k < 4; k++) {
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     lc_fixture_wait_applied(c, index, ALL);
 
     raft_fixture_kill(&c->f, 1);
-    del(c, 0, &in[0]);
+    lc_fixture_del(c, 0, &in[0]);
     for (int k = 4; k < 24; k++) {
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     lc_fixture_wait_applied(c, index, lc_fixture_live(c));
     assert_true(lc_fixture_raft(c, 0)->log.offset >
@@ -483,41 +457,6 @@ static void test_snapshot_install_corrupted(void **state)
     lc_fixture_assert_lacks(c, 1, &in[0]);
     lc_fixture_assert_has(c, 1, &in[23]);
     assert_no_reapply(c);
-}
-
-/* Restore an image directly on server @i; return the LC_E* result. */
-static int restore_on(struct lc_fixture_cluster *c, unsigned i, const void *buf,
-                      size_t len, char *errmsg, size_t errlen)
-{
-    struct lc_raft_sm *sm = c->nodes[i].adapter.sm;
-    struct lc_raft_snapshot_info info;
-    memset(&info, 0, sizeof info);
-    errmsg[0] = '\0';
-    return sm->restore(sm, buf, len, &info, errmsg, errlen);
-}
-
-/* Server @i refuses @buf/@len with an error, and nothing changes. */
-static void assert_refused(struct lc_fixture_cluster *c, unsigned i,
-                           const void *buf, size_t len, const char *what)
-{
-    char *before = lc_fixture_dump(c, i);
-    char *after;
-    unsigned long reg = n_reg(c, i);
-    unsigned long dereg = n_dereg(c, i);
-    char errmsg[256];
-    int rv = restore_on(c, i, buf, len, errmsg, sizeof errmsg);
-    if (rv == 0) {
-        fail_msg("%s: restore accepted", what);
-    }
-    if (errmsg[0] == '\0') {
-        fail_msg("%s: refused (%s) without a message", what, lc_errname(rv));
-    }
-    after = lc_fixture_dump(c, i);
-    assert_string_equal(before, after);
-    assert_int_equal(n_reg(c, i), reg);
-    assert_int_equal(n_dereg(c, i), dereg);
-    free(before);
-    free(after);
 }
 
 static uint8_t *copy_of(const void *buf, size_t len)
@@ -568,7 +507,8 @@ static void craft_image(const char *rows_sql, void **buf, size_t *len)
 
 static void test_snapshot_refused(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_PERSISTENT);
     struct lc_fixture_inst in[8];
     struct raft *leader = lc_fixture_raft(c, 0);
     void *s1 = NULL;
@@ -581,7 +521,7 @@ static void test_snapshot_refused(void **state)
         lc_fixture_inst_init(&in[k], "svc-a", k + 1, 8080);
     }
     for (int k = 0; k < 4; k++) {
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     lc_fixture_wait_applied(c, index, ALL);
     s1_dump = lc_fixture_assert_converged(c, ALL);
@@ -592,9 +532,9 @@ static void test_snapshot_refused(void **state)
                      0);
 
     /* S2: in[1] gone, in[4..7] added. */
-    del(c, 0, &in[1]);
+    lc_fixture_del(c, 0, &in[1]);
     for (int k = 4; k < 8; k++) {
-        index = add(c, 0, &in[k]);
+        index = lc_fixture_add(c, 0, &in[k]);
     }
     lc_fixture_wait_applied(c, index, ALL);
     s2_dump = lc_fixture_assert_converged(c, ALL);
@@ -603,28 +543,28 @@ static void test_snapshot_refused(void **state)
     {
         uint8_t *p = copy_of(s1, s1_len);
         p[0] ^= 0xff; /* the SQLite header */
-        assert_refused(c, 1, p, s1_len, "header flipped");
+        lc_fixture_assert_refused(c, 1, p, s1_len, "header flipped");
         free(p);
     }
     {
         uint8_t *p = copy_of(s1, s1_len);
         size_t at = find_bytes(p, s1_len, in[2].client_id);
         p[at + 3] ^= 0x01; /* content under the checksum */
-        assert_refused(c, 1, p, s1_len, "row flipped");
+        lc_fixture_assert_refused(c, 1, p, s1_len, "row flipped");
         free(p);
     }
     {
         uint8_t *p = copy_of(s1, s1_len);
         size_t at = find_bytes(p, s1_len, LC_GROUP_PERSISTENT);
         p[at] ^= 0x20; /* the group in the meta table */
-        assert_refused(c, 1, p, s1_len, "meta flipped");
+        lc_fixture_assert_refused(c, 1, p, s1_len, "meta flipped");
         free(p);
     }
-    assert_refused(c, 1, s1, s1_len / 2, "truncated");
-    assert_refused(c, 1, s1, 0, "empty");
+    lc_fixture_assert_refused(c, 1, s1, s1_len / 2, "truncated");
+    lc_fixture_assert_refused(c, 1, s1, 0, "empty");
     {
         static const char junk[4096] = "not a snapshot";
-        assert_refused(c, 1, junk, sizeof junk, "junk");
+        lc_fixture_assert_refused(c, 1, junk, sizeof junk, "junk");
     }
 
     /* A valid snapshot of another group. */
@@ -641,7 +581,7 @@ static void test_snapshot_refused(void **state)
         assert_int_equal(sm->snapshot_take(sm, 5, 1, &frozen), 0);
         assert_int_equal(sm->snapshot_write(sm, frozen, &buf, &len), 0);
         sm->snapshot_release(sm, frozen);
-        assert_refused(c, 1, buf, len, "other group");
+        lc_fixture_assert_refused(c, 1, buf, len, "other group");
         raft_free(buf);
         lc_statemachine_free(glue);
     }
@@ -666,28 +606,16 @@ static void test_snapshot_refused(void **state)
             void *buf;
             size_t len;
             craft_image(bad[k], &buf, &len);
-            assert_refused(c, 1, buf, len, bad[k]);
+            lc_fixture_assert_refused(c, 1, buf, len, bad[k]);
             raft_free(buf);
         }
         /* No instances table at all. */
         {
             void *buf;
             size_t len;
-            struct lc_snapshot_meta meta;
-            char errmsg[256];
-            sqlite3 *db;
-            assert_int_equal(lc_snapshot_begin(&db), 0);
-            assert_int_equal(
-                sqlite3_exec(db, "CREATE TABLE other (x)", NULL, NULL, NULL),
-                SQLITE_OK);
-            memset(&meta, 0, sizeof meta);
-            snprintf(meta.group, sizeof meta.group, "%s", LC_GROUP_PERSISTENT);
-            meta.index = 1;
-            meta.term = 1;
-            assert_int_equal(lc_snapshot_finish(db, &meta, &buf, &len, errmsg,
-                                                sizeof errmsg),
-                             0);
-            assert_refused(c, 1, buf, len, "no instances table");
+            lc_fixture_image(LC_GROUP_PERSISTENT, "CREATE TABLE other (x)",
+                             &buf, &len);
+            lc_fixture_assert_refused(c, 1, buf, len, "no instances table");
             raft_free(buf);
         }
     }
@@ -702,12 +630,10 @@ static void test_snapshot_refused(void **state)
     {
         unsigned long reg = n_reg(c, 1);
         unsigned long dereg = n_dereg(c, 1);
-        char errmsg[256];
         void *s2;
         size_t s2_len;
         char *d;
-        assert_int_equal(restore_on(c, 1, s1, s1_len, errmsg, sizeof errmsg),
-                         0);
+        lc_fixture_must_restore(c, 1, s1, s1_len);
         d = lc_fixture_dump(c, 1);
         assert_string_equal(d, s1_dump);
         free(d);
@@ -717,8 +643,7 @@ static void test_snapshot_refused(void **state)
         /* The same image again: nothing differs, nothing is published. */
         reg = n_reg(c, 1);
         dereg = n_dereg(c, 1);
-        assert_int_equal(restore_on(c, 1, s1, s1_len, errmsg, sizeof errmsg),
-                         0);
+        lc_fixture_must_restore(c, 1, s1, s1_len);
         assert_int_equal(n_reg(c, 1), reg);
         assert_int_equal(n_dereg(c, 1), dereg);
 
@@ -726,8 +651,7 @@ static void test_snapshot_refused(void **state)
             lc_fixture_sm_image(&c->nodes[0].adapter, raft_last_applied(leader),
                                 leader->current_term, &s2, &s2_len),
             0);
-        assert_int_equal(restore_on(c, 1, s2, s2_len, errmsg, sizeof errmsg),
-                         0);
+        lc_fixture_must_restore(c, 1, s2, s2_len);
         assert_int_equal(n_reg(c, 1) - reg, 4);
         assert_int_equal(n_dereg(c, 1) - dereg, 1);
         d = lc_fixture_dump(c, 1);
@@ -743,12 +667,14 @@ static void test_snapshot_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_apply_add_delete, teardown),
-        cmocka_unit_test_teardown(test_apply_refused, teardown),
-        cmocka_unit_test_teardown(test_apply_ephemeral_service, teardown),
-        cmocka_unit_test_teardown(test_snapshot_install, teardown),
-        cmocka_unit_test_teardown(test_snapshot_install_corrupted, teardown),
-        cmocka_unit_test_teardown(test_snapshot_refused, teardown),
+        cmocka_unit_test_teardown(test_apply_add_delete, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_apply_refused, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_apply_ephemeral_service,
+                                  lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_snapshot_install, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_snapshot_install_corrupted,
+                                  lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_snapshot_refused, lc_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

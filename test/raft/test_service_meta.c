@@ -22,21 +22,6 @@
 #define ALL LC_FIXTURE_ALL
 #define KEY(name) "public\x1f" "DEFAULT_GROUP\x1f" name
 
-static struct lc_fixture_cluster *cluster3(void **state)
-{
-    struct lc_fixture_cluster *c =
-        lc_fixture_cluster_new(3, LC_GROUP_SERVICE_META);
-    *state = c;
-    raft_fixture_elect(&c->f, 0);
-    return c;
-}
-
-static int teardown(void **state)
-{
-    lc_fixture_cluster_free(*state);
-    return 0;
-}
-
 /* A ServiceMeta with its storage: one metadata pair, up to two clusters. */
 struct meta {
     ServiceMeta m;
@@ -137,7 +122,8 @@ static void converged(struct lc_fixture_cluster *c)
  * metadata but keeps the ephemeral flag and the clusters. */
 static void test_change(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SERVICE_META);
     struct meta a, b;
 
     meta_init(&a, 0.5f, false, "k", "v");
@@ -185,7 +171,8 @@ static void test_change(void **state)
  * making the service exist). */
 static void test_add_clusters(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SERVICE_META);
     struct meta a, b;
 
     meta_init(&a, 0.0f, true, NULL, NULL);
@@ -235,7 +222,8 @@ static void publish_everywhere(struct lc_fixture_cluster *c, const char *name,
  * publishes it. */
 static void test_delete(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SERVICE_META);
     struct meta a;
 
     meta_init(&a, 0.5f, false, NULL, NULL);
@@ -260,7 +248,8 @@ static void test_delete(void **state)
  * refused on every member and change nothing. */
 static void test_refused(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SERVICE_META);
     static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     struct meta a;
     char *before, *after;
@@ -287,56 +276,12 @@ static void test_refused(void **state)
 
 /* ------------------------------------------------------------ snapshots */
 
-static int restore_on(struct lc_fixture_cluster *c, unsigned i,
-                      const void *buf, size_t len)
-{
-    struct lc_raft_sm *sm = c->nodes[i].adapter.sm;
-    struct lc_raft_snapshot_info info;
-    char errmsg[256] = "";
-    int rv;
-    memset(&info, 0, sizeof info);
-    rv = sm->restore(sm, buf, len, &info, errmsg, sizeof errmsg);
-    if (rv != 0) {
-        assert_true(errmsg[0] != '\0');
-    }
-    return rv;
-}
-
-static void assert_refused(struct lc_fixture_cluster *c, unsigned i,
-                           const void *buf, size_t len, const char *what)
-{
-    char *before = lc_fixture_dump(c, i);
-    char *after;
-    if (restore_on(c, i, buf, len) == 0) {
-        fail_msg("%s: restore accepted", what);
-    }
-    after = lc_fixture_dump(c, i);
-    assert_string_equal(before, after);
-    free(before);
-    free(after);
-}
-
-/* An image of group service metadata made of @sql's tables. */
-static void image_of(const char *sql, void **buf, size_t *len)
-{
-    struct lc_snapshot_meta meta;
-    char errmsg[256];
-    sqlite3 *db;
-    assert_int_equal(lc_snapshot_begin(&db), 0);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    memset(&meta, 0, sizeof meta);
-    snprintf(meta.group, sizeof meta.group, "%s", LC_GROUP_SERVICE_META);
-    meta.index = 1;
-    meta.term = 1;
-    assert_int_equal(
-        lc_snapshot_finish(db, &meta, buf, len, errmsg, sizeof errmsg), 0);
-}
-
 /* A follower that missed compacted entries catches up by InstallSnapshot
  * with every service and its metadata. */
 static void test_snapshot_install(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SERVICE_META);
     struct meta a;
     char name[32];
     uint64_t index = 0;
@@ -379,7 +324,8 @@ static void test_snapshot_install(void **state)
  * a valid older one brings back exactly the state it was taken from. */
 static void test_snapshot_images(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SERVICE_META);
     struct raft *leader = lc_fixture_raft(c, 0);
     struct meta a;
     void *s1, *buf;
@@ -403,39 +349,46 @@ static void test_snapshot_images(void **state)
     d2 = lc_fixture_assert_converged(c, ALL);
     assert_string_not_equal(d1, d2);
 
-    assert_refused(c, 1, s1, s1_len / 2, "truncated");
-    image_of("CREATE TABLE other (x)", &buf, &len);
-    assert_refused(c, 1, buf, len, "no service_meta table");
+    lc_fixture_assert_refused(c, 1, s1, s1_len / 2, "truncated");
+    lc_fixture_image(LC_GROUP_SERVICE_META, "CREATE TABLE other (x)", &buf,
+                     &len);
+    lc_fixture_assert_refused(c, 1, buf, len, "no service_meta table");
     raft_free(buf);
-    image_of("CREATE TABLE service_meta (namespace, group_name, "
-             "service_name, meta);"
-             "INSERT INTO service_meta VALUES ('public','DEFAULT_GROUP',"
-             "'new',x'');"
-             "INSERT INTO service_meta VALUES ('public','DEFAULT_GROUP',"
-             "'bad',x'ffffffff');",
-             &buf, &len);
-    assert_refused(c, 1, buf, len, "undecodable metadata");
+    lc_fixture_image(
+        LC_GROUP_SERVICE_META,
+        "CREATE TABLE service_meta (namespace, group_name, "
+        "service_name, meta);"
+        "INSERT INTO service_meta VALUES ('public','DEFAULT_GROUP',"
+        "'new',x'');"
+        "INSERT INTO service_meta VALUES ('public','DEFAULT_GROUP',"
+        "'bad',x'ffffffff');",
+        &buf, &len);
+    lc_fixture_assert_refused(c, 1, buf, len, "undecodable metadata");
     raft_free(buf);
-    image_of("CREATE TABLE service_meta (namespace, group_name, "
-             "service_name, meta);"
-             "INSERT INTO service_meta VALUES ('public','DEFAULT_GROUP',"
-             "'new',x'');"
-             "INSERT INTO service_meta VALUES ('public',NULL,'x',x'');",
-             &buf, &len);
-    assert_refused(c, 1, buf, len, "NULL field");
+    lc_fixture_image(
+        LC_GROUP_SERVICE_META,
+        "CREATE TABLE service_meta (namespace, group_name, "
+        "service_name, meta);"
+        "INSERT INTO service_meta VALUES ('public','DEFAULT_GROUP',"
+        "'new',x'');"
+        "INSERT INTO service_meta VALUES ('public',NULL,'x',x'');",
+        &buf, &len);
+    lc_fixture_assert_refused(c, 1, buf, len, "NULL field");
     raft_free(buf);
-    image_of("CREATE TABLE service_meta (namespace, group_name, "
-             "service_name, meta);"
-             "INSERT INTO service_meta VALUES ('public','DEFAULT_GROUP',"
-             "'new',x'');"
-             "INSERT INTO service_meta VALUES ('public','DEFAULT_GROUP',"
-             "'new',x'');",
-             &buf, &len);
-    assert_refused(c, 1, buf, len, "repeated service");
+    lc_fixture_image(
+        LC_GROUP_SERVICE_META,
+        "CREATE TABLE service_meta (namespace, group_name, "
+        "service_name, meta);"
+        "INSERT INTO service_meta VALUES ('public','DEFAULT_GROUP',"
+        "'new',x'');"
+        "INSERT INTO service_meta VALUES ('public','DEFAULT_GROUP',"
+        "'new',x'');",
+        &buf, &len);
+    lc_fixture_assert_refused(c, 1, buf, len, "repeated service");
     raft_free(buf);
 
     /* S1 on server 1: a back to 0.5, b back, c gone (service too). */
-    assert_int_equal(restore_on(c, 1, s1, s1_len), 0);
+    lc_fixture_must_restore(c, 1, s1, s1_len);
     {
         char *now = lc_fixture_dump(c, 1);
         assert_string_equal(now, d1);
@@ -454,7 +407,8 @@ static void test_snapshot_images(void **state)
  * when healthy/total <= threshold every host is returned healthy. */
 static void test_protect_threshold(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SERVICE_META);
     struct lc_naming *n = c->nodes[1].naming;
     struct lc_service_key k = {"public", "DEFAULT_GROUP", "svc"};
     struct meta a;
@@ -506,7 +460,8 @@ static void test_protect_threshold(void **state)
  * marking their metadata expired; a service with an instance stays. */
 static void test_clean_empty(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SERVICE_META);
     struct lc_naming *n = c->nodes[0].naming;
     struct meta a;
 
@@ -535,14 +490,14 @@ static void test_clean_empty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_change, teardown),
-        cmocka_unit_test_teardown(test_add_clusters, teardown),
-        cmocka_unit_test_teardown(test_delete, teardown),
-        cmocka_unit_test_teardown(test_refused, teardown),
-        cmocka_unit_test_teardown(test_snapshot_install, teardown),
-        cmocka_unit_test_teardown(test_snapshot_images, teardown),
-        cmocka_unit_test_teardown(test_protect_threshold, teardown),
-        cmocka_unit_test_teardown(test_clean_empty, teardown),
+        cmocka_unit_test_teardown(test_change, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_add_clusters, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_delete, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_refused, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_snapshot_install, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_snapshot_images, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_protect_threshold, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_clean_empty, lc_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

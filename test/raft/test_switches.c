@@ -19,20 +19,6 @@
 
 #define ALL LC_FIXTURE_ALL
 
-static struct lc_fixture_cluster *cluster3(void **state)
-{
-    struct lc_fixture_cluster *c = lc_fixture_cluster_new(3, LC_GROUP_SWITCHES);
-    *state = c;
-    raft_fixture_elect(&c->f, 0);
-    return c;
-}
-
-static int teardown(void **state)
-{
-    lc_fixture_cluster_free(*state);
-    return 0;
-}
-
 static uint64_t set(struct lc_fixture_cluster *c, const char *entry,
                     const char *value)
 {
@@ -69,7 +55,8 @@ static void check_updated(const struct lc_switches *sw)
 
 static void test_apply(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SWITCHES);
     uint64_t index;
     char *before;
     char *after;
@@ -117,7 +104,8 @@ static void test_apply(void **state)
 /* A member that missed compacted entries catches up by InstallSnapshot. */
 static void test_snapshot_install(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SWITCHES);
     uint64_t index = 0;
     char value[32];
 
@@ -158,54 +146,10 @@ static void test_snapshot_install(void **state)
     }
 }
 
-static int restore_on(struct lc_fixture_cluster *c, unsigned i, const void *buf,
-                      size_t len)
-{
-    struct lc_raft_sm *sm = c->nodes[i].adapter.sm;
-    struct lc_raft_snapshot_info info;
-    char errmsg[256] = "";
-    int rv;
-    memset(&info, 0, sizeof info);
-    rv = sm->restore(sm, buf, len, &info, errmsg, sizeof errmsg);
-    if (rv != 0) {
-        assert_true(errmsg[0] != '\0');
-    }
-    return rv;
-}
-
-/* An image with one table @sql (may be NULL) for this group. */
-static void image_with(const char *sql, void **buf, size_t *len)
-{
-    struct lc_snapshot_meta meta;
-    char errmsg[256];
-    sqlite3 *db;
-    assert_int_equal(lc_snapshot_begin(&db), 0);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    memset(&meta, 0, sizeof meta);
-    snprintf(meta.group, sizeof meta.group, "%s", LC_GROUP_SWITCHES);
-    meta.index = 1;
-    meta.term = 1;
-    assert_int_equal(
-        lc_snapshot_finish(db, &meta, buf, len, errmsg, sizeof errmsg), 0);
-}
-
-static void assert_refused(struct lc_fixture_cluster *c, unsigned i,
-                           const void *buf, size_t len, const char *what)
-{
-    char *before = lc_fixture_dump(c, i);
-    char *after;
-    if (restore_on(c, i, buf, len) == 0) {
-        fail_msg("%s: restore accepted", what);
-    }
-    after = lc_fixture_dump(c, i);
-    assert_string_equal(before, after);
-    free(before);
-    free(after);
-}
-
 static void test_snapshot_images(void **state)
 {
-    struct lc_fixture_cluster *c = cluster3(state);
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_SWITCHES);
     struct raft *leader = lc_fixture_raft(c, 0);
     void *s1;
     size_t s1_len;
@@ -229,38 +173,45 @@ static void test_snapshot_images(void **state)
     {
         void *buf;
         size_t len;
-        image_with("CREATE TABLE other (x)", &buf, &len);
-        assert_refused(c, 1, buf, len, "no switch_domain table");
+        lc_fixture_image(LC_GROUP_SWITCHES, "CREATE TABLE other (x)", &buf,
+                         &len);
+        lc_fixture_assert_refused(c, 1, buf, len, "no switch_domain table");
         raft_free(buf);
-        image_with("CREATE TABLE switch_domain (key TEXT, value TEXT);"
-                   "INSERT INTO switch_domain VALUES ('" LC_SWITCH_DOMAIN_KEY
-                   "', 'not json')",
-                   &buf, &len);
-        assert_refused(c, 1, buf, len, "value not JSON");
+        lc_fixture_image(
+            LC_GROUP_SWITCHES,
+            "CREATE TABLE switch_domain (key TEXT, value TEXT);"
+            "INSERT INTO switch_domain VALUES ('" LC_SWITCH_DOMAIN_KEY
+            "', 'not json')",
+            &buf, &len);
+        lc_fixture_assert_refused(c, 1, buf, len, "value not JSON");
         raft_free(buf);
-        image_with("CREATE TABLE switch_domain (key TEXT, value TEXT);"
-                   "INSERT INTO switch_domain VALUES ('" LC_SWITCH_DOMAIN_KEY
-                   "', '{\"checkTimes\":\"x\"}')",
-                   &buf, &len);
-        assert_refused(c, 1, buf, len, "wrong type");
+        lc_fixture_image(
+            LC_GROUP_SWITCHES,
+            "CREATE TABLE switch_domain (key TEXT, value TEXT);"
+            "INSERT INTO switch_domain VALUES ('" LC_SWITCH_DOMAIN_KEY
+            "', '{\"checkTimes\":\"x\"}')",
+            &buf, &len);
+        lc_fixture_assert_refused(c, 1, buf, len, "wrong type");
         raft_free(buf);
-        image_with("CREATE TABLE switch_domain (key TEXT, value TEXT);"
-                   "INSERT INTO switch_domain VALUES ('other', '{}')",
-                   &buf, &len);
-        assert_refused(c, 1, buf, len, "other key");
+        lc_fixture_image(LC_GROUP_SWITCHES,
+                         "CREATE TABLE switch_domain (key TEXT, value TEXT);"
+                         "INSERT INTO switch_domain VALUES ('other', '{}')",
+                         &buf, &len);
+        lc_fixture_assert_refused(c, 1, buf, len, "other key");
         raft_free(buf);
-        assert_refused(c, 1, s1, s1_len / 2, "truncated");
+        lc_fixture_assert_refused(c, 1, s1, s1_len / 2, "truncated");
         /* An empty table is the defaults. */
-        image_with("CREATE TABLE switch_domain (key TEXT, value TEXT)", &buf,
-                   &len);
-        assert_int_equal(restore_on(c, 1, buf, len), 0);
+        lc_fixture_image(LC_GROUP_SWITCHES,
+                         "CREATE TABLE switch_domain (key TEXT, value TEXT)",
+                         &buf, &len);
+        lc_fixture_must_restore(c, 1, buf, len);
         raft_free(buf);
         assert_true(c->nodes[1].naming->sw.health_check_enabled);
         assert_int_equal(c->nodes[1].naming->sw.check_times, 3);
         assert_null(c->nodes[1].naming->sw.masters);
     }
     /* The older image rolls server 1 back to S1. */
-    assert_int_equal(restore_on(c, 1, s1, s1_len), 0);
+    lc_fixture_must_restore(c, 1, s1, s1_len);
     {
         char *d = lc_fixture_dump(c, 1);
         assert_string_equal(d, s1_dump);
@@ -276,9 +227,9 @@ static void test_snapshot_images(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_apply, teardown),
-        cmocka_unit_test_teardown(test_snapshot_install, teardown),
-        cmocka_unit_test_teardown(test_snapshot_images, teardown),
+        cmocka_unit_test_teardown(test_apply, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_snapshot_install, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_snapshot_images, lc_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "naming/events.h"
 #include "naming/service_meta.h"
+#include "snapshots/snapshots.h"
 #include "test/support/fixture_naming.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -654,4 +656,107 @@ void lc_fixture_changes_reset(struct lc_fixture_cluster *c, unsigned i)
     free(node->changed);
     node->changed = NULL;
     node->n_changed = 0;
+}
+
+/* ------------------------------------------------------------ shortcuts */
+
+struct lc_fixture_cluster *lc_fixture_cluster3(void **state, const char *group)
+{
+    struct lc_fixture_cluster *c = lc_fixture_cluster_new(3, group);
+    *state = c;
+    raft_fixture_elect(&c->f, 0);
+    return c;
+}
+
+int lc_fixture_teardown(void **state)
+{
+    lc_fixture_cluster_free(*state);
+    return 0;
+}
+
+uint64_t lc_fixture_add(struct lc_fixture_cluster *c, unsigned leader,
+                        const struct lc_fixture_inst *in)
+{
+    uint64_t index = lc_fixture_submit_instance(c, leader, "ADD", &in->st);
+    assert_true(index > 0);
+    return index;
+}
+
+uint64_t lc_fixture_del(struct lc_fixture_cluster *c, unsigned leader,
+                        const struct lc_fixture_inst *in)
+{
+    uint64_t index = lc_fixture_submit_instance(c, leader, "DELETE", &in->st);
+    assert_true(index > 0);
+    return index;
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+int lc_fixture_restore(struct lc_fixture_cluster *c, unsigned i,
+                       const void *buf, size_t len, char *errmsg, size_t errlen)
+{
+    struct lc_raft_sm *sm = c->nodes[i].adapter.sm;
+    struct lc_raft_snapshot_info info;
+    memset(&info, 0, sizeof info);
+    errmsg[0] = '\0';
+    return sm->restore(sm, buf, len, &info, errmsg, errlen);
+}
+
+static unsigned long events_published(struct lc_fixture_cluster *c, unsigned i)
+{
+    unsigned long n = 0;
+    for (int t = 0; t < LC_EV__COUNT; t++) {
+        n += lc_bus_count(c->nodes[i].naming->bus, (enum lc_event_type)t);
+    }
+    return n;
+}
+
+void lc_fixture_assert_refused(struct lc_fixture_cluster *c, unsigned i,
+                               const void *buf, size_t len, const char *what)
+{
+    char *before = lc_fixture_dump(c, i);
+    char *after;
+    size_t changes = lc_fixture_changes(c, i, NULL);
+    unsigned long events = events_published(c, i);
+    char errmsg[256];
+    int rv = lc_fixture_restore(c, i, buf, len, errmsg, sizeof errmsg);
+
+    if (rv == 0) {
+        fail_msg("%s: restore accepted", what);
+    }
+    if (errmsg[0] == '\0') {
+        fail_msg("%s: refused (%s) without a message", what, lc_errname(rv));
+    }
+    after = lc_fixture_dump(c, i);
+    assert_string_equal(before, after);
+    assert_int_equal(lc_fixture_changes(c, i, NULL), changes);
+    assert_int_equal(events_published(c, i), events);
+    free(before);
+    free(after);
+}
+
+void lc_fixture_must_restore(struct lc_fixture_cluster *c, unsigned i,
+                             const void *buf, size_t len)
+{
+    char errmsg[256];
+    int rv = lc_fixture_restore(c, i, buf, len, errmsg, sizeof errmsg);
+    if (rv != 0) {
+        fail_msg("restore on server %u: %s: %s", i, lc_errname(rv), errmsg);
+    }
+}
+
+void lc_fixture_image(const char *group, const char *sql, void **buf,
+                      size_t *len)
+{
+    struct lc_snapshot_meta meta;
+    char errmsg[256];
+    sqlite3 *db;
+    assert_int_equal(lc_snapshot_begin(&db), 0);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    memset(&meta, 0, sizeof meta);
+    snprintf(meta.group, sizeof meta.group, "%s", group);
+    meta.index = 1;
+    meta.term = 1;
+    assert_int_equal(
+        lc_snapshot_finish(db, &meta, buf, len, errmsg, sizeof errmsg), 0);
 }

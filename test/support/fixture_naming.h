@@ -158,4 +158,42 @@ void lc_fixture_wait_applied(struct lc_fixture_cluster *c, uint64_t index,
 void lc_fixture_assert_result(struct lc_fixture_cluster *c, uint64_t index,
                               int status);
 
+/* ------------------------------------------------------------ shortcuts */
+
+/* A cluster of 3 running @group, server 0 elected, stored in *@state for
+ * lc_fixture_teardown(). */
+struct lc_fixture_cluster *lc_fixture_cluster3(void **state, const char *group);
+/* cmocka teardown: frees the cluster in *@state. */
+int lc_fixture_teardown(void **state);
+
+/* Submit @in with "ADD" / "DELETE" on @leader; fail unless raft took it.
+ * Return its log index. */
+uint64_t lc_fixture_add(struct lc_fixture_cluster *c, unsigned leader,
+                        const struct lc_fixture_inst *in);
+uint64_t lc_fixture_del(struct lc_fixture_cluster *c, unsigned leader,
+                        const struct lc_fixture_inst *in);
+
+/* ------------------------------------------------------------ snapshots */
+
+/* Restore the image @buf/@len directly on server @i's state machine; return
+ * the LC_E* result, its message in @errmsg ("" on success). */
+int lc_fixture_restore(struct lc_fixture_cluster *c, unsigned i,
+                       const void *buf, size_t len, char *errmsg,
+                       size_t errlen);
+
+/* Server @i refuses @buf/@len with an error and a message, and nothing
+ * changes: the same dump, no kvstore change reported, no event published.
+ * @what names the image in failure messages. */
+void lc_fixture_assert_refused(struct lc_fixture_cluster *c, unsigned i,
+                               const void *buf, size_t len, const char *what);
+
+/* Restore @buf/@len on server @i, or fail with the refusal's message. */
+void lc_fixture_must_restore(struct lc_fixture_cluster *c, unsigned i,
+                             const void *buf, size_t len);
+
+/* A valid snapshot image for @group (index 1, term 1) holding the tables
+ * @sql creates; free *@buf with raft_free(). */
+void lc_fixture_image(const char *group, const char *sql, void **buf,
+                      size_t *len);
+
 #endif /* LC_TEST_FIXTURE_NAMING_H */

@@ -848,7 +848,8 @@ static void test_cluster_validation(void **state)
 
     /* lc_config_validate on a hand-built struct. */
     lc_config_defaults(&cfg);
-    lc_config_parse_members(&cfg, "127.0.0.1:8848", err, sizeof err);
+    assert_int_equal(
+        lc_config_parse_members(&cfg, "127.0.0.1:8848", err, sizeof err), 0);
     lc_strlcpy(cfg.secret, SECRET, sizeof cfg.secret);
     assert_int_equal(lc_config_validate(&cfg, err, sizeof err), 0);
     cfg.port = 65000;

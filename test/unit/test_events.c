@@ -142,10 +142,16 @@ static void test_publish_during_dispatch(void **state)
     (void)state;
 
     log.bus = bus;
-    lc_bus_subscribe(bus, LC_EV_CLIENT_REGISTER_SERVICE, on_event, &first);
-    lc_bus_subscribe(bus, LC_EV_CLIENT_REGISTER_SERVICE, on_event, &second);
-    lc_bus_subscribe(bus, LC_EV_SERVICE_CHANGED, on_event, &changed);
-    lc_bus_subscribe(bus, LC_EV_CLIENT_DISCONNECT, on_event, &gone);
+    assert_int_equal(
+        lc_bus_subscribe(bus, LC_EV_CLIENT_REGISTER_SERVICE, on_event, &first),
+        0);
+    assert_int_equal(
+        lc_bus_subscribe(bus, LC_EV_CLIENT_REGISTER_SERVICE, on_event, &second),
+        0);
+    assert_int_equal(
+        lc_bus_subscribe(bus, LC_EV_SERVICE_CHANGED, on_event, &changed), 0);
+    assert_int_equal(
+        lc_bus_subscribe(bus, LC_EV_CLIENT_DISCONNECT, on_event, &gone), 0);
 
     lc_bus_publish(bus, &ev);
     /* s1 reaches both subscribers before s2 and s3 go out; s4, published
@@ -212,8 +218,12 @@ static void test_queued_strings_copied(void **state)
     struct lc_event ev = ev_of(LC_EV_SERVICE_CHANGED, "x");
     (void)state;
     c.bus = bus;
-    lc_bus_subscribe(bus, LC_EV_SERVICE_CHANGED, on_capture_trigger, &c);
-    lc_bus_subscribe(bus, LC_EV_CLIENT_DEREGISTER_SERVICE, on_capture, &c);
+    assert_int_equal(
+        lc_bus_subscribe(bus, LC_EV_SERVICE_CHANGED, on_capture_trigger, &c),
+        0);
+    assert_int_equal(
+        lc_bus_subscribe(bus, LC_EV_CLIENT_DEREGISTER_SERVICE, on_capture, &c),
+        0);
     lc_bus_publish(bus, &ev);
     assert_int_equal(c.calls, 1);
     assert_string_equal(c.seen[0], "ns1");
@@ -253,7 +263,8 @@ static void test_chain(void **state)
     struct lc_event ev = {.type = LC_EV_SERVICE_CHANGED};
     (void)state;
     ch.bus = bus;
-    lc_bus_subscribe(bus, LC_EV_SERVICE_CHANGED, on_chain, &ch);
+    assert_int_equal(
+        lc_bus_subscribe(bus, LC_EV_SERVICE_CHANGED, on_chain, &ch), 0);
     lc_bus_publish(bus, &ev);
     assert_int_equal(ch.n, 10000);
     assert_int_equal(ch.max_depth, 1);

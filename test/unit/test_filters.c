@@ -8,7 +8,6 @@
 
 #include <cmocka.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include "common/util.h"
 #include "naming/filters.h"
 #include "rpc/http_internal.h"
+#include "test/support/http_env.h"
 
 #define CT_TEXT "text/plain;charset=UTF-8"
 #define CT_JSON "application/json"
@@ -103,44 +103,32 @@ static void h_ok(struct lc_http_exchange *ex, void *data)
     lc_naming_ok(ex);
 }
 
-struct srv_thread {
-    pthread_t thread;
-    uv_loop_t loop;
-    uv_async_t stop;
-    struct lc_http_server *srv;
-    uv_sem_t ready;
-    int port;
-};
+static struct ht_thread srv;
 
-static struct srv_thread srv;
-
-static void on_thread_stop(uv_async_t *a)
+static int add_routes(struct lc_http_server *s, void *data)
 {
-    lc_http_server_close(srv.srv, 0, NULL, NULL);
-    uv_close((uv_handle_t *)a, NULL);
-}
-
-static void *srv_main(void *arg)
-{
-    struct lc_http_server *s;
-    (void)arg;
-    uv_loop_init(&srv.loop);
-    s = lc_http_server_new(&srv.loop, NULL);
-    lc_http_server_route(s, LC_HTTP_ANY, "/svc", h_svc, NULL);
-    lc_http_server_route(s, LC_HTTP_ANY, "/params", h_params, NULL);
-    lc_http_server_route(s, LC_HTTP_ANY, "/list", h_params, "list");
-    lc_http_server_route(s, LC_HTTP_ANY, "/required", h_required, NULL);
-    lc_http_server_route(s, LC_HTTP_ANY, "/optional", h_optional, NULL);
-    lc_http_server_route(s, LC_HTTP_ANY, "/error", h_error, NULL);
-    lc_http_server_route(s, LC_HTTP_ANY, "/ok", h_ok, NULL);
-    lc_http_server_listen(s, "127.0.0.1", 0);
-    srv.srv = s;
-    srv.port = lc_http_server_bound_port(s);
-    uv_async_init(&srv.loop, &srv.stop, on_thread_stop);
-    uv_sem_post(&srv.ready);
-    uv_run(&srv.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&srv.loop);
-    return NULL;
+    static const struct {
+        const char *path;
+        lc_http_handler_cb fn;
+        void *data;
+    } r[] = {
+        {"/svc", h_svc, NULL},
+        {"/params", h_params, NULL},
+        {"/list", h_params, "list"},
+        {"/required", h_required, NULL},
+        {"/optional", h_optional, NULL},
+        {"/error", h_error, NULL},
+        {"/ok", h_ok, NULL},
+    };
+    (void)data;
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+        int rv =
+            lc_http_server_route(s, LC_HTTP_ANY, r[i].path, r[i].fn, r[i].data);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
 }
 
 static int group_setup(void **state)
@@ -149,21 +137,13 @@ static int group_setup(void **state)
     /* A fixed zone without tzdata: +05:30. */
     setenv("TZ", "IST-5:30", 1);
     tzset();
-    uv_sem_init(&srv.ready, 0);
-    if (pthread_create(&srv.thread, NULL, srv_main, NULL) != 0) {
-        return -1;
-    }
-    uv_sem_wait(&srv.ready);
-    return srv.port > 0 ? 0 : -1;
+    return ht_thread_start(&srv, add_routes, NULL);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    uv_async_send(&srv.stop);
-    pthread_join(srv.thread, NULL);
-    uv_sem_destroy(&srv.ready);
-    return 0;
+    return ht_thread_stop(&srv) == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------ raw client */

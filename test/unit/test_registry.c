@@ -60,7 +60,8 @@ static int setup(void **state)
         assert_int_equal(
             lc_bus_subscribe(env->bus, (enum lc_event_type)t, on_any, env), 0);
     }
-    lc_bus_subscribe(env->bus, LC_EV_SERVICE_CHANGED, on_changed, env);
+    assert_int_equal(
+        lc_bus_subscribe(env->bus, LC_EV_SERVICE_CHANGED, on_changed, env), 0);
     env->svc = lc_registry_service(env->reg, &k1, true);
     env->svc2 = lc_registry_service(env->reg, &k2, true);
     assert_non_null(env->svc);
@@ -198,8 +199,10 @@ static void test_two_clients(void **state)
     struct lc_instance *b = inst_new("2.2.2.2", 81, 1);
     char seen[256] = "";
 
-    lc_registry_publish(env->reg, "1.1.1.1:80#true", true, env->svc, a);
-    lc_registry_publish(env->reg, "2.2.2.2:81#true", true, env->svc, b);
+    assert_int_equal(
+        lc_registry_publish(env->reg, "1.1.1.1:80#true", true, env->svc, a), 0);
+    assert_int_equal(
+        lc_registry_publish(env->reg, "2.2.2.2:81#true", true, env->svc, b), 0);
     assert_int_equal(env->svc->n_publishers, 2);
     assert_int_equal(env->publishers_seen, 2);
     assert_int_equal(env->reg->n_instances, 2);
@@ -230,8 +233,8 @@ static void test_client_kept_while_publishing(void **state)
     struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
     const char *id = "1.1.1.1:80#false";
 
-    lc_registry_publish(env->reg, id, false, env->svc, a);
-    lc_registry_publish(env->reg, id, false, env->svc2, a);
+    assert_int_equal(lc_registry_publish(env->reg, id, false, env->svc, a), 0);
+    assert_int_equal(lc_registry_publish(env->reg, id, false, env->svc2, a), 0);
     assert_int_equal(a->refs, 3);
     assert_int_equal(env->reg->n_instances, 2);
     assert_false(lc_registry_find_client(env->reg, id)->ephemeral);
@@ -268,7 +271,8 @@ static void test_unpublish_nothing(void **state)
     struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
 
     lc_registry_unpublish(env->reg, "nobody", env->svc);
-    lc_registry_publish(env->reg, "1.1.1.1:80#true", true, env->svc, a);
+    assert_int_equal(
+        lc_registry_publish(env->reg, "1.1.1.1:80#true", true, env->svc, a), 0);
     env->log[0] = '\0';
     /* A known client, a service it does not publish. */
     lc_registry_unpublish(env->reg, "1.1.1.1:80#true", env->svc2);
@@ -289,7 +293,8 @@ static void test_unpublish_with_own_id(void **state)
     struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
     struct lc_client *c;
 
-    lc_registry_publish(env->reg, "conn-42", true, env->svc, a);
+    assert_int_equal(
+        lc_registry_publish(env->reg, "conn-42", true, env->svc, a), 0);
     c = lc_registry_find_client(env->reg, "conn-42");
     env->log[0] = '\0';
     lc_registry_unpublish(env->reg, c->id, env->svc);
@@ -305,8 +310,8 @@ static void test_free_drops_refs(void **state)
 {
     struct env *env = *state;
     struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
-    lc_registry_publish(env->reg, "x", true, env->svc, a);
-    lc_registry_publish(env->reg, "y", true, env->svc2, a);
+    assert_int_equal(lc_registry_publish(env->reg, "x", true, env->svc, a), 0);
+    assert_int_equal(lc_registry_publish(env->reg, "y", true, env->svc2, a), 0);
     assert_int_equal(a->refs, 3);
     lc_registry_free(env->reg);
     env->reg = NULL;

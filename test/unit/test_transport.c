@@ -488,13 +488,15 @@ static void test_garbage_closed(void **state)
         struct lc_preface p;
         fd = raw_connect(&env->a);
         assert_true(read_exact(env, fd, hello, sizeof hello, 2000));
-        lc_preface_parse_hello(hello, nonce);
+        assert_int_equal(lc_preface_parse_hello(hello, nonce), 0);
         memset(&p, 0, sizeof p);
         strcpy(p.channel, GROUP);
         strcpy(p.address, env->a.self);
         p.id = lc_raft_id_of(env->a.self);
-        lc_preface_encode((const uint8_t *)SECRET, strlen(SECRET), nonce, &p,
-                          claim, sizeof claim, &len);
+        assert_int_equal(lc_preface_encode((const uint8_t *)SECRET,
+                                           strlen(SECRET), nonce, &p, claim,
+                                           sizeof claim, &len),
+                         0);
         claim[4] = 9;
         send_all(fd, claim, len);
         assert_true(wait_closed(env, fd, 2000, &extra));
