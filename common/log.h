@@ -2,10 +2,21 @@
 #ifndef LC_COMMON_LOG_H
 #define LC_COMMON_LOG_H
 
-enum lc_log_level { LC_LOG_DEBUG, LC_LOG_INFO, LC_LOG_WARN, LC_LOG_ERROR };
+enum lc_log_level {
+    LC_LOG_DEBUG,
+    LC_LOG_INFO,
+    LC_LOG_WARN,
+    LC_LOG_ERROR,
+    LC_LOG_OFF, /* only as a level to print from: nothing */
+};
 
 /* Set the lowest level that is printed (default LC_LOG_INFO). */
 void lc_log_set_level(enum lc_log_level level);
+
+/* Set the lowest level printed for lines of @module alone (overrides the
+ * global level; LC_LOG_OFF silences it). Return 0, or -1 when too many
+ * modules have their own level. */
+int lc_log_set_module_level(const char *module, enum lc_log_level level);
 
 /* Parse "debug", "info", "warn" or "error"; return -1 if unknown. */
 int lc_log_parse_level(const char *name);

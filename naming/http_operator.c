@@ -1,5 +1,6 @@
-/* /nacos/v1/ns/operator/metrics (alias /ops/metrics): the naming module's
- * status and counts.
+/* /nacos/v1/ns/operator (alias /ops): metrics, the naming module's status
+ * and counts; distro/client, which server is responsible for a client; log,
+ * a module's log level.
  *
  * status is UP only when every raft group has caught up with what was
  * committed when this node started and currently has a leader; STARTING
@@ -14,8 +15,11 @@
 #include <sys/sysinfo.h>
 
 #include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "naming/filters.h"
-#include "naming/internal.h"
+#include "naming/http_naming.h"
+#include "naming/members.h"
 
 /* System CPU use since the previous call, 0..1, from /proc/stat. */
 static double cpu_load(void)
@@ -113,6 +117,107 @@ static void on_metrics(struct lc_http_exchange *ex, void *data)
     lc_reply_json(ex, o);
 }
 
+/* Spring's @RequestParam String: present (even empty) or 400. */
+static const char *required(struct lc_http_exchange *ex, const char *name)
+{
+    const char *v = lc_http_param(ex, name);
+    if (v == NULL) {
+        lc_naming_error(ex, LC_KIND_TEXT, 400, "Parameter '%s' is missing",
+                        name);
+    }
+    return v;
+}
+
+/* GET /operator/distro/client?ip=&port=: OperatorController
+ * .getResponsibleServer4Client, {"responsibleServer":"host:port"}. */
+static void on_distro_client(struct lc_http_exchange *ex, void *data)
+{
+    struct lc_naming *n = data;
+    const char *ip;
+    const char *port;
+    char *tag;
+    size_t len;
+    char server[300];
+    json_t *o;
+
+    if (lc_http_method(ex) != LC_HTTP_GET) {
+        lc_ns_no_such_api(ex);
+        return;
+    }
+    if ((ip = required(ex, "ip")) == NULL ||
+        (port = required(ex, "port")) == NULL) {
+        return;
+    }
+    len = strlen(ip) + strlen(port) + 2;
+    if ((tag = malloc(len)) == NULL) {
+        lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
+        return;
+    }
+    snprintf(tag, len, "%s:%s", ip, port);
+    lc_naming_distro_map(n, tag, server, sizeof server);
+    free(tag);
+    o = json_object();
+    json_object_set_new(o, "responsibleServer", json_string(server));
+    lc_reply_json(ex, o);
+}
+
+/* Nacos's naming loggers (Loggers.setLogLevel) and the locus modules that
+ * log what they log; a name not listed is accepted and changes nothing, as
+ * in Nacos. */
+static const struct {
+    const char *nacos;
+    const char *module;
+} log_names[] = {
+    {"naming-push", "push"},     {"naming-rt", "health"},
+    {"naming-server", "naming"}, {"naming-event", "naming"},
+    {"naming-raft", "raft"},     {"naming-distro", "distro"},
+};
+
+/* logback's Level.valueOf: ALL/TRACE/DEBUG, INFO, WARN, ERROR, OFF, any
+ * other name DEBUG. */
+static enum lc_log_level logback_level(const char *name)
+{
+    if (strcasecmp(name, "INFO") == 0) {
+        return LC_LOG_INFO;
+    }
+    if (strcasecmp(name, "WARN") == 0) {
+        return LC_LOG_WARN;
+    }
+    if (strcasecmp(name, "ERROR") == 0) {
+        return LC_LOG_ERROR;
+    }
+    if (strcasecmp(name, "OFF") == 0) {
+        return LC_LOG_OFF;
+    }
+    return LC_LOG_DEBUG;
+}
+
+/* PUT /operator/log?logName=&logLevel=: OperatorController.setLogLevel. */
+static void on_log(struct lc_http_exchange *ex, void *data)
+{
+    const char *name;
+    const char *level;
+    (void)data;
+
+    if (lc_http_method(ex) != LC_HTTP_PUT) {
+        lc_ns_no_such_api(ex);
+        return;
+    }
+    if ((name = required(ex, "logName")) == NULL ||
+        (level = required(ex, "logLevel")) == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < LC_ARRAY_SIZE(log_names); i++) {
+        if (strcmp(name, log_names[i].nacos) == 0) {
+            enum lc_log_level l = logback_level(level);
+            lc_log_set_module_level(log_names[i].module, l);
+            lc_infof("server", "log level of %s (%s) set to %s", name,
+                     log_names[i].module, level);
+        }
+    }
+    lc_http_reply_text(ex, 200, "ok");
+}
+
 int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv)
 {
     if (lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/operator/metrics",
@@ -120,7 +225,16 @@ int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv)
         lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/ops/metrics",
                              on_metrics, n) != 0 ||
         lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v2/ns/operator/metrics",
-                             on_metrics, n) != 0) {
+                             on_metrics, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY,
+                             "/nacos/v1/ns/operator/distro/client",
+                             on_distro_client, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/ops/distro/client",
+                             on_distro_client, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/operator/log",
+                             on_log, n) != 0 ||
+        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/ops/log", on_log,
+                             n) != 0) {
         return LC_ENOMEM;
     }
     return 0;

@@ -5,6 +5,7 @@
 
 #include "common/err.h"
 #include "naming/internal.h"
+#include "naming/members.h"
 #include "naming/push.h"
 #include "naming/service_meta.h"
 #include "naming/subscribers_cluster.h"

@@ -41,14 +41,22 @@ void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
                               unsigned ack_timeout_ms,
                               unsigned client_expired_ms);
 
-/* The cluster's members as cluster.conf lists them (HTTP host and port;
- * this node, @self_host:@self_port, is left out), for the requests naming
- * makes to the other members (service/subscribers?aggregation=true), each
- * bounded by @timeout_ms (at most the HTTP shutdown grace, 5000). Call once,
- * before serving. Return 0 or LC_ENOMEM / LC_EINVAL. */
-int lc_naming_set_members(struct lc_naming *n, const char *const *hosts,
-                          const int *ports, unsigned count,
-                          const char *self_host, int self_port,
+/* A member of the cluster: HTTP host and port, and its raft port. */
+struct lc_naming_member {
+    const char *host;
+    int port;
+    int raft_port;
+};
+
+/* The cluster's members as cluster.conf lists them (@self, this node, is
+ * left out of @members if listed; standalone: none), for the requests
+ * naming makes to the other members (service/subscribers?aggregation=true),
+ * each bounded by @timeout_ms (at most the HTTP shutdown grace, 5000), and
+ * Distro's list of servers (operator/distro/client). Call once, before
+ * serving. Return 0 or LC_ENOMEM / LC_EINVAL. */
+int lc_naming_set_members(struct lc_naming *n,
+                          const struct lc_naming_member *members,
+                          unsigned count, const struct lc_naming_member *self,
                           unsigned timeout_ms);
 
 /* Close the module's own handles (the UDP push socket and its timers); @cb

@@ -33,61 +33,8 @@
 #include "common/util.h"
 #include "naming/filters.h"
 #include "naming/internal.h"
+#include "naming/members.h"
 #include "naming/subscribers_cluster.h"
-
-struct peer {
-    char host[256];
-    int port;
-    char addr[300]; /* "host:port", the order members are asked in */
-};
-
-struct lc_peers {
-    unsigned timeout_ms;
-    unsigned n;
-    struct peer peer[];
-};
-
-static int peer_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct peer *)a)->addr,
-                  ((const struct peer *)b)->addr);
-}
-
-int lc_naming_set_members(struct lc_naming *n, const char *const *hosts,
-                          const int *ports, unsigned count,
-                          const char *self_host, int self_port,
-                          unsigned timeout_ms)
-{
-    struct lc_peers *ps = calloc(1, sizeof *ps + count * sizeof ps->peer[0]);
-    if (ps == NULL) {
-        return LC_ENOMEM;
-    }
-    ps->timeout_ms = timeout_ms;
-    for (unsigned i = 0; i < count; i++) {
-        struct peer *p = &ps->peer[ps->n];
-        if (ports[i] == self_port && strcmp(hosts[i], self_host) == 0) {
-            continue; /* allMembersWithoutSelf */
-        }
-        if (!lc_strlcpy(p->host, hosts[i], sizeof p->host)) {
-            free(ps);
-            return LC_EINVAL;
-        }
-        p->port = ports[i];
-        lc_join_host_port(p->addr, sizeof p->addr, p->host, p->port);
-        ps->n++;
-    }
-    /* ServerMemberManager keeps members in a map sorted by address. */
-    qsort(ps->peer, ps->n, sizeof ps->peer[0], peer_cmp);
-    free(n->peers);
-    n->peers = ps;
-    return 0;
-}
-
-void lc_naming_peers_free(struct lc_naming *n)
-{
-    free(n->peers);
-    n->peers = NULL;
-}
 
 /* ---------------------------------------------------------- the answer */
 
@@ -202,7 +149,7 @@ struct agg_call {
     struct lc_http_call call;
     struct lc_http_conn *conn;
     struct agg *a;
-    const struct peer *peer;
+    const struct lc_member *peer;
     json_t *subs; /* the member's subscribers, or NULL */
 };
 

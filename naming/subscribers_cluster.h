@@ -18,7 +18,4 @@ void lc_subscribers_answer(struct lc_naming *n, struct lc_http_exchange *ex,
                            json_t *local, const char *ns, const char *grouped,
                            bool aggregation, int page_no, int page_size);
 
-/* Free the member list (lc_naming_free). */
-void lc_naming_peers_free(struct lc_naming *n);
-
 #endif /* LC_NAMING_SUBSCRIBERS_CLUSTER_H */

@@ -198,15 +198,17 @@ int lc_node_run(const struct lc_config *cfg)
         lc_errorf("server", "naming: %s", lc_strerror(rv));
         return 1;
     }
-    if (!cfg->standalone) {
-        const char *hosts[LC_MAX_MEMBERS];
-        int ports[LC_MAX_MEMBERS];
-        for (unsigned i = 0; i < cfg->n_members; i++) {
-            hosts[i] = cfg->members[i].host;
-            ports[i] = cfg->members[i].port;
+    {
+        struct lc_naming_member nm[LC_MAX_MEMBERS];
+        struct lc_naming_member me = {cfg->ip, cfg->port,
+                                        lc_config_raft_port(cfg->port)};
+        unsigned count = cfg->standalone ? 0 : cfg->n_members;
+        for (unsigned i = 0; i < count; i++) {
+            nm[i] = (struct lc_naming_member){
+                cfg->members[i].host, cfg->members[i].port,
+                lc_config_raft_port(cfg->members[i].port)};
         }
-        rv = lc_naming_set_members(n.naming, hosts, ports, cfg->n_members,
-                                   cfg->ip, cfg->port,
+        rv = lc_naming_set_members(n.naming, nm, count, &me,
                                    cfg->subscribers_timeout_ms);
         if (rv != 0) {
             lc_errorf("server", "naming members: %s", lc_strerror(rv));
