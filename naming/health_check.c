@@ -3,7 +3,10 @@
  *
  * Only the node leading naming_persistent_service_v2 checks (Nacos gives
  * each ip:port to one responsible server; here the leader is that server
- * for all of them). A poll timer follows leadership: on gaining it, one task
+ * for all of them), and only once its leader barrier is applied (the group
+ * is "ready": what earlier leaders committed is applied here, so verdicts
+ * and writes start from the current state). A poll timer follows
+ * leadership: on gaining it, one task
  * is created per persistent client ("ip:port#false"); on losing it, every
  * task and probe is stopped. While leading, the same timer adds tasks for
  * new clients and removes those of clients that are gone.
@@ -718,7 +721,10 @@ static void on_poll(uv_timer_t *timer)
     bool leading = false;
     if (g != NULL) {
         lc_raft_group_status(g, &st);
-        leading = strcmp(st.state, "leader") == 0 && st.caught_up;
+        /* Not on election alone: only once this term's barrier is applied,
+         * so every entry the old leader committed (a deregistration, a
+         * health change) is in the registry the checks read and write. */
+        leading = strcmp(st.state, "leader") == 0 && st.leader_ready;
     }
     if (leading != hc->leading) {
         lc_infof("health", "%s health checks of persistent instances",

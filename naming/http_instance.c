@@ -436,6 +436,8 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
     json_object_set_new(overlay, "weight", json_real(r.weight));
     json_object_set_new(overlay, "extendData",
                         json_loads(r.metadata, 0, NULL));
+    /* Who may expire it (naming/instance_meta_clean.c). */
+    json_object_set_new(overlay, "ephemeral", json_boolean(svc->ephemeral));
     lc_overlay_key(okey, sizeof okey, svc->key, r.ip, r.port, r.cluster);
     rv = lc_ns_pack_overlay(okey, overlay, &data, &len);
     json_decref(overlay);

@@ -65,6 +65,8 @@ static json_t *overlay_of(struct lc_naming *n, const struct lc_service *svc,
     if (!json_is_object(json_object_get(o, "extendData"))) {
         json_object_set_new(o, "extendData", json_object());
     }
+    /* Who may expire it (naming/instance_meta_clean.c). */
+    json_object_set_new(o, "ephemeral", json_boolean(inst->ephemeral));
     return o;
 }
 

@@ -37,6 +37,11 @@ void lc_kvstore_processor(struct lc_kvstore *kv, const char *group,
                           struct lc_processor *p);
 void lc_kvstore_clear(struct lc_kvstore *kv);
 unsigned lc_kvstore_count(const struct lc_kvstore *kv);
+/* Call @fn for every key (in no order); @fn must not change @kv. */
+void lc_kvstore_each(const struct lc_kvstore *kv,
+                     void (*fn)(const char *key, const void *value,
+                                size_t len, void *data),
+                     void *data);
 
 struct lc_naming {
     uv_loop_t *loop;
@@ -50,7 +55,6 @@ struct lc_naming {
     struct lc_statemachine *persistent_sm;
     struct lc_statemachine *service_meta_sm;
     struct lc_statemachine *instance_meta_sm;
-    struct lc_kvstore service_meta;
     struct lc_kvstore instance_meta;
 
     struct lc_switches sw; /* applied switch domain */
@@ -69,8 +73,9 @@ struct lc_naming {
     struct lc_service_cleaner *cleaner; /* NULL until started */
     struct lc_list_cache *list_cache; /* list_cache.c; NULL until used */
 
-    /* The other cluster members (naming/subscribers_cluster.c), or NULL. */
+    /* The cluster members (naming/members.c), or NULL. */
     struct lc_peers *peers;
+    struct lc_imeta_cleaner *imeta; /* instance_meta_clean.c; NULL until used */
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,

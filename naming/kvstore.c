@@ -1,5 +1,5 @@
-/* A replicated key/value processor: the state machine of the service- and
- * instance-metadata groups until the naming issue gives them their own.
+/* A replicated key/value processor: the state machine of the
+ * instance-metadata group (overlays; see lc_overlay_key).
  *
  * Entries: operation "PUT" or "DELETE", data = MetadataStore {key, value}.
  * Snapshot: one `kv` table (key TEXT, value BLOB).
@@ -246,6 +246,18 @@ void lc_kvstore_clear(struct lc_kvstore *kv)
 unsigned lc_kvstore_count(const struct lc_kvstore *kv)
 {
     return HASH_COUNT(kv->entries);
+}
+
+void lc_kvstore_each(const struct lc_kvstore *kv,
+                     void (*fn)(const char *key, const void *value,
+                                size_t len, void *data),
+                     void *data)
+{
+    struct kv_entry *e, *tmp;
+    HASH_ITER(hh, kv->entries, e, tmp)
+    {
+        fn(e->key, e->value, e->len, data);
+    }
 }
 
 void lc_kvstore_processor(struct lc_kvstore *kv, const char *group,

@@ -8,8 +8,9 @@
  *     withdrawal, health change and instance overlay change), and the
  *     service itself (a uid, so a service removed and created again at the
  *     same address is not mistaken for the old one);
- *   - the metadata stores (a change counter each; service metadata may feed
- *     the rendering too) and the switch domain (cacheMillis);
+ *   - the instance metadata store (its change counter; service metadata
+ *     changes bump the revision of their service) and the switch domain
+ *     (cacheMillis);
  *   - the query: clusters and healthyOnly.
  * lastRefTime is the only field that changes per request: the cached text is
  * rendered with lastRefTime 0, split around that value, and each answer is
@@ -36,7 +37,6 @@ struct list_entry {
     struct list_entry *older;
     uint64_t uid;
     uint64_t revision;
-    unsigned long service_meta_changes;
     unsigned long instance_meta_changes;
     struct lc_switches sw;
     char *text;      /* the answer with MARK's digit cut out */
@@ -105,7 +105,6 @@ static bool entry_fresh(const struct lc_naming *n, const struct list_entry *e,
                         const struct lc_service *svc)
 {
     return e->uid == svc->uid && e->revision == svc->revision &&
-           e->service_meta_changes == n->service_meta.changes &&
            e->instance_meta_changes == n->instance_meta.changes &&
            memcmp(&e->sw, &n->sw, sizeof e->sw) == 0;
 }
@@ -161,7 +160,6 @@ static struct list_entry *render(struct lc_naming *n,
     e->cost = sizeof *e + ckey_len + 1 + len;
     e->uid = svc->uid;
     e->revision = svc->revision;
-    e->service_meta_changes = n->service_meta.changes;
     e->instance_meta_changes = n->instance_meta.changes;
     memcpy(&e->sw, &n->sw, sizeof e->sw);
     return e;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "naming/instance_meta_clean.h"
 #include "naming/internal.h"
 #include "naming/members.h"
 #include "naming/push.h"
@@ -19,6 +20,7 @@ static void on_overlay_change(void *data, const char *key)
     if (sep == NULL) {
         return;
     }
+    lc_imeta_on_overlay(n, key);
     HASH_FIND(hh, n->reg->services, key, (unsigned)(sep - key), svc);
     if (svc != NULL) {
         struct lc_event ev = {.type = LC_EV_SERVICE_CHANGED,
@@ -198,6 +200,7 @@ void lc_naming_free(struct lc_naming *n)
     }
     lc_list_cache_free(n->list_cache);
     lc_naming_peers_free(n);
+    lc_imeta_cleaner_free(n->imeta);
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);
     lc_statemachine_free(n->instance_meta_sm);
@@ -206,7 +209,6 @@ void lc_naming_free(struct lc_naming *n)
         lc_health_checker_close(n->hc);
     }
     lc_switches_clear(&n->sw);
-    lc_kvstore_clear(&n->service_meta);
     lc_kvstore_clear(&n->instance_meta);
     lc_service_meta_clear(n);
     lc_registry_free(n->reg);

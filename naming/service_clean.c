@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "naming/instance_meta_clean.h"
 #include "naming/service_meta.h"
 
 #define EMPTY_INITIAL_MS 30000
@@ -166,6 +167,7 @@ static void on_meta_timer(uv_timer_t *t)
 {
     struct lc_service_cleaner *c = t->data;
     lc_service_clean_metadata(c->n, c->o.expired_metadata_expired_ms);
+    lc_imeta_clean(c->n, c->o.expired_metadata_expired_ms);
 }
 
 static unsigned min_u(unsigned a, unsigned b)

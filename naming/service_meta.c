@@ -135,12 +135,15 @@ static int service_touch(struct lc_naming *n, const struct lc_service_key *k,
     return 0;
 }
 
-/* Nobody publishes it and its metadata is gone: the service goes. */
+/* Its metadata is gone: the service goes when nobody publishes it; else it
+ * stays and changes. */
 static void service_drop(struct lc_naming *n, const struct lc_service_key *k)
 {
     struct lc_service *svc = lc_registry_find_service(n->reg, k);
     if (svc != NULL && svc->n_publishers == 0) {
         lc_registry_remove_service(n->reg, svc);
+    } else if (svc != NULL) {
+        publish_changed(n, svc); /* it renders without the metadata now */
     }
 }
 

@@ -420,6 +420,7 @@ void lc_raft_group_status(struct lc_raft_group *g,
     st->last_election_ms = g->last_election_ms;
     st->restarts = g->restarts;
     st->caught_up = g->caught_up;
+    st->leader_ready = g->leader_ready;
     if (r == NULL) {
         st->state = g->restarting ? "restarting" : "unavailable";
         return;

@@ -252,6 +252,9 @@ struct lc_raft_group_status {
     int64_t last_election_ms;  /* leader gap of the last change, -1 none */
     uint64_t restarts;         /* group restarts (disk failure, resetPeers) */
     bool caught_up;
+    /* Leader whose barrier of this term is applied: everything committed
+     * before it became leader is applied here. False on other states. */
+    bool leader_ready;
 };
 
 /* Fill @st with @g's current view. */
