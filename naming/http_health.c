@@ -62,7 +62,7 @@ int lc_health_write(struct lc_naming *n, const struct lc_service *svc,
         return LC_ENOMEM;
     }
     instance_store__pack(&st, data);
-    rv = lc_sm_write(n->persistent_sm, w, key, "ADD", data, len, cb);
+    rv = lc_sm_write(n->persistent_sm, w, key, "HEALTH", data, len, cb);
     free(data);
     return rv;
 }

@@ -193,9 +193,10 @@ int lc_switch_entry_encode(const char *entry, const char *value, char **data,
 int lc_naming_switch_routes(struct lc_naming *n, struct lc_http_server *srv);
 int lc_naming_health_routes(struct lc_naming *n, struct lc_http_server *srv);
 
-/* Write @inst (published by persistent client @client_id in @svc) again
- * through Raft with `healthy` set to @healthy. @w is borrowed until @cb
- * fires. Return 0 or an LC_E* code (then @cb never fires). */
+/* Write a HEALTH entry through Raft: `healthy` of @inst (published by
+ * persistent client @client_id in @svc) becomes @healthy, if that instance
+ * is still there when the entry applies (naming/persistent.c). @w is
+ * borrowed until @cb fires. Return 0 or an LC_E* code (then @cb never fires). */
 int lc_health_write(struct lc_naming *n, const struct lc_service *svc,
                     const char *client_id, const struct lc_instance *inst,
                     bool healthy, struct lc_sm_write *w, lc_sm_write_cb cb);

@@ -2,8 +2,10 @@
  * "ip:port#false" client each, as Nacos's PersistentClientOperationServiceImpl.
  *
  * on_apply runs on every member in log order: ADD (register or update)
- * publishes the instance, DELETE withdraws it; both go through the registry,
- * whose events update the index and reach the push pipeline.
+ * publishes the instance, DELETE withdraws it, HEALTH (locus's own, from
+ * the health checker and health/instance) flips the healthy flag of the
+ * instance as it stands at that point of the log; all go through the
+ * registry, whose events update the index and reach the push pipeline.
  *
  * Snapshot: one `instances` table, a row per (client, service). Loading a
  * snapshot replaces the persistent clients, publishing events only for what
@@ -66,6 +68,42 @@ static void apply_delete(struct lc_naming *n, const InstanceStore *st)
     }
 }
 
+/* HEALTH: a health verdict is written with the instance as the checker saw
+ * it, but an update or a deregistration may be committed before it. Nacos
+ * writes the verdict as an ADD of the whole instance, which then undoes the
+ * update or brings the deregistered instance back; here only the flag of
+ * the instance that is still there (same ip, port and cluster) changes. */
+static void apply_health(struct lc_naming *n, const InstanceStore *st,
+                         struct lc_raft_result *result)
+{
+    struct lc_service_key key = {st->namespace_, st->group_name,
+                                 st->service_name};
+    struct lc_service *svc = lc_registry_find_service(n->reg, &key);
+    struct lc_publish *pub;
+    const struct lc_instance *cur;
+    struct lc_instance *inst;
+
+    if (svc == NULL ||
+        (pub = lc_registry_find_publish(n->reg, st->client_id, svc)) == NULL) {
+        return; /* deregistered since the verdict */
+    }
+    cur = pub->inst;
+    if (strcmp(cur->ip, st->ip) != 0 || cur->port != st->port ||
+        strcmp(cur->cluster, st->cluster) != 0 || cur->healthy == st->healthy) {
+        return;
+    }
+    inst = lc_instance_new(cur->ip, cur->port, cur->cluster, cur->weight,
+                           st->healthy, cur->enabled, false,
+                           cur->metadata_text, cur->instance_id);
+    if (inst == NULL) {
+        result->status = LC_ENOMEM;
+        return;
+    }
+    result->status = lc_registry_publish(n->reg, st->client_id, false, svc,
+                                         inst);
+    lc_instance_unref(inst);
+}
+
 static void on_apply(struct lc_processor *p, uint64_t index,
                      const WriteRequest *req, struct lc_raft_result *result)
 {
@@ -83,6 +121,8 @@ static void on_apply(struct lc_processor *p, uint64_t index,
         apply_add(n, st, result);
     } else if (strcmp(req->operation, "DELETE") == 0) {
         apply_delete(n, st);
+    } else if (strcmp(req->operation, "HEALTH") == 0) {
+        apply_health(n, st, result);
     } else {
         result->status = LC_EINVAL;
         snprintf(result->message, sizeof result->message,

@@ -119,6 +119,66 @@ static void test_apply_add_delete(void **state)
     assert_no_reapply(c);
 }
 
+/* HEALTH flips the flag of the instance as it stands when the entry
+ * applies: a verdict taken before an update keeps the update, one taken
+ * before a deregistration brings nothing back, one for another cluster or
+ * port changes nothing; every member agrees. */
+static void test_apply_health(void **state)
+{
+    struct lc_fixture_cluster *c =
+        lc_fixture_cluster3(state, LC_GROUP_PERSISTENT);
+    struct lc_fixture_inst in, verdict, gone, moved;
+    char other[] = "OTHER";
+    uint64_t index;
+
+    lc_fixture_inst_init(&in, "svc-h", 1, 8080);
+    lc_fixture_add(c, 0, &in);
+    /* The checker saw the instance as registered and says unhealthy; in
+     * the log its verdict comes after an update of weight and metadata. */
+    lc_fixture_inst_init(&verdict, "svc-h", 1, 8080);
+    verdict.st.healthy = false;
+    in.st.weight = 7.0;
+    snprintf(in.metadata, sizeof in.metadata, "{\"v\":\"2\"}");
+    lc_fixture_add(c, 0, &in);
+    index = lc_fixture_submit_instance(c, 0, "HEALTH", &verdict.st);
+    lc_fixture_wait_applied(c, index, ALL);
+    lc_fixture_assert_result(c, index, 0);
+    in.st.healthy = false;
+    for (unsigned i = 0; i < 3; i++) {
+        lc_fixture_assert_has(c, i, &in); /* weight 7, new metadata, unhealthy */
+    }
+
+    /* Another port of the same client id, or another cluster: no change. */
+    lc_fixture_inst_init(&moved, "svc-h", 1, 8080);
+    moved.st.healthy = true;
+    moved.st.cluster = other;
+    lc_fixture_submit_instance(c, 0, "HEALTH", &moved.st);
+    lc_fixture_inst_init(&moved, "svc-h", 1, 8080);
+    moved.st.healthy = true;
+    moved.st.port = 9090;
+    index = lc_fixture_submit_instance(c, 0, "HEALTH", &moved.st);
+    lc_fixture_wait_applied(c, index, ALL);
+    for (unsigned i = 0; i < 3; i++) {
+        lc_fixture_assert_has(c, i, &in);
+    }
+
+    /* Deregistered, then a verdict taken before: it stays deregistered. */
+    lc_fixture_inst_init(&gone, "svc-h", 2, 8081);
+    lc_fixture_add(c, 0, &gone);
+    lc_fixture_inst_init(&verdict, "svc-h", 2, 8081);
+    verdict.st.healthy = false;
+    lc_fixture_del(c, 0, &gone);
+    index = lc_fixture_submit_instance(c, 0, "HEALTH", &verdict.st);
+    lc_fixture_wait_applied(c, index, ALL);
+    lc_fixture_assert_result(c, index, 0);
+    for (unsigned i = 0; i < 3; i++) {
+        lc_fixture_assert_lacks(c, i, &gone);
+        assert_int_equal(c->nodes[i].naming->reg->n_instances, 1);
+    }
+    converged(c, ALL);
+    assert_no_reapply(c);
+}
+
 /* Entries the processor must refuse, identically on every member, without
  * changing anything. */
 static void test_apply_refused(void **state)
@@ -668,6 +728,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_apply_add_delete, lc_fixture_teardown),
+        cmocka_unit_test_teardown(test_apply_health, lc_fixture_teardown),
         cmocka_unit_test_teardown(test_apply_refused, lc_fixture_teardown),
         cmocka_unit_test_teardown(test_apply_ephemeral_service,
                                   lc_fixture_teardown),
