@@ -74,10 +74,11 @@ struct lc_raft_sm {
     /* Capture the state as of @index/@term into *@frozen, cheaply. */
     int (*snapshot_take)(struct lc_raft_sm *sm, uint64_t index, uint64_t term,
                          void **frozen);
-    /* On a worker thread: encode @frozen into *@buf (raft_malloc'd, owned by
-     * the engine afterwards) and *@len. */
-    int (*snapshot_write)(struct lc_raft_sm *sm, void *frozen, void **buf,
-                          size_t *len);
+    /* On a worker thread: encode @frozen into *@n_bufs (>= 1) buffers whose
+     * concatenation is the snapshot: *@bufs and every base raft_malloc'd,
+     * owned by the engine afterwards. */
+    int (*snapshot_write)(struct lc_raft_sm *sm, void *frozen,
+                          struct raft_buffer **bufs, unsigned *n_bufs);
     /* Release @frozen (always called once after snapshot_take succeeded). */
     void (*snapshot_release)(struct lc_raft_sm *sm, void *frozen);
     /* Replace the whole state with the snapshot @buf/@len (borrowed). Set

@@ -104,24 +104,22 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
                               unsigned *n_bufs)
 {
     struct lc_raft_group *g = fsm_group(fsm);
-    struct raft_buffer *b;
-    void *data = NULL;
+    struct raft_buffer *b = NULL;
+    unsigned n = 0;
     size_t len = 0;
     int rv;
 
-    rv = g->sm->snapshot_write(g->sm, g->snap_frozen, &data, &len);
+    /* The image in pieces, written by raft_uv with one writev: never joined
+     * (see snapshots/vfs.c). */
+    rv = g->sm->snapshot_write(g->sm, g->snap_frozen, &b, &n);
     if (rv != 0) {
-        return RAFT_IOERR;
+        return rv == LC_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
     }
-    b = raft_malloc(sizeof *b);
-    if (b == NULL) {
-        raft_free(data);
-        return RAFT_NOMEM;
+    for (unsigned i = 0; i < n; i++) {
+        len += b[i].len;
     }
-    b->base = data;
-    b->len = len;
     *bufs = b;
-    *n_bufs = 1;
+    *n_bufs = n;
     g->snap_size = len;
     return 0;
 }

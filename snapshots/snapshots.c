@@ -15,17 +15,20 @@
 #include "common/util.h"
 #include "snapshots/internal.h"
 
+/* Page cache of a snapshot being written (PRAGMA cache_size: -N is N KiB). */
+#define SNAP_CACHE_KIB "-1024"
+
 /* How the pieces fit.
  *
- * Writing. lc_snapshot_begin() opens ":memory:" and turns its main database
- * into a resizeable memdb image (sqlite3_deserialize of an empty buffer), so
- * the processor's tables are written straight into one contiguous buffer that
- * is exactly the database file (memdb runs with journal_mode=MEMORY and never
- * touches the file system). lc_snapshot_finish() reads that buffer without a
- * copy (SQLITE_SERIALIZE_NOCOPY), copies it once into raft_malloc() memory and
- * closes the connection, which frees the memdb buffer. Peak memory is about
- * twice the image. memdb caps an image at SQLITE_MEMDB_DEFAULT_MAXSIZE (1 GiB
- * in stock builds); beyond that writes fail with SQLITE_FULL.
+ * Writing. lc_snapshot_begin() opens a database on the in-memory VFS of
+ * vfs.c: the processor's tables are written into a file that is a row of
+ * raft_malloc'd chunks, never on disk, with the rollback journal in memory
+ * and a 1 MiB page cache. lc_snapshot_finish_bufs() adds the meta table and
+ * takes the chunks as they are, as raft's snapshot buffers: the image is
+ * never copied, so a snapshot costs its size once (plus the page cache). The
+ * file is capped at 1 GiB (lc_snap_vfs_max); beyond that writes fail with
+ * SQLITE_FULL. lc_snapshot_finish() joins the chunks into one buffer, which
+ * copies the image when there is more than one: for tests and tools.
  *
  * Reading. lc_snapshot_open() deserialises the caller's buffer with
  * SQLITE_DESERIALIZE_READONLY and without FREEONCLOSE: no copy is made, SQLite
@@ -60,22 +63,29 @@ int lc_snapshot_begin(sqlite3 **db)
     int rc;
     int err;
 
-    rc = sqlite3_open_v2(
-        ":memory:", &conn,
-        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = lc_snap_vfs_register();
+    if (rc != SQLITE_OK) {
+        return (rc & 0xff) == SQLITE_NOMEM ? LC_ENOMEM : LC_EIO;
+    }
+    /* The name is only a label: every open on the VFS is a new file. */
+    rc = sqlite3_open_v2("snapshot.db", &conn,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                             SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE,
+                         LC_SNAP_VFS);
     if (rc != SQLITE_OK) {
         goto err_after_open;
     }
-    /* An empty, growable memdb image owned (and freed) by the connection. */
-    rc = sqlite3_deserialize(conn, "main", NULL, 0, 0,
-                             SQLITE_DESERIALIZE_RESIZEABLE |
-                                 SQLITE_DESERIALIZE_FREEONCLOSE);
-    if (rc != SQLITE_OK) {
-        goto err_after_open;
-    }
-    /* memdb's default already; stated so no journal file can appear. */
-    rc =
-        sqlite3_exec(conn, "PRAGMA main.journal_mode=MEMORY", NULL, NULL, NULL);
+    /* The rollback journal in memory: pages appended by a transaction are
+     * not journaled, so it holds a few pages at a time. One connection:
+     * lock once. The page cache is only a cache over memory: keep it small,
+     * it is the one part of the build held beside the image. */
+    rc = sqlite3_exec(conn,
+                      "PRAGMA main.journal_mode=MEMORY;"
+                      " PRAGMA main.locking_mode=EXCLUSIVE;"
+                      " PRAGMA main.synchronous=OFF;"
+                      " PRAGMA main.cache_size=" SNAP_CACHE_KIB ";"
+                      " PRAGMA temp_store=MEMORY",
+                      NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         goto err_after_open;
     }
@@ -175,16 +185,16 @@ err:
     return lc_snap_err_from_sqlite(rc);
 }
 
-int lc_snapshot_finish(sqlite3 *db, const struct lc_snapshot_meta *meta,
-                       void **buf, size_t *len, char *errmsg, size_t errlen)
+int lc_snapshot_finish_bufs(sqlite3 *db, const struct lc_snapshot_meta *meta,
+                            struct raft_buffer **bufs, unsigned *n_bufs,
+                            char *errmsg, size_t errlen)
 {
     char detail[256];
-    sqlite3_int64 size;
-    unsigned char *image;
     uint64_t checksum;
     size_t glen;
+    size_t len;
     bool exists = false;
-    void *out;
+    int rc;
     int err;
 
     glen = strnlen(meta->group, sizeof meta->group);
@@ -226,30 +236,81 @@ int lc_snapshot_finish(sqlite3 *db, const struct lc_snapshot_meta *meta,
         goto err_after_begin;
     }
 
-    /* The memdb buffer itself: no allocation, valid until the close. */
-    image = sqlite3_serialize(db, "main", &size, SQLITE_SERIALIZE_NOCOPY);
-    if (image == NULL || size <= 0) {
+    /* Committed, so every page is in the file: take its chunks as they are. */
+    rc = lc_snap_vfs_take(db, bufs, n_bufs, &len);
+    if (rc != SQLITE_OK) {
         lc_snap_set_err(errmsg, errlen,
-                "cannot write snapshot: serialising the database failed");
+                "cannot write snapshot: the database file is %s",
+                rc == SQLITE_EMPTY ? "empty" : "not on the snapshot VFS");
         err = LC_EIO;
         goto err_after_begin;
     }
-    out = raft_malloc((size_t)size);
-    if (out == NULL) {
-        lc_snap_set_err(errmsg, errlen,
-                "cannot write snapshot: out of memory for a %lld-byte image",
-                (long long)size);
-        err = LC_ENOMEM;
-        goto err_after_begin;
-    }
-    memcpy(out, image, (size_t)size);
     sqlite3_close_v2(db);
-    *buf = out;
-    *len = (size_t)size;
     return 0;
 
 err_after_begin:
     sqlite3_close_v2(db);
+    return err;
+}
+
+void lc_snapshot_free_bufs(struct raft_buffer *bufs, unsigned n_bufs)
+{
+    if (bufs == NULL) {
+        return;
+    }
+    for (unsigned i = 0; i < n_bufs; i++) {
+        raft_free(bufs[i].base);
+    }
+    raft_free(bufs);
+}
+
+int lc_snapshot_join(struct raft_buffer *bufs, unsigned n_bufs, void **buf,
+                     size_t *len)
+{
+    unsigned char *out;
+    size_t total = 0;
+
+    if (n_bufs == 1) {
+        /* One piece: hand it over as it is. */
+        *buf = bufs[0].base;
+        *len = bufs[0].len;
+        raft_free(bufs);
+        return 0;
+    }
+    for (unsigned i = 0; i < n_bufs; i++) {
+        total += bufs[i].len;
+    }
+    out = raft_malloc(total > 0 ? total : 1);
+    if (out == NULL) {
+        lc_snapshot_free_bufs(bufs, n_bufs);
+        return LC_ENOMEM;
+    }
+    *buf = out;
+    *len = total;
+    for (unsigned i = 0; i < n_bufs; i++) {
+        memcpy(out, bufs[i].base, bufs[i].len);
+        out += bufs[i].len;
+    }
+    lc_snapshot_free_bufs(bufs, n_bufs);
+    return 0;
+}
+
+int lc_snapshot_finish(sqlite3 *db, const struct lc_snapshot_meta *meta,
+                       void **buf, size_t *len, char *errmsg, size_t errlen)
+{
+    struct raft_buffer *bufs;
+    unsigned n_bufs;
+    int err;
+
+    err = lc_snapshot_finish_bufs(db, meta, &bufs, &n_bufs, errmsg, errlen);
+    if (err != 0) {
+        return err;
+    }
+    err = lc_snapshot_join(bufs, n_bufs, buf, len);
+    if (err != 0) {
+        lc_snap_set_err(errmsg, errlen,
+                "cannot write snapshot: out of memory joining the image");
+    }
     return err;
 }
 

@@ -3,11 +3,12 @@
  * A snapshot is an ordinary SQLite database image. A processor writes its own
  * tables into it; this module adds a `meta` table (key TEXT PRIMARY KEY,
  * value TEXT) holding group, index, term, format version, creation time and a
- * checksum over every other table, and serialises the database into one
- * buffer that canonical/raft stores as the snapshot file. An operator can open
+ * checksum over every other table, and hands the database file over as the
+ * buffers canonical/raft writes, as they are, into the snapshot file. An operator can open
  * that file with `sqlite3 <file> .tables`.
  *
- * Loading deserialises a buffer back into a read-only in-memory database and
+ * Loading deserialises a buffer, in place and without a copy, into a
+ * read-only in-memory database and
  * refuses it, with a message naming the cause, when it is not a SQLite image,
  * lacks the meta table, has another format version, belongs to another group
  * or its checksum does not match its content.
@@ -18,6 +19,7 @@
 #ifndef LC_SNAPSHOTS_H
 #define LC_SNAPSHOTS_H
 
+#include <raft.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,12 +41,32 @@ struct lc_snapshot_meta {
 int lc_snapshot_begin(sqlite3 **db);
 
 /* Compute the checksum, write the meta table from @meta (group, index, term,
- * created_ms; format and checksum are filled in), serialise the database and
- * close it. On 0, *@buf (allocated with raft_malloc) and *@len hold the image
- * and the caller owns *@buf. @db is closed in every case. On failure a message
- * is written to @errmsg (@errlen bytes): LC_ENOMEM, or LC_EINVAL for an empty
- * group, an open transaction, a table named meta or a table the checksum
- * cannot cover (WITHOUT ROWID, virtual, VIRTUAL generated column). */
+ * created_ms; format and checksum are filled in) and close @db, handing over
+ * the database file as it was written, without a copy: on 0, *@bufs is a
+ * raft_malloc'd array of *@n_bufs (>= 1) raft_malloc'd buffers whose
+ * concatenation is the image, owned by the caller (lc_snapshot_free_bufs(),
+ * or raft). @db is closed in every case. On failure a message is written to
+ * @errmsg (@errlen bytes): LC_ENOMEM, LC_ETOOBIG (image over 1 GiB), or
+ * LC_EINVAL for an empty group, an open transaction, a table named meta or a
+ * table the checksum cannot cover (WITHOUT ROWID, virtual, VIRTUAL generated
+ * column). */
+int lc_snapshot_finish_bufs(sqlite3 *db, const struct lc_snapshot_meta *meta,
+                            struct raft_buffer **bufs, unsigned *n_bufs,
+                            char *errmsg, size_t errlen);
+
+/* Free what lc_snapshot_finish_bufs() returned (NULL @bufs: nothing). */
+void lc_snapshot_free_bufs(struct raft_buffer *bufs, unsigned n_bufs);
+
+/* Join the @n_bufs buffers of @bufs (taken over in every case) into one
+ * raft_malloc'd buffer *@buf of *@len bytes: moved when there is one, copied
+ * otherwise. Return 0 or LC_ENOMEM. */
+int lc_snapshot_join(struct raft_buffer *bufs, unsigned n_bufs, void **buf,
+                     size_t *len);
+
+/* lc_snapshot_finish_bufs() then lc_snapshot_join(): the image in one
+ * raft_malloc'd buffer *@buf of *@len bytes, owned by the caller. Holds the
+ * image twice for a moment when it is over 64 KiB: for tests and tools, not
+ * for raft. */
 int lc_snapshot_finish(sqlite3 *db, const struct lc_snapshot_meta *meta,
                        void **buf, size_t *len, char *errmsg, size_t errlen);
 

@@ -6,10 +6,11 @@
  * every member sees the same bytes every member reports the same.
  *
  * Snapshot: freeze on the loop, then on a worker thread open an in-memory
- * database, let the processor write its tables, add the meta table and
- * serialise (snapshots/). Restore validates the image (group, format,
- * checksum) before the processor sees it, so a corrupt or foreign file is
- * refused with a message and the state is untouched.
+ * database, let the processor write its tables, add the meta table and hand
+ * the database file's chunks to raft as they are (snapshots/). Restore
+ * validates the image (group, format, checksum) before the processor sees it,
+ * so a corrupt or foreign file is refused with a message and the state is
+ * untouched.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,8 @@ static int sm_snapshot_take(struct lc_raft_sm *rsm, uint64_t index,
 }
 
 /* Worker thread. */
-static int sm_snapshot_write(struct lc_raft_sm *rsm, void *frozen, void **buf,
-                             size_t *len)
+static int sm_snapshot_write(struct lc_raft_sm *rsm, void *frozen,
+                             struct raft_buffer **bufs, unsigned *n_bufs)
 {
     struct lc_statemachine *sm = rsm->data;
     struct frozen *f = frozen;
@@ -106,7 +107,8 @@ static int sm_snapshot_write(struct lc_raft_sm *rsm, void *frozen, void **buf,
     meta.index = f->index;
     meta.term = f->term;
     meta.created_ms = lc_now_ms();
-    rv = lc_snapshot_finish(db, &meta, buf, len, errmsg, sizeof errmsg);
+    rv = lc_snapshot_finish_bufs(db, &meta, bufs, n_bufs, errmsg,
+                                 sizeof errmsg);
     if (rv != 0) {
         lc_errorf("sm", "group %s: snapshot failed: %s", sm->proc->group,
                   errmsg);

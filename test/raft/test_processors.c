@@ -632,6 +632,8 @@ static void test_snapshot_refused(void **state)
         struct lc_naming *n = c->nodes[1].naming;
         struct lc_statemachine *glue;
         struct lc_raft_sm *sm;
+        struct raft_buffer *bufs;
+        unsigned n_bufs;
         void *frozen;
         void *buf;
         size_t len;
@@ -639,7 +641,8 @@ static void test_snapshot_refused(void **state)
             lc_statemachine_new_detached(&n->service_meta_proc, &glue), 0);
         sm = lc_statemachine_sm(glue);
         assert_int_equal(sm->snapshot_take(sm, 5, 1, &frozen), 0);
-        assert_int_equal(sm->snapshot_write(sm, frozen, &buf, &len), 0);
+        assert_int_equal(sm->snapshot_write(sm, frozen, &bufs, &n_bufs), 0);
+        assert_int_equal(lc_snapshot_join(bufs, n_bufs, &buf, &len), 0);
         sm->snapshot_release(sm, frozen);
         lc_fixture_assert_refused(c, 1, buf, len, "other group");
         raft_free(buf);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "snapshots/snapshots.h"
 #include "test/support/fixture_sm.h"
 
 static int grow(struct lc_fixture_sm *a, uint64_t index)
@@ -54,17 +55,30 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
     return 0;
 }
 
-int lc_fixture_sm_image(struct lc_fixture_sm *a, uint64_t index, uint64_t term,
-                        void **buf, size_t *len)
+/* The image as the engine gets it: in pieces. */
+static int image_bufs(struct lc_fixture_sm *a, uint64_t index, uint64_t term,
+                      struct raft_buffer **bufs, unsigned *n_bufs)
 {
     void *frozen = NULL;
     int rv = a->sm->snapshot_take(a->sm, index, term, &frozen);
     if (rv != 0) {
         return rv;
     }
-    rv = a->sm->snapshot_write(a->sm, frozen, buf, len);
+    rv = a->sm->snapshot_write(a->sm, frozen, bufs, n_bufs);
     a->sm->snapshot_release(a->sm, frozen);
     return rv;
+}
+
+int lc_fixture_sm_image(struct lc_fixture_sm *a, uint64_t index, uint64_t term,
+                        void **buf, size_t *len)
+{
+    struct raft_buffer *bufs;
+    unsigned n_bufs;
+    int rv = image_bufs(a, index, term, &bufs, &n_bufs);
+    if (rv != 0) {
+        return rv;
+    }
+    return lc_snapshot_join(bufs, n_bufs, buf, len);
 }
 
 /* Version 1: synchronous, raft frees the buffers afterwards. */
@@ -72,26 +86,15 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
                         unsigned *n_bufs)
 {
     struct lc_fixture_sm *a = fsm->data;
-    struct raft_buffer *b;
     uint64_t index = a->raft->snapshot.pending.index;
     uint64_t term = a->raft->snapshot.pending.term;
-    void *data = NULL;
-    size_t len = 0;
     int rv;
 
-    rv = lc_fixture_sm_image(a, index, term, &data, &len);
+    /* Several pieces, as the engine hands them (the fixture's io joins). */
+    rv = image_bufs(a, index, term, bufs, n_bufs);
     if (rv != 0) {
         return rv == LC_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
     }
-    b = raft_malloc(sizeof *b);
-    if (b == NULL) {
-        raft_free(data);
-        return RAFT_NOMEM;
-    }
-    b->base = data;
-    b->len = len;
-    *bufs = b;
-    *n_bufs = 1;
     a->n_snapshots++;
     a->last_snapshot_index = index;
     return 0;

@@ -1,7 +1,9 @@
 /* snapshots/ under allocation failure: fail the Nth SQLite or raft allocation
- * in turn through begin, finish, open and read_meta; every failure must be
- * reported as LC_ENOMEM and leave no allocation behind. Its own binary because
- * SQLITE_CONFIG_MALLOC is process-wide and must precede sqlite3_initialize. */
+ * in turn through begin, a processor's writes, finish, finish_bufs, join,
+ * open and read_meta; every failure must be reported as LC_ENOMEM (SQLITE_NOMEM
+ * for the processor's writes) and leave no allocation behind. Its own binary
+ * because SQLITE_CONFIG_MALLOC is process-wide and must precede
+ * sqlite3_initialize. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -348,6 +350,138 @@ static void test_finish(void **state)
                   failures);
 }
 
+/* A processor filling the database: a chunk of the file that cannot be
+ * allocated is SQLITE_NOMEM to it, like any other allocation. */
+static void test_fill(void **state)
+{
+    long base = live;
+    long failures = 0;
+    long n;
+    sqlite3 *db;
+    int rc;
+    (void)state;
+
+    for (n = 1;; n++) {
+        assert_int_equal(lc_snapshot_begin(&db), 0);
+        arm(n);
+        rc = sqlite3_exec(db,
+                          "CREATE TABLE t(b BLOB);"
+                          " INSERT INTO t VALUES (zeroblob(250000));"
+                          " INSERT INTO t VALUES (zeroblob(250000))",
+                          NULL, NULL, NULL);
+        disarm();
+        if (rc == SQLITE_OK) {
+            /* A failure SQLite absorbed (a cache page) lost nothing. */
+            sqlite3_stmt *st;
+            assert_int_equal(
+                sqlite3_prepare_v2(db, "SELECT count(*), sum(length(b))"
+                                       " FROM t", -1, &st, NULL),
+                SQLITE_OK);
+            assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+            assert_int_equal(sqlite3_column_int(st, 0), 2);
+            assert_int_equal(sqlite3_column_int(st, 1), 500000);
+            sqlite3_finalize(st);
+        } else {
+            failures++;
+            if (rc != SQLITE_NOMEM) {
+                fail_msg("filling with allocation %ld failing: %s, want "
+                         "SQLITE_NOMEM",
+                         n, sqlite3_errstr(rc));
+            }
+        }
+        lc_snapshot_abort(db);
+        if (live != base) {
+            fail_msg("filling with allocation %ld failing: %ld allocations "
+                     "leaked",
+                     n, live - base);
+        }
+        if (!injected) {
+            break;
+        }
+    }
+    print_message("fill: %ld allocation points, %ld reported\n", n - 1,
+                  failures);
+}
+
+/* An image of three chunks (64 + 128 + 256 KiB): every chunk and the array
+ * holding them can fail. */
+static void test_finish_bufs(void **state)
+{
+    struct lc_snapshot_meta m = test_meta();
+    struct raft_buffer *bufs;
+    unsigned n_bufs;
+    char errmsg[256];
+    long base = live;
+    long failures = 0;
+    long n;
+    sqlite3 *db;
+    int err;
+    (void)state;
+
+    for (n = 1;; n++) {
+        db = filled_db();
+        assert_int_equal(sqlite3_exec(db,
+                                      "INSERT INTO services VALUES (3, 'big',"
+                                      " 0, zeroblob(250000), NULL)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        errmsg[0] = '\0';
+        bufs = NULL;
+        n_bufs = 0;
+        arm(n);
+        err = lc_snapshot_finish_bufs(db, &m, &bufs, &n_bufs, errmsg,
+                                      sizeof errmsg);
+        disarm();
+        if (err == 0) {
+            void *buf;
+            size_t len;
+            assert_int_equal(n_bufs, 3);
+            assert_int_equal(lc_snapshot_join(bufs, n_bufs, &buf, &len), 0);
+            check_image(buf, len);
+            raft_free(buf);
+        } else {
+            failures++;
+            assert_null(bufs);
+        }
+        check_result("lc_snapshot_finish_bufs", n, err, errmsg, base);
+        if (!injected) {
+            break;
+        }
+    }
+    print_message("finish_bufs: %ld allocation points, %ld reported\n", n - 1,
+                  failures);
+}
+
+/* Joining pieces: the one allocation fails cleanly, the pieces are gone
+ * either way. */
+static void test_join(void **state)
+{
+    struct lc_snapshot_meta m = test_meta();
+    struct raft_buffer *bufs;
+    unsigned n_bufs;
+    long base = live;
+    void *buf = NULL;
+    size_t len;
+    sqlite3 *db;
+    (void)state;
+
+    db = filled_db();
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO services VALUES (3, 'big', 0,"
+                                  " zeroblob(100000), NULL)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(
+        lc_snapshot_finish_bufs(db, &m, &bufs, &n_bufs, NULL, 0), 0);
+    assert_true(n_bufs > 1);
+    arm(1);
+    assert_int_equal(lc_snapshot_join(bufs, n_bufs, &buf, &len), LC_ENOMEM);
+    disarm();
+    assert_true(injected);
+    assert_null(buf);
+    assert_int_equal(live, base);
+}
+
 static void test_open(void **state)
 {
     struct lc_snapshot_meta m;
@@ -433,6 +567,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_begin),
         cmocka_unit_test(test_finish),
+        cmocka_unit_test(test_fill),
+        cmocka_unit_test(test_finish_bufs),
+        cmocka_unit_test(test_join),
         cmocka_unit_test(test_open),
         cmocka_unit_test(test_read_meta),
     };

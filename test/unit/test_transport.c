@@ -57,17 +57,23 @@ static int sm_snapshot_take(struct lc_raft_sm *sm, uint64_t index,
     return 0;
 }
 
-static int sm_snapshot_write(struct lc_raft_sm *sm, void *frozen, void **buf,
-                             size_t *len)
+static int sm_snapshot_write(struct lc_raft_sm *sm, void *frozen,
+                             struct raft_buffer **bufs, unsigned *n_bufs)
 {
+    struct raft_buffer *b = raft_malloc(sizeof *b);
     (void)sm;
     (void)frozen;
-    *buf = raft_malloc(8);
-    if (*buf == NULL) {
+    if (b == NULL) {
         return LC_ENOMEM;
     }
-    memset(*buf, 0, 8);
-    *len = 8;
+    b->base = raft_calloc(1, 8);
+    if (b->base == NULL) {
+        raft_free(b);
+        return LC_ENOMEM;
+    }
+    b->len = 8;
+    *bufs = b;
+    *n_bufs = 1;
     return 0;
 }
 
