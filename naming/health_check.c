@@ -5,33 +5,45 @@
  * each ip:port to one responsible server; here the leader is that server
  * for all of them), and only once its leader barrier is applied (the group
  * is "ready": what earlier leaders committed is applied here, so verdicts
- * and writes start from the current state). A poll timer follows
- * leadership: on gaining it, one task
- * is created per persistent client ("ip:port#false"); on losing it, every
- * task and probe is stopped. While leading, the same timer adds tasks for
- * new clients and removes those of clients that are gone.
+ * and writes start from the current state), and only while the `check`
+ * switch is on. A 500 ms poll follows both. Starting schedules one task per
+ * persistent client ("ip:port#false"), found by an incremental scan of the
+ * registry's persistent rows (bounded work per loop turn); afterwards
+ * ClientRegisterServiceEvent adds the tasks of new clients and the
+ * registry's client_gone hook drops those of clients that go. Stopping
+ * (leadership lost, switch off, close) drops every task and closes every
+ * probe: nothing is kept per client while the checker is stopped.
  *
- * A task fires after its normalized check time (first 2000 + a random part
- * below tcpHealthParams.max, then smoothed with tcpHealthParams.factor from
- * each check's response time and kept within [min, max]) and starts one TCP
- * connect per instance the client publishes, unless the health_check_enabled
- * switch is off or the cluster's checker is NONE. A connect succeeds, is
- * refused, fails otherwise, or times out after 500 ms. Verdicts count as
- * Nacos counts them: an unhealthy instance becomes healthy after checkTimes
- * successes in a row; a healthy one becomes unhealthy after checkTimes
- * failures or timeouts in a row, or at once when the connection is refused.
- * A change is written through Raft (the instance again with only `healthy`
- * changed), so every member applies it and subscribers get a push.
+ * A task is a `struct lc_hc_node` in its lc_client (16 bytes): its due time
+ * sits in one min-heap served by one uv timer. It fires after its
+ * normalized check time (first 2000 + a random part below
+ * tcpHealthParams.max, then smoothed with tcpHealthParams.factor from each
+ * check's response time and kept within [min, max]) and marks every
+ * instance of the client due, unless the switch is off or the cluster's
+ * checker is NONE; an instance whose last check has not finished is
+ * skipped and doubles the check time. A client with due instances waits in
+ * a FIFO for connect slots (at most MAX_IN_FLIGHT at once); the uv handles
+ * of a connect are allocated when it starts and freed when it closes.
  *
- * Everything runs on the loop and never blocks: connects are asynchronous
- * (uv_tcp_connect; host names through uv_getaddrinfo), at most
- * MAX_IN_FLIGHT at once, the rest queued in order.
+ * The per-instance HealthCheckStatus (counts, being checked, a write in
+ * flight) lives in the instance's lc_publish (8 bytes) and is valid only
+ * while it carries the checker's current epoch; stopping bumps the epoch,
+ * which resets every status at once.
  *
- * Lifetime: the checker owns tasks, which own probes; each holds a
- * reference on the checker, as does every Raft write in flight. Closing
- * closes every handle and the checker frees itself when the last reference
- * goes; after lc_health_checker_close() nothing touches the naming module.
+ * A connect succeeds, is refused, fails otherwise, or times out after
+ * 500 ms. Verdicts count as Nacos counts them: an unhealthy instance becomes
+ * healthy after checkTimes successes in a row; a healthy one becomes
+ * unhealthy after checkTimes failures or timeouts in a row, or at once when
+ * the connection is refused. A change is written through Raft
+ * (lc_health_write), so every member applies it and subscribers get a push.
+ *
+ * Lifetime: the checker holds a reference for each of its handles, each
+ * probe (until its handles are closed) and each Raft write in flight.
+ * Closing stops it and closes its handles; it frees itself when the last
+ * reference goes and never touches the naming module after
+ * lc_health_checker_close().
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
@@ -41,49 +53,28 @@
 #include "common/util.h"
 #include "naming/internal.h"
 
-#define POLL_MS 500            /* leadership and client-set follow-up */
-#define CONNECT_TIMEOUT_MS 500 /* TcpHealthCheckProcessor.CONNECT_TIMEOUT_MS   \
-                                */
+#define POLL_MS 500            /* leadership and switch follow-up */
+#define CONNECT_TIMEOUT_MS 500 /* TcpHealthCheckProcessor.CONNECT_TIMEOUT_MS */
 #define LOWER_CHECK_RT 2000    /* HealthCheckTaskV2.LOWER_CHECK_RT */
 #define MAX_IN_FLIGHT 256      /* concurrent connects */
+#define SCAN_BATCH 2048        /* registry rows per loop turn when starting */
+#define FIRE_BATCH 4096        /* tasks fired per loop turn */
+#define STREAK_MAX 32767
+
+/* lc_publish.hc_flags */
+#define F_DUE 1u          /* waiting for a connect slot */
+#define F_PROBING 2u      /* a connect is running */
+#define F_WRITING 4u      /* a status change is on its way through Raft */
+#define F_LAST_HEALTHY 8u /* health when the counts started */
 
 enum verdict { CHECK_OK, CHECK_FAIL, CHECK_FAIL_NOW };
 
-/* HealthCheckStatus of one instance (client, service). */
-struct hc_inst {
-    char *service_key;
-    bool being_checked;
-    bool writing; /* a status change is on its way through Raft */
-    bool last_healthy;
-    int ok_count;
-    int fail_count;
-    bool seen; /* still published, at the last sweep */
-    UT_hash_handle hh;
-};
-
-struct hc_probe;
-
-/* HealthCheckTaskV2: one per persistent client. */
-struct hc_task {
-    struct lc_health_checker *hc;
-    char *client_id;
-    uv_timer_t timer;
-    long rt_normalized;
-    long rt_best;
-    long rt_worst;
-    long rt_last;
-    struct hc_inst *insts;   /* by service key */
-    struct hc_probe *probes; /* started or queued, linked by task_next */
-    unsigned n_probes;
-    bool dead; /* removed; freed once closed and probe-free */
-    bool timer_closed;
-    bool seen;
-    UT_hash_handle hh;
-};
-
-/* One TCP connect. */
+/* One TCP connect, allocated when it starts. */
 struct hc_probe {
-    struct hc_task *task;
+    struct lc_health_checker *hc;
+    struct hc_probe *prev, *next; /* the checker's probes */
+    uint32_t epoch;
+    char *client_id; /* these three follow the struct */
     char *service_key;
     char *ip;
     int port;
@@ -96,14 +87,13 @@ struct hc_probe {
     bool started;
     bool done;
     uint64_t start_ms;
-    struct hc_probe *task_next;
-    struct hc_probe *queue_next;
 };
 
 struct hc_write {
     struct lc_sm_write w;
     struct lc_health_checker *hc;
-    char *client_id;
+    uint32_t epoch;
+    char *client_id; /* these two follow the struct */
     char *service_key;
     bool healthy;
 };
@@ -112,17 +102,25 @@ struct lc_health_checker {
     struct lc_naming *n; /* NULL once closing */
     uv_loop_t *loop;
     uv_timer_t poll;
+    uv_timer_t due_timer; /* the heap's earliest task */
+    uv_idle_t scan;       /* the incremental scan after starting */
     bool leading;
+    bool active; /* leading, ready and the switch on: tasks exist */
+    bool scanning;
+    bool draining; /* probe_start may end a probe, which drains */
     bool closing;
-    unsigned refs; /* poll timer, tasks, writes in flight */
-    struct hc_task *tasks;
-    struct hc_probe *queue_head; /* waiting for a connect slot */
-    struct hc_probe *queue_tail;
+    size_t scan_cursor; /* rows below it are still to visit */
+    uint32_t epoch;     /* of the instance statuses; bumped on stop */
+    uint64_t clock0;    /* due times are uint32 ms since */
+    unsigned refs;      /* handles, probes, writes in flight */
+    struct lc_hc_heap heap;
+    struct lc_hc_fifo fifo;
+    struct hc_probe *probes; /* started, not yet freed */
     unsigned in_flight;
     uint64_t rand_state;
 };
 
-static void probe_run(struct hc_probe *p);
+static void drain(struct lc_health_checker *hc);
 
 /* ------------------------------------------------------------ predicate */
 
@@ -146,11 +144,13 @@ bool lc_health_checks_on(struct lc_naming *n, const struct lc_service *svc,
            !cluster_checker_is_none(n, svc, cluster);
 }
 
-/* ------------------------------------------------------------ lifetime */
+/* ------------------------------------------------------------ helpers */
 
 static void maybe_destroy(struct lc_health_checker *hc)
 {
     if (hc->closing && hc->refs == 0) {
+        lc_hc_heap_clear(&hc->heap);
+        lc_hc_fifo_clear(&hc->fifo);
         free(hc);
     }
 }
@@ -165,85 +165,176 @@ static long random_below(struct lc_health_checker *hc, long bound)
     return bound > 0 ? (long)(x % (uint64_t)bound) : 0;
 }
 
-static void inst_free_all(struct hc_task *t)
+static uint32_t clock_ms(const struct lc_health_checker *hc)
 {
-    struct hc_inst *s, *tmp;
-    HASH_ITER(hh, t->insts, s, tmp)
-    {
-        HASH_DEL(t->insts, s);
-        free(s->service_key);
-        free(s);
+    return (uint32_t)(uv_now(hc->loop) - hc->clock0);
+}
+
+static struct lc_client *client_of(struct lc_hc_node *x)
+{
+    return (struct lc_client *)(void *)((char *)x -
+                                        offsetof(struct lc_client, hc));
+}
+
+/* The instance's status in this epoch (fresh counts otherwise). */
+static void status_fresh(struct lc_health_checker *hc, struct lc_publish *pub)
+{
+    if (pub->hc_epoch != hc->epoch) {
+        pub->hc_epoch = hc->epoch;
+        pub->hc_streak = 0;
+        pub->hc_flags = pub->inst->healthy ? F_LAST_HEALTHY : 0;
     }
 }
 
-static void task_maybe_free(struct hc_task *t)
+/* HealthCheckCommonV2.reEvaluateCheckRT with the TCP parameters. */
+static void re_evaluate(struct lc_client *c, long rt,
+                        const struct lc_health_params *params)
 {
-    struct lc_health_checker *hc = t->hc;
-    if (!t->dead || !t->timer_closed || t->n_probes > 0) {
+    long v = (long)(params->factor * (float)c->hc.rt +
+                    (1 - params->factor) * (float)rt);
+    if (v > params->max) {
+        v = params->max;
+    }
+    if (v < params->min) {
+        v = params->min;
+    }
+    if (v > INT32_MAX) {
+        v = INT32_MAX;
+    }
+    c->hc.rt = (int32_t)v;
+}
+
+/* --------------------------------------------------------------- tasks */
+
+static void on_due(uv_timer_t *timer);
+
+/* Arm the timer for the heap's earliest task. */
+static void arm(struct lc_health_checker *hc)
+{
+    struct lc_hc_node *top = lc_hc_heap_top(&hc->heap);
+    uint32_t now = clock_ms(hc);
+    if (top == NULL) {
+        uv_timer_stop(&hc->due_timer);
         return;
     }
-    inst_free_all(t);
-    free(t->client_id);
-    free(t);
-    hc->refs--;
-    maybe_destroy(hc);
+    uv_timer_start(&hc->due_timer, on_due,
+                   lc_hc_before(now, top->due) ? top->due - now : 0, 0);
 }
 
-static void on_task_timer_closed(uv_handle_t *h)
+static void schedule(struct lc_health_checker *hc, struct lc_client *c)
 {
-    struct hc_task *t = h->data;
-    t->timer_closed = true;
-    task_maybe_free(t);
-}
-
-/* ------------------------------------------------------------- probes */
-
-static void probe_unlink(struct hc_probe *p)
-{
-    struct hc_probe **pp = &p->task->probes;
-    while (*pp != p) {
-        pp = &(*pp)->task_next;
+    c->hc.due = clock_ms(hc) + (uint32_t)(c->hc.rt > 0 ? c->hc.rt : 0);
+    if (lc_hc_heap_push(&hc->heap, &c->hc) != 0) {
+        lc_warnf("health", "out of memory scheduling %s", c->id);
+        return;
     }
-    *pp = p->task_next;
+    if (c->hc.heap_pos == 1) {
+        arm(hc);
+    }
 }
 
-static void probe_free(struct hc_probe *p)
+/* A task for @c (HealthCheckTaskV2 with initCheckRT), unless it has one. */
+static void task_start(struct lc_health_checker *hc, struct lc_client *c)
 {
-    struct hc_task *t = p->task;
-    probe_unlink(p);
-    t->n_probes--;
-    free(p->service_key);
-    free(p->ip);
-    free(p);
-    task_maybe_free(t);
+    long max = hc->n->sw.tcp_params.max;
+    if (c->ephemeral || c->hc.heap_pos != 0) {
+        return;
+    }
+    c->hc.rt = (int32_t)(LOWER_CHECK_RT + random_below(hc, random_below(hc, max)));
+    schedule(hc, c);
 }
 
-/* Start queued probes while there are free slots. */
-static void queue_drain(struct lc_health_checker *hc)
+/* Drop @c's task (it is going away, or the checker stops). */
+static void task_drop(struct lc_health_checker *hc, struct lc_client *c)
 {
-    while (!hc->closing && hc->in_flight < MAX_IN_FLIGHT &&
-           hc->queue_head != NULL) {
-        struct hc_probe *p = hc->queue_head;
-        hc->queue_head = p->queue_next;
-        if (hc->queue_head == NULL) {
-            hc->queue_tail = NULL;
+    if (c->hc.heap_pos != 0) {
+        lc_hc_heap_remove(&hc->heap, &c->hc);
+    }
+    if (c->hc.fifo_pos != 0) {
+        lc_hc_fifo_remove(&hc->fifo, &c->hc);
+    }
+}
+
+/* HealthCheckTaskV2.run: TcpHealthCheckProcessor.process for each
+ * instance of the client, then the next run. */
+static void task_fire(struct lc_health_checker *hc, struct lc_client *c)
+{
+    struct lc_naming *n = hc->n;
+    bool due = false;
+    /* HealthCheckEnableInterceptor: nothing while the switch is off. */
+    if (n->sw.health_check_enabled) {
+        struct lc_publish *pub, *tmp;
+        HASH_ITER(hh, c->publishes, pub, tmp)
+        {
+            if (!lc_health_checks_on(n, pub->service, pub->inst->cluster)) {
+                continue;
+            }
+            status_fresh(hc, pub);
+            if (pub->hc_flags & (F_DUE | F_PROBING)) {
+                /* The last check has not finished: wait longer. */
+                re_evaluate(c, (long)c->hc.rt * 2, &n->sw.tcp_params);
+            } else {
+                pub->hc_flags |= F_DUE;
+                due = true;
+            }
         }
-        p->queue_next = NULL;
-        probe_run(p);
+    }
+    schedule(hc, c);
+    if (due && c->hc.fifo_pos == 0 &&
+        lc_hc_fifo_push(&hc->fifo, &c->hc) != 0) {
+        struct lc_publish *pub, *tmp;
+        lc_warnf("health", "out of memory queueing %s", c->id);
+        HASH_ITER(hh, c->publishes, pub, tmp)
+        {
+            if (pub->hc_epoch == hc->epoch) {
+                pub->hc_flags &= (uint8_t)~F_DUE;
+            }
+        }
     }
 }
 
-/* A started probe is over once its handles are closed and no address
- * lookup is pending. */
+static void on_due(uv_timer_t *timer)
+{
+    struct lc_health_checker *hc = timer->data;
+    uint32_t now = clock_ms(hc);
+    struct lc_hc_node *x;
+    unsigned fired = 0;
+    while (hc->active && fired < FIRE_BATCH &&
+           (x = lc_hc_heap_top(&hc->heap)) != NULL &&
+           !lc_hc_before(now, x->due)) {
+        lc_hc_heap_remove(&hc->heap, x);
+        task_fire(hc, client_of(x));
+        fired++;
+    }
+    if (hc->active) {
+        arm(hc); /* at once again if the batch was cut short */
+        drain(hc);
+    }
+}
+
+/* -------------------------------------------------------------- probes */
+
 static void probe_maybe_end(struct hc_probe *p)
 {
-    struct lc_health_checker *hc = p->task->hc;
+    struct lc_health_checker *hc = p->hc;
     if (p->open_handles > 0 || p->resolving) {
         return;
     }
+    if (p->prev != NULL) {
+        p->prev->next = p->next;
+    } else {
+        hc->probes = p->next;
+    }
+    if (p->next != NULL) {
+        p->next->prev = p->prev;
+    }
     hc->in_flight--;
-    probe_free(p);
-    queue_drain(hc);
+    free(p);
+    hc->refs--;
+    if (!hc->closing) {
+        drain(hc);
+    }
+    maybe_destroy(hc);
 }
 
 static void on_probe_handle_closed(uv_handle_t *h)
@@ -266,164 +357,156 @@ static void probe_close(struct hc_probe *p)
     }
 }
 
-/* HealthCheckCommonV2.reEvaluateCheckRT with the TCP parameters. */
-static void re_evaluate(struct hc_task *t, long rt,
-                        const struct lc_health_params *params)
-{
-    long v;
-    t->rt_last = rt;
-    if (rt > t->rt_worst) {
-        t->rt_worst = rt;
-    }
-    if (rt < t->rt_best) {
-        t->rt_best = rt;
-    }
-    v = (long)(params->factor * (float)t->rt_normalized +
-               (1 - params->factor) * (float)rt);
-    if (v > params->max) {
-        v = params->max;
-    }
-    if (v < params->min) {
-        v = params->min;
-    }
-    t->rt_normalized = v;
-}
-
 static void on_written(struct lc_sm_write *w, int status,
                        const struct lc_raft_result *result)
 {
     struct hc_write *c = w->data;
     struct lc_health_checker *hc = c->hc;
-    struct hc_task *t = NULL;
-    struct hc_inst *s = NULL;
     if (status != 0 || result->status != 0) {
         lc_warnf("health", "writing %s healthy=%s failed: %s %s", c->client_id,
                  c->healthy ? "true" : "false",
                  lc_strerror(status != 0 ? status : result->status),
                  status != 0 ? "" : result->message);
     }
-    if (!hc->closing) {
-        HASH_FIND_STR(hc->tasks, c->client_id, t);
+    if (!hc->closing && c->epoch == hc->epoch) {
+        struct lc_client *client =
+            lc_registry_find_client(hc->n->reg, c->client_id);
+        struct lc_publish *pub = NULL;
+        if (client != NULL) {
+            HASH_FIND_STR(client->publishes, c->service_key, pub);
+        }
+        if (pub != NULL && pub->hc_epoch == hc->epoch) {
+            pub->hc_flags &= (uint8_t)~F_WRITING;
+        }
     }
-    if (t != NULL) {
-        HASH_FIND_STR(t->insts, c->service_key, s);
-    }
-    if (s != NULL) {
-        s->writing = false;
-    }
-    free(c->client_id);
-    free(c->service_key);
     free(c);
     hc->refs--;
     maybe_destroy(hc);
 }
 
 /* PersistentHealthStatusSynchronizer.instanceHealthStatusChange. */
-static void change_status(struct hc_task *t, struct hc_inst *s,
-                          const struct lc_service *svc,
-                          const struct lc_instance *inst, bool healthy,
+static void change_status(struct lc_health_checker *hc, struct lc_client *c,
+                          struct lc_publish *pub, bool healthy,
                           const char *msg)
 {
-    struct lc_health_checker *hc = t->hc;
-    struct hc_write *c = calloc(1, sizeof *c);
+    const struct lc_instance *inst = pub->inst;
+    size_t lid = strlen(c->id) + 1, lkey = strlen(pub->service_key) + 1;
+    struct hc_write *w = malloc(sizeof *w + lid + lkey);
     int rv;
-    if (c == NULL || (c->client_id = strdup(t->client_id)) == NULL ||
-        (c->service_key = strdup(s->service_key)) == NULL) {
-        if (c != NULL) {
-            free(c->client_id);
-            free(c);
-        }
-        lc_warnf("health", "out of memory changing %s", t->client_id);
+    if (w == NULL) {
+        lc_warnf("health", "out of memory changing %s", c->id);
         return;
     }
-    c->hc = hc;
-    c->healthy = healthy;
-    c->w.data = c;
-    rv = lc_health_write(hc->n, svc, t->client_id, inst, healthy, &c->w,
+    memset(w, 0, sizeof *w);
+    w->client_id = (char *)(w + 1);
+    w->service_key = w->client_id + lid;
+    memcpy(w->client_id, c->id, lid);
+    memcpy(w->service_key, pub->service_key, lkey);
+    w->hc = hc;
+    w->epoch = hc->epoch;
+    w->healthy = healthy;
+    w->w.data = w;
+    rv = lc_health_write(hc->n, pub->service, c->id, inst, healthy, &w->w,
                          on_written);
     if (rv != 0) {
-        lc_warnf("health", "writing %s healthy=%s failed: %s", t->client_id,
+        lc_warnf("health", "writing %s healthy=%s failed: %s", c->id,
                  healthy ? "true" : "false", lc_strerror(rv));
-        free(c->client_id);
-        free(c->service_key);
-        free(c);
+        free(w);
         return;
     }
     hc->refs++;
-    s->writing = true;
+    pub->hc_flags |= F_WRITING;
     lc_infof("health",
              "serviceName: %s {POS} {%s} %s: %s:%d@%s, region: unknown, "
              "msg: %s",
-             svc->grouped, healthy ? "IP-ENABLED" : "IP-DISABLED",
-             healthy ? "valid" : "invalid", inst->ip, inst->port, inst->cluster,
-             msg);
+             pub->service->grouped, healthy ? "IP-ENABLED" : "IP-DISABLED",
+             healthy ? "valid" : "invalid", inst->ip, inst->port,
+             inst->cluster, msg);
 }
 
 /* HealthCheckCommonV2.checkOk / checkFail / checkFailNow, then
- * reEvaluateCheckRT. */
+ * reEvaluateCheckRT. @rt < 0: twice the task's check time (a timeout). */
 static void apply_verdict(struct hc_probe *p, enum verdict v, long rt,
                           const char *msg)
 {
-    struct hc_task *t = p->task;
-    struct lc_health_checker *hc = t->hc;
-    struct lc_naming *n = hc->n;
-    struct lc_client *client = lc_registry_find_client(n->reg, t->client_id);
+    struct lc_health_checker *hc = p->hc;
+    struct lc_naming *n;
+    struct lc_client *c;
     struct lc_publish *pub = NULL;
-    struct hc_inst *s = NULL;
-    HASH_FIND_STR(t->insts, p->service_key, s);
-    if (client != NULL) {
-        HASH_FIND_STR(client->publishes, p->service_key, pub);
+    if (hc->closing || !hc->active || p->epoch != hc->epoch) {
+        return; /* stopped since it started */
     }
-    if (s != NULL) {
-        s->being_checked = false;
+    n = hc->n;
+    c = lc_registry_find_client(n->reg, p->client_id);
+    if (c == NULL || c->hc.heap_pos == 0) {
+        return; /* the client went away (its task with it) */
     }
-    if (pub != NULL && s != NULL) {
+    if (rt < 0) {
+        rt = (long)c->hc.rt * 2;
+    }
+    HASH_FIND_STR(c->publishes, p->service_key, pub);
+    if (pub != NULL) {
         const struct lc_instance *inst = pub->inst;
-        bool may_write = n->sw.health_check_enabled && hc->leading &&
-                         !t->dead && !s->writing;
-        if (inst->healthy != s->last_healthy) {
+        bool last_healthy;
+        bool may_write;
+        status_fresh(hc, pub);
+        pub->hc_flags &= (uint8_t)~F_PROBING;
+        may_write = n->sw.health_check_enabled && !(pub->hc_flags & F_WRITING);
+        last_healthy = (pub->hc_flags & F_LAST_HEALTHY) != 0;
+        if (inst->healthy != last_healthy) {
             /* Written again since (by us or by hand): count afresh, as
              * Nacos does with the new publish info. */
-            s->ok_count = 0;
-            s->fail_count = 0;
-            s->last_healthy = inst->healthy;
+            pub->hc_streak = 0;
+            pub->hc_flags ^= F_LAST_HEALTHY;
         }
+        /* ok and fail counts: one of them is always 0 (each verdict resets
+         * the other), so one signed streak holds both. */
         if (v == CHECK_OK) {
-            if (!inst->healthy && ++s->ok_count >= n->sw.check_times &&
-                may_write) {
-                change_status(t, s, pub->service, inst, true, msg);
+            if (pub->hc_streak < 0) {
+                pub->hc_streak = 0; /* fail count reset */
             }
-            s->fail_count = 0;
+            if (!inst->healthy) {
+                if (pub->hc_streak < STREAK_MAX) {
+                    pub->hc_streak++;
+                }
+                if (pub->hc_streak >= n->sw.check_times && may_write) {
+                    change_status(hc, c, pub, true, msg);
+                }
+            }
         } else {
-            if (inst->healthy &&
-                (v == CHECK_FAIL_NOW || ++s->fail_count >= n->sw.check_times) &&
-                may_write) {
-                change_status(t, s, pub->service, inst, false, msg);
+            if (pub->hc_streak > 0) {
+                pub->hc_streak = 0; /* ok count reset */
             }
-            s->ok_count = 0;
+            if (inst->healthy) {
+                bool now = v == CHECK_FAIL_NOW;
+                if (!now && pub->hc_streak > -STREAK_MAX) {
+                    pub->hc_streak--;
+                }
+                if ((now || -pub->hc_streak >= n->sw.check_times) &&
+                    may_write) {
+                    change_status(hc, c, pub, false, msg);
+                }
+            }
         }
     }
-    re_evaluate(t, rt, &n->sw.tcp_params);
+    re_evaluate(c, rt, &n->sw.tcp_params);
 }
 
 /* The probe's verdict, once; then its handles close. */
 static void probe_finish(struct hc_probe *p, enum verdict v, long rt,
                          const char *msg)
 {
-    struct lc_health_checker *hc = p->task->hc;
     if (p->done) {
         return;
     }
-    if (!hc->closing && !p->task->dead) {
-        apply_verdict(p, v, rt, msg);
-    }
+    apply_verdict(p, v, rt, msg);
     probe_close(p);
 }
 
 static void on_connect(uv_connect_t *req, int status)
 {
     struct hc_probe *p = req->data;
-    struct lc_health_checker *hc = p->task->hc;
+    struct lc_health_checker *hc = p->hc;
     long max = hc->closing ? 0 : hc->n->sw.tcp_params.max;
     char msg[128];
     if (p->done || status == UV_ECANCELED) {
@@ -444,13 +527,13 @@ static void on_connect(uv_connect_t *req, int status)
 static void on_connect_timeout(uv_timer_t *timer)
 {
     struct hc_probe *p = timer->data;
-    probe_finish(p, CHECK_FAIL, p->task->rt_normalized * 2, "tcp:timeout");
+    probe_finish(p, CHECK_FAIL, -1, "tcp:timeout");
 }
 
 /* Connect to @addr with the timeout armed. */
 static void probe_connect(struct hc_probe *p, const struct sockaddr *addr)
 {
-    struct lc_health_checker *hc = p->task->hc;
+    struct lc_health_checker *hc = p->hc;
     int rv;
     uv_tcp_init(hc->loop, &p->tcp);
     uv_timer_init(hc->loop, &p->timeout);
@@ -472,7 +555,7 @@ static void probe_connect(struct hc_probe *p, const struct sockaddr *addr)
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct hc_probe *p = req->data;
-    struct lc_health_checker *hc = p->task->hc;
+    struct lc_health_checker *hc = p->hc;
     p->resolving = false;
     if (p->done || hc->closing) {
         uv_freeaddrinfo(res);
@@ -498,13 +581,38 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     uv_freeaddrinfo(res);
 }
 
-/* Take a connect slot and start. */
-static void probe_run(struct hc_probe *p)
+/* Take a connect slot and check @pub of @c. */
+static void probe_start(struct lc_health_checker *hc, struct lc_client *c,
+                        struct lc_publish *pub)
 {
-    struct lc_health_checker *hc = p->task->hc;
+    size_t lid = strlen(c->id) + 1, lkey = strlen(pub->service_key) + 1,
+           lip = strlen(pub->inst->ip) + 1;
+    struct hc_probe *p = malloc(sizeof *p + lid + lkey + lip);
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
+    if (p == NULL) {
+        lc_warnf("health", "out of memory checking %s", c->id);
+        pub->hc_flags &= (uint8_t)~(F_DUE | F_PROBING);
+        return;
+    }
+    memset(p, 0, sizeof *p);
+    p->client_id = (char *)(p + 1);
+    p->service_key = p->client_id + lid;
+    p->ip = p->service_key + lkey;
+    memcpy(p->client_id, c->id, lid);
+    memcpy(p->service_key, pub->service_key, lkey);
+    memcpy(p->ip, pub->inst->ip, lip);
+    p->port = pub->inst->port;
+    p->hc = hc;
+    p->epoch = hc->epoch;
+    p->next = hc->probes;
+    if (hc->probes != NULL) {
+        hc->probes->prev = p;
+    }
+    hc->probes = p;
+    hc->refs++;
     hc->in_flight++;
+    pub->hc_flags = (uint8_t)((pub->hc_flags & ~F_DUE) | F_PROBING);
     if (uv_ip4_addr(p->ip, p->port, &a4) == 0) {
         probe_connect(p, (const struct sockaddr *)&a4);
     } else if (uv_ip6_addr(p->ip, p->port, &a6) == 0) {
@@ -529,187 +637,113 @@ static void probe_run(struct hc_probe *p)
     }
 }
 
-/* TcpHealthCheckProcessor.process for one instance of the task's client. */
-static void check_instance(struct hc_task *t, struct lc_publish *pub)
+/* Start the due instances of queued clients while there are free slots. */
+static void drain(struct lc_health_checker *hc)
 {
-    struct lc_health_checker *hc = t->hc;
-    struct hc_inst *s = NULL;
-    struct hc_probe *p;
-    HASH_FIND_STR(t->insts, pub->service_key, s);
-    if (s == NULL) {
-        s = calloc(1, sizeof *s);
-        if (s == NULL || (s->service_key = strdup(pub->service_key)) == NULL) {
-            free(s);
-            return;
-        }
-        s->last_healthy = pub->inst->healthy;
-        HASH_ADD_KEYPTR(hh, t->insts, s->service_key, strlen(s->service_key),
-                        s);
-    }
-    if (s->being_checked) {
-        /* The last check has not finished: wait longer next time. */
-        re_evaluate(t, t->rt_normalized * 2, &hc->n->sw.tcp_params);
+    struct lc_hc_node *x;
+    if (hc->draining) {
         return;
     }
-    p = calloc(1, sizeof *p);
-    if (p == NULL || (p->service_key = strdup(pub->service_key)) == NULL ||
-        (p->ip = strdup(pub->inst->ip)) == NULL) {
-        if (p != NULL) {
-            free(p->service_key);
-            free(p);
-        }
-        return;
-    }
-    s->being_checked = true;
-    p->task = t;
-    p->port = pub->inst->port;
-    p->task_next = t->probes;
-    t->probes = p;
-    t->n_probes++;
-    if (hc->in_flight < MAX_IN_FLIGHT) {
-        probe_run(p);
-    } else if (hc->queue_tail != NULL) {
-        hc->queue_tail->queue_next = p;
-        hc->queue_tail = p;
-    } else {
-        hc->queue_head = hc->queue_tail = p;
-    }
-}
-
-/* -------------------------------------------------------------- tasks */
-
-/* HealthCheckTaskV2.initCheckRT: only the first time. */
-static void init_check_rt(struct hc_task *t)
-{
-    struct lc_health_checker *hc = t->hc;
-    long max = hc->n->sw.tcp_params.max;
-    if (t->rt_normalized != -1) {
-        return;
-    }
-    t->rt_normalized = LOWER_CHECK_RT + random_below(hc, random_below(hc, max));
-    t->rt_best = 0x7fffffffL;
-    t->rt_worst = 0;
-}
-
-static void on_task_timer(uv_timer_t *timer)
-{
-    struct hc_task *t = timer->data;
-    struct lc_health_checker *hc = t->hc;
-    struct lc_naming *n = hc->n;
-    struct lc_client *client = lc_registry_find_client(n->reg, t->client_id);
-    /* HealthCheckEnableInterceptor: nothing while the switch is off. */
-    if (client != NULL && n->sw.health_check_enabled && hc->leading) {
+    hc->draining = true;
+    while (hc->active && hc->in_flight < MAX_IN_FLIGHT &&
+           (x = lc_hc_fifo_pop(&hc->fifo)) != NULL) {
+        struct lc_client *c = client_of(x);
         struct lc_publish *pub, *tmp;
-        HASH_ITER(hh, client->publishes, pub, tmp)
+        HASH_ITER(hh, c->publishes, pub, tmp)
         {
-            if (lc_health_checks_on(n, pub->service, pub->inst->cluster)) {
-                check_instance(t, pub);
+            if (pub->hc_epoch != hc->epoch || !(pub->hc_flags & F_DUE)) {
+                continue;
             }
-        }
-    }
-    init_check_rt(t);
-    uv_timer_start(&t->timer, on_task_timer, (uint64_t)t->rt_normalized, 0);
-}
-
-static struct hc_task *task_new(struct lc_health_checker *hc,
-                                const char *client_id)
-{
-    struct hc_task *t = calloc(1, sizeof *t);
-    if (t == NULL || (t->client_id = strdup(client_id)) == NULL) {
-        free(t);
-        return NULL;
-    }
-    t->hc = hc;
-    t->rt_normalized = -1;
-    init_check_rt(t);
-    uv_timer_init(hc->loop, &t->timer);
-    t->timer.data = t;
-    uv_timer_start(&t->timer, on_task_timer, (uint64_t)t->rt_normalized, 0);
-    HASH_ADD_KEYPTR(hh, hc->tasks, t->client_id, strlen(t->client_id), t);
-    hc->refs++;
-    return t;
-}
-
-/* Stop a task: its timer and every probe; freed once all are closed. */
-static void task_remove(struct hc_task *t)
-{
-    struct lc_health_checker *hc = t->hc;
-    struct hc_probe *p = t->probes;
-    HASH_DEL(hc->tasks, t);
-    t->dead = true;
-    uv_close((uv_handle_t *)&t->timer, on_task_timer_closed);
-    while (p != NULL) {
-        struct hc_probe *next = p->task_next;
-        if (p->started || p->resolving) {
-            probe_close(p);
-        } else if (!p->done) {
-            /* Still queued: unlink from the queue and free now. */
-            struct hc_probe **pp = &hc->queue_head;
-            hc->queue_tail = NULL;
-            while (*pp != NULL) {
-                if (*pp == p) {
-                    *pp = p->queue_next;
-                } else {
-                    hc->queue_tail = *pp;
-                    pp = &(*pp)->queue_next;
+            if (hc->in_flight >= MAX_IN_FLIGHT) {
+                /* The rest waits at the front, in order. */
+                if (lc_hc_fifo_push_front(&hc->fifo, &c->hc) != 0) {
+                    pub->hc_flags &= (uint8_t)~F_DUE;
+                    continue;
                 }
+                break;
             }
-            p->done = true;
-            probe_free(p);
+            probe_start(hc, c, pub);
+            if (!hc->active || c->hc.heap_pos == 0) {
+                break; /* stopped, or the client went away */
+            }
         }
-        p = next;
     }
+    hc->draining = false;
 }
 
-static void remove_all_tasks(struct lc_health_checker *hc)
-{
-    struct hc_task *t, *tmp;
-    HASH_ITER(hh, hc->tasks, t, tmp)
-    {
-        task_remove(t);
-    }
-}
+/* ---------------------------------------------------- start, stop, scan */
 
-/* Follow the persistent clients: a task for each, none for the gone. */
-static void sweep(struct lc_health_checker *hc)
+static void on_scan(uv_idle_t *idle)
 {
+    struct lc_health_checker *hc = idle->data;
     struct lc_registry *reg = hc->n->reg;
-    struct lc_client *c, *ctmp;
-    struct hc_task *t, *ttmp;
-    HASH_ITER(hh, hc->tasks, t, ttmp)
-    {
-        t->seen = false;
+    unsigned k = 0;
+    /* Downwards: a removal moves the last row (visited) into the removed
+     * one's place, so no unvisited row is skipped; new rows come with
+     * ClientRegisterServiceEvent. */
+    if (hc->scan_cursor > reg->n_rows) {
+        hc->scan_cursor = reg->n_rows;
     }
-    HASH_ITER(hh, reg->clients, c, ctmp)
-    {
-        if (c->ephemeral) {
-            continue;
-        }
-        HASH_FIND_STR(hc->tasks, c->id, t);
-        if (t == NULL) {
-            t = task_new(hc, c->id);
-        }
-        if (t != NULL) {
-            struct hc_inst *s, *stmp;
-            t->seen = true;
-            /* Forget the counts of instances no longer published. */
-            HASH_ITER(hh, t->insts, s, stmp)
-            {
-                struct lc_publish *pub = NULL;
-                HASH_FIND_STR(c->publishes, s->service_key, pub);
-                if (pub == NULL && !s->being_checked && !s->writing) {
-                    HASH_DEL(t->insts, s);
-                    free(s->service_key);
-                    free(s);
-                }
-            }
+    while (hc->scan_cursor > 0 && k++ < SCAN_BATCH) {
+        const struct lc_row *r = &reg->rows[--hc->scan_cursor];
+        struct lc_client *c = lc_registry_find_client(reg, r->client_id);
+        if (c != NULL) {
+            task_start(hc, c);
         }
     }
-    HASH_ITER(hh, hc->tasks, t, ttmp)
-    {
-        if (!t->seen) {
-            task_remove(t);
+    if (hc->scan_cursor == 0) {
+        hc->scanning = false;
+        uv_idle_stop(&hc->scan);
+        lc_infof("health", "health check tasks for %zu persistent clients",
+                 hc->heap.n);
+    }
+}
+
+static void start(struct lc_health_checker *hc)
+{
+    hc->active = true;
+    hc->scanning = true;
+    hc->scan_cursor = hc->n->reg->n_rows;
+    uv_idle_start(&hc->scan, on_scan);
+}
+
+/* Drop every task and close every probe; reset every instance status. */
+static void stop(struct lc_health_checker *hc)
+{
+    struct hc_probe *p;
+    hc->active = false;
+    hc->scanning = false;
+    uv_idle_stop(&hc->scan);
+    uv_timer_stop(&hc->due_timer);
+    if (++hc->epoch == 0) {
+        hc->epoch = 1; /* 0 is what a new publish carries */
+    }
+    lc_hc_heap_clear(&hc->heap);
+    lc_hc_fifo_clear(&hc->fifo);
+    for (p = hc->probes; p != NULL; p = p->next) {
+        if (!p->done) {
+            probe_close(p);
         }
+    }
+}
+
+static void on_client_gone(void *data, struct lc_client *c)
+{
+    task_drop(data, c);
+}
+
+/* ClientRegisterServiceEvent: a task for a new persistent client. */
+static void on_register(const struct lc_event *ev, void *data)
+{
+    struct lc_naming *n = data;
+    struct lc_health_checker *hc = n->hc;
+    struct lc_client *c;
+    if (hc == NULL || !hc->active || ev->client_id == NULL) {
+        return;
+    }
+    c = lc_registry_find_client(n->reg, ev->client_id);
+    if (c != NULL) {
+        task_start(hc, c);
     }
 }
 
@@ -719,6 +753,8 @@ static void on_poll(uv_timer_t *timer)
     struct lc_raft_group *g = lc_statemachine_group(hc->n->persistent_sm);
     struct lc_raft_group_status st;
     bool leading = false;
+    bool want;
+    bool changed;
     if (g != NULL) {
         lc_raft_group_status(g, &st);
         /* Not on election alone: only once this term's barrier is applied,
@@ -726,20 +762,28 @@ static void on_poll(uv_timer_t *timer)
          * health change) is in the registry the checks read and write. */
         leading = strcmp(st.state, "leader") == 0 && st.leader_ready;
     }
-    if (leading != hc->leading) {
+    changed = leading != hc->leading;
+    if (changed) {
         lc_infof("health", "%s health checks of persistent instances",
                  leading ? "leading " LC_GROUP_PERSISTENT ": starting"
                          : "not leading " LC_GROUP_PERSISTENT ": stopping");
         hc->leading = leading;
     }
-    if (leading) {
-        sweep(hc);
-    } else if (hc->tasks != NULL) {
-        remove_all_tasks(hc);
+    want = leading && hc->n->sw.health_check_enabled;
+    if (want && !hc->active) {
+        if (!changed) {
+            lc_infof("health", "check switch on: scheduling health checks");
+        }
+        start(hc);
+    } else if (!want && hc->active) {
+        if (!changed) {
+            lc_infof("health", "check switch off: health check tasks dropped");
+        }
+        stop(hc);
     }
 }
 
-static void on_poll_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
     struct lc_health_checker *hc = h->data;
     hc->refs--;
@@ -752,13 +796,26 @@ int lc_health_checker_start(struct lc_naming *n)
     if (hc == NULL) {
         return LC_ENOMEM;
     }
+    if (lc_bus_subscribe(n->bus, LC_EV_CLIENT_REGISTER_SERVICE, on_register,
+                         n) != 0) {
+        free(hc);
+        return LC_ENOMEM;
+    }
     hc->n = n;
     hc->loop = n->loop;
     hc->rand_state = uv_hrtime() | 1;
+    hc->epoch = 1;
+    hc->clock0 = uv_now(n->loop);
     uv_timer_init(n->loop, &hc->poll);
+    uv_timer_init(n->loop, &hc->due_timer);
+    uv_idle_init(n->loop, &hc->scan);
     hc->poll.data = hc;
+    hc->due_timer.data = hc;
+    hc->scan.data = hc;
     uv_timer_start(&hc->poll, on_poll, POLL_MS, POLL_MS);
-    hc->refs = 1;
+    hc->refs = 3;
+    n->reg->client_gone = on_client_gone;
+    n->reg->client_gone_data = hc;
     n->hc = hc;
     return 0;
 }
@@ -769,8 +826,13 @@ void lc_health_checker_close(struct lc_health_checker *hc)
         return;
     }
     hc->leading = false;
-    remove_all_tasks(hc);
+    stop(hc);
+    hc->n->reg->client_gone = NULL;
+    hc->n->reg->client_gone_data = NULL;
+    hc->n->hc = NULL;
     hc->closing = true;
     hc->n = NULL;
-    uv_close((uv_handle_t *)&hc->poll, on_poll_closed);
+    uv_close((uv_handle_t *)&hc->poll, on_handle_closed);
+    uv_close((uv_handle_t *)&hc->due_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&hc->scan, on_handle_closed);
 }

@@ -344,6 +344,9 @@ void lc_registry_unpublish(struct lc_registry *reg, const char *client_id,
         lc_bus_publish(reg->bus, &gone);
         /* client_id may point into c->id: publish before freeing. A frozen
          * snapshot may point at c->id too (it lives in c's block). */
+        if (reg->client_gone != NULL) {
+            reg->client_gone(reg->client_gone_data, c);
+        }
         HASH_DEL(reg->clients, c);
         lc_model_defer_free(c);
     }

@@ -13,6 +13,7 @@
 #include <uthash.h>
 
 #include "naming/events.h"
+#include "naming/hc_sched.h"
 #include "naming/model.h"
 
 struct lc_service;
@@ -25,6 +26,12 @@ struct lc_publish {
     size_t row; /* in lc_registry.rows (persistent clients only) */
     uint64_t beat_ms; /* last beat or register, loop ms (ephemeral only) */
     UT_hash_handle hh;
+    /* HealthCheckStatus of a persistent instance (naming/health_check.c),
+     * meaningful only while hc_epoch is the checker's: 8 bytes that fit in
+     * the allocation's rounding (malloc hands out 112 bytes either way). */
+    uint32_t hc_epoch;
+    int16_t hc_streak; /* > 0: successes in a row, < 0: failures */
+    uint8_t hc_flags;
 };
 
 /* One persistent publish, as a snapshot writes it. The registry keeps these
@@ -40,6 +47,8 @@ struct lc_client {
     bool ephemeral;
     struct lc_publish *publishes; /* by service key */
     UT_hash_handle hh;
+    /* HealthCheckTaskV2 of a persistent client (naming/health_check.c). */
+    struct lc_hc_node hc;
 };
 
 /* A client publishing a service (index side). */
@@ -76,6 +85,11 @@ struct lc_registry {
     size_t n_rows;
     size_t cap_rows;
     uint64_t next_uid; /* of services */
+    /* Called just before a client is removed (its last publish withdrawn),
+     * whatever event dispatch is under way: the health checker drops the
+     * client's task from its heap and FIFO here. */
+    void (*client_gone)(void *data, struct lc_client *c);
+    void *client_gone_data;
 };
 
 /* Create a registry that listens on @bus (borrowed). */
