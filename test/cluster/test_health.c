@@ -35,24 +35,6 @@
 
 /* ------------------------------------------------------------ target */
 
-/* A listening socket on 127.0.0.1:@port (non-blocking), or fail. */
-static int listen_on(int port)
-{
-    struct sockaddr_in a = {0};
-    int one = 1;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
-        fail_msg("listen on %d: %s", port, strerror(errno));
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    return fd;
-}
-
 /* Accept and close whatever the checker connected. */
 static void drain(int fd)
 {
@@ -216,7 +198,7 @@ static void test_tcp_checks(void **state)
     char addr[64];
 
     tc_up(t, "checks", 3, BAND, NULL);
-    l = listen_on(up);
+    l = tc_listen_on(up);
     tc_must_register(t, 0, "hc", LOCAL, up);
     tc_must_register(t, 1, "hc", LOCAL, down);
     wait_health(t, "hc", up, true, 5000, l);
@@ -226,7 +208,7 @@ static void test_tcp_checks(void **state)
 
     close(l);
     wait_health(t, "hc", up, false, 15000, -1);
-    l = listen_on(up);
+    l = tc_listen_on(up);
     /* Three successes in a row, each up to tcpHealthParams.max apart. */
     wait_health(t, "hc", up, true, 30000, l);
 

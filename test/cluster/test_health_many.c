@@ -41,24 +41,6 @@
 #define REACHABLE 4
 #define THREADS 4
 
-/* A listening socket on 127.0.0.1:@port (non-blocking), or fail. */
-static int listen_on(int port)
-{
-    struct sockaddr_in a = {0};
-    int one = 1;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
-        fail_msg("listen on %d: %s", port, strerror(errno));
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    return fd;
-}
-
 /* A listener on *:BLACKHOLE whose accept queue is full: connects to it
  * hang until they time out. Its fd goes to *@fd, the fillers' to @fill. */
 static void blackhole(int *fd, int fill[4])
@@ -71,7 +53,8 @@ static void blackhole(int *fd, int fill[4])
     a.sin_family = AF_INET;
     a.sin_port = htons(BLACKHOLE);
     a.sin_addr.s_addr = htonl(INADDR_ANY);
-    if (bind(*fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(*fd, 0) != 0) {
+    if (bind(*fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(*fd, 0) != 0) {
         fail_msg("listen on %d: %s", BLACKHOLE, strerror(errno));
     }
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -204,8 +187,7 @@ static void test_many_instances(void **state)
     for (unsigned k = 0; k < THREADS; k++) {
         jobs[k] = (struct reg_job){t, k * SERVICES / THREADS,
                                    (k + 1) * SERVICES / THREADS, false};
-        assert_int_equal(pthread_create(&th[k], NULL, reg_thread, &jobs[k]),
-                         0);
+        assert_int_equal(pthread_create(&th[k], NULL, reg_thread, &jobs[k]), 0);
     }
     for (unsigned k = 0; k < THREADS; k++) {
         pthread_join(th[k], NULL);
@@ -217,7 +199,7 @@ static void test_many_instances(void **state)
 
     /* Behind the queue: reachable instances are still checked. */
     for (unsigned i = 0; i < REACHABLE; i++) {
-        l[i] = listen_on(TARGET + (int)i);
+        l[i] = tc_listen_on(TARGET + (int)i);
         tc_must_register(t, 0, "reach", LOCAL, TARGET + (int)i);
     }
     tc_must_register(t, 0, "refused", LOCAL, TARGET + 50);
@@ -244,10 +226,9 @@ static void test_many_instances(void **state)
     expect_checked(t, l, 8000);
 
     /* Switch off: the tasks go; on: rebuilt, checking resumes. */
-    assert_int_equal(
-        tc_http(t, 0, "PUT", SWITCHES "?entry=check&value=false", NULL, NULL,
-                NULL),
-        200);
+    assert_int_equal(tc_http(t, 0, "PUT", SWITCHES "?entry=check&value=false",
+                             NULL, NULL, NULL),
+                     200);
     {
         uint64_t until = tc_now_ms() + 5000;
         while (!tc_log_contains(t, 0, "health check tasks dropped")) {
@@ -263,10 +244,9 @@ static void test_many_instances(void **state)
     for (unsigned i = 0; i < REACHABLE; i++) {
         assert_int_equal(drain(l[i]), 0); /* nothing checks meanwhile */
     }
-    assert_int_equal(
-        tc_http(t, 0, "PUT", SWITCHES "?entry=check&value=true", NULL, NULL,
-                NULL),
-        200);
+    assert_int_equal(tc_http(t, 0, "PUT", SWITCHES "?entry=check&value=true",
+                             NULL, NULL, NULL),
+                     200);
     expect_checked(t, l, 15000);
     assert_true(tc_log_contains(t, 0, "scheduling health checks"));
     assert_int_equal(unhealthy_total(t), SERVICES * PER_SERVICE);

@@ -34,27 +34,15 @@
 #define OWN "{\"own\":\"1\"}"
 #define PATCHED "{\"k\":\"v\",\"own\":\"1\"}"
 
-#define PROPS                                                    \
-    "nacos.naming.clean.expired-metadata.interval=200\n"         \
+#define PROPS                                                                  \
+    "nacos.naming.clean.expired-metadata.interval=200\n"                       \
     "nacos.naming.clean.expired-metadata.expired-time=3000\n"
-
-static void expect_ok(struct tc *t, unsigned i, const char *method,
-                      const char *path)
-{
-    char *body = NULL;
-    int st = tc_http(t, i, method, path, NULL, NULL, &body);
-    if (st != 200 || body == NULL || strcmp(body, "ok") != 0) {
-        fail_msg("%s %s on node %u: got %d '%s'", method, path, i, st,
-                 body != NULL ? body : "(null)");
-    }
-    free(body);
-}
 
 /* The metadata node @i shows for ip:port of @service (sorted compact
  * JSON), or "status N". */
 static const char *meta_on(struct tc *t, unsigned i, const char *service,
-                           const char *ip, int port, bool ephemeral,
-                           char *out, size_t size)
+                           const char *ip, int port, bool ephemeral, char *out,
+                           size_t size)
 {
     char path[256];
     char *body = NULL;
@@ -62,8 +50,8 @@ static const char *meta_on(struct tc *t, unsigned i, const char *service,
     json_t *h;
     int st;
     snprintf(path, sizeof path,
-             NS "/instance?serviceName=%s&ip=%s&port=%d&ephemeral=%s",
-             service, ip, port, ephemeral ? "true" : "false");
+             NS "/instance?serviceName=%s&ip=%s&port=%d&ephemeral=%s", service,
+             ip, port, ephemeral ? "true" : "false");
     st = tc_http(t, i, "GET", path, NULL, NULL, &body);
     if (st != 200) {
         snprintf(out, size, "status %d", st);
@@ -105,9 +93,9 @@ static void wait_meta_all(struct tc *t, const char *service, const char *ip,
         if (ephemeral && i != home) {
             continue;
         }
-        while (strcmp(meta_on(t, i, service, ip, port, ephemeral, buf,
-                              sizeof buf),
-                      want) != 0) {
+        while (
+            strcmp(meta_on(t, i, service, ip, port, ephemeral, buf, sizeof buf),
+                   want) != 0) {
             if (tc_now_ms() > deadline) {
                 fail_msg("node %u shows %s:%d of %s with metadata %s, want %s",
                          i, ip, port, service, buf, want);
@@ -127,7 +115,7 @@ static void register_inst(struct tc *t, const char *service, const char *ip,
              NS "/instance?serviceName=%s&ip=%s&port=%d&ephemeral=%s"
                 "&metadata=own%%3D1",
              service, ip, port, ephemeral ? "true" : "false");
-    expect_ok(t, node_for(ephemeral, 0), "POST", path);
+    tc_expect_body(t, node_for(ephemeral, 0), "POST", path, 200, "ok");
     wait_meta_all(t, service, ip, port, ephemeral, want);
 }
 
@@ -136,9 +124,9 @@ static void deregister_inst(struct tc *t, unsigned node, const char *service,
 {
     char path[256];
     snprintf(path, sizeof path,
-             NS "/instance?serviceName=%s&ip=%s&port=%d&ephemeral=%s",
-             service, ip, port, ephemeral ? "true" : "false");
-    expect_ok(t, node_for(ephemeral, node), "DELETE", path);
+             NS "/instance?serviceName=%s&ip=%s&port=%d&ephemeral=%s", service,
+             ip, port, ephemeral ? "true" : "false");
+    tc_expect_body(t, node_for(ephemeral, node), "DELETE", path, 200, "ok");
 }
 
 static void patch_meta(struct tc *t, const char *service, const char *ip,
@@ -149,7 +137,7 @@ static void patch_meta(struct tc *t, const char *service, const char *ip,
              NS "/instance?serviceName=%s&ip=%s&port=%d&ephemeral=%s"
                 "&metadata=%s",
              service, ip, port, ephemeral ? "true" : "false", meta);
-    expect_ok(t, node_for(ephemeral, 1), "PATCH", path);
+    tc_expect_body(t, node_for(ephemeral, 1), "PATCH", path, 200, "ok");
 }
 
 /* appliedIndex of naming_instance_metadata on every node, once they agree
@@ -272,8 +260,7 @@ static void test_reregister_keeps(void **state)
     for (int k = 0; k < 2; k++) {
         register_inst(t, svc[k], "10.8.1.1", 1, eph[k], OWN);
         patch_meta(t, svc[k], "10.8.1.1", 1, eph[k], "k%3Dv");
-        wait_meta_all(t, svc[k], "10.8.1.1", 1, eph[k],
-                      PATCHED);
+        wait_meta_all(t, svc[k], "10.8.1.1", 1, eph[k], PATCHED);
     }
     im_applied(t, base);
     for (int k = 0; k < 2; k++) {
@@ -285,8 +272,7 @@ static void test_reregister_keeps(void **state)
     }
     tc_sleep_ms(EXPIRED_MS + 1500);
     for (int k = 0; k < 2; k++) {
-        wait_meta_all(t, svc[k], "10.8.1.1", 1, eph[k],
-                      PATCHED);
+        wait_meta_all(t, svc[k], "10.8.1.1", 1, eph[k], PATCHED);
     }
     im_applied(t, after);
     for (unsigned i = 0; i < N; i++) {

@@ -21,20 +21,6 @@
 #define BAND 9000
 #define OPS "/nacos/v1/ns/operator"
 
-static void expect_answer(struct tc *t, unsigned i, const char *method,
-                          const char *path, int want, const char *want_body)
-{
-    char *body = NULL;
-    int st = tc_http(t, i, method, path, NULL, NULL, &body);
-    if (st != want || body == NULL ||
-        (want_body != NULL && strcmp(body, want_body) != 0)) {
-        fail_msg("node %u: %s %s: got %d '%s', want %d '%s'", i, method, path,
-                 st, body != NULL ? body : "(null)", want,
-                 want_body != NULL ? want_body : "*");
-    }
-    free(body);
-}
-
 /* Node @i's responsibleServer for ip:port, into @out ("" on failure). */
 static const char *responsible(struct tc *t, unsigned i, const char *ip,
                                const char *port, char *out, size_t size)
@@ -46,7 +32,8 @@ static const char *responsible(struct tc *t, unsigned i, const char *ip,
     out[0] = '\0';
     if (tc_http(t, i, "GET", path, NULL, NULL, &body) == 200 &&
         (root = json_loads(body, 0, NULL)) != NULL) {
-        const char *s = json_string_value(json_object_get(root, "responsibleServer"));
+        const char *s =
+            json_string_value(json_object_get(root, "responsibleServer"));
         snprintf(out, size, "%s", s != NULL ? s : "");
         json_decref(root);
     }
@@ -55,8 +42,8 @@ static const char *responsible(struct tc *t, unsigned i, const char *ip,
 }
 
 static const char *const tags[][2] = {
-    {"127.0.0.1", "8080"}, {"10.0.0.1", "80"},      {"192.168.1.254", "49152"},
-    {"zz", "65535"},       {"10.1.2.3", "7001"},    {"172.16.0.9", "31000"},
+    {"127.0.0.1", "8080"}, {"10.0.0.1", "80"},   {"192.168.1.254", "49152"},
+    {"zz", "65535"},       {"10.1.2.3", "7001"}, {"172.16.0.9", "31000"},
 };
 
 /* Every node in @mask answers lc_distro_index over the @n sorted @servers. */
@@ -69,9 +56,9 @@ static bool all_agree(struct tc *t, unsigned mask, const char *const *servers,
         snprintf(tag, sizeof tag, "%s:%s", tags[k][0], tags[k][1]);
         for (unsigned i = 0; i < t->c.n; i++) {
             if ((mask & (1u << i)) &&
-                strcmp(responsible(t, i, tags[k][0], tags[k][1], got,
-                                   sizeof got),
-                       servers[lc_distro_index(tag, n)]) != 0) {
+                strcmp(
+                    responsible(t, i, tags[k][0], tags[k][1], got, sizeof got),
+                    servers[lc_distro_index(tag, n)]) != 0) {
                 return false;
             }
         }
@@ -89,29 +76,31 @@ static void test_standalone(void **state)
     snprintf(self, sizeof self, "127.0.0.1:%d", BAND);
     assert_string_equal(responsible(t, 0, "10.0.0.1", "80", got, sizeof got),
                         self);
-    expect_answer(t, 0, "GET", "/nacos/v1/ns/ops/distro/client?ip=a&port=",
-                  200, NULL);
-    expect_answer(t, 0, "GET", OPS "/distro/client?port=80", 400,
-                  "Parameter 'ip' is missing");
-    expect_answer(t, 0, "GET", OPS "/distro/client?ip=10.0.0.1", 400,
-                  "Parameter 'port' is missing");
-    expect_answer(t, 0, "POST", OPS "/distro/client?ip=10.0.0.1&port=80", 501,
-                  NULL);
+    tc_expect_body(t, 0, "GET",
+                   "/nacos/v1/ns/ops/distro/client?ip=a&port=", 200, NULL);
+    tc_expect_body(t, 0, "GET", OPS "/distro/client?port=80", 400,
+                   "Parameter 'ip' is missing");
+    tc_expect_body(t, 0, "GET", OPS "/distro/client?ip=10.0.0.1", 400,
+                   "Parameter 'port' is missing");
+    tc_expect_body(t, 0, "POST", OPS "/distro/client?ip=10.0.0.1&port=80", 501,
+                   NULL);
 
     /* log: PUT only, both parameters required; a known name changes the
      * module's level (its lines appear), an unknown one changes nothing. */
-    expect_answer(t, 0, "PUT", OPS "/log?logLevel=INFO", 400,
-                  "Parameter 'logName' is missing");
-    expect_answer(t, 0, "PUT", OPS "/log?logName=naming-push", 400,
-                  "Parameter 'logLevel' is missing");
-    expect_answer(t, 0, "GET", OPS "/log?logName=naming-push&logLevel=INFO",
-                  501, NULL);
-    expect_answer(t, 0, "PUT", OPS "/log?logName=no-such-log&logLevel=DEBUG",
-                  200, "ok");
+    tc_expect_body(t, 0, "PUT", OPS "/log?logLevel=INFO", 400,
+                   "Parameter 'logName' is missing");
+    tc_expect_body(t, 0, "PUT", OPS "/log?logName=naming-push", 400,
+                   "Parameter 'logLevel' is missing");
+    tc_expect_body(t, 0, "GET", OPS "/log?logName=naming-push&logLevel=INFO",
+                   501, NULL);
+    tc_expect_body(t, 0, "PUT", OPS "/log?logName=no-such-log&logLevel=DEBUG",
+                   200, "ok");
     assert_false(tc_log_contains(t, 0, "log level of no-such-log"));
-    expect_answer(t, 0, "PUT", "/nacos/v1/ns/ops/log?logName=naming-raft&logLevel=warn",
-                  200, "ok");
-    assert_true(tc_log_contains(t, 0, "log level of naming-raft (raft) set to warn"));
+    tc_expect_body(t, 0, "PUT",
+                   "/nacos/v1/ns/ops/log?logName=naming-raft&logLevel=warn",
+                   200, "ok");
+    assert_true(
+        tc_log_contains(t, 0, "log level of naming-raft (raft) set to warn"));
     tc_pass(t);
 }
 

@@ -23,7 +23,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "bench/bench.h"
 #include "test/support/tcluster.h"
@@ -58,40 +57,15 @@ static void udp_open(struct udp *u)
 static json_t *udp_recv(struct udp *u, unsigned ms, json_t **info)
 {
     static char buf[65536];
-    static char z[1 << 20];
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
     socklen_t len = sizeof u->from;
     ssize_t n;
-    const char *text = buf;
-    size_t tlen;
-    json_t *root;
     setsockopt(u->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     n = recvfrom(u->fd, buf, sizeof buf, 0, (struct sockaddr *)&u->from, &len);
     if (n <= 0) {
         return NULL;
     }
-    tlen = (size_t)n;
-    if (n >= 2 && (unsigned char)buf[0] == 0x1f &&
-        (unsigned char)buf[1] == 0x8b) {
-        uLongf zlen = sizeof z;
-        z_stream zs;
-        memset(&zs, 0, sizeof zs);
-        assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
-        zs.next_in = (Bytef *)buf;
-        zs.avail_in = (uInt)n;
-        zs.next_out = (Bytef *)z;
-        zs.avail_out = (uInt)zlen;
-        assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
-        tlen = zs.total_out;
-        inflateEnd(&zs);
-        text = z;
-    }
-    root = json_loadb(text, tlen, 0, NULL);
-    assert_non_null(root);
-    *info =
-        json_loads(json_string_value(json_object_get(root, "data")), 0, NULL);
-    assert_non_null(*info);
-    return root;
+    return tc_push_decode(buf, (size_t)n, info);
 }
 
 /* Ack as the Java 1.x client does: lastRefTime as a string. */

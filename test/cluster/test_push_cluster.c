@@ -26,7 +26,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "test/support/tcluster.h"
 
@@ -84,12 +83,8 @@ static bool udp_open(struct udp *u, const char *ip)
 static json_t *udp_recv(struct udp *u, unsigned ms, json_t **info)
 {
     static char buf[65536];
-    static char z[1 << 20];
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
     ssize_t n;
-    const char *text = buf;
-    size_t tlen;
-    json_t *root;
     u->from_len = sizeof u->from;
     setsockopt(u->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     n = recvfrom(u->fd, buf, sizeof buf, 0, (struct sockaddr *)&u->from,
@@ -97,27 +92,7 @@ static json_t *udp_recv(struct udp *u, unsigned ms, json_t **info)
     if (n <= 0) {
         return NULL;
     }
-    tlen = (size_t)n;
-    if (n >= 2 && (unsigned char)buf[0] == 0x1f &&
-        (unsigned char)buf[1] == 0x8b) {
-        z_stream zs;
-        memset(&zs, 0, sizeof zs);
-        assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
-        zs.next_in = (Bytef *)buf;
-        zs.avail_in = (uInt)n;
-        zs.next_out = (Bytef *)z;
-        zs.avail_out = sizeof z;
-        assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
-        tlen = zs.total_out;
-        inflateEnd(&zs);
-        text = z;
-    }
-    root = json_loadb(text, tlen, 0, NULL);
-    assert_non_null(root);
-    *info =
-        json_loads(json_string_value(json_object_get(root, "data")), 0, NULL);
-    assert_non_null(*info);
-    return root;
+    return tc_push_decode(buf, (size_t)n, info);
 }
 
 static void udp_ack(struct udp *u, json_t *push)
@@ -140,8 +115,7 @@ static void expect_push(struct udp *u, const char *name, size_t want)
     if (push == NULL) {
         fail_msg("no push of %s (want %zu hosts)", name, want);
     }
-    assert_string_equal(json_string_value(json_object_get(info, "name")),
-                        name);
+    assert_string_equal(json_string_value(json_object_get(info, "name")), name);
     assert_int_equal(json_array_size(json_object_get(info, "hosts")), want);
     udp_ack(u, push);
     json_decref(push);
@@ -269,8 +243,9 @@ static void test_v2_subscribe(void **state)
 
     /* Bad port / healthyOnly: Nacos v2's 500, nothing subscribed. */
     assert_int_equal(
-        raw_get(t, 0, "/nacos/v2/ns/instance/list?serviceName=v2s&ip=127.0.0.1"
-                      "&port=x",
+        raw_get(t, 0,
+                "/nacos/v2/ns/instance/list?serviceName=v2s&ip=127.0.0.1"
+                "&port=x",
                 "User-Agent: " AGENT "\r\n", &body),
         500);
     assert_string_equal(
@@ -294,8 +269,9 @@ static void test_v2_subscribe(void **state)
     /* port 0 / negative, or an agent that cannot take pushes: answered,
      * not subscribed. */
     assert_int_equal(
-        raw_get(t, 0, "/nacos/v2/ns/instance/list?serviceName=v2s&port=-1"
-                      "&ip=127.0.0.1",
+        raw_get(t, 0,
+                "/nacos/v2/ns/instance/list?serviceName=v2s&port=-1"
+                "&ip=127.0.0.1",
                 "User-Agent: " AGENT "\r\n", &body),
         200);
     free(body);
@@ -303,8 +279,7 @@ static void test_v2_subscribe(void **state)
              "/nacos/v2/ns/instance/list?serviceName=v2s&ip=127.0.0.1"
              "&port=%d",
              u.port);
-    assert_int_equal(raw_get(t, 0, path, "User-Agent: curl/8\r\n", &body),
-                     200);
+    assert_int_equal(raw_get(t, 0, path, "User-Agent: curl/8\r\n", &body), 200);
     free(body);
     assert_null(udp_recv(&u, 300, &info));
     assert_int_equal(n_subscribers(t, 0, "serviceName=v2s"), 0);
@@ -332,8 +307,7 @@ static void test_v2_subscribe(void **state)
     assert_int_equal(json_integer_value(json_object_get(subs, "count")), 1);
     s = json_array_get(json_object_get(subs, "subscribers"), 0);
     snprintf(addr, sizeof addr, "127.0.0.1:%d", u.port);
-    assert_string_equal(json_string_value(json_object_get(s, "addrStr")),
-                        addr);
+    assert_string_equal(json_string_value(json_object_get(s, "addrStr")), addr);
     assert_string_equal(json_string_value(json_object_get(s, "agent")), AGENT);
     assert_string_equal(json_string_value(json_object_get(s, "app")), "v2app");
     assert_string_equal(json_string_value(json_object_get(s, "cluster")), "");
@@ -353,8 +327,8 @@ static void subscribe_v1(struct tc *t, unsigned node, const struct udp *u,
              "/nacos/v1/ns/instance/list?serviceName=%s&clusters="
              "&udpPort=%d&clientIP=%s",
              service, u->port, ip);
-    assert_int_equal(
-        raw_get(t, node, path, "User-Agent: " AGENT "\r\n", &body), 200);
+    assert_int_equal(raw_get(t, node, path, "User-Agent: " AGENT "\r\n", &body),
+                     200);
     free(body);
 }
 

@@ -16,6 +16,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <zlib.h>
 
 #include "rpc/http.h"
 #include "test/support/tcluster.h"
@@ -775,4 +779,65 @@ void tc_writer_stop(struct tc_writer *w)
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     w->running = false;
+}
+
+/* ---------------------------------------------------------- shared checks */
+
+void tc_expect_body(struct tc *t, unsigned i, const char *method,
+                    const char *path, int want, const char *want_body)
+{
+    char *body = NULL;
+    int st = tc_http(t, i, method, path, NULL, NULL, &body);
+    if (st != want || body == NULL ||
+        (want_body != NULL && strcmp(body, want_body) != 0)) {
+        fail_msg("%s: node %u: %s %s: got %d '%s', want %d '%s'", t->name, i,
+                 method, path, st, body != NULL ? body : "(null)", want,
+                 want_body != NULL ? want_body : "*");
+    }
+    free(body);
+}
+
+int tc_listen_on(int port)
+{
+    struct sockaddr_in a = {0};
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 64) != 0) {
+        fail_msg("listen on %d: %s", port, strerror(errno));
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+json_t *tc_push_decode(const char *buf, size_t n, json_t **info)
+{
+    static char z[1 << 20];
+    const char *text = buf;
+    size_t tlen = n;
+    json_t *root;
+    if (n >= 2 && (unsigned char)buf[0] == 0x1f &&
+        (unsigned char)buf[1] == 0x8b) {
+        z_stream zs;
+        memset(&zs, 0, sizeof zs);
+        assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+        zs.next_in = (Bytef *)buf;
+        zs.avail_in = (uInt)n;
+        zs.next_out = (Bytef *)z;
+        zs.avail_out = sizeof z;
+        assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+        tlen = zs.total_out;
+        inflateEnd(&zs);
+        text = z;
+    }
+    root = json_loadb(text, tlen, 0, NULL);
+    assert_non_null(root);
+    *info =
+        json_loads(json_string_value(json_object_get(root, "data")), 0, NULL);
+    assert_non_null(*info);
+    return root;
 }

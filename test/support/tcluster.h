@@ -212,4 +212,20 @@ uint64_t tc_writer_max_gap(struct tc_writer *w, uint64_t since_ms);
 /* Stop the thread; the acknowledged list stays readable until tc_down. */
 void tc_writer_stop(struct tc_writer *w);
 
+/* ---------------------------------------------------------- shared checks */
+
+/* @method @path on node @i answers @want, with exactly @want_body unless
+ * that is NULL; else fail with both. */
+void tc_expect_body(struct tc *t, unsigned i, const char *method,
+                    const char *path, int want, const char *want_body);
+
+/* A listening TCP socket on 127.0.0.1:@port (non-blocking, backlog 64), or
+ * fail. */
+int tc_listen_on(int port);
+
+/* A UDP push datagram @buf/@n (gzip'd or not) as JSON; *@info is its
+ * `data` (the ServiceInfo) parsed. Both new references; fails the test when
+ * either does not parse. */
+json_t *tc_push_decode(const char *buf, size_t n, json_t **info);
+
 #endif /* LC_TEST_TCLUSTER_H */
