@@ -275,6 +275,27 @@ bool lc_service_key_text(char *out, size_t size,
     return n >= 0 && (size_t)n < size;
 }
 
+char *lc_service_names(const struct lc_service_key *key, char **ns,
+                       char **group, char **name, char **grouped)
+{
+    size_t nl = strlen(key->ns) + 1;
+    size_t gl = strlen(key->group) + 1;
+    size_t sl = strlen(key->name) + 1;
+    /* key text (nl + gl + sl), ns, group, name, group@@name (gl + sl + 1) */
+    char *b = malloc((nl + gl + sl) * 2 + gl + sl + 1);
+    char *p;
+    if (b == NULL) {
+        return NULL;
+    }
+    p = b + sprintf(b, "%s\x1f%s\x1f%s", key->ns, key->group, key->name) + 1;
+    *ns = memcpy(p, key->ns, nl);
+    *group = memcpy(p += nl, key->group, gl);
+    *name = memcpy(p += gl, key->name, sl);
+    *grouped = p += sl;
+    sprintf(p, "%s@@%s", key->group, key->name);
+    return b;
+}
+
 /* "k=v,k=v" (Nacos's UtilsAndCommons.parseMetadata fallback): Java's
  * text.split(","), then piece.split("=") must give exactly two parts. Java's
  * split drops trailing empty strings, so "a=b," and "a=b=" are fine while

@@ -114,6 +114,13 @@ struct lc_service_key {
 bool lc_service_key_text(char *out, size_t size,
                          const struct lc_service_key *key);
 
+/* A service's names in one allocation: the returned block is the key text
+ * (lc_service_key_text), and *@ns, *@group, *@name and *@grouped
+ * ("group@@name") point into it, so free() of the block releases them all.
+ * Return NULL when out of memory. */
+char *lc_service_names(const struct lc_service_key *key, char **ns,
+                       char **group, char **name, char **grouped);
+
 /* Metadata as Nacos accepts it on v1 register: a JSON object, or
  * "k=v,k=v". On success *@canonical is a malloc'd canonical JSON text.
  * Return 0, or LC_EINVAL when neither form parses. */

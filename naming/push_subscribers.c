@@ -19,11 +19,7 @@ static void sub_free(struct lc_push *p, struct sub *s)
     HASH_DELETE(hh_client, s->client->subs, s);
     if (svc->subs == NULL) {
         HASH_DEL(p->services, svc);
-        free(svc->key);
-        free(svc->ns);
-        free(svc->group);
-        free(svc->name);
-        free(svc->grouped);
+        free(svc->key); /* and the other names */
         free(svc);
     }
     free(s->clusters);
@@ -78,28 +74,18 @@ static struct sub_service *service_get(struct lc_push *p,
                                        const char *key)
 {
     struct sub_service *svc;
-    char grouped[1300];
     HASH_FIND_STR(p->services, key, svc);
     if (svc != NULL) {
         return svc;
     }
-    snprintf(grouped, sizeof grouped, "%s@@%s", in->group, in->service);
     svc = calloc(1, sizeof *svc);
     if (svc == NULL) {
         return NULL;
     }
-    svc->key = strdup(key);
-    svc->ns = strdup(in->ns);
-    svc->group = strdup(in->group);
-    svc->name = strdup(in->service);
-    svc->grouped = strdup(grouped);
-    if (svc->key == NULL || svc->ns == NULL || svc->group == NULL ||
-        svc->name == NULL || svc->grouped == NULL) {
-        free(svc->key);
-        free(svc->ns);
-        free(svc->group);
-        free(svc->name);
-        free(svc->grouped);
+    svc->key = lc_service_names(
+        &(struct lc_service_key){in->ns, in->group, in->service}, &svc->ns,
+        &svc->group, &svc->name, &svc->grouped);
+    if (svc->key == NULL) {
         free(svc);
         return NULL;
     }
@@ -158,11 +144,7 @@ int lc_push_subscribe(struct lc_push *p, const struct lc_push_subscriber *in)
         }
         if (svc != NULL && svc->subs == NULL) {
             HASH_DEL(p->services, svc);
-            free(svc->key);
-            free(svc->ns);
-            free(svc->group);
-            free(svc->name);
-            free(svc->grouped);
+            free(svc->key); /* and the other names */
             free(svc);
         }
         if (c->subs == NULL) {

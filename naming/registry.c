@@ -170,11 +170,7 @@ void lc_registry_free(struct lc_registry *reg)
             free(p);
         }
         HASH_DEL(reg->services, s);
-        free(s->key);
-        free(s->ns);
-        free(s->group);
-        free(s->name);
-        free(s->grouped);
+        free(s->key); /* and the other names (lc_service_names) */
         free(s);
     }
     free(reg);
@@ -198,34 +194,22 @@ struct lc_service *lc_registry_service(struct lc_registry *reg,
 {
     char text[KEY_MAX];
     struct lc_service *svc = lc_registry_find_service(reg, key);
-    size_t glen;
     if (svc != NULL) {
         return svc;
     }
     if (!lc_service_key_text(text, sizeof text, key)) {
-        return NULL;
+        return NULL; /* lc_registry_find_service could never find it */
     }
     svc = calloc(1, sizeof *svc);
     if (svc == NULL) {
         return NULL;
     }
-    glen = strlen(key->group) + 2 + strlen(key->name) + 1;
-    svc->key = strdup(text);
-    svc->ns = strdup(key->ns);
-    svc->group = strdup(key->group);
-    svc->name = strdup(key->name);
-    svc->grouped = malloc(glen);
-    if (svc->key == NULL || svc->ns == NULL || svc->group == NULL ||
-        svc->name == NULL || svc->grouped == NULL) {
-        free(svc->key);
-        free(svc->ns);
-        free(svc->group);
-        free(svc->name);
-        free(svc->grouped);
+    svc->key = lc_service_names(key, &svc->ns, &svc->group, &svc->name,
+                                &svc->grouped);
+    if (svc->key == NULL) {
         free(svc);
         return NULL;
     }
-    snprintf(svc->grouped, glen, "%s@@%s", key->group, key->name);
     svc->ephemeral = ephemeral;
     svc->updated_ms = lc_mono_ms();
     svc->uid = ++reg->next_uid;
@@ -375,11 +359,7 @@ int lc_registry_remove_service(struct lc_registry *reg, struct lc_service *svc)
         return LC_EBUSY;
     }
     HASH_DEL(reg->services, svc);
-    lc_model_defer_free(svc->key);
-    lc_model_defer_free(svc->ns);
-    lc_model_defer_free(svc->group);
-    lc_model_defer_free(svc->name);
-    lc_model_defer_free(svc->grouped);
+    lc_model_defer_free(svc->key); /* and the other names */
     lc_model_defer_free(svc);
     return 0;
 }

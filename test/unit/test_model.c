@@ -367,6 +367,24 @@ static void test_service_key_text(void **state)
     assert_false(lc_service_key_text(out, 24, &key));
 }
 
+/* The five names of a service in one block, freed with the block. */
+static void test_service_names(void **state)
+{
+    const struct lc_service_key key = {"ns-1", "G", "svc.a"};
+    char *ns, *group, *name, *grouped;
+    char text[64];
+    char *block = lc_service_names(&key, &ns, &group, &name, &grouped);
+    (void)state;
+    assert_non_null(block);
+    assert_true(lc_service_key_text(text, sizeof text, &key));
+    assert_string_equal(block, text);
+    assert_string_equal(ns, "ns-1");
+    assert_string_equal(group, "G");
+    assert_string_equal(name, "svc.a");
+    assert_string_equal(grouped, "G@@svc.a");
+    free(block);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_beat_limits),
         cmocka_unit_test(test_split_grouped),
         cmocka_unit_test(test_service_key_text),
+        cmocka_unit_test(test_service_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
