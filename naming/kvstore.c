@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "naming/internal.h"
+#include "snapshots/snapshots.h"
 #include "naming/naming.pb-c.h"
 
 struct kv_entry {
@@ -174,12 +175,9 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
     struct lc_kvstore *kv = p->data;
     struct lc_kvstore fresh = {NULL, NULL, NULL, 0};
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT key, value FROM kv ORDER BY rowid",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(errmsg, errlen, "snapshot has no kv table: %s",
-                 sqlite3_errmsg(db));
-        return LC_ECORRUPT;
+    int rc = lc_snapshot_select(db, "kv", "key, value", &st, errmsg, errlen);
+    if (rc != 0) {
+        return rc;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *k = (const char *)sqlite3_column_text(st, 0);

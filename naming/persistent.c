@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "naming/internal.h"
+#include "snapshots/snapshots.h"
 #include "naming/naming.pb-c.h"
 
 /* ---------------------------------------------------------------- apply */
@@ -282,17 +283,14 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
         return LC_ENOMEM;
     }
     /* Read and validate every row before touching the state. */
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT client_id, namespace, group_name,"
-                            " service_name, ip, port, cluster, weight,"
-                            " healthy, enabled, metadata, instance_id"
-                            " FROM instances ORDER BY rowid",
-                            -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(errmsg, errlen, "snapshot has no instances table: %s",
-                 sqlite3_errmsg(db));
+    rc = lc_snapshot_select(db, "instances",
+                            "client_id, namespace, group_name, service_name,"
+                            " ip, port, cluster, weight, healthy, enabled,"
+                            " metadata, instance_id",
+                            &st, errmsg, errlen);
+    if (rc != 0) {
         free(f);
-        return LC_ECORRUPT;
+        return rc;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct lrow *r;

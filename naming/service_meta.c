@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "naming/service_meta.h"
+#include "snapshots/snapshots.h"
 
 #define KEY_MAX 1024
 
@@ -412,14 +413,11 @@ static int load_rows(sqlite3 *db, struct lc_smeta **fresh, char *errmsg,
     sqlite3_stmt *st = NULL;
     size_t row = 0;
     int rv = 0;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT namespace, group_name, service_name,"
-                                " meta FROM service_meta ORDER BY rowid",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(errmsg, errlen, "snapshot has no service_meta table: %s",
-                 sqlite3_errmsg(db));
-        return LC_ECORRUPT;
+    int rc = lc_snapshot_select(db, "service_meta",
+                                "namespace, group_name, service_name, meta",
+                                &st, errmsg, errlen);
+    if (rc != 0) {
+        return rc;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *ns = (const char *)sqlite3_column_text(st, 0);

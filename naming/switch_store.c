@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "naming/internal.h"
+#include "snapshots/snapshots.h"
 
 int lc_switch_entry_encode(const char *entry, const char *value, char **data,
                            size_t *len)
@@ -126,14 +127,10 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
     sqlite3_stmt *st = NULL;
     json_t *doc = NULL;
     int rv = 0;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT key, value FROM switch_domain"
-                                " ORDER BY rowid",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(errmsg, errlen, "snapshot has no switch_domain table: %s",
-                 sqlite3_errmsg(db));
-        return LC_ECORRUPT;
+    int rc = lc_snapshot_select(db, "switch_domain", "key, value", &st,
+                                errmsg, errlen);
+    if (rc != 0) {
+        return rc;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *key = (const char *)sqlite3_column_text(st, 0);

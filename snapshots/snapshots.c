@@ -806,6 +806,26 @@ err_after_open:
     return err;
 }
 
+int lc_snapshot_select(sqlite3 *db, const char *table, const char *columns,
+                       sqlite3_stmt **st, char *errmsg, size_t errlen)
+{
+    char *sql = sqlite3_mprintf("SELECT %s FROM %s ORDER BY rowid", columns,
+                                table);
+    int rc;
+    if (sql == NULL) {
+        snprintf(errmsg, errlen, "out of memory");
+        return LC_ENOMEM;
+    }
+    rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) {
+        snprintf(errmsg, errlen, "snapshot has no %s table: %s", table,
+                 sqlite3_errmsg(db));
+        return LC_ECORRUPT;
+    }
+    return 0;
+}
+
 void lc_snapshot_close(sqlite3 *db)
 {
     sqlite3_close_v2(db);

@@ -82,6 +82,11 @@ int lc_snapshot_open(const void *buf, size_t len, const char *group,
                      sqlite3 **db, struct lc_snapshot_meta *meta,
                      char *errmsg, size_t errlen);
 
+/* Prepare "SELECT @columns FROM @table ORDER BY rowid" on an opened image:
+ * 0, or LC_ECORRUPT with "snapshot has no <table> table: ..." in @errmsg. */
+int lc_snapshot_select(sqlite3 *db, const char *table, const char *columns,
+                       sqlite3_stmt **st, char *errmsg, size_t errlen);
+
 /* Close a database opened by lc_snapshot_open(). */
 void lc_snapshot_close(sqlite3 *db);
 
