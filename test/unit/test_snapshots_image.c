@@ -23,6 +23,7 @@
 #include "common/err.h"
 #include "snapshots/internal.h"
 #include "snapshots/snapshots.h"
+#include "test/support/snap_env.h"
 
 #define GROUP "naming_persistent_service_v2"
 #define KIB 1024
@@ -120,15 +121,6 @@ static struct raft_heap counting_heap = {
 
 /* ------------------------------------------------------------ helpers */
 
-static void exec_ok(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        fail_msg("%s: %s", sql, msg != NULL ? msg : sqlite3_errstr(rc));
-    }
-}
-
 static struct lc_snapshot_meta test_meta(void)
 {
     struct lc_snapshot_meta m;
@@ -148,8 +140,8 @@ static sqlite3 *filled_db(int rows)
     sqlite3 *db;
 
     assert_int_equal(lc_snapshot_begin(&db), 0);
-    exec_ok(db, "CREATE TABLE instances(client_id TEXT, service TEXT,"
-                " ip TEXT, port INTEGER, weight REAL, metadata TEXT)");
+    ts_exec_ok(db, "CREATE TABLE instances(client_id TEXT, service TEXT,"
+                   " ip TEXT, port INTEGER, weight REAL, metadata TEXT)");
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "INSERT INTO instances VALUES"
                                         " (?1 || ':8080#false', 'svc-' ||"
@@ -370,11 +362,8 @@ static void test_chunks_written_as_raft_does(void **state)
     struct raft_buffer *bufs;
     struct iovec iov[64];
     unsigned n_bufs;
-    char cmd[256];
     char out[1024];
     size_t len;
-    size_t n;
-    FILE *f;
     int fd;
     (void)state;
 
@@ -393,15 +382,10 @@ static void test_chunks_written_as_raft_does(void **state)
     close(fd);
     lc_snapshot_free_bufs(bufs, n_bufs);
 
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 -readonly %s .tables 'PRAGMA integrity_check'"
-             " 'SELECT count(*) FROM instances' 2>&1",
-             path);
-    f = popen(cmd, "r");
-    assert_non_null(f);
-    n = fread(out, 1, sizeof out - 1, f);
-    out[n] = '\0';
-    assert_int_equal(pclose(f), 0);
+    ts_sqlite_cli(path,
+                  ".tables 'PRAGMA integrity_check'"
+                  " 'SELECT count(*) FROM instances'",
+                  out, sizeof out);
     unlink(path);
     assert_non_null(strstr(out, "instances"));
     assert_non_null(strstr(out, "meta"));
@@ -427,7 +411,7 @@ static void test_cap(void **state)
     /* A processor's write past the cap fails with SQLITE_FULL... */
     lc_snap_vfs_max = 256 * KIB;
     assert_int_equal(lc_snapshot_begin(&db), 0);
-    exec_ok(db, "CREATE TABLE t(b BLOB)");
+    ts_exec_ok(db, "CREATE TABLE t(b BLOB)");
     rc = sqlite3_exec(db, "INSERT INTO t VALUES (zeroblob(300000))", NULL, NULL,
                       NULL);
     assert_int_equal(rc, SQLITE_FULL);
