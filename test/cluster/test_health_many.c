@@ -251,8 +251,16 @@ static void test_many_instances(void **state)
     assert_true(tc_log_contains(t, 0, "scheduling health checks"));
     assert_int_equal(unhealthy_total(t), SERVICES * PER_SERVICE);
 
-    /* The loop kept up all along. */
-    assert_false(tc_log_contains(t, 0, "event loop blocked"));
+    /* The loop kept up all along. A sweep of every client on the loop
+     * would block at every poll, dozens of times in this run; a shared
+     * 2-core machine may stall the process once or twice whatever it
+     * does (seen: 111 and 155 ms in one run of `make test`). */
+    {
+        unsigned blocked = tc_log_count(t, 0, "event loop blocked");
+        if (blocked > 2) {
+            fail_msg("the event loop was blocked %u times", blocked);
+        }
+    }
     for (unsigned i = 0; i < REACHABLE; i++) {
         close(l[i]);
     }

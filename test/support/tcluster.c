@@ -617,19 +617,24 @@ int tc_rest_code(const char *body)
 
 /* ---------------------------------------------------------------- logs */
 
-bool tc_log_contains(struct tc *t, unsigned i, const char *needle)
+unsigned tc_log_count(struct tc *t, unsigned i, const char *needle)
 {
     FILE *f = fopen(t->c.nodes[i].log, "r");
     char line[4096];
-    bool found = false;
+    unsigned count = 0;
     if (f == NULL) {
-        return false;
+        return 0;
     }
-    while (!found && fgets(line, sizeof line, f) != NULL) {
-        found = strstr(line, needle) != NULL;
+    while (fgets(line, sizeof line, f) != NULL) {
+        count += strstr(line, needle) != NULL;
     }
     fclose(f);
-    return found;
+    return count;
+}
+
+bool tc_log_contains(struct tc *t, unsigned i, const char *needle)
+{
+    return tc_log_count(t, i, needle) > 0;
 }
 
 /* ----------------------------------------------------- background writer */

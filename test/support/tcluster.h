@@ -167,6 +167,8 @@ int tc_rest_code(const char *body);
 
 /* True when node @i's log contains @needle. */
 bool tc_log_contains(struct tc *t, unsigned i, const char *needle);
+/* How many lines of node @i's log contain @needle. */
+unsigned tc_log_count(struct tc *t, unsigned i, const char *needle);
 
 /* --------------------------------------------------------------- misc */
 
