@@ -16,7 +16,7 @@ V ?= 0
 
 # Debian packages the build needs (libraries, code generator, test framework).
 DEPS_BUILD := gcc make pkg-config libraft-dev libuv1-dev libprotobuf-c-dev \
-	protobuf-c-compiler libnghttp2-dev libsqlite3-dev libjansson-dev \
+	protobuf-c-compiler libprotobuf-dev libnghttp2-dev libsqlite3-dev libjansson-dev \
 	libhttp-parser-dev uthash-dev libsodium-dev libxxhash-dev libcmocka-dev \
 	zlib1g-dev sqlite3
 # Peers and load tools the benchmarks drive.

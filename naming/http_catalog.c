@@ -321,7 +321,7 @@ static void on_service(struct lc_http_exchange *ex, void *data)
     struct lc_service_key key;
     struct lc_service *svc;
     struct lc_smeta *e;
-    const ServiceMeta *m;
+    const Locus__Naming__ServiceMeta *m;
     struct insts c;
     json_t *o, *so, *clusters;
 
@@ -380,7 +380,7 @@ static void on_service(struct lc_http_exchange *ex, void *data)
             }
         }
         for (size_t i = 0; i < nn; i++) {
-            const ClusterMeta *cm = lc_cluster_meta(m, names[i]);
+            const Locus__Naming__ClusterMeta *cm = lc_cluster_meta(m, names[i]);
             json_t *co = json_object();
             json_object_set_new(co, "serviceName", json_string(svc->grouped));
             json_object_set_new(co, "name", json_string(names[i]));

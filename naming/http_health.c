@@ -37,7 +37,7 @@ int lc_health_write(struct lc_naming *n, const struct lc_service *svc,
                     const char *client_id, const struct lc_instance *inst,
                     bool healthy, struct lc_sm_write *w, lc_sm_write_cb cb)
 {
-    InstanceStore st = INSTANCE_STORE__INIT;
+    Locus__Naming__InstanceStore st = LOCUS__NAMING__INSTANCE_STORE__INIT;
     char key[2400];
     size_t len;
     void *data;
@@ -56,12 +56,12 @@ int lc_health_write(struct lc_naming *n, const struct lc_service *svc,
     st.enabled = inst->enabled;
     st.metadata = inst->metadata_text;
     st.instance_id = inst->instance_id;
-    len = instance_store__get_packed_size(&st);
+    len = locus__naming__instance_store__get_packed_size(&st);
     data = malloc(len > 0 ? len : 1);
     if (data == NULL) {
         return LC_ENOMEM;
     }
-    instance_store__pack(&st, data);
+    locus__naming__instance_store__pack(&st, data);
     rv = lc_sm_write(n->persistent_sm, w, key, "HEALTH", data, len, cb);
     free(data);
     return rv;

@@ -276,7 +276,7 @@ void lc_ns_submit(struct lc_naming *n, struct lc_http_exchange *ex,
 static void write_instance(struct lc_naming *n, struct lc_http_exchange *ex,
                            struct lc_inst_req *r, const char *op)
 {
-    InstanceStore st = INSTANCE_STORE__INIT;
+    Locus__Naming__InstanceStore st = LOCUS__NAMING__INSTANCE_STORE__INIT;
     char client_id[320];
     char key[2200];
     size_t len;
@@ -296,13 +296,13 @@ static void write_instance(struct lc_naming *n, struct lc_http_exchange *ex,
     st.enabled = r->enabled;
     st.metadata = r->metadata;
     st.instance_id = r->instance_id;
-    len = instance_store__get_packed_size(&st);
+    len = locus__naming__instance_store__get_packed_size(&st);
     data = malloc(len > 0 ? len : 1);
     if (data == NULL) {
         lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
         return;
     }
-    instance_store__pack(&st, data);
+    locus__naming__instance_store__pack(&st, data);
     lc_ns_submit(n, ex, n->persistent_sm, key, op, data, len);
 }
 
@@ -531,7 +531,7 @@ static void render_list(struct read_ctx *c)
 }
 
 static void on_read_done(struct lc_sm_read *rd, int status,
-                         const Response *resp)
+                         const Locus__Consistency__Response *resp)
 {
     struct read_ctx *c = rd->data;
     (void)resp;

@@ -23,7 +23,7 @@
 int lc_ns_pack_overlay(const char *okey, json_t *overlay, void **data,
                        size_t *len)
 {
-    MetadataStore st = METADATA_STORE__INIT;
+    Locus__Naming__MetadataStore st = LOCUS__NAMING__METADATA_STORE__INIT;
     char *value = json_dumps(overlay, JSON_COMPACT | JSON_SORT_KEYS);
     if (value == NULL) {
         return LC_ENOMEM;
@@ -31,13 +31,13 @@ int lc_ns_pack_overlay(const char *okey, json_t *overlay, void **data,
     st.key = (char *)okey;
     st.value.data = (uint8_t *)value;
     st.value.len = strlen(value);
-    *len = metadata_store__get_packed_size(&st);
+    *len = locus__naming__metadata_store__get_packed_size(&st);
     *data = malloc(*len > 0 ? *len : 1);
     if (*data == NULL) {
         free(value);
         return LC_ENOMEM;
     }
-    metadata_store__pack(&st, *data);
+    locus__naming__metadata_store__pack(&st, *data);
     free(value);
     return 0;
 }

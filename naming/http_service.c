@@ -121,9 +121,10 @@ static void on_written(struct lc_sm_write *w, int status,
 
 /* Pack @op and write it with @operation; the reply follows. */
 static void submit(struct lc_naming *n, struct lc_http_exchange *ex,
-                   const char *operation, const ServiceMetaOp *op)
+                   const char *operation,
+                   const Locus__Naming__ServiceMetaOp *op)
 {
-    size_t len = service_meta_op__get_packed_size(op);
+    size_t len = locus__naming__service_meta_op__get_packed_size(op);
     uint8_t *data = malloc(len > 0 ? len : 1);
     struct write_ctx *c = calloc(1, sizeof *c);
     char key[1400];
@@ -135,7 +136,7 @@ static void submit(struct lc_naming *n, struct lc_http_exchange *ex,
         lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
         return;
     }
-    service_meta_op__pack(op, data);
+    locus__naming__service_meta_op__pack(op, data);
     snprintf(key, sizeof key, "%s##%s@@%s", op->namespace_, op->group_name,
              op->service_name);
     c->ex = ex;
@@ -151,10 +152,10 @@ static void submit(struct lc_naming *n, struct lc_http_exchange *ex,
 
 /* The parts of a ServiceMeta the API sets, with storage for its entries. */
 struct meta_build {
-    ServiceMeta m;
+    Locus__Naming__ServiceMeta m;
     json_t *metadata; /* canonical object the entries borrow from */
-    MetaEntry *entries;
-    MetaEntry **ptrs;
+    Locus__Naming__MetaEntry *entries;
+    Locus__Naming__MetaEntry **ptrs;
     char *selector_expression;
 };
 
@@ -181,7 +182,7 @@ static bool meta_build(struct lc_http_exchange *ex, struct meta_build *b,
     json_t *v;
 
     memset(b, 0, sizeof *b);
-    service_meta__init(&b->m);
+    locus__naming__service_meta__init(&b->m);
     status = lc_selector_parse(selector, &type, &b->selector_expression, msg,
                                sizeof msg);
     if (status != 0) {
@@ -207,7 +208,7 @@ static bool meta_build(struct lc_http_exchange *ex, struct meta_build *b,
     /* canonical text has sorted keys; jansson keeps insertion order */
     json_object_foreach(b->metadata, k, v)
     {
-        meta_entry__init(&b->entries[i]);
+        locus__naming__meta_entry__init(&b->entries[i]);
         b->entries[i].key = (char *)k;
         b->entries[i].value = (char *)json_string_value(v);
         b->ptrs[i] = &b->entries[i];
@@ -223,9 +224,10 @@ static bool meta_build(struct lc_http_exchange *ex, struct meta_build *b,
     return true;
 }
 
-static void op_init(ServiceMetaOp *op, const char *ns, struct svc_name *s)
+static void op_init(Locus__Naming__ServiceMetaOp *op, const char *ns,
+                    struct svc_name *s)
 {
-    service_meta_op__init(op);
+    locus__naming__service_meta_op__init(op);
     op->namespace_ = (char *)ns;
     op->group_name = s->group;
     op->service_name = s->name;
@@ -237,7 +239,7 @@ static void on_create(struct lc_naming *n, struct lc_http_exchange *ex)
     const char *ns, *raw, *metadata, *selector;
     float threshold;
     struct meta_build b;
-    ServiceMetaOp op;
+    Locus__Naming__ServiceMetaOp op;
 
     if (!filters(n, ex, &s) ||
         !lc_rp_string(ex, "namespaceId", false, LC_DEFAULT_NAMESPACE, &ns) ||
@@ -268,7 +270,7 @@ static void on_remove(struct lc_naming *n, struct lc_http_exchange *ex)
     struct svc_name s;
     const char *ns, *raw;
     struct lc_service *svc;
-    ServiceMetaOp op;
+    Locus__Naming__ServiceMetaOp op;
 
     if (!filters(n, ex, &s) ||
         !lc_rp_string(ex, "namespaceId", false, LC_DEFAULT_NAMESPACE, &ns) ||
@@ -321,7 +323,7 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
     char *canonical = NULL;
     struct meta_build b;
     struct lc_service *svc;
-    ServiceMetaOp op;
+    Locus__Naming__ServiceMetaOp op;
 
     if (!filters(n, ex, &s)) {
         return;
@@ -448,7 +450,7 @@ static void on_detail(struct lc_naming *n, struct lc_http_exchange *ex)
     const char *ns, *raw;
     struct lc_service *svc;
     struct lc_smeta *e;
-    const ServiceMeta *m;
+    const Locus__Naming__ServiceMeta *m;
     struct clusters cl;
     json_t *o, *arr;
 
@@ -480,7 +482,7 @@ static void on_detail(struct lc_naming *n, struct lc_http_exchange *ex)
     arr = json_array();
     service_clusters(n, svc, &cl);
     for (size_t i = 0; i < cl.n; i++) {
-        const ClusterMeta *c = lc_cluster_meta(m, cl.v[i]);
+        const Locus__Naming__ClusterMeta *c = lc_cluster_meta(m, cl.v[i]);
         json_t *co = json_object();
         json_object_set_new(co, "name", json_string(cl.v[i]));
         json_object_set_new(co, "healthChecker", lc_health_checker_json(c));

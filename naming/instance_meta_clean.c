@@ -318,7 +318,7 @@ static void on_deleted(struct lc_sm_write *w, int status,
 static void delete_overlay(struct lc_naming *n, struct lc_imeta_cleaner *c,
                            struct mark *m)
 {
-    MetadataStore st = METADATA_STORE__INIT;
+    Locus__Naming__MetadataStore st = LOCUS__NAMING__METADATA_STORE__INIT;
     size_t len;
     uint8_t *data;
     size_t klen = strlen(m->key);
@@ -327,14 +327,14 @@ static void delete_overlay(struct lc_naming *n, struct lc_imeta_cleaner *c,
     int rv;
 
     st.key = m->key;
-    len = metadata_store__get_packed_size(&st);
+    len = locus__naming__metadata_store__get_packed_size(&st);
     data = malloc(len > 0 ? len : 1);
     if (d == NULL || data == NULL) {
         free(d);
         free(data);
         return;
     }
-    metadata_store__pack(&st, data);
+    locus__naming__metadata_store__pack(&st, data);
     memset(&d->w, 0, sizeof d->w);
     d->w.data = d;
     d->n = n;

@@ -28,11 +28,12 @@ static void entry_free(struct kv_entry *e)
 }
 
 static void on_apply(struct lc_processor *p, uint64_t index,
-                     const WriteRequest *req, struct lc_raft_result *result)
+                     const Locus__Consistency__WriteRequest *req,
+                     struct lc_raft_result *result)
 {
     struct lc_kvstore *kv = p->data;
-    MetadataStore *st = metadata_store__unpack(NULL, req->data.len,
-                                               req->data.data);
+    Locus__Naming__MetadataStore *st = locus__naming__metadata_store__unpack(
+        NULL, req->data.len, req->data.data);
     struct kv_entry *e = NULL;
     bool changed = true;
     (void)index;
@@ -85,7 +86,7 @@ out:
     if (result->status == 0 && changed && kv->on_change != NULL) {
         kv->on_change(kv->change_data, st->key);
     }
-    metadata_store__free_unpacked(st, NULL);
+    locus__naming__metadata_store__free_unpacked(st, NULL);
 }
 
 const void *lc_kvstore_get(const struct lc_kvstore *kv, const char *key,

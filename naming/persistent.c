@@ -24,7 +24,8 @@
 
 /* ---------------------------------------------------------------- apply */
 
-static void apply_add(struct lc_naming *n, const InstanceStore *st,
+static void apply_add(struct lc_naming *n,
+                      const Locus__Naming__InstanceStore *st,
                       struct lc_raft_result *result)
 {
     struct lc_service_key key = {st->namespace_, st->group_name,
@@ -59,7 +60,8 @@ static void apply_add(struct lc_naming *n, const InstanceStore *st,
     lc_instance_unref(inst);
 }
 
-static void apply_delete(struct lc_naming *n, const InstanceStore *st)
+static void apply_delete(struct lc_naming *n,
+                         const Locus__Naming__InstanceStore *st)
 {
     struct lc_service_key key = {st->namespace_, st->group_name,
                                  st->service_name};
@@ -74,7 +76,8 @@ static void apply_delete(struct lc_naming *n, const InstanceStore *st)
  * writes the verdict as an ADD of the whole instance, which then undoes the
  * update or brings the deregistered instance back; here only the flag of
  * the instance that is still there (same ip, port and cluster) changes. */
-static void apply_health(struct lc_naming *n, const InstanceStore *st,
+static void apply_health(struct lc_naming *n,
+                         const Locus__Naming__InstanceStore *st,
                          struct lc_raft_result *result)
 {
     struct lc_service_key key = {st->namespace_, st->group_name,
@@ -106,11 +109,12 @@ static void apply_health(struct lc_naming *n, const InstanceStore *st,
 }
 
 static void on_apply(struct lc_processor *p, uint64_t index,
-                     const WriteRequest *req, struct lc_raft_result *result)
+                     const Locus__Consistency__WriteRequest *req,
+                     struct lc_raft_result *result)
 {
     struct lc_naming *n = p->data;
-    InstanceStore *st = instance_store__unpack(NULL, req->data.len,
-                                               req->data.data);
+    Locus__Naming__InstanceStore *st = locus__naming__instance_store__unpack(
+        NULL, req->data.len, req->data.data);
     (void)index;
     if (st == NULL) {
         result->status = LC_ECORRUPT;
@@ -129,11 +133,12 @@ static void on_apply(struct lc_processor *p, uint64_t index,
         snprintf(result->message, sizeof result->message,
                  "unknown operation '%s'", req->operation);
     }
-    instance_store__free_unpacked(st, NULL);
+    locus__naming__instance_store__free_unpacked(st, NULL);
 }
 
-static void on_read(struct lc_processor *p, const ReadRequest *req,
-                    Response *resp)
+static void on_read(struct lc_processor *p,
+                    const Locus__Consistency__ReadRequest *req,
+                    Locus__Consistency__Response *resp)
 {
     struct lc_naming *n = p->data;
     char text[32];

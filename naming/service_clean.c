@@ -90,7 +90,7 @@ static void on_deleted(struct lc_sm_write *w, int status,
 
 static void delete_expired(struct lc_naming *n, struct lc_smeta *e)
 {
-    ServiceMetaOp op = SERVICE_META_OP__INIT;
+    Locus__Naming__ServiceMetaOp op = LOCUS__NAMING__SERVICE_META_OP__INIT;
     size_t len;
     uint8_t *data;
     struct delete_ctx *c = malloc(sizeof *c + strlen(e->key) + 1);
@@ -99,14 +99,14 @@ static void delete_expired(struct lc_naming *n, struct lc_smeta *e)
     op.namespace_ = e->ns;
     op.group_name = e->group;
     op.service_name = e->name;
-    len = service_meta_op__get_packed_size(&op);
+    len = locus__naming__service_meta_op__get_packed_size(&op);
     data = malloc(len > 0 ? len : 1);
     if (c == NULL || data == NULL) {
         free(c);
         free(data);
         return;
     }
-    service_meta_op__pack(&op, data);
+    locus__naming__service_meta_op__pack(&op, data);
     memset(&c->w, 0, sizeof c->w);
     c->w.data = c;
     c->n = n;

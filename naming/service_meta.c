@@ -30,7 +30,7 @@ static void entry_free(struct lc_smeta *e)
     free(e->group);
     free(e->name);
     if (e->meta != NULL) {
-        service_meta__free_unpacked(e->meta, NULL);
+        locus__naming__service_meta__free_unpacked(e->meta, NULL);
     }
     free(e);
 }
@@ -77,32 +77,34 @@ void lc_service_meta_clear(struct lc_naming *n)
 }
 
 /* @m packed into a malloc'd buffer (*@len bytes), or NULL. */
-static uint8_t *meta_pack(const ServiceMeta *m, size_t *len)
+static uint8_t *meta_pack(const Locus__Naming__ServiceMeta *m, size_t *len)
 {
     uint8_t *buf;
-    *len = service_meta__get_packed_size(m);
+    *len = locus__naming__service_meta__get_packed_size(m);
     buf = malloc(*len > 0 ? *len : 1);
     if (buf != NULL) {
-        service_meta__pack(m, buf);
+        locus__naming__service_meta__pack(m, buf);
     }
     return buf;
 }
 
 /* An owned copy of @m (which may borrow from several messages). */
-static ServiceMeta *meta_copy(const ServiceMeta *m)
+static Locus__Naming__ServiceMeta *
+meta_copy(const Locus__Naming__ServiceMeta *m)
 {
     size_t len;
     uint8_t *buf = meta_pack(m, &len);
-    ServiceMeta *copy;
+    Locus__Naming__ServiceMeta *copy;
     if (buf == NULL) {
         return NULL;
     }
-    copy = service_meta__unpack(NULL, len, buf);
+    copy = locus__naming__service_meta__unpack(NULL, len, buf);
     free(buf);
     return copy;
 }
 
-static bool meta_equal(const ServiceMeta *a, const ServiceMeta *b)
+static bool meta_equal(const Locus__Naming__ServiceMeta *a,
+                       const Locus__Naming__ServiceMeta *b)
 {
     size_t la, lb;
     uint8_t *pa = meta_pack(a, &la);
@@ -151,22 +153,23 @@ static void service_drop(struct lc_naming *n, const struct lc_service_key *k)
 /* Store a copy of @m as @key's metadata (replacing what was there; @m may
  * borrow from it). */
 static int store(struct lc_naming *n, const char *key,
-                 const ServiceMetaOp *op, const ServiceMeta *m)
+                 const Locus__Naming__ServiceMetaOp *op,
+                 const Locus__Naming__ServiceMeta *m)
 {
     struct lc_smeta *e = lc_service_meta_find(n, key);
-    ServiceMeta *copy = meta_copy(m);
+    Locus__Naming__ServiceMeta *copy = meta_copy(m);
     if (copy == NULL) {
         return LC_ENOMEM;
     }
     if (e == NULL) {
         e = entry_new(key, op->namespace_, op->group_name, op->service_name);
         if (e == NULL) {
-            service_meta__free_unpacked(copy, NULL);
+            locus__naming__service_meta__free_unpacked(copy, NULL);
             return LC_ENOMEM;
         }
         HASH_ADD_KEYPTR(hh, n->smeta, e->key, strlen(e->key), e);
     } else {
-        service_meta__free_unpacked(e->meta, NULL);
+        locus__naming__service_meta__free_unpacked(e->meta, NULL);
     }
     e->meta = copy;
     e->expired_ms = 0;
@@ -176,13 +179,13 @@ static int store(struct lc_naming *n, const char *key,
 /* CHANGE: the new threshold, selector and metadata; an existing entry keeps
  * its ephemeral flag and clusters (ServiceMetadataProcessor.mergeMetadata). */
 static int apply_change(struct lc_naming *n, const char *key,
-                        const ServiceMetaOp *op)
+                        const Locus__Naming__ServiceMetaOp *op)
 {
-    const ServiceMeta *in = op->metadata;
+    const Locus__Naming__ServiceMeta *in = op->metadata;
     struct lc_smeta *e = lc_service_meta_find(n, key);
     struct lc_service_key k = {op->namespace_, op->group_name,
                                op->service_name};
-    ServiceMeta merged;
+    Locus__Naming__ServiceMeta merged;
     bool ephemeral;
     int rv;
 
@@ -200,20 +203,20 @@ static int apply_change(struct lc_naming *n, const char *key,
 
 static int cmp_cluster(const void *a, const void *b)
 {
-    return strcmp((*(ClusterMeta *const *)a)->name,
-                  (*(ClusterMeta *const *)b)->name);
+    return strcmp((*(Locus__Naming__ClusterMeta *const *)a)->name,
+                  (*(Locus__Naming__ClusterMeta *const *)b)->name);
 }
 
 /* ADD: cluster metadata put into the entry's (or stored as is). */
 static int apply_add(struct lc_naming *n, const char *key,
-                     const ServiceMetaOp *op)
+                     const Locus__Naming__ServiceMetaOp *op)
 {
-    const ServiceMeta *in = op->metadata;
+    const Locus__Naming__ServiceMeta *in = op->metadata;
     struct lc_smeta *e = lc_service_meta_find(n, key);
     struct lc_service_key k = {op->namespace_, op->group_name,
                                op->service_name};
-    ServiceMeta merged;
-    ClusterMeta **all = NULL;
+    Locus__Naming__ServiceMeta merged;
+    Locus__Naming__ClusterMeta **all = NULL;
     size_t n_all = 0;
     bool ephemeral;
     int rv;
@@ -245,7 +248,7 @@ static int apply_add(struct lc_naming *n, const char *key,
 }
 
 static void apply_delete(struct lc_naming *n, const char *key,
-                         const ServiceMetaOp *op)
+                         const Locus__Naming__ServiceMetaOp *op)
 {
     struct lc_smeta *e = lc_service_meta_find(n, key);
     struct lc_service_key k = {op->namespace_, op->group_name,
@@ -258,11 +261,12 @@ static void apply_delete(struct lc_naming *n, const char *key,
 }
 
 static void on_apply(struct lc_processor *p, uint64_t index,
-                     const WriteRequest *req, struct lc_raft_result *result)
+                     const Locus__Consistency__WriteRequest *req,
+                     struct lc_raft_result *result)
 {
     struct lc_naming *n = p->data;
-    ServiceMetaOp *op = service_meta_op__unpack(NULL, req->data.len,
-                                                req->data.data);
+    Locus__Naming__ServiceMetaOp *op = locus__naming__service_meta_op__unpack(
+        NULL, req->data.len, req->data.data);
     char key[KEY_MAX];
     struct lc_service_key k;
     (void)index;
@@ -296,7 +300,7 @@ static void on_apply(struct lc_processor *p, uint64_t index,
                              ? apply_change(n, key, op)
                              : apply_add(n, key, op);
     }
-    service_meta_op__free_unpacked(op, NULL);
+    locus__naming__service_meta_op__free_unpacked(op, NULL);
 }
 
 /* ------------------------------------------------------------- snapshot */
@@ -450,7 +454,7 @@ static int load_rows(sqlite3 *db, struct lc_smeta **fresh, char *errmsg,
             snprintf(errmsg, errlen, "out of memory loading service_meta");
             break;
         }
-        e->meta = service_meta__unpack(NULL, (size_t)len, blob);
+        e->meta = locus__naming__service_meta__unpack(NULL, (size_t)len, blob);
         if (e->meta == NULL) {
             entry_free(e);
             snprintf(errmsg, errlen,
@@ -569,7 +573,7 @@ json_t *lc_json_float(float f)
     return json_real(strtod(buf, NULL));
 }
 
-json_t *lc_selector_json(const ServiceMeta *m)
+json_t *lc_selector_json(const Locus__Naming__ServiceMeta *m)
 {
     json_t *o = json_object();
     if (m == NULL || strcmp(m->selector_type, "label") != 0) {
@@ -590,7 +594,7 @@ json_t *lc_selector_json(const ServiceMeta *m)
     return o;
 }
 
-json_t *lc_meta_entries_json(MetaEntry *const *entries, size_t n)
+json_t *lc_meta_entries_json(Locus__Naming__MetaEntry *const *entries, size_t n)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++) {
@@ -600,7 +604,8 @@ json_t *lc_meta_entries_json(MetaEntry *const *entries, size_t n)
     return o;
 }
 
-const ClusterMeta *lc_cluster_meta(const ServiceMeta *m, const char *name)
+const Locus__Naming__ClusterMeta *
+lc_cluster_meta(const Locus__Naming__ServiceMeta *m, const char *name)
 {
     if (m == NULL) {
         return NULL;
@@ -613,7 +618,7 @@ const ClusterMeta *lc_cluster_meta(const ServiceMeta *m, const char *name)
     return NULL;
 }
 
-json_t *lc_health_checker_json(const ClusterMeta *c)
+json_t *lc_health_checker_json(const Locus__Naming__ClusterMeta *c)
 {
     const char *type = "TCP";
     json_t *o = json_object();

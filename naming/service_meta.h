@@ -35,7 +35,7 @@ struct lc_smeta {
     char *ns;
     char *group;
     char *name; /* bare */
-    ServiceMeta *meta; /* owned (unpacked protobuf) */
+    Locus__Naming__ServiceMeta *meta; /* owned (unpacked protobuf) */
     /* Local bookkeeping, not replicated: when the empty-service cleaner
      * removed the service (0: never; Nacos's ExpiredMetadataInfo), and
      * whether the metadata cleaner's DELETE is in flight. */
@@ -70,17 +70,19 @@ json_t *lc_json_float(float f);
 /* The selector as Nacos's Jackson writes it: {"type":"none","contextType":
  * "NONE"} (also for @m NULL) or {"type":"label","expression":..,"labels":
  * [..],"contextType":"CMDB"}. */
-json_t *lc_selector_json(const ServiceMeta *m);
+json_t *lc_selector_json(const Locus__Naming__ServiceMeta *m);
 
 /* {key: value} of @entries. */
-json_t *lc_meta_entries_json(MetaEntry *const *entries, size_t n);
+json_t *lc_meta_entries_json(Locus__Naming__MetaEntry *const *entries,
+                             size_t n);
 
 /* The metadata of cluster @name in @m (NULL when @m or the cluster has
  * none: Nacos's defaults apply). */
-const ClusterMeta *lc_cluster_meta(const ServiceMeta *m, const char *name);
+const Locus__Naming__ClusterMeta *
+lc_cluster_meta(const Locus__Naming__ServiceMeta *m, const char *name);
 
 /* {"type":"TCP"} or {"type":"NONE"} for @c (TCP when @c is NULL). */
-json_t *lc_health_checker_json(const ClusterMeta *c);
+json_t *lc_health_checker_json(const Locus__Naming__ClusterMeta *c);
 
 /* ----------------------------------------------------------- selector */
 

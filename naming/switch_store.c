@@ -38,7 +38,8 @@ int lc_switch_entry_encode(const char *entry, const char *value, char **data,
 }
 
 static void on_apply(struct lc_processor *p, uint64_t index,
-                     const WriteRequest *req, struct lc_raft_result *result)
+                     const Locus__Consistency__WriteRequest *req,
+                     struct lc_raft_result *result)
 {
     struct lc_naming *n = p->data;
     json_t *doc = NULL;

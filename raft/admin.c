@@ -74,7 +74,7 @@ static void op_finish(struct lc_admin_op *op, int status, const char *message)
         op->req->op = NULL;
         op->req->cb(op->req, status, message);
     } else if (op->link != NULL) {
-        PeerResponse resp = PEER_RESPONSE__INIT;
+        Locus__Raft__PeerResponse resp = LOCUS__RAFT__PEER_RESPONSE__INIT;
         resp.status = status;
         resp.message = (char *)message;
         lc_link_reply(op->link, op->corr, &resp);
@@ -150,7 +150,7 @@ static const struct raft_server *find_server(struct raft *r, raft_id id)
 /* --------------------------------------------------- sending to a member */
 
 static void on_remote_reply(struct lc_peer_call *call, int status,
-                            const PeerResponse *resp)
+                            const Locus__Raft__PeerResponse *resp)
 {
     struct lc_admin_op *op = call->data;
     op->call = NULL;
@@ -171,7 +171,7 @@ static void on_remote_reply(struct lc_peer_call *call, int status,
 static int send_to(struct lc_admin_op *op, const char *address)
 {
     struct lc_peer *peer = lc_engine_peer(op->g->e, address);
-    PeerRequest req = PEER_REQUEST__INIT;
+    Locus__Raft__PeerRequest req = LOCUS__RAFT__PEER_REQUEST__INIT;
     struct lc_peer_call *call;
     int rv;
 
@@ -182,7 +182,7 @@ static int send_to(struct lc_admin_op *op, const char *address)
     if (call == NULL) {
         return LC_ENOMEM;
     }
-    req.kind = PEER_REQUEST__KIND__ADMIN;
+    req.kind = LOCUS__RAFT__PEER_REQUEST__KIND__ADMIN;
     req.group = op->g->name;
     req.command = op->command;
     req.value = op->value;
@@ -611,7 +611,7 @@ void lc_admin_serve(struct lc_raft_group *g, struct lc_link *link,
     char errmsg[256];
     int rv = op_new(g, command, value, &op, errmsg, sizeof errmsg);
     if (rv != 0) {
-        PeerResponse resp = PEER_RESPONSE__INIT;
+        Locus__Raft__PeerResponse resp = LOCUS__RAFT__PEER_RESPONSE__INIT;
         resp.status = rv;
         resp.message = errmsg;
         lc_link_reply(link, corr, &resp);

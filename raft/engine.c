@@ -383,7 +383,7 @@ void lc_engine_channel_accept(struct lc_raft_engine *e,
 }
 
 void lc_engine_serve(struct lc_raft_engine *e, struct lc_link *link,
-                     uint64_t corr, const PeerRequest *req)
+                     uint64_t corr, const Locus__Raft__PeerRequest *req)
 {
     lc_forward_serve(e, link, corr, req);
 }

@@ -382,7 +382,7 @@ static void flush_reads(struct lc_raft_group *g, struct raft *r)
 /* ------------------------------------------------------------- forwarding */
 
 static void on_forward_reply(struct lc_peer_call *call, int status,
-                             const PeerResponse *resp)
+                             const Locus__Raft__PeerResponse *resp)
 {
     struct lc_raft__req *q = call->data;
     struct lc_raft_group *g = q->group;
@@ -427,7 +427,7 @@ static void on_forward_reply(struct lc_peer_call *call, int status,
 
 static int forward(struct lc_raft__req *q, struct lc_peer *leader)
 {
-    PeerRequest req = PEER_REQUEST__INIT;
+    Locus__Raft__PeerRequest req = LOCUS__RAFT__PEER_REQUEST__INIT;
     struct lc_peer_call *call = calloc(1, sizeof *call);
     int rv;
     if (call == NULL) {
@@ -435,11 +435,11 @@ static int forward(struct lc_raft__req *q, struct lc_peer *leader)
     }
     req.group = q->group->name;
     if (q->kind == LC_REQ_WRITE) {
-        req.kind = PEER_REQUEST__KIND__WRITE;
+        req.kind = LOCUS__RAFT__PEER_REQUEST__KIND__WRITE;
         req.entry.data = q->buf;
         req.entry.len = q->len;
     } else {
-        req.kind = PEER_REQUEST__KIND__READ_INDEX;
+        req.kind = LOCUS__RAFT__PEER_REQUEST__KIND__READ_INDEX;
     }
     call->data = q;
     rv = lc_peer_send(leader, &req, call, on_forward_reply);
@@ -591,7 +591,7 @@ struct served {
 static void served_reply(struct served *s, int status, uint64_t index,
                          const char *message, struct lc_raft_group *g)
 {
-    PeerResponse resp = PEER_RESPONSE__INIT;
+    Locus__Raft__PeerResponse resp = LOCUS__RAFT__PEER_RESPONSE__INIT;
     struct raft *r = lc_group_raft(g);
     raft_id leader = 0;
     const char *leader_addr = NULL;
@@ -628,11 +628,11 @@ static void on_served_read(struct lc_raft_read *rd, int status)
 }
 
 void lc_forward_serve(struct lc_raft_engine *e, struct lc_link *link,
-                      uint64_t corr, const PeerRequest *req)
+                      uint64_t corr, const Locus__Raft__PeerRequest *req)
 {
     struct lc_raft_group *g = lc_raft_engine_group(e, req->group);
     struct served *s;
-    PeerResponse resp = PEER_RESPONSE__INIT;
+    Locus__Raft__PeerResponse resp = LOCUS__RAFT__PEER_RESPONSE__INIT;
 
     if (g == NULL || g->closing) {
         resp.status = g == NULL ? LC_ENOTFOUND : LC_ESHUTDOWN;
@@ -640,7 +640,7 @@ void lc_forward_serve(struct lc_raft_engine *e, struct lc_link *link,
         lc_link_reply(link, corr, &resp);
         return;
     }
-    if (req->kind == PEER_REQUEST__KIND__ADMIN) {
+    if (req->kind == LOCUS__RAFT__PEER_REQUEST__KIND__ADMIN) {
         lc_admin_serve(g, link, corr, req->command, req->value);
         return;
     }
@@ -653,7 +653,7 @@ void lc_forward_serve(struct lc_raft_engine *e, struct lc_link *link,
     s->link = link;
     s->corr = corr;
     lc_link_ref(link);
-    if (req->kind == PEER_REQUEST__KIND__WRITE) {
+    if (req->kind == LOCUS__RAFT__PEER_REQUEST__KIND__WRITE) {
         void *buf;
         if (req->entry.len == 0 || req->entry.len % 8 != 0) {
             served_reply(s, LC_EINVAL, 0, "entry length not a multiple of 8",

@@ -122,7 +122,7 @@ struct lc_link;
 struct lc_peer_call;
 
 typedef void (*lc_peer_call_cb)(struct lc_peer_call *call, int status,
-                                const PeerResponse *resp);
+                                const Locus__Raft__PeerResponse *resp);
 
 struct lc_peer_call {
     void *data;
@@ -142,7 +142,7 @@ const char *lc_peer_address(const struct lc_peer *peer);
 /* Send @req to @peer. @call is malloc'd by the caller and freed by this
  * module after its callback (LC_ECONN when the link is down or drops). Return
  * 0 or an LC_E* code (callback will not fire). */
-int lc_peer_send(struct lc_peer *peer, const PeerRequest *req,
+int lc_peer_send(struct lc_peer *peer, const Locus__Raft__PeerRequest *req,
                  struct lc_peer_call *call, lc_peer_call_cb cb);
 /* Forget @call: its callback never fires; the call is freed. */
 void lc_peer_call_cancel(struct lc_peer_call *call);
@@ -152,7 +152,7 @@ void lc_link_accept(struct lc_raft_engine *e, const struct lc_preface *p,
                     uv_stream_t *stream);
 /* Answer request @corr on @link (which may be closing: then dropped). */
 void lc_link_reply(struct lc_link *link, uint64_t corr,
-                   const PeerResponse *resp);
+                   const Locus__Raft__PeerResponse *resp);
 void lc_link_ref(struct lc_link *link);
 /* Close every link (shutdown). */
 void lc_links_close_all(struct lc_raft_engine *e);
@@ -160,7 +160,7 @@ void lc_link_unref(struct lc_link *link);
 
 /* Implemented by engine.c / forward.c: a request arrived from a peer. */
 void lc_engine_serve(struct lc_raft_engine *e, struct lc_link *link,
-                     uint64_t corr, const PeerRequest *req);
+                     uint64_t corr, const Locus__Raft__PeerRequest *req);
 /* The link(s) to @peer were lost while it was up. */
 void lc_engine_peer_down(struct lc_raft_engine *e, struct lc_peer *peer);
 void lc_engine_peer_up(struct lc_raft_engine *e, struct lc_peer *peer);
@@ -372,7 +372,7 @@ void lc_group_on_applied(struct lc_raft_group *g, uint64_t index,
 void lc_group_check_waiters(struct lc_raft_group *g);
 void lc_group_sweep(struct lc_raft_group *g, uint64_t now);
 void lc_forward_serve(struct lc_raft_engine *e, struct lc_link *link,
-                      uint64_t corr, const PeerRequest *req);
+                      uint64_t corr, const Locus__Raft__PeerRequest *req);
 /* Submit a read barrier without the readiness check (admin use). */
 void lc_req_submit_read(struct lc_raft_group *g, struct lc_raft_read *rd,
                         lc_raft_read_cb cb);

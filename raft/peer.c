@@ -215,7 +215,7 @@ static void dispatch_response(struct lc_link *link, uint64_t corr,
 {
     struct lc_peer *peer = link->peer;
     struct lc_peer_call *call = NULL;
-    PeerResponse *resp;
+    Locus__Raft__PeerResponse *resp;
 
     if (peer == NULL) {
         return;
@@ -225,12 +225,12 @@ static void dispatch_response(struct lc_link *link, uint64_t corr,
         return; /* canceled or timed out */
     }
     HASH_DELETE(hh, peer->calls, call);
-    resp = peer_response__unpack(NULL, n, p);
+    resp = locus__raft__peer_response__unpack(NULL, n, p);
     if (resp == NULL) {
         call->cb(call, LC_EPROTO, NULL);
     } else {
         call->cb(call, 0, resp);
-        peer_response__free_unpacked(resp, NULL);
+        locus__raft__peer_response__free_unpacked(resp, NULL);
     }
     free(call);
 }
@@ -238,7 +238,8 @@ static void dispatch_response(struct lc_link *link, uint64_t corr,
 static void dispatch_request(struct lc_link *link, uint64_t corr,
                              const uint8_t *p, size_t n)
 {
-    PeerRequest *req = peer_request__unpack(NULL, n, p);
+    Locus__Raft__PeerRequest *req =
+        locus__raft__peer_request__unpack(NULL, n, p);
     if (req == NULL) {
         lc_warnf("raft", "peer %s sent a malformed request; closing link",
                  link->remote);
@@ -246,7 +247,7 @@ static void dispatch_request(struct lc_link *link, uint64_t corr,
         return;
     }
     lc_engine_serve(link->e, link, corr, req);
-    peer_request__free_unpacked(req, NULL);
+    locus__raft__peer_request__free_unpacked(req, NULL);
 }
 
 static void link_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
@@ -343,7 +344,7 @@ void lc_links_close_all(struct lc_raft_engine *e)
 }
 
 void lc_link_reply(struct lc_link *link, uint64_t corr,
-                   const PeerResponse *resp)
+                   const Locus__Raft__PeerResponse *resp)
 {
     if (!link->closing) {
         link_send(link, TYPE_RESPONSE, corr, &resp->base);
@@ -506,7 +507,7 @@ const char *lc_peer_address(const struct lc_peer *peer)
     return peer->address;
 }
 
-int lc_peer_send(struct lc_peer *peer, const PeerRequest *req,
+int lc_peer_send(struct lc_peer *peer, const Locus__Raft__PeerRequest *req,
                  struct lc_peer_call *call, lc_peer_call_cb cb)
 {
     int rv;

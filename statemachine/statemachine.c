@@ -37,9 +37,12 @@ static void sm_apply(struct lc_raft_sm *rsm, uint64_t index, const void *buf,
                      size_t len, struct lc_raft_result *result)
 {
     struct lc_statemachine *sm = rsm->data;
-    WriteRequest *req = write_request__unpack(NULL, len, buf);
+    Locus__Consistency__WriteRequest *req =
+        locus__consistency__write_request__unpack(NULL, len, buf);
     if (req == NULL) {
-        lc_errorf("sm", "group %s: entry %llu is not a WriteRequest; skipped",
+        lc_errorf("sm",
+                  "group %s: entry %llu is not a "
+                  "Locus__Consistency__WriteRequest; skipped",
                   sm->proc->group, (unsigned long long)index);
         result->status = LC_ECORRUPT;
         lc_strlcpy(result->message, "undecodable log entry",
@@ -56,7 +59,7 @@ static void sm_apply(struct lc_raft_sm *rsm, uint64_t index, const void *buf,
     } else {
         sm->proc->on_apply(sm->proc, index, req, result);
     }
-    write_request__free_unpacked(req, NULL);
+    locus__consistency__write_request__free_unpacked(req, NULL);
 }
 
 static int sm_snapshot_take(struct lc_raft_sm *rsm, uint64_t index,
@@ -219,7 +222,8 @@ int lc_sm_encode_write(const char *group, const char *key,
                        const void *data, size_t len, void **buf,
                        size_t *buflen)
 {
-    WriteRequest req = WRITE_REQUEST__INIT;
+    Locus__Consistency__WriteRequest req =
+        LOCUS__CONSISTENCY__WRITE_REQUEST__INIT;
     size_t n;
     size_t pad;
     uint8_t *out;
@@ -230,13 +234,13 @@ int lc_sm_encode_write(const char *group, const char *key,
     req.type = (char *)(type != NULL ? type : "");
     req.data.data = (uint8_t *)data;
     req.data.len = len;
-    n = write_request__get_packed_size(&req);
+    n = locus__consistency__write_request__get_packed_size(&req);
     pad = pad_length(n);
     out = raft_malloc(n + pad);
     if (out == NULL) {
         return LC_ENOMEM;
     }
-    write_request__pack(&req, out);
+    locus__consistency__write_request__pack(&req, out);
     out[n] = PAD_FIELD_TAG;
     out[n + 1] = (uint8_t)(pad - 2);
     memset(out + n + 2, 0, pad - 2);
@@ -270,7 +274,7 @@ int lc_sm_write(struct lc_statemachine *sm, struct lc_sm_write *w,
 static void on_raft_read(struct lc_raft_read *rr, int status)
 {
     struct lc_sm_read *r = LC_CONTAINER_OF(rr, struct lc_sm_read, raft);
-    Response resp = RESPONSE__INIT;
+    Locus__Consistency__Response resp = LOCUS__CONSISTENCY__RESPONSE__INIT;
     struct lc_processor *p = r->sm->proc;
 
     /* RESPONSE__INIT points errmsg at protobuf-c's static empty string;
@@ -290,7 +294,7 @@ int lc_sm_read(struct lc_statemachine *sm, struct lc_sm_read *r,
                const void *data, size_t len, lc_sm_read_cb cb)
 {
     int rv;
-    read_request__init(&r->req);
+    locus__consistency__read_request__init(&r->req);
     r->req_data = malloc(len > 0 ? len : 1);
     if (r->req_data == NULL) {
         return LC_ENOMEM;

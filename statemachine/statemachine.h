@@ -29,13 +29,15 @@ struct lc_processor {
      * member applies the same entries in the same order. A rejected request
      * is reported in @result (status and message), not by failing. */
     void (*on_apply)(struct lc_processor *p, uint64_t index,
-                     const WriteRequest *req, struct lc_raft_result *result);
+                     const Locus__Consistency__WriteRequest *req,
+                     struct lc_raft_result *result);
 
     /* Answer @req from local state (called after a read barrier). Fill
      * @resp: data (malloc'd, owned by the caller afterwards), errMsg
      * (malloc'd or NULL), success. NULL if the processor has no reads. */
-    void (*on_read)(struct lc_processor *p, const ReadRequest *req,
-                    Response *resp);
+    void (*on_read)(struct lc_processor *p,
+                    const Locus__Consistency__ReadRequest *req,
+                    Locus__Consistency__Response *resp);
 
     /* Capture the state cheaply (e.g. take references) into *@frozen. */
     int (*snapshot_freeze)(struct lc_processor *p, void **frozen);
@@ -105,7 +107,7 @@ int lc_sm_write(struct lc_statemachine *sm, struct lc_sm_write *w,
 
 struct lc_sm_read;
 typedef void (*lc_sm_read_cb)(struct lc_sm_read *r, int status,
-                              const Response *resp);
+                              const Locus__Consistency__Response *resp);
 
 /* A consistent read: a barrier through the leader, then the processor's
  * on_read on this node. */
@@ -114,7 +116,7 @@ struct lc_sm_read {
     lc_sm_read_cb cb;
     struct lc_raft_read raft;
     struct lc_statemachine *sm;
-    ReadRequest req;
+    Locus__Consistency__ReadRequest req;
     uint8_t *req_data;
 };
 

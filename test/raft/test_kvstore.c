@@ -129,13 +129,13 @@ static void test_refused(void **state)
         bad_data = lc_fixture_submit(c, 0, NULL, "PUT", junk, sizeof junk);
     }
     {
-        MetadataStore st = METADATA_STORE__INIT;
+        Locus__Naming__MetadataStore st = LOCUS__NAMING__METADATA_STORE__INIT;
         uint8_t data[64];
         size_t len;
         st.key = "k";
         st.value.data = (uint8_t *)"other";
         st.value.len = 5;
-        len = metadata_store__pack(&st, data);
+        len = locus__naming__metadata_store__pack(&st, data);
         foreign =
             lc_fixture_submit(c, 0, LC_GROUP_SERVICE_META, "PUT", data, len);
     }

@@ -214,10 +214,10 @@ static void test_apply_refused(void **state)
     }
     /* A well-formed entry of another group. */
     {
-        size_t len = instance_store__get_packed_size(&a.st);
+        size_t len = locus__naming__instance_store__get_packed_size(&a.st);
         uint8_t data[512];
         assert_true(len <= sizeof data);
-        instance_store__pack(&a.st, data);
+        locus__naming__instance_store__pack(&a.st, data);
         foreign =
             lc_fixture_submit(c, 0, LC_GROUP_SERVICE_META, "ADD", data, len);
         assert_true(foreign > 0);
@@ -235,9 +235,9 @@ static void test_apply_refused(void **state)
         struct lc_fixture_inst b;
         size_t len;
         lc_fixture_inst_init(&b, "svc-a", 2, 8080);
-        len = instance_store__get_packed_size(&b.st);
+        len = locus__naming__instance_store__get_packed_size(&b.st);
         assert_true(len <= sizeof data);
-        instance_store__pack(&b.st, data);
+        locus__naming__instance_store__pack(&b.st, data);
         bad_op = lc_fixture_submit(c, 0, NULL, "UPSERT", data, len);
         assert_true(bad_op > 0);
     }

@@ -24,25 +24,25 @@
 
 /* A ServiceMeta with its storage: one metadata pair, up to two clusters. */
 struct meta {
-    ServiceMeta m;
-    MetaEntry e;
-    MetaEntry *ep[1];
-    ClusterMeta c[2];
-    ClusterMeta *cp[2];
-    MetaEntry ce[2];
-    MetaEntry *cep[2][1];
+    Locus__Naming__ServiceMeta m;
+    Locus__Naming__MetaEntry e;
+    Locus__Naming__MetaEntry *ep[1];
+    Locus__Naming__ClusterMeta c[2];
+    Locus__Naming__ClusterMeta *cp[2];
+    Locus__Naming__MetaEntry ce[2];
+    Locus__Naming__MetaEntry *cep[2][1];
 };
 
 static void meta_init(struct meta *b, float threshold, bool ephemeral,
                       const char *k, const char *v)
 {
     memset(b, 0, sizeof *b);
-    service_meta__init(&b->m);
+    locus__naming__service_meta__init(&b->m);
     b->m.protect_threshold = threshold;
     b->m.ephemeral = ephemeral;
     b->m.selector_type = "none";
     if (k != NULL) {
-        meta_entry__init(&b->e);
+        locus__naming__meta_entry__init(&b->e);
         b->e.key = (char *)k;
         b->e.value = (char *)v;
         b->ep[0] = &b->e;
@@ -55,13 +55,13 @@ static void meta_cluster(struct meta *b, const char *name, const char *checker,
                          int port, const char *k, const char *v)
 {
     size_t i = b->m.n_clusters++;
-    cluster_meta__init(&b->c[i]);
+    locus__naming__cluster_meta__init(&b->c[i]);
     b->c[i].name = (char *)name;
     b->c[i].health_checker = (char *)checker;
     b->c[i].check_port = port;
     b->c[i].use_ip_port = true;
     if (k != NULL) {
-        meta_entry__init(&b->ce[i]);
+        locus__naming__meta_entry__init(&b->ce[i]);
         b->ce[i].key = (char *)k;
         b->ce[i].value = (char *)v;
         b->cep[i][0] = &b->ce[i];
@@ -73,18 +73,19 @@ static void meta_cluster(struct meta *b, const char *name, const char *checker,
 }
 
 static uint64_t submit(struct lc_fixture_cluster *c, const char *operation,
-                       const char *name, const ServiceMeta *m)
+                       const char *name, const Locus__Naming__ServiceMeta *m)
 {
-    ServiceMetaOp op = SERVICE_META_OP__INIT;
+    Locus__Naming__ServiceMetaOp op = LOCUS__NAMING__SERVICE_META_OP__INIT;
     uint8_t buf[1024];
     size_t len;
     uint64_t index;
     op.namespace_ = "public";
     op.group_name = "DEFAULT_GROUP";
     op.service_name = (char *)name;
-    op.metadata = (ServiceMeta *)m;
-    assert_true(service_meta_op__get_packed_size(&op) <= sizeof buf);
-    len = service_meta_op__pack(&op, buf);
+    op.metadata = (Locus__Naming__ServiceMeta *)m;
+    assert_true(locus__naming__service_meta_op__get_packed_size(&op) <=
+                sizeof buf);
+    len = locus__naming__service_meta_op__pack(&op, buf);
     index = lc_fixture_submit(c, 0, NULL, operation, buf, len);
     assert_true(index > 0);
     return index;
@@ -96,8 +97,8 @@ static void wait_all(struct lc_fixture_cluster *c, uint64_t index)
     lc_fixture_assert_result(c, index, 0);
 }
 
-static const ServiceMeta *stored(struct lc_fixture_cluster *c, unsigned i,
-                                 const char *key)
+static const Locus__Naming__ServiceMeta *stored(struct lc_fixture_cluster *c,
+                                                unsigned i, const char *key)
 {
     struct lc_smeta *e = lc_service_meta_find(c->nodes[i].naming, key);
     return e != NULL ? e->meta : NULL;
@@ -130,7 +131,7 @@ static void test_change(void **state)
     meta_cluster(&a, "DEFAULT", "NONE", 8080, "ck", "cv");
     wait_all(c, submit(c, LC_SMETA_CHANGE, "svc", &a.m));
     for (unsigned i = 0; i < 3; i++) {
-        const ServiceMeta *m = stored(c, i, KEY("svc"));
+        const Locus__Naming__ServiceMeta *m = stored(c, i, KEY("svc"));
         struct lc_service *svc = service(c, i, "svc");
         assert_non_null(m);
         assert_true(m->protect_threshold == 0.5f);
@@ -149,7 +150,7 @@ static void test_change(void **state)
     b.m.has_selector_expression = true;
     wait_all(c, submit(c, LC_SMETA_CHANGE, "svc", &b.m));
     for (unsigned i = 0; i < 3; i++) {
-        const ServiceMeta *m = stored(c, i, KEY("svc"));
+        const Locus__Naming__ServiceMeta *m = stored(c, i, KEY("svc"));
         json_t *sel = lc_selector_json(m);
         assert_true(m->protect_threshold == 0.25f);
         assert_false(m->ephemeral); /* kept */
@@ -186,7 +187,7 @@ static void test_add_clusters(void **state)
     meta_cluster(&b, "A", "NONE", 82, NULL, NULL);
     wait_all(c, submit(c, LC_SMETA_ADD, "svc", &b.m));
     for (unsigned i = 0; i < 3; i++) {
-        const ServiceMeta *m = stored(c, i, KEY("svc"));
+        const Locus__Naming__ServiceMeta *m = stored(c, i, KEY("svc"));
         assert_int_equal(m->n_clusters, 2);
         assert_string_equal(m->clusters[0]->name, "A");
         assert_string_equal(m->clusters[0]->health_checker, "NONE");

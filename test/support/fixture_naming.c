@@ -234,13 +234,13 @@ uint64_t lc_fixture_submit(struct lc_fixture_cluster *c, unsigned i,
 
 uint64_t lc_fixture_submit_instance(struct lc_fixture_cluster *c, unsigned i,
                                     const char *operation,
-                                    const InstanceStore *st)
+                                    const Locus__Naming__InstanceStore *st)
 {
-    size_t len = instance_store__get_packed_size(st);
+    size_t len = locus__naming__instance_store__get_packed_size(st);
     uint8_t *data = malloc(len > 0 ? len : 1);
     uint64_t index;
     assert_non_null(data);
-    instance_store__pack(st, data);
+    locus__naming__instance_store__pack(st, data);
     index = lc_fixture_submit(c, i, NULL, operation, data, len);
     free(data);
     return index;
@@ -250,7 +250,7 @@ uint64_t lc_fixture_submit_kv(struct lc_fixture_cluster *c, unsigned i,
                               const char *operation, const char *key,
                               const void *value, size_t len)
 {
-    MetadataStore st = METADATA_STORE__INIT;
+    Locus__Naming__MetadataStore st = LOCUS__NAMING__METADATA_STORE__INIT;
     uint8_t *data;
     size_t n;
     uint64_t index;
@@ -270,10 +270,10 @@ uint64_t lc_fixture_submit_kv(struct lc_fixture_cluster *c, unsigned i,
     st.key = (char *)key;
     st.value.data = (uint8_t *)value;
     st.value.len = len;
-    n = metadata_store__get_packed_size(&st);
+    n = locus__naming__metadata_store__get_packed_size(&st);
     data = malloc(n > 0 ? n : 1);
     assert_non_null(data);
-    metadata_store__pack(&st, data);
+    locus__naming__metadata_store__pack(&st, data);
     index = lc_fixture_submit(c, i, NULL, operation, data, n);
     free(data);
     return index;
@@ -379,7 +379,7 @@ void lc_fixture_inst_init(struct lc_fixture_inst *in, const char *service,
 {
     char grouped[128];
     memset(in, 0, sizeof *in);
-    instance_store__init(&in->st);
+    locus__naming__instance_store__init(&in->st);
     snprintf(in->service, sizeof in->service, "%s", service);
     snprintf(in->ip, sizeof in->ip, "10.0.%d.%d", host / 250, host % 250);
     snprintf(in->client_id, sizeof in->client_id, "%s:%d#false", in->ip, port);
@@ -550,7 +550,7 @@ static char *dump_smeta(struct lc_naming *n)
     struct lc_service *svc, *stmp;
     HASH_ITER(hh, n->smeta, e, etmp)
     {
-        const ServiceMeta *m = e->meta;
+        const Locus__Naming__ServiceMeta *m = e->meta;
         json_t *o = json_object();
         json_t *cl = json_object();
         char *text;
@@ -561,7 +561,7 @@ static char *dump_smeta(struct lc_naming *n)
         json_object_set_new(o, "metadata",
                             lc_meta_entries_json(m->metadata, m->n_metadata));
         for (size_t k = 0; k < m->n_clusters; k++) {
-            const ClusterMeta *c = m->clusters[k];
+            const Locus__Naming__ClusterMeta *c = m->clusters[k];
             json_t *co = json_object();
             json_object_set_new(co, "healthChecker",
                                 json_string(c->health_checker));

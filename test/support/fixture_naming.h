@@ -64,7 +64,7 @@ uint64_t lc_fixture_submit(struct lc_fixture_cluster *c, unsigned i,
 /* Pack @st and submit it with @operation ("ADD", "DELETE") on server @i. */
 uint64_t lc_fixture_submit_instance(struct lc_fixture_cluster *c, unsigned i,
                                     const char *operation,
-                                    const InstanceStore *st);
+                                    const Locus__Naming__InstanceStore *st);
 
 /* Submit MetadataStore {@key, @value} with @operation ("PUT", "DELETE") on
  * server @i; @key is remembered for lc_fixture_dump(). */
@@ -121,7 +121,7 @@ void lc_fixture_changes_reset(struct lc_fixture_cluster *c, unsigned i);
 
 /* An InstanceStore with its strings. Not movable once initialised. */
 struct lc_fixture_inst {
-    InstanceStore st;
+    Locus__Naming__InstanceStore st;
     char service[64];
     char ip[32];
     char client_id[64];

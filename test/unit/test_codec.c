@@ -20,8 +20,9 @@ static void round_trip(const char *group, const char *key,
                        const char *operation, const char *type,
                        const uint8_t *data, size_t len)
 {
-    WriteRequest plain = WRITE_REQUEST__INIT;
-    WriteRequest *req;
+    Locus__Consistency__WriteRequest plain =
+        LOCUS__CONSISTENCY__WRITE_REQUEST__INIT;
+    Locus__Consistency__WriteRequest *req;
     void *buf = NULL;
     size_t buflen = 0;
     size_t n;
@@ -44,12 +45,12 @@ static void round_trip(const char *group, const char *key,
     plain.type = (char *)(type != NULL ? type : "");
     plain.data.data = (uint8_t *)data;
     plain.data.len = len;
-    n = write_request__get_packed_size(&plain);
+    n = locus__consistency__write_request__get_packed_size(&plain);
     assert_true(buflen >= n + 2);
     assert_true(buflen <= n + 9);
     expect = malloc(n > 0 ? n : 1);
     assert_non_null(expect);
-    write_request__pack(&plain, expect);
+    locus__consistency__write_request__pack(&plain, expect);
     assert_memory_equal(bytes, expect, n);
     free(expect);
     assert_int_equal(bytes[n], (15 << 3) | 2);
@@ -58,7 +59,7 @@ static void round_trip(const char *group, const char *key,
         assert_int_equal(bytes[i], 0);
     }
 
-    req = write_request__unpack(NULL, buflen, buf);
+    req = locus__consistency__write_request__unpack(NULL, buflen, buf);
     assert_non_null(req);
     assert_string_equal(req->group, group);
     assert_string_equal(req->key, key != NULL ? key : "");
@@ -77,7 +78,7 @@ static void round_trip(const char *group, const char *key,
     /* protobuf-c keeps what follows the tag: the length byte, the zeros. */
     assert_int_equal(req->base.unknown_fields[0].len, buflen - n - 1);
     assert_int_equal(req->base.unknown_fields[0].data[0], buflen - n - 2);
-    write_request__free_unpacked(req, NULL);
+    locus__consistency__write_request__free_unpacked(req, NULL);
     raft_free(buf);
 }
 
@@ -113,11 +114,12 @@ static void test_many_sizes(void **state)
     }
     /* Every padding length from 2 to 9 occurs for some size. */
     for (size_t d = 0; d < 16; d++) {
-        WriteRequest plain = WRITE_REQUEST__INIT;
+        Locus__Consistency__WriteRequest plain =
+            LOCUS__CONSISTENCY__WRITE_REQUEST__INIT;
         plain.group = "g";
         plain.data.data = data;
         plain.data.len = d;
-        size_t n = write_request__get_packed_size(&plain);
+        size_t n = locus__consistency__write_request__get_packed_size(&plain);
         void *buf;
         size_t buflen;
         assert_int_equal(
