@@ -43,12 +43,13 @@ Q :=
 endif
 
 MODULES := common raft statemachine snapshots naming distro rpc server bench
-PROTOS := $(wildcard $(addsuffix /*.proto,$(MODULES)))
+# Sources live in each module's folder and its subfolders (naming/core, ...).
+PROTOS := $(shell find $(MODULES) -name '*.proto')
 GEN_C := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H := $(GEN_C:.c=.h)
 
 MAINS := server/locusd.c server/locusctl.c
-LIB_SRCS := $(filter-out $(MAINS),$(wildcard $(addsuffix /*.c,$(MODULES))))
+LIB_SRCS := $(filter-out $(MAINS),$(shell find $(MODULES) -name '*.c'))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
 	$(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 LIB := $(BUILD)/liblocus.a
@@ -191,11 +192,11 @@ ubsan:
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRCS := common/err.c common/log.c common/util.c $(wildcard rpc/http_*.c)
+FUZZ_SRCS := common/err.c common/log.c common/util.c $(wildcard rpc/http/*.c)
 
 fuzz: build-fuzz/fuzz_http_request
 
-build-fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard common/*.h rpc/*.h)
+build-fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard common/*.h rpc/http/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) $(filter %.c,$^) $(PKG_LIBS) \
 		-lhttp_parser -o $@
@@ -234,7 +235,7 @@ clean:
 	rm -rf build build-asan build-ubsan build-fuzz
 
 format:
-	clang-format -i $(filter-out $(GEN_C),$(wildcard $(addsuffix /*.[ch],$(MODULES)) test/*/*.[ch]))
+	clang-format -i $(shell find $(MODULES) test -name '*.[ch]' -not -path '*/node_modules/*')
 
 # libFuzzer driver for the raft preface, built with clang outside the normal
 # build. Run it with a scratch corpus first (new inputs go there), the seeds

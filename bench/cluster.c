@@ -16,7 +16,7 @@
 
 #include "bench/cluster.h"
 #include "common/util.h"
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 
 static int write_file(const char *path, const char *text)
 {

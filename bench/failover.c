@@ -25,7 +25,7 @@
 #include "bench/bench.h"
 #include "bench/cluster.h"
 #include "common/util.h"
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 
 #define GROUP "naming_persistent_service_v2"
 #define PORTS_PER_IP 60000

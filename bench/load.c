@@ -7,7 +7,7 @@
 #include "bench/bench.h"
 #include "bench/load.h"
 #include "common/util.h"
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 
 struct load;
 

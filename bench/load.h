@@ -1,6 +1,6 @@
 /* A closed-loop HTTP load generator on libuv for `locusctl bench ...`.
  *
- * N keep-alive connections (rpc/http.h's client), each with one request in
+ * N keep-alive connections (rpc/http/http.h's client), each with one request in
  * flight: as soon as a response arrives the connection sends the next one.
  * Requests are numbered 0, 1, 2, ... across all connections; the caller's
  * callback turns a number into a path. A response is an error unless it is

@@ -30,7 +30,7 @@
 #include "bench/cluster.h"
 #include "bench/load.h"
 #include "common/util.h"
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 
 #define MAX_RUNS 64
 #define DEFAULT_METADATA \

@@ -26,7 +26,7 @@
 #include "bench/bench.h"
 #include "bench/cluster.h"
 #include "common/util.h"
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 
 #define AGENT "Nacos-Java-Client:v1.0.0"
 #define BASE_PORT 1

@@ -5,11 +5,11 @@
 #include <uthash.h>
 #include <uv.h>
 
-#include "naming/events.h"
-#include "naming/model.h"
+#include "naming/core/events.h"
+#include "naming/core/model.h"
 #include "naming/naming.h"
-#include "naming/registry.h"
-#include "naming/switches.h"
+#include "naming/core/registry.h"
+#include "naming/core/switches.h"
 #include "statemachine/statemachine.h"
 
 #define LC_GROUP_PERSISTENT "naming_persistent_service_v2"
@@ -60,7 +60,7 @@ struct lc_naming {
     struct lc_switches sw; /* applied switch domain */
     struct lc_beat_checker *beats; /* NULL without a loop (fixtures) */
 
-    struct lc_push *push; /* UDP push engine (naming/push.h), or NULL */
+    struct lc_push *push; /* UDP push engine (naming/push/push.h), or NULL */
     void (*close_cb)(void *data);
     void *close_data;
 
@@ -73,7 +73,7 @@ struct lc_naming {
     struct lc_service_cleaner *cleaner; /* NULL until started */
     struct lc_list_cache *list_cache; /* list_cache.c; NULL until used */
 
-    /* The cluster members (naming/members.c), or NULL. */
+    /* The cluster members (naming/http/members.c), or NULL. */
     struct lc_peers *peers;
     struct lc_imeta_cleaner *imeta; /* instance_meta_clean.c; NULL until used */
 };
@@ -162,7 +162,7 @@ int lc_naming_metadata_routes(struct lc_naming *n,
 int lc_naming_instance_routes(struct lc_naming *n, struct lc_http_server *srv);
 int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv);
 
-/* UDP push (naming/http_push.c): /service/subscribers, /operator/push/state,
+/* UDP push (naming/http/push.c): /service/subscribers, /operator/push/state,
  * and the subscription side effect of /instance/list (call it once the
  * request is validated; it checks udpPort, the User-Agent and the switch). */
 struct lc_push;
@@ -180,7 +180,7 @@ bool lc_v2_list_params(struct lc_http_exchange *ex, int *port,
                        bool *healthy_only);
 /* ------------------------------------------------ switches, health checks */
 
-/* The processor of LC_GROUP_SWITCHES (naming/switch_store.c). */
+/* The processor of LC_GROUP_SWITCHES (naming/store/switch_store.c). */
 void lc_naming_switch_processor(struct lc_naming *n, struct lc_processor *p);
 
 /* The data of a switch update entry for @entry=@value (both copied):
@@ -188,21 +188,21 @@ void lc_naming_switch_processor(struct lc_naming *n, struct lc_processor *p);
 int lc_switch_entry_encode(const char *entry, const char *value, char **data,
                            size_t *len);
 
-/* /operator/switches (naming/http_switches.c); /health/instance and
- * /instance/statuses (naming/http_health.c). */
+/* /operator/switches (naming/http/switches.c); /health/instance and
+ * /instance/statuses (naming/http/health.c). */
 int lc_naming_switch_routes(struct lc_naming *n, struct lc_http_server *srv);
 int lc_naming_health_routes(struct lc_naming *n, struct lc_http_server *srv);
 
 /* Write a HEALTH entry through Raft: `healthy` of @inst (published by
  * persistent client @client_id in @svc) becomes @healthy, if that instance
- * is still there when the entry applies (naming/persistent.c). @w is
+ * is still there when the entry applies (naming/store/persistent.c). @w is
  * borrowed until @cb fires. Return 0 or an LC_E* code (then @cb never fires). */
 int lc_health_write(struct lc_naming *n, const struct lc_service *svc,
                     const char *client_id, const struct lc_instance *inst,
                     bool healthy, struct lc_sm_write *w, lc_sm_write_cb cb);
 
 /* The server-side health checker of persistent instances
- * (naming/health_check.c): runs on the leader of LC_GROUP_PERSISTENT. */
+ * (naming/health/health_check.c): runs on the leader of LC_GROUP_PERSISTENT. */
 struct lc_health_checker;
 
 /* Create it on @n->loop; it starts and stops itself with leadership.

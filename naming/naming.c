@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "naming/instance_meta_clean.h"
+#include "naming/clean/instance_meta_clean.h"
 #include "naming/internal.h"
-#include "naming/members.h"
-#include "naming/push.h"
-#include "naming/service_meta.h"
-#include "naming/subscribers_cluster.h"
+#include "naming/http/members.h"
+#include "naming/push/push.h"
+#include "naming/store/service_meta.h"
+#include "naming/http/subscribers_cluster.h"
 
 /* An overlay changed: the instances of its service look different. */
 static void on_overlay_change(void *data, const char *key)

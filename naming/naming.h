@@ -11,7 +11,7 @@
 #include <uv.h>
 
 #include "raft/engine.h"
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 
 struct lc_naming;
 

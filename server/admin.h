@@ -3,7 +3,7 @@
 #define LC_SERVER_ADMIN_H
 
 #include "raft/engine.h"
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 #include "server/config.h"
 
 struct lc_admin;

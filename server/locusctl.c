@@ -21,7 +21,7 @@
 #include "bench/bench.h"
 #include "bench/cluster.h"
 #include "common/util.h"
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 
 static const char usage[] =
     "usage: locusctl [--server host:port] [--json] COMMAND ...\n"

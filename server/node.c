@@ -23,7 +23,7 @@
 #include "common/util.h"
 #include "naming/naming.h"
 #include "raft/engine.h"
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 #include "server/admin.h"
 #include "server/node.h"
 

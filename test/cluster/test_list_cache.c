@@ -1,4 +1,4 @@
-/* /instance/list answers served from naming/list_cache.c on a real locusd:
+/* /instance/list answers served from naming/http/list_cache.c on a real locusd:
  * the cached answer is the rendered one with a fresh lastRefTime, and every
  * change the answer depends on shows at once: a new or withdrawn instance,
  * a health change, a PUT overlay, another query (clusters, healthyOnly).

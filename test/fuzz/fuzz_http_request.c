@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rpc/http_internal.h"
+#include "rpc/http/internal.h"
 
 /* The server is built once; each input runs on a socket-less connection, so
  * everything from parsing to routing, parameters and replies is exercised

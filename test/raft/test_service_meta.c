@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "naming/service_meta.h"
+#include "naming/store/service_meta.h"
 #include "snapshots/snapshots.h"
 #include "test/support/fixture_naming.h"
 

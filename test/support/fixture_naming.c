@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "naming/events.h"
-#include "naming/service_meta.h"
+#include "naming/core/events.h"
+#include "naming/store/service_meta.h"
 #include "snapshots/snapshots.h"
 #include "test/support/fixture_naming.h"
 

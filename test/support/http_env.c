@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rpc/http.h"
-#include "rpc/http_internal.h"
+#include "rpc/http/http.h"
+#include "rpc/http/internal.h"
 #include "test/support/http_env.h"
 
 /* ------------------------------------------------------------- routes */

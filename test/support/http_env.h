@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 
 #define HT_CT_FORM "application/x-www-form-urlencoded"
 #define HT_TEXT_HEAD(status_line, len)                                         \

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <zlib.h>
 
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 #include "test/support/tcluster.h"
 
 #define CT_FORM "application/x-www-form-urlencoded"

@@ -1,4 +1,4 @@
-/* Tests of naming/ephemeral.c: the beat checker's thresholds on a simulated
+/* Tests of naming/health/ephemeral.c: the beat checker's thresholds on a simulated
  * clock (instance metadata overriding the defaults), beats restoring health,
  * the healthCheckEnabled switch, and the events each change publishes. */
 #include <setjmp.h>

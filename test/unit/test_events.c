@@ -1,4 +1,4 @@
-/* Tests of naming/events.c: subscriber order, queued (never re-entrant)
+/* Tests of naming/core/events.c: subscriber order, queued (never re-entrant)
  * dispatch of events published during dispatch, counts. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "naming/events.h"
+#include "naming/core/events.h"
 
 /* A log of calls: "<subscriber>:<type>:<service>|..." */
 struct log {

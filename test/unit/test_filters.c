@@ -1,4 +1,4 @@
-/* Tests of naming/filters.c: Nacos's ServiceNameFilter, ParamCheckerFilter
+/* Tests of naming/http/filters.c: Nacos's ServiceNameFilter, ParamCheckerFilter
  * and WebUtils with their exact messages, the four error kinds on the wire,
  * and the Java number and boolean parsers. */
 #include <setjmp.h>
@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "naming/filters.h"
-#include "rpc/http_internal.h"
+#include "naming/http/filters.h"
+#include "rpc/http/internal.h"
 #include "test/support/http_env.h"
 
 #define CT_TEXT "text/plain;charset=UTF-8"

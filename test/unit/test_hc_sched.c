@@ -1,4 +1,4 @@
-/* Tests of the health checker's scheduling structures (naming/hc_sched.c):
+/* Tests of the health checker's scheduling structures (naming/health/hc_sched.c):
  * the due-time heap pops in due order (across the uint32 wrap too) and
  * removes any member; the FIFO keeps order through holes, fronts and
  * growth, and both reset their members when cleared. */
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "naming/hc_sched.h"
+#include "naming/health/hc_sched.h"
 
 #define N 5000
 

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "rpc/http.h"
-#include "rpc/http_internal.h"
+#include "rpc/http/http.h"
+#include "rpc/http/internal.h"
 
 #include "test/support/http_env.h"
 

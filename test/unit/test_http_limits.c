@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rpc/http.h"
+#include "rpc/http/http.h"
 
 #include "test/support/http_env.h"
 

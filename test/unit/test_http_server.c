@@ -12,8 +12,8 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "rpc/http.h"
-#include "rpc/http_internal.h"
+#include "rpc/http/http.h"
+#include "rpc/http/internal.h"
 
 #include "test/support/http_env.h"
 

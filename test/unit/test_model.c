@@ -1,4 +1,4 @@
-/* Tests of naming/model.c: instance ids, metadata parsing as Nacos's
+/* Tests of naming/core/model.c: instance ids, metadata parsing as Nacos's
  * UtilsAndCommons.parseMetadata, instances and their references, names. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "naming/model.h"
+#include "naming/core/model.h"
 
 /* ------------------------------------------------------------ ids */
 

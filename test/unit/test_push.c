@@ -1,4 +1,4 @@
-/* Tests of naming/push.c and push_agent.c: the UDP push engine against real
+/* Tests of naming/push/push.c and push_agent.c: the UDP push engine against real
  * UDP sockets on loopback, on a real loop, with the real registry and bus.
  *
  * Times are short (delay 30 ms, ack timeout 150 ms) so the tests run fast;
@@ -15,7 +15,7 @@
 #include <zlib.h>
 
 #include "naming/internal.h"
-#include "naming/push.h"
+#include "naming/push/push.h"
 
 #define DELAY_MS 30
 #define ACK_MS 150

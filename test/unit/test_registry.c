@@ -1,4 +1,4 @@
-/* Tests of naming/registry.c: clients, publishes and the service index kept
+/* Tests of naming/core/registry.c: clients, publishes and the service index kept
  * current through the event bus. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "naming/registry.h"
+#include "naming/core/registry.h"
 
 struct env {
     struct lc_bus *bus;

@@ -133,7 +133,7 @@ static struct lc_snapshot_meta test_meta(void)
 }
 
 /* A database shaped as the persistent group's: @rows rows of ~190 bytes,
- * each its own transaction as naming/persistent.c writes them. */
+ * each its own transaction as naming/store/persistent.c writes them. */
 static sqlite3 *filled_db(int rows)
 {
     sqlite3_stmt *st;

@@ -1,4 +1,4 @@
-/* The switch domain's rules (naming/switches.c): every entry of Nacos's
+/* The switch domain's rules (naming/core/switches.c): every entry of Nacos's
  * SwitchManager.update with good and bad values, the messages, the JSON
  * (key order, defaults, Java float text) and reading it back. */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "naming/switches.h"
+#include "naming/core/switches.h"
 
 /* The JSON text of @sw (malloc'd). */
 static char *dump(const struct lc_switches *sw)
