@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "naming/http/routes.h"
 #include "naming/naming.h"
 #include "raft/engine.h"
 #include "rpc/http/http.h"
@@ -240,7 +241,7 @@ int lc_node_run(const struct lc_config *cfg)
     limits.max_header_bytes = cfg->http_max_header_bytes;
     limits.max_body_bytes = cfg->http_max_body_bytes;
     n.http = lc_http_server_new(&n.loop, &limits);
-    if (n.http == NULL || lc_naming_routes(n.naming, n.http) != 0 ||
+    if (n.http == NULL || lc_naming_http_routes(n.naming, n.http) != 0 ||
         (n.admin = lc_admin_new(cfg, n.engine, n.http)) == NULL) {
         lc_errorf("server", "out of memory setting up HTTP");
         return 1;

@@ -15,7 +15,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "naming/http/filters.h"
+#include "common/java.h"
 #include "naming/core/switches.h"
 
 #define VERSION_SYNTAX "[0-9]+\\.[0-9]+\\.[0-9]+"
@@ -557,11 +557,11 @@ static int apply_entry(struct lc_switches *sw, const char *entry,
                           msg, msglen);
     }
     if (strcmp(entry, "lightBeatEnabled") == 0) {
-        sw->light_beat_enabled = lc_to_boolean(value);
+        sw->light_beat_enabled = lc_java_to_boolean(value);
         return 0;
     }
     if (strcmp(entry, "autoChangeHealthCheckEnabled") == 0) {
-        sw->auto_change_health_check_enabled = lc_to_boolean(value);
+        sw->auto_change_health_check_enabled = lc_java_to_boolean(value);
         return 0;
     }
     if (strcmp(entry, "httpHealthParams") == 0 ||

@@ -31,7 +31,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "naming/http/filters.h"
+#include "naming/http/reply.h"
 #include "naming/internal.h"
 #include "naming/http/members.h"
 #include "naming/http/subscribers_cluster.h"
@@ -267,7 +267,7 @@ void lc_subscribers_answer(struct lc_naming *n, struct lc_http_exchange *ex,
         free(path);
         free(a);
         json_decref(local);
-        lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
+        lc_naming_failf(ex, LC_ENOMEM, "out of memory");
         return;
     }
     a->ex = ex;
