@@ -8,6 +8,7 @@
  * the rest of /v1/ns it always answers, so clients and operators can ask
  * while the node starts.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,10 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "distro/mapper.h"
+#include "members/members.h"
 #include "naming/http/filters.h"
 #include "naming/http/handlers.h"
-#include "naming/http/members.h"
 
 /* System CPU use since the previous call, 0..1, from /proc/stat. */
 static double cpu_load(void)
@@ -128,6 +130,26 @@ static const char *required(struct lc_http_exchange *ex, const char *name)
     return v;
 }
 
+/* DistroMapper.mapSrv: the address of the server responsible for @tag
+ * ("ip:port" of a client): Nacos's hash over Distro's healthy list (this
+ * node and the members counted healthy, sorted); this node's own address
+ * when distro is switched off; "" when naming was never told its members. */
+static const char *distro_map(const struct lc_naming *n, const char *tag)
+{
+    const struct lc_member *healthy[LC_MEMBERS_MAX];
+    unsigned count;
+
+    if (n->members == NULL) {
+        return "";
+    }
+    if (!n->sw.distro_enabled) {
+        return lc_members_self(n->members)->addr;
+    }
+    count = lc_members_healthy(n->members, healthy, LC_ARRAY_SIZE(healthy));
+    assert(count > 0); /* this node is always in it */
+    return healthy[lc_distro_index(tag, count)]->addr;
+}
+
 /* GET /operator/distro/client?ip=&port=: OperatorController
  * .getResponsibleServer4Client, {"responsibleServer":"host:port"}. */
 static void on_distro_client(struct lc_http_exchange *ex, void *data)
@@ -137,7 +159,6 @@ static void on_distro_client(struct lc_http_exchange *ex, void *data)
     const char *port;
     char *tag;
     size_t len;
-    char server[300];
     json_t *o;
 
     if (lc_http_method(ex) != LC_HTTP_GET) {
@@ -154,10 +175,10 @@ static void on_distro_client(struct lc_http_exchange *ex, void *data)
         return;
     }
     snprintf(tag, len, "%s:%s", ip, port);
-    lc_naming_distro_map(n, tag, server, sizeof server);
-    free(tag);
     o = json_object();
-    json_object_set_new(o, "responsibleServer", json_string(server));
+    json_object_set_new(o, "responsibleServer",
+                        json_string(distro_map(n, tag)));
+    free(tag);
     lc_reply_json(ex, o);
 }
 
