@@ -105,7 +105,8 @@ void lc_members_free(struct lc_members *ms);
 /* Number of members, this node included (>= 1). */
 unsigned lc_members_count(const struct lc_members *ms);
 
-/* The @i-th member (@i < count) in address order; borrowed from @ms. */
+/* The @i-th member in address order (NULL when @i >= count); borrowed
+ * from @ms. */
 const struct lc_member *lc_members_at(const struct lc_members *ms, unsigned i);
 
 /* This node; borrowed from @ms. */

@@ -1,6 +1,7 @@
-/* members/members.c: building the list from configuration entries, self,
- * derived ports and addresses, IPv6, sorting, lookup, states (pushed and
- * probed), Distro's healthy list with Nacos's hash, bad input refused. */
+/* members/members.c: building the list from configuration entries (and
+ * from cluster.conf's text through server/config.c), self, derived ports and
+ * addresses, IPv6, sorting, lookup, states (pushed and probed), Distro's
+ * healthy list with Nacos's hash, bad input refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include "common/util.h"
 #include "distro/mapper.h"
 #include "members/members.h"
+#include "server/config.h"
 
 static struct lc_members *build(const struct lc_member_conf *entries,
                                 unsigned n, const char *host, int port)
@@ -48,6 +50,44 @@ static void refused(const struct lc_member_conf *entries, unsigned n,
 }
 
 /* ----------------------------------------------------------- building */
+
+/* From cluster.conf's text (nacos.member.list's form) through the
+ * configuration's parser to the list, as server/node.c does. */
+static void test_from_config(void **state)
+{
+    struct lc_config cfg;
+    struct lc_member_conf conf[LC_MAX_MEMBERS];
+    char err[256] = "";
+    struct lc_members *ms;
+    (void)state;
+
+    lc_config_defaults(&cfg);
+    assert_int_equal(lc_config_parse_members(&cfg,
+                                             "127.0.0.3,[::1]:9848,"
+                                             "127.0.0.1:8848,localhost:8850",
+                                             err, sizeof err),
+                     0);
+    for (unsigned i = 0; i < cfg.n_members; i++) {
+        conf[i] =
+            (struct lc_member_conf){cfg.members[i].host, cfg.members[i].port};
+    }
+    ms = build(conf, cfg.n_members, "127.0.0.3", 8848);
+    assert_int_equal(lc_members_count(ms), 4);
+    assert_string_equal(lc_members_at(ms, 0)->addr, "127.0.0.1:8848");
+    assert_string_equal(lc_members_at(ms, 1)->addr, "127.0.0.3:8848");
+    assert_true(lc_members_at(ms, 1)->self);
+    assert_string_equal(lc_members_at(ms, 2)->addr, "[::1]:9848");
+    assert_string_equal(lc_members_at(ms, 2)->host, "::1");
+    assert_string_equal(lc_members_at(ms, 2)->raft_addr, "[::1]:8848");
+    assert_string_equal(lc_members_at(ms, 3)->addr, "localhost:8850");
+    assert_string_equal(lc_members_at(ms, 3)->raft_addr, "localhost:7850");
+    /* The raft port is the configuration's. */
+    for (unsigned i = 0; i < 4; i++) {
+        const struct lc_member *m = lc_members_at(ms, i);
+        assert_int_equal(m->raft_port, lc_config_raft_port(m->port));
+    }
+    lc_members_free(ms);
+}
 
 static void test_build_sorted_with_self(void **state)
 {
@@ -478,6 +518,7 @@ static void test_duplicate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_from_config),
         cmocka_unit_test(test_build_sorted_with_self),
         cmocka_unit_test(test_self_not_listed),
         cmocka_unit_test(test_self_by_host_and_port),
