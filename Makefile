@@ -42,7 +42,7 @@ else
 Q :=
 endif
 
-MODULES := common raft statemachine snapshots naming distro rpc server bench
+MODULES := common members raft statemachine snapshots naming distro rpc server bench
 # Sources live in each module's folder and its subfolders (naming/core, ...).
 PROTOS := $(shell find $(MODULES) -name '*.proto')
 GEN_C := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))

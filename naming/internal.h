@@ -73,8 +73,10 @@ struct lc_naming {
     struct lc_service_cleaner *cleaner; /* NULL until started */
     struct lc_list_cache *list_cache; /* list_cache.c; NULL until used */
 
-    /* The cluster members (naming/http/members.c), or NULL. */
-    struct lc_peers *peers;
+    /* The cluster's members (borrowed, lc_naming_set_members), or NULL;
+     * each request to another member is bounded by members_timeout_ms. */
+    const struct lc_members *members;
+    unsigned members_timeout_ms;
     struct lc_imeta_cleaner *imeta; /* instance_meta_clean.c; NULL until used */
 };
 

@@ -6,7 +6,6 @@
 #include "common/err.h"
 #include "naming/clean/instance_meta_clean.h"
 #include "naming/internal.h"
-#include "naming/http/members.h"
 #include "naming/push/push.h"
 #include "naming/store/service_meta.h"
 #include "naming/http/subscribers_cluster.h"
@@ -155,6 +154,14 @@ void lc_naming_stats(struct lc_naming *n, struct lc_naming_stats *st)
     }
 }
 
+void lc_naming_set_members(struct lc_naming *n,
+                           const struct lc_members *members,
+                           unsigned timeout_ms)
+{
+    n->members = members;
+    n->members_timeout_ms = timeout_ms;
+}
+
 void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
                               unsigned ack_timeout_ms,
                               unsigned client_expired_ms)
@@ -209,7 +216,6 @@ void lc_naming_free(struct lc_naming *n)
         lc_service_cleaner_close(n->cleaner);
     }
     lc_list_cache_free(n->list_cache);
-    lc_naming_peers_free(n);
     lc_imeta_cleaner_free(n->imeta);
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);

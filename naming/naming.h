@@ -45,23 +45,16 @@ void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
                               unsigned ack_timeout_ms,
                               unsigned client_expired_ms);
 
-/* A member of the cluster: HTTP host and port, and its raft port. */
-struct lc_naming_member {
-    const char *host;
-    int port;
-    int raft_port;
-};
+struct lc_members;
 
-/* The cluster's members as cluster.conf lists them (@self, this node, is
- * left out of @members if listed; standalone: none), for the requests
- * naming makes to the other members (service/subscribers?aggregation=true),
- * each bounded by @timeout_ms (at most the HTTP shutdown grace, 5000), and
- * Distro's list of servers (operator/distro/client). Call once, before
- * serving. Return 0 or LC_ENOMEM / LC_EINVAL. */
-int lc_naming_set_members(struct lc_naming *n,
-                          const struct lc_naming_member *members,
-                          unsigned count, const struct lc_naming_member *self,
-                          unsigned timeout_ms);
+/* The cluster's member list (members/members.h; borrowed: it must outlive
+ * the module; standalone: this node alone), for the requests naming makes
+ * to the other members (service/subscribers?aggregation=true), each bounded
+ * by @timeout_ms (at most the HTTP shutdown grace, 5000), and Distro's list
+ * of healthy servers (operator/distro/client). Call once, before serving. */
+void lc_naming_set_members(struct lc_naming *n,
+                           const struct lc_members *members,
+                           unsigned timeout_ms);
 
 /* Close the module's own handles (the UDP push socket and its timers); @cb
  * runs once they are closed. Call after the engine is closed, before

@@ -6,6 +6,7 @@
  * committed when this node started and currently has a leader; STARTING
  * before the first catch-up, DOWN when a group has lost its leader.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,8 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "naming/http/members.h"
+#include "distro/mapper.h"
+#include "members/members.h"
 #include "naming/ops/ops.h"
 
 /* System CPU use since the previous call, 0..1, from /proc/stat. */
@@ -111,20 +113,39 @@ int lc_op_metrics(struct lc_naming *n, bool only_status, json_t **out,
     return 0;
 }
 
+/* DistroMapper.mapSrv: the address of the server responsible for @tag
+ * ("ip:port" of a client): Nacos's hash over Distro's healthy list (this
+ * node and the members counted healthy, sorted); this node's own address
+ * when distro is switched off; "" when naming was never told its members. */
+static const char *distro_map(const struct lc_naming *n, const char *tag)
+{
+    const struct lc_member *healthy[LC_MEMBERS_MAX];
+    unsigned count;
+
+    if (n->members == NULL) {
+        return "";
+    }
+    if (!n->sw.distro_enabled) {
+        return lc_members_self(n->members)->addr;
+    }
+    count = lc_members_healthy(n->members, healthy, LC_ARRAY_SIZE(healthy));
+    assert(count > 0); /* this node is always in it */
+    return healthy[lc_distro_index(tag, count)]->addr;
+}
+
 int lc_op_distro_client(struct lc_naming *n, const char *ip, const char *port,
                         json_t **out, struct lc_err *e)
 {
     size_t len = strlen(ip) + strlen(port) + 2;
     char *tag = malloc(len);
-    char server[300];
     if (tag == NULL) {
         return lc_err_set(e, LC_ENOMEM, "out of memory");
     }
     snprintf(tag, len, "%s:%s", ip, port);
-    lc_naming_distro_map(n, tag, server, sizeof server);
-    free(tag);
     *out = json_object();
-    json_object_set_new(*out, "responsibleServer", json_string(server));
+    json_object_set_new(*out, "responsibleServer",
+                        json_string(distro_map(n, tag)));
+    free(tag);
     return 0;
 }
 
