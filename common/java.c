@@ -58,10 +58,11 @@ bool lc_java_blank(const char *s)
     return true;
 }
 
-bool lc_java_parse_int(const char *s, int *out, char *err, size_t errlen)
+bool lc_java_parse_long(const char *s, long long *out, char *err,
+                        size_t errlen)
 {
     const char *p = s;
-    long long v = 0;
+    unsigned long long v = 0;
     bool neg = false;
     if (*p == '+' || *p == '-') {
         neg = *p == '-';
@@ -74,22 +75,33 @@ bool lc_java_parse_int(const char *s, int *out, char *err, size_t errlen)
         if (*p < '0' || *p > '9') {
             goto bad;
         }
-        v = v * 10 + (*p - '0');
-        if (v > 2147483648LL) {
+        v = v * 10 + (unsigned)(*p - '0');
+        if (v > 9223372036854775808ULL) {
             goto bad;
         }
     }
-    if (neg) {
-        v = -v;
-    }
-    if (v > 2147483647LL) {
+    if (!neg && v > 9223372036854775807ULL) {
         goto bad;
     }
-    *out = (int)v;
+    *out = neg ? (long long)(0 - v) : (long long)v;
     return true;
 bad:
     snprintf(err, errlen, "For input string: \"%s\"", s);
     return false;
+}
+
+bool lc_java_parse_int(const char *s, int *out, char *err, size_t errlen)
+{
+    long long v;
+    if (!lc_java_parse_long(s, &v, err, errlen)) {
+        return false;
+    }
+    if (v < INT32_MIN || v > INT32_MAX) {
+        snprintf(err, errlen, "For input string: \"%s\"", s);
+        return false;
+    }
+    *out = (int)v;
+    return true;
 }
 
 /* After an exponent marker: [+-]<digits>. NULL when there are no digits. */

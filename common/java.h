@@ -20,10 +20,12 @@ bool lc_java_blank(const char *s);
 /* ConvertUtils.toBoolean: true only for true/t/yes/y/on, any case. */
 bool lc_java_to_boolean(const char *s);
 
-/* Integer.parseInt / Double.parseDouble, with the text of
+/* Integer.parseInt / Long.parseLong / Double.parseDouble, with the text of
  * NumberFormatException ("For input string: \"x\"", "empty String") in
  * @err on failure. */
 bool lc_java_parse_int(const char *s, int *out, char *err, size_t errlen);
+bool lc_java_parse_long(const char *s, long long *out, char *err,
+                        size_t errlen);
 bool lc_java_parse_double(const char *s, double *out, char *err,
                           size_t errlen);
 

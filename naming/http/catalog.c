@@ -9,18 +9,6 @@
 #include "naming/http/handlers.h"
 #include "naming/http/params.h"
 
-/* Gate, ServiceNameFilter, ParamCheckerFilter; @s gets the name. */
-static int filters(struct lc_naming *n, struct lc_http_exchange *ex,
-                   struct lc_service_name *s, struct lc_err *e)
-{
-    char grouped[1300];
-    if (lc_ns_filters(n, ex, grouped, sizeof grouped, false, e) != 0) {
-        return e->code;
-    }
-    lc_op_service_name(s, grouped);
-    return 0;
-}
-
 void lc_ns_on_catalog_services(struct lc_http_exchange *ex, void *data)
 {
     struct lc_naming *n = data;
@@ -35,7 +23,7 @@ void lc_ns_on_catalog_services(struct lc_http_exchange *ex, void *data)
         lc_naming_no_such_api(ex);
         return;
     }
-    if (filters(n, ex, &s, &e) != 0 ||
+    if (lc_ns_service_filters(n, ex, &s, &e) != 0 ||
         lc_rp_bool(ex, "withInstances", &with_instances, &e) != 0 ||
         lc_rp_string(ex, "namespaceId", false, LC_DEFAULT_NAMESPACE, &ns,
                      &e) != 0 ||
@@ -67,7 +55,7 @@ void lc_ns_on_catalog_service(struct lc_http_exchange *ex, void *data)
         lc_naming_no_such_api(ex);
         return;
     }
-    if (filters(n, ex, &s, &e) != 0 ||
+    if (lc_ns_service_filters(n, ex, &s, &e) != 0 ||
         lc_rp_string(ex, "namespaceId", false, LC_DEFAULT_NAMESPACE, &ns,
                      &e) != 0 ||
         lc_op_catalog_service(n, ns, s.group, s.name, &o, &e) != 0) {
@@ -86,7 +74,7 @@ void lc_ns_on_catalog_instances(struct lc_http_exchange *ex, void *data)
     json_t *o;
     struct lc_err e;
 
-    if (filters(n, ex, &s, &e) != 0 ||
+    if (lc_ns_service_filters(n, ex, &s, &e) != 0 ||
         lc_rp_string(ex, "namespaceId", false, LC_DEFAULT_NAMESPACE, &ns,
                      &e) != 0 ||
         lc_rp_string(ex, "serviceName", true, NULL, &raw, &e) != 0 ||

@@ -36,6 +36,31 @@ int lc_ns_parse_instance(struct lc_http_exchange *ex, struct lc_instance_req *r,
  * of buffers are written before they are read). */
 void lc_ns_req_init(struct lc_instance_req *r);
 
+/* The gate and both filters, then the service name split into @s (its ns
+ * is the caller's). */
+int lc_ns_service_filters(struct lc_naming *n, struct lc_http_exchange *ex,
+                          struct lc_service_name *s, struct lc_err *e);
+
+/* ------------------------------------------------ answering operations */
+
+/* An operation run for an exchange: answered "ok", or op.result as JSON
+ * (consumed), or the operation's error, when it completes. */
+struct lc_ns_write {
+    struct lc_op op;
+    struct lc_http_exchange *ex;
+};
+
+/* A new one for @ex; NULL with LC_ENOMEM in @e. */
+struct lc_ns_write *lc_ns_write_new(struct lc_http_exchange *ex,
+                                    struct lc_err *e);
+
+/* The struct lc_op callback that answers and frees @op's lc_ns_write. */
+void lc_ns_write_done(struct lc_op *op, const struct lc_err *e);
+
+/* The operation started on @w returned @rv (@e its error): answer now and
+ * free @w unless it is pending. */
+void lc_ns_write_started(struct lc_ns_write *w, int rv, const struct lc_err *e);
+
 /* ---------------------------------------------------------- handlers */
 
 /* Each one a path (and its /v2 twin where there is one); @data is the

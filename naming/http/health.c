@@ -10,22 +10,6 @@
 #include "common/util.h"
 #include "naming/http/handlers.h"
 
-struct write {
-    struct lc_op op;
-    struct lc_http_exchange *ex;
-};
-
-static void on_written(struct lc_op *op, const struct lc_err *e)
-{
-    struct write *w = op->data;
-    if (e != NULL) {
-        lc_naming_fail(w->ex, e);
-    } else {
-        lc_naming_ok(w->ex);
-    }
-    free(w);
-}
-
 static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
 {
     struct lc_instance_req r;
@@ -33,7 +17,7 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
     char healthy_text[64];
     char port_text[64];
     char err[256];
-    struct write *w;
+    struct lc_ns_write *w;
     struct lc_err e;
 
     lc_ns_req_init(&r);
@@ -67,22 +51,15 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
     if (lc_op_instance_names(&r, grouped, &e) != 0) {
         goto fail;
     }
-    w = malloc(sizeof *w);
+    w = lc_ns_write_new(ex, &e);
     if (w == NULL) {
-        lc_err_set(&e, LC_ENOMEM, "out of memory");
         goto fail;
     }
-    w->ex = ex;
-    w->op.data = w;
-    if (lc_op_set_health(n, &r, lc_java_to_boolean(healthy_text), &w->op,
-                         on_written, &e) != 0) {
-        free(w);
-        goto fail;
-    }
-    if (!w->op.pending) {
-        free(w);
-        lc_naming_ok(ex);
-    }
+    lc_ns_write_started(w,
+                        lc_op_set_health(n, &r,
+                                         lc_java_to_boolean(healthy_text),
+                                         &w->op, lc_ns_write_done, &e),
+                        &e);
     return;
 fail:
     lc_naming_fail(ex, &e);

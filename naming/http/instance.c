@@ -26,6 +26,17 @@ int lc_ns_filters(struct lc_naming *n, struct lc_http_exchange *ex,
     return 0;
 }
 
+int lc_ns_service_filters(struct lc_naming *n, struct lc_http_exchange *ex,
+                          struct lc_service_name *s, struct lc_err *e)
+{
+    char grouped[1300];
+    if (lc_ns_filters(n, ex, grouped, sizeof grouped, false, e) != 0) {
+        return e->code;
+    }
+    lc_op_service_name(s, grouped);
+    return 0;
+}
+
 void lc_ns_req_init(struct lc_instance_req *r)
 {
     r->metadata = NULL;
@@ -98,21 +109,49 @@ int lc_ns_parse_instance(struct lc_http_exchange *ex, struct lc_instance_req *r,
 
 /* ---------------------------------------------------------------- writes */
 
-/* A write in flight: the operation and the exchange it answers. */
-struct write {
-    struct lc_op op;
-    struct lc_http_exchange *ex;
-};
-
-static void on_written(struct lc_op *op, const struct lc_err *e)
+struct lc_ns_write *lc_ns_write_new(struct lc_http_exchange *ex,
+                                    struct lc_err *e)
 {
-    struct write *w = op->data;
+    struct lc_ns_write *w = malloc(sizeof *w);
+    if (w == NULL) {
+        lc_err_set(e, LC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    w->ex = ex;
+    w->op.data = w;
+    w->op.result = NULL;
+    return w;
+}
+
+static void answer_result(struct lc_http_exchange *ex, json_t *result)
+{
+    if (result != NULL) {
+        lc_reply_json(ex, result);
+    } else {
+        lc_naming_ok(ex);
+    }
+}
+
+void lc_ns_write_done(struct lc_op *op, const struct lc_err *e)
+{
+    struct lc_ns_write *w = op->data;
     if (e != NULL) {
         lc_naming_fail(w->ex, e);
     } else {
-        lc_naming_ok(w->ex);
+        answer_result(w->ex, op->result);
     }
     free(w);
+}
+
+void lc_ns_write_started(struct lc_ns_write *w, int rv, const struct lc_err *e)
+{
+    if (rv != 0) {
+        lc_naming_fail(w->ex, e);
+        free(w);
+    } else if (!w->op.pending) {
+        answer_result(w->ex, w->op.result);
+        free(w);
+    }
 }
 
 typedef int (*write_op_fn)(struct lc_naming *n, const struct lc_instance_req *r,
@@ -122,24 +161,19 @@ typedef int (*write_op_fn)(struct lc_naming *n, const struct lc_instance_req *r,
 static void run_write(struct lc_naming *n, struct lc_http_exchange *ex,
                       const struct lc_instance_req *r, write_op_fn fn)
 {
-    struct write *w = malloc(sizeof *w);
     struct lc_err e;
+    struct lc_ns_write *w = lc_ns_write_new(ex, &e);
     if (w == NULL) {
-        lc_naming_failf(ex, LC_ENOMEM, "out of memory");
+        lc_naming_fail(ex, &e);
         return;
     }
-    w->ex = ex;
-    w->op.data = w;
-    if (fn(n, r, &w->op, on_written, &e) != 0) {
-        lc_naming_fail(ex, &e);
-        free(w);
-    } else if (!w->op.pending) {
-        lc_naming_ok(ex);
-        free(w);
-    }
+    lc_ns_write_started(w, fn(n, r, &w->op, lc_ns_write_done, &e), &e);
 }
 
-static void on_register(struct lc_naming *n, struct lc_http_exchange *ex)
+/* POST and PUT: the filters, the service, the instance and its legality,
+ * then @fn. */
+static void on_instance_write(struct lc_naming *n, struct lc_http_exchange *ex,
+                              write_op_fn fn)
 {
     struct lc_instance_req r;
     char grouped[1300];
@@ -152,7 +186,7 @@ static void on_register(struct lc_naming *n, struct lc_http_exchange *ex)
         lc_check_instance_legal(r.metadata, r.cluster, &e) != 0) {
         lc_naming_fail(ex, &e);
     } else {
-        run_write(n, ex, &r, lc_op_register);
+        run_write(n, ex, &r, fn);
     }
     free(r.metadata);
 }
@@ -171,24 +205,6 @@ static void on_deregister(struct lc_naming *n, struct lc_http_exchange *ex)
         lc_naming_fail(ex, &e);
     } else {
         run_write(n, ex, &r, lc_op_deregister);
-    }
-    free(r.metadata);
-}
-
-static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
-{
-    struct lc_instance_req r;
-    char grouped[1300];
-    struct lc_err e;
-
-    lc_ns_req_init(&r);
-    if (lc_ns_filters(n, ex, grouped, sizeof grouped, false, &e) != 0 ||
-        lc_ns_parse_service(ex, &r, grouped, &e) != 0 ||
-        lc_ns_parse_instance(ex, &r, &e) != 0 ||
-        lc_check_instance_legal(r.metadata, r.cluster, &e) != 0) {
-        lc_naming_fail(ex, &e);
-    } else {
-        run_write(n, ex, &r, lc_op_update);
     }
     free(r.metadata);
 }
@@ -379,13 +395,13 @@ void lc_ns_on_instance(struct lc_http_exchange *ex, void *data)
     struct lc_naming *n = data;
     switch (lc_http_method(ex)) {
         case LC_HTTP_POST:
-            on_register(n, ex);
+            on_instance_write(n, ex, lc_op_register);
             break;
         case LC_HTTP_DELETE:
             on_deregister(n, ex);
             break;
         case LC_HTTP_PUT:
-            on_update(n, ex);
+            on_instance_write(n, ex, lc_op_update);
             break;
         case LC_HTTP_GET:
             on_detail(n, ex);

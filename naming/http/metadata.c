@@ -11,57 +11,6 @@
 #include "common/util.h"
 #include "naming/http/handlers.h"
 
-/* An overlay write in flight. */
-struct write {
-    struct lc_op op;
-    struct lc_http_exchange *ex;
-};
-
-static void answer(struct lc_http_exchange *ex, json_t *result)
-{
-    if (result != NULL) {
-        lc_reply_json(ex, result);
-    } else {
-        lc_naming_ok(ex);
-    }
-}
-
-static void on_written(struct lc_op *op, const struct lc_err *e)
-{
-    struct write *w = op->data;
-    if (e != NULL) {
-        lc_naming_fail(w->ex, e);
-    } else {
-        answer(w->ex, op->result);
-    }
-    free(w);
-}
-
-/* The operation returned @rv: answer now unless it is pending. */
-static void after_start(struct write *w, int rv, const struct lc_err *e)
-{
-    if (rv != 0) {
-        lc_naming_fail(w->ex, e);
-        free(w);
-    } else if (!w->op.pending) {
-        answer(w->ex, w->op.result);
-        free(w);
-    }
-}
-
-static struct write *write_new(struct lc_http_exchange *ex)
-{
-    struct write *w = malloc(sizeof *w);
-    if (w == NULL) {
-        lc_naming_failf(ex, LC_ENOMEM, "out of memory");
-        return NULL;
-    }
-    w->ex = ex;
-    w->op.data = w;
-    w->op.result = NULL;
-    return w;
-}
-
 /* -------------------------------------------------------------- PATCH */
 
 void lc_ns_on_patch(struct lc_naming *n, struct lc_http_exchange *ex)
@@ -74,9 +23,8 @@ void lc_ns_on_patch(struct lc_naming *n, struct lc_http_exchange *ex)
     const char *weight_text;
     json_t *meta = NULL;
     double weight = 0;
-    struct write *w;
+    struct lc_ns_write *w;
     struct lc_err e;
-    int rv;
 
     lc_ns_req_init(&r);
     if (lc_ns_filters(n, ex, grouped, sizeof grouped, false, &e) != 0 ||
@@ -106,13 +54,18 @@ void lc_ns_on_patch(struct lc_naming *n, struct lc_http_exchange *ex)
         lc_err_set(&e, LC_EINVAL, "%s", err);
         goto fail;
     }
-    w = write_new(ex);
-    if (w != NULL) {
+    w = lc_ns_write_new(ex, &e);
+    if (w == NULL) {
+        goto fail;
+    }
+    {
         char enabled[64];
         const char *en = lc_optional(ex, "enabled", enabled, sizeof enabled);
-        rv = lc_op_patch(n, &r, meta, weight_text != NULL, weight, en, &w->op,
-                         on_written, &e);
-        after_start(w, rv, &e);
+        lc_ns_write_started(w,
+                            lc_op_patch(n, &r, meta, weight_text != NULL,
+                                        weight, en, &w->op, lc_ns_write_done,
+                                        &e),
+                            &e);
     }
     goto out;
 fail:
@@ -134,7 +87,7 @@ void lc_ns_on_metadata_batch(struct lc_http_exchange *ex, void *data)
     json_t *meta = NULL;
     unsigned method = lc_http_method(ex);
     const char *v;
-    struct write *w;
+    struct lc_ns_write *w;
     struct lc_err e;
 
     if (method != LC_HTTP_PUT && method != LC_HTTP_DELETE) {
@@ -158,13 +111,15 @@ void lc_ns_on_metadata_batch(struct lc_http_exchange *ex, void *data)
         goto fail;
     }
     meta = json_loads(r.metadata, 0, NULL);
-    w = write_new(ex);
-    if (w != NULL) {
-        int rv = lc_op_metadata_batch(n, &r, instances, meta,
-                                      method == LC_HTTP_DELETE, &w->op,
-                                      on_written, &e);
-        after_start(w, rv, &e);
+    w = lc_ns_write_new(ex, &e);
+    if (w == NULL) {
+        goto fail;
     }
+    lc_ns_write_started(w,
+                        lc_op_metadata_batch(n, &r, instances, meta,
+                                             method == LC_HTTP_DELETE, &w->op,
+                                             lc_ns_write_done, &e),
+                        &e);
     goto out;
 fail:
     lc_naming_fail(ex, &e);

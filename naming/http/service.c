@@ -12,82 +12,29 @@
 #include "naming/http/handlers.h"
 #include "naming/http/params.h"
 
-/* Gate, ServiceNameFilter, ParamCheckerFilter; @s gets the name. */
-static int filters(struct lc_naming *n, struct lc_http_exchange *ex,
-                   struct lc_service_name *s, struct lc_err *e)
-{
-    char grouped[1300];
-    if (lc_ns_filters(n, ex, grouped, sizeof grouped, false, e) != 0) {
-        return e->code;
-    }
-    lc_op_service_name(s, grouped);
-    return 0;
-}
-
-/* A write in flight. */
-struct write {
-    struct lc_op op;
-    struct lc_http_exchange *ex;
-};
-
-static void on_written(struct lc_op *op, const struct lc_err *e)
-{
-    struct write *w = op->data;
-    if (e != NULL) {
-        lc_naming_fail(w->ex, e);
-    } else {
-        lc_naming_ok(w->ex);
-    }
-    free(w);
-}
-
-static struct write *write_new(struct lc_http_exchange *ex, struct lc_err *e)
-{
-    struct write *w = malloc(sizeof *w);
-    if (w == NULL) {
-        lc_err_set(e, LC_ENOMEM, "out of memory");
-        return NULL;
-    }
-    w->ex = ex;
-    w->op.data = w;
-    return w;
-}
-
-/* The operation returned @rv on @w. */
-static void after_start(struct write *w, int rv, const struct lc_err *e)
-{
-    if (rv != 0) {
-        lc_naming_fail(w->ex, e);
-        free(w);
-    } else if (!w->op.pending) {
-        lc_naming_ok(w->ex);
-        free(w);
-    }
-}
-
 static void on_create(struct lc_naming *n, struct lc_http_exchange *ex)
 {
     struct lc_service_name s;
     const char *ns, *raw, *metadata, *selector;
     float threshold;
-    struct write *w;
+    struct lc_ns_write *w;
     struct lc_err e;
 
-    if (filters(n, ex, &s, &e) != 0 ||
+    if (lc_ns_service_filters(n, ex, &s, &e) != 0 ||
         lc_rp_string(ex, "namespaceId", false, LC_DEFAULT_NAMESPACE, &ns,
                      &e) != 0 ||
         lc_rp_string(ex, "serviceName", true, NULL, &raw, &e) != 0 ||
         lc_rp_float(ex, "protectThreshold", 0.0f, &threshold, &e) != 0 ||
         lc_rp_string(ex, "metadata", false, "", &metadata, &e) != 0 ||
         lc_rp_string(ex, "selector", false, "", &selector, &e) != 0 ||
-        (w = write_new(ex, &e)) == NULL) {
+        (w = lc_ns_write_new(ex, &e)) == NULL) {
         lc_naming_fail(ex, &e);
         return;
     }
     lc_strlcpy(s.ns, ns, sizeof s.ns);
-    after_start(w,
+    lc_ns_write_started(w,
                 lc_op_service_create(n, &s, threshold, metadata, selector,
-                                     &w->op, on_written, &e),
+                                     &w->op, lc_ns_write_done, &e),
                 &e);
 }
 
@@ -95,19 +42,19 @@ static void on_remove(struct lc_naming *n, struct lc_http_exchange *ex)
 {
     struct lc_service_name s;
     const char *ns, *raw;
-    struct write *w;
+    struct lc_ns_write *w;
     struct lc_err e;
 
-    if (filters(n, ex, &s, &e) != 0 ||
+    if (lc_ns_service_filters(n, ex, &s, &e) != 0 ||
         lc_rp_string(ex, "namespaceId", false, LC_DEFAULT_NAMESPACE, &ns,
                      &e) != 0 ||
         lc_rp_string(ex, "serviceName", true, NULL, &raw, &e) != 0 ||
-        (w = write_new(ex, &e)) == NULL) {
+        (w = lc_ns_write_new(ex, &e)) == NULL) {
         lc_naming_fail(ex, &e);
         return;
     }
     lc_strlcpy(s.ns, ns, sizeof s.ns);
-    after_start(w, lc_op_service_remove(n, &s, &w->op, on_written, &e), &e);
+    lc_ns_write_started(w, lc_op_service_remove(n, &s, &w->op, lc_ns_write_done, &e), &e);
 }
 
 /* WebUtils.optional: trimmed, NULL when blank (a malloc'd copy). */
@@ -136,10 +83,10 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
     char *metadata = NULL;
     char *selector = NULL;
     char *canonical = NULL;
-    struct write *w;
+    struct lc_ns_write *w;
     struct lc_err e;
 
-    if (filters(n, ex, &s, &e) != 0) {
+    if (lc_ns_service_filters(n, ex, &s, &e) != 0) {
         goto fail;
     }
     if (lc_optional(ex, "namespaceId", s.ns, sizeof s.ns) == NULL) {
@@ -155,12 +102,12 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
                           &e) != 0 ||
         lc_required(ex, "protectThreshold", threshold, sizeof threshold,
                     &e) == NULL ||
-        (w = write_new(ex, &e)) == NULL) {
+        (w = lc_ns_write_new(ex, &e)) == NULL) {
         goto fail;
     }
-    after_start(w,
+    lc_ns_write_started(w,
                 lc_op_service_update(n, &s, threshold, metadata, selector,
-                                     &w->op, on_written, &e),
+                                     &w->op, lc_ns_write_done, &e),
                 &e);
     goto out;
 fail:
@@ -213,7 +160,7 @@ static void on_detail(struct lc_naming *n, struct lc_http_exchange *ex)
     json_t *o;
     struct lc_err e;
 
-    if (filters(n, ex, &s, &e) != 0 ||
+    if (lc_ns_service_filters(n, ex, &s, &e) != 0 ||
         lc_rp_string(ex, "namespaceId", false, LC_DEFAULT_NAMESPACE, &ns,
                      &e) != 0 ||
         lc_rp_string(ex, "serviceName", true, NULL, &raw, &e) != 0) {
@@ -264,7 +211,7 @@ void lc_ns_on_service_list(struct lc_http_exchange *ex, void *data)
         lc_naming_no_such_api(ex);
         return;
     }
-    if (filters(n, ex, &s, &e) != 0) {
+    if (lc_ns_service_filters(n, ex, &s, &e) != 0) {
         goto fail;
     }
     if (lc_v2(ex)) { /* v2: optional, pageNo 1, pageSize 20 */
@@ -311,7 +258,7 @@ void lc_ns_on_service_names(struct lc_http_exchange *ex, void *data)
     json_t *o;
     struct lc_err e;
 
-    if (filters(n, ex, &s, &e) != 0 ||
+    if (lc_ns_service_filters(n, ex, &s, &e) != 0 ||
         lc_rp_string(ex, "namespaceId", false, "", &ns, &e) != 0 ||
         lc_rp_string(ex, "expr", false, "", &expr, &e) != 0 ||
         lc_op_service_names(n, ns, expr, &o, &e) != 0) {

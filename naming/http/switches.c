@@ -40,27 +40,11 @@ static int parse_debug(struct lc_http_exchange *ex, bool *debug,
         v, v);
 }
 
-struct write {
-    struct lc_op op;
-    struct lc_http_exchange *ex;
-};
-
-static void on_written(struct lc_op *op, const struct lc_err *e)
-{
-    struct write *w = op->data;
-    if (e != NULL) {
-        lc_naming_fail(w->ex, e);
-    } else {
-        lc_naming_ok(w->ex);
-    }
-    free(w);
-}
-
 static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
 {
     const char *entry = lc_http_param(ex, "entry");
     const char *value = lc_http_param(ex, "value");
-    struct write *w;
+    struct lc_ns_write *w;
     bool debug;
     struct lc_err e;
 
@@ -75,22 +59,14 @@ static void on_update(struct lc_naming *n, struct lc_http_exchange *ex)
         lc_err_missing(&e, "value", true);
         goto fail;
     }
-    w = malloc(sizeof *w);
+    w = lc_ns_write_new(ex, &e);
     if (w == NULL) {
-        lc_err_set(&e, LC_ENOMEM, "out of memory");
         goto fail;
     }
-    w->ex = ex;
-    w->op.data = w;
-    if (lc_op_switch_update(n, entry, value, debug, &w->op, on_written, &e) !=
-        0) {
-        free(w);
-        goto fail;
-    }
-    if (!w->op.pending) {
-        free(w);
-        lc_naming_ok(ex);
-    }
+    lc_ns_write_started(w,
+                        lc_op_switch_update(n, entry, value, debug, &w->op,
+                                            lc_ns_write_done, &e),
+                        &e);
     return;
 fail:
     lc_naming_fail(ex, &e);

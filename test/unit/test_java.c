@@ -150,6 +150,25 @@ static void test_java_string_hash(void **state)
     assert_int_equal(lc_java_string_hash("\xff" "a"), 2031620);
 }
 
+static void test_java_parse_long(void **state)
+{
+    long long v = 7;
+    char err[128];
+    (void)state;
+    assert_true(lc_java_parse_long("9223372036854775807", &v, err, sizeof err));
+    assert_true(v == INT64_MAX);
+    assert_true(lc_java_parse_long("-9223372036854775808", &v, err, sizeof err));
+    assert_true(v == INT64_MIN);
+    assert_true(lc_java_parse_long("+42", &v, err, sizeof err));
+    assert_true(v == 42);
+    v = 7;
+    assert_false(lc_java_parse_long("9223372036854775808", &v, err, sizeof err));
+    assert_string_equal(err, "For input string: \"9223372036854775808\"");
+    assert_false(lc_java_parse_long("1e3", &v, err, sizeof err));
+    assert_false(lc_java_parse_long("-", &v, err, sizeof err));
+    assert_true(v == 7);
+}
+
 static void test_trim_blank(void **state)
 {
     char out[16];
@@ -224,6 +243,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_java_parse_int),
+        cmocka_unit_test(test_java_parse_long),
         cmocka_unit_test(test_java_parse_double),
         cmocka_unit_test(test_to_boolean),
         cmocka_unit_test(test_java_string_hash),
