@@ -259,18 +259,15 @@ static void inc_free(struct lc_incarnation *inc)
     free(inc);
 }
 
-static void inc_on_closer_closed(uv_handle_t *h)
+static void inc_on_transport_fini(struct lc_net_transport *t)
 {
-    struct lc_transport *tr = h->data;
-    inc_free(LC_CONTAINER_OF(tr, struct lc_incarnation, tr));
+    inc_free(LC_CONTAINER_OF(t, struct lc_incarnation, tr));
 }
 
 /* Free an incarnation whose raft instance is closed (or never inited). */
 static void inc_release(struct lc_incarnation *inc)
 {
-    if (!uv_is_closing((uv_handle_t *)&inc->tr.closer)) {
-        uv_close((uv_handle_t *)&inc->tr.closer, inc_on_closer_closed);
-    } else {
+    if (!lc_net_transport_fini(&inc->tr, inc_on_transport_fini)) {
         inc_free(inc);
     }
 }
@@ -291,9 +288,7 @@ void lc_raft_free_closed(void)
 
 static void inc_bury(struct lc_incarnation *inc)
 {
-    if (!uv_is_closing((uv_handle_t *)&inc->tr.closer)) {
-        uv_close((uv_handle_t *)&inc->tr.closer, NULL);
-    }
+    lc_net_transport_fini(&inc->tr, NULL);
     inc->next_closed = closed_incarnations;
     closed_incarnations = inc;
 }
@@ -341,7 +336,13 @@ static int incarnation_open(struct lc_raft_group *g, char *errmsg,
         return LC_ENOMEM;
     }
     inc->group = g;
-    lc_transport_init(&inc->transport, &inc->tr, g, e->hub, e->loop);
+    rv = e->net.transport_init(&e->net, &inc->tr, &inc->transport, g->name);
+    if (rv != 0) {
+        snprintf(errmsg, errlen, "group %s: transport: %s", g->name,
+                 lc_strerror(rv));
+        free(inc);
+        return rv;
+    }
 
     rv = raft_uv_init(&inc->io, e->loop, g->dir, &inc->transport);
     if (rv != 0) {

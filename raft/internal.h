@@ -7,163 +7,10 @@
 #include <uthash.h>
 
 #include "raft/engine.h"
-#include "raft/peer.pb-c.h"
+#include "raft/net.h"
 
-/* ---------------------------------------------------------------- preface */
-
-#define LC_PREFACE_VERSION 1
-#define LC_PREFACE_NONCE_LEN 16
-#define LC_PREFACE_HELLO_LEN 21
-#define LC_PREFACE_FIXED_LEN 15
-#define LC_PREFACE_MAC_LEN 32
-#define LC_PREFACE_MAX_LEN                                           \
-    (LC_PREFACE_FIXED_LEN + LC_RAFT_GROUP_MAX + LC_RAFT_ADDR_MAX + \
-     LC_PREFACE_MAC_LEN)
-
-enum lc_preface_status {
-    LC_PREFACE_OK = 0,
-    LC_PREFACE_BAD_AUTH = 1,
-    LC_PREFACE_UNKNOWN_CHANNEL = 2,
-    LC_PREFACE_MALFORMED = 3,
-    LC_PREFACE_BUSY = 4,
-    LC_PREFACE_NOT_MEMBER = 5,
-};
-
-/* What a connector claims: the channel it wants and who it is. */
-struct lc_preface {
-    char channel[LC_RAFT_GROUP_MAX];
-    raft_id id;
-    char address[LC_RAFT_ADDR_MAX];
-};
-
-void lc_preface_hello(uint8_t out[LC_PREFACE_HELLO_LEN],
-                      const uint8_t nonce[LC_PREFACE_NONCE_LEN]);
-int lc_preface_parse_hello(const uint8_t in[LC_PREFACE_HELLO_LEN],
-                           uint8_t nonce[LC_PREFACE_NONCE_LEN]);
-/* Encode @p as a claim answering @nonce into @out (@cap bytes). */
-int lc_preface_encode(const uint8_t *key, size_t keylen,
-                      const uint8_t nonce[LC_PREFACE_NONCE_LEN],
-                      const struct lc_preface *p, uint8_t *out, size_t cap,
-                      size_t *len);
-/* Check the fixed head of a claim; *@rest_len is how many bytes follow. */
-int lc_preface_parse_fixed(const uint8_t in[LC_PREFACE_FIXED_LEN],
-                           size_t *rest_len);
-/* Verify a whole claim: LC_EPROTO if malformed, LC_EUNAUTH if the MAC is
- * wrong, else 0 with @out filled. */
-int lc_preface_verify(const uint8_t *key, size_t keylen,
-                      const uint8_t nonce[LC_PREFACE_NONCE_LEN],
-                      const uint8_t *msg, size_t len, struct lc_preface *out);
-const char *lc_preface_status_str(int status);
-
-/* -------------------------------------------------------------------- hub */
-
-/* The raft port: one listener, prefaces in and out. */
-struct lc_hub;
-
-typedef void (*lc_hub_connect_cb)(void *data, uv_stream_t *stream,
-                                  int status);
-
-/* An outgoing connection with a preface. On success the callback receives a
- * connected TCP handle allocated with raft_malloc (caller owns it, closes it
- * and frees it with raft_free). */
-struct lc_hub_connect {
-    void *data;
-    lc_hub_connect_cb cb;
-    void *priv; /* the attempt in flight */
-};
-
-int lc_hub_new(struct lc_raft_engine *e, uv_loop_t *loop,
-               const char *self_address, raft_id self_id, const void *key,
-               size_t keylen, struct lc_hub **out);
-int lc_hub_listen(struct lc_hub *hub, char *errmsg, size_t errlen);
-/* Connect to @address and open @channel. The callback fires exactly once,
- * never from inside this call. */
-int lc_hub_connect(struct lc_hub *hub, struct lc_hub_connect *req,
-                   const char *channel, const char *address,
-                   lc_hub_connect_cb cb);
-/* Abort an attempt: its callback fires later with LC_ECANCELED. */
-void lc_hub_connect_cancel(struct lc_hub_connect *req);
-/* Stop listening, abort handshakes; free once every handle is closed. */
-void lc_hub_close(struct lc_hub *hub);
-
-/* Implemented by engine.c: the hub asks whether @p may open its channel and
- * then hands over the stream (ownership passes; raft_malloc'd uv_tcp_t). */
-int lc_engine_channel_check(struct lc_raft_engine *e,
-                            const struct lc_preface *p);
-void lc_engine_channel_accept(struct lc_raft_engine *e,
-                              const struct lc_preface *p, uv_stream_t *stream);
-
-/* A raft_uv_transport for one group incarnation, on top of the hub. */
-struct lc_transport {
-    struct lc_raft_group *group;
-    struct lc_hub *hub;
-    raft_uv_accept_cb accept_cb; /* set by listen, NULL before/after */
-    raft_uv_transport_close_cb close_cb;
-    unsigned n_connecting;
-    bool closing;
-    uv_idle_t closer; /* defers the close callback */
-    struct lc_transport_connect *connecting;
-};
-
-int lc_transport_init(struct raft_uv_transport *t, struct lc_transport *impl,
-                      struct lc_raft_group *g, struct lc_hub *hub,
-                      uv_loop_t *loop);
-/* Report the transport closed once nothing holds raft_uv open (see
- * transport.c); call again when an append completes while closing. */
-void lc_transport_maybe_close(struct lc_transport *impl);
-/* Hand an inbound stream for this group to raft. */
-void lc_transport_accept(struct lc_transport *impl,
-                         const struct lc_preface *p, uv_stream_t *stream);
-
-/* ------------------------------------------------------------------ peers */
-
-struct lc_peer;
-struct lc_link;
-struct lc_peer_call;
-
-typedef void (*lc_peer_call_cb)(struct lc_peer_call *call, int status,
-                                const Locus__Raft__PeerResponse *resp);
-
-struct lc_peer_call {
-    void *data;
-    lc_peer_call_cb cb;
-    uint64_t corr;
-    struct lc_peer *peer;
-    UT_hash_handle hh;
-};
-
-/* One remote member: an outgoing link kept open, reconnected with backoff. */
-struct lc_peer *lc_peer_new(struct lc_raft_engine *e, const char *address);
-void lc_peer_start(struct lc_peer *peer);
-void lc_peer_close(struct lc_peer *peer);
-bool lc_peer_is_up(const struct lc_peer *peer);
-const char *lc_peer_address(const struct lc_peer *peer);
-
-/* Send @req to @peer. @call is malloc'd by the caller and freed by this
- * module after its callback (LC_ECONN when the link is down or drops). Return
- * 0 or an LC_E* code (callback will not fire). */
-int lc_peer_send(struct lc_peer *peer, const Locus__Raft__PeerRequest *req,
-                 struct lc_peer_call *call, lc_peer_call_cb cb);
-/* Forget @call: its callback never fires; the call is freed. */
-void lc_peer_call_cancel(struct lc_peer_call *call);
-
-/* An inbound link opened by a member on the peer channel. */
-void lc_link_accept(struct lc_raft_engine *e, const struct lc_preface *p,
-                    uv_stream_t *stream);
-/* Answer request @corr on @link (which may be closing: then dropped). */
-void lc_link_reply(struct lc_link *link, uint64_t corr,
-                   const Locus__Raft__PeerResponse *resp);
-void lc_link_ref(struct lc_link *link);
-/* Close every link (shutdown). */
-void lc_links_close_all(struct lc_raft_engine *e);
-void lc_link_unref(struct lc_link *link);
-
-/* Implemented by engine.c / forward.c: a request arrived from a peer. */
-void lc_engine_serve(struct lc_raft_engine *e, struct lc_link *link,
-                     uint64_t corr, const Locus__Raft__PeerRequest *req);
-/* The link(s) to @peer were lost while it was up. */
-void lc_engine_peer_down(struct lc_raft_engine *e, struct lc_peer *peer);
-void lc_engine_peer_up(struct lc_raft_engine *e, struct lc_peer *peer);
+_Static_assert(LC_NET_ADDR_MAX == LC_RAFT_ADDR_MAX, "one address size");
+_Static_assert(LC_NET_CHANNEL_MAX == LC_RAFT_GROUP_MAX, "one group size");
 
 /* ----------------------------------------------------------------- groups */
 
@@ -191,7 +38,7 @@ struct lc_incarnation {
     struct raft raft;
     struct raft_io io;
     struct raft_uv_transport transport;
-    struct lc_transport tr;
+    struct lc_net_transport tr;
     struct raft_fsm fsm;
     /* raft_io methods we wrap, and the callbacks raft gave io->start */
     int (*orig_start)(struct raft_io *, unsigned, raft_io_tick_cb,
@@ -215,7 +62,6 @@ struct lc_incarnation {
     bool io_inited;
     bool raft_inited;
     bool started;
-    unsigned appends_in_flight;
 };
 
 /* Last time a member replied to us (leader view). */
@@ -314,17 +160,13 @@ struct lc_raft_engine {
     const char *member_ptrs[LC_RAFT_MAX_MEMBERS];
     char data_dir[1024];
     uint8_t *secret;
-    struct lc_hub *hub;
+    struct lc_net net; /* the network layer: raft port and peer channel */
     struct lc_raft_group *groups[16];
     unsigned n_groups;
-    struct lc_peer *peers[LC_RAFT_MAX_MEMBERS];
-    unsigned n_peers;
-    struct lc_link *links; /* every open peer-channel link */
     uv_timer_t sweep_timer;
-    uint64_t next_corr;
     bool started;
     bool closing;
-    unsigned n_live; /* groups, hub, peers, links, timers not yet freed */
+    unsigned n_live; /* groups, the network layer, timers not yet freed */
     lc_raft_engine_close_cb close_cb;
     void *close_data;
     bool caught_up;
@@ -371,15 +213,16 @@ void lc_group_on_applied(struct lc_raft_group *g, uint64_t index,
                          const struct lc_raft_result *result);
 void lc_group_check_waiters(struct lc_raft_group *g);
 void lc_group_sweep(struct lc_raft_group *g, uint64_t now);
-void lc_forward_serve(struct lc_raft_engine *e, struct lc_link *link,
-                      uint64_t corr, const Locus__Raft__PeerRequest *req);
+/* Serve @msg, a member's request; answer @req (see struct lc_net_cbs). */
+void lc_forward_serve(struct lc_raft_engine *e, struct lc_net_request *req,
+                      const Locus__Raft__PeerRequest *msg);
 /* Submit a read barrier without the readiness check (admin use). */
 void lc_req_submit_read(struct lc_raft_group *g, struct lc_raft_read *rd,
                         lc_raft_read_cb cb);
 
 /* admin.c */
-void lc_admin_serve(struct lc_raft_group *g, struct lc_link *link,
-                    uint64_t corr, const char *command, const char *value);
+void lc_admin_serve(struct lc_raft_group *g, struct lc_net_request *req,
+                    const char *command, const char *value);
 void lc_admin_snapshot_done(struct lc_raft_group *g, int status);
 void lc_admin_restart_done(struct lc_raft_group *g, int status);
 void lc_admin_leader_changed(struct lc_raft_group *g);
@@ -387,9 +230,7 @@ void lc_admin_sweep(struct lc_raft_group *g, uint64_t now);
 void lc_admin_fail_all(struct lc_raft_group *g, int status);
 
 /* engine.c */
-struct lc_peer *lc_engine_peer(struct lc_raft_engine *e, const char *address);
 void lc_engine_update_caught_up(struct lc_raft_engine *e);
 void lc_engine_handle_closed(struct lc_raft_engine *e);
-uint64_t lc_engine_next_corr(struct lc_raft_engine *e);
 
 #endif /* LC_RAFT_INTERNAL_H */

@@ -1,6 +1,8 @@
 /* The peer channel: one authenticated link from this node to every other
  * member, carrying forwarded writes, read-index requests and admin commands,
- * and telling us at once when a member's process dies.
+ * and telling the engine at once when a member's process dies. Also the root
+ * of the network layer: lc_net_init() builds the hub, the peers and the
+ * links behind the methods of struct lc_net.
  *
  * Frames: [u32 length][u8 type][u64 correlation id][protobuf payload], big
  * endian, length counting everything after itself. Requests (PeerRequest)
@@ -9,8 +11,9 @@
  *
  * Each peer keeps one outgoing link open, reconnecting with backoff
  * (50 ms doubling to 1 s). The peer is "up" while that link is; when it drops
- * we tell the engine, which may start an election at once (fast failover),
- * and calls in flight fail with LC_ECONN.
+ * the engine hears of it (peer_down) and may start an election at once (fast
+ * failover); calls in flight fail with LC_ECONN. Requests from a member go up
+ * to the engine (request), which answers each once (respond).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "raft/internal.h"
+#include "raft/net.h"
 
 #define FRAME_HEAD 13
 #define FRAME_MAX (64u << 20)
@@ -27,9 +30,24 @@
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
 
-struct lc_link {
-    struct lc_raft_engine *e;
-    struct lc_peer *peer; /* outbound links only */
+/* The network layer: struct lc_net's impl. */
+struct net {
+    struct lc_net *net;
+    uv_loop_t *loop;
+    struct lc_net_cbs cbs;
+    struct lc_net_hub *hub;
+    struct peer **peers;
+    unsigned n_peers;
+    struct link *links; /* every open peer-channel link */
+    uint64_t next_corr;
+    unsigned n_live; /* hub, peers, links not yet freed */
+    bool closing;
+    lc_net_close_cb close_cb;
+};
+
+struct link {
+    struct net *n;
+    struct peer *peer; /* outbound links only */
     uv_tcp_t *tcp;
     bool outbound;
     bool closing;
@@ -37,28 +55,28 @@ struct lc_link {
     uint8_t *rbuf;
     size_t rlen;
     size_t rcap;
-    char remote[LC_RAFT_ADDR_MAX];
-    struct lc_link *prev, *next;
+    char remote[LC_NET_ADDR_MAX];
+    struct link *prev, *next;
 };
 
-struct lc_peer {
-    struct lc_raft_engine *e;
-    char address[LC_RAFT_ADDR_MAX];
-    struct lc_link *out;
-    struct lc_hub_connect hc;
+struct peer {
+    struct net *n;
+    char address[LC_NET_ADDR_MAX];
+    struct link *out;
+    struct lc_net_connect hc;
     bool connecting;
     uv_timer_t retry;
     unsigned backoff;
     bool up;
     bool closing;
     bool timer_closed;
-    struct lc_peer_call *calls;
+    struct lc_net_call *calls;
 };
 
 struct frame_write {
     uv_write_t req;
     uv_buf_t buf;
-    struct lc_link *link;
+    struct link *link;
 };
 
 static void put32(uint8_t *p, uint32_t v)
@@ -86,47 +104,69 @@ static uint64_t get64(const uint8_t *p)
     return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
+/* ------------------------------------------------------------------ root */
+
+/* One of the hub, a peer or a link is freed: free the layer after the last
+ * once it is closing. */
+static void net_handle_closed(struct net *n)
+{
+    struct lc_net *net = n->net;
+    lc_net_close_cb cb = n->close_cb;
+    if (--n->n_live > 0 || !n->closing) {
+        return;
+    }
+    free(n->peers);
+    free(n);
+    net->impl = NULL;
+    if (cb != NULL) {
+        cb(net);
+    }
+}
+
+static void link_ref(struct link *link);
+static void link_unref(struct link *link);
+
 /* ----------------------------------------------------------------- links */
 
-static void peer_link_lost(struct lc_peer *peer);
+static void peer_link_lost(struct peer *peer);
 
-static void link_free(struct lc_link *link)
+static void link_free(struct link *link)
 {
-    struct lc_raft_engine *e = link->e;
+    struct net *n = link->n;
     if (link->prev != NULL) {
         link->prev->next = link->next;
     } else {
-        e->links = link->next;
+        n->links = link->next;
     }
     if (link->next != NULL) {
         link->next->prev = link->prev;
     }
     free(link->rbuf);
     free(link);
-    lc_engine_handle_closed(e);
+    net_handle_closed(n);
 }
 
 static void link_on_close(uv_handle_t *h)
 {
-    struct lc_link *link = h->data;
+    struct link *link = h->data;
     raft_free(link->tcp);
     link->tcp = NULL;
-    lc_link_unref(link);
+    link_unref(link);
 }
 
-void lc_link_ref(struct lc_link *link)
+static void link_ref(struct link *link)
 {
     link->refs++;
 }
 
-void lc_link_unref(struct lc_link *link)
+static void link_unref(struct link *link)
 {
     if (--link->refs == 0) {
         link_free(link);
     }
 }
 
-static void link_close(struct lc_link *link)
+static void link_close(struct link *link)
 {
     if (link->closing) {
         return;
@@ -134,7 +174,7 @@ static void link_close(struct lc_link *link)
     link->closing = true;
     uv_close((uv_handle_t *)link->tcp, link_on_close);
     if (link->outbound && link->peer != NULL) {
-        struct lc_peer *peer = link->peer;
+        struct peer *peer = link->peer;
         link->peer = NULL;
         peer->out = NULL;
         peer_link_lost(peer);
@@ -144,17 +184,17 @@ static void link_close(struct lc_link *link)
 static void on_frame_written(uv_write_t *w, int status)
 {
     struct frame_write *fw = w->data;
-    struct lc_link *link = fw->link;
+    struct link *link = fw->link;
     free(fw->buf.base);
     free(fw);
     if (status != 0 && status != UV_ECANCELED) {
         link_close(link);
     }
-    lc_link_unref(link);
+    link_unref(link);
 }
 
 /* Send one frame whose payload is the packed @msg. */
-static int link_send(struct lc_link *link, uint8_t type, uint64_t corr,
+static int link_send(struct link *link, uint8_t type, uint64_t corr,
                      const ProtobufCMessage *msg)
 {
     size_t n = protobuf_c_message_get_packed_size(msg);
@@ -188,13 +228,13 @@ static int link_send(struct lc_link *link, uint8_t type, uint64_t corr,
         link_close(link);
         return LC_ECONN;
     }
-    lc_link_ref(link);
+    link_ref(link);
     return 0;
 }
 
 static void link_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    struct lc_link *link = h->data;
+    struct link *link = h->data;
     (void)suggested;
     if (link->rcap - link->rlen < 16384) {
         size_t cap = link->rcap == 0 ? 65536 : link->rcap * 2;
@@ -210,11 +250,11 @@ static void link_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
                        (unsigned)(link->rcap - link->rlen));
 }
 
-static void dispatch_response(struct lc_link *link, uint64_t corr,
+static void dispatch_response(struct link *link, uint64_t corr,
                               const uint8_t *p, size_t n)
 {
-    struct lc_peer *peer = link->peer;
-    struct lc_peer_call *call = NULL;
+    struct peer *peer = link->peer;
+    struct lc_net_call *call = NULL;
     Locus__Raft__PeerResponse *resp;
 
     if (peer == NULL) {
@@ -235,9 +275,11 @@ static void dispatch_response(struct lc_link *link, uint64_t corr,
     free(call);
 }
 
-static void dispatch_request(struct lc_link *link, uint64_t corr,
+static void dispatch_request(struct link *link, uint64_t corr,
                              const uint8_t *p, size_t n)
 {
+    struct net *net = link->n;
+    struct lc_net_request *token;
     Locus__Raft__PeerRequest *req =
         locus__raft__peer_request__unpack(NULL, n, p);
     if (req == NULL) {
@@ -246,13 +288,24 @@ static void dispatch_request(struct lc_link *link, uint64_t corr,
         link_close(link);
         return;
     }
-    lc_engine_serve(link->e, link, corr, req);
+    token = malloc(sizeof *token);
+    if (token == NULL) {
+        Locus__Raft__PeerResponse resp = LOCUS__RAFT__PEER_RESPONSE__INIT;
+        resp.status = LC_ENOMEM;
+        resp.message = (char *)"";
+        link_send(link, TYPE_RESPONSE, corr, &resp.base);
+    } else {
+        token->link = link;
+        token->corr = corr;
+        link_ref(link); /* until net_respond */
+        net->cbs.request(net->cbs.data, token, req);
+    }
     locus__raft__peer_request__free_unpacked(req, NULL);
 }
 
 static void link_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
-    struct lc_link *link = s->data;
+    struct link *link = s->data;
     size_t off = 0;
     (void)b;
 
@@ -268,7 +321,7 @@ static void link_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     link->rlen += (size_t)nread;
-    lc_link_ref(link); /* dispatching may close the link */
+    link_ref(link); /* dispatching may close the link */
     while (!link->closing && link->rlen - off >= FRAME_HEAD) {
         uint32_t len = get32(link->rbuf + off);
         uint8_t type = link->rbuf[off + 4];
@@ -298,37 +351,38 @@ static void link_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         memmove(link->rbuf, link->rbuf + off, link->rlen - off);
         link->rlen -= off;
     }
-    lc_link_unref(link);
+    link_unref(link);
 }
 
-static struct lc_link *link_new(struct lc_raft_engine *e, uv_stream_t *stream,
-                                bool outbound, const char *remote)
+static struct link *link_new(struct net *n, uv_stream_t *stream,
+                             bool outbound, const char *remote)
 {
-    struct lc_link *link = calloc(1, sizeof *link);
+    struct link *link = calloc(1, sizeof *link);
     if (link == NULL) {
         return NULL;
     }
-    link->e = e;
+    link->n = n;
     link->tcp = (uv_tcp_t *)stream;
     link->tcp->data = link;
     link->outbound = outbound;
     link->refs = 1; /* released by the close callback */
-    e->n_live++;    /* balanced in link_free */
-    link->next = e->links;
-    if (e->links != NULL) {
-        e->links->prev = link;
+    n->n_live++;    /* balanced in link_free */
+    link->next = n->links;
+    if (n->links != NULL) {
+        n->links->prev = link;
     }
-    e->links = link;
+    n->links = link;
     lc_strlcpy(link->remote, remote, sizeof link->remote);
     return link;
 }
 
-void lc_link_accept(struct lc_raft_engine *e, const struct lc_preface *p,
-                    uv_stream_t *stream)
+/* An inbound link opened by a member on the peer channel. */
+static void link_accept(struct net *n, const struct lc_preface *p,
+                        uv_stream_t *stream)
 {
-    struct lc_link *link = link_new(e, stream, false, p->address);
+    struct link *link = link_new(n, stream, false, p->address);
     if (link == NULL) {
-        uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
+        lc_net_stream_close(stream);
         return;
     }
     if (uv_read_start(stream, link_on_alloc, link_on_read) != 0) {
@@ -336,32 +390,17 @@ void lc_link_accept(struct lc_raft_engine *e, const struct lc_preface *p,
     }
 }
 
-void lc_links_close_all(struct lc_raft_engine *e)
-{
-    for (struct lc_link *link = e->links; link != NULL; link = link->next) {
-        link_close(link);
-    }
-}
-
-void lc_link_reply(struct lc_link *link, uint64_t corr,
-                   const Locus__Raft__PeerResponse *resp)
-{
-    if (!link->closing) {
-        link_send(link, TYPE_RESPONSE, corr, &resp->base);
-    }
-}
-
 /* ----------------------------------------------------------------- peers */
 
-static void peer_connect(struct lc_peer *peer);
-static void peer_maybe_free(struct lc_peer *peer);
+static void peer_connect(struct peer *peer);
+static void peer_maybe_free(struct peer *peer);
 
 static void peer_on_retry(uv_timer_t *t)
 {
     peer_connect(t->data);
 }
 
-static void peer_schedule_retry(struct lc_peer *peer)
+static void peer_schedule_retry(struct peer *peer)
 {
     if (peer->closing) {
         return;
@@ -371,10 +410,10 @@ static void peer_schedule_retry(struct lc_peer *peer)
                                                       : peer->backoff * 2;
 }
 
-static void fail_calls(struct lc_peer *peer, int status)
+static void fail_calls(struct peer *peer, int status)
 {
-    struct lc_peer_call *call;
-    struct lc_peer_call *tmp;
+    struct lc_net_call *call;
+    struct lc_net_call *tmp;
     HASH_ITER(hh, peer->calls, call, tmp)
     {
         HASH_DELETE(hh, peer->calls, call);
@@ -383,7 +422,7 @@ static void fail_calls(struct lc_peer *peer, int status)
     }
 }
 
-static void peer_link_lost(struct lc_peer *peer)
+static void peer_link_lost(struct peer *peer)
 {
     bool was_up = peer->up;
     peer->up = false;
@@ -393,7 +432,7 @@ static void peer_link_lost(struct lc_peer *peer)
     }
     if (was_up) {
         lc_infof("raft", "peer %s is down", peer->address);
-        lc_engine_peer_down(peer->e, peer);
+        peer->n->cbs.peer_down(peer->n->cbs.data, peer->address);
     }
     peer->backoff = BACKOFF_MIN_MS;
     peer_schedule_retry(peer);
@@ -401,13 +440,13 @@ static void peer_link_lost(struct lc_peer *peer)
 
 static void peer_on_connected(void *data, uv_stream_t *stream, int status)
 {
-    struct lc_peer *peer = data;
-    struct lc_link *link;
+    struct peer *peer = data;
+    struct link *link;
 
     peer->connecting = false;
     if (peer->closing) {
         if (stream != NULL) {
-            uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
+            lc_net_stream_close(stream);
         }
         peer_maybe_free(peer);
         return;
@@ -416,9 +455,9 @@ static void peer_on_connected(void *data, uv_stream_t *stream, int status)
         peer_schedule_retry(peer);
         return;
     }
-    link = link_new(peer->e, stream, true, peer->address);
+    link = link_new(peer->n, stream, true, peer->address);
     if (link == NULL) {
-        uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
+        lc_net_stream_close(stream);
         peer_schedule_retry(peer);
         return;
     }
@@ -431,60 +470,40 @@ static void peer_on_connected(void *data, uv_stream_t *stream, int status)
     peer->up = true;
     peer->backoff = BACKOFF_MIN_MS;
     lc_infof("raft", "peer %s is up", peer->address);
-    lc_engine_peer_up(peer->e, peer);
+    peer->n->cbs.peer_up(peer->n->cbs.data, peer->address);
 }
 
-static void peer_connect(struct lc_peer *peer)
+static void peer_connect(struct peer *peer)
 {
     if (peer->closing || peer->connecting || peer->out != NULL) {
         return;
     }
     peer->hc.data = peer;
-    if (lc_hub_connect(peer->e->hub, &peer->hc, LC_RAFT_PEER_CHANNEL,
-                       peer->address, peer_on_connected) != 0) {
+    if (lc_net_hub_connect(peer->n->hub, &peer->hc, LC_NET_PEER_CHANNEL,
+                           peer->address, peer_on_connected) != 0) {
         peer_schedule_retry(peer);
         return;
     }
     peer->connecting = true;
 }
 
-struct lc_peer *lc_peer_new(struct lc_raft_engine *e, const char *address)
+static void peer_maybe_free(struct peer *peer)
 {
-    struct lc_peer *peer = calloc(1, sizeof *peer);
-    if (peer == NULL) {
-        return NULL;
-    }
-    peer->e = e;
-    e->n_live++; /* balanced in peer_maybe_free */
-    lc_strlcpy(peer->address, address, sizeof peer->address);
-    peer->backoff = BACKOFF_MIN_MS;
-    uv_timer_init(e->loop, &peer->retry);
-    peer->retry.data = peer;
-    return peer;
-}
-
-void lc_peer_start(struct lc_peer *peer)
-{
-    peer_connect(peer);
-}
-
-static void peer_maybe_free(struct lc_peer *peer)
-{
-    struct lc_raft_engine *e = peer->e;
+    struct net *n = peer->n;
     if (peer->closing && peer->timer_closed && !peer->connecting) {
         free(peer);
-        lc_engine_handle_closed(e);
+        net_handle_closed(n);
     }
 }
 
 static void peer_on_timer_closed(uv_handle_t *h)
 {
-    struct lc_peer *peer = h->data;
+    struct peer *peer = h->data;
     peer->timer_closed = true;
     peer_maybe_free(peer);
 }
 
-void lc_peer_close(struct lc_peer *peer)
+static void peer_close(struct peer *peer)
 {
     peer->closing = true;
     fail_calls(peer, LC_ESHUTDOWN);
@@ -492,32 +511,57 @@ void lc_peer_close(struct lc_peer *peer)
         link_close(peer->out);
     }
     if (peer->connecting) {
-        lc_hub_connect_cancel(&peer->hc);
+        lc_net_hub_connect_cancel(&peer->hc);
     }
     uv_close((uv_handle_t *)&peer->retry, peer_on_timer_closed);
 }
 
-bool lc_peer_is_up(const struct lc_peer *peer)
+static struct peer *peer_find(struct net *n, const char *address)
 {
-    return peer->up;
+    for (unsigned i = 0; address != NULL && i < n->n_peers; i++) {
+        if (strcmp(n->peers[i]->address, address) == 0) {
+            return n->peers[i];
+        }
+    }
+    return NULL;
 }
 
-const char *lc_peer_address(const struct lc_peer *peer)
+/* --------------------------------------------------------------- methods */
+
+static int net_listen(struct lc_net *net, char *errmsg, size_t errlen)
 {
-    return peer->address;
+    struct net *n = net->impl;
+    return lc_net_hub_listen(n->hub, errmsg, errlen);
 }
 
-int lc_peer_send(struct lc_peer *peer, const Locus__Raft__PeerRequest *req,
-                 struct lc_peer_call *call, lc_peer_call_cb cb)
+static void net_connect(struct lc_net *net)
 {
+    struct net *n = net->impl;
+    for (unsigned i = 0; i < n->n_peers; i++) {
+        peer_connect(n->peers[i]);
+    }
+}
+
+static bool net_peer_up(struct lc_net *net, const char *address)
+{
+    struct peer *peer = peer_find(net->impl, address);
+    return peer != NULL && peer->up;
+}
+
+static int net_send(struct lc_net *net, const char *address,
+                    const Locus__Raft__PeerRequest *msg,
+                    struct lc_net_call *call, lc_net_call_cb cb)
+{
+    struct net *n = net->impl;
+    struct peer *peer = peer_find(n, address);
     int rv;
-    if (!peer->up || peer->out == NULL) {
+    if (peer == NULL || !peer->up || peer->out == NULL) {
         return LC_ECONN;
     }
     call->cb = cb;
     call->peer = peer;
-    call->corr = lc_engine_next_corr(peer->e);
-    rv = link_send(peer->out, TYPE_REQUEST, call->corr, &req->base);
+    call->corr = n->next_corr++;
+    rv = link_send(peer->out, TYPE_REQUEST, call->corr, &msg->base);
     if (rv != 0) {
         return rv;
     }
@@ -525,9 +569,143 @@ int lc_peer_send(struct lc_peer *peer, const Locus__Raft__PeerRequest *req,
     return 0;
 }
 
-void lc_peer_call_cancel(struct lc_peer_call *call)
+static void net_cancel(struct lc_net *net, struct lc_net_call *call)
 {
-    struct lc_peer *peer = call->peer;
+    struct peer *peer = call->peer;
+    (void)net;
     HASH_DELETE(hh, peer->calls, call);
     free(call);
+}
+
+static void net_respond(struct lc_net *net, struct lc_net_request *req,
+                        const Locus__Raft__PeerResponse *msg)
+{
+    struct link *link = req->link;
+    (void)net;
+    if (!link->closing) {
+        link_send(link, TYPE_RESPONSE, req->corr, &msg->base);
+    }
+    free(req);
+    link_unref(link);
+}
+
+static int net_transport_init(struct lc_net *net, struct lc_net_transport *t,
+                              struct raft_uv_transport *uvt,
+                              const char *channel)
+{
+    struct net *n = net->impl;
+    return lc_net_transport_init(t, uvt, n->hub, n->loop, channel);
+}
+
+static void on_hub_closed(void *data)
+{
+    net_handle_closed(data);
+}
+
+static void net_close(struct lc_net *net, lc_net_close_cb cb)
+{
+    struct net *n = net->impl;
+    n->closing = true;
+    n->close_cb = cb;
+    n->n_live++; /* hold the layer while closing everything below */
+    for (unsigned i = 0; i < n->n_peers; i++) {
+        peer_close(n->peers[i]);
+    }
+    for (struct link *link = n->links; link != NULL; link = link->next) {
+        link_close(link);
+    }
+    lc_net_hub_close(n->hub, on_hub_closed, n);
+    net_handle_closed(n);
+}
+
+/* The hub asks the engine about a claim; the peer channel stays here. */
+static int on_hub_check(void *data, const struct lc_preface *claim)
+{
+    struct net *n = data;
+    return n->cbs.check(n->cbs.data, claim);
+}
+
+static void on_hub_accept(void *data, const struct lc_preface *claim,
+                          uv_stream_t *stream)
+{
+    struct net *n = data;
+    if (n->closing) {
+        lc_net_stream_close(stream);
+    } else if (strcmp(claim->channel, LC_NET_PEER_CHANNEL) == 0) {
+        link_accept(n, claim, stream);
+    } else {
+        n->cbs.accept(n->cbs.data, claim, stream);
+    }
+}
+
+int lc_net_init(struct lc_net *net, uv_loop_t *loop,
+                const struct lc_net_config *config,
+                const struct lc_net_cbs *cbs)
+{
+    struct net *n;
+    unsigned i;
+    int rv;
+
+    n = calloc(1, sizeof *n);
+    if (n == NULL) {
+        return LC_ENOMEM;
+    }
+    n->net = net;
+    n->loop = loop;
+    n->cbs = *cbs;
+    n->next_corr = 1;
+    n->peers = calloc(config->n_peers > 0 ? config->n_peers : 1,
+                      sizeof *n->peers);
+    if (n->peers == NULL) {
+        rv = LC_ENOMEM;
+        goto err_after_alloc;
+    }
+    for (i = 0; i < config->n_peers; i++) {
+        struct peer *peer = calloc(1, sizeof *peer);
+        if (peer == NULL) {
+            rv = LC_ENOMEM;
+            goto err_after_peers;
+        }
+        n->peers[n->n_peers++] = peer;
+        peer->n = n;
+        peer->backoff = BACKOFF_MIN_MS;
+        if (!lc_strlcpy(peer->address, config->peers[i],
+                        sizeof peer->address)) {
+            rv = LC_EINVAL;
+            goto err_after_peers;
+        }
+    }
+    rv = lc_net_hub_new(loop, config->self, config->self_id, config->secret,
+                        config->secret_len, on_hub_check, on_hub_accept, n,
+                        &n->hub);
+    if (rv != 0) {
+        goto err_after_peers;
+    }
+    /* Nothing can fail from here: handles are initialised last. */
+    for (i = 0; i < n->n_peers; i++) {
+        uv_timer_init(loop, &n->peers[i]->retry);
+        n->peers[i]->retry.data = n->peers[i];
+    }
+    n->n_live = 1 + n->n_peers; /* the hub and the peers */
+
+    memset(net, 0, sizeof *net);
+    net->impl = n;
+    net->listen = net_listen;
+    net->connect = net_connect;
+    net->peer_up = net_peer_up;
+    net->send = net_send;
+    net->cancel = net_cancel;
+    net->respond = net_respond;
+    net->transport_init = net_transport_init;
+    net->close = net_close;
+    return 0;
+
+err_after_peers:
+    for (i = 0; i < n->n_peers; i++) {
+        free(n->peers[i]);
+    }
+    free(n->peers);
+err_after_alloc:
+    free(n);
+    return rv;
 }

@@ -18,9 +18,9 @@
  *
  * Also: io->random is replaced (0.15 uses rand() unseeded, so every process
  * draws the same "random" election timeouts), and fast failover: when the
- * peer channel to the leader drops (its process died), followers forget the
- * leader and start an election at once, staggered by rank so they do not
- * split the vote.
+ * network layer reports the peer link to the leader down (its process died),
+ * followers forget the leader and start an election at once, staggered by
+ * rank so they do not split the vote.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -174,12 +174,9 @@ static void on_append_done(struct raft_io_append *req, int status)
     struct raft_io_append *orig = w->orig;
     raft_io_append_cb cb = w->orig_cb;
 
-    inc->appends_in_flight--;
     free(w);
     cb(orig, status);
-    if (inc->tr.closing) {
-        lc_transport_maybe_close(&inc->tr);
-    }
+    lc_net_transport_release(&inc->tr);
     if (status == 0 || status == RAFT_CANCELED || !inc->started) {
         if (inc->started) {
             lc_observe(g);
@@ -233,7 +230,7 @@ static int wrap_append(struct raft_io *io, struct raft_io_append *req,
         uv_timer_init(g->e->loop, &w->fault_timer);
         w->fault_timer.data = w;
         uv_timer_start(&w->fault_timer, on_fault_timer, 0, 0);
-        inc->appends_in_flight++;
+        lc_net_transport_hold(&inc->tr);
         return 0;
     }
     if (g->fault_append_after > 0) {
@@ -244,7 +241,7 @@ static int wrap_append(struct raft_io *io, struct raft_io_append *req,
         free(w);
         return rv;
     }
-    inc->appends_in_flight++;
+    lc_net_transport_hold(&inc->tr);
     return 0;
 }
 
