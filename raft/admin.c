@@ -136,10 +136,13 @@ static int parse_list(struct lc_admin_op *op, const char *value, char *errmsg,
     return 0;
 }
 
-static const struct raft_server *find_server(struct raft *r, raft_id id)
+/* The member at @address in @r's configuration (its id is derived from the
+ * address, lc_raft_id_of, when the engine adds it). */
+static const struct raft_server *find_server(struct raft *r,
+                                             const char *address)
 {
     for (unsigned i = 0; i < r->configuration.n; i++) {
-        if (r->configuration.servers[i].id == id) {
+        if (strcmp(r->configuration.servers[i].address, address) == 0) {
             return &r->configuration.servers[i];
         }
     }
@@ -236,16 +239,17 @@ static void on_transfer(struct raft_transfer *req)
 
 static void step_transfer(struct lc_admin_op *op, struct raft *r)
 {
-    raft_id target = lc_raft_id_of(op->value);
+    const struct raft_server *s = find_server(r, op->value);
+    raft_id target;
     raft_id leader;
     const char *addr;
-    const struct raft_server *s = find_server(r, target);
     int rv;
 
     if (s == NULL || s->role != RAFT_VOTER) {
         op_finish(op, LC_EINVAL, "the target is not a voter of this group");
         return;
     }
+    target = s->id;
     raft_leader(r, &leader, &addr);
     if (leader == target) {
         op_finish(op, 0, NULL);
@@ -350,9 +354,9 @@ static void step_membership(struct lc_admin_op *op, struct raft *r)
     op->change.data = op;
     if (op->kind == OP_REMOVE) {
         for (unsigned i = 0; i < op->n_list; i++) {
-            raft_id id = lc_raft_id_of(op->list[i]);
-            if (find_server(r, id) != NULL) {
-                rv = raft_remove(r, &op->change, id, on_change);
+            const struct raft_server *s = find_server(r, op->list[i]);
+            if (s != NULL) {
+                rv = raft_remove(r, &op->change, s->id, on_change);
                 goto submitted;
             }
         }
@@ -361,14 +365,14 @@ static void step_membership(struct lc_admin_op *op, struct raft *r)
     }
     /* OP_CHANGE: add and promote the missing, then remove the extra. */
     for (unsigned i = 0; i < op->n_list; i++) {
-        raft_id id = lc_raft_id_of(op->list[i]);
-        const struct raft_server *s = find_server(r, id);
+        const struct raft_server *s = find_server(r, op->list[i]);
         if (s == NULL) {
-            rv = raft_add(r, &op->change, id, op->list[i], on_change);
+            rv = raft_add(r, &op->change, lc_raft_id_of(op->list[i]),
+                          op->list[i], on_change);
             goto submitted;
         }
         if (s->role != RAFT_VOTER) {
-            rv = raft_assign(r, &op->change, id, RAFT_VOTER, on_change);
+            rv = raft_assign(r, &op->change, s->id, RAFT_VOTER, on_change);
             goto submitted;
         }
     }
@@ -376,7 +380,7 @@ static void step_membership(struct lc_admin_op *op, struct raft *r)
         const struct raft_server *s = &r->configuration.servers[i];
         bool wanted = false;
         for (unsigned j = 0; j < op->n_list; j++) {
-            wanted = wanted || lc_raft_id_of(op->list[j]) == s->id;
+            wanted = wanted || strcmp(op->list[j], s->address) == 0;
         }
         if (!wanted) {
             rv = raft_remove(r, &op->change, s->id, on_change);
@@ -423,7 +427,9 @@ static void step_reset(struct lc_admin_op *op)
     }
     rv = lc_group_restart(op->g, "resetPeers", conf);
     if (rv != 0) {
-        op_finish(op, rv, "the group is restarting or closed");
+        op_finish(op, rv,
+                  rv == LC_ENOTSUP ? "this group cannot restart"
+                                   : "the group is restarting or closed");
         return;
     }
     op->g->restart_waiter = op;
@@ -551,7 +557,7 @@ static int op_new(struct lc_raft_group *g, const char *command,
     }
     op->g = g;
     op->kind = kind;
-    op->deadline = uv_now(g->e->loop) + 2 * g->e->opts.rpc_timeout_ms;
+    op->deadline = lc_engine_now(g->e) + 2 * g->e->opts.rpc_timeout_ms;
     lc_strlcpy(op->command, command, sizeof op->command);
     if (value == NULL) {
         value = "";
@@ -607,7 +613,7 @@ void lc_admin_serve(struct lc_raft_group *g, struct lc_net_request *req,
                     const char *command, const char *value)
 {
     struct lc_admin_op *op;
-    char errmsg[256];
+    char errmsg[256] = "";
     int rv = op_new(g, command, value, &op, errmsg, sizeof errmsg);
     if (rv != 0) {
         Locus__Raft__PeerResponse resp = LOCUS__RAFT__PEER_RESPONSE__INIT;

@@ -37,6 +37,14 @@ int lc_raft_engine_new(uv_loop_t *loop, const struct lc_raft_options *opts,
                        struct lc_raft_engine **out, char *errmsg,
                        size_t errlen)
 {
+    return lc_engine_new_on(loop, opts, NULL, out, errmsg, errlen);
+}
+
+int lc_engine_new_on(uv_loop_t *loop, const struct lc_raft_options *opts,
+                     const struct lc_engine_env *env,
+                     struct lc_raft_engine **out, char *errmsg,
+                     size_t errlen)
+{
     struct lc_raft_engine *e;
     const char *peers[LC_RAFT_MAX_MEMBERS];
     struct lc_net_config config;
@@ -62,6 +70,9 @@ int lc_raft_engine_new(uv_loop_t *loop, const struct lc_raft_options *opts,
         return LC_ENOMEM;
     }
     e->loop = loop;
+    if (env != NULL) {
+        e->env = *env;
+    }
     e->opts = *opts;
     lc_strlcpy(e->self, opts->self, sizeof e->self);
     e->self_id = lc_raft_id_of(e->self);
@@ -101,18 +112,22 @@ int lc_raft_engine_new(uv_loop_t *loop, const struct lc_raft_options *opts,
     e->opts.secret = e->secret;
 
     cbs.data = e;
-    memset(&config, 0, sizeof config);
-    config.self = e->self;
-    config.self_id = e->self_id;
-    config.secret = e->secret;
-    config.secret_len = opts->secret_len;
-    config.peers = peers;
-    for (unsigned i = 0; i < opts->n_members; i++) {
-        if (strcmp(e->members[i], e->self) != 0) {
-            peers[config.n_peers++] = e->members[i];
+    if (e->env.net_init != NULL) {
+        rv = e->env.net_init(e->env.data, &e->net, &cbs);
+    } else {
+        memset(&config, 0, sizeof config);
+        config.self = e->self;
+        config.self_id = e->self_id;
+        config.secret = e->secret;
+        config.secret_len = opts->secret_len;
+        config.peers = peers;
+        for (unsigned i = 0; i < opts->n_members; i++) {
+            if (strcmp(e->members[i], e->self) != 0) {
+                peers[config.n_peers++] = e->members[i];
+            }
         }
+        rv = lc_net_init(&e->net, loop, &config, &cbs);
     }
-    rv = lc_net_init(&e->net, loop, &config, &cbs);
     if (rv != 0) {
         snprintf(errmsg, errlen, "cannot set up the raft network: %s",
                  lc_strerror(rv));
@@ -159,7 +174,7 @@ int lc_raft_engine_add_group(struct lc_raft_engine *e, const char *name,
 static void on_sweep(uv_timer_t *t)
 {
     struct lc_raft_engine *e = t->data;
-    uint64_t now = uv_now(e->loop);
+    uint64_t now = lc_engine_now(e);
     uint64_t interval = (uint64_t)e->opts.snapshot_interval_secs * 1000;
 
     for (unsigned i = 0; i < e->n_groups; i++) {
@@ -198,8 +213,32 @@ int lc_raft_engine_start(struct lc_raft_engine *e, char *errmsg,
         }
     }
     e->net.connect(&e->net);
-    uv_timer_start(&e->sweep_timer, on_sweep, SWEEP_MS, SWEEP_MS);
+    lc_engine_timer_start(e, &e->sweep_timer, on_sweep, SWEEP_MS, SWEEP_MS);
     return 0;
+}
+
+uint64_t lc_engine_now(const struct lc_raft_engine *e)
+{
+    return e->env.now != NULL ? e->env.now(e->env.data) : uv_now(e->loop);
+}
+
+void lc_engine_timer_start(struct lc_raft_engine *e, uv_timer_t *t,
+                           uv_timer_cb cb, uint64_t timeout, uint64_t repeat)
+{
+    if (e->env.timer_start != NULL) {
+        e->env.timer_start(e->env.data, t, cb, timeout, repeat);
+    } else {
+        uv_timer_start(t, cb, timeout, repeat);
+    }
+}
+
+void lc_engine_timer_stop(struct lc_raft_engine *e, uv_timer_t *t)
+{
+    if (e->env.timer_stop != NULL) {
+        e->env.timer_stop(e->env.data, t);
+    } else {
+        uv_timer_stop(t);
+    }
 }
 
 void lc_engine_handle_closed(struct lc_raft_engine *e)
@@ -240,6 +279,7 @@ void lc_raft_engine_close(struct lc_raft_engine *e, lc_raft_engine_close_cb cb,
         lc_group_close(e->groups[i]);
     }
     e->net.close(&e->net, on_net_closed);
+    lc_engine_timer_stop(e, &e->sweep_timer);
     uv_close((uv_handle_t *)&e->sweep_timer, on_sweep_closed);
     lc_engine_handle_closed(e);
 }
@@ -359,7 +399,8 @@ static int on_net_check(void *data, const struct lc_preface *p)
     if (g == NULL) {
         return LC_PREFACE_UNKNOWN_CHANNEL;
     }
-    if (g->inc == NULL || !lc_net_transport_listening(&g->inc->tr)) {
+    if (g->inc == NULL || !g->inc->tr_inited ||
+        !lc_net_transport_listening(&g->inc->tr)) {
         return LC_PREFACE_BUSY; /* starting or restarting */
     }
     return LC_PREFACE_OK;
@@ -371,7 +412,7 @@ static void on_net_accept(void *data, const struct lc_preface *p,
 {
     struct lc_raft_engine *e = data;
     struct lc_raft_group *g = lc_raft_engine_group(e, p->channel);
-    if (e->closing || g == NULL || g->inc == NULL) {
+    if (e->closing || g == NULL || g->inc == NULL || !g->inc->tr_inited) {
         lc_net_stream_close(stream);
         return;
     }
@@ -407,7 +448,7 @@ void lc_raft_group_status(struct lc_raft_group *g,
                           struct lc_raft_group_status *st)
 {
     struct raft *r = lc_group_raft(g);
-    uint64_t now = uv_now(g->e->loop);
+    uint64_t now = lc_engine_now(g->e);
     raft_id leader = 0;
     const char *leader_addr = NULL;
 

@@ -526,7 +526,7 @@ static void prepare(struct lc_raft_group *g, struct lc_raft__req *q, int kind)
     memset(q, 0, sizeof *q);
     q->group = g;
     q->kind = kind;
-    q->deadline = uv_now(g->e->loop) + g->e->opts.rpc_timeout_ms;
+    q->deadline = lc_engine_now(g->e) + g->e->opts.rpc_timeout_ms;
 }
 
 static int check_open(struct lc_raft_group *g)

@@ -12,6 +12,35 @@
 _Static_assert(LC_NET_ADDR_MAX == LC_RAFT_ADDR_MAX, "one address size");
 _Static_assert(LC_NET_CHANNEL_MAX == LC_RAFT_GROUP_MAX, "one group size");
 
+/* ------------------------------------------------------------ environment */
+
+/* What an engine runs on, for lc_engine_new_on(). The daemon takes the
+ * defaults (lc_raft_engine_new): the network layer on the raft port, the
+ * loop's clock, raft_uv groups. Deterministic tests run engines on an
+ * in-process peer channel and a simulated clock, their groups on
+ * canonical/raft's fixture (lc_group_attach); see test/support/engine_sim.c.
+ * Every member may be NULL: the default. */
+struct lc_engine_env {
+    void *data;
+    /* Fill @net with the engine's network layer, reporting to @cbs (copy
+     * it). Return 0 or an LC_E* code. */
+    int (*net_init)(void *data, struct lc_net *net,
+                    const struct lc_net_cbs *cbs);
+    /* Milliseconds on the engine's clock (the loop's: uv_now). */
+    uint64_t (*now)(void *data);
+    /* Run @cb on @t (initialised on the engine's loop) after @timeout ms of
+     * that clock, then every @repeat ms if non-zero; stop it. */
+    void (*timer_start)(void *data, uv_timer_t *t, uv_timer_cb cb,
+                        uint64_t timeout, uint64_t repeat);
+    void (*timer_stop)(void *data, uv_timer_t *t);
+};
+
+/* lc_raft_engine_new() on @env (copied; NULL for the defaults). */
+int lc_engine_new_on(uv_loop_t *loop, const struct lc_raft_options *opts,
+                     const struct lc_engine_env *env,
+                     struct lc_raft_engine **out, char *errmsg,
+                     size_t errlen);
+
 /* ----------------------------------------------------------------- groups */
 
 enum lc_req_kind { LC_REQ_WRITE = 1, LC_REQ_READ = 2 };
@@ -32,14 +61,20 @@ struct lc_req_list {
     unsigned n;
 };
 
-/* Everything that is rebuilt when a group restarts. */
+/* Everything that is rebuilt when a group restarts: normally a raft instance
+ * of its own on raft_uv with our transport; for a group attached to someone
+ * else's instance (lc_group_attach), just the pointers to it. The instance's
+ * data points here. */
 struct lc_incarnation {
     struct lc_raft_group *group;
-    struct raft raft;
-    struct raft_io io;
+    struct raft *raft;  /* &own_raft, or the attached instance */
+    struct raft_io *io; /* its io */
+    bool attached;      /* *raft belongs to someone else */
+    struct raft own_raft;
+    struct raft_io own_io;
     struct raft_uv_transport transport;
     struct lc_net_transport tr;
-    struct raft_fsm fsm;
+    bool tr_inited;
     /* raft_io methods we wrap, and the callbacks raft gave io->start */
     int (*orig_start)(struct raft_io *, unsigned, raft_io_tick_cb,
                       raft_io_recv_cb);
@@ -77,6 +112,8 @@ struct lc_raft_group {
     char name[LC_RAFT_GROUP_MAX];
     char dir[1200];
     struct lc_raft_sm *sm;
+    struct raft_fsm fsm;        /* every incarnation's glue to @sm */
+    struct raft *attach;        /* lc_group_attach()'s, until start */
     struct lc_incarnation *inc; /* NULL while restarting or closed */
 
     bool closing;
@@ -160,6 +197,7 @@ struct lc_raft_engine {
     const char *member_ptrs[LC_RAFT_MAX_MEMBERS];
     char data_dir[1024];
     uint8_t *secret;
+    struct lc_engine_env env;
     struct lc_net net; /* the network layer: raft port and peer channel */
     struct lc_raft_group *groups[16];
     unsigned n_groups;
@@ -182,10 +220,20 @@ int lc_group_restart(struct lc_raft_group *g, const char *reason,
                      struct raft_configuration *recover);
 static inline struct raft *lc_group_raft(struct lc_raft_group *g)
 {
-    return g->inc != NULL && g->inc->started ? &g->inc->raft : NULL;
+    return g->inc != NULL && g->inc->started ? g->inc->raft : NULL;
 }
 /* Ask raft to take a snapshot at the next applied entry. */
 void lc_group_force_snapshot(struct lc_raft_group *g);
+/* The raft_fsm through which a raft instance runs @g's state machine. */
+struct raft_fsm *lc_group_fsm(struct lc_raft_group *g);
+/* Run @g on @r instead of a raft_uv instance of its own: an initialised,
+ * not yet started instance (canonical/raft's fixture, in tests) whose fsm is
+ * lc_group_fsm(@g) and whose owner bootstraps it and closes it, before the
+ * engine is closed. lc_raft_engine_start() starts it; the group cannot
+ * restart. Only before start. Return 0 or LC_EINVAL. */
+int lc_group_attach(struct lc_raft_group *g, struct raft *r);
+/* The owner of @inc's attached instance closed it: the group has none. */
+void lc_group_detached(struct lc_incarnation *inc);
 
 /* observe.c */
 bool lc_observe_fix_append(struct raft *r, struct raft_message *m);
@@ -232,5 +280,10 @@ void lc_admin_fail_all(struct lc_raft_group *g, int status);
 /* engine.c */
 void lc_engine_update_caught_up(struct lc_raft_engine *e);
 void lc_engine_handle_closed(struct lc_raft_engine *e);
+/* The engine's clock and timers (struct lc_engine_env). */
+uint64_t lc_engine_now(const struct lc_raft_engine *e);
+void lc_engine_timer_start(struct lc_raft_engine *e, uv_timer_t *t,
+                           uv_timer_cb cb, uint64_t timeout, uint64_t repeat);
+void lc_engine_timer_stop(struct lc_raft_engine *e, uv_timer_t *t);
 
 #endif /* LC_RAFT_INTERNAL_H */
