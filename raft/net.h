@@ -11,7 +11,8 @@
  * The engine uses the peer channel through struct lc_net, a table of methods
  * over an implementation, as raft_uv uses a raft_uv_transport: lc_net_init()
  * fills it with the real one on the raft port (net_hub.c, net_peer.c,
- * net_transport.c); a test can fill it with a simulation.
+ * net_transport.c); deterministic tests fill it with an in-process
+ * simulation (test/support/sim_net.c).
  *
  * Everything runs on one libuv loop; nothing here may be called from another
  * thread. No callback is ever called from inside the call that caused it.
