@@ -594,8 +594,11 @@ static const char fo_usage[] =
 
 int lc_bench_failover(int argc, char **argv, bool json)
 {
-    struct lc_cluster_spec spec = {3, 19848, 10, "data/bench-failover",
-                                   "build/locusd", NULL, false};
+    struct lc_cluster_spec spec = {.n = 3,
+                                   .base_port = 19848,
+                                   .port_step = 10,
+                                   .dir = "data/bench-failover",
+                                   .locusd = "build/locusd"};
     struct fo fo;
     unsigned trials = 10;
     unsigned steady = 10;

@@ -71,9 +71,12 @@ struct target {
 
 static int node_start(const struct opts *o, struct target *t)
 {
-    struct lc_cluster_spec spec = {1,         o->port, 10,
-                                   o->dir,    o->locusd, o->extra,
-                                   false};
+    struct lc_cluster_spec spec = {.n = 1,
+                                   .base_port = o->port,
+                                   .port_step = 10,
+                                   .dir = o->dir,
+                                   .locusd = o->locusd,
+                                   .extra = o->extra};
     memset(t, 0, sizeof *t);
     if (o->server_port != 0) {
         lc_strlcpy(t->host, o->server_host, sizeof t->host);

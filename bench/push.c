@@ -344,8 +344,11 @@ static json_t *pct_json(uint64_t *v, size_t n)
 
 int lc_bench_push(int argc, char **argv, bool json, const char *server)
 {
-    struct lc_cluster_spec spec = {
-        1, 19948, 10, "data/bench-push", "build/locusd", NULL, false};
+    struct lc_cluster_spec spec = {.n = 1,
+                                   .base_port = 19948,
+                                   .port_step = 10,
+                                   .dir = "data/bench-push",
+                                   .locusd = "build/locusd"};
     struct lc_cluster cluster;
     bool own = true;
     unsigned n = 100;
