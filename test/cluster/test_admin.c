@@ -1,8 +1,6 @@
 /* Nacos's raft ops (POST /nacos/v1/core/ops/raft) on a live cluster:
  * transferLeader, doSnapshot, errors, removePeer, resetPeers after losing
- * the quorum.
- *
- * Ports: HTTP 27000-27999 (raft 26000-26999). */
+ * the quorum. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +15,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 27000
 #define IP "10.7.0.1"
 
 static const char *const groups[] = {TC_PS, TC_SM, TC_IM, TC_SW};
@@ -47,7 +44,7 @@ static void test_transfer_leader(void **state)
     struct tc *t = *state;
     char addr[64];
 
-    tc_up(t, "transfer", 3, BAND, NULL);
+    tc_up(t, "transfer", 3, NULL);
     for (unsigned k = 0; k < 10; k++) {
         int l = tc_leader(t, TC_PS, 0, 5000);
         unsigned target = ((unsigned)l + 1 + k % 2) % 3;
@@ -162,7 +159,7 @@ static void test_do_snapshot(void **state)
     int l;
     unsigned f;
 
-    tc_up(t, "do-snapshot", 3, BAND + 40, NULL);
+    tc_up(t, "do-snapshot", 3, NULL);
     for (int k = 1; k <= 10; k++) {
         tc_must_register(t, (unsigned)k % 3, "snap", IP, k);
     }
@@ -184,7 +181,7 @@ static void test_ops_errors(void **state)
     int st;
     json_t *g;
 
-    tc_up(t, "ops-errors", 3, BAND + 80, NULL);
+    tc_up(t, "ops-errors", 3, NULL);
     st = tc_ops(t, 1, TC_PS, "foo", NULL, &body);
     assert_non_null(body);
     assert_string_equal(
@@ -224,7 +221,7 @@ static void test_reset_peers(void **state)
     int st;
     const unsigned s = 0;
 
-    tc_up(t, "reset-peers", 3, BAND + 120, NULL);
+    tc_up(t, "reset-peers", 3, NULL);
     for (int k = 0; k < 10; k++) {
         ports[k] = k + 1;
         tc_must_register(t, (unsigned)k % 3, "reset", IP, ports[k]);

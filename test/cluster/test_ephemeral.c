@@ -1,9 +1,7 @@
 /* Ephemeral instances on a real locusd: registration, beats keeping them
  * healthy, expiry (unhealthy, then removed), light beats, re-registration
  * from the beat JSON (also after a restart), kinds that must not mix, and
- * bad beats answered with Nacos's errors and changing nothing.
- *
- * Ports: HTTP 13000-13999 (raft 12000-12999). */
+ * bad beats answered with Nacos's errors and changing nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +15,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 13000
 #define NS "/nacos/v1/ns"
 
 /* metadata={"preserved.heart.beat.interval":"300",
@@ -148,7 +145,7 @@ static void test_beats_and_expiry(void **state)
     long long interval = 0;
     uint64_t start, took;
 
-    tc_up(t, "beats", 1, BAND, NULL);
+    tc_up(t, "beats", 1, NULL);
     expect_body(t, "POST",
                 NS "/instance?serviceName=eph&ip=10.6.0.1&port=80&metadata="
                    SHORT_META,
@@ -219,7 +216,7 @@ static void test_reregister_from_beat(void **state)
     json_t *h;
     char *body;
 
-    tc_up(t, "rebeat", 1, BAND + 40, NULL);
+    tc_up(t, "rebeat", 1, NULL);
     body = expect(t, "PUT", beat, 200);
     assert_non_null(strstr(body, "\"code\":10200"));
     free(body);
@@ -258,7 +255,7 @@ static void test_reregister_from_beat(void **state)
 static void test_kinds_do_not_mix(void **state)
 {
     struct tc *t = *state;
-    tc_up(t, "kinds", 1, BAND + 80, NULL);
+    tc_up(t, "kinds", 1, NULL);
     expect_body(t, "POST", NS "/instance?serviceName=pers&ip=10.6.0.3&port=1"
                               "&ephemeral=false",
                 200, "ok");
@@ -321,7 +318,7 @@ static void test_bad_beats(void **state)
         {"PUT", NS "/instance/beat?serviceName=%40%40bad", 400, NULL},
     };
 
-    tc_up(t, "bad-beats", 1, BAND + 120, NULL);
+    tc_up(t, "bad-beats", 1, NULL);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char *body = expect(t, cases[k].method, cases[k].path,
                             cases[k].status);

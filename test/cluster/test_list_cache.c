@@ -1,9 +1,7 @@
 /* /instance/list answers served from naming/http/list_cache.c on a real locusd:
  * the cached answer is the rendered one with a fresh lastRefTime, and every
  * change the answer depends on shows at once: a new or withdrawn instance,
- * a health change, a PUT overlay, another query (clusters, healthyOnly).
- *
- * Ports: HTTP 13000-13999 (raft 12000-12999). */
+ * a health change, a PUT overlay, another query (clusters, healthyOnly). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +15,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 13000
 #define NS "/nacos/v1/ns"
 
 static void expect_ok(struct tc *t, const char *method, const char *path)
@@ -102,7 +99,7 @@ static void test_cached_and_fresh(void **state)
     long long ta, tb;
     json_t *root;
 
-    tc_up(t, "cache", 1, BAND, NULL);
+    tc_up(t, "cache", 1, NULL);
     expect_ok(t, "POST",
               NS "/instance?serviceName=lc&ip=10.7.0.1&port=1"
                  "&metadata=%7B%22v%22%3A%221%22%7D");
@@ -155,7 +152,7 @@ static void test_query_variants(void **state)
     struct tc *t = *state;
     json_t *root;
 
-    tc_up(t, "variants", 1, BAND + 100, NULL);
+    tc_up(t, "variants", 1, NULL);
     expect_ok(t, "POST", NS "/instance?serviceName=qv&ip=10.7.1.1&port=1");
     expect_ok(t, "POST",
               NS "/instance?serviceName=qv&ip=10.7.1.2&port=2&clusterName=c2");

@@ -10,9 +10,7 @@
  * Whether an overlay is still stored is read from the group's appliedIndex
  * (nothing else writes to naming_instance_metadata here, so the removal is
  * the one entry after the PATCH) and, once the instance is back, from the
- * metadata GET /instance shows on each member.
- *
- * Ports: HTTP 8000-8999 (raft 7000-7999). */
+ * metadata GET /instance shows on each member. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +24,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 8000
 #define NS "/nacos/v1/ns"
 #define N 3
 #define EXPIRED_MS 3000
@@ -237,7 +234,7 @@ static void expire_one(struct tc *t, const char *service, const char *ip,
 static void test_expire(void **state)
 {
     struct tc *t = *state;
-    tc_up(t, "meta-expire", N, BAND, PROPS);
+    tc_up(t, "meta-expire", N, PROPS);
     choose_home(t);
     expire_one(t, "pe", "10.8.0.1", false);
     expire_one(t, "ee", "10.8.0.2", true);
@@ -255,7 +252,7 @@ static void test_reregister_keeps(void **state)
     long long after[N];
     bool eph[2] = {false, true};
     const char *svc[2] = {"pk", "ek"};
-    tc_up(t, "meta-keep", N, BAND + 40, PROPS);
+    tc_up(t, "meta-keep", N, PROPS);
     choose_home(t);
     for (int k = 0; k < 2; k++) {
         register_inst(t, svc[k], "10.8.1.1", 1, eph[k], OWN);
@@ -289,7 +286,7 @@ static void test_restart(void **state)
     struct tc *t = *state;
     char *body = NULL;
     uint64_t deadline;
-    tc_up(t, "meta-restart", N, BAND + 80, PROPS);
+    tc_up(t, "meta-restart", N, PROPS);
     register_inst(t, "pr", "10.8.2.1", 1, false, OWN);
     patch_meta(t, "pr", "10.8.2.1", 1, false, "k%3Dv");
     wait_meta_all(t, "pr", "10.8.2.1", 1, false, PATCHED);

@@ -1,9 +1,7 @@
 /* Instance metadata overlays on a real locusd: PATCH /instance and
  * PUT/DELETE /instance/metadata/batch, their answers, their effect on the
  * list, their survival across a restart (they are Raft state), and their
- * refusals.
- *
- * Ports: HTTP 15000-15999 (raft 14000-14999). */
+ * refusals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +15,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 15000
 #define NS "/nacos/v1/ns"
 
 /* Host ip:port of @service: "weight|metadata-json|enabled" into @out. */
@@ -54,7 +51,7 @@ static void test_patch(void **state)
 {
     struct tc *t = *state;
     char buf[256];
-    tc_up(t, "patch", 1, BAND, NULL);
+    tc_up(t, "patch", 1, NULL);
     tc_expect_body(t, 0, "POST",
                    NS "/instance?serviceName=p&ip=10.7.0.1&port=1&weight=3"
                       "&metadata=a%3D1",
@@ -115,7 +112,7 @@ static void test_batch(void **state)
 {
     struct tc *t = *state;
     char buf[256];
-    tc_up(t, "batch", 1, BAND + 40, NULL);
+    tc_up(t, "batch", 1, NULL);
     tc_expect_body(t, 0, "POST",
                    NS
                    "/instance?serviceName=b&ip=10.7.0.1&port=1&ephemeral=false",

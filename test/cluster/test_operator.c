@@ -1,9 +1,7 @@
 /* /nacos/v1/ns/operator/distro/client and /operator/log on real locusd
  * processes: the responsible server is Nacos's DistroMapper choice among the
  * healthy members, the same on every member, and moves when a member dies;
- * the log endpoint changes a module's level; bad requests are refused.
- *
- * Ports: HTTP 9000-9999 (raft 8000-8999). */
+ * the log endpoint changes a module's level; bad requests are refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +16,6 @@
 #include "distro/mapper.h"
 #include "test/support/tcluster.h"
 
-#define BAND 9000
 #define OPS "/nacos/v1/ns/operator"
 
 /* Node @i's responsibleServer for ip:port, into @out ("" on failure). */
@@ -72,8 +69,8 @@ static void test_standalone(void **state)
     char got[300];
     char self[64];
 
-    tc_up(t, "operator-standalone", 1, BAND, NULL);
-    snprintf(self, sizeof self, "127.0.0.1:%d", BAND);
+    tc_up(t, "operator-standalone", 1, NULL);
+    snprintf(self, sizeof self, "127.0.0.1:%d", t->c.nodes[0].port);
     assert_string_equal(responsible(t, 0, "10.0.0.1", "80", got, sizeof got),
                         self);
     tc_expect_body(t, 0, "GET",
@@ -111,10 +108,10 @@ static void test_cluster_mapping(void **state)
     const char *servers[3];
     uint64_t end;
 
-    tc_up(t, "operator-cluster", 3, BAND + 40, NULL);
+    tc_up(t, "operator-cluster", 3, NULL);
     for (unsigned i = 0; i < 3; i++) {
-        snprintf(addr[i], sizeof addr[i], "127.0.0.1:%d", BAND + 40 + 10 * i);
-        servers[i] = addr[i]; /* already in address order */
+        snprintf(addr[i], sizeof addr[i], "127.0.0.1:%d", t->c.nodes[i].port);
+        servers[i] = addr[i]; /* already in address order (tc_init) */
     }
     end = tc_now_ms() + 10000; /* peer links come up after the start */
     while (!all_agree(t, 7, servers, 3) && tc_now_ms() < end) {

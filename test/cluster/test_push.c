@@ -5,10 +5,7 @@
  * push answer Nacos's shapes and errors.
  *
  * The ack timeout is shortened to 400 ms (locus.naming.push.ack_timeout_ms)
- * so the test runs in seconds.
- *
- * Ports: HTTP 11000-11999 (raft 10000-10999; below the ephemeral
- * port range, so outgoing connections never hold them). */
+ * so the test runs in seconds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +24,6 @@
 #include "bench/bench.h"
 #include "test/support/tcluster.h"
 
-#define BAND 11000
 #define ACK_MS 400
 #define AGENT "Nacos-Java-Client:v1.0.0"
 #define EXTRA "locus.naming.push.ack_timeout_ms=400\n"
@@ -132,7 +128,7 @@ static void test_push_acked(void **state)
     json_t *subs;
     uint64_t t0;
 
-    tc_up(t, "push_acked", 1, BAND, EXTRA);
+    tc_up(t, "push_acked", 1, EXTRA);
     udp_open(&u);
     subscribe(t, &u, "psvc", "DEFAULT");
 
@@ -233,7 +229,7 @@ static void test_push_unacked(void **state)
     json_t *p1, *p2, *i1, *i2, *st;
     uint64_t t1;
 
-    tc_up(t, "push_unacked", 1, BAND + 100, EXTRA);
+    tc_up(t, "push_unacked", 1, EXTRA);
     tc_must_register(t, 0, "usvc", "10.1.1.2", 80);
     udp_open(&u);
     subscribe(t, &u, "usvc", "");
@@ -270,7 +266,7 @@ static void test_push_bad_input(void **state)
     json_t *subs;
     json_t *info;
 
-    tc_up(t, "push_bad", 1, BAND + 200, EXTRA);
+    tc_up(t, "push_bad", 1, EXTRA);
     udp_open(&u);
 
     /* Unknown agents, old versions and udpPort=0 do not subscribe. */

@@ -8,9 +8,7 @@
  *     (localhost); a name that does not resolve fails its pushes;
  *   - /service/subscribers with aggregation (the default) merges every
  *     member's subscribers, keeps answering when a member is dead or hung,
- *     and aggregation=false stays local.
- *
- * Ports: HTTP 6000-6999 (raft 5000-5999). */
+ *     and aggregation=false stays local. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +27,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 6000
 #define AGENT "Nacos-Java-Client:v1.0.0"
 #define EXTRA                                                                  \
     "locus.naming.push.ack_timeout_ms=400\n"                                   \
@@ -228,7 +225,7 @@ static void test_v2_subscribe(void **state)
     char addr[64];
     json_t *info;
 
-    tc_up(t, "v2_subscribe", 1, BAND, EXTRA);
+    tc_up(t, "v2_subscribe", 1, EXTRA);
     assert_true(udp_open(&u, "127.0.0.1"));
 
     /* v1's names mean nothing to v2: no subscription. */
@@ -339,7 +336,7 @@ static void test_push_v6_and_names(void **state)
     struct udp u4, u6;
     json_t *info;
 
-    tc_up(t, "push_v6", 1, BAND + 100, EXTRA);
+    tc_up(t, "push_v6", 1, EXTRA);
 
     /* A host name: resolved off the loop, pushed, acked. */
     assert_true(udp_open(&u4, "127.0.0.1"));
@@ -391,7 +388,7 @@ static void test_subscribers_aggregate(void **state)
     char addr[64];
     uint64_t t0;
 
-    tc_up(t, "subs_agg", 3, BAND + 200, EXTRA);
+    tc_up(t, "subs_agg", 3, EXTRA);
     assert_true(udp_open(&a, "127.0.0.1"));
     assert_true(udp_open(&b, "127.0.0.1"));
     subscribe_v1(t, 0, &a, "agg", "127.0.0.1");

@@ -2,9 +2,7 @@
  * update, detail, delete, list, names) and /nacos/v1/ns/catalog, with
  * Nacos's answers to bad input (nothing changes), protectThreshold in the
  * instance list, paging and patterns, services surviving restarts (log and
- * snapshot), and the empty-service / expired-metadata cleaners.
- *
- * Ports: HTTP 31000-31999 (raft 30000-30999). */
+ * snapshot), and the empty-service / expired-metadata cleaners. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +16,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 31000
 #define NS "/nacos/v1/ns"
 #define CT_FORM "application/x-www-form-urlencoded"
 
@@ -113,7 +110,7 @@ static void test_crud(void **state)
     struct tc *t = *state;
     json_t *j;
 
-    tc_up(t, "service-crud", 1, BAND, NULL);
+    tc_up(t, "service-crud", 1, NULL);
 
     /* create with everything; the selector JSON is URL-encoded once more,
      * as Nacos decodes it again */
@@ -346,7 +343,7 @@ static void test_bad_input(void **state)
     struct tc *t = *state;
     char *before;
 
-    tc_up(t, "service-bad", 1, BAND + 40, NULL);
+    tc_up(t, "service-bad", 1, NULL);
     ok(t, "POST", NS "/service?serviceName=base&protectThreshold=0.25", NULL);
     register_inst(t, "base", "10.0.0.1", 80, true);
     before = state_of(t);
@@ -406,7 +403,7 @@ static void test_protect_threshold(void **state)
     struct tc *t = *state;
     json_t *l, *c;
 
-    tc_up(t, "service-protect", 1, BAND + 80, NULL);
+    tc_up(t, "service-protect", 1, NULL);
     /* No metadata: unhealthy instances are shown as they are. */
     register_inst(t, "plain", "10.0.0.1", 80, false);
     register_inst(t, "plain", "10.0.0.2", 80, false);
@@ -465,7 +462,7 @@ static void test_listing(void **state)
     struct tc *t = *state;
     json_t *j;
 
-    tc_up(t, "service-list", 1, BAND + 120, NULL);
+    tc_up(t, "service-list", 1, NULL);
     ok(t, "POST", NS "/service?serviceName=a1", NULL);
     ok(t, "POST", NS "/service?serviceName=a2", NULL);
     ok(t, "POST", NS "/service?serviceName=b1", NULL);
@@ -581,7 +578,7 @@ static void test_restart(void **state)
     struct tc *t = *state;
     char addr[64];
 
-    tc_up(t, "service-restart", 1, BAND + 160, NULL);
+    tc_up(t, "service-restart", 1, NULL);
     ok(t, "POST", NS "/service?serviceName=kept&protectThreshold=0.7"
                   "&metadata=k%3Dv",
        NULL);
@@ -641,7 +638,7 @@ static void test_cleaners(void **state)
     struct tc *t = *state;
     uint64_t t0;
 
-    tc_up(t, "service-clean", 1, BAND + 200,
+    tc_up(t, "service-clean", 1,
           "nacos.naming.clean.empty-service.interval=200\n"
           "nacos.naming.clean.empty-service.expired-time=1500\n"
           "nacos.naming.clean.expired-metadata.interval=200\n"

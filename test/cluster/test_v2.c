@@ -1,8 +1,6 @@
 /* The /nacos/v2/ns envelope on a real locusd: success and error shapes,
  * status codes, detail codes, and the v2 spellings (clusterName for the
- * list, serviceName in the detail, a bare beat answer).
- *
- * Ports: HTTP 17000-17999 (raft 16000-16999). */
+ * list, serviceName in the detail, a bare beat answer). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +13,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 17000
 #define V2 "/nacos/v2/ns"
 #define CT_FORM "application/x-www-form-urlencoded"
 
@@ -48,7 +45,7 @@ static void test_envelope(void **state)
     json_t *d;
     char *body = NULL;
 
-    tc_up(t, "v2", 1, BAND, NULL);
+    tc_up(t, "v2", 1, NULL);
     d = call(t, "POST", V2 "/instance", "serviceName=s&ip=10.8.0.1&port=1", 200,
              0);
     assert_string_equal(json_string_value(d), "ok");
