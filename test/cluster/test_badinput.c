@@ -20,7 +20,7 @@
 #include "raft/internal.h"
 #include "test/support/tcluster.h"
 
-#define IP "10.9.0.1"
+#define IP "127.9.0.1"
 #define CT_FORM "application/x-www-form-urlencoded"
 
 /* ------------------------------------------------------------ sockets */

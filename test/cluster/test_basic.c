@@ -177,10 +177,10 @@ static void test_follower_write(void **state)
         int first = 0;
         int missing;
         ports[k] = 8000 + k;
-        tc_must_register(t, f, "rw", "10.1.0.1", ports[k]);
+        tc_must_register(t, f, "rw", "127.1.0.1", ports[k]);
         /* Read-your-writes on the follower, no barrier. */
         missing =
-            tc_missing(t, f, "rw", "10.1.0.1", &ports[k], 1, false, &first);
+            tc_missing(t, f, "rw", "127.1.0.1", &ports[k], 1, false, &first);
         if (missing != 0) {
             fail_msg("write %d acknowledged by follower %u but not in its "
                      "own list right after (missing=%d)",
@@ -190,7 +190,7 @@ static void test_follower_write(void **state)
     for (unsigned i = 0; i < 3; i++) {
         int first = 0;
         int missing =
-            tc_missing(t, i, "rw", "10.1.0.1", ports, 20, true, &first);
+            tc_missing(t, i, "rw", "127.1.0.1", ports, 20, true, &first);
         if (missing != 0) {
             fail_msg("node %u, consistent read: %d of 20 missing (first "
                      "port %d)",
@@ -237,7 +237,7 @@ static void test_readiness(void **state)
         assert_string_equal(status, "STARTING");
         json_decref(m);
         free(body);
-        st = tc_register(t, 0, "ready", "10.2.0.1", 1, &body);
+        st = tc_register(t, 0, "ready", "127.2.0.1", 1, &body);
         assert_int_equal(st, 503);
         assert_non_null(body);
         assert_string_equal(body,
@@ -255,10 +255,10 @@ static void test_readiness(void **state)
     tc_start(t, 1);
     tc_start(t, 2);
     tc_wait_all_ready(t);
-    tc_must_register(t, 0, "ready", "10.2.0.1", 1);
+    tc_must_register(t, 0, "ready", "127.2.0.1", 1);
     {
         int port = 1;
-        tc_expect_all(t, 1, "ready", "10.2.0.1", &port, 1);
+        tc_expect_all(t, 1, "ready", "127.2.0.1", &port, 1);
     }
     tc_pass(t);
 }

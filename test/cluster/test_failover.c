@@ -15,7 +15,7 @@
 #include "test/support/tcluster.h"
 
 #define ALL3 7u
-#define IP "10.3.0.1"
+#define IP "127.3.0.1"
 
 /* Every port the writer got acknowledged is on every running member. */
 static void expect_acked_everywhere(struct tc *t, struct tc_writer *w)

@@ -3,13 +3,12 @@
  * and most instances wait in the queue) plus a few reachable ones. The
  * unreachable ones are 127.0.s.i:<hole>, a listener on every local address
  * whose accept queue the test fills and never drains: the kernel drops
- * every further SYN, so each connect times out. (Addresses outside, like
- * the 10.x of `locusctl bench memory`, may be answered by a proxy.) Every
- * unreachable instance turns unhealthy within the expected time, the
- * reachable ones are still checked (connections arrive) and stay healthy,
- * a refused one turns unhealthy, and the loop is never blocked. The check
- * switch off drops every task; on again, they are rebuilt and checking
- * resumes. */
+ * every further SYN, so each connect times out, and no packet leaves the
+ * machine (tests use loopback addresses only). Every unreachable instance
+ * turns unhealthy within the expected time, the reachable ones are still
+ * checked (connections arrive) and stay healthy, a refused one turns
+ * unhealthy, and the loop is never blocked. The check switch off drops
+ * every task; on again, they are rebuilt and checking resumes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -236,8 +236,8 @@ static void test_expire(void **state)
     struct tc *t = *state;
     tc_up(t, "meta-expire", N, PROPS);
     choose_home(t);
-    expire_one(t, "pe", "10.8.0.1", false);
-    expire_one(t, "ee", "10.8.0.2", true);
+    expire_one(t, "pe", "127.8.0.1", false);
+    expire_one(t, "ee", "127.8.0.2", true);
     tc_pass(t);
 }
 
@@ -255,21 +255,21 @@ static void test_reregister_keeps(void **state)
     tc_up(t, "meta-keep", N, PROPS);
     choose_home(t);
     for (int k = 0; k < 2; k++) {
-        register_inst(t, svc[k], "10.8.1.1", 1, eph[k], OWN);
-        patch_meta(t, svc[k], "10.8.1.1", 1, eph[k], "k%3Dv");
-        wait_meta_all(t, svc[k], "10.8.1.1", 1, eph[k], PATCHED);
+        register_inst(t, svc[k], "127.8.1.1", 1, eph[k], OWN);
+        patch_meta(t, svc[k], "127.8.1.1", 1, eph[k], "k%3Dv");
+        wait_meta_all(t, svc[k], "127.8.1.1", 1, eph[k], PATCHED);
     }
     im_applied(t, base);
     for (int k = 0; k < 2; k++) {
-        deregister_inst(t, 2, svc[k], "10.8.1.1", 1, eph[k]);
+        deregister_inst(t, 2, svc[k], "127.8.1.1", 1, eph[k]);
     }
     tc_sleep_ms(EXPIRED_MS / 2);
     for (int k = 0; k < 2; k++) {
-        register_inst(t, svc[k], "10.8.1.1", 1, eph[k], PATCHED);
+        register_inst(t, svc[k], "127.8.1.1", 1, eph[k], PATCHED);
     }
     tc_sleep_ms(EXPIRED_MS + 1500);
     for (int k = 0; k < 2; k++) {
-        wait_meta_all(t, svc[k], "10.8.1.1", 1, eph[k], PATCHED);
+        wait_meta_all(t, svc[k], "127.8.1.1", 1, eph[k], PATCHED);
     }
     im_applied(t, after);
     for (unsigned i = 0; i < N; i++) {
@@ -287,10 +287,10 @@ static void test_restart(void **state)
     char *body = NULL;
     uint64_t deadline;
     tc_up(t, "meta-restart", N, PROPS);
-    register_inst(t, "pr", "10.8.2.1", 1, false, OWN);
-    patch_meta(t, "pr", "10.8.2.1", 1, false, "k%3Dv");
-    wait_meta_all(t, "pr", "10.8.2.1", 1, false, PATCHED);
-    deregister_inst(t, 0, "pr", "10.8.2.1", 1, false);
+    register_inst(t, "pr", "127.8.2.1", 1, false, OWN);
+    patch_meta(t, "pr", "127.8.2.1", 1, false, "k%3Dv");
+    wait_meta_all(t, "pr", "127.8.2.1", 1, false, PATCHED);
+    deregister_inst(t, 0, "pr", "127.8.2.1", 1, false);
     assert_int_equal(tc_ops(t, 0, TC_IM, "doSnapshot", NULL, &body), 200);
     free(body);
     tc_stop_all(t);
@@ -299,7 +299,7 @@ static void test_restart(void **state)
     }
     tc_wait_all_ready(t);
     deadline = tc_now_ms() + EXPIRED_MS + TC_WAIT_MS;
-    while (!any_log(t, "Remove expired metadata of instance 10.8.2.1:1")) {
+    while (!any_log(t, "Remove expired metadata of instance 127.8.2.1:1")) {
         if (tc_now_ms() > deadline) {
             fail_msg("the orphaned overlay was never removed after restart");
         }
@@ -309,7 +309,7 @@ static void test_restart(void **state)
         long long applied[N];
         im_applied(t, applied); /* every member applied the removal */
     }
-    register_inst(t, "pr", "10.8.2.1", 1, false, OWN);
+    register_inst(t, "pr", "127.8.2.1", 1, false, OWN);
     tc_pass(t);
 }
 

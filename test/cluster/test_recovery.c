@@ -15,7 +15,7 @@
 
 #include "test/support/tcluster.h"
 
-#define IP "10.5.0.1"
+#define IP "127.5.0.1"
 
 /* Register ports @from..@from+@n-1 through the nodes in @mask in turn. */
 static void write_range(struct tc *t, unsigned mask, const char *service,

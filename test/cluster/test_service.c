@@ -76,6 +76,18 @@ static void register_inst(struct tc *t, const char *service, const char *ip,
     ok(t, "POST", NS "/instance", form);
 }
 
+/* A healthy instance at a port of its own where health checks succeed
+ * (tc_live): it stays healthy. Elsewhere on loopback checks are refused: an
+ * instance registered unhealthy stays so, a healthy one turns unhealthy at
+ * its first check (2-7 s). */
+static void register_inst_live(struct tc *t, const char *service,
+                               const char *ip)
+{
+    int port = tc_own_port(t);
+    tc_live(t, ip, port);
+    register_inst(t, service, ip, port, true);
+}
+
 static void deregister_inst(struct tc *t, const char *service, const char *ip,
                             int port)
 {
@@ -153,8 +165,8 @@ static void test_crud(void **state)
     json_decref(j);
 
     /* an instance gives the service a cluster */
-    register_inst(t, "s1", "10.0.0.1", 80, true);
-    register_inst(t, "s1", "10.0.0.2", 80, true);
+    register_inst(t, "s1", "127.0.0.1", 80, true);
+    register_inst(t, "s1", "127.0.0.2", 80, true);
     j = get_json(t, NS "/service?serviceName=s1");
     assert_int_equal(json_array_size(json_object_get(j, "clusters")), 1);
     json_decref(j);
@@ -172,8 +184,8 @@ static void test_crud(void **state)
                 "Service DEFAULT_GROUP@@s1 is not empty, can't be delete. "
                 "Please unregister instance first",
                 NULL));
-    deregister_inst(t, "s1", "10.0.0.1", 80);
-    deregister_inst(t, "s1", "10.0.0.2", 80);
+    deregister_inst(t, "s1", "127.0.0.1", 80);
+    deregister_inst(t, "s1", "127.0.0.2", 80);
     ok(t, "DELETE", NS "/service?serviceName=s1", NULL);
     free(expect(t, "GET", NS "/service?serviceName=s1", NULL, 400,
                 "service not found, namespace: public, serviceName: "
@@ -345,7 +357,7 @@ static void test_bad_input(void **state)
 
     tc_up(t, "service-bad", 1, NULL);
     ok(t, "POST", NS "/service?serviceName=base&protectThreshold=0.25", NULL);
-    register_inst(t, "base", "10.0.0.1", 80, true);
+    register_inst(t, "base", "127.0.0.1", 80, true);
     before = state_of(t);
     for (size_t k = 0; k < sizeof bads / sizeof bads[0]; k++) {
         const struct bad *b = &bads[k];
@@ -405,8 +417,8 @@ static void test_protect_threshold(void **state)
 
     tc_up(t, "service-protect", 1, NULL);
     /* No metadata: unhealthy instances are shown as they are. */
-    register_inst(t, "plain", "10.0.0.1", 80, false);
-    register_inst(t, "plain", "10.0.0.2", 80, false);
+    register_inst(t, "plain", "127.0.0.1", 80, false);
+    register_inst(t, "plain", "127.0.0.2", 80, false);
     l = list_of(t, "plain", "");
     expect_hosts(l, 2, false, false);
     json_decref(l);
@@ -414,8 +426,8 @@ static void test_protect_threshold(void **state)
     /* Created through the API (threshold 0.0): all unhealthy are all
      * returned, healthy, and the threshold is reported reached. */
     ok(t, "POST", NS "/service?serviceName=guarded", NULL);
-    register_inst(t, "guarded", "10.0.0.1", 80, false);
-    register_inst(t, "guarded", "10.0.0.2", 80, false);
+    register_inst(t, "guarded", "127.0.0.1", 80, false);
+    register_inst(t, "guarded", "127.0.0.2", 80, false);
     l = list_of(t, "guarded", "");
     expect_hosts(l, 2, true, true);
     json_decref(l);
@@ -432,8 +444,8 @@ static void test_protect_threshold(void **state)
     json_decref(c);
 
     /* One of two healthy: 0.5 <= 0.5 reaches, 0.4 does not. */
-    register_inst(t, "guarded", "10.0.0.3", 80, true);
-    deregister_inst(t, "guarded", "10.0.0.2", 80);
+    register_inst_live(t, "guarded", "127.0.0.3");
+    deregister_inst(t, "guarded", "127.0.0.2", 80);
     ok(t, "PUT", NS "/service", "serviceName=guarded&protectThreshold=0.5");
     l = list_of(t, "guarded", "");
     expect_hosts(l, 2, true, true);
@@ -471,9 +483,9 @@ static void test_listing(void **state)
     ok(t, "POST", NS "/service?serviceName=x1&groupName=G2", NULL);
     ok(t, "POST", NS "/service?serviceName=G2@@x2", NULL);
     ok(t, "POST", NS "/service?serviceName=y1&namespaceId=ns1", NULL);
-    register_inst(t, "b1", "10.0.0.1", 80, true);
-    register_inst(t, "b1", "10.0.0.2", 80, false);
-    register_inst(t, "b1", "10.0.0.3", 81, true);
+    register_inst_live(t, "b1", "127.0.0.1");
+    register_inst(t, "b1", "127.0.0.2", 80, false);
+    register_inst_live(t, "b1", "127.0.0.3");
 
     expect_json(t, NS "/service/list?pageNo=1&pageSize=2",
                 "{\"count\":5,\"doms\":[\"a1\",\"a2\"]}");
@@ -552,10 +564,10 @@ static void test_listing(void **state)
                        "&pageNo=2&pageSize=2");
     assert_int_equal(json_integer_value(json_object_get(j, "count")), 3);
     assert_int_equal(json_array_size(json_object_get(j, "list")), 1);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(json_object_get(j, "list"), 0),
-                            "ip")),
-                        "10.0.0.3");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(j, "list"), 0), "ip")),
+        "127.0.0.3");
     json_decref(j);
     j = get_json(t, NS "/catalog/instances?serviceName=b1&clusterName=DEFAULT"
                        "&pageNo=1&pageSize=2");
@@ -645,8 +657,8 @@ static void test_cleaners(void **state)
           "nacos.naming.clean.expired-metadata.expired-time=1000\n");
     ok(t, "POST", NS "/service?serviceName=empty&protectThreshold=0.5", NULL);
     ok(t, "POST", NS "/service?serviceName=busy", NULL);
-    register_inst(t, "busy", "10.0.0.1", 80, true);
-    register_inst(t, "bare", "10.0.0.1", 80, true);
+    register_inst(t, "busy", "127.0.0.1", 80, true);
+    register_inst(t, "bare", "127.0.0.1", 80, true);
     t0 = tc_now_ms();
     assert_true(listed(t, "empty"));
 
@@ -660,7 +672,7 @@ static void test_cleaners(void **state)
               "automatically cleaned"));
 
     /* A service whose last instance left goes the same way. */
-    deregister_inst(t, "bare", "10.0.0.1", 80);
+    deregister_inst(t, "bare", "127.0.0.1", 80);
     assert_true(listed(t, "bare"));
     wait_unlisted(t, "bare", 5000);
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <zlib.h>
@@ -175,6 +176,27 @@ int tc_node_port(struct tc *t)
     return p;
 }
 
+void tc_live(struct tc *t, const char *ip, int port)
+{
+    struct sockaddr_in a = {0};
+    int fd;
+    if (t->n_live == TC_MAX_LIVE) {
+        fail_msg("%s: more than %d live addresses", t->name, TC_MAX_LIVE);
+    }
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, ip, &a.sin_addr) != 1 ||
+        (ntohl(a.sin_addr.s_addr) >> 24) != 127) {
+        fail_msg("%s: %s is not an IPv4 loopback address", t->name, ip);
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        fail_msg("%s: listen on %s:%d: %s", t->name, ip, port, strerror(errno));
+    }
+    t->live_fds[t->n_live++] = fd;
+}
+
 static void release_ports(struct tc *t)
 {
     for (unsigned k = 0; k < t->n_node_ports; k++) {
@@ -185,6 +207,13 @@ static void release_ports(struct tc *t)
     }
     t->n_node_ports = 0;
     t->n_own_ports = 0;
+}
+
+static void close_live(struct tc *t)
+{
+    while (t->n_live > 0) {
+        close(t->live_fds[--t->n_live]);
+    }
 }
 
 void tc_start(struct tc *t, unsigned i)
@@ -372,6 +401,8 @@ int tc_down(struct tc *t)
         t->writer = NULL;
     }
     if (!t->inited) {
+        release_ports(t);
+        close_live(t);
         return 0;
     }
     for (unsigned i = 0; i < t->c.n; i++) {
@@ -405,6 +436,7 @@ int tc_down(struct tc *t)
         nftw(t->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     }
     release_ports(t);
+    close_live(t);
     t->inited = false;
     return rv;
 }

@@ -30,6 +30,7 @@
 struct tc_writer;
 
 #define TC_MAX_OWN_PORTS 16
+#define TC_MAX_LIVE 16
 
 struct tc {
     struct lc_cluster c;
@@ -44,6 +45,8 @@ struct tc {
     unsigned n_node_ports;
     int own_ports[TC_MAX_OWN_PORTS];
     unsigned n_own_ports;
+    int live_fds[TC_MAX_LIVE]; /* tc_live listeners, closed by tc_down */
+    unsigned n_live;
 };
 
 /* Path of the locusd to test: $LOCUSD, else $BUILD/locusd, else the locusd
@@ -75,6 +78,16 @@ int tc_own_port(struct tc *t);
 /* A main port reserved, with its raft and gRPC companions, for a locusd the
  * test starts itself (through `locusctl bench`), released by tc_down. */
 int tc_node_port(struct tc *t);
+
+/* Make @ip:@port (a loopback address; @port from tc_own_port) reachable
+ * until tc_down: a listener there whose kernel completes every handshake
+ * (backlog SOMAXCONN, never accepting), so the leader's TCP health checks
+ * of a persistent instance there succeed and it stays healthy. Elsewhere
+ * on 127.0.0.0/8 a check is refused and the instance turns unhealthy at
+ * its first check (2-7 s after registration); tests whose instances must
+ * keep the health they were registered with use this for the healthy
+ * ones. */
+void tc_live(struct tc *t, const char *ip, int port);
 
 /* Start node @i (no wait). */
 void tc_start(struct tc *t, unsigned i);
