@@ -229,7 +229,7 @@ static void client_send(struct client *c)
         }
     }
     snprintf(path, sizeof path,
-             "/nacos/v1/ns/instance?serviceName=%s&ip=10.%u.%u.%u&port=%u"
+             "/nacos/v1/ns/instance?serviceName=%s&ip=127.%u.%u.%u&port=%u"
              "&ephemeral=false",
              c->service, fo->trial % 250, c->id,
              (unsigned)(s / PORTS_PER_IP), (unsigned)(s % PORTS_PER_IP) + 1);

@@ -279,7 +279,7 @@ static int change(struct pb *pb, unsigned k)
     pb->http_error = 0;
     pb->acked_us = 0;
     snprintf(path, sizeof path,
-             "/nacos/v1/ns/instance?serviceName=%s&ip=10.9.9.9&port=%u"
+             "/nacos/v1/ns/instance?serviceName=%s&ip=127.9.9.9&port=%u"
              "&ephemeral=false",
              pb->service, 1000 + (pb->register_op ? k : k - 1));
     pb->call.data = pb;
@@ -457,7 +457,7 @@ int lc_bench_push(int argc, char **argv, bool json, const char *server)
     {
         char path[512];
         snprintf(path, sizeof path,
-                 "/nacos/v1/ns/instance?serviceName=%s&ip=10.9.9.9&port=%d"
+                 "/nacos/v1/ns/instance?serviceName=%s&ip=127.9.9.9&port=%d"
                  "&ephemeral=false",
                  pb->service, BASE_PORT);
         if (lc_bench_http_agent(pb->host, pb->port, "POST", path, AGENT,
