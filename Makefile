@@ -6,6 +6,7 @@
 #   make test       install, build, run every test (C tests, then test-compat)
 #   make test-compat   the npm nacos-naming client against real locusd
 #   make asan       the same tests under AddressSanitizer + UBSan
+#   make fuzz       libFuzzer builds of the test/fuzz drivers (needs clang)
 #   make bench-failover / bench-puts / bench-push   benchmarks (see docs/benchmarks.md)
 #   make bench-register / bench-query / bench-memory   one-node naming figures
 
@@ -58,7 +59,10 @@ UNIT_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c)
 RAFT_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/raft/test_*.c))
 CLUSTER_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/cluster/test_*.c))
 TEST_SUPPORT := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/support/*.c))
-ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(CLUSTER_TESTS)
+# Fuzz drivers replayed over their seed corpora (see "fuzzing" below).
+FUZZ_NAMES := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
+FUZZ_REPLAYS := $(patsubst %,$(BUILD)/test/fuzz/fuzz_%,$(FUZZ_NAMES))
+ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS) $(CLUSTER_TESTS)
 
 .PHONY: all deps deps-bench deps-node run cluster cluster-stop test test-unit \
 	test-cluster test-compat test-compat-run asan ubsan bench-failover bench-puts bench-push clean fuzz \
@@ -150,8 +154,8 @@ test: deps deps-node
 	$(MAKE) --no-print-directory test-compat-run || rc=1; exit $$rc
 
 test-unit: deps
-	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(RAFT_TESTS)
-	@BUILD=$(BUILD) test/run $(UNIT_TESTS) $(RAFT_TESTS)
+	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS)
+	@BUILD=$(BUILD) test/run $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS)
 
 test-cluster: deps
 	@$(MAKE) --no-print-directory all $(CLUSTER_TESTS)
@@ -185,21 +189,37 @@ ubsan:
 
 # ---------------------------------------------------------------- fuzzing
 
-# libFuzzer drivers, built with clang outside the normal build. Run one with
-# a scratch corpus first (new inputs go there), the seeds second:
-#   build-fuzz/fuzz_http_request /tmp/corpus test/fuzz/corpus/http_request \
-#     -max_total_time=120
+# Every driver test/fuzz/fuzz_<name>.c, with its seeds in
+# test/fuzz/corpus/<name>/, is built twice, against the project's library
+# (so a driver's dependencies come from the library, not from a list here):
+#
+# - by `make test` (and `make asan`, under the sanitizers) with the normal
+#   compiler and test/fuzz/replay.c as its main, into $(BUILD)/test/fuzz/,
+#   and run over its seeds: a crash or abort fails the run. No clang needed.
+# - by `make fuzz` with clang and libFuzzer, the library built again with
+#   clang's coverage and sanitizers under build-fuzz/, into
+#   build-fuzz/fuzz_<name>. Run one with a scratch corpus first (new inputs
+#   go there), the seeds second:
+#     build-fuzz/fuzz_http_request /tmp/corpus test/fuzz/corpus/http_request \
+#       -max_total_time=120
 FUZZ_CC ?= clang
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRCS := common/err.c common/log.c common/util.c $(wildcard rpc/http/*.c)
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-fuzz: build-fuzz/fuzz_http_request
-
-build-fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard common/*.h rpc/http/*.h)
+$(BUILD)/test/fuzz/fuzz_%: $(BUILD)/obj/test/fuzz/fuzz_%.o \
+		$(BUILD)/obj/test/fuzz/replay.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) $(filter %.c,$^) $(PKG_LIBS) \
-		-lhttp_parser -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+fuzz: deps
+	@command -v $(FUZZ_CC) >/dev/null || { echo "locus: make fuzz needs \
+	$(FUZZ_CC) with libFuzzer (apt-get install clang)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) OPT=-O1 \
+		SAN="$(FUZZ_SAN)" $(patsubst %,build-fuzz/fuzz_%,$(FUZZ_NAMES))
+
+build-fuzz/fuzz_%: build-fuzz/obj/test/fuzz/fuzz_%.o build-fuzz/liblocus.a
+	@echo "  LD  $@"
+	$(Q)$(FUZZ_CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
 
 # ---------------------------------------------------------------- benchmarks
 
@@ -236,21 +256,5 @@ clean:
 
 format:
 	clang-format -i $(shell find $(MODULES) test -name '*.[ch]' -not -path '*/node_modules/*')
-
-# libFuzzer driver for the raft preface, built with clang outside the normal
-# build. Run it with a scratch corpus first (new inputs go there), the seeds
-# second:
-#   build-fuzz/fuzz_preface /tmp/corpus test/fuzz/corpus/preface \
-#     -max_total_time=120
-FUZZ_CC ?= clang
-
-fuzz: build-fuzz/fuzz_preface
-
-build-fuzz/fuzz_preface: test/fuzz/fuzz_preface.c raft/preface.c \
-		raft/internal.h raft/engine.h common/err.h $(BUILD)/gen/raft/peer.pb-c.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -I. -I$(BUILD)/gen \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		$(PKG_CFLAGS) $(filter %.c,$^) $(PKG_LIBS) -o $@
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
