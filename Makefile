@@ -43,7 +43,7 @@ else
 Q :=
 endif
 
-MODULES := common raft statemachine snapshots naming distro rpc server bench
+MODULES := common raft statemachine snapshots naming distro rpc server
 # Sources live in each module's folder and its subfolders (naming/core, ...).
 PROTOS := $(shell find $(MODULES) -name '*.proto')
 GEN_C := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
@@ -54,6 +54,10 @@ LIB_SRCS := $(filter-out $(MAINS),$(shell find $(MODULES) -name '*.c'))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
 	$(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 LIB := $(BUILD)/liblocus.a
+# bench/ (benchmarks, and the real-process clusters tests start) is its own
+# archive, linked into locusctl and the test binaries, never into locusd.
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(shell find bench -name '*.c'))
+BENCH_LIB := $(BUILD)/liblocus-bench.a
 
 UNIT_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c))
 RAFT_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/raft/test_*.c))
@@ -118,15 +122,18 @@ $(BUILD)/obj/%.o: %.c | $(GEN_H)
 $(LIB): $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(BENCH_LIB): $(BENCH_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/locusd: $(BUILD)/obj/server/locusd.o $(LIB)
 	@echo "  LD  $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/locusctl: $(BUILD)/obj/server/locusctl.o $(LIB)
+$(BUILD)/locusctl: $(BUILD)/obj/server/locusctl.o $(BENCH_LIB) $(LIB)
 	@echo "  LD  $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/test/%: $(BUILD)/obj/test/%.o $(TEST_SUPPORT) $(LIB)
+$(BUILD)/test/%: $(BUILD)/obj/test/%.o $(TEST_SUPPORT) $(BENCH_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
@@ -255,6 +262,6 @@ clean:
 	rm -rf build build-asan build-ubsan build-fuzz
 
 format:
-	clang-format -i $(shell find $(MODULES) test -name '*.[ch]' -not -path '*/node_modules/*')
+	clang-format -i $(shell find $(MODULES) bench test -name '*.[ch]' -not -path '*/node_modules/*')
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
