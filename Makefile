@@ -3,7 +3,9 @@
 #   make            build build/locusd and build/locusctl
 #   make run        install missing packages, build, start a standalone node
 #   make cluster    start a 3-node cluster on 127.0.0.1 (make cluster-stop)
-#   make test       install, build, run every test (C tests, then test-compat)
+#   make test       install, build, run every test (check-layers, C tests,
+#                   then test-compat)
+#   make check-layers   includes that cross a layer the wrong way (test/layers)
 #   make test-compat   the npm nacos-naming client against real locusd
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make fuzz       libFuzzer builds of the test/fuzz drivers (needs clang)
@@ -68,7 +70,7 @@ FUZZ_NAMES := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_REPLAYS := $(patsubst %,$(BUILD)/test/fuzz/fuzz_%,$(FUZZ_NAMES))
 ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS) $(CLUSTER_TESTS)
 
-.PHONY: all deps deps-bench deps-node run cluster cluster-stop test test-unit \
+.PHONY: all deps deps-bench deps-node run cluster cluster-stop test test-unit check-layers \
 	test-cluster test-compat test-compat-run asan ubsan bench-failover bench-puts bench-push clean fuzz \
 	format bench-register bench-query bench-memory
 
@@ -153,11 +155,25 @@ cluster-stop:
 
 # ---------------------------------------------------------------- tests
 
-# Every test: the C binaries through test/run, then test-compat (run even
-# when a binary failed; the exit status says whether anything failed).
+# The layering of the includes (rules in test/layers/rules), after a
+# self-test on a fixture with known violations. Fast, no build, no network.
+# TEMPORARY (issue 8): the naming restructure is under way and today's tree
+# breaks some rules, so by default they are printed without failing. Flip
+# to LAYERS_STRICT ?= 1 once naming/ follows the rules.
+LAYERS_STRICT ?= 0
+
+check-layers:
+	@test/layers/selftest.sh
+	@test/layers/check_layers.sh || { [ "$(LAYERS_STRICT)" = 0 ] && \
+		echo "check-layers: not failing (LAYERS_STRICT=0, temporary)"; }
+
+# Every test: check-layers, the C binaries through test/run, then
+# test-compat (each run even when an earlier one failed; the exit status
+# says whether anything failed).
 test: deps deps-node
-	@$(MAKE) --no-print-directory all $(ALL_TESTS)
-	@rc=0; BUILD=$(BUILD) test/run $(ALL_TESTS) || rc=1; \
+	@rc=0; $(MAKE) --no-print-directory check-layers || rc=1; \
+	$(MAKE) --no-print-directory all $(ALL_TESTS) || exit 1; \
+	BUILD=$(BUILD) test/run $(ALL_TESTS) || rc=1; \
 	$(MAKE) --no-print-directory test-compat-run || rc=1; exit $$rc
 
 test-unit: deps
@@ -262,6 +278,7 @@ clean:
 	rm -rf build build-asan build-ubsan build-fuzz
 
 format:
-	clang-format -i $(shell find $(MODULES) bench test -name '*.[ch]' -not -path '*/node_modules/*')
+	clang-format -i $(shell find $(MODULES) bench test -name '*.[ch]' \
+		-not -path '*/node_modules/*' -not -path 'test/layers/fixture/*')
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
