@@ -324,10 +324,22 @@ static void discard(struct tc *t)
     t->inited = false;
 }
 
+/* Whether node @i exited because a port it needed was taken. */
+static bool lost_port(struct tc *t, unsigned i)
+{
+    struct lc_cluster_node *nd = &t->c.nodes[i];
+    int st;
+    if (nd->pid != 0 && waitpid(nd->pid, &st, WNOHANG) == nd->pid) {
+        nd->exit_status = st;
+        nd->pid = 0;
+    }
+    return nd->pid == 0 && tc_log_contains(t, i, "cannot listen on");
+}
+
 void tc_up(struct tc *t, const char *name, unsigned n, const char *extra)
 {
     for (unsigned attempt = 1;; attempt++) {
-        unsigned i;
+        unsigned i, lost;
         tc_init(t, name, n, extra);
         for (i = 0; i < n; i++) {
             tc_start(t, i);
@@ -340,13 +352,14 @@ void tc_up(struct tc *t, const char *name, unsigned n, const char *extra)
         if (i == n) {
             return;
         }
-        if (attempt == 3 || t->c.nodes[i].pid != 0 ||
-            !tc_log_contains(t, i, "cannot listen on")) {
+        for (lost = 0; lost < n && !lost_port(t, lost); lost++) {
+        }
+        if (attempt == 3 || lost == n) {
             not_ready(t, i);
         }
         print_message("%s: node %u lost one of its ports (main %d) to "
                       "another process; starting over on new ports\n",
-                      name, i, t->c.nodes[i].port);
+                      name, lost, t->c.nodes[lost].port);
         discard(t);
     }
 }
