@@ -3,9 +3,12 @@
 #   make            build build/locusd and build/locusctl
 #   make run        install missing packages, build, start a standalone node
 #   make cluster    start a 3-node cluster on 127.0.0.1 (make cluster-stop)
-#   make test       install, build, run every test (C tests, then test-compat)
+#   make test       install, build, run every test (check-layers, C tests,
+#                   then test-compat)
+#   make check-layers   includes that cross a layer the wrong way (test/layers)
 #   make test-compat   the npm nacos-naming client against real locusd
 #   make asan       the same tests under AddressSanitizer + UBSan
+#   make fuzz       libFuzzer builds of the test/fuzz drivers (needs clang)
 #   make bench-failover / bench-puts / bench-push   benchmarks (see docs/benchmarks.md)
 #   make bench-register / bench-query / bench-memory   one-node naming figures
 
@@ -42,7 +45,7 @@ else
 Q :=
 endif
 
-MODULES := common members raft statemachine snapshots naming distro rpc server bench
+MODULES := common members raft statemachine snapshots naming distro rpc server
 # Sources live in each module's folder and its subfolders (naming/core, ...).
 PROTOS := $(shell find $(MODULES) -name '*.proto')
 GEN_C := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
@@ -53,14 +56,21 @@ LIB_SRCS := $(filter-out $(MAINS),$(shell find $(MODULES) -name '*.c'))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
 	$(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 LIB := $(BUILD)/liblocus.a
+# bench/ (benchmarks, and the real-process clusters tests start) is its own
+# archive, linked into locusctl and the test binaries, never into locusd.
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(shell find bench -name '*.c'))
+BENCH_LIB := $(BUILD)/liblocus-bench.a
 
 UNIT_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/unit/test_*.c))
 RAFT_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/raft/test_*.c))
 CLUSTER_TESTS := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/cluster/test_*.c))
 TEST_SUPPORT := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/support/*.c))
-ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(CLUSTER_TESTS)
+# Fuzz drivers replayed over their seed corpora (see "fuzzing" below).
+FUZZ_NAMES := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
+FUZZ_REPLAYS := $(patsubst %,$(BUILD)/test/fuzz/fuzz_%,$(FUZZ_NAMES))
+ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS) $(CLUSTER_TESTS)
 
-.PHONY: all deps deps-bench deps-node run cluster cluster-stop test test-unit \
+.PHONY: all deps deps-bench deps-node run cluster cluster-stop test test-unit check-layers \
 	test-cluster test-compat test-compat-run asan ubsan bench-failover bench-puts bench-push clean fuzz \
 	format bench-register bench-query bench-memory
 
@@ -114,15 +124,18 @@ $(BUILD)/obj/%.o: %.c | $(GEN_H)
 $(LIB): $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(BENCH_LIB): $(BENCH_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/locusd: $(BUILD)/obj/server/locusd.o $(LIB)
 	@echo "  LD  $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/locusctl: $(BUILD)/obj/server/locusctl.o $(LIB)
+$(BUILD)/locusctl: $(BUILD)/obj/server/locusctl.o $(BENCH_LIB) $(LIB)
 	@echo "  LD  $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/test/%: $(BUILD)/obj/test/%.o $(TEST_SUPPORT) $(LIB)
+$(BUILD)/test/%: $(BUILD)/obj/test/%.o $(TEST_SUPPORT) $(BENCH_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
@@ -142,16 +155,24 @@ cluster-stop:
 
 # ---------------------------------------------------------------- tests
 
-# Every test: the C binaries through test/run, then test-compat (run even
-# when a binary failed; the exit status says whether anything failed).
+# The layering of the includes (rules in test/layers/rules), after a
+# self-test on a fixture with known violations. Fast, no build, no network.
+check-layers:
+	@test/layers/selftest.sh
+	@test/layers/check_layers.sh
+
+# Every test: check-layers, the C binaries through test/run, then
+# test-compat (each run even when an earlier one failed; the exit status
+# says whether anything failed).
 test: deps deps-node
-	@$(MAKE) --no-print-directory all $(ALL_TESTS)
-	@rc=0; BUILD=$(BUILD) test/run $(ALL_TESTS) || rc=1; \
+	@rc=0; $(MAKE) --no-print-directory check-layers || rc=1; \
+	$(MAKE) --no-print-directory all $(ALL_TESTS) || exit 1; \
+	BUILD=$(BUILD) test/run $(ALL_TESTS) || rc=1; \
 	$(MAKE) --no-print-directory test-compat-run || rc=1; exit $$rc
 
 test-unit: deps
-	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(RAFT_TESTS)
-	@BUILD=$(BUILD) test/run $(UNIT_TESTS) $(RAFT_TESTS)
+	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS)
+	@BUILD=$(BUILD) test/run $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS)
 
 test-cluster: deps
 	@$(MAKE) --no-print-directory all $(CLUSTER_TESTS)
@@ -185,21 +206,37 @@ ubsan:
 
 # ---------------------------------------------------------------- fuzzing
 
-# libFuzzer drivers, built with clang outside the normal build. Run one with
-# a scratch corpus first (new inputs go there), the seeds second:
-#   build-fuzz/fuzz_http_request /tmp/corpus test/fuzz/corpus/http_request \
-#     -max_total_time=120
+# Every driver test/fuzz/fuzz_<name>.c, with its seeds in
+# test/fuzz/corpus/<name>/, is built twice, against the project's library
+# (so a driver's dependencies come from the library, not from a list here):
+#
+# - by `make test` (and `make asan`, under the sanitizers) with the normal
+#   compiler and test/fuzz/replay.c as its main, into $(BUILD)/test/fuzz/,
+#   and run over its seeds: a crash or abort fails the run. No clang needed.
+# - by `make fuzz` with clang and libFuzzer, the library built again with
+#   clang's coverage and sanitizers under build-fuzz/, into
+#   build-fuzz/fuzz_<name>. Run one with a scratch corpus first (new inputs
+#   go there), the seeds second:
+#     build-fuzz/fuzz_http_request /tmp/corpus test/fuzz/corpus/http_request \
+#       -max_total_time=120
 FUZZ_CC ?= clang
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRCS := common/err.c common/log.c common/util.c $(wildcard rpc/http/*.c)
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-fuzz: build-fuzz/fuzz_http_request
-
-build-fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard common/*.h rpc/http/*.h)
+$(BUILD)/test/fuzz/fuzz_%: $(BUILD)/obj/test/fuzz/fuzz_%.o \
+		$(BUILD)/obj/test/fuzz/replay.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) $(filter %.c,$^) $(PKG_LIBS) \
-		-lhttp_parser -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+fuzz: deps
+	@command -v $(FUZZ_CC) >/dev/null || { echo "locus: make fuzz needs \
+	$(FUZZ_CC) with libFuzzer (apt-get install clang)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) OPT=-O1 \
+		SAN="$(FUZZ_SAN)" $(patsubst %,build-fuzz/fuzz_%,$(FUZZ_NAMES))
+
+build-fuzz/fuzz_%: build-fuzz/obj/test/fuzz/fuzz_%.o build-fuzz/liblocus.a
+	@echo "  LD  $@"
+	$(Q)$(FUZZ_CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
 
 # ---------------------------------------------------------------- benchmarks
 
@@ -235,22 +272,7 @@ clean:
 	rm -rf build build-asan build-ubsan build-fuzz
 
 format:
-	clang-format -i $(shell find $(MODULES) test -name '*.[ch]' -not -path '*/node_modules/*')
-
-# libFuzzer driver for the raft preface, built with clang outside the normal
-# build. Run it with a scratch corpus first (new inputs go there), the seeds
-# second:
-#   build-fuzz/fuzz_preface /tmp/corpus test/fuzz/corpus/preface \
-#     -max_total_time=120
-FUZZ_CC ?= clang
-
-fuzz: build-fuzz/fuzz_preface
-
-build-fuzz/fuzz_preface: test/fuzz/fuzz_preface.c raft/net_preface.c \
-		raft/net.h common/err.h $(BUILD)/gen/raft/peer.pb-c.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -I. -I$(BUILD)/gen \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		$(PKG_CFLAGS) $(filter %.c,$^) $(PKG_LIBS) -o $@
+	clang-format -i $(shell find $(MODULES) bench test -name '*.[ch]' \
+		-not -path '*/node_modules/*' -not -path 'test/layers/fixture/*')
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -105,10 +105,13 @@ int lc_cluster_init(struct lc_cluster *c, const struct lc_cluster_spec *spec)
     }
     for (unsigned i = 0; i < c->n; i++) {
         char line[64];
-        snprintf(line, sizeof line, "127.0.0.1:%d\n",
-                 spec->base_port + (int)i * c->spec.port_step);
+        c->nodes[i].port = spec->ports != NULL
+                               ? spec->ports[i]
+                               : spec->base_port + (int)i * c->spec.port_step;
+        snprintf(line, sizeof line, "127.0.0.1:%d\n", c->nodes[i].port);
         strcat(members, line);
     }
+    c->spec.ports = NULL; /* not kept: the ports are in nodes[] */
     snprintf(c->cluster_conf, sizeof c->cluster_conf, "%s/cluster.conf",
              c->dir);
     if (write_file(c->cluster_conf, members) != 0) {
@@ -116,7 +119,6 @@ int lc_cluster_init(struct lc_cluster *c, const struct lc_cluster_spec *spec)
     }
     for (unsigned i = 0; i < c->n; i++) {
         struct lc_cluster_node *nd = &c->nodes[i];
-        nd->port = spec->base_port + (int)i * c->spec.port_step;
         snprintf(nd->data_dir, sizeof nd->data_dir, "%s/node%u", c->dir, i);
         snprintf(nd->conf, sizeof nd->conf, "%s/node%u.properties", c->dir,
                  i);
@@ -299,14 +301,35 @@ int lc_cluster_http(struct lc_cluster *c, unsigned i, const char *method,
     return status;
 }
 
+/* Whether node @i, a child of this process, has exited (then reaped: its
+ * pid is 0 and its wait status in exit_status). */
+static bool exited(struct lc_cluster *c, unsigned i)
+{
+    struct lc_cluster_node *nd = &c->nodes[i];
+    int status;
+    if (nd->pid == 0) {
+        return true;
+    }
+    if (c->spec.detach || waitpid(nd->pid, &status, WNOHANG) != nd->pid) {
+        return false;
+    }
+    nd->exit_status = status;
+    nd->pid = 0;
+    return true;
+}
+
 int lc_cluster_wait_ready(struct lc_cluster *c, unsigned i,
                           unsigned timeout_ms)
 {
     uint64_t end = lc_mono_ms() + timeout_ms;
     do {
         char *body = NULL;
-        int st = lc_cluster_http(c, i, "GET", "/nacos/v1/ns/operator/metrics",
-                                 NULL, NULL, &body);
+        int st;
+        if (exited(c, i)) {
+            return -1;
+        }
+        st = lc_cluster_http(c, i, "GET", "/nacos/v1/ns/operator/metrics", NULL,
+                             NULL, &body);
         bool up = st == 200 && body != NULL && strstr(body, "\"UP\"") != NULL;
         free(body);
         if (up) {

@@ -1,6 +1,7 @@
 /* Real locusd clusters on loopback, for tests, benchmarks and `make cluster`.
  *
- * Each node i gets HTTP port base+i*step (raft: that - 1000), its own data
+ * Each node i gets HTTP port ports[i], or base+i*step when no ports are
+ * given (raft: that - 1000; gRPC: + 1000 and + 1001), its own data
  * directory, properties file and log file under the cluster directory, and a
  * shared cluster.conf and secret. Nodes are real processes started with
  * fork/exec, killed with real signals.
@@ -22,6 +23,7 @@ struct lc_cluster_spec {
     const char *locusd;    /* path of the locusd binary */
     const char *extra;     /* extra properties lines, or NULL */
     bool detach;           /* survive this process (make cluster) */
+    const int *ports;      /* n HTTP ports (copied), or NULL: base + i step */
 };
 
 struct lc_cluster_node {
@@ -67,7 +69,8 @@ int lc_cluster_signal(struct lc_cluster *c, unsigned i, int sig);
 void lc_cluster_stop(struct lc_cluster *c);
 
 /* Wait until node @i reports status UP on /nacos/v1/ns/operator/metrics.
- * Return 0, or -1 after @timeout_ms. */
+ * Return 0, or -1 after @timeout_ms or as soon as the node (a child of this
+ * process) has exited; its wait status is then in exit_status. */
 int lc_cluster_wait_ready(struct lc_cluster *c, unsigned i,
                           unsigned timeout_ms);
 int lc_cluster_wait_all_ready(struct lc_cluster *c, unsigned timeout_ms);

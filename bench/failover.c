@@ -229,7 +229,7 @@ static void client_send(struct client *c)
         }
     }
     snprintf(path, sizeof path,
-             "/nacos/v1/ns/instance?serviceName=%s&ip=10.%u.%u.%u&port=%u"
+             "/nacos/v1/ns/instance?serviceName=%s&ip=127.%u.%u.%u&port=%u"
              "&ephemeral=false",
              c->service, fo->trial % 250, c->id,
              (unsigned)(s / PORTS_PER_IP), (unsigned)(s % PORTS_PER_IP) + 1);
@@ -594,8 +594,11 @@ static const char fo_usage[] =
 
 int lc_bench_failover(int argc, char **argv, bool json)
 {
-    struct lc_cluster_spec spec = {3, 19848, 10, "data/bench-failover",
-                                   "build/locusd", NULL, false};
+    struct lc_cluster_spec spec = {.n = 3,
+                                   .base_port = 19848,
+                                   .port_step = 10,
+                                   .dir = "data/bench-failover",
+                                   .locusd = "build/locusd"};
     struct fo fo;
     unsigned trials = 10;
     unsigned steady = 10;

@@ -71,9 +71,12 @@ struct target {
 
 static int node_start(const struct opts *o, struct target *t)
 {
-    struct lc_cluster_spec spec = {1,         o->port, 10,
-                                   o->dir,    o->locusd, o->extra,
-                                   false};
+    struct lc_cluster_spec spec = {.n = 1,
+                                   .base_port = o->port,
+                                   .port_step = 10,
+                                   .dir = o->dir,
+                                   .locusd = o->locusd,
+                                   .extra = o->extra};
     memset(t, 0, sizeof *t);
     if (o->server_port != 0) {
         lc_strlcpy(t->host, o->server_host, sizeof t->host);
@@ -165,14 +168,14 @@ struct gen {
     uint64_t per_service; /* instances per service (0: spread evenly) */
 };
 
-/* Instance @n: ip 10.x.y.z (n's low 24 bits), port from the run and n's
+/* Instance @n: ip 127.x.y.z (n's low 24 bits), port from the run and n's
  * high bits, in service @n % services, so every n is a distinct ip:port. */
 static void register_path(void *data, uint64_t n, char *out, size_t size)
 {
     const struct gen *g = data;
     uint64_t svc = g->per_service != 0 ? n / g->per_service : n % g->services;
     snprintf(out, size,
-             "/nacos/v1/ns/instance?serviceName=%s%llu&ip=10.%u.%u.%u"
+             "/nacos/v1/ns/instance?serviceName=%s%llu&ip=127.%u.%u.%u"
              "&port=%u%s%s",
              g->prefix, (unsigned long long)svc,
              (unsigned)(n >> 16) & 255, (unsigned)(n >> 8) & 255,

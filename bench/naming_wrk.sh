@@ -54,7 +54,7 @@ list_rates=()
 for i in $(seq "$runs"); do
     for s in $(seq 0 9); do
         for h in $(seq 1 10); do
-            curl -sf -XPOST "http://127.0.0.1:$port/nacos/v1/ns/instance?serviceName=bench$s&ip=10.0.$s.$h&port=8080" >/dev/null
+            curl -sf -XPOST "http://127.0.0.1:$port/nacos/v1/ns/instance?serviceName=bench$s&ip=127.1.$s.$h&port=8080" >/dev/null
         done
     done
     n=$(curl -sf "http://127.0.0.1:$port/nacos/v1/ns/instance/list?serviceName=bench9" | grep -o '"instanceId"' | wc -l)

@@ -279,7 +279,7 @@ static int change(struct pb *pb, unsigned k)
     pb->http_error = 0;
     pb->acked_us = 0;
     snprintf(path, sizeof path,
-             "/nacos/v1/ns/instance?serviceName=%s&ip=10.9.9.9&port=%u"
+             "/nacos/v1/ns/instance?serviceName=%s&ip=127.9.9.9&port=%u"
              "&ephemeral=false",
              pb->service, 1000 + (pb->register_op ? k : k - 1));
     pb->call.data = pb;
@@ -344,8 +344,11 @@ static json_t *pct_json(uint64_t *v, size_t n)
 
 int lc_bench_push(int argc, char **argv, bool json, const char *server)
 {
-    struct lc_cluster_spec spec = {
-        1, 19948, 10, "data/bench-push", "build/locusd", NULL, false};
+    struct lc_cluster_spec spec = {.n = 1,
+                                   .base_port = 19948,
+                                   .port_step = 10,
+                                   .dir = "data/bench-push",
+                                   .locusd = "build/locusd"};
     struct lc_cluster cluster;
     bool own = true;
     unsigned n = 100;
@@ -454,7 +457,7 @@ int lc_bench_push(int argc, char **argv, bool json, const char *server)
     {
         char path[512];
         snprintf(path, sizeof path,
-                 "/nacos/v1/ns/instance?serviceName=%s&ip=10.9.9.9&port=%d"
+                 "/nacos/v1/ns/instance?serviceName=%s&ip=127.9.9.9&port=%d"
                  "&ephemeral=false",
                  pb->service, BASE_PORT);
         if (lc_bench_http_agent(pb->host, pb->port, "POST", path, AGENT,

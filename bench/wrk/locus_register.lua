@@ -25,7 +25,7 @@ function request()
   counter = counter + 1
   local n = base + counter
   local path = string.format(
-    "/nacos/v1/ns/instance?serviceName=%s%d&ip=10.%d.%d.%d&port=%d%s",
+    "/nacos/v1/ns/instance?serviceName=%s%d&ip=127.%d.%d.%d&port=%d%s",
     prefix, n % services, fl(n / 16777216) % 256, fl(n / 65536) % 256,
     fl(n / 256) % 256, n % 256 + 1, kind)
   return wrk.format("POST", path)

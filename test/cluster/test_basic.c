@@ -1,7 +1,5 @@
 /* Cluster basics on real locusd processes: bootstrap and membership views,
- * writes through a follower, readiness before the first leader.
- *
- * Ports: HTTP 21000-21999 (raft 20000-20999). */
+ * writes through a follower, readiness before the first leader. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +12,6 @@
 #include <string.h>
 
 #include "test/support/tcluster.h"
-
-#define BAND 21000
 
 static const char *const groups[] = {TC_PS, TC_SM, TC_IM, TC_SW};
 #define N_GROUPS (sizeof groups / sizeof *groups)
@@ -124,7 +120,7 @@ static void test_bootstrap(void **state)
     char leaders[N_GROUPS][64];
     const char *lp[N_GROUPS];
 
-    tc_up(t, "bootstrap", 3, BAND, NULL);
+    tc_up(t, "bootstrap", 3, NULL);
     for (unsigned gi = 0; gi < N_GROUPS; gi++) {
         int l = tc_leader(t, groups[gi], 0, 5000);
         unsigned n_leaders = 0;
@@ -169,7 +165,7 @@ static void test_follower_write(void **state)
     unsigned nf = 0;
     int l;
 
-    tc_up(t, "follower-write", 3, BAND + 40, NULL);
+    tc_up(t, "follower-write", 3, NULL);
     l = tc_leader(t, TC_PS, 0, 5000);
     for (unsigned i = 0; i < 3; i++) {
         if ((int)i != l) {
@@ -181,10 +177,10 @@ static void test_follower_write(void **state)
         int first = 0;
         int missing;
         ports[k] = 8000 + k;
-        tc_must_register(t, f, "rw", "10.1.0.1", ports[k]);
+        tc_must_register(t, f, "rw", "127.1.0.1", ports[k]);
         /* Read-your-writes on the follower, no barrier. */
         missing =
-            tc_missing(t, f, "rw", "10.1.0.1", &ports[k], 1, false, &first);
+            tc_missing(t, f, "rw", "127.1.0.1", &ports[k], 1, false, &first);
         if (missing != 0) {
             fail_msg("write %d acknowledged by follower %u but not in its "
                      "own list right after (missing=%d)",
@@ -194,7 +190,7 @@ static void test_follower_write(void **state)
     for (unsigned i = 0; i < 3; i++) {
         int first = 0;
         int missing =
-            tc_missing(t, i, "rw", "10.1.0.1", ports, 20, true, &first);
+            tc_missing(t, i, "rw", "127.1.0.1", ports, 20, true, &first);
         if (missing != 0) {
             fail_msg("node %u, consistent read: %d of 20 missing (first "
                      "port %d)",
@@ -213,7 +209,7 @@ static void test_readiness(void **state)
     char *body = NULL;
     int st = -1;
 
-    tc_init(t, "readiness", 3, BAND + 80, NULL);
+    tc_init(t, "readiness", 3, NULL);
     tc_start(t, 0);
     /* Wait for the HTTP server to answer at all. */
     end = tc_now_ms() + TC_WAIT_MS;
@@ -241,7 +237,7 @@ static void test_readiness(void **state)
         assert_string_equal(status, "STARTING");
         json_decref(m);
         free(body);
-        st = tc_register(t, 0, "ready", "10.2.0.1", 1, &body);
+        st = tc_register(t, 0, "ready", "127.2.0.1", 1, &body);
         assert_int_equal(st, 503);
         assert_non_null(body);
         assert_string_equal(body,
@@ -259,10 +255,10 @@ static void test_readiness(void **state)
     tc_start(t, 1);
     tc_start(t, 2);
     tc_wait_all_ready(t);
-    tc_must_register(t, 0, "ready", "10.2.0.1", 1);
+    tc_must_register(t, 0, "ready", "127.2.0.1", 1);
     {
         int port = 1;
-        tc_expect_all(t, 1, "ready", "10.2.0.1", &port, 1);
+        tc_expect_all(t, 1, "ready", "127.2.0.1", &port, 1);
     }
     tc_pass(t);
 }

@@ -1,9 +1,7 @@
 /* Smoke tests of `locusctl bench register | query | memory`: each runs for
  * about a second with tiny counts, so the code paths keep working. They
  * check the output (the JSON parses, rates are positive, no request failed,
- * the counts are right), never the timings.
- *
- * Ports: HTTP 15000-15999 (raft 14000-14999). */
+ * the counts are right), never the timings. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +14,6 @@
 #include <string.h>
 
 #include "test/support/tcluster.h"
-
-#define BAND 15000
 
 /* build/locusctl, next to the locusd under test. */
 static const char *locusctl(void)
@@ -101,16 +97,18 @@ static void test_register(void **state)
 {
     struct tc *t = *state;
     json_t *root;
-    tc_init(t, "bench-register", 1, BAND, NULL);
-    root = bench(t, BAND, "register --ephemeral --seconds 1 --runs 2 "
-                          "--conns 4 --services 3");
+    tc_init(t, "bench-register", 1, NULL);
+    root = bench(t, tc_node_port(t),
+                 "register --ephemeral --seconds 1 --runs 2 "
+                 "--conns 4 --services 3");
     check_runs(root, 2);
     assert_string_equal(
         json_string_value(json_object_get(root, "benchmark")),
         "ephemeral registrations (one node)");
     json_decref(root);
-    root = bench(t, BAND + 10, "register --persistent --seconds 1 --runs 1 "
-                               "--conns 4 --metadata {\\\"a\\\":\\\"b\\\"}");
+    root = bench(t, tc_node_port(t),
+                 "register --persistent --seconds 1 --runs 1 "
+                 "--conns 4 --metadata {\\\"a\\\":\\\"b\\\"}");
     check_runs(root, 1);
     json_decref(root);
     tc_pass(t);
@@ -120,9 +118,10 @@ static void test_query(void **state)
 {
     struct tc *t = *state;
     json_t *root;
-    tc_init(t, "bench-query", 1, BAND + 100, NULL);
-    root = bench(t, BAND + 100, "query --seconds 1 --runs 1 --conns 4 "
-                                "--services 2 --instances 3");
+    tc_init(t, "bench-query", 1, NULL);
+    root = bench(t, tc_node_port(t),
+                 "query --seconds 1 --runs 1 --conns 4 "
+                 "--services 2 --instances 3");
     check_runs(root, 1);
     assert_int_equal(json_integer_value(json_object_get(root, "services")),
                      2);
@@ -138,8 +137,8 @@ static void test_memory(void **state)
     json_t *root;
     json_t *r;
     size_t k;
-    tc_init(t, "bench-memory", 1, BAND + 200, NULL);
-    root = bench(t, BAND + 200, "memory --count 300 --conns 4");
+    tc_init(t, "bench-memory", 1, NULL);
+    root = bench(t, tc_node_port(t), "memory --count 300 --conns 4");
     assert_int_equal(json_array_size(json_object_get(root, "results")), 2);
     json_array_foreach(json_object_get(root, "results"), k, r)
     {

@@ -1,9 +1,7 @@
 /* Ephemeral instances on a real locusd: registration, beats keeping them
  * healthy, expiry (unhealthy, then removed), light beats, re-registration
  * from the beat JSON (also after a restart), kinds that must not mix, and
- * bad beats answered with Nacos's errors and changing nothing.
- *
- * Ports: HTTP 13000-13999 (raft 12000-12999). */
+ * bad beats answered with Nacos's errors and changing nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +15,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 13000
 #define NS "/nacos/v1/ns"
 
 /* metadata={"preserved.heart.beat.interval":"300",
@@ -148,14 +145,15 @@ static void test_beats_and_expiry(void **state)
     long long interval = 0;
     uint64_t start, took;
 
-    tc_up(t, "beats", 1, BAND, NULL);
-    expect_body(t, "POST",
-                NS "/instance?serviceName=eph&ip=10.6.0.1&port=80&metadata="
-                   SHORT_META,
-                200, "ok");
-    assert_int_equal(health(t, "eph", "10.6.0.1", 80), 1);
+    tc_up(t, "beats", 1, NULL);
+    expect_body(
+        t, "POST",
+        NS
+        "/instance?serviceName=eph&ip=127.6.0.1&port=80&metadata=" SHORT_META,
+        200, "ok");
+    assert_int_equal(health(t, "eph", "127.6.0.1", 80), 1);
     {
-        json_t *h = host_of(t, "eph", "10.6.0.1", 80);
+        json_t *h = host_of(t, "eph", "127.6.0.1", 80);
         assert_true(json_is_true(json_object_get(h, "ephemeral")));
         assert_int_equal(
             json_integer_value(json_object_get(h, "instanceHeartBeatTimeOut")),
@@ -166,16 +164,16 @@ static void test_beats_and_expiry(void **state)
     /* 3 s of beats: more than the beat timeout, more than the delete one. */
     start = tc_now_ms();
     while (tc_now_ms() - start < 3500) {
-        assert_int_equal(light_beat(t, "eph", "10.6.0.1", 80, &interval),
+        assert_int_equal(light_beat(t, "eph", "127.6.0.1", 80, &interval),
                          10200);
         assert_int_equal(interval, 300); /* from the instance's metadata */
-        assert_int_equal(health(t, "eph", "10.6.0.1", 80), 1);
+        assert_int_equal(health(t, "eph", "127.6.0.1", 80), 1);
         tc_sleep_ms(300);
     }
 
     /* Silence: unhealthy after 1.5 s (+ one 1 s check period). */
     start = tc_now_ms();
-    wait_health(t, "eph", "10.6.0.1", 80, 0, 4000);
+    wait_health(t, "eph", "127.6.0.1", 80, 0, 4000);
     took = tc_now_ms() - start;
     if (took + 300 < 1500) {
         fail_msg("unhealthy after %llu ms of silence, before its 1500 ms "
@@ -183,12 +181,12 @@ static void test_beats_and_expiry(void **state)
                  (unsigned long long)took);
     }
     /* A beat makes it healthy again at once. */
-    assert_int_equal(light_beat(t, "eph", "10.6.0.1", 80, NULL), 10200);
-    assert_int_equal(health(t, "eph", "10.6.0.1", 80), 1);
+    assert_int_equal(light_beat(t, "eph", "127.6.0.1", 80, NULL), 10200);
+    assert_int_equal(health(t, "eph", "127.6.0.1", 80), 1);
 
     /* Silence again: removed after 3 s. */
     start = tc_now_ms();
-    wait_health(t, "eph", "10.6.0.1", 80, -1, 6000);
+    wait_health(t, "eph", "127.6.0.1", 80, -1, 6000);
     took = tc_now_ms() - start;
     if (took + 300 < 3000) {
         fail_msg("removed after %llu ms, before its 3000 ms delete timeout",
@@ -196,7 +194,7 @@ static void test_beats_and_expiry(void **state)
     }
     /* Now unknown: a light beat says so (20404), with the switch's
      * interval. */
-    assert_int_equal(light_beat(t, "eph", "10.6.0.1", 80, &interval), 20404);
+    assert_int_equal(light_beat(t, "eph", "127.6.0.1", 80, &interval), 20404);
     assert_int_equal(interval, 5000);
     assert_true(tc_log_contains(t, 0, "unhealthy: no beat"));
     tc_pass(t);
@@ -207,23 +205,23 @@ static void test_beats_and_expiry(void **state)
 static void test_reregister_from_beat(void **state)
 {
     struct tc *t = *state;
-    /* beat={"ip":"10.6.0.2","port":81,"serviceName":"DEFAULT_GROUP@@rb",
+    /* beat={"ip":"127.6.0.2","port":81,"serviceName":"DEFAULT_GROUP@@rb",
      *       "cluster":"c1","weight":2.5,"metadata":{"k":"v"},
      *       "scheduled":true} (the npm client's extra key is ignored) */
     const char *beat =
         NS "/instance/beat?serviceName=DEFAULT_GROUP%40%40rb&beat=%7B%22ip%22"
-           "%3A%2210.6.0.2%22%2C%22port%22%3A81%2C%22serviceName%22%3A%22"
+           "%3A%22127.6.0.2%22%2C%22port%22%3A81%2C%22serviceName%22%3A%22"
            "DEFAULT_GROUP%40%40rb%22%2C%22cluster%22%3A%22c1%22%2C%22weight%22"
            "%3A2.5%2C%22metadata%22%3A%7B%22k%22%3A%22v%22%7D%2C%22scheduled%22"
            "%3Atrue%7D";
     json_t *h;
     char *body;
 
-    tc_up(t, "rebeat", 1, BAND + 40, NULL);
+    tc_up(t, "rebeat", 1, NULL);
     body = expect(t, "PUT", beat, 200);
     assert_non_null(strstr(body, "\"code\":10200"));
     free(body);
-    h = host_of(t, "rb", "10.6.0.2", 81);
+    h = host_of(t, "rb", "127.6.0.2", 81);
     assert_non_null(h);
     assert_string_equal(json_string_value(json_object_get(h, "clusterName")),
                         "c1");
@@ -232,24 +230,24 @@ static void test_reregister_from_beat(void **state)
         json_string_value(json_object_get(json_object_get(h, "metadata"), "k")),
         "v");
     assert_string_equal(json_string_value(json_object_get(h, "instanceId")),
-                        "10.6.0.2#81#c1#DEFAULT_GROUP@@rb");
+                        "127.6.0.2#81#c1#DEFAULT_GROUP@@rb");
     json_decref(h);
 
     tc_signal(t, 0, SIGTERM);
     tc_start(t, 0);
     tc_wait_ready(t, 0);
-    assert_int_equal(health(t, "rb", "10.6.0.2", 81), -1);
+    assert_int_equal(health(t, "rb", "127.6.0.2", 81), -1);
     free(expect(t, "PUT", beat, 200));
-    assert_int_equal(health(t, "rb", "10.6.0.2", 81), 1);
+    assert_int_equal(health(t, "rb", "127.6.0.2", 81), 1);
 
     /* Deregister (the npm client sends the bare name and the cluster). */
     expect_body(t, "DELETE",
-                NS "/instance?serviceName=rb&ip=10.6.0.2&port=81"
+                NS "/instance?serviceName=rb&ip=127.6.0.2&port=81"
                    "&clusterName=c1&ephemeral=true",
                 200, "ok");
     assert_int_equal(n_hosts(t, "rb"), 0);
     /* Deregistering what is not there is fine too. */
-    expect_body(t, "DELETE", NS "/instance?serviceName=rb&ip=10.6.0.2&port=81",
+    expect_body(t, "DELETE", NS "/instance?serviceName=rb&ip=127.6.0.2&port=81",
                 200, "ok");
     tc_pass(t);
 }
@@ -258,25 +256,27 @@ static void test_reregister_from_beat(void **state)
 static void test_kinds_do_not_mix(void **state)
 {
     struct tc *t = *state;
-    tc_up(t, "kinds", 1, BAND + 80, NULL);
-    expect_body(t, "POST", NS "/instance?serviceName=pers&ip=10.6.0.3&port=1"
-                              "&ephemeral=false",
+    tc_up(t, "kinds", 1, NULL);
+    expect_body(t, "POST",
+                NS "/instance?serviceName=pers&ip=127.6.0.3&port=1"
+                   "&ephemeral=false",
                 200, "ok");
-    expect_body(t, "POST", NS "/instance?serviceName=pers&ip=10.6.0.3&port=2",
+    expect_body(t, "POST", NS "/instance?serviceName=pers&ip=127.6.0.3&port=2",
                 400,
                 "errCode: 400, errMsg: Current service DEFAULT_GROUP@@pers is "
                 "persistent service, can't register ephemeral instance. ");
-    expect_body(t, "POST", NS "/instance?serviceName=eph&ip=10.6.0.3&port=1",
+    expect_body(t, "POST", NS "/instance?serviceName=eph&ip=127.6.0.3&port=1",
                 200, "ok");
-    expect_body(t, "POST", NS "/instance?serviceName=eph&ip=10.6.0.3&port=2"
-                              "&ephemeral=false",
+    expect_body(t, "POST",
+                NS "/instance?serviceName=eph&ip=127.6.0.3&port=2"
+                   "&ephemeral=false",
                 400,
                 "errCode: 400, errMsg: Current service DEFAULT_GROUP@@eph is "
                 "ephemeral service, can't register persistent instance. ");
     /* A beat carrying a registration into the persistent service is refused
      * the same way. */
     expect_body(t, "PUT",
-                NS "/instance/beat?serviceName=pers&beat=%7B%22ip%22%3A%2210."
+                NS "/instance/beat?serviceName=pers&beat=%7B%22ip%22%3A%22127."
                    "6.0.3%22%2C%22port%22%3A9%7D",
                 400,
                 "errCode: 400, errMsg: Current service DEFAULT_GROUP@@pers is "
@@ -296,32 +296,36 @@ static void test_bad_beats(void **state)
         int status;
         const char *body; /* prefix */
     } cases[] = {
-        {"GET", NS "/instance/beat?serviceName=bad&ip=10.6.0.4&port=1", 501,
+        {"GET", NS "/instance/beat?serviceName=bad&ip=127.6.0.4&port=1", 501,
          NULL},
-        {"PUT", NS "/instance/beat?ip=10.6.0.4&port=1", 400,
+        {"PUT", NS "/instance/beat?ip=127.6.0.4&port=1", 400,
          "Param 'serviceName' is required."},
-        {"PUT", NS "/instance/beat?serviceName=bad&ip=10.6.0.4&port=x", 400,
+        {"PUT", NS "/instance/beat?serviceName=bad&ip=127.6.0.4&port=x", 400,
          "Param 'port' is illegal"}, /* the parameter checker first */
         {"PUT", NS "/instance/beat?serviceName=bad&beat=%7Bnope", 400,
          "errCode: 101, errMsg: Nacos deserialize"},
         {"PUT", NS "/instance/beat?serviceName=bad&beat=%5B1%5D", 400,
          "errCode: 101, errMsg: Nacos deserialize"},
-        {"PUT", NS "/instance/beat?serviceName=bad&beat=%7B%22port%22%3A%22a"
-                   "%22%7D",
+        {"PUT",
+         NS "/instance/beat?serviceName=bad&beat=%7B%22port%22%3A%22a"
+            "%22%7D",
          400, "errCode: 101, errMsg: Nacos deserialize"},
-        {"PUT", NS "/instance/beat?serviceName=bad&beat=%7B%22ip%22%3A%2210.6"
-                   ".0.4%22%2C%22port%22%3A70000%7D",
+        {"PUT",
+         NS "/instance/beat?serviceName=bad&beat=%7B%22ip%22%3A%22127.6"
+            ".0.4%22%2C%22port%22%3A70000%7D",
          400, "Param check invalid:Param 'port' is illegal"},
-        {"PUT", NS "/instance/beat?serviceName=bad&beat=%7B%22ip%22%3A%2210.6"
-                   ".0.4%22%2C%22port%22%3A1%2C%22weight%22%3A-1%7D",
+        {"PUT",
+         NS "/instance/beat?serviceName=bad&beat=%7B%22ip%22%3A%22127.6"
+            ".0.4%22%2C%22port%22%3A1%2C%22weight%22%3A-1%7D",
          400, "instance format invalid: The weights range"},
-        {"PUT", NS "/instance/beat?serviceName=bad&beat=%7B%22ip%22%3A%2210.6"
-                   ".0.4%22%2C%22port%22%3A1%2C%22cluster%22%3A%22a_b%22%7D",
+        {"PUT",
+         NS "/instance/beat?serviceName=bad&beat=%7B%22ip%22%3A%22127.6"
+            ".0.4%22%2C%22port%22%3A1%2C%22cluster%22%3A%22a_b%22%7D",
          400, "Instance 'clusterName' should be characters"},
         {"PUT", NS "/instance/beat?serviceName=%40%40bad", 400, NULL},
     };
 
-    tc_up(t, "bad-beats", 1, BAND + 120, NULL);
+    tc_up(t, "bad-beats", 1, NULL);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char *body = expect(t, cases[k].method, cases[k].path,
                             cases[k].status);

@@ -1,8 +1,6 @@
 /* Leader failures under a steady write load: kill -9, a frozen (SIGSTOP)
  * leader, a leader whose disk write fails. Every acknowledged write must
- * survive on every member.
- *
- * Ports: HTTP 23000-23999 (raft 22000-22999). */
+ * survive on every member. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,9 +14,8 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 23000
 #define ALL3 7u
-#define IP "10.3.0.1"
+#define IP "127.3.0.1"
 
 /* Every port the writer got acknowledged is on every running member. */
 static void expect_acked_everywhere(struct tc *t, struct tc_writer *w)
@@ -39,7 +36,7 @@ static void test_kill_leader(void **state)
     int l;
     int nl;
 
-    tc_up(t, "kill-leader", 3, BAND, NULL);
+    tc_up(t, "kill-leader", 3, NULL);
     l = tc_leader(t, TC_PS, 0, 5000);
     w = tc_writer_start(t, "kill", IP, ALL3 & ~(1u << l));
     tc_writer_wait_more(w, 30, 10000, "before the kill");
@@ -75,7 +72,7 @@ static void test_stopped_leader(void **state)
     int nl = -1;
     int after;
 
-    tc_up(t, "stop-leader", 3, BAND + 40, NULL);
+    tc_up(t, "stop-leader", 3, NULL);
     l = tc_leader(t, TC_PS, 0, 5000);
     w = tc_writer_start(t, "stop", IP, ALL3 & ~(1u << l));
     tc_writer_wait_more(w, 20, 10000, "before SIGSTOP");
@@ -138,7 +135,7 @@ static void test_disk_failure(void **state)
     int st;
     int nl;
 
-    tc_init(t, "disk-failure", 3, BAND + 80, NULL);
+    tc_init(t, "disk-failure", 3, NULL);
     /* Node 0's 16th append on the group fails: a handful are spent as a
      * follower (the first leader's barrier), the rest once it leads. */
     tc_start_env(t, 0, "LOCUS_FAULT_APPEND", TC_PS ":15");

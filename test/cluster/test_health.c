@@ -3,10 +3,7 @@
  * on every member, follow leadership, stop while the check switch is off;
  * switches agree across members and survive a restart; PUT /health/instance
  * and /instance/statuses; bad input gets Nacos's answers and changes
- * nothing.
- *
- * Ports: HTTP 19000-19999 (raft 18000-18999), below the kernel's ephemeral
- * range; check targets 19500-19599. */
+ * nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,8 +23,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 19000
-#define TARGET 19500
 #define LOCAL "127.0.0.1"
 #define CT_FORM "application/x-www-form-urlencoded"
 #define SWITCHES "/nacos/v1/ns/operator/switches"
@@ -192,12 +187,14 @@ static void hold_health(struct tc *t, const char *service, int port,
 static void test_tcp_checks(void **state)
 {
     struct tc *t = *state;
-    const int up = TARGET, down = TARGET + 1;
+    int up, down;
     int l;
     int leader;
     char addr[64];
 
-    tc_up(t, "checks", 3, BAND, NULL);
+    tc_up(t, "checks", 3, NULL);
+    up = tc_own_port(t);
+    down = tc_own_port(t); /* nobody listens */
     l = tc_listen_on(up);
     tc_must_register(t, 0, "hc", LOCAL, up);
     tc_must_register(t, 1, "hc", LOCAL, down);
@@ -281,7 +278,7 @@ static void test_switches(void **state)
     char path[512];
     char *before[3];
 
-    tc_up(t, "switches", 3, BAND + 100, NULL);
+    tc_up(t, "switches", 3, NULL);
     for (unsigned i = 0; i < 3; i++) {
         before[i] = switches_of(t, i);
     }
@@ -363,10 +360,11 @@ static void test_switches(void **state)
 static void test_manual_health(void **state)
 {
     struct tc *t = *state;
-    const int port = TARGET + 10; /* nobody listens */
+    int port;
     char path[512];
 
-    tc_up(t, "manual", 3, BAND + 200, NULL);
+    tc_up(t, "manual", 3, NULL);
+    port = tc_own_port(t); /* nobody listens */
     tc_must_register(t, 0, "hm", LOCAL, port);
     snprintf(path, sizeof path,
              HEALTH "?serviceName=hm&ip=" LOCAL "&port=%d&healthy=true", port);

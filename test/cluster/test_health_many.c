@@ -1,17 +1,14 @@
 /* The health checker under load: 2,000 persistent instances at unreachable
  * addresses (each connect times out, so the 256 connect slots stay full
  * and most instances wait in the queue) plus a few reachable ones. The
- * unreachable ones are 127.0.s.i:6600, a listener on every local address
+ * unreachable ones are 127.0.s.i:<hole>, a listener on every local address
  * whose accept queue the test fills and never drains: the kernel drops
- * every further SYN, so each connect times out. (Addresses outside, like
- * the 10.x of `locusctl bench memory`, may be answered by a proxy.) Every
- * unreachable instance turns unhealthy within the expected time, the
- * reachable ones are still checked (connections arrive) and stay healthy,
- * a refused one turns unhealthy, and the loop is never blocked. The check
- * switch off drops every task; on again, they are rebuilt and checking
- * resumes.
- *
- * Ports: HTTP 6000-6999 (raft 5000-5999); check targets 6500-6599. */
+ * every further SYN, so each connect times out, and no packet leaves the
+ * machine (tests use loopback addresses only). Every unreachable instance
+ * turns unhealthy within the expected time, the reachable ones are still
+ * checked (connections arrive) and stay healthy, a refused one turns
+ * unhealthy, and the loop is never blocked. The check switch off drops
+ * every task; on again, they are rebuilt and checking resumes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,9 +28,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 6000
-#define TARGET 6500
-#define BLACKHOLE 6600
 #define LOCAL "127.0.0.1"
 #define SWITCHES "/nacos/v1/ns/operator/switches"
 #define SERVICES 20
@@ -41,7 +35,13 @@
 #define REACHABLE 4
 #define THREADS 4
 
-/* A listener on *:BLACKHOLE whose accept queue is full: connects to it
+/* Ports from the allocator (tc_own_port): the reachable targets, the
+ * refused one, the black hole. */
+static int target[REACHABLE];
+static int refused;
+static int hole_port;
+
+/* A listener on *:hole_port whose accept queue is full: connects to it
  * hang until they time out. Its fd goes to *@fd, the fillers' to @fill. */
 static void blackhole(int *fd, int fill[4])
 {
@@ -51,11 +51,11 @@ static void blackhole(int *fd, int fill[4])
     assert_true(*fd >= 0);
     setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     a.sin_family = AF_INET;
-    a.sin_port = htons(BLACKHOLE);
+    a.sin_port = htons((uint16_t)hole_port);
     a.sin_addr.s_addr = htonl(INADDR_ANY);
     if (bind(*fd, (struct sockaddr *)&a, sizeof a) != 0 ||
         listen(*fd, 0) != 0) {
-        fail_msg("listen on %d: %s", BLACKHOLE, strerror(errno));
+        fail_msg("listen on %d: %s", hole_port, strerror(errno));
     }
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     for (int i = 0; i < 4; i++) {
@@ -86,7 +86,7 @@ struct reg_job {
 };
 
 /* Register services [from, to) x PER_SERVICE instances at
- * 127.0.(s+1).(i+1):BLACKHOLE. */
+ * 127.0.(s+1).(i+1):hole_port. */
 static void *reg_thread(void *arg)
 {
     struct reg_job *j = arg;
@@ -96,7 +96,7 @@ static void *reg_thread(void *arg)
         snprintf(service, sizeof service, "many%u", s);
         for (unsigned i = 0; i < PER_SERVICE && j->ok; i++) {
             snprintf(ip, sizeof ip, "127.0.%u.%u", s + 1, i + 1);
-            j->ok = tc_register_ok(j->t, 0, service, ip, BLACKHOLE);
+            j->ok = tc_register_ok(j->t, 0, service, ip, hole_port);
         }
     }
     return NULL;
@@ -165,8 +165,7 @@ static void expect_checked(struct tc *t, const int *l, unsigned ms)
     }
     for (unsigned i = 0; i < REACHABLE; i++) {
         if (seen[i] == 0) {
-            fail_msg("%s:%d was not checked in %u ms", LOCAL, TARGET + (int)i,
-                     ms);
+            fail_msg("%s:%d was not checked in %u ms", LOCAL, target[i], ms);
         }
     }
 }
@@ -181,8 +180,13 @@ static void test_many_instances(void **state)
     uint64_t start;
     int bad = -2;
 
+    hole_port = tc_own_port(t);
+    for (unsigned i = 0; i < REACHABLE; i++) {
+        target[i] = tc_own_port(t);
+    }
+    refused = tc_own_port(t); /* nobody listens */
     blackhole(&hole, fill);
-    tc_up(t, "many", 1, BAND, NULL);
+    tc_up(t, "many", 1, NULL);
     start = tc_now_ms();
     for (unsigned k = 0; k < THREADS; k++) {
         jobs[k] = (struct reg_job){t, k * SERVICES / THREADS,
@@ -199,10 +203,10 @@ static void test_many_instances(void **state)
 
     /* Behind the queue: reachable instances are still checked. */
     for (unsigned i = 0; i < REACHABLE; i++) {
-        l[i] = tc_listen_on(TARGET + (int)i);
-        tc_must_register(t, 0, "reach", LOCAL, TARGET + (int)i);
+        l[i] = tc_listen_on(target[i]);
+        tc_must_register(t, 0, "reach", LOCAL, target[i]);
     }
-    tc_must_register(t, 0, "refused", LOCAL, TARGET + 50);
+    tc_must_register(t, 0, "refused", LOCAL, refused);
     expect_checked(t, l, 20000);
 
     /* Three timeouts in a row each: at most 256 connects of 500 ms at once

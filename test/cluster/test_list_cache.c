@@ -1,9 +1,7 @@
 /* /instance/list answers served from naming/http/list_cache.c on a real locusd:
  * the cached answer is the rendered one with a fresh lastRefTime, and every
  * change the answer depends on shows at once: a new or withdrawn instance,
- * a health change, a PUT overlay, another query (clusters, healthyOnly).
- *
- * Ports: HTTP 13000-13999 (raft 12000-12999). */
+ * a health change, a PUT overlay, another query (clusters, healthyOnly). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +15,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 13000
 #define NS "/nacos/v1/ns"
 
 static void expect_ok(struct tc *t, const char *method, const char *path)
@@ -102,9 +99,9 @@ static void test_cached_and_fresh(void **state)
     long long ta, tb;
     json_t *root;
 
-    tc_up(t, "cache", 1, BAND, NULL);
+    tc_up(t, "cache", 1, NULL);
     expect_ok(t, "POST",
-              NS "/instance?serviceName=lc&ip=10.7.0.1&port=1"
+              NS "/instance?serviceName=lc&ip=127.7.0.1&port=1"
                  "&metadata=%7B%22v%22%3A%221%22%7D");
     a = list_text(t, "serviceName=lc");
     tc_sleep_ms(20);
@@ -118,14 +115,14 @@ static void test_cached_and_fresh(void **state)
     free(b);
 
     /* A second instance, then one withdrawn. */
-    expect_ok(t, "POST", NS "/instance?serviceName=lc&ip=10.7.0.2&port=2");
+    expect_ok(t, "POST", NS "/instance?serviceName=lc&ip=127.7.0.2&port=2");
     assert_int_equal(n_hosts(t, "serviceName=lc"), 2);
-    expect_ok(t, "DELETE", NS "/instance?serviceName=lc&ip=10.7.0.2&port=2");
+    expect_ok(t, "DELETE", NS "/instance?serviceName=lc&ip=127.7.0.2&port=2");
     assert_int_equal(n_hosts(t, "serviceName=lc"), 1);
 
     /* Re-registering with other metadata changes the host. */
     expect_ok(t, "POST",
-              NS "/instance?serviceName=lc&ip=10.7.0.1&port=1"
+              NS "/instance?serviceName=lc&ip=127.7.0.1&port=1"
                  "&metadata=%7B%22v%22%3A%222%22%7D");
     root = list_json(t, "serviceName=lc");
     assert_string_equal(json_string_value(json_object_get(
@@ -135,16 +132,16 @@ static void test_cached_and_fresh(void **state)
 
     /* A PUT overlay (weight), through raft. */
     expect_ok(t, "PUT",
-              NS "/instance?serviceName=lc&ip=10.7.0.1&port=1&weight=3");
+              NS "/instance?serviceName=lc&ip=127.7.0.1&port=1&weight=3");
     root = list_json(t, "serviceName=lc");
     assert_true(json_real_value(json_object_get(host(root, 1), "weight")) ==
                 3.0);
     json_decref(root);
 
     /* Persistent instances too. */
-    tc_must_register(t, 0, "lcp", "10.7.0.3", 3);
+    tc_must_register(t, 0, "lcp", "127.7.0.3", 3);
     assert_int_equal(n_hosts(t, "serviceName=lcp"), 1);
-    tc_must_register(t, 0, "lcp", "10.7.0.3", 4);
+    tc_must_register(t, 0, "lcp", "127.7.0.3", 4);
     assert_int_equal(n_hosts(t, "serviceName=lcp"), 2);
     tc_pass(t);
 }
@@ -155,12 +152,12 @@ static void test_query_variants(void **state)
     struct tc *t = *state;
     json_t *root;
 
-    tc_up(t, "variants", 1, BAND + 100, NULL);
-    expect_ok(t, "POST", NS "/instance?serviceName=qv&ip=10.7.1.1&port=1");
+    tc_up(t, "variants", 1, NULL);
+    expect_ok(t, "POST", NS "/instance?serviceName=qv&ip=127.7.1.1&port=1");
     expect_ok(t, "POST",
-              NS "/instance?serviceName=qv&ip=10.7.1.2&port=2&clusterName=c2");
+              NS "/instance?serviceName=qv&ip=127.7.1.2&port=2&clusterName=c2");
     expect_ok(t, "POST",
-              NS "/instance?serviceName=qv&ip=10.7.1.3&port=3&healthy=false");
+              NS "/instance?serviceName=qv&ip=127.7.1.3&port=3&healthy=false");
     for (int round = 0; round < 2; round++) { /* miss, then hit */
         assert_int_equal(n_hosts(t, "serviceName=qv"), 3);
         assert_int_equal(n_hosts(t, "serviceName=qv&clusters=c2"), 1);
@@ -175,7 +172,7 @@ static void test_query_variants(void **state)
     /* Health changes show in both variants: an instance whose beats stop
      * turns unhealthy after its 1.5 s timeout, a beat makes it healthy. */
     expect_ok(t, "POST",
-              NS "/instance?serviceName=qv&ip=10.7.1.4&port=4&metadata="
+              NS "/instance?serviceName=qv&ip=127.7.1.4&port=4&metadata="
                  "%7B%22preserved.heart.beat.interval%22%3A%22300%22%2C"
                  "%22preserved.heart.beat.timeout%22%3A%221500%22%7D");
     assert_int_equal(n_hosts(t, "serviceName=qv&healthyOnly=true"), 3);
@@ -183,7 +180,7 @@ static void test_query_variants(void **state)
         uint64_t until = tc_now_ms() + 6000;
         while (n_hosts(t, "serviceName=qv&healthyOnly=true") != 2) {
             if (tc_now_ms() > until) {
-                fail_msg("10.7.1.4 did not turn unhealthy");
+                fail_msg("127.7.1.4 did not turn unhealthy");
             }
             tc_sleep_ms(100);
         }
@@ -195,7 +192,7 @@ static void test_query_variants(void **state)
         char *body = NULL;
         assert_int_equal(tc_http(t, 0, "PUT",
                                  NS "/instance/beat?serviceName=qv"
-                                    "&ip=10.7.1.4&port=4",
+                                    "&ip=127.7.1.4&port=4",
                                  NULL, NULL, &body),
                          200);
         free(body);

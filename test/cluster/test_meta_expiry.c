@@ -10,9 +10,7 @@
  * Whether an overlay is still stored is read from the group's appliedIndex
  * (nothing else writes to naming_instance_metadata here, so the removal is
  * the one entry after the PATCH) and, once the instance is back, from the
- * metadata GET /instance shows on each member.
- *
- * Ports: HTTP 8000-8999 (raft 7000-7999). */
+ * metadata GET /instance shows on each member. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +24,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 8000
 #define NS "/nacos/v1/ns"
 #define N 3
 #define EXPIRED_MS 3000
@@ -237,10 +234,10 @@ static void expire_one(struct tc *t, const char *service, const char *ip,
 static void test_expire(void **state)
 {
     struct tc *t = *state;
-    tc_up(t, "meta-expire", N, BAND, PROPS);
+    tc_up(t, "meta-expire", N, PROPS);
     choose_home(t);
-    expire_one(t, "pe", "10.8.0.1", false);
-    expire_one(t, "ee", "10.8.0.2", true);
+    expire_one(t, "pe", "127.8.0.1", false);
+    expire_one(t, "ee", "127.8.0.2", true);
     tc_pass(t);
 }
 
@@ -255,24 +252,24 @@ static void test_reregister_keeps(void **state)
     long long after[N];
     bool eph[2] = {false, true};
     const char *svc[2] = {"pk", "ek"};
-    tc_up(t, "meta-keep", N, BAND + 40, PROPS);
+    tc_up(t, "meta-keep", N, PROPS);
     choose_home(t);
     for (int k = 0; k < 2; k++) {
-        register_inst(t, svc[k], "10.8.1.1", 1, eph[k], OWN);
-        patch_meta(t, svc[k], "10.8.1.1", 1, eph[k], "k%3Dv");
-        wait_meta_all(t, svc[k], "10.8.1.1", 1, eph[k], PATCHED);
+        register_inst(t, svc[k], "127.8.1.1", 1, eph[k], OWN);
+        patch_meta(t, svc[k], "127.8.1.1", 1, eph[k], "k%3Dv");
+        wait_meta_all(t, svc[k], "127.8.1.1", 1, eph[k], PATCHED);
     }
     im_applied(t, base);
     for (int k = 0; k < 2; k++) {
-        deregister_inst(t, 2, svc[k], "10.8.1.1", 1, eph[k]);
+        deregister_inst(t, 2, svc[k], "127.8.1.1", 1, eph[k]);
     }
     tc_sleep_ms(EXPIRED_MS / 2);
     for (int k = 0; k < 2; k++) {
-        register_inst(t, svc[k], "10.8.1.1", 1, eph[k], PATCHED);
+        register_inst(t, svc[k], "127.8.1.1", 1, eph[k], PATCHED);
     }
     tc_sleep_ms(EXPIRED_MS + 1500);
     for (int k = 0; k < 2; k++) {
-        wait_meta_all(t, svc[k], "10.8.1.1", 1, eph[k], PATCHED);
+        wait_meta_all(t, svc[k], "127.8.1.1", 1, eph[k], PATCHED);
     }
     im_applied(t, after);
     for (unsigned i = 0; i < N; i++) {
@@ -289,11 +286,11 @@ static void test_restart(void **state)
     struct tc *t = *state;
     char *body = NULL;
     uint64_t deadline;
-    tc_up(t, "meta-restart", N, BAND + 80, PROPS);
-    register_inst(t, "pr", "10.8.2.1", 1, false, OWN);
-    patch_meta(t, "pr", "10.8.2.1", 1, false, "k%3Dv");
-    wait_meta_all(t, "pr", "10.8.2.1", 1, false, PATCHED);
-    deregister_inst(t, 0, "pr", "10.8.2.1", 1, false);
+    tc_up(t, "meta-restart", N, PROPS);
+    register_inst(t, "pr", "127.8.2.1", 1, false, OWN);
+    patch_meta(t, "pr", "127.8.2.1", 1, false, "k%3Dv");
+    wait_meta_all(t, "pr", "127.8.2.1", 1, false, PATCHED);
+    deregister_inst(t, 0, "pr", "127.8.2.1", 1, false);
     assert_int_equal(tc_ops(t, 0, TC_IM, "doSnapshot", NULL, &body), 200);
     free(body);
     tc_stop_all(t);
@@ -302,7 +299,7 @@ static void test_restart(void **state)
     }
     tc_wait_all_ready(t);
     deadline = tc_now_ms() + EXPIRED_MS + TC_WAIT_MS;
-    while (!any_log(t, "Remove expired metadata of instance 10.8.2.1:1")) {
+    while (!any_log(t, "Remove expired metadata of instance 127.8.2.1:1")) {
         if (tc_now_ms() > deadline) {
             fail_msg("the orphaned overlay was never removed after restart");
         }
@@ -312,7 +309,7 @@ static void test_restart(void **state)
         long long applied[N];
         im_applied(t, applied); /* every member applied the removal */
     }
-    register_inst(t, "pr", "10.8.2.1", 1, false, OWN);
+    register_inst(t, "pr", "127.8.2.1", 1, false, OWN);
     tc_pass(t);
 }
 

@@ -1,9 +1,7 @@
 /* Instance metadata overlays on a real locusd: PATCH /instance and
  * PUT/DELETE /instance/metadata/batch, their answers, their effect on the
  * list, their survival across a restart (they are Raft state), and their
- * refusals.
- *
- * Ports: HTTP 15000-15999 (raft 14000-14999). */
+ * refusals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +15,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 15000
 #define NS "/nacos/v1/ns"
 
 /* Host ip:port of @service: "weight|metadata-json|enabled" into @out. */
@@ -54,26 +51,26 @@ static void test_patch(void **state)
 {
     struct tc *t = *state;
     char buf[256];
-    tc_up(t, "patch", 1, BAND, NULL);
+    tc_up(t, "patch", 1, NULL);
     tc_expect_body(t, 0, "POST",
-                   NS "/instance?serviceName=p&ip=10.7.0.1&port=1&weight=3"
+                   NS "/instance?serviceName=p&ip=127.7.0.1&port=1&weight=3"
                       "&metadata=a%3D1",
                    200, "ok");
     tc_expect_body(t, 0, "PATCH",
-                   NS "/instance?serviceName=p&ip=10.7.0.1&port=1&weight=2.5",
+                   NS "/instance?serviceName=p&ip=127.7.0.1&port=1&weight=2.5",
                    200, "ok");
-    assert_string_equal(host(t, "p", "10.7.0.1", 1, buf, sizeof buf),
+    assert_string_equal(host(t, "p", "127.7.0.1", 1, buf, sizeof buf),
                         "2.5|{\"a\":\"1\"}");
     tc_expect_body(t, 0, "PATCH",
                    NS
-                   "/instance?serviceName=p&ip=10.7.0.1&port=1&metadata=b%3D2",
+                   "/instance?serviceName=p&ip=127.7.0.1&port=1&metadata=b%3D2",
                    200, "ok");
     /* The instance's own a=1 stays; the overlay's map is now {b:2}. */
-    assert_string_equal(host(t, "p", "10.7.0.1", 1, buf, sizeof buf),
+    assert_string_equal(host(t, "p", "127.7.0.1", 1, buf, sizeof buf),
                         "2.5|{\"a\":\"1\",\"b\":\"2\"}");
     tc_expect_body(t, 0, "PATCH",
                    NS
-                   "/instance?serviceName=p&ip=10.7.0.1&port=1&enabled=false",
+                   "/instance?serviceName=p&ip=127.7.0.1&port=1&enabled=false",
                    200, "ok");
     {
         int st;
@@ -82,29 +79,30 @@ static void test_patch(void **state)
         json_decref(l);
     }
     tc_expect_body(t, 0, "PATCH",
-                   NS "/instance?serviceName=p&ip=10.7.0.9&port=1&weight=1",
+                   NS "/instance?serviceName=p&ip=127.7.0.9&port=1&weight=1",
                    404, "no matched ip found!");
     tc_expect_body(t, 0, "PATCH",
                    NS
-                   "/instance?serviceName=p&ip=10.7.0.1&port=1&clusterName=c2"
+                   "/instance?serviceName=p&ip=127.7.0.1&port=1&clusterName=c2"
                    "&weight=1",
                    404, "no matched ip found!");
     tc_expect_body(t, 0, "PATCH",
-                   NS "/instance?serviceName=nope&ip=10.7.0.1&port=1&weight=1",
+                   NS "/instance?serviceName=nope&ip=127.7.0.1&port=1&weight=1",
                    404,
                    "no ips found for cluster DEFAULT in service "
                    "DEFAULT_GROUP@@nope");
     tc_expect_body(t, 0, "PATCH", NS "/instance?serviceName=p&port=1&weight=1",
                    400, "Param 'ip' is required.");
     tc_expect_body(t, 0, "PATCH",
-                   NS "/instance?serviceName=p&ip=10.7.0.1&port=1&weight=heavy",
+                   NS
+                   "/instance?serviceName=p&ip=127.7.0.1&port=1&weight=heavy",
                    400, "For input string: \"heavy\"");
     /* Unparsable metadata: the parameter checker's 500 (as Nacos). */
     tc_expect_body(t, 0, "PATCH",
                    NS
-                   "/instance?serviceName=p&ip=10.7.0.1&port=1&metadata=%7Bx",
+                   "/instance?serviceName=p&ip=127.7.0.1&port=1&metadata=%7Bx",
                    500, NULL);
-    assert_string_equal(host(t, "p", "10.7.0.1", 1, buf, sizeof buf),
+    assert_string_equal(host(t, "p", "127.7.0.1", 1, buf, sizeof buf),
                         "2.5|{\"a\":\"1\",\"b\":\"2\"}");
     tc_pass(t);
 }
@@ -115,43 +113,43 @@ static void test_batch(void **state)
 {
     struct tc *t = *state;
     char buf[256];
-    tc_up(t, "batch", 1, BAND + 40, NULL);
-    tc_expect_body(t, 0, "POST",
-                   NS
-                   "/instance?serviceName=b&ip=10.7.0.1&port=1&ephemeral=false",
-                   200, "ok");
-    tc_expect_body(t, 0, "POST",
-                   NS
-                   "/instance?serviceName=b&ip=10.7.0.2&port=2&ephemeral=false",
-                   200, "ok");
+    tc_up(t, "batch", 1, NULL);
+    tc_expect_body(
+        t, 0, "POST",
+        NS "/instance?serviceName=b&ip=127.7.0.1&port=1&ephemeral=false", 200,
+        "ok");
+    tc_expect_body(
+        t, 0, "POST",
+        NS "/instance?serviceName=b&ip=127.7.0.2&port=2&ephemeral=false", 200,
+        "ok");
     tc_expect_body(t, 0, "PUT",
                    NS "/instance/metadata/batch?serviceName=b&metadata=k%3Dv"
                       "&consistencyType=persist&instances=%5B%7B%22ip%22%3A%22"
-                      "10.7.0.2%22%2C%22port%22%3A2%7D%5D",
+                      "127.7.0.2%22%2C%22port%22%3A2%7D%5D",
                    200,
-                   "{\"updated\":[\"10.7.0.2:2:unknown:DEFAULT:persist\"]}");
-    assert_string_equal(host(t, "b", "10.7.0.1", 1, buf, sizeof buf), "1|{}");
-    assert_string_equal(host(t, "b", "10.7.0.2", 2, buf, sizeof buf),
+                   "{\"updated\":[\"127.7.0.2:2:unknown:DEFAULT:persist\"]}");
+    assert_string_equal(host(t, "b", "127.7.0.1", 1, buf, sizeof buf), "1|{}");
+    assert_string_equal(host(t, "b", "127.7.0.2", 2, buf, sizeof buf),
                         "1|{\"k\":\"v\"}");
     /* No list (or one that does not parse): every instance. */
     tc_expect_body(t, 0, "PUT",
                    NS "/instance/metadata/batch?serviceName=b&metadata=z%3D1"
                       "&instances=nonsense",
                    200, NULL);
-    assert_string_equal(host(t, "b", "10.7.0.1", 1, buf, sizeof buf),
+    assert_string_equal(host(t, "b", "127.7.0.1", 1, buf, sizeof buf),
                         "1|{\"z\":\"1\"}");
     tc_expect_body(t, 0, "DELETE",
                    NS "/instance/metadata/batch?serviceName=b&metadata=z%3D0",
                    200, NULL);
-    assert_string_equal(host(t, "b", "10.7.0.2", 2, buf, sizeof buf),
+    assert_string_equal(host(t, "b", "127.7.0.2", 2, buf, sizeof buf),
                         "1|{\"k\":\"v\"}");
 
     tc_signal(t, 0, SIGTERM);
     tc_start(t, 0);
     tc_wait_ready(t, 0);
-    assert_string_equal(host(t, "b", "10.7.0.2", 2, buf, sizeof buf),
+    assert_string_equal(host(t, "b", "127.7.0.2", 2, buf, sizeof buf),
                         "1|{\"k\":\"v\"}");
-    assert_string_equal(host(t, "b", "10.7.0.1", 1, buf, sizeof buf), "1|{}");
+    assert_string_equal(host(t, "b", "127.7.0.1", 1, buf, sizeof buf), "1|{}");
 
     /* Refusals. */
     tc_expect_body(t, 0, "PUT", NS "/instance/metadata/batch?serviceName=b",
@@ -169,7 +167,7 @@ static void test_batch(void **state)
                    NS
                    "/instance/metadata/batch?serviceName=none&metadata=a%3D1",
                    200, "{\"updated\":[]}");
-    assert_string_equal(host(t, "b", "10.7.0.2", 2, buf, sizeof buf),
+    assert_string_equal(host(t, "b", "127.7.0.2", 2, buf, sizeof buf),
                         "1|{\"k\":\"v\"}");
     tc_pass(t);
 }

@@ -1,9 +1,7 @@
 /* /nacos/v1/ns/operator/distro/client and /operator/log on real locusd
  * processes: the responsible server is Nacos's DistroMapper choice among the
  * healthy members, the same on every member, and moves when a member dies;
- * the log endpoint changes a module's level; bad requests are refused.
- *
- * Ports: HTTP 9000-9999 (raft 8000-8999). */
+ * the log endpoint changes a module's level; bad requests are refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +16,6 @@
 #include "distro/mapper.h"
 #include "test/support/tcluster.h"
 
-#define BAND 9000
 #define OPS "/nacos/v1/ns/operator"
 
 /* Node @i's responsibleServer for ip:port, into @out ("" on failure). */
@@ -42,8 +39,8 @@ static const char *responsible(struct tc *t, unsigned i, const char *ip,
 }
 
 static const char *const tags[][2] = {
-    {"127.0.0.1", "8080"}, {"10.0.0.1", "80"},   {"192.168.1.254", "49152"},
-    {"zz", "65535"},       {"10.1.2.3", "7001"}, {"172.16.0.9", "31000"},
+    {"127.0.0.1", "8080"}, {"127.0.0.1", "80"},   {"127.168.1.254", "49152"},
+    {"zz", "65535"},       {"127.1.2.3", "7001"}, {"127.16.0.9", "31000"},
 };
 
 /* Every node in @mask answers lc_distro_index over the @n sorted @servers. */
@@ -72,17 +69,17 @@ static void test_standalone(void **state)
     char got[300];
     char self[64];
 
-    tc_up(t, "operator-standalone", 1, BAND, NULL);
-    snprintf(self, sizeof self, "127.0.0.1:%d", BAND);
-    assert_string_equal(responsible(t, 0, "10.0.0.1", "80", got, sizeof got),
+    tc_up(t, "operator-standalone", 1, NULL);
+    snprintf(self, sizeof self, "127.0.0.1:%d", t->c.nodes[0].port);
+    assert_string_equal(responsible(t, 0, "127.0.0.1", "80", got, sizeof got),
                         self);
     tc_expect_body(t, 0, "GET",
                    "/nacos/v1/ns/ops/distro/client?ip=a&port=", 200, NULL);
     tc_expect_body(t, 0, "GET", OPS "/distro/client?port=80", 400,
                    "Parameter 'ip' is missing");
-    tc_expect_body(t, 0, "GET", OPS "/distro/client?ip=10.0.0.1", 400,
+    tc_expect_body(t, 0, "GET", OPS "/distro/client?ip=127.0.0.1", 400,
                    "Parameter 'port' is missing");
-    tc_expect_body(t, 0, "POST", OPS "/distro/client?ip=10.0.0.1&port=80", 501,
+    tc_expect_body(t, 0, "POST", OPS "/distro/client?ip=127.0.0.1&port=80", 501,
                    NULL);
 
     /* log: PUT only, both parameters required; a known name changes the
@@ -111,10 +108,10 @@ static void test_cluster_mapping(void **state)
     const char *servers[3];
     uint64_t end;
 
-    tc_up(t, "operator-cluster", 3, BAND + 40, NULL);
+    tc_up(t, "operator-cluster", 3, NULL);
     for (unsigned i = 0; i < 3; i++) {
-        snprintf(addr[i], sizeof addr[i], "127.0.0.1:%d", BAND + 40 + 10 * i);
-        servers[i] = addr[i]; /* already in address order */
+        snprintf(addr[i], sizeof addr[i], "127.0.0.1:%d", t->c.nodes[i].port);
+        servers[i] = addr[i]; /* already in address order (tc_init) */
     }
     end = tc_now_ms() + 10000; /* peer links come up after the start */
     while (!all_agree(t, 7, servers, 3) && tc_now_ms() < end) {

@@ -5,10 +5,7 @@
  * push answer Nacos's shapes and errors.
  *
  * The ack timeout is shortened to 400 ms (locus.naming.push.ack_timeout_ms)
- * so the test runs in seconds.
- *
- * Ports: HTTP 11000-11999 (raft 10000-10999; below the ephemeral
- * port range, so outgoing connections never hold them). */
+ * so the test runs in seconds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +24,6 @@
 #include "bench/bench.h"
 #include "test/support/tcluster.h"
 
-#define BAND 11000
 #define ACK_MS 400
 #define AGENT "Nacos-Java-Client:v1.0.0"
 #define EXTRA "locus.naming.push.ack_timeout_ms=400\n"
@@ -131,8 +127,9 @@ static void test_push_acked(void **state)
     json_t *push, *info;
     json_t *subs;
     uint64_t t0;
+    int port;
 
-    tc_up(t, "push_acked", 1, BAND, EXTRA);
+    tc_up(t, "push_acked", 1, EXTRA);
     udp_open(&u);
     subscribe(t, &u, "psvc", "DEFAULT");
 
@@ -151,9 +148,12 @@ static void test_push_acked(void **state)
     json_decref(push);
     json_decref(info);
 
-    /* A persistent instance: pushed within well under a second. */
+    /* A persistent instance: pushed within well under a second. It stays
+     * healthy (a listener at its address), so no health change pushes. */
+    port = tc_own_port(t);
+    tc_live(t, "127.1.1.1", port);
     t0 = tc_now_ms();
-    tc_must_register(t, 0, "psvc", "10.1.1.1", 8080);
+    tc_must_register(t, 0, "psvc", "127.1.1.1", port);
     push = udp_recv(&u, 3000, &info);
     assert_non_null(push);
     assert_true(tc_now_ms() - t0 < 1000);
@@ -161,7 +161,7 @@ static void test_push_acked(void **state)
     assert_string_equal(
         json_string_value(json_object_get(
             json_array_get(json_object_get(info, "hosts"), 0), "ip")),
-        "10.1.1.1");
+        "127.1.1.1");
     assert_true(json_integer_value(json_object_get(push, "lastRefTime")) <
                 ((json_int_t)1 << 53));
     udp_ack(&u, push);
@@ -232,9 +232,12 @@ static void test_push_unacked(void **state)
     struct udp u;
     json_t *p1, *p2, *i1, *i2, *st;
     uint64_t t1;
+    int port;
 
-    tc_up(t, "push_unacked", 1, BAND + 100, EXTRA);
-    tc_must_register(t, 0, "usvc", "10.1.1.2", 80);
+    tc_up(t, "push_unacked", 1, EXTRA);
+    port = tc_own_port(t);
+    tc_live(t, "127.1.1.2", port); /* stays healthy: no health push */
+    tc_must_register(t, 0, "usvc", "127.1.1.2", port);
     udp_open(&u);
     subscribe(t, &u, "usvc", "");
     p1 = udp_recv(&u, 3000, &i1);
@@ -270,7 +273,7 @@ static void test_push_bad_input(void **state)
     json_t *subs;
     json_t *info;
 
-    tc_up(t, "push_bad", 1, BAND + 200, EXTRA);
+    tc_up(t, "push_bad", 1, EXTRA);
     udp_open(&u);
 
     /* Unknown agents, old versions and udpPort=0 do not subscribe. */

@@ -8,9 +8,7 @@
  *     (localhost); a name that does not resolve fails its pushes;
  *   - /service/subscribers with aggregation (the default) merges every
  *     member's subscribers, keeps answering when a member is dead or hung,
- *     and aggregation=false stays local.
- *
- * Ports: HTTP 6000-6999 (raft 5000-5999). */
+ *     and aggregation=false stays local. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +27,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 6000
 #define AGENT "Nacos-Java-Client:v1.0.0"
 #define EXTRA                                                                  \
     "locus.naming.push.ack_timeout_ms=400\n"                                   \
@@ -216,6 +213,16 @@ static json_int_t n_subscribers(struct tc *t, unsigned i, const char *query)
 
 /* ---------------------------------------------------------------- tests */
 
+/* Register a persistent instance of @service at @ip on node 0, at an
+ * address that stays healthy (tc_live): no health change pushes. */
+static void must_register_live(struct tc *t, const char *service,
+                               const char *ip)
+{
+    int port = tc_own_port(t);
+    tc_live(t, ip, port);
+    tc_must_register(t, 0, service, ip, port);
+}
+
 /* v2 instance/list subscribes ip:port like InstanceControllerV2.list. */
 static void test_v2_subscribe(void **state)
 {
@@ -228,7 +235,7 @@ static void test_v2_subscribe(void **state)
     char addr[64];
     json_t *info;
 
-    tc_up(t, "v2_subscribe", 1, BAND, EXTRA);
+    tc_up(t, "v2_subscribe", 1, EXTRA);
     assert_true(udp_open(&u, "127.0.0.1"));
 
     /* v1's names mean nothing to v2: no subscription. */
@@ -300,7 +307,7 @@ static void test_v2_subscribe(void **state)
                         "DEFAULT_GROUP@@v2s");
     json_decref(subs);
     expect_push(&u, "DEFAULT_GROUP@@v2s", 0);
-    tc_must_register(t, 0, "v2s", "10.2.2.2", 80);
+    must_register_live(t, "v2s", "127.2.2.2");
     expect_push(&u, "DEFAULT_GROUP@@v2s", 1);
 
     subs = get_json(t, 0, "/nacos/v1/ns/service/subscribers?serviceName=v2s");
@@ -339,13 +346,13 @@ static void test_push_v6_and_names(void **state)
     struct udp u4, u6;
     json_t *info;
 
-    tc_up(t, "push_v6", 1, BAND + 100, EXTRA);
+    tc_up(t, "push_v6", 1, EXTRA);
 
     /* A host name: resolved off the loop, pushed, acked. */
     assert_true(udp_open(&u4, "127.0.0.1"));
     subscribe_v1(t, 0, &u4, "named", "localhost");
     expect_push(&u4, "DEFAULT_GROUP@@named", 0);
-    tc_must_register(t, 0, "named", "10.3.3.3", 80);
+    must_register_live(t, "named", "127.3.3.3");
     expect_push(&u4, "DEFAULT_GROUP@@named", 1);
     assert_null(udp_recv(&u4, 1000, &info)); /* acked: no resend */
     assert_int_equal(push_state(t, "succeed"), 2);
@@ -365,7 +372,7 @@ static void test_push_v6_and_names(void **state)
     } else {
         subscribe_v1(t, 0, &u6, "six", "::1");
         expect_push(&u6, "DEFAULT_GROUP@@six", 0);
-        tc_must_register(t, 0, "six", "10.6.6.6", 80);
+        must_register_live(t, "six", "127.6.6.6");
         expect_push(&u6, "DEFAULT_GROUP@@six", 1);
         assert_null(udp_recv(&u6, 1000, &info));
         assert_int_equal(push_state(t, "succeed"), 4);
@@ -391,7 +398,7 @@ static void test_subscribers_aggregate(void **state)
     char addr[64];
     uint64_t t0;
 
-    tc_up(t, "subs_agg", 3, BAND + 200, EXTRA);
+    tc_up(t, "subs_agg", 3, EXTRA);
     assert_true(udp_open(&a, "127.0.0.1"));
     assert_true(udp_open(&b, "127.0.0.1"));
     subscribe_v1(t, 0, &a, "agg", "127.0.0.1");

@@ -2,9 +2,7 @@
  * update, detail, delete, list, names) and /nacos/v1/ns/catalog, with
  * Nacos's answers to bad input (nothing changes), protectThreshold in the
  * instance list, paging and patterns, services surviving restarts (log and
- * snapshot), and the empty-service / expired-metadata cleaners.
- *
- * Ports: HTTP 31000-31999 (raft 30000-30999). */
+ * snapshot), and the empty-service / expired-metadata cleaners. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +16,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 31000
 #define NS "/nacos/v1/ns"
 #define CT_FORM "application/x-www-form-urlencoded"
 
@@ -79,6 +76,18 @@ static void register_inst(struct tc *t, const char *service, const char *ip,
     ok(t, "POST", NS "/instance", form);
 }
 
+/* A healthy instance at a port of its own where health checks succeed
+ * (tc_live): it stays healthy. Elsewhere on loopback checks are refused: an
+ * instance registered unhealthy stays so, a healthy one turns unhealthy at
+ * its first check (2-7 s). */
+static void register_inst_live(struct tc *t, const char *service,
+                               const char *ip)
+{
+    int port = tc_own_port(t);
+    tc_live(t, ip, port);
+    register_inst(t, service, ip, port, true);
+}
+
 static void deregister_inst(struct tc *t, const char *service, const char *ip,
                             int port)
 {
@@ -113,7 +122,7 @@ static void test_crud(void **state)
     struct tc *t = *state;
     json_t *j;
 
-    tc_up(t, "service-crud", 1, BAND, NULL);
+    tc_up(t, "service-crud", 1, NULL);
 
     /* create with everything; the selector JSON is URL-encoded once more,
      * as Nacos decodes it again */
@@ -156,8 +165,8 @@ static void test_crud(void **state)
     json_decref(j);
 
     /* an instance gives the service a cluster */
-    register_inst(t, "s1", "10.0.0.1", 80, true);
-    register_inst(t, "s1", "10.0.0.2", 80, true);
+    register_inst(t, "s1", "127.0.0.1", 80, true);
+    register_inst(t, "s1", "127.0.0.2", 80, true);
     j = get_json(t, NS "/service?serviceName=s1");
     assert_int_equal(json_array_size(json_object_get(j, "clusters")), 1);
     json_decref(j);
@@ -175,8 +184,8 @@ static void test_crud(void **state)
                 "Service DEFAULT_GROUP@@s1 is not empty, can't be delete. "
                 "Please unregister instance first",
                 NULL));
-    deregister_inst(t, "s1", "10.0.0.1", 80);
-    deregister_inst(t, "s1", "10.0.0.2", 80);
+    deregister_inst(t, "s1", "127.0.0.1", 80);
+    deregister_inst(t, "s1", "127.0.0.2", 80);
     ok(t, "DELETE", NS "/service?serviceName=s1", NULL);
     free(expect(t, "GET", NS "/service?serviceName=s1", NULL, 400,
                 "service not found, namespace: public, serviceName: "
@@ -346,9 +355,9 @@ static void test_bad_input(void **state)
     struct tc *t = *state;
     char *before;
 
-    tc_up(t, "service-bad", 1, BAND + 40, NULL);
+    tc_up(t, "service-bad", 1, NULL);
     ok(t, "POST", NS "/service?serviceName=base&protectThreshold=0.25", NULL);
-    register_inst(t, "base", "10.0.0.1", 80, true);
+    register_inst(t, "base", "127.0.0.1", 80, true);
     before = state_of(t);
     for (size_t k = 0; k < sizeof bads / sizeof bads[0]; k++) {
         const struct bad *b = &bads[k];
@@ -406,10 +415,10 @@ static void test_protect_threshold(void **state)
     struct tc *t = *state;
     json_t *l, *c;
 
-    tc_up(t, "service-protect", 1, BAND + 80, NULL);
+    tc_up(t, "service-protect", 1, NULL);
     /* No metadata: unhealthy instances are shown as they are. */
-    register_inst(t, "plain", "10.0.0.1", 80, false);
-    register_inst(t, "plain", "10.0.0.2", 80, false);
+    register_inst(t, "plain", "127.0.0.1", 80, false);
+    register_inst(t, "plain", "127.0.0.2", 80, false);
     l = list_of(t, "plain", "");
     expect_hosts(l, 2, false, false);
     json_decref(l);
@@ -417,8 +426,8 @@ static void test_protect_threshold(void **state)
     /* Created through the API (threshold 0.0): all unhealthy are all
      * returned, healthy, and the threshold is reported reached. */
     ok(t, "POST", NS "/service?serviceName=guarded", NULL);
-    register_inst(t, "guarded", "10.0.0.1", 80, false);
-    register_inst(t, "guarded", "10.0.0.2", 80, false);
+    register_inst(t, "guarded", "127.0.0.1", 80, false);
+    register_inst(t, "guarded", "127.0.0.2", 80, false);
     l = list_of(t, "guarded", "");
     expect_hosts(l, 2, true, true);
     json_decref(l);
@@ -435,8 +444,8 @@ static void test_protect_threshold(void **state)
     json_decref(c);
 
     /* One of two healthy: 0.5 <= 0.5 reaches, 0.4 does not. */
-    register_inst(t, "guarded", "10.0.0.3", 80, true);
-    deregister_inst(t, "guarded", "10.0.0.2", 80);
+    register_inst_live(t, "guarded", "127.0.0.3");
+    deregister_inst(t, "guarded", "127.0.0.2", 80);
     ok(t, "PUT", NS "/service", "serviceName=guarded&protectThreshold=0.5");
     l = list_of(t, "guarded", "");
     expect_hosts(l, 2, true, true);
@@ -465,7 +474,7 @@ static void test_listing(void **state)
     struct tc *t = *state;
     json_t *j;
 
-    tc_up(t, "service-list", 1, BAND + 120, NULL);
+    tc_up(t, "service-list", 1, NULL);
     ok(t, "POST", NS "/service?serviceName=a1", NULL);
     ok(t, "POST", NS "/service?serviceName=a2", NULL);
     ok(t, "POST", NS "/service?serviceName=b1", NULL);
@@ -474,9 +483,9 @@ static void test_listing(void **state)
     ok(t, "POST", NS "/service?serviceName=x1&groupName=G2", NULL);
     ok(t, "POST", NS "/service?serviceName=G2@@x2", NULL);
     ok(t, "POST", NS "/service?serviceName=y1&namespaceId=ns1", NULL);
-    register_inst(t, "b1", "10.0.0.1", 80, true);
-    register_inst(t, "b1", "10.0.0.2", 80, false);
-    register_inst(t, "b1", "10.0.0.3", 81, true);
+    register_inst_live(t, "b1", "127.0.0.1");
+    register_inst(t, "b1", "127.0.0.2", 80, false);
+    register_inst_live(t, "b1", "127.0.0.3");
 
     expect_json(t, NS "/service/list?pageNo=1&pageSize=2",
                 "{\"count\":5,\"doms\":[\"a1\",\"a2\"]}");
@@ -555,10 +564,10 @@ static void test_listing(void **state)
                        "&pageNo=2&pageSize=2");
     assert_int_equal(json_integer_value(json_object_get(j, "count")), 3);
     assert_int_equal(json_array_size(json_object_get(j, "list")), 1);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(json_object_get(j, "list"), 0),
-                            "ip")),
-                        "10.0.0.3");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(j, "list"), 0), "ip")),
+        "127.0.0.3");
     json_decref(j);
     j = get_json(t, NS "/catalog/instances?serviceName=b1&clusterName=DEFAULT"
                        "&pageNo=1&pageSize=2");
@@ -581,7 +590,7 @@ static void test_restart(void **state)
     struct tc *t = *state;
     char addr[64];
 
-    tc_up(t, "service-restart", 1, BAND + 160, NULL);
+    tc_up(t, "service-restart", 1, NULL);
     ok(t, "POST", NS "/service?serviceName=kept&protectThreshold=0.7"
                   "&metadata=k%3Dv",
        NULL);
@@ -641,15 +650,15 @@ static void test_cleaners(void **state)
     struct tc *t = *state;
     uint64_t t0;
 
-    tc_up(t, "service-clean", 1, BAND + 200,
+    tc_up(t, "service-clean", 1,
           "nacos.naming.clean.empty-service.interval=200\n"
           "nacos.naming.clean.empty-service.expired-time=1500\n"
           "nacos.naming.clean.expired-metadata.interval=200\n"
           "nacos.naming.clean.expired-metadata.expired-time=1000\n");
     ok(t, "POST", NS "/service?serviceName=empty&protectThreshold=0.5", NULL);
     ok(t, "POST", NS "/service?serviceName=busy", NULL);
-    register_inst(t, "busy", "10.0.0.1", 80, true);
-    register_inst(t, "bare", "10.0.0.1", 80, true);
+    register_inst(t, "busy", "127.0.0.1", 80, true);
+    register_inst(t, "bare", "127.0.0.1", 80, true);
     t0 = tc_now_ms();
     assert_true(listed(t, "empty"));
 
@@ -663,7 +672,7 @@ static void test_cleaners(void **state)
               "automatically cleaned"));
 
     /* A service whose last instance left goes the same way. */
-    deregister_inst(t, "bare", "10.0.0.1", 80);
+    deregister_inst(t, "bare", "127.0.0.1", 80);
     assert_true(listed(t, "bare"));
     wait_unlisted(t, "bare", 5000);
 

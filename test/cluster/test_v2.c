@@ -1,8 +1,6 @@
 /* The /nacos/v2/ns envelope on a real locusd: success and error shapes,
  * status codes, detail codes, and the v2 spellings (clusterName for the
- * list, serviceName in the detail, a bare beat answer).
- *
- * Ports: HTTP 17000-17999 (raft 16000-16999). */
+ * list, serviceName in the detail, a bare beat answer). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +13,6 @@
 
 #include "test/support/tcluster.h"
 
-#define BAND 17000
 #define V2 "/nacos/v2/ns"
 #define CT_FORM "application/x-www-form-urlencoded"
 
@@ -48,17 +45,17 @@ static void test_envelope(void **state)
     json_t *d;
     char *body = NULL;
 
-    tc_up(t, "v2", 1, BAND, NULL);
-    d = call(t, "POST", V2 "/instance", "serviceName=s&ip=10.8.0.1&port=1", 200,
-             0);
+    tc_up(t, "v2", 1, NULL);
+    d = call(t, "POST", V2 "/instance", "serviceName=s&ip=127.8.0.1&port=1",
+             200, 0);
     assert_string_equal(json_string_value(d), "ok");
     json_decref(d);
     d = call(t, "POST", V2 "/instance",
-             "serviceName=s&ip=10.8.0.1&port=2&clusterName=c2&ephemeral=true",
+             "serviceName=s&ip=127.8.0.1&port=2&clusterName=c2&ephemeral=true",
              200, 0);
     json_decref(d);
 
-    d = call(t, "GET", V2 "/instance?serviceName=s&ip=10.8.0.1&port=1", NULL,
+    d = call(t, "GET", V2 "/instance?serviceName=s&ip=127.8.0.1&port=1", NULL,
              200, 0);
     assert_string_equal(json_string_value(json_object_get(d, "serviceName")),
                         "DEFAULT_GROUP@@s");
@@ -74,24 +71,25 @@ static void test_envelope(void **state)
     json_decref(d);
 
     /* Errors keep the HTTP status and carry the detail. */
-    d = call(t, "POST", V2 "/instance", "serviceName=s&ip=10.8.0.1", 400,
+    d = call(t, "POST", V2 "/instance", "serviceName=s&ip=127.8.0.1", 400,
              10000);
     assert_string_equal(json_string_value(d), "Required parameter 'port' type "
                                               "String is not present");
     json_decref(d);
     d = call(t, "POST", V2 "/instance",
-             "serviceName=s&ip=10.8.0.1&port=3&weight=20000", 400, 20002);
+             "serviceName=s&ip=127.8.0.1&port=3&weight=20000", 400, 20002);
     json_decref(d);
-    d = call(t, "GET", V2 "/instance?serviceName=s&ip=10.8.0.9&port=1", NULL,
+    d = call(t, "GET", V2 "/instance?serviceName=s&ip=127.8.0.9&port=1", NULL,
              404, 20004);
     assert_string_equal(json_string_value(d), "no matched ip found!");
     json_decref(d);
 
     /* The beat answer is not wrapped. */
-    assert_int_equal(
-        tc_http(t, 0, "PUT", V2 "/instance/beat?serviceName=s&ip=10.8.0.1&port=1",
-                NULL, NULL, &body),
-        200);
+    assert_int_equal(tc_http(t, 0, "PUT",
+                             V2
+                             "/instance/beat?serviceName=s&ip=127.8.0.1&port=1",
+                             NULL, NULL, &body),
+                     200);
     assert_non_null(body);
     assert_non_null(strstr(body, "\"code\":10200"));
     assert_null(strstr(body, "\"message\""));
@@ -136,11 +134,12 @@ static void test_envelope(void **state)
              NULL, 200, 0);
     json_decref(d);
     d = call(t, "PUT",
-             V2 "/health/instance?serviceName=s&ip=10.8.0.1&port=1&healthy=false",
+             V2
+             "/health/instance?serviceName=s&ip=127.8.0.1&port=1&healthy=false",
              NULL, 400, 20002); /* refused while the server checks health */
     json_decref(d);
 
-    d = call(t, "DELETE", V2 "/instance", "serviceName=s&ip=10.8.0.1&port=1",
+    d = call(t, "DELETE", V2 "/instance", "serviceName=s&ip=127.8.0.1&port=1",
              200, 0);
     json_decref(d);
     d = call(t, "GET", V2 "/instance/list?serviceName=s", NULL, 200, 0);

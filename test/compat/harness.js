@@ -10,6 +10,7 @@
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
+const dgram = require('node:dgram');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -86,6 +87,18 @@ function uniq(prefix) {
 
 // ------------------------------------------------------------------ ports
 
+// The allocator of test/support/ports.c (its header says more): a main
+// port P in 11000-31000, below the kernel's ephemeral range, such that P,
+// P - 1000 (raft), P + 1000 and P + 1001 (gRPC) are free on 127.0.0.1 for
+// TCP, reserved by holding a UDP socket bound on each until releasePort(P)
+// (locusd uses only TCP on them). Every allocator checks UDP too, so no one
+// else takes them meanwhile: not another suite of this run (suites start
+// concurrently), not a C test binary, not another checkout's tests.
+const PORT_MIN = 11000;
+const PORT_MAX = 31000;
+const COMPANIONS = [0, -1000, 1000, 1001];
+const held = new Map(); // main port -> its UDP sockets
+
 function tcpFree(port) {
   return new Promise((resolve) => {
     const s = net.createServer();
@@ -94,36 +107,53 @@ function tcpFree(port) {
   });
 }
 
-// A base HTTP port such that, for each of n nodes (HTTP base + 10 i), the
-// HTTP port, the raft port (-1000) and the gRPC ports (+1000, +1001) are
-// free. The band 12000-19999 stays clear of test/cluster's bands
-// (21000-30999) and of the kernel's ephemeral range.
-// Suites start concurrently: ports handed out here are reserved for the
-// rest of the run, so two suites never pick overlapping ports before either
-// has bound them.
-const reserved = new Set();
+// A UDP socket bound on 127.0.0.1:port (not keeping the process alive), or
+// null when the port is taken.
+function udpHold(port) {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    s.once('error', () => {
+      try {
+        s.close();
+      } catch (_) {
+        /* never bound */
+      }
+      resolve(null);
+    });
+    s.bind({ port, address: '127.0.0.1', exclusive: true }, () => {
+      s.unref();
+      resolve(s);
+    });
+  });
+}
 
-async function freeBase(n) {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 12000 + 10 * Math.floor(Math.random() * ((19000 - 12000 - 10 * n) / 10));
-    const ports = [];
-    for (let i = 0; i < n; i++) {
-      const p = base + 10 * i;
-      ports.push(p, p - 1000, p + 1000, p + 1001);
-    }
-    if (ports.some((q) => reserved.has(q))) continue;
-    ports.forEach((q) => reserved.add(q));
+async function reservePort() {
+  for (let attempt = 0; attempt < 2000; attempt++) {
+    const p = PORT_MIN + Math.floor(Math.random() * (PORT_MAX - PORT_MIN + 1));
+    const holds = [];
     let ok = true;
-    for (const q of ports) {
-      if (!(await tcpFree(q))) {
+    for (const off of COMPANIONS) {
+      // The UDP hold first: once it is ours, no other allocator takes the
+      // port while we check TCP.
+      const s = await udpHold(p + off);
+      if (s) holds.push(s);
+      if (!s || !(await tcpFree(p + off))) {
         ok = false;
         break;
       }
     }
-    if (ok) return base;
-    ports.forEach((q) => reserved.delete(q));
+    if (ok) {
+      held.set(p, holds);
+      return p;
+    }
+    holds.forEach((s) => s.close());
   }
-  throw new Error('no free port band for locusd in 12000-19000 after 200 tries');
+  throw new Error(`no free loopback ports for locusd in ${PORT_MIN}-${PORT_MAX} after 2000 tries`);
+}
+
+function releasePort(p) {
+  (held.get(p) || []).forEach((s) => s.close());
+  held.delete(p);
 }
 
 // ------------------------------------------------------------------ processes
@@ -370,6 +400,7 @@ class Env {
     this.nodes = [];
     this.clients = [];
     this.deferred = []; // cleanups run by down() before the nodes stop
+    this.ports = []; // reserved main ports, released by down()
     this.failed = false;
   }
 
@@ -377,11 +408,30 @@ class Env {
     this.deferred.push(fn);
   }
 
+  // Build and start an env with setup(env); when a node lost one of its
+  // ports to a process outside the allocator (it exited, its log says
+  // "cannot listen on"), start over on new ports, twice at most.
+  static async started(name, setup) {
+    for (let attempt = 1; ; attempt++) {
+      const env = new Env(name);
+      try {
+        await setup(env);
+        return env;
+      } catch (e) {
+        const lost = env.nodes.some((n) => !n.proc && n.logText().includes('cannot listen on'));
+        const retry = lost && attempt < 3;
+        env.failed = !retry; // keep the directory of a real failure
+        await env.down().catch(() => {});
+        if (!retry) throw e;
+        console.error(`${name}: a node lost one of its ports to another process; starting over on new ports`);
+      }
+    }
+  }
+
   // One standalone node.
-  static async standalone(name) {
-    const env = new Env(name);
-    try {
-      const port = await freeBase(1);
+  static standalone(name) {
+    return Env.started(name, async (env) => {
+      const port = await env.reservePort();
       const dataDir = path.join(env.dir, 'node0');
       const node = new Locusd({
         name: `${name}/node0`, port, dataDir, log: path.join(env.dir, 'node0.log'),
@@ -390,28 +440,22 @@ class Env {
       env.nodes.push(node);
       node.start();
       await node.waitUp();
-      return env;
-    } catch (e) {
-      env.failed = true;
-      await env.down().catch(() => {});
-      throw e;
-    }
+    });
   }
 
   // An n-node cluster, configured as `locusctl cluster start` does it:
   // cluster.conf with every member, one properties file per node with the
   // shared secret (locus.cluster.secret) that authenticates raft peers.
-  static async cluster(name, n = 3) {
-    const env = new Env(name);
-    try {
-      const base = await freeBase(n);
+  static cluster(name, n = 3) {
+    return Env.started(name, async (env) => {
+      const ports = [];
+      for (let i = 0; i < n; i++) ports.push(await env.reservePort());
       const secret = crypto.randomBytes(32).toString('hex');
-      const members = [];
-      for (let i = 0; i < n; i++) members.push(`127.0.0.1:${base + 10 * i}`);
+      const members = ports.map((p) => `127.0.0.1:${p}`);
       const clusterConf = path.join(env.dir, 'cluster.conf');
       fs.writeFileSync(clusterConf, members.join('\n') + '\n');
       for (let i = 0; i < n; i++) {
-        const port = base + 10 * i;
+        const port = ports[i];
         const dataDir = path.join(env.dir, `node${i}`);
         const conf = path.join(env.dir, `node${i}.properties`);
         fs.writeFileSync(conf, [
@@ -430,12 +474,14 @@ class Env {
       }
       for (const node of env.nodes) node.start();
       await Promise.all(env.nodes.map((node) => node.waitUp()));
-      return env;
-    } catch (e) {
-      env.failed = true;
-      await env.down().catch(() => {});
-      throw e;
-    }
+    });
+  }
+
+  // A main port for one of this env's nodes, released by down().
+  async reservePort() {
+    const p = await reservePort();
+    this.ports.push(p);
+    return p;
   }
 
   newClient(serverList, opts) {
@@ -490,6 +536,7 @@ class Env {
       if (p) problems.push(p);
       if (n.sanitizerReport()) problems.push(`${n.name}'s log has a sanitizer report`);
     }
+    this.ports.splice(0).forEach(releasePort);
     if (problems.length) this.failed = true;
     if (!this.failed && !process.env.LOCUS_TEST_KEEP) {
       fs.rmSync(this.dir, { recursive: true, force: true });

@@ -654,16 +654,16 @@ static void test_snapshot_refused(void **state)
     {
         static const char *bad[] = {
             /* metadata not a JSON object */
-            "INSERT INTO instances VALUES ('10.9.9.9:1#false','public',"
-            "'DEFAULT_GROUP','svc-x','10.9.9.9',1,'DEFAULT',1.0,1,1,'{}','i');"
-            "INSERT INTO instances VALUES ('10.9.9.8:1#false','public',"
-            "'DEFAULT_GROUP','svc-x','10.9.9.8',1,'DEFAULT',1.0,1,1,'nope',"
+            "INSERT INTO instances VALUES ('127.9.9.9:1#false','public',"
+            "'DEFAULT_GROUP','svc-x','127.9.9.9',1,'DEFAULT',1.0,1,1,'{}','i');"
+            "INSERT INTO instances VALUES ('127.9.9.8:1#false','public',"
+            "'DEFAULT_GROUP','svc-x','127.9.9.8',1,'DEFAULT',1.0,1,1,'nope',"
             "'i');",
             /* a NULL field */
-            "INSERT INTO instances VALUES ('10.9.9.9:1#false','public',"
-            "'DEFAULT_GROUP','svc-x','10.9.9.9',1,'DEFAULT',1.0,1,1,'{}','i');"
-            "INSERT INTO instances VALUES ('10.9.9.8:1#false','public',"
-            "'DEFAULT_GROUP',NULL,'10.9.9.8',1,'DEFAULT',1.0,1,1,'{}','i');",
+            "INSERT INTO instances VALUES ('127.9.9.9:1#false','public',"
+            "'DEFAULT_GROUP','svc-x','127.9.9.9',1,'DEFAULT',1.0,1,1,'{}','i');"
+            "INSERT INTO instances VALUES ('127.9.9.8:1#false','public',"
+            "'DEFAULT_GROUP',NULL,'127.9.9.8',1,'DEFAULT',1.0,1,1,'{}','i');",
         };
         for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
             void *buf;

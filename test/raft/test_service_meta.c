@@ -210,10 +210,10 @@ static void publish_everywhere(struct lc_fixture_cluster *c, const char *name,
         struct lc_service_key k = {"public", "DEFAULT_GROUP", name};
         struct lc_service *svc = lc_registry_service(reg, &k, false);
         struct lc_instance *inst = lc_instance_new(
-            "10.0.0.1", 80, "DEFAULT", 1.0, healthy, true, false, NULL, "id");
+            "127.0.0.1", 80, "DEFAULT", 1.0, healthy, true, false, NULL, "id");
         assert_non_null(inst);
         assert_int_equal(
-            lc_registry_publish(reg, "10.0.0.1:80#false", LC_CLIENT_PERSISTENT, svc, inst),
+            lc_registry_publish(reg, "127.0.0.1:80#false", LC_CLIENT_PERSISTENT, svc, inst),
             0);
         lc_instance_unref(inst);
     }

@@ -381,7 +381,7 @@ void lc_fixture_inst_init(struct lc_fixture_inst *in, const char *service,
     memset(in, 0, sizeof *in);
     locus__naming__instance_store__init(&in->st);
     snprintf(in->service, sizeof in->service, "%s", service);
-    snprintf(in->ip, sizeof in->ip, "10.0.%d.%d", host / 250, host % 250);
+    snprintf(in->ip, sizeof in->ip, "127.0.%d.%d", host / 250, host % 250);
     snprintf(in->client_id, sizeof in->client_id, "%s:%d#false", in->ip, port);
     snprintf(grouped, sizeof grouped, "%s@@%s", LC_DEFAULT_GROUP, service);
     lc_instance_id(in->instance_id, sizeof in->instance_id, in->ip, port,

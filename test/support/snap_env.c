@@ -57,8 +57,8 @@ const char TS_CONTENT_SQL[] =
     "INSERT INTO services VALUES (2, 'tamper-me-please', -0.25, x'', 42);"
     "INSERT INTO services VALUES (9223372036854775807, '', 1e300,"
     " zeroblob(300), 'x');"
-    "INSERT INTO instances VALUES ('10.0.0.1', 8080, 1, NULL);"
-    "INSERT INTO instances VALUES ('10.0.0.2', 8081, 0, 3.25);"
+    "INSERT INTO instances VALUES ('127.0.0.1', 8080, 1, NULL);"
+    "INSERT INTO instances VALUES ('127.0.0.2', 8081, 0, 3.25);"
     "INSERT INTO instances VALUES ('::1', -9223372036854775807 - 1, 1,"
     " 'text');";
 

@@ -17,11 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <zlib.h>
 
 #include "rpc/http/http.h"
+#include "test/support/ports.h"
 #include "test/support/tcluster.h"
 
 #define CT_FORM "application/x-www-form-urlencoded"
@@ -92,23 +94,41 @@ int tc_teardown(void **state)
     return rv;
 }
 
-void tc_init(struct tc *t, const char *name, unsigned n, int base_port,
-             const char *extra)
+static int by_value(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+void tc_init(struct tc *t, const char *name, unsigned n, const char *extra)
 {
     struct lc_cluster_spec spec = {0};
     char dir[700];
     const char *tmpdir = getenv("TMPDIR");
 
     snprintf(t->name, sizeof t->name, "%s", name);
+    if (n == 0 || n > LC_CLUSTER_MAX) {
+        fail_msg("%s: 1..%d nodes, not %u", name, LC_CLUSTER_MAX, n);
+    }
     snprintf(t->tmp, sizeof t->tmp, "%s/locus-%s-XXXXXX",
              tmpdir != NULL && tmpdir[0] != '\0' ? tmpdir : "/tmp", name);
     if (mkdtemp(t->tmp) == NULL) {
         fail_msg("%s: mkdtemp(%s): %s", name, t->tmp, strerror(errno));
     }
+    t->inited = true; /* from here on tc_down cleans up */
+    while (t->n_node_ports < n) {
+        int p = tc_port_reserve();
+        if (p < 0) {
+            fail_msg("%s: no free loopback ports for node %u in %d-%d", name,
+                     t->n_node_ports, TC_PORT_MIN, TC_PORT_MAX);
+        }
+        t->node_ports[t->n_node_ports++] = p;
+    }
+    /* Ascending: node order is address order, as members are sorted (all
+     * ports have five digits). */
+    qsort(t->node_ports, n, sizeof t->node_ports[0], by_value);
     snprintf(dir, sizeof dir, "%s/cluster", t->tmp);
     spec.n = n;
-    spec.base_port = base_port;
-    spec.port_step = 10;
+    spec.ports = t->node_ports;
     spec.dir = dir;
     spec.locusd = tc_locusd();
     {
@@ -124,7 +144,76 @@ void tc_init(struct tc *t, const char *name, unsigned n, int base_port,
         fail_msg("%s: cannot set up a cluster in %s with locusd %s", name, dir,
                  spec.locusd);
     }
-    t->inited = true;
+}
+
+int tc_own_port(struct tc *t)
+{
+    int p;
+    if (t->n_own_ports == TC_MAX_OWN_PORTS) {
+        fail_msg("%s: more than %d own ports", t->name, TC_MAX_OWN_PORTS);
+    }
+    p = tc_port_reserve_one();
+    if (p < 0) {
+        fail_msg("%s: no free loopback port in %d-%d", t->name, TC_PORT_MIN,
+                 TC_PORT_MAX);
+    }
+    t->own_ports[t->n_own_ports++] = p;
+    return p;
+}
+
+int tc_node_port(struct tc *t)
+{
+    int p;
+    if (t->n_own_ports == TC_MAX_OWN_PORTS) {
+        fail_msg("%s: more than %d own ports", t->name, TC_MAX_OWN_PORTS);
+    }
+    p = tc_port_reserve();
+    if (p < 0) {
+        fail_msg("%s: no free loopback ports for a node in %d-%d", t->name,
+                 TC_PORT_MIN, TC_PORT_MAX);
+    }
+    t->own_ports[t->n_own_ports++] = p;
+    return p;
+}
+
+void tc_live(struct tc *t, const char *ip, int port)
+{
+    struct sockaddr_in a = {0};
+    int fd;
+    if (t->n_live == TC_MAX_LIVE) {
+        fail_msg("%s: more than %d live addresses", t->name, TC_MAX_LIVE);
+    }
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, ip, &a.sin_addr) != 1 ||
+        (ntohl(a.sin_addr.s_addr) >> 24) != 127) {
+        fail_msg("%s: %s is not an IPv4 loopback address", t->name, ip);
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        fail_msg("%s: listen on %s:%d: %s", t->name, ip, port, strerror(errno));
+    }
+    t->live_fds[t->n_live++] = fd;
+}
+
+static void release_ports(struct tc *t)
+{
+    for (unsigned k = 0; k < t->n_node_ports; k++) {
+        tc_port_release(t->node_ports[k]);
+    }
+    for (unsigned k = 0; k < t->n_own_ports; k++) {
+        tc_port_release(t->own_ports[k]);
+    }
+    t->n_node_ports = 0;
+    t->n_own_ports = 0;
+}
+
+static void close_live(struct tc *t)
+{
+    while (t->n_live > 0) {
+        close(t->live_fds[--t->n_live]);
+    }
 }
 
 void tc_start(struct tc *t, unsigned i)
@@ -186,11 +275,23 @@ void tc_stop_all(struct tc *t)
     }
 }
 
+/* Fail the test: node @i did not become ready. */
+static void not_ready(struct tc *t, unsigned i)
+{
+    char why[128];
+    if (t->c.nodes[i].pid == 0) {
+        fail_msg("%s: node %u (port %d) exited while starting: %s", t->name, i,
+                 t->c.nodes[i].port,
+                 unclean(t->c.nodes[i].exit_status, why, sizeof why));
+    }
+    fail_msg("%s: node %u (port %d) not UP within %u ms", t->name, i,
+             t->c.nodes[i].port, TC_WAIT_MS);
+}
+
 void tc_wait_ready(struct tc *t, unsigned i)
 {
     if (lc_cluster_wait_ready(&t->c, i, TC_WAIT_MS) != 0) {
-        fail_msg("%s: node %u (port %d) not UP within %u ms", t->name, i,
-                 t->c.nodes[i].port, TC_WAIT_MS);
+        not_ready(t, i);
     }
 }
 
@@ -203,14 +304,64 @@ void tc_wait_all_ready(struct tc *t)
     }
 }
 
-void tc_up(struct tc *t, const char *name, unsigned n, int base_port,
-           const char *extra)
+static int rm_one(const char *path, const struct stat *sb, int flag,
+                  struct FTW *ftw)
 {
-    tc_init(t, name, n, base_port, extra);
-    for (unsigned i = 0; i < n; i++) {
-        tc_start(t, i);
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Stop every node, give the ports back, remove the directory: as if
+ * tc_init had not run (before starting over on new ports). */
+static void discard(struct tc *t)
+{
+    lc_cluster_stop(&t->c);
+    release_ports(t);
+    nftw(t->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    t->inited = false;
+}
+
+/* Whether node @i exited because a port it needed was taken. */
+static bool lost_port(struct tc *t, unsigned i)
+{
+    struct lc_cluster_node *nd = &t->c.nodes[i];
+    int st;
+    if (nd->pid != 0 && waitpid(nd->pid, &st, WNOHANG) == nd->pid) {
+        nd->exit_status = st;
+        nd->pid = 0;
     }
-    tc_wait_all_ready(t);
+    return nd->pid == 0 && tc_log_contains(t, i, "cannot listen on");
+}
+
+void tc_up(struct tc *t, const char *name, unsigned n, const char *extra)
+{
+    for (unsigned attempt = 1;; attempt++) {
+        unsigned i, lost;
+        tc_init(t, name, n, extra);
+        for (i = 0; i < n; i++) {
+            tc_start(t, i);
+        }
+        for (i = 0; i < n; i++) {
+            if (lc_cluster_wait_ready(&t->c, i, TC_WAIT_MS) != 0) {
+                break;
+            }
+        }
+        if (i == n) {
+            return;
+        }
+        for (lost = 0; lost < n && !lost_port(t, lost); lost++) {
+        }
+        if (attempt == 3 || lost == n) {
+            not_ready(t, i);
+        }
+        print_message("%s: node %u lost one of its ports (main %d) to "
+                      "another process; starting over on new ports\n",
+                      name, lost, t->c.nodes[lost].port);
+        discard(t);
+    }
 }
 
 void tc_filter_from_env(void)
@@ -224,16 +375,6 @@ void tc_filter_from_env(void)
 void tc_pass(struct tc *t)
 {
     t->passed = true;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-                  struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
 }
 
 static void print_log_tail(const char *path, unsigned lines)
@@ -273,6 +414,8 @@ int tc_down(struct tc *t)
         t->writer = NULL;
     }
     if (!t->inited) {
+        release_ports(t);
+        close_live(t);
         return 0;
     }
     for (unsigned i = 0; i < t->c.n; i++) {
@@ -305,6 +448,8 @@ int tc_down(struct tc *t)
     } else {
         nftw(t->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     }
+    release_ports(t);
+    close_live(t);
     t->inited = false;
     return rv;
 }

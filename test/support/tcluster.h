@@ -29,6 +29,9 @@
 
 struct tc_writer;
 
+#define TC_MAX_OWN_PORTS 16
+#define TC_MAX_LIVE 16
+
 struct tc {
     struct lc_cluster c;
     struct tc_writer *writer; /* background writer, freed by tc_down */
@@ -36,6 +39,14 @@ struct tc {
     char name[64];            /* test name, for messages */
     bool inited;
     bool passed; /* set by tc_pass(); logs are shown when false */
+    /* Reserved ports (test/support/ports.h), released by tc_down: the
+     * nodes' main ports, and those of tc_own_port / tc_node_port. */
+    int node_ports[LC_CLUSTER_MAX];
+    unsigned n_node_ports;
+    int own_ports[TC_MAX_OWN_PORTS];
+    unsigned n_own_ports;
+    int live_fds[TC_MAX_LIVE]; /* tc_live listeners, closed by tc_down */
+    unsigned n_live;
 };
 
 /* Path of the locusd to test: $LOCUSD, else $BUILD/locusd, else the locusd
@@ -48,14 +59,35 @@ const char *tc_locusd(void);
 int tc_setup(void **state);
 int tc_teardown(void **state);
 
-/* Write the configuration of an @n node cluster (HTTP ports base_port +
- * 10 i) in a fresh temporary directory; nothing is started. */
-void tc_init(struct tc *t, const char *name, unsigned n, int base_port,
-             const char *extra);
+/* Write the configuration of an @n node cluster in a fresh temporary
+ * directory; nothing is started. Each node's main port comes from
+ * tc_port_reserve() (test/support/ports.h) and is in t->c.nodes[i].port;
+ * they ascend with i, so node order is the members' address order. */
+void tc_init(struct tc *t, const char *name, unsigned n, const char *extra);
 
-/* tc_init, start every node, wait until all are ready (status UP). */
-void tc_up(struct tc *t, const char *name, unsigned n, int base_port,
-           const char *extra);
+/* tc_init, start every node, wait until all are ready (status UP). When a
+ * node lost one of its ports to a process outside the allocator (it exited
+ * and its log says "cannot listen on"), start over on new ports (twice at
+ * most). */
+void tc_up(struct tc *t, const char *name, unsigned n, const char *extra);
+
+/* A port reserved for the test's own listener (a health-check target),
+ * released by tc_down; fails the test when none is free. */
+int tc_own_port(struct tc *t);
+
+/* A main port reserved, with its raft and gRPC companions, for a locusd the
+ * test starts itself (through `locusctl bench`), released by tc_down. */
+int tc_node_port(struct tc *t);
+
+/* Make @ip:@port (a loopback address; @port from tc_own_port) reachable
+ * until tc_down: a listener there whose kernel completes every handshake
+ * (backlog SOMAXCONN, never accepting), so the leader's TCP health checks
+ * of a persistent instance there succeed and it stays healthy. Elsewhere
+ * on 127.0.0.0/8 a check is refused and the instance turns unhealthy at
+ * its first check (2-7 s after registration); tests whose instances must
+ * keep the health they were registered with use this for the healthy
+ * ones. */
+void tc_live(struct tc *t, const char *ip, int port);
 
 /* Start node @i (no wait). */
 void tc_start(struct tc *t, unsigned i);

@@ -144,7 +144,7 @@ static void test_varint_boundaries(void **state)
         data[i] = (uint8_t)(i ^ (i >> 8));
     }
     for (size_t i = 0; i < LC_ARRAY_SIZE(lens); i++) {
-        round_trip("naming_instance_metadata", "1.2.3.4:80:DEFAULT", "u", "",
+        round_trip("naming_instance_metadata", "127.2.3.4:80:DEFAULT", "u", "",
                    data, lens[i]);
     }
     free(data);

@@ -149,9 +149,9 @@ static void test_every_key(void **state)
 
     lc_config_defaults(&cfg);
     set_ok(&cfg, "server.port", "9848");
-    set_ok(&cfg, "nacos.inetutils.ip-address", "10.0.0.7");
+    set_ok(&cfg, "nacos.inetutils.ip-address", "127.0.1.7");
     set_ok(&cfg, "nacos.standalone", "TRUE");
-    set_ok(&cfg, "nacos.member.list", "10.0.0.7:9848, 10.0.0.8");
+    set_ok(&cfg, "nacos.member.list", "127.0.1.7:9848, 127.0.1.8");
     set_ok(&cfg, "nacos.core.protocol.raft.data.election_timeout_ms", "3000");
     set_ok(&cfg, "nacos.core.protocol.raft.data.snapshot_interval_secs", "0");
     set_ok(&cfg, "nacos.core.protocol.raft.data.rpc_request_timeout_ms", "700");
@@ -168,12 +168,12 @@ static void test_every_key(void **state)
     set_ok(&cfg, "server.servlet.context-path", "/nacos");
 
     assert_int_equal(cfg.port, 9848);
-    assert_string_equal(cfg.ip, "10.0.0.7");
+    assert_string_equal(cfg.ip, "127.0.1.7");
     assert_true(cfg.standalone);
     assert_int_equal(cfg.n_members, 2);
-    assert_string_equal(cfg.members[0].host, "10.0.0.7");
+    assert_string_equal(cfg.members[0].host, "127.0.1.7");
     assert_int_equal(cfg.members[0].port, 9848);
-    assert_string_equal(cfg.members[1].host, "10.0.0.8");
+    assert_string_equal(cfg.members[1].host, "127.0.1.8");
     assert_int_equal(cfg.members[1].port, 8848);
     assert_int_equal(cfg.election_timeout_ms, 3000);
     assert_int_equal(cfg.snapshot_interval_secs, 0);
@@ -216,14 +216,14 @@ static const struct bad_value bad_values[] = {
     {"server.port", "", NULL},
     {"server.port", "8848x", NULL},
     {"nacos.inetutils.ip-address", "", NULL},
-    {"nacos.inetutils.ip-address", "10.0.0.1 10.0.0.2", NULL},
-    {"nacos.inetutils.ip-address", "10.0.0.1:8848", NULL},
+    {"nacos.inetutils.ip-address", "127.0.1.1 127.0.1.2", NULL},
+    {"nacos.inetutils.ip-address", "127.0.1.1:8848", NULL},
     {"nacos.standalone", "yes", NULL},
     {"nacos.standalone", "1", NULL},
     {"nacos.standalone", "", NULL},
-    {"nacos.member.list", "10.0.0.1:abc", NULL},
+    {"nacos.member.list", "127.0.1.1:abc", NULL},
     {"nacos.member.list", "::1", NULL},
-    {"nacos.member.list", "10.0.0.1,10.0.0.1:8848", "'10.0.0.1:8848'"},
+    {"nacos.member.list", "127.0.1.1,127.0.1.1:8848", "'127.0.1.1:8848'"},
     {"nacos.core.protocol.raft.data.election_timeout_ms", "49", NULL},
     {"nacos.core.protocol.raft.data.election_timeout_ms", "60001", NULL},
     {"nacos.core.protocol.raft.data.election_timeout_ms", "abc", NULL},
@@ -389,13 +389,13 @@ static void test_properties_syntax(void **state)
                "\n"
                "   \t\n"
                "server.port=9848\n"
-               "nacos.inetutils.ip-address : 10.0.0.9  \n"
+               "nacos.inetutils.ip-address : 127.0.1.9  \n"
                "locus.raft.snapshot_threshold 77\n"
                "\tlocus.raft.snapshot_trailing\t=\t5\t\n"
                "locus.log.level:debug\r\n"
-               "nacos.member.list=10.0.0.9:9848,\\\n"
-               "                  10.0.0.10:9848, \\\n"
-               "   10.0.0.11:9848\n"
+               "nacos.member.list=127.0.1.9:9848,\\\n"
+               "                  127.0.1.10:9848, \\\n"
+               "   127.0.1.11:9848\n"
                "# comment ending in a backslash does not continue \\\n"
                "locus.raft.fast_failover=false\n"
                "locus.data.dir=a\\tb\\\\c\\=d\\:e\\u00e9\\n\n"
@@ -412,12 +412,12 @@ static void test_properties_syntax(void **state)
     }
     assert_string_equal(cfg.conf_path, path);
     assert_int_equal(cfg.port, 9848);
-    assert_string_equal(cfg.ip, "10.0.0.9");
+    assert_string_equal(cfg.ip, "127.0.1.9");
     assert_int_equal(cfg.snapshot_threshold, 77);
     assert_int_equal(cfg.snapshot_trailing, 5);
     assert_int_equal(cfg.log_level, LC_LOG_DEBUG);
     assert_int_equal(cfg.n_members, 3);
-    assert_string_equal(cfg.members[2].host, "10.0.0.11");
+    assert_string_equal(cfg.members[2].host, "127.0.1.11");
     assert_false(cfg.fast_failover);
     assert_string_equal(cfg.data_dir, "a\tb\\c=d:e\xc3\xa9\n");
     assert_int_equal(cfg.http_max_header_bytes, 2048);
@@ -492,12 +492,12 @@ static void test_cluster_conf(void **state)
                "#2024-01-01T00:00:00\n"
                "# members\n"
                "\n"
-               "  10.0.0.1:8848  \n"
-               "10.0.0.2 # trailing comment\n"
+               "  127.0.1.1:8848  \n"
+               "127.0.1.2 # trailing comment\n"
                "[::1]:9848\n"
                "[fd00::2]\n"
                "node-3.example:9000\r\n"
-               "10.0.0.4:8848,10.0.0.5:8849 , 10.0.0.6,\n"
+               "127.0.1.4:8848,127.0.1.5:8849 , 127.0.1.6,\n"
                "   \t\n");
     lc_config_defaults(&cfg);
     if (lc_config_load_members(&cfg, path, err, sizeof err) != 0) {
@@ -505,9 +505,9 @@ static void test_cluster_conf(void **state)
     }
     assert_string_equal(cfg.cluster_conf_path, path);
     assert_int_equal(cfg.n_members, 8);
-    assert_string_equal(cfg.members[0].host, "10.0.0.1");
+    assert_string_equal(cfg.members[0].host, "127.0.1.1");
     assert_int_equal(cfg.members[0].port, 8848);
-    assert_string_equal(cfg.members[1].host, "10.0.0.2");
+    assert_string_equal(cfg.members[1].host, "127.0.1.2");
     assert_int_equal(cfg.members[1].port, 8848);
     assert_string_equal(cfg.members[2].host, "::1");
     assert_int_equal(cfg.members[2].port, 9848);
@@ -515,14 +515,14 @@ static void test_cluster_conf(void **state)
     assert_int_equal(cfg.members[3].port, 8848);
     assert_string_equal(cfg.members[4].host, "node-3.example");
     assert_int_equal(cfg.members[4].port, 9000);
-    assert_string_equal(cfg.members[5].host, "10.0.0.4");
-    assert_string_equal(cfg.members[6].host, "10.0.0.5");
+    assert_string_equal(cfg.members[5].host, "127.0.1.4");
+    assert_string_equal(cfg.members[6].host, "127.0.1.5");
     assert_int_equal(cfg.members[6].port, 8849);
-    assert_string_equal(cfg.members[7].host, "10.0.0.6");
+    assert_string_equal(cfg.members[7].host, "127.0.1.6");
     assert_int_equal(cfg.members[7].port, 8848);
 
     /* Loading replaces the members. */
-    write_file(path, sizeof path, "one.conf", "10.0.0.9\n");
+    write_file(path, sizeof path, "one.conf", "127.0.1.9\n");
     assert_int_equal(lc_config_load_members(&cfg, path, err, sizeof err), 0);
     assert_int_equal(cfg.n_members, 1);
 
@@ -550,15 +550,16 @@ static void test_cluster_conf_errors(void **state)
 
     /* Same member twice, once with the default port spelled out. */
     write_file(path, sizeof path, "dup.conf",
-               "10.0.0.1\n10.0.0.2\n10.0.0.1:8848\n");
+               "127.0.1.1\n127.0.1.2\n127.0.1.1:8848\n");
     assert_int_equal(lc_config_load_members(&cfg, path, err, sizeof err),
                      LC_ECONFIG);
-    snprintf(want, sizeof want, "%s:3: duplicate member '10.0.0.1:8848'", path);
+    snprintf(want, sizeof want, "%s:3: duplicate member '127.0.1.1:8848'",
+             path);
     assert_string_equal(err, want);
 
     for (int i = 0; i <= LC_MAX_MEMBERS; i++) {
         char line[32];
-        snprintf(line, sizeof line, "10.0.1.%d:8848\n", i + 1);
+        snprintf(line, sizeof line, "127.0.2.%d:8848\n", i + 1);
         strcat(many, line);
     }
     write_file(path, sizeof path, "many.conf", many);
@@ -573,17 +574,17 @@ static void test_cluster_conf_errors(void **state)
                      LC_ECONFIG);
     assert_contains(err, "bracketed");
 
-    write_file(path, sizeof path, "port.conf", "10.0.0.1:70000\n");
+    write_file(path, sizeof path, "port.conf", "127.0.1.1:70000\n");
     assert_int_equal(lc_config_load_members(&cfg, path, err, sizeof err),
                      LC_ECONFIG);
-    assert_contains(err, "10.0.0.1:70000");
+    assert_contains(err, "127.0.1.1:70000");
 
-    write_file(path, sizeof path, "space.conf", "10.0.0.1 8848\n");
+    write_file(path, sizeof path, "space.conf", "127.0.1.1 8848\n");
     assert_int_equal(lc_config_load_members(&cfg, path, err, sizeof err),
                      LC_ECONFIG);
 
     assert_int_equal(
-        lc_config_parse_members(&cfg, "10.0.0.1,10.0.0.1", err, sizeof err),
+        lc_config_parse_members(&cfg, "127.0.1.1,127.0.1.1", err, sizeof err),
         LC_ECONFIG);
     assert_contains(err, "nacos.member.list");
     assert_contains(err, "duplicate");
@@ -607,10 +608,10 @@ static void test_flags_override_file(void **state)
                "server.port=9000\n"
                "locus.data.dir=from-file\n"
                "locus.log.level=error\n"
-               "nacos.inetutils.ip-address=10.0.0.1\n"
+               "nacos.inetutils.ip-address=127.0.1.1\n"
                "locus.raft.snapshot_threshold=10\n");
     rc = LOAD(&cfg, err, "--conf", path, "--port", "9100", "--data-dir=flag",
-              "--standalone", "--log-level", "debug", "--ip=10.0.0.2", "--set",
+              "--standalone", "--log-level", "debug", "--ip=127.0.1.2", "--set",
               "server.port=9200");
     if (rc != 0) {
         fail_msg("%s", err);
@@ -619,7 +620,7 @@ static void test_flags_override_file(void **state)
     assert_int_equal(cfg.port, 9200); /* flags apply in order */
     assert_string_equal(cfg.data_dir, "flag");
     assert_int_equal(cfg.log_level, LC_LOG_DEBUG);
-    assert_string_equal(cfg.ip, "10.0.0.2");
+    assert_string_equal(cfg.ip, "127.0.1.2");
     assert_int_equal(cfg.snapshot_threshold, 10); /* from the file */
     assert_true(cfg.standalone);
     assert_false(cfg.join);
@@ -744,10 +745,10 @@ static void test_default_files(void **state)
     assert_int_equal(mkdir("conf", 0700), 0);
     write_file(path, sizeof path, "conf/application.properties",
                "server.port=9848\n"
-               "nacos.inetutils.ip-address=10.0.0.2\n"
+               "nacos.inetutils.ip-address=127.0.1.2\n"
                "locus.cluster.secret=" SECRET "\n");
     write_file(path, sizeof path, "conf/cluster.conf",
-               "10.0.0.1:9848\n10.0.0.2:9848\n10.0.0.3:9848\n");
+               "127.0.1.1:9848\n127.0.1.2:9848\n127.0.1.3:9848\n");
     rc = LOAD(&cfg, err, "--join");
     if (rc != 0) {
         fail_msg("%s", err);
@@ -760,12 +761,12 @@ static void test_default_files(void **state)
 
     /* nacos.member.list replaces cluster.conf. */
     rc = LOAD(&cfg, err, "--set",
-              "nacos.member.list=10.0.0.2:9848,10.0.0.7:9848");
+              "nacos.member.list=127.0.1.2:9848,127.0.1.7:9848");
     if (rc != 0) {
         fail_msg("%s", err);
     }
     assert_int_equal(cfg.n_members, 2);
-    assert_string_equal(cfg.members[1].host, "10.0.0.7");
+    assert_string_equal(cfg.members[1].host, "127.0.1.7");
     assert_string_equal(cfg.cluster_conf_path, "");
 
     /* An empty one does not. */
@@ -792,30 +793,30 @@ static void test_cluster_validation(void **state)
     (void)state;
 
     write_file(path, sizeof path, "cluster.conf",
-               "10.0.0.1:8848\n10.0.0.2:8848\n10.0.0.3:8848\n");
+               "127.0.1.1:8848\n127.0.1.2:8848\n127.0.1.3:8848\n");
 
     /* This node (127.0.0.1:8848 by default) is not a member. */
     rc = LOAD(&cfg, err, "--cluster-conf", path, "--set",
               "locus.cluster.secret=" SECRET);
     assert_int_equal(rc, LC_ECONFIG);
     assert_contains(err, "127.0.0.1:8848");
-    assert_contains(err, "10.0.0.1:8848, 10.0.0.2:8848, 10.0.0.3:8848");
+    assert_contains(err, "127.0.1.1:8848, 127.0.1.2:8848, 127.0.1.3:8848");
     assert_not_contains(err, SECRET);
 
     /* Right host, wrong port. */
-    rc = LOAD(&cfg, err, "--cluster-conf", path, "--ip", "10.0.0.2", "--port",
+    rc = LOAD(&cfg, err, "--cluster-conf", path, "--ip", "127.0.1.2", "--port",
               "9848", "--set", "locus.cluster.secret=" SECRET);
     assert_int_equal(rc, LC_ECONFIG);
-    assert_contains(err, "10.0.0.2:9848");
+    assert_contains(err, "127.0.1.2:9848");
 
     /* No secret. */
-    rc = LOAD(&cfg, err, "--cluster-conf", path, "--ip", "10.0.0.2");
+    rc = LOAD(&cfg, err, "--cluster-conf", path, "--ip", "127.0.1.2");
     assert_int_equal(rc, LC_ECONFIG);
     assert_contains(err, "locus.cluster.secret");
     assert_contains(err, "openssl rand -hex 32");
 
     /* Short secret, not echoed. */
-    rc = LOAD(&cfg, err, "--cluster-conf", path, "--ip", "10.0.0.2", "--set",
+    rc = LOAD(&cfg, err, "--cluster-conf", path, "--ip", "127.0.1.2", "--set",
               "locus.cluster.secret=short-secret-15");
     assert_int_equal(rc, LC_ECONFIG);
     assert_contains(err, "locus.cluster.secret");
@@ -823,7 +824,7 @@ static void test_cluster_validation(void **state)
     assert_not_contains(err, "short-secret-15");
 
     /* Exactly 16 characters is enough. */
-    rc = LOAD(&cfg, err, "--cluster-conf", path, "--ip", "10.0.0.2", "--set",
+    rc = LOAD(&cfg, err, "--cluster-conf", path, "--ip", "127.0.1.2", "--set",
               "locus.cluster.secret=0123456789abcdef");
     if (rc != 0) {
         fail_msg("%s", err);
@@ -840,11 +841,11 @@ static void test_cluster_validation(void **state)
     }
 
     /* Member ports must leave room for Nacos's offsets. */
-    rc =
-        LOAD(&cfg, err, "--set", "nacos.member.list=127.0.0.1:8848,10.0.0.1:80",
-             "--set", "locus.cluster.secret=" SECRET);
+    rc = LOAD(&cfg, err, "--set",
+              "nacos.member.list=127.0.0.1:8848,127.0.1.1:80", "--set",
+              "locus.cluster.secret=" SECRET);
     assert_int_equal(rc, LC_ECONFIG);
-    assert_contains(err, "10.0.0.1:80");
+    assert_contains(err, "127.0.1.1:80");
 
     /* lc_config_validate on a hand-built struct. */
     lc_config_defaults(&cfg);
@@ -875,7 +876,7 @@ static void test_standalone(void **state)
 
     /* The property works too, and members are ignored. */
     assert_int_equal(LOAD(&cfg, err, "--set", "nacos.standalone=true", "--set",
-                          "nacos.member.list=10.0.0.1,10.0.0.2"),
+                          "nacos.member.list=127.0.1.1,127.0.1.2"),
                      0);
     assert_true(cfg.standalone);
     assert_int_equal(cfg.n_members, 0);

@@ -92,22 +92,22 @@ static int health(struct env *env, const char *ip, int port)
 static void test_default_limits(void **state)
 {
     struct env *env = *state;
-    add(env, "10.0.0.1", 1, NULL, 1000);
+    add(env, "127.0.0.1", 1, NULL, 1000);
     env->changed = 0;
     lc_ephemeral_check(&env->n, 16000);
-    assert_int_equal(health(env, "10.0.0.1", 1), 1);
+    assert_int_equal(health(env, "127.0.0.1", 1), 1);
     assert_int_equal(env->changed, 0);
     lc_ephemeral_check(&env->n, 16001);
-    assert_int_equal(health(env, "10.0.0.1", 1), 0);
+    assert_int_equal(health(env, "127.0.0.1", 1), 0);
     assert_int_equal(env->changed, 1);
     lc_ephemeral_check(&env->n, 20000); /* already unhealthy: no event */
     assert_int_equal(env->changed, 1);
     lc_ephemeral_check(&env->n, 31000);
-    assert_int_equal(health(env, "10.0.0.1", 1), 0);
+    assert_int_equal(health(env, "127.0.0.1", 1), 0);
     lc_ephemeral_check(&env->n, 31001);
-    assert_int_equal(health(env, "10.0.0.1", 1), -1);
+    assert_int_equal(health(env, "127.0.0.1", 1), -1);
     assert_int_equal(env->changed, 2);
-    assert_null(lc_registry_find_client(env->n.reg, "10.0.0.1:1#true"));
+    assert_null(lc_registry_find_client(env->n.reg, "127.0.0.1:1#true"));
 }
 
 /* preserved.* metadata overrides the limits per instance; a non-numeric
@@ -115,18 +115,18 @@ static void test_default_limits(void **state)
 static void test_metadata_limits(void **state)
 {
     struct env *env = *state;
-    add(env, "10.0.0.1", 1,
+    add(env, "127.0.0.1", 1,
         "{\"preserved.heart.beat.timeout\":\"2000\","
         "\"preserved.ip.delete.timeout\":\"4000\"}",
         0);
-    add(env, "10.0.0.2", 2, "{\"preserved.heart.beat.timeout\":\"soon\"}", 0);
+    add(env, "127.0.0.2", 2, "{\"preserved.heart.beat.timeout\":\"soon\"}", 0);
     lc_ephemeral_check(&env->n, 2001);
-    assert_int_equal(health(env, "10.0.0.1", 1), 0);
-    assert_int_equal(health(env, "10.0.0.2", 2), 1);
+    assert_int_equal(health(env, "127.0.0.1", 1), 0);
+    assert_int_equal(health(env, "127.0.0.2", 2), 1);
     lc_ephemeral_check(&env->n, 4001);
-    assert_int_equal(health(env, "10.0.0.1", 1), -1);
+    assert_int_equal(health(env, "127.0.0.1", 1), -1);
     lc_ephemeral_check(&env->n, 15001);
-    assert_int_equal(health(env, "10.0.0.2", 2), 0);
+    assert_int_equal(health(env, "127.0.0.2", 2), 0);
 }
 
 /* A beat makes an unhealthy instance healthy (one event), and a beat for an
@@ -135,17 +135,17 @@ static void test_beat_restores(void **state)
 {
     struct env *env = *state;
     struct lc_service *svc;
-    add(env, "10.0.0.1", 1, NULL, 0);
+    add(env, "127.0.0.1", 1, NULL, 0);
     lc_ephemeral_check(&env->n, 15001);
-    assert_int_equal(health(env, "10.0.0.1", 1), 0);
+    assert_int_equal(health(env, "127.0.0.1", 1), 0);
     svc = lc_registry_find_service(env->n.reg, &env->key);
     env->changed = 0;
-    assert_int_equal(lc_ephemeral_beat(&env->n, svc, "10.0.0.1", 1), 0);
-    assert_int_equal(health(env, "10.0.0.1", 1), 1);
+    assert_int_equal(lc_ephemeral_beat(&env->n, svc, "127.0.0.1", 1), 0);
+    assert_int_equal(health(env, "127.0.0.1", 1), 1);
     assert_int_equal(env->changed, 1);
-    assert_int_equal(lc_ephemeral_beat(&env->n, svc, "10.0.0.1", 1), 0);
+    assert_int_equal(lc_ephemeral_beat(&env->n, svc, "127.0.0.1", 1), 0);
     assert_int_equal(env->changed, 1); /* healthy already: nothing to push */
-    assert_int_equal(lc_ephemeral_beat(&env->n, svc, "10.0.0.9", 1),
+    assert_int_equal(lc_ephemeral_beat(&env->n, svc, "127.0.0.9", 1),
                      LC_ENOTFOUND);
 }
 
@@ -153,13 +153,13 @@ static void test_beat_restores(void **state)
 static void test_switch_off(void **state)
 {
     struct env *env = *state;
-    add(env, "10.0.0.1", 1, NULL, 0);
+    add(env, "127.0.0.1", 1, NULL, 0);
     env->n.sw.health_check_enabled = false;
     lc_ephemeral_check(&env->n, 100000);
-    assert_int_equal(health(env, "10.0.0.1", 1), 1);
+    assert_int_equal(health(env, "127.0.0.1", 1), 1);
     env->n.sw.health_check_enabled = true;
     lc_ephemeral_check(&env->n, 100000);
-    assert_int_equal(health(env, "10.0.0.1", 1), -1);
+    assert_int_equal(health(env, "127.0.0.1", 1), -1);
 }
 
 /* An ephemeral registration into a persistent service is refused with
@@ -168,8 +168,8 @@ static void test_persistent_service_refused(void **state)
 {
     struct env *env = *state;
     struct lc_err err;
-    struct lc_instance *inst = lc_instance_new(
-        "10.0.0.1", 1, "DEFAULT", 1.0, true, true, true, NULL, "x");
+    struct lc_instance *inst = lc_instance_new("127.0.0.1", 1, "DEFAULT", 1.0,
+                                               true, true, true, NULL, "x");
     assert_non_null(lc_registry_service(env->n.reg, &env->key, false));
     assert_int_equal(lc_ephemeral_register(&env->n, &env->key, inst, &err),
                      LC_EINVAL);
@@ -177,7 +177,7 @@ static void test_persistent_service_refused(void **state)
     assert_string_equal(err.msg, "errCode: 400, errMsg: Current service "
                              "DEFAULT_GROUP@@svc is persistent service, "
                              "can't register ephemeral instance. ");
-    assert_int_equal(health(env, "10.0.0.1", 1), -1);
+    assert_int_equal(health(env, "127.0.0.1", 1), -1);
     lc_instance_unref(inst);
 }
 

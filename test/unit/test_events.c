@@ -78,7 +78,7 @@ static struct lc_event ev_of(enum lc_event_type type, const char *service)
                           .ns = "public",
                           .group = "DEFAULT_GROUP",
                           .service = service,
-                          .client_id = "1.2.3.4:80#true"};
+                          .client_id = "127.2.3.4:80#true"};
     return ev;
 }
 

@@ -498,7 +498,7 @@ static void test_check_ip_port(void **state)
     (void)state;
     want_check(url("/params?ip=%s", rep('1', 129)), TOO_LONG("ip", 128));
     want_pass(url("/params?ip=%s", rep('1', 128)), "pass []");
-    want_check("/params?ip=1.2.3.4%20", ILLEGAL("ip"));
+    want_check("/params?ip=127.2.3.4%20", ILLEGAL("ip"));
     want_check("/params?ip=%E4%B8%AD", ILLEGAL("ip"));
     want_pass("/params?ip=abc", "pass []"); /* no format check */
     want_pass("/params?ip=::1", "pass []");
@@ -618,7 +618,7 @@ static void test_required(void **state)
     want_text("/required?name=port&port", 400, "Param 'port' is required.");
     /* isEmpty, not isBlank: " " passes and is trimmed to "". */
     want_text("/required?name=ip&ip=%20", 200, "[]");
-    want_text("/required?name=ip&ip=%20%201.2.3.4%09", 200, "[1.2.3.4]");
+    want_text("/required?name=ip&ip=%20%20127.2.3.4%09", 200, "[127.2.3.4]");
     want_text("/required?name=ip&ip=a%20b", 200, "[a b]");
 }
 

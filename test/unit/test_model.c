@@ -20,14 +20,14 @@ static void test_instance_id(void **state)
     char out[128];
     char small[12];
     (void)state;
-    lc_instance_id(out, sizeof out, "1.2.3.4", 8080, "DEFAULT",
+    lc_instance_id(out, sizeof out, "127.2.3.4", 8080, "DEFAULT",
                    "DEFAULT_GROUP@@svc");
-    assert_string_equal(out, "1.2.3.4#8080#DEFAULT#DEFAULT_GROUP@@svc");
+    assert_string_equal(out, "127.2.3.4#8080#DEFAULT#DEFAULT_GROUP@@svc");
     lc_instance_id(out, sizeof out, "::1", 0, "c-1", "g@@a@@b");
     assert_string_equal(out, "::1#0#c-1#g@@a@@b");
     /* Truncated, still terminated. */
-    lc_instance_id(small, sizeof small, "1.2.3.4", 8080, "DEFAULT", "g@@s");
-    assert_string_equal(small, "1.2.3.4#808");
+    lc_instance_id(small, sizeof small, "127.2.3.4", 8080, "DEFAULT", "g@@s");
+    assert_string_equal(small, "127.2.3.4#8");
 }
 
 /* ------------------------------------------------------- metadata */
@@ -145,18 +145,18 @@ static void test_metadata_json_fallback(void **state)
 
 static void test_instance_new(void **state)
 {
-    char ip[] = "10.0.0.1";
+    char ip[] = "127.0.0.1";
     struct lc_instance *inst;
     json_t *meta;
     (void)state;
 
     inst =
         lc_instance_new(ip, 8080, "c1", 2.5, false, true, false,
-                        "{\"z\":\"1\",\"a\":\"2\"}", "10.0.0.1#8080#c1#g@@s");
+                        "{\"z\":\"1\",\"a\":\"2\"}", "127.0.0.1#8080#c1#g@@s");
     assert_non_null(inst);
     strcpy(ip, "xxxxxxxx"); /* strings are copied */
     assert_int_equal(inst->refs, 1);
-    assert_string_equal(inst->ip, "10.0.0.1");
+    assert_string_equal(inst->ip, "127.0.0.1");
     assert_int_equal(inst->port, 8080);
     assert_string_equal(inst->cluster, "c1");
     assert_true(inst->weight == 2.5);
@@ -167,7 +167,7 @@ static void test_instance_new(void **state)
     meta = lc_instance_metadata(inst);
     assert_string_equal(json_string_value(json_object_get(meta, "z")), "1");
     json_decref(meta);
-    assert_string_equal(inst->instance_id, "10.0.0.1#8080#c1#g@@s");
+    assert_string_equal(inst->instance_id, "127.0.0.1#8080#c1#g@@s");
     lc_instance_unref(inst);
 
     /* NULL strings become "", NULL or empty metadata {}. */
@@ -203,7 +203,7 @@ static void test_instance_new_refused(void **state)
 
 static struct lc_instance *base(void)
 {
-    return lc_instance_new("1.1.1.1", 80, "DEFAULT", 1.0, true, true, true,
+    return lc_instance_new("127.1.1.1", 80, "DEFAULT", 1.0, true, true, true,
                            "{\"a\":\"1\",\"b\":\"2\"}", "id");
 }
 
@@ -217,7 +217,7 @@ static void test_instance_equal(void **state)
     assert_true(lc_instance_equal(a, b));
     assert_true(lc_instance_equal(a, a));
     /* Metadata equal whatever the key order it was given in. */
-    c = lc_instance_new("1.1.1.1", 80, "DEFAULT", 1.0, true, true, true,
+    c = lc_instance_new("127.1.1.1", 80, "DEFAULT", 1.0, true, true, true,
                         "{ \"b\":\"2\", \"a\":\"1\" }", "id");
     assert_true(lc_instance_equal(a, c));
     lc_instance_unref(c);
@@ -231,16 +231,16 @@ static void test_instance_equal(void **state)
         lc_instance_unref(c);                                                  \
     } while (0)
     const char *m = "{\"a\":\"1\",\"b\":\"2\"}";
-    DIFFERS("1.1.1.2", 80, "DEFAULT", 1.0, true, true, true, m, "id");
-    DIFFERS("1.1.1.1", 81, "DEFAULT", 1.0, true, true, true, m, "id");
-    DIFFERS("1.1.1.1", 80, "OTHER", 1.0, true, true, true, m, "id");
-    DIFFERS("1.1.1.1", 80, "DEFAULT", 1.5, true, true, true, m, "id");
-    DIFFERS("1.1.1.1", 80, "DEFAULT", 1.0, false, true, true, m, "id");
-    DIFFERS("1.1.1.1", 80, "DEFAULT", 1.0, true, false, true, m, "id");
-    DIFFERS("1.1.1.1", 80, "DEFAULT", 1.0, true, true, false, m, "id");
-    DIFFERS("1.1.1.1", 80, "DEFAULT", 1.0, true, true, true, "{\"a\":\"1\"}",
+    DIFFERS("127.1.1.2", 80, "DEFAULT", 1.0, true, true, true, m, "id");
+    DIFFERS("127.1.1.1", 81, "DEFAULT", 1.0, true, true, true, m, "id");
+    DIFFERS("127.1.1.1", 80, "OTHER", 1.0, true, true, true, m, "id");
+    DIFFERS("127.1.1.1", 80, "DEFAULT", 1.5, true, true, true, m, "id");
+    DIFFERS("127.1.1.1", 80, "DEFAULT", 1.0, false, true, true, m, "id");
+    DIFFERS("127.1.1.1", 80, "DEFAULT", 1.0, true, false, true, m, "id");
+    DIFFERS("127.1.1.1", 80, "DEFAULT", 1.0, true, true, false, m, "id");
+    DIFFERS("127.1.1.1", 80, "DEFAULT", 1.0, true, true, true, "{\"a\":\"1\"}",
             "id");
-    DIFFERS("1.1.1.1", 80, "DEFAULT", 1.0, true, true, true, m, "id2");
+    DIFFERS("127.1.1.1", 80, "DEFAULT", 1.0, true, true, true, m, "id2");
 #undef DIFFERS
     lc_instance_unref(a);
     lc_instance_unref(b);
@@ -258,7 +258,7 @@ static void test_instance_refs(void **state)
     assert_int_equal(a->refs, 2);
     lc_instance_unref(a);
     assert_int_equal(a->refs, 1);
-    assert_string_equal(a->ip, "1.1.1.1"); /* still alive */
+    assert_string_equal(a->ip, "127.1.1.1"); /* still alive */
     lc_instance_unref(a); /* freed: ASan reports a leak otherwise */
 }
 

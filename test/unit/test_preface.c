@@ -121,7 +121,7 @@ static void test_hello_refused(void **state)
 static void test_claim_layout(void **state)
 {
     struct lc_preface p = claim_of("naming_persistent_service_v2",
-                                   "10.0.0.1:7848", 0x0102030405060708ULL);
+                                   "127.0.1.1:7848", 0x0102030405060708ULL);
     uint8_t msg[LC_PREFACE_MAX_LEN];
     uint8_t mac[LC_PREFACE_MAC_LEN];
     size_t len = encode(&p, msg, sizeof msg);

@@ -283,7 +283,7 @@ static void subscribe(struct env *e, struct peer *p, const char *service,
     assert_int_equal(lc_push_subscribe(engine(e), &s), 0);
 }
 
-/* A persistent instance 10.0.0.<host>:<port> in @cluster of @service. */
+/* A persistent instance 127.0.1.<host>:<port> in @cluster of @service. */
 static void publish(struct env *e, const char *service, int host, int port,
                     const char *cluster)
 {
@@ -291,7 +291,7 @@ static void publish(struct env *e, const char *service, int host, int port,
     struct lc_service *svc = lc_registry_service(e->n->reg, &key, false);
     char ip[32], id[256], client[64], grouped[128];
     struct lc_instance *inst;
-    snprintf(ip, sizeof ip, "10.0.0.%d", host);
+    snprintf(ip, sizeof ip, "127.0.1.%d", host);
     snprintf(grouped, sizeof grouped, "DEFAULT_GROUP@@%s", service);
     snprintf(client, sizeof client, "%s:%d#false", ip, port);
     lc_instance_id(id, sizeof id, ip, port, cluster, grouped);
@@ -464,7 +464,7 @@ static void test_clusters_and_format(void **state)
     assert_string_equal(
         json_string_value(json_object_get(
             json_array_get(json_object_get(ga->info, "hosts"), 0), "ip")),
-        "10.0.0.1");
+        "127.0.1.1");
 
     /* One change: both pushed in one round with one lastRefTime. */
     peer_clear(&e->a);

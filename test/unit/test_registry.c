@@ -122,28 +122,28 @@ static void test_services(void **state)
 static void test_publish_updates_index(void **state)
 {
     struct env *env = *state;
-    struct lc_instance *inst = inst_new("1.1.1.1", 80, 1);
+    struct lc_instance *inst = inst_new("127.1.1.1", 80, 1);
     struct lc_client *c;
 
-    assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, inst),
-        0);
+    assert_int_equal(lc_registry_publish(env->reg, "127.1.1.1:80#true", LC_CLIENT_EPHEMERAL,
+                                         env->svc, inst),
+                     0);
     assert_string_equal(env->log,
-                        "register public/DEFAULT_GROUP/svc 1.1.1.1:80#true|"
+                        "register public/DEFAULT_GROUP/svc 127.1.1.1:80#true|"
                         "changed public/DEFAULT_GROUP/svc -|");
     assert_int_equal(env->publishers_seen, 1);
     assert_int_equal(env->svc->n_publishers, 1);
     assert_int_equal(env->svc->revision, 1);
     assert_int_equal(env->reg->n_instances, 1);
     assert_int_equal(inst->refs, 2); /* ours and the registry's */
-    c = lc_registry_find_client(env->reg, "1.1.1.1:80#true");
+    c = lc_registry_find_client(env->reg, "127.1.1.1:80#true");
     assert_non_null(c);
-    assert_string_equal(c->id, "1.1.1.1:80#true");
+    assert_string_equal(c->id, "127.1.1.1:80#true");
     assert_true(c->ephemeral);
     assert_ptr_equal(
-        lc_registry_instance_of(env->reg, "1.1.1.1:80#true", env->svc), inst);
+        lc_registry_instance_of(env->reg, "127.1.1.1:80#true", env->svc), inst);
     assert_null(
-        lc_registry_instance_of(env->reg, "1.1.1.1:80#true", env->svc2));
+        lc_registry_instance_of(env->reg, "127.1.1.1:80#true", env->svc2));
     assert_null(lc_registry_instance_of(env->reg, "nobody", env->svc));
     assert_int_equal(lc_bus_count(env->bus, LC_EV_CLIENT_REGISTER_SERVICE), 1);
     assert_int_equal(lc_bus_count(env->bus, LC_EV_SERVICE_CHANGED), 1);
@@ -162,19 +162,21 @@ static void collect(struct lc_instance *inst, void *data)
 static void test_republish_replaces(void **state)
 {
     struct env *env = *state;
-    struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
-    struct lc_instance *b = inst_new("1.1.1.1", 80, 5);
+    struct lc_instance *a = inst_new("127.1.1.1", 80, 1);
+    struct lc_instance *b = inst_new("127.1.1.1", 80, 5);
     char seen[256] = "";
 
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, a), 0);
+        lc_registry_publish(env->reg, "127.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, a),
+        0);
     assert_int_equal(a->refs, 2);
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, b), 0);
+        lc_registry_publish(env->reg, "127.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, b),
+        0);
     assert_int_equal(a->refs, 1); /* the registry let go of the old one */
     assert_int_equal(b->refs, 2);
     assert_ptr_equal(
-        lc_registry_instance_of(env->reg, "1.1.1.1:80#true", env->svc), b);
+        lc_registry_instance_of(env->reg, "127.1.1.1:80#true", env->svc), b);
     assert_int_equal(env->reg->n_instances, 1);
     assert_int_equal(env->svc->n_publishers, 1);
     /* Each publish is a register event and a change. */
@@ -182,11 +184,12 @@ static void test_republish_replaces(void **state)
     assert_int_equal(lc_bus_count(env->bus, LC_EV_SERVICE_CHANGED), 2);
     assert_int_equal(env->svc->revision, 2);
     lc_registry_each_instance(env->reg, env->svc, collect, seen);
-    assert_string_equal(seen, "1.1.1.1:80;");
+    assert_string_equal(seen, "127.1.1.1:80;");
 
     /* Publishing the very instance it already holds keeps one ref. */
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, b), 0);
+        lc_registry_publish(env->reg, "127.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, b),
+        0);
     assert_int_equal(b->refs, 2);
     lc_instance_unref(a);
     lc_instance_unref(b);
@@ -195,34 +198,36 @@ static void test_republish_replaces(void **state)
 static void test_two_clients(void **state)
 {
     struct env *env = *state;
-    struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
-    struct lc_instance *b = inst_new("2.2.2.2", 81, 1);
+    struct lc_instance *a = inst_new("127.1.1.1", 80, 1);
+    struct lc_instance *b = inst_new("127.2.2.2", 81, 1);
     char seen[256] = "";
 
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, a), 0);
+        lc_registry_publish(env->reg, "127.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, a),
+        0);
     assert_int_equal(
-        lc_registry_publish(env->reg, "2.2.2.2:81#true", LC_CLIENT_EPHEMERAL, env->svc, b), 0);
+        lc_registry_publish(env->reg, "127.2.2.2:81#true", LC_CLIENT_EPHEMERAL, env->svc, b),
+        0);
     assert_int_equal(env->svc->n_publishers, 2);
     assert_int_equal(env->publishers_seen, 2);
     assert_int_equal(env->reg->n_instances, 2);
     lc_registry_each_instance(env->reg, env->svc, collect, seen);
-    assert_true(strcmp(seen, "1.1.1.1:80;2.2.2.2:81;") == 0 ||
-                strcmp(seen, "2.2.2.2:81;1.1.1.1:80;") == 0);
+    assert_true(strcmp(seen, "127.1.1.1:80;127.2.2.2:81;") == 0 ||
+                strcmp(seen, "127.2.2.2:81;127.1.1.1:80;") == 0);
 
     env->log[0] = '\0';
-    lc_registry_unpublish(env->reg, "1.1.1.1:80#true", env->svc);
+    lc_registry_unpublish(env->reg, "127.1.1.1:80#true", env->svc);
     assert_string_equal(env->log,
-                        "deregister public/DEFAULT_GROUP/svc 1.1.1.1:80#true|"
+                        "deregister public/DEFAULT_GROUP/svc 127.1.1.1:80#true|"
                         "changed public/DEFAULT_GROUP/svc -|"
-                        "disconnect -/-/- 1.1.1.1:80#true|");
+                        "disconnect -/-/- 127.1.1.1:80#true|");
     assert_int_equal(env->publishers_seen, 1);
     assert_int_equal(env->svc->n_publishers, 1);
     assert_int_equal(env->reg->n_instances, 1);
     assert_int_equal(a->refs, 1);
     seen[0] = '\0';
     lc_registry_each_instance(env->reg, env->svc, collect, seen);
-    assert_string_equal(seen, "2.2.2.2:81;");
+    assert_string_equal(seen, "127.2.2.2:81;");
     lc_instance_unref(a);
     lc_instance_unref(b);
 }
@@ -230,8 +235,8 @@ static void test_two_clients(void **state)
 static void test_client_kept_while_publishing(void **state)
 {
     struct env *env = *state;
-    struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
-    const char *id = "1.1.1.1:80#false";
+    struct lc_instance *a = inst_new("127.1.1.1", 80, 1);
+    const char *id = "127.1.1.1:80#false";
 
     assert_int_equal(lc_registry_publish(env->reg, id, LC_CLIENT_PERSISTENT, env->svc, a), 0);
     assert_int_equal(lc_registry_publish(env->reg, id, LC_CLIENT_PERSISTENT, env->svc2, a), 0);
@@ -242,9 +247,9 @@ static void test_client_kept_while_publishing(void **state)
     env->log[0] = '\0';
     lc_registry_unpublish(env->reg, id, env->svc);
     /* Still publishing svc2: no disconnect, client kept. */
-    assert_string_equal(env->log,
-                        "deregister public/DEFAULT_GROUP/svc 1.1.1.1:80#false|"
-                        "changed public/DEFAULT_GROUP/svc -|");
+    assert_string_equal(
+        env->log, "deregister public/DEFAULT_GROUP/svc 127.1.1.1:80#false|"
+                  "changed public/DEFAULT_GROUP/svc -|");
     assert_non_null(lc_registry_find_client(env->reg, id));
     assert_int_equal(env->svc->n_publishers, 0);
     assert_int_equal(env->svc2->n_publishers, 1);
@@ -252,9 +257,10 @@ static void test_client_kept_while_publishing(void **state)
 
     env->log[0] = '\0';
     lc_registry_unpublish(env->reg, id, env->svc2);
-    assert_string_equal(env->log, "deregister public/g2/other 1.1.1.1:80#false|"
-                                  "changed public/g2/other -|"
-                                  "disconnect -/-/- 1.1.1.1:80#false|");
+    assert_string_equal(env->log,
+                        "deregister public/g2/other 127.1.1.1:80#false|"
+                        "changed public/g2/other -|"
+                        "disconnect -/-/- 127.1.1.1:80#false|");
     assert_null(lc_registry_find_client(env->reg, id));
     assert_int_equal(env->reg->n_instances, 0);
     assert_int_equal(a->refs, 1);
@@ -268,16 +274,17 @@ static void test_client_kept_while_publishing(void **state)
 static void test_unpublish_nothing(void **state)
 {
     struct env *env = *state;
-    struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
+    struct lc_instance *a = inst_new("127.1.1.1", 80, 1);
 
     lc_registry_unpublish(env->reg, "nobody", env->svc);
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, a), 0);
+        lc_registry_publish(env->reg, "127.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, a),
+        0);
     env->log[0] = '\0';
     /* A known client, a service it does not publish. */
-    lc_registry_unpublish(env->reg, "1.1.1.1:80#true", env->svc2);
+    lc_registry_unpublish(env->reg, "127.1.1.1:80#true", env->svc2);
     assert_string_equal(env->log, "");
-    assert_non_null(lc_registry_find_client(env->reg, "1.1.1.1:80#true"));
+    assert_non_null(lc_registry_find_client(env->reg, "127.1.1.1:80#true"));
     assert_int_equal(env->svc->revision, 1);
     assert_int_equal(env->svc2->revision, 0);
     assert_int_equal(lc_bus_count(env->bus, LC_EV_CLIENT_DEREGISTER_SERVICE),
@@ -290,7 +297,7 @@ static void test_unpublish_nothing(void **state)
 static void test_unpublish_with_own_id(void **state)
 {
     struct env *env = *state;
-    struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
+    struct lc_instance *a = inst_new("127.1.1.1", 80, 1);
     struct lc_client *c;
 
     assert_int_equal(
@@ -309,7 +316,7 @@ static void test_unpublish_with_own_id(void **state)
 static void test_free_drops_refs(void **state)
 {
     struct env *env = *state;
-    struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
+    struct lc_instance *a = inst_new("127.1.1.1", 80, 1);
     assert_int_equal(lc_registry_publish(env->reg, "x", LC_CLIENT_EPHEMERAL, env->svc, a), 0);
     assert_int_equal(lc_registry_publish(env->reg, "y", LC_CLIENT_EPHEMERAL, env->svc2, a), 0);
     assert_int_equal(a->refs, 3);
@@ -349,8 +356,8 @@ static void test_rows_stay_dense(void **state)
     char id[64];
     for (int i = 0; i < 50; i++) {
         struct lc_instance *inst = lc_instance_new(
-            "10.0.0.1", 1000 + i, "DEFAULT", 1, true, true, false, NULL, "x");
-        snprintf(id, sizeof id, "10.0.0.1:%d#false", 1000 + i);
+            "127.0.0.1", 1000 + i, "DEFAULT", 1, true, true, false, NULL, "x");
+        snprintf(id, sizeof id, "127.0.0.1:%d#false", 1000 + i);
         assert_int_equal(lc_registry_publish(env->reg, id, LC_CLIENT_PERSISTENT,
                                              i % 2 ? env->svc : env->svc2,
                                              inst),
@@ -359,7 +366,7 @@ static void test_rows_stay_dense(void **state)
     }
     check_rows(env->reg);
     for (int i = 0; i < 50; i += 3) {
-        snprintf(id, sizeof id, "10.0.0.1:%d#false", 1000 + i);
+        snprintf(id, sizeof id, "127.0.0.1:%d#false", 1000 + i);
         lc_registry_unpublish(env->reg, id, i % 2 ? env->svc : env->svc2);
         check_rows(env->reg);
     }
@@ -371,30 +378,30 @@ static void test_rows_stay_dense(void **state)
 static void test_pinned_rows_survive(void **state)
 {
     struct env *env = *state;
-    struct lc_instance *a = lc_instance_new("1.1.1.1", 1, "DEFAULT", 1, true,
+    struct lc_instance *a = lc_instance_new("127.1.1.1", 1, "DEFAULT", 1, true,
                                             true, false, "{\"k\":\"v\"}", "a");
-    struct lc_instance *b = lc_instance_new("1.1.1.2", 2, "DEFAULT", 2, true,
+    struct lc_instance *b = lc_instance_new("127.1.1.2", 2, "DEFAULT", 2, true,
                                             true, false, NULL, "b");
     struct lc_row *copy;
     size_t n;
 
-    assert_int_equal(lc_registry_publish(env->reg, "1.1.1.1:1#false", LC_CLIENT_PERSISTENT,
-                                         env->svc, a),
-                     0);
+    assert_int_equal(
+        lc_registry_publish(env->reg, "127.1.1.1:1#false", LC_CLIENT_PERSISTENT, env->svc, a),
+        0);
     lc_instance_unref(a);
     n = env->reg->n_rows;
     copy = malloc(n * sizeof *copy);
     memcpy(copy, env->reg->rows, n * sizeof *copy);
     lc_model_pin();
     /* Replace the instance, then withdraw it: client and instance go. */
-    assert_int_equal(lc_registry_publish(env->reg, "1.1.1.1:1#false", LC_CLIENT_PERSISTENT,
-                                         env->svc, b),
-                     0);
+    assert_int_equal(
+        lc_registry_publish(env->reg, "127.1.1.1:1#false", LC_CLIENT_PERSISTENT, env->svc, b),
+        0);
     lc_instance_unref(b);
-    lc_registry_unpublish(env->reg, "1.1.1.1:1#false", env->svc);
-    assert_null(lc_registry_find_client(env->reg, "1.1.1.1:1#false"));
-    assert_string_equal(copy[0].client_id, "1.1.1.1:1#false");
-    assert_string_equal(copy[0].inst->ip, "1.1.1.1");
+    lc_registry_unpublish(env->reg, "127.1.1.1:1#false", env->svc);
+    assert_null(lc_registry_find_client(env->reg, "127.1.1.1:1#false"));
+    assert_string_equal(copy[0].client_id, "127.1.1.1:1#false");
+    assert_string_equal(copy[0].inst->ip, "127.1.1.1");
     assert_string_equal(copy[0].inst->metadata_text, "{\"k\":\"v\"}");
     lc_model_unpin();
     free(copy);

@@ -212,8 +212,8 @@ static const char CONTENT_SQL[] =
     "CREATE INDEX instances_ip ON instances(ip);"
     "INSERT INTO services VALUES (1, 'svc-a', 1.5, x'00ff10', NULL);"
     "INSERT INTO services VALUES (2, 'svc-b', -0.25, zeroblob(5000), 42);"
-    "INSERT INTO instances VALUES ('10.0.0.1', 8080, 1, NULL);"
-    "INSERT INTO instances VALUES ('10.0.0.2', 8081, 0, 3.25);";
+    "INSERT INTO instances VALUES ('127.0.0.1', 8080, 1, NULL);"
+    "INSERT INTO instances VALUES ('127.0.0.2', 8081, 0, 3.25);";
 
 static struct lc_snapshot_meta test_meta(void)
 {

@@ -153,7 +153,7 @@ static sqlite3 *filled_db(int rows)
                      SQLITE_OK);
     for (int i = 0; i < rows; i++) {
         char ip[32];
-        snprintf(ip, sizeof ip, "10.%d.%d.%d", i >> 16, (i >> 8) & 255,
+        snprintf(ip, sizeof ip, "127.%d.%d.%d", i >> 16, (i >> 8) & 255,
                  i & 255);
         sqlite3_bind_text(st, 1, ip, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 2, i);

@@ -312,9 +312,9 @@ static void test_refuse_tampered_byte(void **state)
 static void test_refuse_tampered_sql(void **state)
 {
     static const char *const edits[] = {
-        "UPDATE instances SET healthy = 0 WHERE ip = '10.0.0.1'",
+        "UPDATE instances SET healthy = 0 WHERE ip = '127.0.0.1'",
         "DELETE FROM services WHERE id = 1",
-        "INSERT INTO instances VALUES ('10.0.0.3', 1, 1, NULL)",
+        "INSERT INTO instances VALUES ('127.0.0.3', 1, 1, NULL)",
         "CREATE TABLE extra(x)",
         "DROP TABLE instances",
         "UPDATE services SET weight = 1 WHERE id = 1", /* 1.5 -> integer 1 */
