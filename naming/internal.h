@@ -60,7 +60,8 @@ struct lc_naming {
     struct lc_switches sw; /* applied switch domain */
     struct lc_beat_checker *beats; /* NULL without a loop (fixtures) */
 
-    struct lc_push *push; /* UDP push engine (naming/push/push.h), or NULL */
+    struct lc_push *push; /* push engine (naming/push/push.h), or NULL */
+    struct lc_push_udp *push_udp; /* its UDP transport (push/udp.h), or NULL */
     void (*close_cb)(void *data);
     void *close_data;
 
@@ -166,6 +167,7 @@ int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv);
  * and the subscription side effect of /instance/list (call it once the
  * request is validated; it checks udpPort, the User-Agent and the switch). */
 struct lc_push;
+struct lc_push_udp;
 int lc_naming_push_routes(struct lc_naming *n, struct lc_http_server *srv);
 /* Number of UDP push subscribers (for metrics). */
 unsigned long lc_naming_push_subscribers(struct lc_naming *n);
