@@ -86,10 +86,11 @@ int lc_push_new(struct lc_naming *n, const struct lc_push_options *o,
 /* Replace the options (the delay applies to new tasks). */
 void lc_push_set_options(struct lc_push *p, const struct lc_push_options *o);
 
-/* Drop pending tasks and deliveries (uncounted), close every transport and
- * the engine's timer. @cb(@data) runs once all of them are closed; the
- * engine's memory is freed before @cb. No transport op and no callback other
- * than @cb runs after the transports' close callbacks. */
+/* Drop pending tasks, deliveries (uncounted) and subscribers, close every
+ * transport and the engine's timer. From here on the engine calls no
+ * transport op and no callback but @cb(@data), which runs once the timer
+ * and every transport are closed; the engine's memory is freed before @cb.
+ */
 void lc_push_close(struct lc_push *p, void (*cb)(void *data), void *data);
 
 void lc_push_stats(const struct lc_push *p, struct lc_push_stats *st);
