@@ -42,7 +42,7 @@ else
 Q :=
 endif
 
-MODULES := common raft statemachine snapshots naming distro rpc server bench
+MODULES := common members raft statemachine snapshots naming distro rpc server bench
 # Sources live in each module's folder and its subfolders (naming/core, ...).
 PROTOS := $(shell find $(MODULES) -name '*.proto')
 GEN_C := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
@@ -246,8 +246,8 @@ FUZZ_CC ?= clang
 
 fuzz: build-fuzz/fuzz_preface
 
-build-fuzz/fuzz_preface: test/fuzz/fuzz_preface.c raft/preface.c \
-		raft/internal.h raft/engine.h common/err.h $(BUILD)/gen/raft/peer.pb-c.h
+build-fuzz/fuzz_preface: test/fuzz/fuzz_preface.c raft/net_preface.c \
+		raft/net.h common/err.h $(BUILD)/gen/raft/peer.pb-c.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -I. -I$(BUILD)/gen \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

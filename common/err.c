@@ -11,7 +11,7 @@ const char *lc_strerror(int err)
     switch (err) {
         case 0:
             return "ok";
-#define LC__ERR_MSG(name, value, msg) \
+#define LC__ERR_MSG(name, value, msg, http, form, v2, grpc) \
     case name:                        \
         return msg;
             LC_ERR_TABLE(LC__ERR_MSG)
@@ -37,13 +37,95 @@ const char *lc_errname(int err)
     switch (err) {
         case 0:
             return "OK";
-#define LC__ERR_NAME(name, value, msg) \
+#define LC__ERR_NAME(name, value, msg, http, form, v2, grpc) \
     case name:                         \
         return #name;
             LC_ERR_TABLE(LC__ERR_NAME)
 #undef LC__ERR_NAME
     }
     return "LC_EUNKNOWN";
+}
+
+/* One row of the table's transport columns. */
+struct row {
+    int http;
+    enum lc_err_form form;
+    int v2;
+    int grpc;
+};
+
+static struct row row_of(int err)
+{
+    switch (err) {
+#define LC__ERR_ROW(name, value, msg, http, form, v2, grpc) \
+    case name:                                              \
+        return (struct row){http, LC_FORM_##form, v2, grpc};
+        LC_ERR_TABLE(LC__ERR_ROW)
+#undef LC__ERR_ROW
+    }
+    return (struct row){500, LC_FORM_TEXT, 30000, 500};
+}
+
+int lc_err_http_status(int err)
+{
+    return row_of(err).http;
+}
+
+enum lc_err_form lc_err_form(int err)
+{
+    return row_of(err).form;
+}
+
+int lc_err_v2_code(int err)
+{
+    return row_of(err).v2;
+}
+
+int lc_err_grpc_code(int err)
+{
+    return row_of(err).grpc;
+}
+
+const char *lc_err_v2_abstract(int v2_code)
+{
+    switch (v2_code) {
+        case 0:
+            return "success";
+        case 10000:
+            return "parameter missing";
+        case 20002:
+            return "parameter validate error";
+        case 20004:
+            return "resource not found";
+        case 21007:
+            return "service already exist";
+        case 21008:
+            return "service not exist";
+        case 21009:
+            return "service delete failure";
+        default:
+            return "server error";
+    }
+}
+
+int lc_err_set(struct lc_err *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    e->code = code;
+    e->param[0] = '\0';
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int lc_err_missing(struct lc_err *e, const char *name, int spring)
+{
+    lc_err_set(e, LC_EMISSING,
+               spring ? "Parameter '%s' is missing" : "Param '%s' is required.",
+               name);
+    snprintf(e->param, sizeof e->param, "%s", name);
+    return LC_EMISSING;
 }
 
 int lc_err_from_uv(int uv_err)

@@ -6,10 +6,6 @@
 
 #include <stdint.h>
 
-/* Java's String.hashCode() of @utf8 (taken as UTF-16 code units; a byte
- * that is not valid UTF-8 counts as U+FFFD, as Java's decoder makes it). */
-int32_t lc_java_string_hash(const char *utf8);
-
 /* DistroMapper.distroHash: Math.abs(hashCode % Integer.MAX_VALUE). */
 int32_t lc_distro_hash(const char *tag);
 

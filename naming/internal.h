@@ -74,8 +74,10 @@ struct lc_naming {
     struct lc_service_cleaner *cleaner; /* NULL until started */
     struct lc_list_cache *list_cache; /* list_cache.c; NULL until used */
 
-    /* The cluster members (naming/http/members.c), or NULL. */
-    struct lc_peers *peers;
+    /* The cluster's members (borrowed, lc_naming_set_members), or NULL;
+     * each request to another member is bounded by members_timeout_ms. */
+    const struct lc_members *members;
+    unsigned members_timeout_ms;
     struct lc_imeta_cleaner *imeta; /* instance_meta_clean.c; NULL until used */
 };
 
@@ -108,100 +110,26 @@ json_t *lc_render_service_info(struct lc_naming *n,
 json_t *lc_render_host(const struct lc_service *svc,
                        const struct lc_instance *inst,
                        const struct lc_view *v);
-/* Serialise @root (consumed) and reply 200 application/json; on /v2 paths
- * inside the v2 envelope. */
-void lc_reply_json(struct lc_http_exchange *ex, json_t *root);
-/* The same, never wrapped (v2 beat answers are bare, as in Nacos). */
-void lc_reply_json_raw(struct lc_http_exchange *ex, json_t *root);
-
-/* ------------------------------------- list answers (list_cache.c) */
-
+/* The cache of rendered /instance/list answers (naming/http/list_cache.c),
+ * freed with the module. */
 struct lc_list_cache;
-/* Answer /instance/list with lc_render_service_info()'s ServiceInfo, from
- * the cache when nothing it depends on changed (lastRefTime is now). */
-void lc_list_reply(struct lc_naming *n, struct lc_http_exchange *ex,
-                   const struct lc_service *svc,
-                   const struct lc_service_key *key, const char *clusters,
-                   bool healthy_only);
 void lc_list_cache_free(struct lc_list_cache *lc);
 
-/* ---------------------------------------------- ephemeral (ephemeral.c) */
+/* ------------------------------------ beat checker (health/beat_check.c) */
 
 struct lc_beat_checker;
 
-/* "ip:port#true", the HTTP client that publishes an ephemeral instance. */
-void lc_ephemeral_client_id(char *out, size_t size, const char *ip, int port);
-/* Publish @inst (reference taken) as the ephemeral instance of client
- * "ip:port#true" in the service @key, creating the service (ephemeral).
- * Return 0; LC_EINVAL with Nacos's message in @err when the service is
- * persistent; LC_ENOMEM. */
-int lc_ephemeral_register(struct lc_naming *n,
-                          const struct lc_service_key *key,
-                          struct lc_instance *inst, char *err, size_t errlen);
-/* Withdraw client "ip:port#true"'s instance of @key (no-op if none). */
-void lc_ephemeral_deregister(struct lc_naming *n,
-                             const struct lc_service_key *key, const char *ip,
-                             int port);
-/* A beat for ip:port in @svc: refresh it, and make it healthy if it was not.
- * Return 0, or LC_ENOTFOUND when the client publishes nothing there. */
-int lc_ephemeral_beat(struct lc_naming *n, struct lc_service *svc,
-                      const char *ip, int port);
-/* Set the health of ip:port's ephemeral instance of @svc (health/instance).
- * Return 0, LC_ENOTFOUND or LC_ENOMEM. */
-int lc_ephemeral_set_health(struct lc_naming *n, struct lc_service *svc,
-                            const char *ip, int port, bool healthy);
 /* One pass of the beat checker at loop time @now (tests call it). */
 void lc_ephemeral_check(struct lc_naming *n, uint64_t now);
 int lc_beat_checker_start(struct lc_naming *n, struct lc_beat_checker **out);
 /* Stop and free (in the close callback); NULL is fine. */
 void lc_beat_checker_close(struct lc_beat_checker *bc);
 
-int lc_naming_beat_routes(struct lc_naming *n, struct lc_http_server *srv);
-int lc_naming_metadata_routes(struct lc_naming *n,
-                              struct lc_http_server *srv);
-
-int lc_naming_instance_routes(struct lc_naming *n, struct lc_http_server *srv);
-int lc_naming_operator_routes(struct lc_naming *n, struct lc_http_server *srv);
-
-/* UDP push (naming/http/push.c): /service/subscribers, /operator/push/state,
- * and the subscription side effect of /instance/list (call it once the
- * request is validated; it checks udpPort, the User-Agent and the switch). */
-struct lc_push;
-struct lc_push_udp;
-int lc_naming_push_routes(struct lc_naming *n, struct lc_http_server *srv);
-/* Number of UDP push subscribers (for metrics). */
-unsigned long lc_naming_push_subscribers(struct lc_naming *n);
-void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
-                            const struct lc_service_key *key,
-                            const char *clusters, int udp_port);
-/* The v2 list's subscriber parameters (InstanceControllerV2.list): `port`
- * (Integer, default 0) and `healthyOnly` (Boolean, default false); the
- * subscriber's address is `ip`, not v1's clientIP/udpPort. Replies Nacos's
- * 500 and returns false when one does not convert. */
-bool lc_v2_list_params(struct lc_http_exchange *ex, int *port,
-                       bool *healthy_only);
 /* ------------------------------------------------ switches, health checks */
 
 /* The processor of LC_GROUP_SWITCHES (naming/store/switch_store.c). */
 void lc_naming_switch_processor(struct lc_naming *n, struct lc_processor *p);
 
-/* The data of a switch update entry for @entry=@value (both copied):
- * *@data is malloc'd text of *@len bytes. Return 0 or LC_ENOMEM. */
-int lc_switch_entry_encode(const char *entry, const char *value, char **data,
-                           size_t *len);
-
-/* /operator/switches (naming/http/switches.c); /health/instance and
- * /instance/statuses (naming/http/health.c). */
-int lc_naming_switch_routes(struct lc_naming *n, struct lc_http_server *srv);
-int lc_naming_health_routes(struct lc_naming *n, struct lc_http_server *srv);
-
-/* Write a HEALTH entry through Raft: `healthy` of @inst (published by
- * persistent client @client_id in @svc) becomes @healthy, if that instance
- * is still there when the entry applies (naming/store/persistent.c). @w is
- * borrowed until @cb fires. Return 0 or an LC_E* code (then @cb never fires). */
-int lc_health_write(struct lc_naming *n, const struct lc_service *svc,
-                    const char *client_id, const struct lc_instance *inst,
-                    bool healthy, struct lc_sm_write *w, lc_sm_write_cb cb);
 
 /* The server-side health checker of persistent instances
  * (naming/health/health_check.c): runs on the leader of LC_GROUP_PERSISTENT. */

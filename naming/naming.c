@@ -6,7 +6,6 @@
 #include "common/err.h"
 #include "naming/clean/instance_meta_clean.h"
 #include "naming/internal.h"
-#include "naming/http/members.h"
 #include "naming/push/push.h"
 #include "naming/push/udp.h"
 #include "naming/store/service_meta.h"
@@ -33,32 +32,30 @@ static void on_overlay_change(void *data, const char *key)
     }
 }
 
-int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv)
+/* Register the four processors with @engine; from here on the engine
+ * borrows them. */
+static int register_processors(struct lc_naming *n,
+                               struct lc_raft_engine *engine)
 {
-    int rv = lc_naming_instance_routes(n, srv);
+    int rv = lc_statemachine_register(engine, &n->persistent_proc,
+                                      &n->persistent_sm);
     if (rv == 0) {
-        rv = lc_naming_beat_routes(n, srv);
+        rv = lc_statemachine_register(engine, &n->service_meta_proc,
+                                      &n->service_meta_sm);
     }
     if (rv == 0) {
-        rv = lc_naming_metadata_routes(n, srv);
+        rv = lc_statemachine_register(engine, &n->instance_meta_proc,
+                                      &n->instance_meta_sm);
     }
     if (rv == 0) {
-        rv = lc_naming_operator_routes(n, srv);
+        rv = lc_statemachine_register(engine, &n->switch_proc,
+                                      &n->switch_sm);
     }
-    if (rv == 0) {
-        rv = lc_naming_push_routes(n, srv);
-    }
-    if (rv == 0) {
-        rv = lc_naming_switch_routes(n, srv);
-    }
-    if (rv == 0) {
-        rv = lc_naming_health_routes(n, srv);
-    }
-    if (rv == 0) {
-        rv = lc_naming_service_routes(n, srv);
-    }
-    if (rv == 0) {
-        rv = lc_naming_catalog_routes(n, srv);
+    if (rv != 0) {
+        lc_statemachine_free(n->persistent_sm);
+        lc_statemachine_free(n->service_meta_sm);
+        lc_statemachine_free(n->instance_meta_sm);
+        lc_statemachine_free(n->switch_sm);
     }
     return rv;
 }
@@ -89,42 +86,40 @@ int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
     lc_naming_switch_processor(n, &n->switch_proc);
     n->instance_meta.on_change = on_overlay_change;
     n->instance_meta.change_data = n;
-    rv = lc_statemachine_register(engine, &n->persistent_proc,
-                                  &n->persistent_sm);
-    if (rv == 0) {
-        rv = lc_statemachine_register(engine, &n->service_meta_proc,
-                                      &n->service_meta_sm);
-    }
-    if (rv == 0) {
-        rv = lc_statemachine_register(engine, &n->instance_meta_proc,
-                                      &n->instance_meta_sm);
-    }
-    if (rv == 0) {
-        rv = lc_statemachine_register(engine, &n->switch_proc,
-                                      &n->switch_sm);
-    }
-    if (rv == 0) {
-        rv = lc_beat_checker_start(n, &n->beats);
-    }
-    if (rv == 0) {
-        rv = lc_health_checker_start(n);
-    }
+
+    /* What owns handles on the loop: each closes itself and frees its own
+     * memory in its close callbacks, without touching @n, so a failure can
+     * close them and free @n at once. */
+    rv = lc_beat_checker_start(n, &n->beats);
     if (rv != 0) {
         goto err_after_registry;
+    }
+    rv = lc_health_checker_start(n);
+    if (rv != 0) {
+        goto err_after_beats;
     }
     rv = lc_push_new(n, NULL, &n->push);
     if (rv != 0) {
-        goto err_after_registry;
+        goto err_after_health;
     }
     rv = lc_push_udp_new(n->push, NULL, &n->push_udp);
     if (rv != 0) {
-        lc_push_close(n->push, NULL, NULL); /* frees itself */
-        n->push = NULL;
-        goto err_after_registry;
+        goto err_after_push;
+    }
+    /* Last: nothing may fail once the engine borrows the processors. */
+    rv = register_processors(n, engine);
+    if (rv != 0) {
+        goto err_after_push;
     }
     *out = n;
     return 0;
 
+err_after_push:
+    lc_push_close(n->push, NULL, NULL);
+err_after_health:
+    lc_health_checker_close(n->hc);
+err_after_beats:
+    lc_beat_checker_close(n->beats);
 err_after_registry:
     lc_registry_free(n->reg);
 err_after_bus:
@@ -137,19 +132,39 @@ err:
 void lc_naming_stats(struct lc_naming *n, struct lc_naming_stats *st)
 {
     struct lc_client *c, *tmp;
+    memset(st, 0, sizeof *st);
     st->services = HASH_COUNT(n->reg->services);
     st->instances = n->reg->n_instances;
     st->clients = HASH_COUNT(n->reg->clients);
-    st->persistent_clients = 0;
-    st->ephemeral_clients = 0;
     HASH_ITER(hh, n->reg->clients, c, tmp)
     {
-        if (c->ephemeral) {
-            st->ephemeral_clients++;
-        } else {
-            st->persistent_clients++;
+        switch (c->kind) {
+            case LC_CLIENT_EPHEMERAL:
+                st->ephemeral_clients++;
+                break;
+            case LC_CLIENT_PERSISTENT:
+                st->persistent_clients++;
+                break;
+            case LC_CLIENT_CONNECTION:
+                st->connection_clients++;
+                break;
+            case LC_CLIENT_SYNCED:
+                break;
         }
     }
+    if (n->push != NULL) {
+        struct lc_push_stats ps;
+        lc_push_stats(n->push, &ps);
+        st->subscribers = ps.subscribers;
+    }
+}
+
+void lc_naming_set_members(struct lc_naming *n,
+                           const struct lc_members *members,
+                           unsigned timeout_ms)
+{
+    n->members = members;
+    n->members_timeout_ms = timeout_ms;
 }
 
 void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
@@ -210,7 +225,6 @@ void lc_naming_free(struct lc_naming *n)
         lc_service_cleaner_close(n->cleaner);
     }
     lc_list_cache_free(n->list_cache);
-    lc_naming_peers_free(n);
     lc_imeta_cleaner_free(n->imeta);
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);

@@ -2,8 +2,9 @@
  *
  * Creating it registers the four naming processors (persistent instances,
  * service metadata, instance metadata, switches) with the engine, and the
- * health checker of persistent instances; lc_naming_routes()
- * adds the /nacos/v1/ns/... handlers to an HTTP server.
+ * health checker of persistent instances. Its transports serve it:
+ * naming/http/routes.h adds the /nacos/v1/ns/... handlers to an HTTP
+ * server.
  */
 #ifndef LC_NAMING_H
 #define LC_NAMING_H
@@ -11,7 +12,6 @@
 #include <uv.h>
 
 #include "raft/engine.h"
-#include "rpc/http/http.h"
 
 struct lc_naming;
 
@@ -19,17 +19,21 @@ struct lc_naming_stats {
     unsigned long services;
     unsigned long instances;
     unsigned long clients;
-    unsigned long persistent_clients;
-    unsigned long ephemeral_clients;
+    unsigned long persistent_clients; /* ip:port, persistent */
+    unsigned long ephemeral_clients;  /* ip:port, ephemeral */
+    unsigned long connection_clients; /* gRPC connections */
+    unsigned long subscribers;        /* push subscribers */
 };
 
-/* Create the module and register its processors with @engine (borrowed;
- * before lc_raft_engine_start). Return 0 or an LC_E* code. */
+/* Create the module on @loop and register its processors with @engine
+ * (both borrowed; before lc_raft_engine_start). Return 0 or an LC_E* code.
+ * On failure nothing is left behind but handles already closing (their
+ * memory goes in their close callbacks: run the loop before closing it);
+ * only a failure of the registration itself (LC_ENOMEM from the engine) may
+ * leave @engine with groups whose processors are gone, so it must then be
+ * closed without being started. */
 int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
                   struct lc_naming **out);
-
-/* Route the naming HTTP API on @srv. Return 0 or LC_ENOMEM. */
-int lc_naming_routes(struct lc_naming *n, struct lc_http_server *srv);
 
 void lc_naming_stats(struct lc_naming *n, struct lc_naming_stats *st);
 
@@ -41,23 +45,16 @@ void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
                               unsigned ack_timeout_ms,
                               unsigned client_expired_ms);
 
-/* A member of the cluster: HTTP host and port, and its raft port. */
-struct lc_naming_member {
-    const char *host;
-    int port;
-    int raft_port;
-};
+struct lc_members;
 
-/* The cluster's members as cluster.conf lists them (@self, this node, is
- * left out of @members if listed; standalone: none), for the requests
- * naming makes to the other members (service/subscribers?aggregation=true),
- * each bounded by @timeout_ms (at most the HTTP shutdown grace, 5000), and
- * Distro's list of servers (operator/distro/client). Call once, before
- * serving. Return 0 or LC_ENOMEM / LC_EINVAL. */
-int lc_naming_set_members(struct lc_naming *n,
-                          const struct lc_naming_member *members,
-                          unsigned count, const struct lc_naming_member *self,
-                          unsigned timeout_ms);
+/* The cluster's member list (members/members.h; borrowed: it must outlive
+ * the module; standalone: this node alone), for the requests naming makes
+ * to the other members (service/subscribers?aggregation=true), each bounded
+ * by @timeout_ms (at most the HTTP shutdown grace, 5000), and Distro's list
+ * of healthy servers (operator/distro/client). Call once, before serving. */
+void lc_naming_set_members(struct lc_naming *n,
+                           const struct lc_members *members,
+                           unsigned timeout_ms);
 
 /* Close the module's own handles (the UDP push socket and its timers); @cb
  * runs once they are closed. Call after the engine is closed, before

@@ -37,8 +37,7 @@ struct lc_admin_op {
     char value[LC_RAFT_ADDR_MAX * MAX_LIST];
     /* who asked: a local caller or a peer */
     struct lc_raft_admin *req;
-    struct lc_link *link;
-    uint64_t corr;
+    struct lc_net_request *nreq;
     uint64_t deadline;
     /* progress */
     char list[MAX_LIST][LC_RAFT_ADDR_MAX];
@@ -52,7 +51,7 @@ struct lc_admin_op {
     struct raft_change change;
     struct lc_raft_read read;
     bool reading;
-    struct lc_peer_call *call;
+    struct lc_net_call *call;
     struct lc_admin_op *next; /* in snap_waiters / admin_wait */
 };
 
@@ -73,12 +72,12 @@ static void op_finish(struct lc_admin_op *op, int status, const char *message)
     if (op->req != NULL) {
         op->req->op = NULL;
         op->req->cb(op->req, status, message);
-    } else if (op->link != NULL) {
+    } else if (op->nreq != NULL) {
         Locus__Raft__PeerResponse resp = LOCUS__RAFT__PEER_RESPONSE__INIT;
+        struct lc_net *net = &op->g->e->net;
         resp.status = status;
         resp.message = (char *)message;
-        lc_link_reply(op->link, op->corr, &resp);
-        lc_link_unref(op->link);
+        net->respond(net, op->nreq, &resp);
     }
     free(op);
 }
@@ -137,10 +136,13 @@ static int parse_list(struct lc_admin_op *op, const char *value, char *errmsg,
     return 0;
 }
 
-static const struct raft_server *find_server(struct raft *r, raft_id id)
+/* The member at @address in @r's configuration (its id is derived from the
+ * address, lc_raft_id_of, when the engine adds it). */
+static const struct raft_server *find_server(struct raft *r,
+                                             const char *address)
 {
     for (unsigned i = 0; i < r->configuration.n; i++) {
-        if (r->configuration.servers[i].id == id) {
+        if (strcmp(r->configuration.servers[i].address, address) == 0) {
             return &r->configuration.servers[i];
         }
     }
@@ -149,7 +151,7 @@ static const struct raft_server *find_server(struct raft *r, raft_id id)
 
 /* --------------------------------------------------- sending to a member */
 
-static void on_remote_reply(struct lc_peer_call *call, int status,
+static void on_remote_reply(struct lc_net_call *call, int status,
                             const Locus__Raft__PeerResponse *resp)
 {
     struct lc_admin_op *op = call->data;
@@ -170,12 +172,12 @@ static void on_remote_reply(struct lc_peer_call *call, int status,
 /* Send the command to @address; 0 if sent. */
 static int send_to(struct lc_admin_op *op, const char *address)
 {
-    struct lc_peer *peer = lc_engine_peer(op->g->e, address);
+    struct lc_net *net = &op->g->e->net;
     Locus__Raft__PeerRequest req = LOCUS__RAFT__PEER_REQUEST__INIT;
-    struct lc_peer_call *call;
+    struct lc_net_call *call;
     int rv;
 
-    if (peer == NULL || !lc_peer_is_up(peer)) {
+    if (!net->peer_up(net, address)) {
         return LC_ECONN;
     }
     call = calloc(1, sizeof *call);
@@ -187,7 +189,7 @@ static int send_to(struct lc_admin_op *op, const char *address)
     req.command = op->command;
     req.value = op->value;
     call->data = op;
-    rv = lc_peer_send(peer, &req, call, on_remote_reply);
+    rv = net->send(net, address, &req, call, on_remote_reply);
     if (rv != 0) {
         free(call);
         return rv;
@@ -205,7 +207,7 @@ static bool at_leader(struct lc_admin_op *op, struct raft *r)
         return true;
     }
     raft_leader(r, &leader, &addr);
-    if (op->link != NULL) {
+    if (op->nreq != NULL) {
         /* A peer thought we lead: tell it to look again. */
         op_finish(op, LC_ENOTLEADER, "not the leader");
         return false;
@@ -237,16 +239,17 @@ static void on_transfer(struct raft_transfer *req)
 
 static void step_transfer(struct lc_admin_op *op, struct raft *r)
 {
-    raft_id target = lc_raft_id_of(op->value);
+    const struct raft_server *s = find_server(r, op->value);
+    raft_id target;
     raft_id leader;
     const char *addr;
-    const struct raft_server *s = find_server(r, target);
     int rv;
 
     if (s == NULL || s->role != RAFT_VOTER) {
         op_finish(op, LC_EINVAL, "the target is not a voter of this group");
         return;
     }
+    target = s->id;
     raft_leader(r, &leader, &addr);
     if (leader == target) {
         op_finish(op, 0, NULL);
@@ -286,7 +289,7 @@ static void step_snapshot(struct lc_admin_op *op, struct raft *r)
 {
     const char *target = op->value[0] != '\0' ? op->value : NULL;
     if (target != NULL && strcmp(target, op->g->e->self) != 0) {
-        if (op->link != NULL) {
+        if (op->nreq != NULL) {
             op_finish(op, LC_EINVAL, "snapshot target is not this member");
         } else if (send_to(op, target) != 0) {
             op_finish(op, LC_ECONN, "cannot reach the snapshot target");
@@ -351,9 +354,9 @@ static void step_membership(struct lc_admin_op *op, struct raft *r)
     op->change.data = op;
     if (op->kind == OP_REMOVE) {
         for (unsigned i = 0; i < op->n_list; i++) {
-            raft_id id = lc_raft_id_of(op->list[i]);
-            if (find_server(r, id) != NULL) {
-                rv = raft_remove(r, &op->change, id, on_change);
+            const struct raft_server *s = find_server(r, op->list[i]);
+            if (s != NULL) {
+                rv = raft_remove(r, &op->change, s->id, on_change);
                 goto submitted;
             }
         }
@@ -362,14 +365,14 @@ static void step_membership(struct lc_admin_op *op, struct raft *r)
     }
     /* OP_CHANGE: add and promote the missing, then remove the extra. */
     for (unsigned i = 0; i < op->n_list; i++) {
-        raft_id id = lc_raft_id_of(op->list[i]);
-        const struct raft_server *s = find_server(r, id);
+        const struct raft_server *s = find_server(r, op->list[i]);
         if (s == NULL) {
-            rv = raft_add(r, &op->change, id, op->list[i], on_change);
+            rv = raft_add(r, &op->change, lc_raft_id_of(op->list[i]),
+                          op->list[i], on_change);
             goto submitted;
         }
         if (s->role != RAFT_VOTER) {
-            rv = raft_assign(r, &op->change, id, RAFT_VOTER, on_change);
+            rv = raft_assign(r, &op->change, s->id, RAFT_VOTER, on_change);
             goto submitted;
         }
     }
@@ -377,7 +380,7 @@ static void step_membership(struct lc_admin_op *op, struct raft *r)
         const struct raft_server *s = &r->configuration.servers[i];
         bool wanted = false;
         for (unsigned j = 0; j < op->n_list; j++) {
-            wanted = wanted || lc_raft_id_of(op->list[j]) == s->id;
+            wanted = wanted || strcmp(op->list[j], s->address) == 0;
         }
         if (!wanted) {
             rv = raft_remove(r, &op->change, s->id, on_change);
@@ -424,7 +427,9 @@ static void step_reset(struct lc_admin_op *op)
     }
     rv = lc_group_restart(op->g, "resetPeers", conf);
     if (rv != 0) {
-        op_finish(op, rv, "the group is restarting or closed");
+        op_finish(op, rv,
+                  rv == LC_ENOTSUP ? "this group cannot restart"
+                                   : "the group is restarting or closed");
         return;
     }
     op->g->restart_waiter = op;
@@ -552,7 +557,7 @@ static int op_new(struct lc_raft_group *g, const char *command,
     }
     op->g = g;
     op->kind = kind;
-    op->deadline = uv_now(g->e->loop) + 2 * g->e->opts.rpc_timeout_ms;
+    op->deadline = lc_engine_now(g->e) + 2 * g->e->opts.rpc_timeout_ms;
     lc_strlcpy(op->command, command, sizeof op->command);
     if (value == NULL) {
         value = "";
@@ -604,21 +609,20 @@ int lc_raft_group_admin(struct lc_raft_group *g, struct lc_raft_admin *req,
     return 0;
 }
 
-void lc_admin_serve(struct lc_raft_group *g, struct lc_link *link,
-                    uint64_t corr, const char *command, const char *value)
+void lc_admin_serve(struct lc_raft_group *g, struct lc_net_request *req,
+                    const char *command, const char *value)
 {
     struct lc_admin_op *op;
-    char errmsg[256];
+    char errmsg[256] = "";
     int rv = op_new(g, command, value, &op, errmsg, sizeof errmsg);
     if (rv != 0) {
         Locus__Raft__PeerResponse resp = LOCUS__RAFT__PEER_RESPONSE__INIT;
+        struct lc_net *net = &g->e->net;
         resp.status = rv;
         resp.message = errmsg;
-        lc_link_reply(link, corr, &resp);
+        net->respond(net, req, &resp);
         return;
     }
-    op->link = link;
-    op->corr = corr;
-    lc_link_ref(link);
+    op->nreq = req;
     op_step(op);
 }

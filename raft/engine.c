@@ -1,10 +1,11 @@
-/* The engine: options, the groups, the raft port and peer links, and the
- * periodic sweep (request deadlines, interval snapshots).
+/* The engine: options, the groups, the network layer and what it reports
+ * (claims to check, group connections, peer links up and down, requests from
+ * peers), and the periodic sweep (request deadlines, interval snapshots).
  *
  * Start order: listen on the raft port, open every group (bootstrapping a
  * pristine one with the configured members), connect peer links. Close order
- * is the reverse, and the engine is freed only once every group, link, peer,
- * handshake and timer has closed (n_live counts them).
+ * is the reverse, and the engine is freed only once every group, the network
+ * layer and the timer have closed (n_live counts them).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,36 @@ raft_id lc_raft_id_of(const char *address)
     return id == 0 ? 1 : id;
 }
 
+static int on_net_check(void *data, const struct lc_preface *claim);
+static void on_net_accept(void *data, const struct lc_preface *claim,
+                          uv_stream_t *stream);
+static void on_net_peer_up(void *data, const char *address);
+static void on_net_peer_down(void *data, const char *address);
+static void on_net_request(void *data, struct lc_net_request *req,
+                           const Locus__Raft__PeerRequest *msg);
+
 int lc_raft_engine_new(uv_loop_t *loop, const struct lc_raft_options *opts,
                        struct lc_raft_engine **out, char *errmsg,
                        size_t errlen)
 {
+    return lc_engine_new_on(loop, opts, NULL, out, errmsg, errlen);
+}
+
+int lc_engine_new_on(uv_loop_t *loop, const struct lc_raft_options *opts,
+                     const struct lc_engine_env *env,
+                     struct lc_raft_engine **out, char *errmsg,
+                     size_t errlen)
+{
     struct lc_raft_engine *e;
+    const char *peers[LC_RAFT_MAX_MEMBERS];
+    struct lc_net_config config;
+    struct lc_net_cbs cbs = {
+        .check = on_net_check,
+        .accept = on_net_accept,
+        .peer_up = on_net_peer_up,
+        .peer_down = on_net_peer_down,
+        .request = on_net_request,
+    };
     bool self_listed = false;
     int rv;
 
@@ -44,6 +70,9 @@ int lc_raft_engine_new(uv_loop_t *loop, const struct lc_raft_options *opts,
         return LC_ENOMEM;
     }
     e->loop = loop;
+    if (env != NULL) {
+        e->env = *env;
+    }
     e->opts = *opts;
     lc_strlcpy(e->self, opts->self, sizeof e->self);
     e->self_id = lc_raft_id_of(e->self);
@@ -82,27 +111,33 @@ int lc_raft_engine_new(uv_loop_t *loop, const struct lc_raft_options *opts,
     memcpy(e->secret, opts->secret, opts->secret_len);
     e->opts.secret = e->secret;
 
-    rv = lc_hub_new(e, loop, e->self, e->self_id, e->secret, opts->secret_len,
-                    &e->hub);
+    cbs.data = e;
+    if (e->env.net_init != NULL) {
+        rv = e->env.net_init(e->env.data, &e->net, &cbs);
+    } else {
+        memset(&config, 0, sizeof config);
+        config.self = e->self;
+        config.self_id = e->self_id;
+        config.secret = e->secret;
+        config.secret_len = opts->secret_len;
+        config.peers = peers;
+        for (unsigned i = 0; i < opts->n_members; i++) {
+            if (strcmp(e->members[i], e->self) != 0) {
+                peers[config.n_peers++] = e->members[i];
+            }
+        }
+        rv = lc_net_init(&e->net, loop, &config, &cbs);
+    }
     if (rv != 0) {
+        snprintf(errmsg, errlen, "cannot set up the raft network: %s",
+                 lc_strerror(rv));
         goto err_after_secret;
     }
-    e->n_live++; /* the hub */
-    for (unsigned i = 0; i < opts->n_members; i++) {
-        if (strcmp(e->members[i], e->self) == 0) {
-            continue;
-        }
-        e->peers[e->n_peers] = lc_peer_new(e, e->members[i]);
-        if (e->peers[e->n_peers] == NULL) {
-            rv = LC_ENOMEM;
-            goto err_after_secret; /* only at start: process exits */
-        }
-        e->n_peers++;
-    }
+    e->net.data = e;
+    e->n_live++; /* the network layer */
     uv_timer_init(loop, &e->sweep_timer);
     e->sweep_timer.data = e;
     e->n_live++; /* the sweep timer */
-    e->next_corr = 1;
     *out = e;
     return 0;
 
@@ -139,7 +174,7 @@ int lc_raft_engine_add_group(struct lc_raft_engine *e, const char *name,
 static void on_sweep(uv_timer_t *t)
 {
     struct lc_raft_engine *e = t->data;
-    uint64_t now = uv_now(e->loop);
+    uint64_t now = lc_engine_now(e);
     uint64_t interval = (uint64_t)e->opts.snapshot_interval_secs * 1000;
 
     for (unsigned i = 0; i < e->n_groups; i++) {
@@ -166,7 +201,7 @@ static void on_sweep(uv_timer_t *t)
 int lc_raft_engine_start(struct lc_raft_engine *e, char *errmsg,
                          size_t errlen)
 {
-    int rv = lc_hub_listen(e->hub, errmsg, errlen);
+    int rv = e->net.listen(&e->net, errmsg, errlen);
     if (rv != 0) {
         return rv;
     }
@@ -177,11 +212,33 @@ int lc_raft_engine_start(struct lc_raft_engine *e, char *errmsg,
             return rv;
         }
     }
-    for (unsigned i = 0; i < e->n_peers; i++) {
-        lc_peer_start(e->peers[i]);
-    }
-    uv_timer_start(&e->sweep_timer, on_sweep, SWEEP_MS, SWEEP_MS);
+    e->net.connect(&e->net);
+    lc_engine_timer_start(e, &e->sweep_timer, on_sweep, SWEEP_MS, SWEEP_MS);
     return 0;
+}
+
+uint64_t lc_engine_now(const struct lc_raft_engine *e)
+{
+    return e->env.now != NULL ? e->env.now(e->env.data) : uv_now(e->loop);
+}
+
+void lc_engine_timer_start(struct lc_raft_engine *e, uv_timer_t *t,
+                           uv_timer_cb cb, uint64_t timeout, uint64_t repeat)
+{
+    if (e->env.timer_start != NULL) {
+        e->env.timer_start(e->env.data, t, cb, timeout, repeat);
+    } else {
+        uv_timer_start(t, cb, timeout, repeat);
+    }
+}
+
+void lc_engine_timer_stop(struct lc_raft_engine *e, uv_timer_t *t)
+{
+    if (e->env.timer_stop != NULL) {
+        e->env.timer_stop(e->env.data, t);
+    } else {
+        uv_timer_stop(t);
+    }
 }
 
 void lc_engine_handle_closed(struct lc_raft_engine *e)
@@ -205,6 +262,11 @@ static void on_sweep_closed(uv_handle_t *h)
     lc_engine_handle_closed(h->data);
 }
 
+static void on_net_closed(struct lc_net *net)
+{
+    lc_engine_handle_closed(net->data);
+}
+
 void lc_raft_engine_close(struct lc_raft_engine *e, lc_raft_engine_close_cb cb,
                           void *data)
 {
@@ -216,11 +278,8 @@ void lc_raft_engine_close(struct lc_raft_engine *e, lc_raft_engine_close_cb cb,
         lc_admin_fail_all(e->groups[i], LC_ESHUTDOWN);
         lc_group_close(e->groups[i]);
     }
-    for (unsigned i = 0; i < e->n_peers; i++) {
-        lc_peer_close(e->peers[i]);
-    }
-    lc_links_close_all(e);
-    lc_hub_close(e->hub);
+    e->net.close(&e->net, on_net_closed);
+    lc_engine_timer_stop(e, &e->sweep_timer);
     uv_close((uv_handle_t *)&e->sweep_timer, on_sweep_closed);
     lc_engine_handle_closed(e);
 }
@@ -287,35 +346,17 @@ bool lc_raft_engine_healthy(const struct lc_raft_engine *e)
     return true;
 }
 
-struct lc_peer *lc_engine_peer(struct lc_raft_engine *e, const char *address)
-{
-    if (address == NULL) {
-        return NULL;
-    }
-    for (unsigned i = 0; i < e->n_peers; i++) {
-        if (strcmp(lc_peer_address(e->peers[i]), address) == 0) {
-            return e->peers[i];
-        }
-    }
-    return NULL;
-}
-
 bool lc_raft_engine_peer_up(const struct lc_raft_engine *e,
                             const char *address)
 {
+    struct lc_net *net = (struct lc_net *)&e->net;
     if (strcmp(address, e->self) == 0) {
         return true;
     }
-    struct lc_peer *p = lc_engine_peer((struct lc_raft_engine *)e, address);
-    return p != NULL && lc_peer_is_up(p);
+    return net->peer_up(net, address);
 }
 
-uint64_t lc_engine_next_corr(struct lc_raft_engine *e)
-{
-    return e->next_corr++;
-}
-
-/* ------------------------------------------------- from the hub and peers */
+/* ----------------------------------------- from the network layer (net.h) */
 
 static bool is_member(struct lc_raft_engine *e, const char *address)
 {
@@ -336,9 +377,11 @@ static bool is_member(struct lc_raft_engine *e, const char *address)
     return false;
 }
 
-int lc_engine_channel_check(struct lc_raft_engine *e,
-                            const struct lc_preface *p)
+/* Who may open a channel: members, claiming the id of their address, to the
+ * peer channel or to a group that listens. */
+static int on_net_check(void *data, const struct lc_preface *p)
 {
+    struct lc_raft_engine *e = data;
     struct lc_raft_group *g;
     if (e->closing) {
         return LC_PREFACE_BUSY;
@@ -356,48 +399,44 @@ int lc_engine_channel_check(struct lc_raft_engine *e,
     if (g == NULL) {
         return LC_PREFACE_UNKNOWN_CHANNEL;
     }
-    if (g->inc == NULL || g->inc->tr.accept_cb == NULL) {
+    if (g->inc == NULL || !g->inc->tr_inited ||
+        !lc_net_transport_listening(&g->inc->tr)) {
         return LC_PREFACE_BUSY; /* starting or restarting */
     }
     return LC_PREFACE_OK;
 }
 
-void lc_engine_channel_accept(struct lc_raft_engine *e,
-                              const struct lc_preface *p, uv_stream_t *stream)
+/* A group's connection: to its raft_uv instance. */
+static void on_net_accept(void *data, const struct lc_preface *p,
+                          uv_stream_t *stream)
 {
-    struct lc_raft_group *g;
-    if (e->closing) {
-        uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
+    struct lc_raft_engine *e = data;
+    struct lc_raft_group *g = lc_raft_engine_group(e, p->channel);
+    if (e->closing || g == NULL || g->inc == NULL || !g->inc->tr_inited) {
+        lc_net_stream_close(stream);
         return;
     }
-    if (strcmp(p->channel, LC_RAFT_PEER_CHANNEL) == 0) {
-        lc_link_accept(e, p, stream);
-        return;
-    }
-    g = lc_raft_engine_group(e, p->channel);
-    if (g == NULL || g->inc == NULL) {
-        uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
-        return;
-    }
-    lc_transport_accept(&g->inc->tr, p, stream);
+    lc_net_transport_accept(&g->inc->tr, p, stream);
 }
 
-void lc_engine_serve(struct lc_raft_engine *e, struct lc_link *link,
-                     uint64_t corr, const Locus__Raft__PeerRequest *req)
+static void on_net_request(void *data, struct lc_net_request *req,
+                           const Locus__Raft__PeerRequest *msg)
 {
-    lc_forward_serve(e, link, corr, req);
+    lc_forward_serve(data, req, msg);
 }
 
-void lc_engine_peer_down(struct lc_raft_engine *e, struct lc_peer *peer)
+static void on_net_peer_down(void *data, const char *address)
 {
+    struct lc_raft_engine *e = data;
     for (unsigned i = 0; i < e->n_groups; i++) {
-        lc_observe_peer_down(e->groups[i], lc_peer_address(peer));
+        lc_observe_peer_down(e->groups[i], address);
     }
 }
 
-void lc_engine_peer_up(struct lc_raft_engine *e, struct lc_peer *peer)
+static void on_net_peer_up(void *data, const char *address)
 {
-    (void)peer;
+    struct lc_raft_engine *e = data;
+    (void)address;
     for (unsigned i = 0; i < e->n_groups; i++) {
         lc_observe(e->groups[i]); /* waiting requests may go now */
     }
@@ -409,7 +448,7 @@ void lc_raft_group_status(struct lc_raft_group *g,
                           struct lc_raft_group_status *st)
 {
     struct raft *r = lc_group_raft(g);
-    uint64_t now = uv_now(g->e->loop);
+    uint64_t now = lc_engine_now(g->e);
     raft_id leader = 0;
     const char *leader_addr = NULL;
 

@@ -116,7 +116,8 @@ static void detach(struct lc_raft__req *r)
         lc_req_list_remove(l, r);
     }
     if (r->call != NULL) {
-        lc_peer_call_cancel(r->call);
+        struct lc_net *net = &r->group->e->net;
+        net->cancel(net, r->call);
         r->call = NULL;
     }
     r->batch = NULL;
@@ -381,14 +382,14 @@ static void flush_reads(struct lc_raft_group *g, struct raft *r)
 
 /* ------------------------------------------------------------- forwarding */
 
-static void on_forward_reply(struct lc_peer_call *call, int status,
+static void on_forward_reply(struct lc_net_call *call, int status,
                              const Locus__Raft__PeerResponse *resp)
 {
     struct lc_raft__req *q = call->data;
     struct lc_raft_group *g = q->group;
     struct raft *r = lc_group_raft(g);
 
-    q->call = NULL; /* freed by the peer module after we return */
+    q->call = NULL; /* freed by the network layer after we return */
     lc_req_list_remove(&g->forwarded, q);
     q->state = LC_REQ_IDLE;
 
@@ -425,10 +426,11 @@ static void on_forward_reply(struct lc_peer_call *call, int status,
     lc_req_list_insert_sorted(&g->wait_apply, q);
 }
 
-static int forward(struct lc_raft__req *q, struct lc_peer *leader)
+static int forward(struct lc_raft__req *q, const char *leader)
 {
     Locus__Raft__PeerRequest req = LOCUS__RAFT__PEER_REQUEST__INIT;
-    struct lc_peer_call *call = calloc(1, sizeof *call);
+    struct lc_net *net = &q->group->e->net;
+    struct lc_net_call *call = calloc(1, sizeof *call);
     int rv;
     if (call == NULL) {
         return LC_ENOMEM;
@@ -442,7 +444,7 @@ static int forward(struct lc_raft__req *q, struct lc_peer *leader)
         req.kind = LOCUS__RAFT__PEER_REQUEST__KIND__READ_INDEX;
     }
     call->data = q;
-    rv = lc_peer_send(leader, &req, call, on_forward_reply);
+    rv = net->send(net, leader, &req, call, on_forward_reply);
     if (rv != 0) {
         free(call);
         return rv;
@@ -457,9 +459,9 @@ void lc_req_route(struct lc_raft__req *q)
 {
     struct lc_raft_group *g = q->group;
     struct raft *r = lc_group_raft(g);
+    struct lc_net *net = &g->e->net;
     raft_id leader = 0;
     const char *leader_addr = NULL;
-    struct lc_peer *peer;
 
     if (g->closing) {
         lc_req_complete(q, LC_ESHUTDOWN, NULL);
@@ -488,9 +490,8 @@ void lc_req_route(struct lc_raft__req *q)
         lc_req_complete(q, LC_ENOTLEADER, NULL);
         return;
     }
-    if (leader != 0 && leader != r->id &&
-        (peer = lc_engine_peer(g->e, leader_addr)) != NULL &&
-        lc_peer_is_up(peer) && forward(q, peer) == 0) {
+    if (leader != 0 && leader != r->id && net->peer_up(net, leader_addr) &&
+        forward(q, leader_addr) == 0) {
         return;
     }
     q->state = LC_REQ_WAIT_LEADER;
@@ -525,7 +526,7 @@ static void prepare(struct lc_raft_group *g, struct lc_raft__req *q, int kind)
     memset(q, 0, sizeof *q);
     q->group = g;
     q->kind = kind;
-    q->deadline = uv_now(g->e->loop) + g->e->opts.rpc_timeout_ms;
+    q->deadline = lc_engine_now(g->e) + g->e->opts.rpc_timeout_ms;
 }
 
 static int check_open(struct lc_raft_group *g)
@@ -584,14 +585,14 @@ void lc_req_submit_read(struct lc_raft_group *g, struct lc_raft_read *rd,
 struct served {
     struct lc_raft_write w;
     struct lc_raft_read rd;
-    struct lc_link *link;
-    uint64_t corr;
+    struct lc_net_request *req; /* answered in served_reply */
 };
 
 static void served_reply(struct served *s, int status, uint64_t index,
                          const char *message, struct lc_raft_group *g)
 {
     Locus__Raft__PeerResponse resp = LOCUS__RAFT__PEER_RESPONSE__INIT;
+    struct lc_net *net = &g->e->net;
     struct raft *r = lc_group_raft(g);
     raft_id leader = 0;
     const char *leader_addr = NULL;
@@ -603,8 +604,7 @@ static void served_reply(struct served *s, int status, uint64_t index,
         raft_leader(r, &leader, &leader_addr);
         resp.leader = (char *)(leader_addr != NULL ? leader_addr : "");
     }
-    lc_link_reply(s->link, s->corr, &resp);
-    lc_link_unref(s->link);
+    net->respond(net, s->req, &resp);
     free(s);
 }
 
@@ -627,51 +627,50 @@ static void on_served_read(struct lc_raft_read *rd, int status)
                  status != 0 ? lc_strerror(status) : "", rd->priv.group);
 }
 
-void lc_forward_serve(struct lc_raft_engine *e, struct lc_link *link,
-                      uint64_t corr, const Locus__Raft__PeerRequest *req)
+void lc_forward_serve(struct lc_raft_engine *e, struct lc_net_request *req,
+                      const Locus__Raft__PeerRequest *msg)
 {
-    struct lc_raft_group *g = lc_raft_engine_group(e, req->group);
+    struct lc_raft_group *g = lc_raft_engine_group(e, msg->group);
+    struct lc_net *net = &e->net;
     struct served *s;
     Locus__Raft__PeerResponse resp = LOCUS__RAFT__PEER_RESPONSE__INIT;
 
     if (g == NULL || g->closing) {
         resp.status = g == NULL ? LC_ENOTFOUND : LC_ESHUTDOWN;
         resp.message = (char *)"no such raft group here";
-        lc_link_reply(link, corr, &resp);
+        net->respond(net, req, &resp);
         return;
     }
-    if (req->kind == LOCUS__RAFT__PEER_REQUEST__KIND__ADMIN) {
-        lc_admin_serve(g, link, corr, req->command, req->value);
+    if (msg->kind == LOCUS__RAFT__PEER_REQUEST__KIND__ADMIN) {
+        lc_admin_serve(g, req, msg->command, msg->value);
         return;
     }
     s = calloc(1, sizeof *s);
     if (s == NULL) {
         resp.status = LC_ENOMEM;
-        lc_link_reply(link, corr, &resp);
+        net->respond(net, req, &resp);
         return;
     }
-    s->link = link;
-    s->corr = corr;
-    lc_link_ref(link);
-    if (req->kind == LOCUS__RAFT__PEER_REQUEST__KIND__WRITE) {
+    s->req = req;
+    if (msg->kind == LOCUS__RAFT__PEER_REQUEST__KIND__WRITE) {
         void *buf;
-        if (req->entry.len == 0 || req->entry.len % 8 != 0) {
+        if (msg->entry.len == 0 || msg->entry.len % 8 != 0) {
             served_reply(s, LC_EINVAL, 0, "entry length not a multiple of 8",
                          g);
             return;
         }
-        buf = raft_malloc(req->entry.len);
+        buf = raft_malloc(msg->entry.len);
         if (buf == NULL) {
             served_reply(s, LC_ENOMEM, 0, NULL, g);
             return;
         }
-        memcpy(buf, req->entry.data, req->entry.len);
+        memcpy(buf, msg->entry.data, msg->entry.len);
         s->w.data = s;
         s->w.cb = on_served_write;
         prepare(g, &s->w.priv, LC_REQ_WRITE);
         s->w.priv.served = true;
         s->w.priv.buf = buf;
-        s->w.priv.len = req->entry.len;
+        s->w.priv.len = msg->entry.len;
         lc_req_route(&s->w.priv);
     } else {
         s->rd.data = s;

@@ -5,6 +5,9 @@
  * Open: create <data_dir>/protocol/raft/<group>/, init raft_uv with
  * compression off (so snapshot files are plain SQLite databases), wrap the
  * io (observe.c), init raft with pre-vote on, bootstrap if pristine, start.
+ * A group attached to someone else's instance (lc_group_attach: tests on
+ * canonical/raft's fixture) only has its io wrapped and options set, and is
+ * started; its owner bootstraps and closes it.
  *
  * Restart (after a failed disk write on the leader, or for resetPeers): close
  * the instance and open it again from disk. The state machine keeps its state;
@@ -16,7 +19,9 @@
  * (snapshot_take), encoded on a worker thread (snapshot_write), released on
  * the loop (finalize).
  */
+#include <assert.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,7 +61,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
                      void **result)
 {
     struct lc_raft_group *g = fsm_group(fsm);
-    struct raft *r = &g->inc->raft;
+    struct raft *r = g->inc->raft;
     uint64_t index = r->last_applied + 1;
     struct lc_raft_result res;
 
@@ -75,7 +80,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
                         unsigned *n_bufs)
 {
     struct lc_raft_group *g = fsm_group(fsm);
-    struct raft *r = &g->inc->raft;
+    struct raft *r = g->inc->raft;
     void *frozen = NULL;
     int rv;
 
@@ -128,7 +133,7 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
                                  struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     struct lc_raft_group *g = fsm_group(fsm);
-    struct raft *r = &g->inc->raft;
+    struct raft *r = g->inc->raft;
     bool ok;
 
     if (*bufs != NULL) {
@@ -149,7 +154,7 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
         g->snap.term = g->snap_term;
         g->snap.created_ms = lc_now_ms();
         g->snap.size = g->snap_size;
-        g->last_snapshot_at = uv_now(g->e->loop);
+        g->last_snapshot_at = lc_engine_now(g->e);
         lc_infof("raft",
                  "group %s: snapshot at index %llu (%zu bytes; %.1f ms on "
                  "the loop, %.1f ms in all)",
@@ -236,6 +241,13 @@ int lc_group_new(struct lc_raft_engine *e, const char *name,
     g->fast_timer.data = g;
     g->restart_timer.data = g;
     g->n_handles_open = 3;
+    g->fsm.version = 3;
+    g->fsm.data = g;
+    g->fsm.apply = fsm_apply;
+    g->fsm.snapshot = fsm_snapshot;
+    g->fsm.snapshot_async = fsm_snapshot_async;
+    g->fsm.snapshot_finalize = fsm_snapshot_finalize;
+    g->fsm.restore = fsm_restore;
     g->last_election_ms = -1;
     g->fault_append_after = -1;
     /* Test hook: LOCUS_FAULT_APPEND=<group>:<n> fails the (n+1)th append on
@@ -254,23 +266,21 @@ int lc_group_new(struct lc_raft_engine *e, const char *name,
 static void inc_free(struct lc_incarnation *inc)
 {
     if (inc->io_inited) {
-        raft_uv_close(&inc->io);
+        raft_uv_close(&inc->own_io);
     }
     free(inc);
 }
 
-static void inc_on_closer_closed(uv_handle_t *h)
+static void inc_on_transport_fini(struct lc_net_transport *t)
 {
-    struct lc_transport *tr = h->data;
-    inc_free(LC_CONTAINER_OF(tr, struct lc_incarnation, tr));
+    inc_free(LC_CONTAINER_OF(t, struct lc_incarnation, tr));
 }
 
 /* Free an incarnation whose raft instance is closed (or never inited). */
 static void inc_release(struct lc_incarnation *inc)
 {
-    if (!uv_is_closing((uv_handle_t *)&inc->tr.closer)) {
-        uv_close((uv_handle_t *)&inc->tr.closer, inc_on_closer_closed);
-    } else {
+    if (!inc->tr_inited || !lc_net_transport_fini(&inc->tr,
+                                                  inc_on_transport_fini)) {
         inc_free(inc);
     }
 }
@@ -291,8 +301,8 @@ void lc_raft_free_closed(void)
 
 static void inc_bury(struct lc_incarnation *inc)
 {
-    if (!uv_is_closing((uv_handle_t *)&inc->tr.closer)) {
-        uv_close((uv_handle_t *)&inc->tr.closer, NULL);
+    if (inc->tr_inited) {
+        lc_net_transport_fini(&inc->tr, NULL);
     }
     inc->next_closed = closed_incarnations;
     closed_incarnations = inc;
@@ -302,8 +312,7 @@ static void group_on_reopen_timer(uv_timer_t *t);
 
 static void group_on_raft_closed(struct raft *r)
 {
-    struct lc_incarnation *inc = LC_CONTAINER_OF(r, struct lc_incarnation,
-                                                 raft);
+    struct lc_incarnation *inc = r->data;
     struct lc_raft_group *g = inc->group;
     inc_bury(inc);
     g->inc = NULL;
@@ -316,11 +325,68 @@ static void group_on_raft_closed(struct raft *r)
     if (g->restarting) {
         /* Back off when restarts come in a burst (a disk that keeps
          * failing). */
-        uint64_t now = uv_now(g->e->loop);
+        uint64_t now = lc_engine_now(g->e);
         unsigned delay = now - g->last_restart_at < 10000 ? 1000 : 0;
         g->last_restart_at = now;
-        uv_timer_start(&g->restart_timer, group_on_reopen_timer, delay, 0);
+        lc_engine_timer_start(g->e, &g->restart_timer, group_on_reopen_timer,
+                              delay, 0);
     }
+}
+
+static int random_range(struct raft_io *io, int min, int max)
+{
+    (void)io;
+    if (max <= min) {
+        return min;
+    }
+    return min + (int)randombytes_uniform((uint32_t)(max - min));
+}
+
+static void set_options(struct lc_raft_group *g, struct raft *r)
+{
+    const struct lc_raft_options *o = &g->e->opts;
+    raft_set_election_timeout(r, o->election_timeout_ms);
+    raft_set_heartbeat_timeout(r, o->heartbeat_ms);
+    raft_set_install_snapshot_timeout(r, 5 * o->election_timeout_ms);
+    raft_set_pre_vote(r, true);
+    raft_set_snapshot_threshold(r, o->snapshot_threshold);
+    raft_set_snapshot_trailing(r, o->snapshot_trailing);
+}
+
+/* Start @g on its attached instance: as incarnation_open, with someone
+ * else's instance, already bootstrapped by its owner. */
+static int incarnation_attach(struct lc_raft_group *g, char *errmsg,
+                              size_t errlen)
+{
+    struct lc_incarnation *inc = calloc(1, sizeof *inc);
+    struct raft *r = g->attach;
+    int rv;
+
+    if (inc == NULL) {
+        return LC_ENOMEM;
+    }
+    inc->group = g;
+    inc->attached = true;
+    inc->raft = r;
+    inc->io = r->io;
+    r->data = inc;
+    lc_observe_wrap_io(inc);
+    set_options(g, r);
+    g->inc = inc;
+    g->attach = NULL;
+    rv = raft_start(r);
+    if (rv != 0) {
+        snprintf(errmsg, errlen, "group %s: cannot start: %s", g->name,
+                 raft_errmsg(r)[0] != '\0' ? raft_errmsg(r)
+                                           : raft_strerror(rv));
+        inc_bury(inc); /* its io stays wrapped until the owner closes it */
+        g->inc = NULL;
+        return lc_err_from_raft(rv);
+    }
+    inc->started = true;
+    lc_observe_reset(g);
+    lc_observe(g);
+    return 0;
 }
 
 static int incarnation_open(struct lc_raft_group *g, char *errmsg,
@@ -336,40 +402,48 @@ static int incarnation_open(struct lc_raft_group *g, char *errmsg,
                  strerror(errno));
         return LC_EIO;
     }
+    if (e->net.transport_init == NULL) {
+        snprintf(errmsg, errlen, "group %s: no raft port to run on", g->name);
+        return LC_ENOTSUP;
+    }
     inc = calloc(1, sizeof *inc);
     if (inc == NULL) {
         return LC_ENOMEM;
     }
     inc->group = g;
-    lc_transport_init(&inc->transport, &inc->tr, g, e->hub, e->loop);
+    inc->raft = &inc->own_raft;
+    inc->io = &inc->own_io;
+    rv = e->net.transport_init(&e->net, &inc->tr, &inc->transport, g->name);
+    if (rv != 0) {
+        snprintf(errmsg, errlen, "group %s: transport: %s", g->name,
+                 lc_strerror(rv));
+        free(inc);
+        return rv;
+    }
+    inc->tr_inited = true;
 
-    rv = raft_uv_init(&inc->io, e->loop, g->dir, &inc->transport);
+    rv = raft_uv_init(inc->io, e->loop, g->dir, &inc->transport);
     if (rv != 0) {
         snprintf(errmsg, errlen, "group %s: raft_uv_init(%s): %s", g->name,
-                 g->dir, inc->io.errmsg);
+                 g->dir, inc->io->errmsg);
         inc_release(inc);
         return lc_err_from_raft(rv);
     }
     inc->io_inited = true;
     /* 0.15's raft_uv implements async_work (for async snapshots) but
      * reports io->version 1, which makes raft_init refuse a version 3 fsm. */
-    if (inc->io.async_work != NULL && inc->io.version < 2) {
-        inc->io.version = 2;
+    if (inc->io->async_work != NULL && inc->io->version < 2) {
+        inc->io->version = 2;
     }
-    raft_uv_set_snapshot_compression(&inc->io, false);
-    raft_uv_set_connect_retry_delay(&inc->io, 200);
+    raft_uv_set_snapshot_compression(inc->io, false);
+    raft_uv_set_connect_retry_delay(inc->io, 200);
     lc_observe_wrap_io(inc);
+    /* 0.15's raft_uv draws election timeouts with rand(), never seeded:
+     * every process draws the same ones. */
+    inc->io->random = random_range;
 
-    inc->fsm.version = 3;
-    inc->fsm.data = g;
-    inc->fsm.apply = fsm_apply;
-    inc->fsm.snapshot = fsm_snapshot;
-    inc->fsm.snapshot_async = fsm_snapshot_async;
-    inc->fsm.snapshot_finalize = fsm_snapshot_finalize;
-    inc->fsm.restore = fsm_restore;
-
-    r = &inc->raft;
-    rv = raft_init(r, &inc->io, &inc->fsm, e->self_id, e->self);
+    r = inc->raft;
+    rv = raft_init(r, inc->io, &g->fsm, e->self_id, e->self);
     if (rv != 0) {
         snprintf(errmsg, errlen, "group %s: raft_init: %s", g->name,
                  raft_errmsg(r));
@@ -377,13 +451,8 @@ static int incarnation_open(struct lc_raft_group *g, char *errmsg,
         return lc_err_from_raft(rv);
     }
     inc->raft_inited = true;
-    r->data = g;
-    raft_set_election_timeout(r, e->opts.election_timeout_ms);
-    raft_set_heartbeat_timeout(r, e->opts.heartbeat_ms);
-    raft_set_install_snapshot_timeout(r, 5 * e->opts.election_timeout_ms);
-    raft_set_pre_vote(r, true);
-    raft_set_snapshot_threshold(r, e->opts.snapshot_threshold);
-    raft_set_snapshot_trailing(r, e->opts.snapshot_trailing);
+    r->data = inc;
+    set_options(g, r);
     g->inc = inc;
 
     if (g->recover_conf != NULL) {
@@ -445,7 +514,34 @@ err_after_init:
 
 int lc_group_open(struct lc_raft_group *g, char *errmsg, size_t errlen)
 {
+    if (g->attach != NULL) {
+        return incarnation_attach(g, errmsg, errlen);
+    }
     return incarnation_open(g, errmsg, errlen);
+}
+
+struct raft_fsm *lc_group_fsm(struct lc_raft_group *g)
+{
+    return &g->fsm;
+}
+
+int lc_group_attach(struct lc_raft_group *g, struct raft *r)
+{
+    if (g->e->started || r->fsm != &g->fsm || r->state != RAFT_UNAVAILABLE) {
+        return LC_EINVAL;
+    }
+    g->attach = r;
+    return 0;
+}
+
+void lc_group_detached(struct lc_incarnation *inc)
+{
+    struct lc_raft_group *g = inc->group;
+    inc->started = false;
+    inc_bury(inc);
+    if (g->inc == inc) {
+        g->inc = NULL;
+    }
 }
 
 static void group_on_reopen_timer(uv_timer_t *t)
@@ -463,7 +559,8 @@ static void group_on_reopen_timer(uv_timer_t *t)
         lc_errorf("raft", "group %s: reopen failed: %s (retrying)", g->name,
                   errmsg);
         g->restarting = true;
-        uv_timer_start(&g->restart_timer, group_on_reopen_timer, 1000, 0);
+        lc_engine_timer_start(g->e, &g->restart_timer, group_on_reopen_timer,
+                              1000, 0);
         lc_admin_restart_done(g, rv);
         return;
     }
@@ -477,12 +574,12 @@ int lc_group_restart(struct lc_raft_group *g, const char *reason,
                      struct raft_configuration *recover)
 {
     struct raft *r = lc_group_raft(g);
-    if (g->closing || g->restarting || r == NULL) {
+    if (g->closing || g->restarting || r == NULL || g->inc->attached) {
         if (recover != NULL) {
             raft_configuration_close(recover);
             free(recover);
         }
-        return LC_EBUSY;
+        return r != NULL && g->inc->attached ? LC_ENOTSUP : LC_EBUSY;
     }
     lc_warnf("raft", "group %s: restarting: %s", g->name, reason);
     g->restarting = true;
@@ -506,9 +603,11 @@ int lc_group_restart(struct lc_raft_group *g, const char *reason,
 
 void lc_group_close(struct lc_raft_group *g)
 {
+    /* An attached instance's owner closes it first (lc_group_attach). */
+    assert(g->inc == NULL || !g->inc->attached);
     g->closing = true;
-    uv_timer_stop(&g->restart_timer);
-    uv_timer_stop(&g->fast_timer);
+    lc_engine_timer_stop(g->e, &g->restart_timer);
+    lc_engine_timer_stop(g->e, &g->fast_timer);
     lc_req_fail_all(g, &g->pending, LC_ESHUTDOWN);
     lc_req_fail_all(g, &g->applying, LC_ESHUTDOWN);
     lc_req_fail_all(g, &g->pending_reads, LC_ESHUTDOWN);
@@ -519,7 +618,7 @@ void lc_group_close(struct lc_raft_group *g)
     lc_admin_snapshot_done(g, LC_ESHUTDOWN);
     if (g->inc != NULL && g->inc->started) {
         g->inc->started = false;
-        raft_close(&g->inc->raft, group_on_raft_closed);
+        raft_close(g->inc->raft, group_on_raft_closed);
     } else if (g->inc == NULL) {
         uv_close((uv_handle_t *)&g->flush_check, group_on_handle_closed);
         uv_close((uv_handle_t *)&g->fast_timer, group_on_handle_closed);

@@ -7,163 +7,39 @@
 #include <uthash.h>
 
 #include "raft/engine.h"
-#include "raft/peer.pb-c.h"
+#include "raft/net.h"
 
-/* ---------------------------------------------------------------- preface */
+_Static_assert(LC_NET_ADDR_MAX == LC_RAFT_ADDR_MAX, "one address size");
+_Static_assert(LC_NET_CHANNEL_MAX == LC_RAFT_GROUP_MAX, "one group size");
 
-#define LC_PREFACE_VERSION 1
-#define LC_PREFACE_NONCE_LEN 16
-#define LC_PREFACE_HELLO_LEN 21
-#define LC_PREFACE_FIXED_LEN 15
-#define LC_PREFACE_MAC_LEN 32
-#define LC_PREFACE_MAX_LEN                                           \
-    (LC_PREFACE_FIXED_LEN + LC_RAFT_GROUP_MAX + LC_RAFT_ADDR_MAX + \
-     LC_PREFACE_MAC_LEN)
+/* ------------------------------------------------------------ environment */
 
-enum lc_preface_status {
-    LC_PREFACE_OK = 0,
-    LC_PREFACE_BAD_AUTH = 1,
-    LC_PREFACE_UNKNOWN_CHANNEL = 2,
-    LC_PREFACE_MALFORMED = 3,
-    LC_PREFACE_BUSY = 4,
-    LC_PREFACE_NOT_MEMBER = 5,
-};
-
-/* What a connector claims: the channel it wants and who it is. */
-struct lc_preface {
-    char channel[LC_RAFT_GROUP_MAX];
-    raft_id id;
-    char address[LC_RAFT_ADDR_MAX];
-};
-
-void lc_preface_hello(uint8_t out[LC_PREFACE_HELLO_LEN],
-                      const uint8_t nonce[LC_PREFACE_NONCE_LEN]);
-int lc_preface_parse_hello(const uint8_t in[LC_PREFACE_HELLO_LEN],
-                           uint8_t nonce[LC_PREFACE_NONCE_LEN]);
-/* Encode @p as a claim answering @nonce into @out (@cap bytes). */
-int lc_preface_encode(const uint8_t *key, size_t keylen,
-                      const uint8_t nonce[LC_PREFACE_NONCE_LEN],
-                      const struct lc_preface *p, uint8_t *out, size_t cap,
-                      size_t *len);
-/* Check the fixed head of a claim; *@rest_len is how many bytes follow. */
-int lc_preface_parse_fixed(const uint8_t in[LC_PREFACE_FIXED_LEN],
-                           size_t *rest_len);
-/* Verify a whole claim: LC_EPROTO if malformed, LC_EUNAUTH if the MAC is
- * wrong, else 0 with @out filled. */
-int lc_preface_verify(const uint8_t *key, size_t keylen,
-                      const uint8_t nonce[LC_PREFACE_NONCE_LEN],
-                      const uint8_t *msg, size_t len, struct lc_preface *out);
-const char *lc_preface_status_str(int status);
-
-/* -------------------------------------------------------------------- hub */
-
-/* The raft port: one listener, prefaces in and out. */
-struct lc_hub;
-
-typedef void (*lc_hub_connect_cb)(void *data, uv_stream_t *stream,
-                                  int status);
-
-/* An outgoing connection with a preface. On success the callback receives a
- * connected TCP handle allocated with raft_malloc (caller owns it, closes it
- * and frees it with raft_free). */
-struct lc_hub_connect {
+/* What an engine runs on, for lc_engine_new_on(). The daemon takes the
+ * defaults (lc_raft_engine_new): the network layer on the raft port, the
+ * loop's clock, raft_uv groups. Deterministic tests run engines on an
+ * in-process peer channel and a simulated clock, their groups on
+ * canonical/raft's fixture (lc_group_attach); see test/support/engine_sim.c.
+ * Every member may be NULL: the default. */
+struct lc_engine_env {
     void *data;
-    lc_hub_connect_cb cb;
-    void *priv; /* the attempt in flight */
+    /* Fill @net with the engine's network layer, reporting to @cbs (copy
+     * it). Return 0 or an LC_E* code. */
+    int (*net_init)(void *data, struct lc_net *net,
+                    const struct lc_net_cbs *cbs);
+    /* Milliseconds on the engine's clock (the loop's: uv_now). */
+    uint64_t (*now)(void *data);
+    /* Run @cb on @t (initialised on the engine's loop) after @timeout ms of
+     * that clock, then every @repeat ms if non-zero; stop it. */
+    void (*timer_start)(void *data, uv_timer_t *t, uv_timer_cb cb,
+                        uint64_t timeout, uint64_t repeat);
+    void (*timer_stop)(void *data, uv_timer_t *t);
 };
 
-int lc_hub_new(struct lc_raft_engine *e, uv_loop_t *loop,
-               const char *self_address, raft_id self_id, const void *key,
-               size_t keylen, struct lc_hub **out);
-int lc_hub_listen(struct lc_hub *hub, char *errmsg, size_t errlen);
-/* Connect to @address and open @channel. The callback fires exactly once,
- * never from inside this call. */
-int lc_hub_connect(struct lc_hub *hub, struct lc_hub_connect *req,
-                   const char *channel, const char *address,
-                   lc_hub_connect_cb cb);
-/* Abort an attempt: its callback fires later with LC_ECANCELED. */
-void lc_hub_connect_cancel(struct lc_hub_connect *req);
-/* Stop listening, abort handshakes; free once every handle is closed. */
-void lc_hub_close(struct lc_hub *hub);
-
-/* Implemented by engine.c: the hub asks whether @p may open its channel and
- * then hands over the stream (ownership passes; raft_malloc'd uv_tcp_t). */
-int lc_engine_channel_check(struct lc_raft_engine *e,
-                            const struct lc_preface *p);
-void lc_engine_channel_accept(struct lc_raft_engine *e,
-                              const struct lc_preface *p, uv_stream_t *stream);
-
-/* A raft_uv_transport for one group incarnation, on top of the hub. */
-struct lc_transport {
-    struct lc_raft_group *group;
-    struct lc_hub *hub;
-    raft_uv_accept_cb accept_cb; /* set by listen, NULL before/after */
-    raft_uv_transport_close_cb close_cb;
-    unsigned n_connecting;
-    bool closing;
-    uv_idle_t closer; /* defers the close callback */
-    struct lc_transport_connect *connecting;
-};
-
-int lc_transport_init(struct raft_uv_transport *t, struct lc_transport *impl,
-                      struct lc_raft_group *g, struct lc_hub *hub,
-                      uv_loop_t *loop);
-/* Report the transport closed once nothing holds raft_uv open (see
- * transport.c); call again when an append completes while closing. */
-void lc_transport_maybe_close(struct lc_transport *impl);
-/* Hand an inbound stream for this group to raft. */
-void lc_transport_accept(struct lc_transport *impl,
-                         const struct lc_preface *p, uv_stream_t *stream);
-
-/* ------------------------------------------------------------------ peers */
-
-struct lc_peer;
-struct lc_link;
-struct lc_peer_call;
-
-typedef void (*lc_peer_call_cb)(struct lc_peer_call *call, int status,
-                                const Locus__Raft__PeerResponse *resp);
-
-struct lc_peer_call {
-    void *data;
-    lc_peer_call_cb cb;
-    uint64_t corr;
-    struct lc_peer *peer;
-    UT_hash_handle hh;
-};
-
-/* One remote member: an outgoing link kept open, reconnected with backoff. */
-struct lc_peer *lc_peer_new(struct lc_raft_engine *e, const char *address);
-void lc_peer_start(struct lc_peer *peer);
-void lc_peer_close(struct lc_peer *peer);
-bool lc_peer_is_up(const struct lc_peer *peer);
-const char *lc_peer_address(const struct lc_peer *peer);
-
-/* Send @req to @peer. @call is malloc'd by the caller and freed by this
- * module after its callback (LC_ECONN when the link is down or drops). Return
- * 0 or an LC_E* code (callback will not fire). */
-int lc_peer_send(struct lc_peer *peer, const Locus__Raft__PeerRequest *req,
-                 struct lc_peer_call *call, lc_peer_call_cb cb);
-/* Forget @call: its callback never fires; the call is freed. */
-void lc_peer_call_cancel(struct lc_peer_call *call);
-
-/* An inbound link opened by a member on the peer channel. */
-void lc_link_accept(struct lc_raft_engine *e, const struct lc_preface *p,
-                    uv_stream_t *stream);
-/* Answer request @corr on @link (which may be closing: then dropped). */
-void lc_link_reply(struct lc_link *link, uint64_t corr,
-                   const Locus__Raft__PeerResponse *resp);
-void lc_link_ref(struct lc_link *link);
-/* Close every link (shutdown). */
-void lc_links_close_all(struct lc_raft_engine *e);
-void lc_link_unref(struct lc_link *link);
-
-/* Implemented by engine.c / forward.c: a request arrived from a peer. */
-void lc_engine_serve(struct lc_raft_engine *e, struct lc_link *link,
-                     uint64_t corr, const Locus__Raft__PeerRequest *req);
-/* The link(s) to @peer were lost while it was up. */
-void lc_engine_peer_down(struct lc_raft_engine *e, struct lc_peer *peer);
-void lc_engine_peer_up(struct lc_raft_engine *e, struct lc_peer *peer);
+/* lc_raft_engine_new() on @env (copied; NULL for the defaults). */
+int lc_engine_new_on(uv_loop_t *loop, const struct lc_raft_options *opts,
+                     const struct lc_engine_env *env,
+                     struct lc_raft_engine **out, char *errmsg,
+                     size_t errlen);
 
 /* ----------------------------------------------------------------- groups */
 
@@ -185,14 +61,20 @@ struct lc_req_list {
     unsigned n;
 };
 
-/* Everything that is rebuilt when a group restarts. */
+/* Everything that is rebuilt when a group restarts: normally a raft instance
+ * of its own on raft_uv with our transport; for a group attached to someone
+ * else's instance (lc_group_attach), just the pointers to it. The instance's
+ * data points here. */
 struct lc_incarnation {
     struct lc_raft_group *group;
-    struct raft raft;
-    struct raft_io io;
+    struct raft *raft;  /* &own_raft, or the attached instance */
+    struct raft_io *io; /* its io */
+    bool attached;      /* *raft belongs to someone else */
+    struct raft own_raft;
+    struct raft_io own_io;
     struct raft_uv_transport transport;
-    struct lc_transport tr;
-    struct raft_fsm fsm;
+    struct lc_net_transport tr;
+    bool tr_inited;
     /* raft_io methods we wrap, and the callbacks raft gave io->start */
     int (*orig_start)(struct raft_io *, unsigned, raft_io_tick_cb,
                       raft_io_recv_cb);
@@ -215,7 +97,6 @@ struct lc_incarnation {
     bool io_inited;
     bool raft_inited;
     bool started;
-    unsigned appends_in_flight;
 };
 
 /* Last time a member replied to us (leader view). */
@@ -231,6 +112,8 @@ struct lc_raft_group {
     char name[LC_RAFT_GROUP_MAX];
     char dir[1200];
     struct lc_raft_sm *sm;
+    struct raft_fsm fsm;        /* every incarnation's glue to @sm */
+    struct raft *attach;        /* lc_group_attach()'s, until start */
     struct lc_incarnation *inc; /* NULL while restarting or closed */
 
     bool closing;
@@ -314,17 +197,14 @@ struct lc_raft_engine {
     const char *member_ptrs[LC_RAFT_MAX_MEMBERS];
     char data_dir[1024];
     uint8_t *secret;
-    struct lc_hub *hub;
+    struct lc_engine_env env;
+    struct lc_net net; /* the network layer: raft port and peer channel */
     struct lc_raft_group *groups[16];
     unsigned n_groups;
-    struct lc_peer *peers[LC_RAFT_MAX_MEMBERS];
-    unsigned n_peers;
-    struct lc_link *links; /* every open peer-channel link */
     uv_timer_t sweep_timer;
-    uint64_t next_corr;
     bool started;
     bool closing;
-    unsigned n_live; /* groups, hub, peers, links, timers not yet freed */
+    unsigned n_live; /* groups, the network layer, timers not yet freed */
     lc_raft_engine_close_cb close_cb;
     void *close_data;
     bool caught_up;
@@ -340,10 +220,20 @@ int lc_group_restart(struct lc_raft_group *g, const char *reason,
                      struct raft_configuration *recover);
 static inline struct raft *lc_group_raft(struct lc_raft_group *g)
 {
-    return g->inc != NULL && g->inc->started ? &g->inc->raft : NULL;
+    return g->inc != NULL && g->inc->started ? g->inc->raft : NULL;
 }
 /* Ask raft to take a snapshot at the next applied entry. */
 void lc_group_force_snapshot(struct lc_raft_group *g);
+/* The raft_fsm through which a raft instance runs @g's state machine. */
+struct raft_fsm *lc_group_fsm(struct lc_raft_group *g);
+/* Run @g on @r instead of a raft_uv instance of its own: an initialised,
+ * not yet started instance (canonical/raft's fixture, in tests) whose fsm is
+ * lc_group_fsm(@g) and whose owner bootstraps it and closes it, before the
+ * engine is closed. lc_raft_engine_start() starts it; the group cannot
+ * restart. Only before start. Return 0 or LC_EINVAL. */
+int lc_group_attach(struct lc_raft_group *g, struct raft *r);
+/* The owner of @inc's attached instance closed it: the group has none. */
+void lc_group_detached(struct lc_incarnation *inc);
 
 /* observe.c */
 bool lc_observe_fix_append(struct raft *r, struct raft_message *m);
@@ -371,15 +261,16 @@ void lc_group_on_applied(struct lc_raft_group *g, uint64_t index,
                          const struct lc_raft_result *result);
 void lc_group_check_waiters(struct lc_raft_group *g);
 void lc_group_sweep(struct lc_raft_group *g, uint64_t now);
-void lc_forward_serve(struct lc_raft_engine *e, struct lc_link *link,
-                      uint64_t corr, const Locus__Raft__PeerRequest *req);
+/* Serve @msg, a member's request; answer @req (see struct lc_net_cbs). */
+void lc_forward_serve(struct lc_raft_engine *e, struct lc_net_request *req,
+                      const Locus__Raft__PeerRequest *msg);
 /* Submit a read barrier without the readiness check (admin use). */
 void lc_req_submit_read(struct lc_raft_group *g, struct lc_raft_read *rd,
                         lc_raft_read_cb cb);
 
 /* admin.c */
-void lc_admin_serve(struct lc_raft_group *g, struct lc_link *link,
-                    uint64_t corr, const char *command, const char *value);
+void lc_admin_serve(struct lc_raft_group *g, struct lc_net_request *req,
+                    const char *command, const char *value);
 void lc_admin_snapshot_done(struct lc_raft_group *g, int status);
 void lc_admin_restart_done(struct lc_raft_group *g, int status);
 void lc_admin_leader_changed(struct lc_raft_group *g);
@@ -387,9 +278,12 @@ void lc_admin_sweep(struct lc_raft_group *g, uint64_t now);
 void lc_admin_fail_all(struct lc_raft_group *g, int status);
 
 /* engine.c */
-struct lc_peer *lc_engine_peer(struct lc_raft_engine *e, const char *address);
 void lc_engine_update_caught_up(struct lc_raft_engine *e);
 void lc_engine_handle_closed(struct lc_raft_engine *e);
-uint64_t lc_engine_next_corr(struct lc_raft_engine *e);
+/* The engine's clock and timers (struct lc_engine_env). */
+uint64_t lc_engine_now(const struct lc_raft_engine *e);
+void lc_engine_timer_start(struct lc_raft_engine *e, uv_timer_t *t,
+                           uv_timer_cb cb, uint64_t timeout, uint64_t repeat);
+void lc_engine_timer_stop(struct lc_raft_engine *e, uv_timer_t *t);
 
 #endif /* LC_RAFT_INTERNAL_H */

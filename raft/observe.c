@@ -1,5 +1,6 @@
-/* Watching a group: wrappers around raft_uv's io that see every tick,
- * message, disk write and snapshot, and act on what changed.
+/* Watching a group: wrappers around its raft_io (raft_uv's, or an attached
+ * instance's) that see every tick, message, disk write and snapshot, and act
+ * on what changed.
  *
  * canonical/raft 0.15 has no callbacks for state changes, so after each event
  * the observer compares the instance with what it saw last and reacts:
@@ -16,13 +17,10 @@
  * - a failed disk write while leader: 0.15 keeps leading with entries that
  *   never reached disk; the group is restarted from disk instead.
  *
- * Also: io->random is replaced (0.15 uses rand() unseeded, so every process
- * draws the same "random" election timeouts), and fast failover: when the
- * peer channel to the leader drops (its process died), followers forget the
- * leader and start an election at once, staggered by rank so they do not
- * split the vote.
+ * Also fast failover: when the network layer reports the peer link to the
+ * leader down (its process died), followers forget the leader and start an
+ * election at once, staggered by rank so they do not split the vote.
  */
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,9 +29,10 @@
 #include "common/util.h"
 #include "raft/internal.h"
 
+/* raft_init points io->data at the instance, the group its data at us. */
 static struct lc_incarnation *inc_of(struct raft_io *io)
 {
-    return LC_CONTAINER_OF(io, struct lc_incarnation, io);
+    return ((struct raft *)io->data)->data;
 }
 
 static void record_contact(struct lc_raft_group *g, raft_id id, uint64_t now)
@@ -113,7 +112,7 @@ static void on_recv(struct raft_io *io, struct raft_message *m)
 {
     struct lc_incarnation *inc = inc_of(io);
     struct lc_raft_group *g = inc->group;
-    uint64_t now = uv_now(g->e->loop);
+    uint64_t now = lc_engine_now(g->e);
 
     switch (m->type) {
         case RAFT_IO_APPEND_ENTRIES:
@@ -132,7 +131,7 @@ static void on_recv(struct raft_io *io, struct raft_message *m)
             g->snap.term = m->install_snapshot.last_term;
             break;
     }
-    if (lc_observe_fix_append(&inc->raft, m)) {
+    if (lc_observe_fix_append(inc->raft, m)) {
         lc_debugf("raft", "group %s: AppendEntries from below our snapshot "
                           "now starts at %llu",
                   g->name, (unsigned long long)m->append_entries.prev_log_index);
@@ -174,11 +173,10 @@ static void on_append_done(struct raft_io_append *req, int status)
     struct raft_io_append *orig = w->orig;
     raft_io_append_cb cb = w->orig_cb;
 
-    inc->appends_in_flight--;
     free(w);
     cb(orig, status);
-    if (inc->tr.closing) {
-        lc_transport_maybe_close(&inc->tr);
+    if (inc->tr_inited) {
+        lc_net_transport_release(&inc->tr);
     }
     if (status == 0 || status == RAFT_CANCELED || !inc->started) {
         if (inc->started) {
@@ -186,11 +184,12 @@ static void on_append_done(struct raft_io_append *req, int status)
         }
         return;
     }
-    if (raft_state(&inc->raft) == RAFT_LEADER) {
+    if (raft_state(inc->raft) == RAFT_LEADER) {
         lc_errorf("raft", "group %s: disk write failed on the leader: %s",
                   g->name, raft_strerror(status));
         /* Not from inside raft's callback: restart on the next turn. */
-        uv_timer_start(&g->restart_timer, on_disk_failure_timer, 0, 0);
+        lc_engine_timer_start(g->e, &g->restart_timer, on_disk_failure_timer,
+                              0, 0);
     } else {
         lc_errorf("raft", "group %s: disk write failed: %s", g->name,
                   raft_strerror(status));
@@ -232,8 +231,10 @@ static int wrap_append(struct raft_io *io, struct raft_io_append *req,
                  g->name);
         uv_timer_init(g->e->loop, &w->fault_timer);
         w->fault_timer.data = w;
-        uv_timer_start(&w->fault_timer, on_fault_timer, 0, 0);
-        inc->appends_in_flight++;
+        lc_engine_timer_start(g->e, &w->fault_timer, on_fault_timer, 0, 0);
+        if (inc->tr_inited) {
+            lc_net_transport_hold(&inc->tr);
+        }
         return 0;
     }
     if (g->fault_append_after > 0) {
@@ -244,7 +245,9 @@ static int wrap_append(struct raft_io *io, struct raft_io_append *req,
         free(w);
         return rv;
     }
-    inc->appends_in_flight++;
+    if (inc->tr_inited) {
+        lc_net_transport_hold(&inc->tr);
+    }
     return 0;
 }
 
@@ -306,15 +309,6 @@ static int wrap_snapshot_put(struct raft_io *io, unsigned trailing,
     return rv;
 }
 
-static int wrap_random(struct raft_io *io, int min, int max)
-{
-    (void)io;
-    if (max <= min) {
-        return min;
-    }
-    return min + (int)randombytes_uniform((uint32_t)(max - min));
-}
-
 /* raft_uv 0.15 can call its close callback twice: it stops tracking an
  * open segment when it finalizes it, so the callback fires while the
  * segment's writer is still closing, and again from the writer's close
@@ -328,6 +322,9 @@ static void on_io_closed(struct raft_io *io)
     }
     inc->close_fired = true;
     inc->close_cb(io);
+    if (inc->attached && inc->started) {
+        lc_group_detached(inc); /* closed by its owner, not by the group */
+    }
 }
 
 static void wrap_close(struct raft_io *io, raft_io_close_cb cb)
@@ -339,7 +336,7 @@ static void wrap_close(struct raft_io *io, raft_io_close_cb cb)
 
 void lc_observe_wrap_io(struct lc_incarnation *inc)
 {
-    struct raft_io *io = &inc->io;
+    struct raft_io *io = inc->io;
     inc->orig_close = io->close;
     io->close = wrap_close;
     inc->orig_start = io->start;
@@ -350,7 +347,6 @@ void lc_observe_wrap_io(struct lc_incarnation *inc)
     io->append = wrap_append;
     io->load = wrap_load;
     io->snapshot_put = wrap_snapshot_put;
-    io->random = wrap_random;
 }
 
 /* ------------------------------------------------------------- reacting */
@@ -359,7 +355,7 @@ static void leave_fast_mode(struct lc_raft_group *g, struct raft *r)
 {
     if (g->fast_mode) {
         g->fast_mode = false;
-        uv_timer_stop(&g->fast_timer);
+        lc_engine_timer_stop(g->e, &g->fast_timer);
         raft_set_election_timeout(r, g->e->opts.election_timeout_ms);
     }
 }
@@ -476,7 +472,7 @@ static void kick_replication(struct lc_raft_group *g, struct raft *r)
     g->commit_notify = false;
     g->probe_retry = 0;
     if (any) {
-        g->inc->tick(&g->inc->io);
+        g->inc->tick(g->inc->io);
     }
 }
 
@@ -491,13 +487,13 @@ void lc_observe_reset(struct lc_raft_group *g)
     g->leader_barrier_pending = false;
     g->fast_mode = false;
     g->n_contacts = 0;
-    g->last_leader_contact = uv_now(g->e->loop);
+    g->last_leader_contact = lc_engine_now(g->e);
 }
 
 void lc_observe(struct lc_raft_group *g)
 {
     struct raft *r = lc_group_raft(g);
-    uint64_t now = uv_now(g->e->loop);
+    uint64_t now = lc_engine_now(g->e);
     raft_id leader;
     const char *leader_addr;
     int state;
@@ -572,7 +568,7 @@ static void on_fast_timer(uv_timer_t *t)
     }
     raft_leader(r, &leader, &addr);
     if (leader == 0) {
-        g->inc->tick(&g->inc->io);
+        g->inc->tick(g->inc->io);
         lc_observe(g);
     }
 }
@@ -628,9 +624,10 @@ void lc_observe_peer_down(struct lc_raft_group *g, const char *address)
     r->election_timer_start = r->io->time(r->io);
     r->follower_state.randomized_election_timeout = rank * stagger;
     if (rank == 0) {
-        g->inc->tick(&g->inc->io);
+        g->inc->tick(g->inc->io);
         lc_observe(g);
     } else {
-        uv_timer_start(&g->fast_timer, on_fast_timer, rank * stagger, 0);
+        lc_engine_timer_start(e, &g->fast_timer, on_fast_timer,
+                              rank * stagger, 0);
     }
 }

@@ -15,12 +15,13 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "members/members.h"
 #include "server/admin.h"
 
 #define NACOS_VERSION "2.4.3"
 
 struct lc_admin {
-    const struct lc_config *cfg;
+    const struct lc_members *members;
     struct lc_raft_engine *engine;
 };
 
@@ -83,39 +84,37 @@ static json_t *raft_meta(struct lc_admin *a)
     return meta;
 }
 
-static json_t *member_json(struct lc_admin *a, const char *host, int port)
+/* Nacos's Member JSON for @m: its state as the member list says (UP or
+ * DOWN from the raft links today), lastRefreshTime now until member
+ * reports set it, and this node's raft view in extendInfo. */
+static json_t *member_json(struct lc_admin *a, const struct lc_member *m)
 {
-    char raft_addr[LC_RAFT_ADDR_MAX];
-    char address[LC_RAFT_ADDR_MAX];
     char raft_port[8];
-    bool self = strcmp(host, a->cfg->ip) == 0 && port == a->cfg->port;
-    bool up;
-    json_t *m = json_object();
+    json_t *o = json_object();
     json_t *ext = json_object();
     json_t *abilities = json_object();
     json_t *remote = json_object();
     json_t *config = json_object();
     json_t *naming = json_object();
+    uint64_t refreshed =
+        m->last_refresh_ms != 0 ? m->last_refresh_ms : lc_now_ms();
 
-    lc_join_host_port(raft_addr, sizeof raft_addr, host,
-                      lc_config_raft_port(port));
-    lc_join_host_port(address, sizeof address, host, port);
-    snprintf(raft_port, sizeof raft_port, "%d", lc_config_raft_port(port));
-    up = self ? lc_raft_engine_healthy(a->engine)
-              : lc_raft_engine_peer_up(a->engine, raft_addr);
-
-    json_object_set_new(m, "ip", json_string(host));
-    json_object_set_new(m, "port", json_integer(port));
-    json_object_set_new(m, "state", json_string(up ? "UP" : "DOWN"));
+    snprintf(raft_port, sizeof raft_port, "%d", m->raft_port);
+    json_object_set_new(o, "ip", json_string(m->host));
+    json_object_set_new(o, "port", json_integer(m->port));
+    json_object_set_new(
+        o, "state",
+        json_string(lc_member_state_name(lc_members_state(a->members, m))));
     json_object_set_new(ext, "lastRefreshTime",
-                        json_integer((json_int_t)lc_now_ms()));
+                        json_integer((json_int_t)refreshed));
     json_object_set_new(ext, "raftMetaData", raft_meta(a));
     json_object_set_new(ext, "raftPort", json_string(raft_port));
     json_object_set_new(ext, "readyToUpgrade", json_true());
     json_object_set_new(ext, "version", json_string(NACOS_VERSION));
-    json_object_set_new(m, "extendInfo", ext);
-    json_object_set_new(m, "address", json_string(address));
-    json_object_set_new(m, "failAccessCnt", json_integer(0));
+    json_object_set_new(o, "extendInfo", ext);
+    json_object_set_new(o, "address", json_string(m->addr));
+    json_object_set_new(o, "failAccessCnt",
+                        json_integer((json_int_t)m->fail_access_cnt));
     json_object_set_new(remote, "supportRemoteConnection", json_true());
     json_object_set_new(remote, "grpcReportEnabled", json_true());
     json_object_set_new(config, "supportRemoteMetrics", json_false());
@@ -123,49 +122,26 @@ static json_t *member_json(struct lc_admin *a, const char *host, int port)
     json_object_set_new(abilities, "remoteAbility", remote);
     json_object_set_new(abilities, "configAbility", config);
     json_object_set_new(abilities, "namingAbility", naming);
-    json_object_set_new(m, "abilities", abilities);
-    json_object_set_new(m, "grpcReportEnabled", json_true());
-    return m;
+    json_object_set_new(o, "abilities", abilities);
+    json_object_set_new(o, "grpcReportEnabled", json_true());
+    return o;
 }
 
-static int cmp_member(const void *x, const void *y)
-{
-    const struct lc_member *a = x;
-    const struct lc_member *b = y;
-    char sa[LC_RAFT_ADDR_MAX];
-    char sb[LC_RAFT_ADDR_MAX];
-    lc_join_host_port(sa, sizeof sa, a->host, a->port);
-    lc_join_host_port(sb, sizeof sb, b->host, b->port);
-    return strcmp(sa, sb);
-}
-
+/* The members in address order, those whose address starts with
+ * @keyword when given. */
 static void on_nodes(struct lc_http_exchange *ex, void *data)
 {
     struct lc_admin *a = data;
     const char *keyword = lc_http_param(ex, "keyword");
-    struct lc_member members[LC_MAX_MEMBERS];
-    unsigned n = 0;
     json_t *list = json_array();
 
-    if (a->cfg->standalone) {
-        lc_strlcpy(members[0].host, a->cfg->ip, sizeof members[0].host);
-        members[0].port = a->cfg->port;
-        n = 1;
-    } else {
-        memcpy(members, a->cfg->members, a->cfg->n_members * sizeof *members);
-        n = a->cfg->n_members;
-    }
-    qsort(members, n, sizeof *members, cmp_member);
-    for (unsigned i = 0; i < n; i++) {
-        char address[LC_RAFT_ADDR_MAX];
-        lc_join_host_port(address, sizeof address, members[i].host,
-                          members[i].port);
+    for (unsigned i = 0; i < lc_members_count(a->members); i++) {
+        const struct lc_member *m = lc_members_at(a->members, i);
         if (keyword != NULL && keyword[0] != '\0' &&
-            strncmp(address, keyword, strlen(keyword)) != 0) {
+            strncmp(m->addr, keyword, strlen(keyword)) != 0) {
             continue;
         }
-        json_array_append_new(list,
-                              member_json(a, members[i].host, members[i].port));
+        json_array_append_new(list, member_json(a, m));
     }
     reply_rest(ex, 200, NULL, list);
 }
@@ -173,7 +149,7 @@ static void on_nodes(struct lc_http_exchange *ex, void *data)
 static void on_self(struct lc_http_exchange *ex, void *data)
 {
     struct lc_admin *a = data;
-    reply_rest(ex, 200, NULL, member_json(a, a->cfg->ip, a->cfg->port));
+    reply_rest(ex, 200, NULL, member_json(a, lc_members_self(a->members)));
 }
 
 static void on_health(struct lc_http_exchange *ex, void *data)
@@ -267,14 +243,12 @@ static void on_groups(struct lc_http_exchange *ex, void *data)
     struct lc_admin *a = data;
     json_t *root = json_object();
     json_t *groups = json_array();
-    char self[LC_RAFT_ADDR_MAX];
-    lc_join_host_port(self, sizeof self, a->cfg->ip,
-                      lc_config_raft_port(a->cfg->port));
     for (unsigned i = 0; i < lc_raft_engine_n_groups(a->engine); i++) {
         json_array_append_new(
             groups, group_json(lc_raft_engine_group_at(a->engine, i)));
     }
-    json_object_set_new(root, "node", json_string(self));
+    json_object_set_new(root, "node",
+                        json_string(lc_members_self(a->members)->raft_addr));
     json_object_set_new(root, "ready",
                         json_boolean(lc_raft_engine_healthy(a->engine)));
     json_object_set_new(root, "groups", groups);
@@ -410,7 +384,7 @@ static void on_ops_raft(struct lc_http_exchange *ex, void *data)
 
 /* -------------------------------------------------------------- routes */
 
-struct lc_admin *lc_admin_new(const struct lc_config *cfg,
+struct lc_admin *lc_admin_new(const struct lc_members *members,
                               struct lc_raft_engine *engine,
                               struct lc_http_server *srv)
 {
@@ -418,7 +392,7 @@ struct lc_admin *lc_admin_new(const struct lc_config *cfg,
     if (a == NULL) {
         return NULL;
     }
-    a->cfg = cfg;
+    a->members = members;
     a->engine = engine;
     if (lc_http_server_route(srv, LC_HTTP_GET, "/nacos/v1/core/cluster/nodes",
                              on_nodes, a) != 0 ||

@@ -242,7 +242,7 @@ static int add_member(struct lc_config *cfg, const char *text,
     char host[LC_HOST_MAX];
     int port = DEFAULT_MEMBER_PORT;
     const char *colon = strchr(text, ':');
-    struct lc_member *m;
+    struct lc_config_member *m;
 
     if (text[0] == '[') {
         const char *close = strchr(text, ']');
@@ -666,7 +666,7 @@ int lc_config_validate(const struct lc_config *cfg, char *err, size_t errlen)
     }
     lc_join_host_port(self, sizeof self, cfg->ip, cfg->port);
     for (unsigned i = 0; i < cfg->n_members; i++) {
-        const struct lc_member *m = &cfg->members[i];
+        const struct lc_config_member *m = &cfg->members[i];
         char addr[LC_HOST_MAX + 16];
         lc_join_host_port(addr, sizeof addr, m->host, m->port);
         if (!valid_host(m->host)) {

@@ -23,7 +23,9 @@
 #define LC_HOST_MAX 256
 #define LC_PATH_MAX 1024
 
-struct lc_member {
+/* A member as cluster.conf lists it; server/node.c builds the member list
+ * (members/members.h) from these. */
+struct lc_config_member {
     char host[LC_HOST_MAX]; /* IPv4/IPv6 literal or host name */
     int port;               /* main (HTTP) port; raft is port - 1000 */
 };
@@ -43,7 +45,7 @@ struct lc_config {
     char cluster_conf_path[LC_PATH_MAX];
 
     /* cluster members (cluster mode); includes this node */
-    struct lc_member members[LC_MAX_MEMBERS];
+    struct lc_config_member members[LC_MAX_MEMBERS];
     unsigned n_members;
 
     /* nacos.core.protocol.raft.data.election_timeout_ms (1000; 50..60000) */

@@ -8,6 +8,7 @@
  * socket, then free everything. A second signal exits
  * at once.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +22,8 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "members/members.h"
+#include "naming/http/routes.h"
 #include "naming/naming.h"
 #include "raft/engine.h"
 #include "rpc/http/http.h"
@@ -32,12 +35,18 @@
 #define LAG_PERIOD_MS 100
 #define LAG_WARN_MS 100
 
+/* Configuration, member list and raft engine agree on the most members. */
+_Static_assert(LC_MAX_MEMBERS <= LC_MEMBERS_MAX, "config vs member list");
+_Static_assert(LC_MEMBERS_MAX <= LC_RAFT_MAX_MEMBERS, "member list vs raft");
+_Static_assert(LC_MEMBER_ADDR_MAX <= LC_RAFT_ADDR_MAX, "raft address text");
+
 struct node {
     uv_loop_t loop;
     uv_timer_t lag_timer; /* event-loop lag monitor */
     uint64_t lag_due;
     const struct lc_config *cfg;
-    struct lc_raft_engine *engine;
+    struct lc_members *members;
+    struct lc_raft_engine *engine; /* NULL once closed */
     struct lc_naming *naming;
     struct lc_http_server *http;
     struct lc_admin *admin;
@@ -60,6 +69,24 @@ static void on_lag_timer(uv_timer_t *t)
     n->lag_due = now + LAG_PERIOD_MS;
 }
 
+/* The member list's liveness source: a member is UP while the raft
+ * peer-channel link to it is up, this node while its raft groups are
+ * healthy; DOWN otherwise, and once the engine is closed. Asked at each
+ * read, so /v1/core/cluster/nodes and Distro's mapping see the links as
+ * they are at the moment of the request. */
+static enum lc_member_state on_member_probe(void *data,
+                                            const struct lc_member *m)
+{
+    struct node *n = data;
+    bool up;
+    if (n->engine == NULL) {
+        return LC_MEMBER_DOWN;
+    }
+    up = m->self ? lc_raft_engine_healthy(n->engine)
+                 : lc_raft_engine_peer_up(n->engine, m->raft_addr);
+    return up ? LC_MEMBER_UP : LC_MEMBER_DOWN;
+}
+
 static void on_naming_closed(void *data)
 {
     struct node *n = data;
@@ -67,6 +94,8 @@ static void on_naming_closed(void *data)
     n->naming = NULL;
     lc_admin_free(n->admin);
     n->admin = NULL;
+    lc_members_free(n->members); /* naming and admin borrowed it */
+    n->members = NULL;
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->lag_timer, NULL);
@@ -78,6 +107,7 @@ static void on_naming_closed(void *data)
 static void on_engine_closed(void *data)
 {
     struct node *n = data;
+    n->engine = NULL; /* freed */
     lc_naming_close(n->naming, on_naming_closed, n);
 }
 
@@ -130,13 +160,32 @@ static int lock_data_dir(const char *dir, int *fd_out)
     return 0;
 }
 
+/* The member list from @cfg: cluster.conf's members (none when
+ * standalone) and this node. */
+static int new_member_list(const struct lc_config *cfg, struct lc_members **out)
+{
+    struct lc_member_conf entries[LC_MAX_MEMBERS];
+    struct lc_member_conf self = {cfg->ip, cfg->port};
+    unsigned count = cfg->standalone ? 0 : cfg->n_members;
+    char errmsg[512] = "";
+    int rv;
+
+    for (unsigned i = 0; i < count; i++) {
+        entries[i] =
+            (struct lc_member_conf){cfg->members[i].host, cfg->members[i].port};
+    }
+    rv = lc_members_new(entries, count, &self, out, errmsg, sizeof errmsg);
+    if (rv != 0) {
+        lc_errorf("server", "members: %s", errmsg);
+    }
+    return rv;
+}
+
 int lc_node_run(const struct lc_config *cfg)
 {
     struct node n;
     struct lc_raft_options ro;
     struct lc_http_limits limits;
-    char self[LC_RAFT_ADDR_MAX];
-    char members[LC_MAX_MEMBERS][LC_RAFT_ADDR_MAX];
     const char *member_ptrs[LC_MAX_MEMBERS];
     uint8_t random_secret[32];
     char errmsg[512] = "";
@@ -154,24 +203,28 @@ int lc_node_run(const struct lc_config *cfg)
     }
     uv_loop_init(&n.loop);
 
-    lc_join_host_port(self, sizeof self, cfg->ip,
-                      lc_config_raft_port(cfg->port));
+    if (new_member_list(cfg, &n.members) != 0) {
+        return 1;
+    }
     memset(&ro, 0, sizeof ro);
-    ro.self = self;
+    ro.self = lc_members_self(n.members)->raft_addr;
     if (cfg->standalone) {
-        lc_strlcpy(members[0], self, sizeof members[0]);
-        member_ptrs[0] = members[0];
+        member_ptrs[0] = ro.self;
         ro.n_members = 1;
         /* Nobody else connects: any secret will do. */
         randombytes_buf(random_secret, sizeof random_secret);
         ro.secret = random_secret;
         ro.secret_len = sizeof random_secret;
     } else {
+        /* In cluster.conf's order, as the groups were bootstrapped. */
         for (unsigned i = 0; i < cfg->n_members; i++) {
-            lc_join_host_port(members[i], sizeof members[i],
-                              cfg->members[i].host,
-                              lc_config_raft_port(cfg->members[i].port));
-            member_ptrs[i] = members[i];
+            char addr[LC_MEMBER_ADDR_MAX];
+            const struct lc_member *m;
+            lc_join_host_port(addr, sizeof addr, cfg->members[i].host,
+                              cfg->members[i].port);
+            m = lc_members_find(n.members, addr);
+            assert(m != NULL); /* built from these entries */
+            member_ptrs[i] = m->raft_addr;
         }
         ro.n_members = cfg->n_members;
         ro.secret = cfg->secret;
@@ -193,28 +246,13 @@ int lc_node_run(const struct lc_config *cfg)
         lc_errorf("server", "raft: %s", errmsg);
         return 1;
     }
+    lc_members_set_probe(n.members, on_member_probe, &n);
     rv = lc_naming_new(&n.loop, n.engine, &n.naming);
     if (rv != 0) {
         lc_errorf("server", "naming: %s", lc_strerror(rv));
         return 1;
     }
-    {
-        struct lc_naming_member nm[LC_MAX_MEMBERS];
-        struct lc_naming_member me = {cfg->ip, cfg->port,
-                                        lc_config_raft_port(cfg->port)};
-        unsigned count = cfg->standalone ? 0 : cfg->n_members;
-        for (unsigned i = 0; i < count; i++) {
-            nm[i] = (struct lc_naming_member){
-                cfg->members[i].host, cfg->members[i].port,
-                lc_config_raft_port(cfg->members[i].port)};
-        }
-        rv = lc_naming_set_members(n.naming, nm, count, &me,
-                                   cfg->subscribers_timeout_ms);
-        if (rv != 0) {
-            lc_errorf("server", "naming members: %s", lc_strerror(rv));
-            return 1;
-        }
-    }
+    lc_naming_set_members(n.naming, n.members, cfg->subscribers_timeout_ms);
     lc_naming_configure_push(n.naming, cfg->push_task_delay_ms,
                              cfg->push_ack_timeout_ms,
                              cfg->client_expired_ms);
@@ -240,8 +278,8 @@ int lc_node_run(const struct lc_config *cfg)
     limits.max_header_bytes = cfg->http_max_header_bytes;
     limits.max_body_bytes = cfg->http_max_body_bytes;
     n.http = lc_http_server_new(&n.loop, &limits);
-    if (n.http == NULL || lc_naming_routes(n.naming, n.http) != 0 ||
-        (n.admin = lc_admin_new(cfg, n.engine, n.http)) == NULL) {
+    if (n.http == NULL || lc_naming_http_routes(n.naming, n.http) != 0 ||
+        (n.admin = lc_admin_new(n.members, n.engine, n.http)) == NULL) {
         lc_errorf("server", "out of memory setting up HTTP");
         return 1;
     }
@@ -265,7 +303,7 @@ int lc_node_run(const struct lc_config *cfg)
     lc_infof("server",
              "locusd up: %s mode, http %s:%d, raft %s, data %s, %u member(s)",
              cfg->standalone ? "standalone" : "cluster", cfg->ip, cfg->port,
-             self, cfg->data_dir, ro.n_members);
+             ro.self, cfg->data_dir, ro.n_members);
     uv_run(&n.loop, UV_RUN_DEFAULT);
     lc_raft_free_closed();
     rv = uv_loop_close(&n.loop);

@@ -36,7 +36,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "naming/clean/instance_meta_clean.h"
-#include "naming/naming.pb-c.h"
+#include "naming/ops/entries.h"
 
 #define MAX_IN_FLIGHT 128
 
@@ -318,23 +318,14 @@ static void on_deleted(struct lc_sm_write *w, int status,
 static void delete_overlay(struct lc_naming *n, struct lc_imeta_cleaner *c,
                            struct mark *m)
 {
-    Locus__Naming__MetadataStore st = LOCUS__NAMING__METADATA_STORE__INIT;
-    size_t len;
-    uint8_t *data;
     size_t klen = strlen(m->key);
     struct delete_ctx *d = malloc(sizeof *d + klen + 1);
     const char *sep = strchr(m->key, '\x1e');
     int rv;
 
-    st.key = m->key;
-    len = locus__naming__metadata_store__get_packed_size(&st);
-    data = malloc(len > 0 ? len : 1);
-    if (d == NULL || data == NULL) {
-        free(d);
-        free(data);
+    if (d == NULL) {
         return;
     }
-    locus__naming__metadata_store__pack(&st, data);
     memset(&d->w, 0, sizeof d->w);
     d->w.data = d;
     d->n = n;
@@ -350,9 +341,7 @@ static void delete_overlay(struct lc_naming *n, struct lc_imeta_cleaner *c,
         lc_infof("naming", "Remove expired metadata of instance %s in %s",
                  sep + 1, svc);
     }
-    rv = lc_sm_write(n->instance_meta_sm, &d->w, m->key, "DELETE", data, len,
-                     on_deleted);
-    free(data);
+    rv = lc_entry_write_overlay_delete(n, m->key, &d->w, on_deleted);
     if (rv != 0) {
         lc_warnf("naming", "deleting expired instance metadata: %s",
                  lc_strerror(rv));

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "naming/clean/instance_meta_clean.h"
+#include "naming/ops/entries.h"
 #include "naming/store/service_meta.h"
 
 #define EMPTY_INITIAL_MS 30000
@@ -90,32 +91,20 @@ static void on_deleted(struct lc_sm_write *w, int status,
 
 static void delete_expired(struct lc_naming *n, struct lc_smeta *e)
 {
-    Locus__Naming__ServiceMetaOp op = LOCUS__NAMING__SERVICE_META_OP__INIT;
-    size_t len;
-    uint8_t *data;
     struct delete_ctx *c = malloc(sizeof *c + strlen(e->key) + 1);
     int rv;
 
-    op.namespace_ = e->ns;
-    op.group_name = e->group;
-    op.service_name = e->name;
-    len = locus__naming__service_meta_op__get_packed_size(&op);
-    data = malloc(len > 0 ? len : 1);
-    if (c == NULL || data == NULL) {
-        free(c);
-        free(data);
+    if (c == NULL) {
         return;
     }
-    locus__naming__service_meta_op__pack(&op, data);
     memset(&c->w, 0, sizeof c->w);
     c->w.data = c;
     c->n = n;
     strcpy(c->key, e->key);
     lc_infof("naming", "Remove expired metadata of %s@@%s in %s", e->group,
              e->name, e->ns);
-    rv = lc_sm_write(n->service_meta_sm, &c->w, e->key, LC_SMETA_DELETE, data,
-                     len, on_deleted);
-    free(data);
+    rv = lc_entry_write_service_meta(n, LC_SMETA_DELETE, e->ns, e->group,
+                                     e->name, NULL, &c->w, on_deleted);
     if (rv != 0) {
         free(c);
         return;

@@ -82,6 +82,42 @@ static void on_deregister(const struct lc_event *ev, void *data)
     service_changed(reg, svc);
 }
 
+/* Tell every observer that @c goes. An observer may remove itself (or one
+ * not yet called) from inside its callback. */
+static void client_gone(struct lc_registry *reg, struct lc_client *c)
+{
+    struct lc_client_observer *o = reg->observers;
+    while (o != NULL) {
+        struct lc_client_observer *next = o->next;
+        o->client_gone(o, c);
+        o = next;
+    }
+}
+
+void lc_registry_observe(struct lc_registry *reg,
+                         struct lc_client_observer *obs)
+{
+    struct lc_client_observer **p = &reg->observers;
+    while (*p != NULL) {
+        p = &(*p)->next;
+    }
+    obs->next = NULL;
+    *p = obs;
+}
+
+void lc_registry_unobserve(struct lc_registry *reg,
+                           struct lc_client_observer *obs)
+{
+    struct lc_client_observer **p = &reg->observers;
+    while (*p != NULL && *p != obs) {
+        p = &(*p)->next;
+    }
+    if (*p != NULL) {
+        *p = obs->next;
+        obs->next = NULL;
+    }
+}
+
 static int row_add(struct lc_registry *reg, struct lc_client *c,
                    struct lc_publish *pub)
 {
@@ -246,7 +282,7 @@ struct lc_instance *lc_registry_instance_of(struct lc_registry *reg,
 }
 
 int lc_registry_publish(struct lc_registry *reg, const char *client_id,
-                        bool ephemeral, struct lc_service *svc,
+                        enum lc_client_kind kind, struct lc_service *svc,
                         struct lc_instance *inst)
 {
     struct lc_client *c = lc_registry_find_client(reg, client_id);
@@ -266,7 +302,8 @@ int lc_registry_publish(struct lc_registry *reg, const char *client_id,
         memset(c, 0, sizeof *c);
         c->id = (char *)(c + 1);
         memcpy(c->id, client_id, len + 1);
-        c->ephemeral = ephemeral;
+        c->kind = kind;
+        c->ephemeral = lc_client_kind_ephemeral(kind);
         HASH_ADD_KEYPTR(hh, reg->clients, c->id, len, c);
     }
     HASH_FIND_STR(c->publishes, svc->key, pub);
@@ -279,7 +316,7 @@ int lc_registry_publish(struct lc_registry *reg, const char *client_id,
         pub->service_key = svc->key;
         pub->service = svc;
         pub->inst = inst;
-        if (!ephemeral && row_add(reg, c, pub) != 0) {
+        if (!c->ephemeral && row_add(reg, c, pub) != 0) {
             free(pub);
             return LC_ENOMEM;
         }
@@ -328,9 +365,7 @@ void lc_registry_unpublish(struct lc_registry *reg, const char *client_id,
         lc_bus_publish(reg->bus, &gone);
         /* client_id may point into c->id: publish before freeing. A frozen
          * snapshot may point at c->id too (it lives in c's block). */
-        if (reg->client_gone != NULL) {
-            reg->client_gone(reg->client_gone_data, c);
-        }
+        client_gone(reg, c);
         HASH_DEL(reg->clients, c);
         lc_model_defer_free(c);
     }

@@ -1,11 +1,23 @@
 /* Clients and the service index, as in Nacos 2.x.
  *
- * A client is who publishes instances: "ip:port#false" for a persistent
- * instance (its state lives in Raft), "ip:port#true" for an ephemeral HTTP
- * one, a connection id for gRPC. A client publishes at most one instance per
- * service. The index maps each service to the clients publishing it and is
- * kept current by the bus: ClientRegisterServiceEvent and
- * ClientDeregisterServiceEvent update it and publish ServiceChangedEvent.
+ * A client is who publishes instances. Its kind says where it comes from
+ * and what keeps it alive (Nacos's IpPortBasedClient, ConnectionBasedClient
+ * and their synced copies):
+ *
+ *   LC_CLIENT_EPHEMERAL   "ip:port#true", an ephemeral instance of an HTTP
+ *                         client, kept alive by beats
+ *   LC_CLIENT_PERSISTENT  "ip:port#false", a persistent instance; its state
+ *                         lives in Raft (naming_persistent_service_v2)
+ *   LC_CLIENT_CONNECTION  a gRPC connection id: lives as long as the
+ *                         connection
+ *   LC_CLIENT_SYNCED      a client another member is responsible for, as
+ *                         Distro synced it here
+ *
+ * A client publishes at most one instance per service. The index maps each
+ * service to the clients publishing it and is kept current by the bus:
+ * ClientRegisterServiceEvent and ClientDeregisterServiceEvent update it and
+ * publish ServiceChangedEvent. Any number of modules may observe clients
+ * going away (lc_registry_observe).
  */
 #ifndef LC_NAMING_REGISTRY_H
 #define LC_NAMING_REGISTRY_H
@@ -13,10 +25,24 @@
 #include <uthash.h>
 
 #include "naming/core/events.h"
-#include "naming/health/hc_sched.h"
+#include "common/sched.h"
 #include "naming/core/model.h"
 
 struct lc_service;
+
+enum lc_client_kind {
+    LC_CLIENT_EPHEMERAL,
+    LC_CLIENT_PERSISTENT,
+    LC_CLIENT_CONNECTION,
+    LC_CLIENT_SYNCED,
+};
+
+/* Whether clients of @kind publish ephemeral instances (everything but
+ * LC_CLIENT_PERSISTENT). */
+static inline bool lc_client_kind_ephemeral(enum lc_client_kind kind)
+{
+    return kind != LC_CLIENT_PERSISTENT;
+}
 
 /* An instance a client publishes for a service. */
 struct lc_publish {
@@ -44,11 +70,12 @@ struct lc_row {
 
 struct lc_client {
     char *id; /* in the client's own allocation */
-    bool ephemeral;
+    enum lc_client_kind kind;
+    bool ephemeral; /* lc_client_kind_ephemeral(kind) */
     struct lc_publish *publishes; /* by service key */
     UT_hash_handle hh;
     /* HealthCheckTaskV2 of a persistent client (naming/health/health_check.c). */
-    struct lc_hc_node hc;
+    struct lc_sched_node hc;
 };
 
 /* A client publishing a service (index side). */
@@ -85,12 +112,28 @@ struct lc_registry {
     size_t n_rows;
     size_t cap_rows;
     uint64_t next_uid; /* of services */
-    /* Called just before a client is removed (its last publish withdrawn),
-     * whatever event dispatch is under way: the health checker drops the
-     * client's task from its heap and FIFO here. */
-    void (*client_gone)(void *data, struct lc_client *c);
-    void *client_gone_data;
+    struct lc_client_observer *observers;
 };
+
+/* Told when a client goes away. Caller-allocated, registered with
+ * lc_registry_observe and borrowed until lc_registry_unobserve. */
+struct lc_client_observer {
+    void *data;
+    /* Called just before @c is removed (its last publish withdrawn),
+     * whatever event dispatch is under way, so observers
+     * can drop what they keep for it (the health checker drops the
+     * client's task from its heap and FIFO here). It must not publish or
+     * withdraw instances. */
+    void (*client_gone)(struct lc_client_observer *obs, struct lc_client *c);
+    struct lc_client_observer *next;
+};
+
+/* Add @obs; observers are called in the order they were added. */
+void lc_registry_observe(struct lc_registry *reg,
+                         struct lc_client_observer *obs);
+/* Remove @obs (no-op if it is not registered). */
+void lc_registry_unobserve(struct lc_registry *reg,
+                           struct lc_client_observer *obs);
 
 /* Create a registry that listens on @bus (borrowed). */
 struct lc_registry *lc_registry_new(struct lc_bus *bus);
@@ -112,10 +155,11 @@ struct lc_instance *lc_registry_instance_of(struct lc_registry *reg,
                                             const struct lc_service *svc);
 
 /* @client_id publishes @inst (reference taken) for @svc, replacing what it
- * published before; publishes ClientRegisterServiceEvent. Return 0 or
+ * published before; publishes ClientRegisterServiceEvent. A new client is
+ * created with @kind (an existing one keeps its own). Return 0 or
  * LC_ENOMEM. */
 int lc_registry_publish(struct lc_registry *reg, const char *client_id,
-                        bool ephemeral, struct lc_service *svc,
+                        enum lc_client_kind kind, struct lc_service *svc,
                         struct lc_instance *inst);
 
 /* @client_id withdraws its instance of @svc (no-op if none); publishes

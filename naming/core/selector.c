@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "naming/store/service_meta.h"
+#include "naming/core/selector.h"
 
 #define CONSUMER_PREFIX "CONSUMER.label."
 #define PROVIDER_PREFIX "PROVIDER.label."
@@ -342,22 +342,24 @@ static char *as_text(json_t *v)
 }
 
 int lc_selector_parse(const char *text, const char **type, char **expression,
-                      char *msg, size_t msglen)
+                      struct lc_err *e)
 {
     char *decoded;
     json_t *root;
     json_t *t;
     json_t *x;
-    int status = 0;
+    int rv = 0;
 
     *type = "none";
     *expression = NULL;
     if (text == NULL || blank(text)) {
         return 0;
     }
-    decoded = url_decode(text, msg, msglen);
+    decoded = url_decode(text, e->msg, sizeof e->msg);
     if (decoded == NULL) {
-        return 400; /* IllegalArgumentException */
+        e->code = LC_EINVAL; /* IllegalArgumentException */
+        e->param[0] = '\0';
+        return LC_EINVAL;
     }
     root = json_loads(decoded, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK,
                       NULL);
@@ -365,9 +367,8 @@ int lc_selector_parse(const char *text, const char **type, char **expression,
     if (root == NULL) {
         /* NacosDeserializationException: Nacos answers with its errCode
          * (101) as the HTTP status; locus says 400. */
-        snprintf(msg, msglen, "errCode: 101, errMsg: Nacos deserialize "
-                              "failed.  ");
-        return 400;
+        return lc_err_set(e, LC_EINVAL,
+                          "errCode: 101, errMsg: Nacos deserialize failed.  ");
     }
     t = json_is_object(root) ? json_object_get(root, "type") : NULL;
     if (json_is_string(t) && strcmp(json_string_value(t), "none") == 0) {
@@ -378,24 +379,24 @@ int lc_selector_parse(const char *text, const char **type, char **expression,
         x = json_object_get(root, "expression");
         if (x != NULL) {
             json_t *labels = json_array();
-            int rv;
+            int syntax;
             *expression = as_text(x);
-            rv = *expression == NULL ? SYNTAX_BAD
-                                     : parse_expression(*expression, labels);
+            syntax = *expression == NULL
+                         ? SYNTAX_BAD
+                         : parse_expression(*expression, labels);
             json_decref(labels);
-            if (rv != 0) {
-                snprintf(msg, msglen, "Selector parses failed: %s",
-                         rv == SYNTAX_THROW ? "1"
-                                            : "parse expression failed!");
+            if (syntax != 0) {
+                rv = lc_err_set(e, LC_ESERVER, "Selector parses failed: %s",
+                                syntax == SYNTAX_THROW
+                                    ? "1"
+                                    : "parse expression failed!");
                 free(*expression);
                 *expression = NULL;
-                status = 500;
             }
         }
     } else {
-        snprintf(msg, msglen, "not match any type of selector!");
-        status = 400;
+        rv = lc_err_set(e, LC_EINVAL, "not match any type of selector!");
     }
     json_decref(root);
-    return status;
+    return rv;
 }

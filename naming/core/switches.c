@@ -15,7 +15,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "naming/http/filters.h"
+#include "common/java.h"
 #include "naming/core/switches.h"
 
 #define VERSION_SYNTAX "[0-9]+\\.[0-9]+\\.[0-9]+"
@@ -48,38 +48,6 @@ int lc_switches_copy(struct lc_switches *dst, const struct lc_switches *src)
 }
 
 /* ------------------------------------------------------- Java parsing */
-
-/* Long.parseLong. */
-static bool java_parse_long(const char *s, long *out, char *msg, size_t msglen)
-{
-    const char *p = s;
-    unsigned long long v = 0;
-    bool neg = false;
-    if (*p == '+' || *p == '-') {
-        neg = *p == '-';
-        p++;
-    }
-    if (*p == '\0') {
-        goto bad;
-    }
-    for (; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9') {
-            goto bad;
-        }
-        v = v * 10 + (unsigned)(*p - '0');
-        if (v > 9223372036854775808ULL) {
-            goto bad;
-        }
-    }
-    if (!neg && v > 9223372036854775807ULL) {
-        goto bad;
-    }
-    *out = neg ? (long)(0 - v) : (long)v;
-    return true;
-bad:
-    snprintf(msg, msglen, "For input string: \"%s\"", s);
-    return false;
-}
 
 /* Float.parseFloat (the double parse, narrowed as Java rounds it). */
 static bool java_parse_float(const char *s, float *out, char *msg,
@@ -439,14 +407,14 @@ static int validate_health_params(const struct lc_health_params *p, char *msg,
 static int long_entry(const char *value, long min, const char *too_small,
                       long *dst, char *msg, size_t msglen)
 {
-    long v;
-    if (!java_parse_long(value, &v, msg, msglen)) {
+    long long v;
+    if (!lc_java_parse_long(value, &v, msg, msglen)) {
         return LC_EINVAL;
     }
     if (too_small != NULL && v < min) {
         return lc_errf(LC_EINVAL, msg, msglen, "%s", too_small);
     }
-    *dst = v;
+    *dst = (long)v;
     return 0;
 }
 
@@ -557,11 +525,11 @@ static int apply_entry(struct lc_switches *sw, const char *entry,
                           msg, msglen);
     }
     if (strcmp(entry, "lightBeatEnabled") == 0) {
-        sw->light_beat_enabled = lc_to_boolean(value);
+        sw->light_beat_enabled = lc_java_to_boolean(value);
         return 0;
     }
     if (strcmp(entry, "autoChangeHealthCheckEnabled") == 0) {
-        sw->auto_change_health_check_enabled = lc_to_boolean(value);
+        sw->auto_change_health_check_enabled = lc_java_to_boolean(value);
         return 0;
     }
     if (strcmp(entry, "httpHealthParams") == 0 ||

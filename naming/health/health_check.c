@@ -9,12 +9,12 @@
  * switch is on. A 500 ms poll follows both. Starting schedules one task per
  * persistent client ("ip:port#false"), found by an incremental scan of the
  * registry's persistent rows (bounded work per loop turn); afterwards
- * ClientRegisterServiceEvent adds the tasks of new clients and the
- * registry's client_gone hook drops those of clients that go. Stopping
+ * ClientRegisterServiceEvent adds the tasks of new clients, and the
+ * checker's client observer drops the tasks of clients that go. Stopping
  * (leadership lost, switch off, close) drops every task and closes every
  * probe: nothing is kept per client while the checker is stopped.
  *
- * A task is a `struct lc_hc_node` in its lc_client (16 bytes): its due time
+ * A task is a `struct lc_sched_node` in its lc_client (16 bytes): its due time
  * sits in one min-heap served by one uv timer. It fires after its
  * normalized check time (first 2000 + a random part below
  * tcpHealthParams.max, then smoothed with tcpHealthParams.factor from each
@@ -35,7 +35,7 @@
  * healthy after checkTimes successes in a row; a healthy one becomes
  * unhealthy after checkTimes failures or timeouts in a row, or at once when
  * the connection is refused. A change is written through Raft
- * (lc_health_write), so every member applies it and subscribers get a push.
+ * (lc_entry_write_health), so every member applies it and subscribers get a push.
  *
  * Lifetime: the checker holds a reference for each of its handles, each
  * probe (until its handles are closed) and each Raft write in flight.
@@ -52,6 +52,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "naming/internal.h"
+#include "naming/ops/entries.h"
 
 #define POLL_MS 500            /* leadership and switch follow-up */
 #define CONNECT_TIMEOUT_MS 500 /* TcpHealthCheckProcessor.CONNECT_TIMEOUT_MS */
@@ -113,8 +114,9 @@ struct lc_health_checker {
     uint32_t epoch;     /* of the instance statuses; bumped on stop */
     uint64_t clock0;    /* due times are uint32 ms since */
     unsigned refs;      /* handles, probes, writes in flight */
-    struct lc_hc_heap heap;
-    struct lc_hc_fifo fifo;
+    struct lc_sched_heap heap;
+    struct lc_sched_fifo fifo;
+    struct lc_client_observer gone; /* persistent clients going away */
     struct hc_probe *probes; /* started, not yet freed */
     unsigned in_flight;
     uint64_t rand_state;
@@ -149,8 +151,8 @@ bool lc_health_checks_on(struct lc_naming *n, const struct lc_service *svc,
 static void maybe_destroy(struct lc_health_checker *hc)
 {
     if (hc->closing && hc->refs == 0) {
-        lc_hc_heap_clear(&hc->heap);
-        lc_hc_fifo_clear(&hc->fifo);
+        lc_sched_heap_clear(&hc->heap);
+        lc_sched_fifo_clear(&hc->fifo);
         free(hc);
     }
 }
@@ -170,7 +172,7 @@ static uint32_t clock_ms(const struct lc_health_checker *hc)
     return (uint32_t)(uv_now(hc->loop) - hc->clock0);
 }
 
-static struct lc_client *client_of(struct lc_hc_node *x)
+static struct lc_client *client_of(struct lc_sched_node *x)
 {
     return (struct lc_client *)(void *)((char *)x -
                                         offsetof(struct lc_client, hc));
@@ -211,20 +213,20 @@ static void on_due(uv_timer_t *timer);
 /* Arm the timer for the heap's earliest task. */
 static void arm(struct lc_health_checker *hc)
 {
-    struct lc_hc_node *top = lc_hc_heap_top(&hc->heap);
+    struct lc_sched_node *top = lc_sched_heap_top(&hc->heap);
     uint32_t now = clock_ms(hc);
     if (top == NULL) {
         uv_timer_stop(&hc->due_timer);
         return;
     }
     uv_timer_start(&hc->due_timer, on_due,
-                   lc_hc_before(now, top->due) ? top->due - now : 0, 0);
+                   lc_sched_before(now, top->due) ? top->due - now : 0, 0);
 }
 
 static void schedule(struct lc_health_checker *hc, struct lc_client *c)
 {
     c->hc.due = clock_ms(hc) + (uint32_t)(c->hc.rt > 0 ? c->hc.rt : 0);
-    if (lc_hc_heap_push(&hc->heap, &c->hc) != 0) {
+    if (lc_sched_heap_push(&hc->heap, &c->hc) != 0) {
         lc_warnf("health", "out of memory scheduling %s", c->id);
         return;
     }
@@ -248,10 +250,10 @@ static void task_start(struct lc_health_checker *hc, struct lc_client *c)
 static void task_drop(struct lc_health_checker *hc, struct lc_client *c)
 {
     if (c->hc.heap_pos != 0) {
-        lc_hc_heap_remove(&hc->heap, &c->hc);
+        lc_sched_heap_remove(&hc->heap, &c->hc);
     }
     if (c->hc.fifo_pos != 0) {
-        lc_hc_fifo_remove(&hc->fifo, &c->hc);
+        lc_sched_fifo_remove(&hc->fifo, &c->hc);
     }
 }
 
@@ -281,7 +283,7 @@ static void task_fire(struct lc_health_checker *hc, struct lc_client *c)
     }
     schedule(hc, c);
     if (due && c->hc.fifo_pos == 0 &&
-        lc_hc_fifo_push(&hc->fifo, &c->hc) != 0) {
+        lc_sched_fifo_push(&hc->fifo, &c->hc) != 0) {
         struct lc_publish *pub, *tmp;
         lc_warnf("health", "out of memory queueing %s", c->id);
         HASH_ITER(hh, c->publishes, pub, tmp)
@@ -297,12 +299,12 @@ static void on_due(uv_timer_t *timer)
 {
     struct lc_health_checker *hc = timer->data;
     uint32_t now = clock_ms(hc);
-    struct lc_hc_node *x;
+    struct lc_sched_node *x;
     unsigned fired = 0;
     while (hc->active && fired < FIRE_BATCH &&
-           (x = lc_hc_heap_top(&hc->heap)) != NULL &&
-           !lc_hc_before(now, x->due)) {
-        lc_hc_heap_remove(&hc->heap, x);
+           (x = lc_sched_heap_top(&hc->heap)) != NULL &&
+           !lc_sched_before(now, x->due)) {
+        lc_sched_heap_remove(&hc->heap, x);
         task_fire(hc, client_of(x));
         fired++;
     }
@@ -406,8 +408,8 @@ static void change_status(struct lc_health_checker *hc, struct lc_client *c,
     w->epoch = hc->epoch;
     w->healthy = healthy;
     w->w.data = w;
-    rv = lc_health_write(hc->n, pub->service, c->id, inst, healthy, &w->w,
-                         on_written);
+    rv = lc_entry_write_health(hc->n, pub->service, c->id, inst, healthy,
+                               &w->w, on_written);
     if (rv != 0) {
         lc_warnf("health", "writing %s healthy=%s failed: %s", c->id,
                  healthy ? "true" : "false", lc_strerror(rv));
@@ -640,13 +642,13 @@ static void probe_start(struct lc_health_checker *hc, struct lc_client *c,
 /* Start the due instances of queued clients while there are free slots. */
 static void drain(struct lc_health_checker *hc)
 {
-    struct lc_hc_node *x;
+    struct lc_sched_node *x;
     if (hc->draining) {
         return;
     }
     hc->draining = true;
     while (hc->active && hc->in_flight < MAX_IN_FLIGHT &&
-           (x = lc_hc_fifo_pop(&hc->fifo)) != NULL) {
+           (x = lc_sched_fifo_pop(&hc->fifo)) != NULL) {
         struct lc_client *c = client_of(x);
         struct lc_publish *pub, *tmp;
         HASH_ITER(hh, c->publishes, pub, tmp)
@@ -656,7 +658,7 @@ static void drain(struct lc_health_checker *hc)
             }
             if (hc->in_flight >= MAX_IN_FLIGHT) {
                 /* The rest waits at the front, in order. */
-                if (lc_hc_fifo_push_front(&hc->fifo, &c->hc) != 0) {
+                if (lc_sched_fifo_push_front(&hc->fifo, &c->hc) != 0) {
                     pub->hc_flags &= (uint8_t)~F_DUE;
                     continue;
                 }
@@ -718,8 +720,8 @@ static void stop(struct lc_health_checker *hc)
     if (++hc->epoch == 0) {
         hc->epoch = 1; /* 0 is what a new publish carries */
     }
-    lc_hc_heap_clear(&hc->heap);
-    lc_hc_fifo_clear(&hc->fifo);
+    lc_sched_heap_clear(&hc->heap);
+    lc_sched_fifo_clear(&hc->fifo);
     for (p = hc->probes; p != NULL; p = p->next) {
         if (!p->done) {
             probe_close(p);
@@ -727,9 +729,10 @@ static void stop(struct lc_health_checker *hc)
     }
 }
 
-static void on_client_gone(void *data, struct lc_client *c)
+static void on_client_gone(struct lc_client_observer *obs,
+                           struct lc_client *c)
 {
-    task_drop(data, c);
+    task_drop(obs->data, c);
 }
 
 /* ClientRegisterServiceEvent: a task for a new persistent client. */
@@ -814,8 +817,9 @@ int lc_health_checker_start(struct lc_naming *n)
     hc->scan.data = hc;
     uv_timer_start(&hc->poll, on_poll, POLL_MS, POLL_MS);
     hc->refs = 3;
-    n->reg->client_gone = on_client_gone;
-    n->reg->client_gone_data = hc;
+    hc->gone.data = hc;
+    hc->gone.client_gone = on_client_gone;
+    lc_registry_observe(n->reg, &hc->gone);
     n->hc = hc;
     return 0;
 }
@@ -827,8 +831,7 @@ void lc_health_checker_close(struct lc_health_checker *hc)
     }
     hc->leading = false;
     stop(hc);
-    hc->n->reg->client_gone = NULL;
-    hc->n->reg->client_gone_data = NULL;
+    lc_registry_unobserve(hc->n->reg, &hc->gone);
     hc->n->hc = NULL;
     hc->closing = true;
     hc->n = NULL;

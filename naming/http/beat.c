@@ -1,24 +1,15 @@
-/* PUT /nacos/v1/ns/instance/beat: an HTTP client's heart beat, as Nacos
- * 2.4.3's InstanceController.beat and InstanceOperatorClientImpl.handleBeat.
- *
- * A beat names ip:port (from the `beat` JSON when present, else from the
- * parameters). A known instance is refreshed and made healthy again. An
- * unknown one is re-registered from the beat JSON when there is one (this is
- * how clients come back after a server restart: the npm client never
- * re-registers by itself), or answered with code 20404 when the beat was a
- * light one, which makes Java clients re-register.
+/* PUT /nacos/v1/ns/instance/beat (and /v2): an HTTP client's heart beat,
+ * as Nacos 2.4.3's InstanceController.beat binds it: ip:port from the
+ * `beat` JSON (RsInfo) when present, else from the parameters. What a beat
+ * does is lc_op_beat's (naming/ops/beat.c).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "common/log.h"
+#include "common/java.h"
 #include "common/util.h"
-#include "naming/http/filters.h"
 #include "naming/http/handlers.h"
-
-#define CODE_OK 10200
-#define CODE_NOT_FOUND 20404
 
 /* The parts of RsInfo a beat uses. */
 struct beat {
@@ -110,111 +101,28 @@ static bool parse_beat(json_t *root, struct beat *b, char *err, size_t errlen)
     return true;
 }
 
-/* The instance's beat interval: overlay, then its metadata, then the
- * switch (InstanceOperatorClientImpl.getHeartBeatInterval). */
-static long long beat_interval(struct lc_naming *n, struct lc_service *svc,
-                               const char *ip, int port)
-{
-    char client_id[320];
-    struct lc_instance *inst;
-    long long interval = n->sw.client_beat_interval;
-    if (svc == NULL) {
-        return interval;
-    }
-    lc_ephemeral_client_id(client_id, sizeof client_id, ip, port);
-    inst = lc_registry_instance_of(n->reg, client_id, svc);
-    if (inst != NULL) {
-        struct lc_view v;
-        lc_instance_view(n, svc, inst, &v);
-        interval = lc_meta_long(v.metadata, LC_META_BEAT_INTERVAL, interval);
-        json_decref(v.metadata);
-    }
-    return interval;
-}
-
-static bool cluster_name_ok(const char *c)
-{
-    if (*c == '\0') {
-        return false;
-    }
-    for (; *c != '\0'; c++) {
-        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
-              (*c >= 'A' && *c <= 'Z') || *c == '-')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Re-register ip:port from the beat (BeatInfoInstanceBuilder). */
-static bool register_from_beat(struct lc_naming *n,
-                               struct lc_http_exchange *ex,
-                               const struct lc_inst_req *r,
-                               const struct lc_service_key *key,
-                               const struct beat *b, const char *ip, int port,
-                               const char *cluster)
-{
-    char id[2000];
-    char err[1600];
-    struct lc_instance *inst;
-    int rv;
-
-    if (b->weight != b->weight || b->weight < 0 || b->weight > 10000) {
-        lc_naming_error(
-            ex, LC_KIND_TEXT, 400,
-            "instance format invalid: The weights range from 0.0 to 10000.0");
-        return false;
-    }
-    if (!cluster_name_ok(cluster)) {
-        lc_naming_error(ex, LC_KIND_TEXT, 400,
-                        "Instance 'clusterName' should be characters with "
-                        "only 0-9a-zA-Z-. (current: %s)",
-                        cluster);
-        return false;
-    }
-    lc_instance_id(id, sizeof id, ip, port, cluster, r->grouped);
-    inst = lc_instance_new(ip, port, cluster, b->weight, true, true, true,
-                           b->metadata, id);
-    if (inst == NULL) {
-        lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
-        return false;
-    }
-    rv = lc_ephemeral_register(n, key, inst, err, sizeof err);
-    lc_instance_unref(inst);
-    if (rv != 0) {
-        lc_naming_error(ex, LC_KIND_TEXT, rv == LC_EINVAL ? 400 : 500, "%s",
-                        err);
-        return false;
-    }
-    lc_infof("naming", "%s:%d re-registered in %s from its beat", ip, port,
-             r->grouped);
-    return true;
-}
-
-static void on_beat(struct lc_http_exchange *ex, void *data)
+void lc_ns_on_beat(struct lc_http_exchange *ex, void *data)
 {
     struct lc_naming *n = data;
-    struct lc_inst_req r;
+    struct lc_instance_req r;
     char grouped[1300];
     char buf[1200];
     char err[1600];
-    char cluster[256];
-    char ip[256];
-    int port = 0;
     struct beat b = {0};
+    struct lc_beat_info info;
+    struct lc_beat_reply reply;
     json_t *root = NULL;
     const char *text;
-    struct lc_service_key key;
-    struct lc_service *svc;
-    int code = CODE_OK;
-    json_t *reply;
+    json_t *o;
+    struct lc_err e;
 
     if (lc_http_method(ex) != LC_HTTP_PUT) {
-        lc_ns_no_such_api(ex);
+        lc_naming_no_such_api(ex);
         return;
     }
-    if (!lc_ns_parse_common(n, ex, grouped, sizeof grouped)) {
-        return;
+    lc_ns_req_init(&r);
+    if (lc_ns_filters(n, ex, grouped, sizeof grouped, false, &e) != 0) {
+        goto fail;
     }
     text = lc_http_param(ex, "beat");
     if (text != NULL && text[strspn(text, " \t\r\n")] == '\0') {
@@ -230,69 +138,46 @@ static void on_beat(struct lc_http_exchange *ex, void *data)
                          "[com.alibaba.nacos.naming.healthcheck.RsInfo] "
                          "failed. ");
             }
-            lc_naming_error(ex, LC_KIND_TEXT, 400, "%s", err);
-            goto out;
+            lc_err_set(&e, LC_EINVAL, "%s", err);
+            goto fail;
         }
     }
-    if (lc_optional(ex, "clusterName", cluster, sizeof cluster) == NULL) {
-        lc_strlcpy(cluster, LC_DEFAULT_CLUSTER, sizeof cluster);
+    if (lc_optional(ex, "clusterName", r.cluster, sizeof r.cluster) == NULL) {
+        lc_strlcpy(r.cluster, LC_DEFAULT_CLUSTER, sizeof r.cluster);
     }
-    if (lc_optional(ex, "ip", ip, sizeof ip) == NULL) {
-        ip[0] = '\0';
+    if (lc_optional(ex, "ip", r.ip, sizeof r.ip) == NULL) {
+        r.ip[0] = '\0';
     }
+    r.port = 0;
     if (lc_optional(ex, "port", buf, sizeof buf) != NULL &&
-        !lc_java_parse_int(buf, &port, err, sizeof err)) {
-        lc_naming_error(ex, LC_KIND_TEXT, 400, "%s", err);
-        goto out;
+        !lc_java_parse_int(buf, &r.port, err, sizeof err)) {
+        lc_err_set(&e, LC_EINVAL, "%s", err);
+        goto fail;
     }
     if (root != NULL) {
         if (b.cluster != NULL && b.cluster[0] != '\0') {
-            lc_strlcpy(cluster, b.cluster, sizeof cluster);
+            lc_strlcpy(r.cluster, b.cluster, sizeof r.cluster);
         }
-        lc_strlcpy(ip, b.ip, sizeof ip);
-        port = b.port;
+        lc_strlcpy(r.ip, b.ip, sizeof r.ip);
+        r.port = b.port;
+        info.weight = b.weight;
+        info.metadata = b.metadata;
     }
-    r.metadata = NULL;
-    if (!lc_ns_parse_service(ex, &r, grouped)) {
-        goto out;
+    if (lc_ns_parse_service(ex, &r, grouped, &e) != 0 ||
+        lc_op_beat(n, &r, root != NULL ? &info : NULL, &reply, &e) != 0) {
+        goto fail;
     }
-    key.ns = r.ns;
-    key.group = r.group;
-    key.name = r.service;
-    svc = lc_registry_find_service(n->reg, &key);
-    if (svc == NULL || lc_ephemeral_beat(n, svc, ip, port) != 0) {
-        if (root == NULL) {
-            code = CODE_NOT_FOUND;
-        } else if (!register_from_beat(n, ex, &r, &key, &b, ip, port,
-                                       cluster)) {
-            goto out;
-        }
-        svc = lc_registry_find_service(n->reg, &key);
-        if (code == CODE_OK && svc == NULL) {
-            lc_naming_error(ex, LC_KIND_TEXT, 500,
-                            "service not found: %s@%s", r.grouped, r.ns);
-            goto out;
-        }
-    }
-    reply = json_object();
-    json_object_set_new(reply, "clientBeatInterval",
-                        json_integer(beat_interval(n, svc, ip, port)));
-    json_object_set_new(reply, "code", json_integer(code));
-    json_object_set_new(reply, "lightBeatEnabled",
-                        json_boolean(n->sw.light_beat_enabled));
-    lc_reply_json_raw(ex, reply);
+    o = json_object();
+    json_object_set_new(o, "clientBeatInterval",
+                        json_integer(reply.interval_ms));
+    json_object_set_new(o, "code", json_integer(reply.code));
+    json_object_set_new(o, "lightBeatEnabled",
+                        json_boolean(reply.light_beat_enabled));
+    lc_reply_json_raw(ex, o);
+    goto out;
+fail:
+    lc_naming_fail(ex, &e);
 out:
     free(b.metadata);
     json_decref(root);
-}
-
-int lc_naming_beat_routes(struct lc_naming *n, struct lc_http_server *srv)
-{
-    return lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/instance/beat",
-                                on_beat, n) != 0 ||
-                   lc_http_server_route(srv, LC_HTTP_ANY,
-                                        "/nacos/v2/ns/instance/beat", on_beat,
-                                        n) != 0
-               ? LC_ENOMEM
-               : 0;
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "naming/http/handlers.h"
 #include "naming/internal.h"
 
 #define LC_LIST_CACHE_BYTES (16u << 20)

@@ -12,9 +12,8 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "naming/http/filters.h"
 #include "naming/http/handlers.h"
-#include "naming/http/java_compat.h"
+#include "common/java.h"
 #include "naming/push/push.h"
 #include "naming/push/udp.h"
 #include "naming/http/subscribers_cluster.h"
@@ -29,26 +28,38 @@ static const char *user_agent(const struct lc_http_exchange *ex)
     return agent != NULL ? agent : "";
 }
 
-bool lc_v2_list_params(struct lc_http_exchange *ex, int *port,
-                       bool *healthy_only)
+/* A v2 @RequestParam that does not convert to @type
+ * (MethodArgumentTypeMismatchException through NacosApiExceptionHandler's
+ * catch-all): 500 {"code":30000,"message":"Failed to convert value of type
+ * 'java.lang.String' to required type '<type>'; nested exception is
+ * <cause_class>: <cause_msg>","data":null}. */
+static int type_mismatch(struct lc_err *e, const char *type,
+                         const char *cause_class, const char *cause_msg)
+{
+    return lc_err_set(e, LC_ETYPE,
+                      "Failed to convert value of type 'java.lang.String' to "
+                      "required type '%s'; nested exception is %s: %s",
+                      type, cause_class, cause_msg);
+}
+
+int lc_v2_list_params(struct lc_http_exchange *ex, int *port,
+                      bool *healthy_only, struct lc_err *e)
 {
     const char *v = lc_http_param(ex, "port");
     char msg[300];
     *port = 0;
     *healthy_only = false;
     if (v != NULL && v[0] != '\0' && !lc_spring_int(v, port, msg, sizeof msg)) {
-        lc_v2_type_mismatch(ex, "java.lang.Integer",
-                            "java.lang.NumberFormatException", msg);
-        return false;
+        return type_mismatch(e, "java.lang.Integer",
+                             "java.lang.NumberFormatException", msg);
     }
     v = lc_http_param(ex, "healthyOnly");
     if (v != NULL && v[0] != '\0' &&
         !lc_spring_bool(v, healthy_only, msg, sizeof msg)) {
-        lc_v2_type_mismatch(ex, "java.lang.Boolean",
-                            "java.lang.IllegalArgumentException", msg);
-        return false;
+        return type_mismatch(e, "java.lang.Boolean",
+                             "java.lang.IllegalArgumentException", msg);
     }
-    return true;
+    return 0;
 }
 
 /* @RequestParam(defaultValue = "") String: the raw value, "" when absent
@@ -105,15 +116,6 @@ void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
     }
 }
 
-unsigned long lc_naming_push_subscribers(struct lc_naming *n)
-{
-    struct lc_push_stats st;
-    if (n->push == NULL) {
-        return 0;
-    }
-    lc_push_stats(n->push, &st);
-    return st.subscribers;
-}
 
 /* --------------------------------------------------------------- helpers */
 
@@ -146,7 +148,7 @@ static void add_subscriber(const struct lc_push_subscriber *s,
     json_array_append_new(list, o);
 }
 
-static void on_subscribers(struct lc_http_exchange *ex, void *data)
+void lc_ns_on_subscribers(struct lc_http_exchange *ex, void *data)
 {
     struct lc_naming *n = data;
     char grouped[1300];
@@ -160,14 +162,14 @@ static void on_subscribers(struct lc_http_exchange *ex, void *data)
     int page_size;
     bool aggregation;
     json_t *all;
+    struct lc_err e;
 
     if (lc_http_method(ex) != LC_HTTP_GET) {
-        lc_naming_error(ex, LC_KIND_SPRING, 501, "no such api:%s:%s",
-                        lc_http_method_name(ex), lc_http_path(ex));
+        lc_naming_no_such_api(ex);
         return;
     }
-    if (!lc_ns_gate(n, ex) || !lc_filter_service_name(ex, grouped, sizeof grouped) ||
-        !lc_filter_params(ex, grouped, false)) {
+    if (lc_ns_filters(n, ex, grouped, sizeof grouped, false, &e) != 0) {
+        lc_naming_fail(ex, &e);
         return;
     }
     page_no =
@@ -178,8 +180,8 @@ static void on_subscribers(struct lc_http_exchange *ex, void *data)
         lc_strlcpy(ns, LC_DEFAULT_NAMESPACE, sizeof ns);
     }
     if (grouped[0] == '\0') {
-        lc_naming_error(ex, LC_KIND_TEXT, 400,
-                        "Param 'serviceName' is required.");
+        lc_err_missing(&e, "serviceName", false);
+        lc_naming_fail(ex, &e);
         return;
     }
     /* NamingUtils.getGroupName / getServiceName. */
@@ -206,36 +208,36 @@ static void on_subscribers(struct lc_http_exchange *ex, void *data)
 /* ------------------------------------------------------------ push state */
 
 /* Spring's StringToBooleanConverter for an optional primitive boolean:
- * absent or blank is false. Return false (and reply) when @name's value is
- * not a boolean. */
-static bool spring_bool(struct lc_http_exchange *ex, const char *name,
-                        bool *out)
+ * absent or blank is false; LC_ESERVER when @name's value is not a
+ * boolean. */
+static int spring_bool(struct lc_http_exchange *ex, const char *name,
+                       bool *out, struct lc_err *e)
 {
     static const char *yes[] = {"true", "on", "yes", "1"};
     static const char *no[] = {"false", "off", "no", "0"};
     char v[256];
     *out = false;
     if (lc_optional(ex, name, v, sizeof v) == NULL) {
-        return true;
+        return 0;
     }
     for (size_t i = 0; i < 4; i++) {
         if (strcasecmp(v, yes[i]) == 0) {
             *out = true;
-            return true;
+            return 0;
         }
         if (strcasecmp(v, no[i]) == 0) {
-            return true;
+            return 0;
         }
     }
     /* MethodArgumentTypeMismatchException through ResponseExceptionHandler
      * (500, every cause's message). */
-    lc_naming_error(ex, LC_KIND_TEXT, 500,
-                    "caused: Failed to convert value of type "
-                    "'java.lang.String' to required type 'boolean'; nested "
-                    "exception is java.lang.IllegalArgumentException: Invalid "
-                    "boolean value '%s';caused: Invalid boolean value '%s';",
-                    v, v);
-    return false;
+    return lc_err_set(e, LC_ESERVER,
+                      "caused: Failed to convert value of type "
+                      "'java.lang.String' to required type 'boolean'; nested "
+                      "exception is java.lang.IllegalArgumentException: "
+                      "Invalid boolean value '%s';caused: Invalid boolean "
+                      "value '%s';",
+                      v, v);
 }
 
 /* Java's Float.toString for a ratio in [0, 1]: the shortest digits that
@@ -250,7 +252,7 @@ static void java_float(char *out, size_t size, float f)
     }
 }
 
-static void on_push_state(struct lc_http_exchange *ex, void *data)
+void lc_ns_on_push_state(struct lc_http_exchange *ex, void *data)
 {
     struct lc_naming *n = data;
     struct lc_push_stats st = {0};
@@ -259,9 +261,11 @@ static void on_push_state(struct lc_http_exchange *ex, void *data)
     char ratio[32] = "0";
     char body[512];
     int len;
+    struct lc_err e;
 
-    if (!lc_ns_gate(n, ex) || !spring_bool(ex, "detail", &detail) ||
-        !spring_bool(ex, "reset", &reset)) {
+    if (lc_op_ready(n, &e) != 0 || spring_bool(ex, "detail", &detail, &e) != 0 ||
+        spring_bool(ex, "reset", &reset, &e) != 0) {
+        lc_naming_fail(ex, &e);
         return;
     }
     if (n->push != NULL) {
@@ -289,19 +293,4 @@ static void on_push_state(struct lc_http_exchange *ex, void *data)
         lc_push_reset_stats(n->push);
     }
     lc_http_reply(ex, 200, "application/json", body, (size_t)len);
-}
-
-int lc_naming_push_routes(struct lc_naming *n, struct lc_http_server *srv)
-{
-    if (lc_http_server_route(srv, LC_HTTP_ANY,
-                             "/nacos/v1/ns/service/subscribers", on_subscribers,
-                             n) != 0 ||
-        lc_http_server_route(srv, LC_HTTP_ANY,
-                             "/nacos/v1/ns/operator/push/state", on_push_state,
-                             n) != 0 ||
-        lc_http_server_route(srv, LC_HTTP_ANY, "/nacos/v1/ns/ops/push/state",
-                             on_push_state, n) != 0) {
-        return LC_ENOMEM;
-    }
-    return 0;
 }

@@ -31,9 +31,9 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "naming/http/filters.h"
+#include "members/members.h"
+#include "naming/http/reply.h"
 #include "naming/internal.h"
-#include "naming/http/members.h"
 #include "naming/http/subscribers_cluster.h"
 
 /* ---------------------------------------------------------- the answer */
@@ -149,7 +149,7 @@ struct agg_call {
     struct lc_http_call call;
     struct lc_http_conn *conn;
     struct agg *a;
-    const struct lc_member *peer;
+    const struct lc_member *peer; /* borrowed from naming's member list */
     json_t *subs; /* the member's subscribers, or NULL */
 };
 
@@ -244,7 +244,9 @@ void lc_subscribers_answer(struct lc_naming *n, struct lc_http_exchange *ex,
                            json_t *local, const char *ns, const char *grouped,
                            bool aggregation, int page_no, int page_size)
 {
-    const struct lc_peers *ps = n->peers;
+    const struct lc_members *ms = n->members;
+    /* The others: the list always holds this node. */
+    unsigned others = ms != NULL ? lc_members_count(ms) - 1 : 0;
     struct agg *a;
     char *path;
 
@@ -252,7 +254,7 @@ void lc_subscribers_answer(struct lc_naming *n, struct lc_http_exchange *ex,
         reply_page(ex, local, page_no, page_size);
         return;
     }
-    if (ps == NULL || ps->n == 0) {
+    if (others == 0) {
         json_t *all = json_array();
         json_t *seen = json_object();
         merge(all, seen, local);
@@ -262,28 +264,33 @@ void lc_subscribers_answer(struct lc_naming *n, struct lc_http_exchange *ex,
         return;
     }
     path = member_path(ns, grouped);
-    a = calloc(1, sizeof *a + ps->n * sizeof a->calls[0]);
+    a = calloc(1, sizeof *a + others * sizeof a->calls[0]);
     if (path == NULL || a == NULL) {
         free(path);
         free(a);
         json_decref(local);
-        lc_naming_error(ex, LC_KIND_TEXT, 500, "out of memory");
+        lc_naming_failf(ex, LC_ENOMEM, "out of memory");
         return;
     }
     a->ex = ex;
     a->local = local;
     a->page_no = page_no;
     a->page_size = page_size;
-    a->n = ps->n;
     a->pending = 1; /* held until every call is sent */
-    for (unsigned i = 0; i < ps->n; i++) {
-        struct agg_call *c = &a->calls[i];
+    /* In address order (the merge keeps the first of duplicates). */
+    for (unsigned i = 0; i < lc_members_count(ms); i++) {
+        const struct lc_member *m = lc_members_at(ms, i);
+        struct agg_call *c;
         int rv;
+        if (m->self) {
+            continue; /* allMembersWithoutSelf */
+        }
+        c = &a->calls[a->n++];
         c->a = a;
-        c->peer = &ps->peer[i];
+        c->peer = m;
         c->call.data = c;
-        rv = lc_http_conn_new(n->loop, c->peer->host, c->peer->port,
-                              ps->timeout_ms, &c->conn);
+        rv = lc_http_conn_new(n->loop, m->host, m->port, n->members_timeout_ms,
+                              &c->conn);
         if (rv == 0) {
             rv = lc_http_conn_send(c->conn, &c->call, "GET", path, NULL, NULL,
                                    0, on_member_answer);
@@ -293,7 +300,7 @@ void lc_subscribers_answer(struct lc_naming *n, struct lc_http_exchange *ex,
             }
         }
         if (rv != 0) {
-            lc_infof("naming", "subscribers of member %s: %s", c->peer->addr,
+            lc_infof("naming", "subscribers of member %s: %s", m->addr,
                      lc_strerror(rv));
             continue;
         }

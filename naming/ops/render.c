@@ -11,29 +11,8 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "naming/http/filters.h"
 #include "naming/internal.h"
 #include "naming/store/service_meta.h"
-
-void lc_reply_json(struct lc_http_exchange *ex, json_t *root)
-{
-    if (lc_v2(ex)) {
-        lc_v2_success(ex, root);
-        return;
-    }
-    lc_reply_json_raw(ex, root);
-}
-
-void lc_reply_json_raw(struct lc_http_exchange *ex, json_t *root)
-{
-    char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    json_decref(root);
-    if (text == NULL) {
-        lc_http_reply_text(ex, 500, "out of memory");
-        return;
-    }
-    lc_http_reply_take(ex, 200, "application/json", text, strlen(text));
-}
 
 void lc_overlay_key(char *out, size_t size, const char *service_key,
                     const char *ip, int port, const char *cluster)

@@ -56,7 +56,7 @@ static void apply_add(struct lc_naming *n,
     }
     result->status = svc == NULL ? LC_ENOMEM
                                  : lc_registry_publish(n->reg, st->client_id,
-                                                       false, svc, inst);
+                                                       LC_CLIENT_PERSISTENT, svc, inst);
     lc_instance_unref(inst);
 }
 
@@ -103,7 +103,7 @@ static void apply_health(struct lc_naming *n,
         result->status = LC_ENOMEM;
         return;
     }
-    result->status = lc_registry_publish(n->reg, st->client_id, false, svc,
+    result->status = lc_registry_publish(n->reg, st->client_id, LC_CLIENT_PERSISTENT, svc,
                                          inst);
     lc_instance_unref(inst);
 }
@@ -370,7 +370,7 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
         HASH_ADD_KEYPTR(hh, seen, s->key, strlen(s->key), s);
         old = lc_registry_instance_of(n->reg, r->client_id, svc);
         if (old == NULL || !lc_instance_equal(old, r->inst)) {
-            lc_registry_publish(n->reg, r->client_id, false, svc, r->inst);
+            lc_registry_publish(n->reg, r->client_id, LC_CLIENT_PERSISTENT, svc, r->inst);
         }
     }
     if (rv == 0) {

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "naming/core/selector.h"
 #include "naming/internal.h"
 #include "naming/naming.pb-c.h"
 
@@ -84,19 +85,6 @@ lc_cluster_meta(const Locus__Naming__ServiceMeta *m, const char *name);
 /* {"type":"TCP"} or {"type":"NONE"} for @c (TCP when @c is NULL). */
 json_t *lc_health_checker_json(const Locus__Naming__ClusterMeta *c);
 
-/* ----------------------------------------------------------- selector */
-
-/* Nacos's ServiceController.parseSelector on the raw parameter @text: blank
- * gives the none selector. On success fill *@type ("none" or "label") and
- * *@expression (malloc'd, or NULL when the JSON has none) and return 0.
- * On failure return the HTTP status and put Nacos's message in @msg. */
-int lc_selector_parse(const char *text, const char **type, char **expression,
-                      char *msg, size_t msglen);
-
-/* The labels of a label-selector @expression, sorted (a new array; [] when
- * it has none or does not parse). */
-json_t *lc_selector_labels(const char *expression);
-
 /* ----------------------------------------------------------- cleaners */
 
 /* Nacos's EmptyServiceAutoCleanerV2 and ExpiredMetadataCleaner (service
@@ -114,10 +102,5 @@ void lc_service_cleaner_close(struct lc_service_cleaner *c);
 /* One pass of each cleaner, as the timers run them (for tests). */
 void lc_service_clean_empty(struct lc_naming *n, uint64_t expired_ms);
 void lc_service_clean_metadata(struct lc_naming *n, uint64_t expired_ms);
-
-/* ------------------------------------------------------------- routes */
-
-int lc_naming_service_routes(struct lc_naming *n, struct lc_http_server *srv);
-int lc_naming_catalog_routes(struct lc_naming *n, struct lc_http_server *srv);
 
 #endif /* LC_NAMING_SERVICE_META_H */

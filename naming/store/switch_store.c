@@ -20,23 +20,6 @@
 #include "naming/internal.h"
 #include "snapshots/snapshots.h"
 
-int lc_switch_entry_encode(const char *entry, const char *value, char **data,
-                           size_t *len)
-{
-    json_t *o = json_object();
-    char *text;
-    json_object_set_new(o, "entry", json_string(entry));
-    json_object_set_new(o, "value", json_string(value));
-    text = json_object_size(o) == 2 ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (text == NULL) {
-        return LC_ENOMEM;
-    }
-    *data = text;
-    *len = strlen(text);
-    return 0;
-}
-
 static void on_apply(struct lc_processor *p, uint64_t index,
                      const Locus__Consistency__WriteRequest *req,
                      struct lc_raft_result *result)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "raft/internal.h"
+#include "raft/net.h"
 
 /* Input layout: byte 0 holds flags, the rest is what a connector sent.
  *   bit 0: re-sign the claim with the right secret and nonce before

@@ -213,7 +213,7 @@ static void publish_everywhere(struct lc_fixture_cluster *c, const char *name,
             "10.0.0.1", 80, "DEFAULT", 1.0, healthy, true, false, NULL, "id");
         assert_non_null(inst);
         assert_int_equal(
-            lc_registry_publish(reg, "10.0.0.1:80#false", false, svc, inst),
+            lc_registry_publish(reg, "10.0.0.1:80#false", LC_CLIENT_PERSISTENT, svc, inst),
             0);
         lc_instance_unref(inst);
     }

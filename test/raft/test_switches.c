@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "naming/ops/entries.h"
 #include "snapshots/snapshots.h"
 #include "test/support/fixture_naming.h"
 
@@ -22,10 +23,10 @@
 static uint64_t set(struct lc_fixture_cluster *c, const char *entry,
                     const char *value)
 {
-    char *data;
+    void *data;
     size_t len;
     uint64_t index;
-    assert_int_equal(lc_switch_entry_encode(entry, value, &data, &len), 0);
+    assert_int_equal(lc_entry_encode_switch(entry, value, &data, &len), 0);
     index = lc_fixture_submit(c, 0, NULL, "Write", data, len);
     free(data);
     assert_true(index > 0);

@@ -10,22 +10,6 @@
 
 #include "distro/mapper.h"
 
-static void test_java_string_hash(void **state)
-{
-    (void)state;
-    assert_int_equal(lc_java_string_hash(""), 0);
-    assert_int_equal(lc_java_string_hash("a"), 97);
-    assert_int_equal(lc_java_string_hash("127.0.0.1:8080"), -35736627);
-    assert_int_equal(lc_java_string_hash("10.0.0.1:80"), 1106668620);
-    assert_int_equal(lc_java_string_hash("192.168.1.254:49152"), -763275164);
-    /* Two-byte UTF-8, and a code point outside the BMP (a surrogate pair
-     * in Java's UTF-16). */
-    assert_int_equal(lc_java_string_hash("\xc3\xa9t\xc3\xa9:1"), 218861909);
-    assert_int_equal(lc_java_string_hash("\xf0\x9f\x98\x80:9"), 1703757794);
-    /* A byte that is not UTF-8 decodes to U+FFFD, as in Java. */
-    assert_int_equal(lc_java_string_hash("\xff" "a"), 2031620);
-}
-
 static void test_distro_hash_and_index(void **state)
 {
     (void)state;
@@ -41,7 +25,6 @@ static void test_distro_hash_and_index(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_java_string_hash),
         cmocka_unit_test(test_distro_hash_and_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

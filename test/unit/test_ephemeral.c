@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "naming/internal.h"
+#include "naming/ops/ephemeral.h"
 
 struct env {
     struct lc_naming n;
@@ -57,7 +58,7 @@ static int teardown(void **state)
 static void add(struct env *env, const char *ip, int port, const char *meta,
                 uint64_t at)
 {
-    char err[256];
+    struct lc_err err;
     char id[256];
     char cid[64];
     struct lc_instance *inst;
@@ -66,9 +67,7 @@ static void add(struct env *env, const char *ip, int port, const char *meta,
     inst = lc_instance_new(ip, port, "DEFAULT", 1.0, true, true, true, meta,
                            id);
     assert_non_null(inst);
-    assert_int_equal(lc_ephemeral_register(&env->n, &env->key, inst, err,
-                                           sizeof err),
-                     0);
+    assert_int_equal(lc_ephemeral_register(&env->n, &env->key, inst, &err), 0);
     lc_instance_unref(inst);
     lc_ephemeral_client_id(cid, sizeof cid, ip, port);
     pub = lc_registry_find_publish(
@@ -168,14 +167,14 @@ static void test_switch_off(void **state)
 static void test_persistent_service_refused(void **state)
 {
     struct env *env = *state;
-    char err[256];
+    struct lc_err err;
     struct lc_instance *inst = lc_instance_new(
         "10.0.0.1", 1, "DEFAULT", 1.0, true, true, true, NULL, "x");
     assert_non_null(lc_registry_service(env->n.reg, &env->key, false));
-    assert_int_equal(lc_ephemeral_register(&env->n, &env->key, inst, err,
-                                           sizeof err),
+    assert_int_equal(lc_ephemeral_register(&env->n, &env->key, inst, &err),
                      LC_EINVAL);
-    assert_string_equal(err, "errCode: 400, errMsg: Current service "
+    assert_int_equal(err.code, LC_EINVAL);
+    assert_string_equal(err.msg, "errCode: 400, errMsg: Current service "
                              "DEFAULT_GROUP@@svc is persistent service, "
                              "can't register ephemeral instance. ");
     assert_int_equal(health(env, "10.0.0.1", 1), -1);

@@ -1,6 +1,7 @@
-/* Tests of naming/http/filters.c: Nacos's ServiceNameFilter, ParamCheckerFilter
- * and WebUtils with their exact messages, the four error kinds on the wire,
- * and the Java number and boolean parsers. */
+/* Tests of naming/http/filters.c and naming/http/reply.c: Nacos's
+ * ServiceNameFilter, ParamCheckerFilter (its HTTP extractors over
+ * naming/ops/check.c) and WebUtils with their exact messages, and the four
+ * v1 error forms and the v2 envelope on the wire, chosen by error code. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,8 @@
 
 #include "common/util.h"
 #include "naming/http/filters.h"
+#include "naming/http/reply.h"
+#include "naming/ops/check.h"
 #include "rpc/http/internal.h"
 #include "test/support/http_env.h"
 
@@ -42,14 +45,18 @@
  * /params, /list: ServiceNameFilter and ParamCheckerFilter (default or
  *   instance-list extractor), then 200 "pass [grouped]".
  * /required, /optional: WebUtils on parameter ?name=, 200 "[value]".
- * /error: lc_naming_error(kind=, status=, "%s" msg=); /ok: lc_naming_ok. */
+ * /error, /nacos/v2/error: lc_naming_failf(code=<LC_E name>, "%s" msg=)
+ *   (for LC_EMISSING, lc_err_missing(msg=)); /ok: lc_naming_ok. */
 
 static void h_svc(struct lc_http_exchange *ex, void *data)
 {
     char grouped[1200];
+    struct lc_err e;
     (void)data;
-    if (lc_filter_service_name(ex, grouped, sizeof grouped)) {
+    if (lc_filter_service_name(ex, grouped, sizeof grouped, &e) == 0) {
         lc_http_reply_text(ex, 200, "[%s]", grouped);
+    } else {
+        lc_naming_fail(ex, &e);
     }
 }
 
@@ -57,18 +64,25 @@ static void h_params(struct lc_http_exchange *ex, void *data)
 {
     char grouped[1200];
     bool list = data != NULL;
-    if (lc_filter_service_name(ex, grouped, sizeof grouped) &&
-        lc_filter_params(ex, grouped, list)) {
+    struct lc_err e;
+    if (lc_filter_service_name(ex, grouped, sizeof grouped, &e) == 0 &&
+        lc_filter_params(ex, grouped, list, &e) == 0) {
         lc_http_reply_text(ex, 200, "pass [%s]", grouped);
+    } else {
+        lc_naming_fail(ex, &e);
     }
 }
 
 static void h_required(struct lc_http_exchange *ex, void *data)
 {
     char out[256];
+    struct lc_err e;
     (void)data;
-    if (lc_required(ex, lc_http_param(ex, "name"), out, sizeof out) != NULL) {
+    if (lc_required(ex, lc_http_param(ex, "name"), out, sizeof out, &e) !=
+        NULL) {
         lc_http_reply_text(ex, 200, "[%s]", out);
+    } else {
+        lc_naming_fail(ex, &e);
     }
 }
 
@@ -87,14 +101,23 @@ static void h_optional(struct lc_http_exchange *ex, void *data)
 
 static void h_error(struct lc_http_exchange *ex, void *data)
 {
-    const char *kind = lc_http_param(ex, "kind");
-    int status = atoi(lc_http_param(ex, "status"));
-    enum lc_err_kind k = strcmp(kind, "text") == 0     ? LC_KIND_TEXT
-                         : strcmp(kind, "spring") == 0 ? LC_KIND_SPRING
-                         : strcmp(kind, "check") == 0  ? LC_KIND_CHECK
-                                                       : LC_KIND_DOWN;
+    const char *name = lc_http_param(ex, "code");
+    const char *msg = lc_http_param(ex, "msg");
+    int code = 0;
     (void)data;
-    lc_naming_error(ex, k, status, "%s", lc_http_param(ex, "msg"));
+    for (int c = 1; c < 100; c++) {
+        if (strcmp(lc_errname(c), name) == 0) {
+            code = c;
+        }
+    }
+    assert_true(code != 0);
+    if (code == LC_EMISSING) {
+        struct lc_err e;
+        lc_err_missing(&e, msg, false);
+        lc_naming_fail(ex, &e);
+        return;
+    }
+    lc_naming_failf(ex, code, "%s", msg);
 }
 
 static void h_ok(struct lc_http_exchange *ex, void *data)
@@ -118,6 +141,7 @@ static int add_routes(struct lc_http_server *s, void *data)
         {"/required", h_required, NULL},
         {"/optional", h_optional, NULL},
         {"/error", h_error, NULL},
+        {"/nacos/v2/error", h_error, NULL},
         {"/ok", h_ok, NULL},
     };
     (void)data;
@@ -338,24 +362,24 @@ static const char *url(const char *fmt, ...)
 static void test_service_name_format(void **state)
 {
     (void)state;
-    assert_string_equal(lc_service_name_format_error("svc"), FORMAT_MSG);
-    assert_string_equal(lc_service_name_format_error("g@@"), FORMAT_MSG);
-    assert_string_equal(lc_service_name_format_error("@@"), FORMAT_MSG);
-    assert_string_equal(lc_service_name_format_error("@@svc"), EMPTY_GROUP_MSG);
-    assert_null(lc_service_name_format_error("g@@s"));
-    assert_null(lc_service_name_format_error("g@@a@@b"));
-    assert_string_equal(lc_service_name_format_error(""), FORMAT_MSG);
-    assert_null(lc_service_name_format_error("g@@s@@"));
+    assert_string_equal(lc_check_service_name_format("svc"), FORMAT_MSG);
+    assert_string_equal(lc_check_service_name_format("g@@"), FORMAT_MSG);
+    assert_string_equal(lc_check_service_name_format("@@"), FORMAT_MSG);
+    assert_string_equal(lc_check_service_name_format("@@svc"), EMPTY_GROUP_MSG);
+    assert_null(lc_check_service_name_format("g@@s"));
+    assert_null(lc_check_service_name_format("g@@a@@b"));
+    assert_string_equal(lc_check_service_name_format(""), FORMAT_MSG);
+    assert_null(lc_check_service_name_format("g@@s@@"));
     /* More of Java's split("@@"): trailing empties dropped, leading kept. */
-    assert_string_equal(lc_service_name_format_error("@@@@"), FORMAT_MSG);
-    assert_string_equal(lc_service_name_format_error("g@@@@"), FORMAT_MSG);
-    assert_string_equal(lc_service_name_format_error("@@@@svc"),
+    assert_string_equal(lc_check_service_name_format("@@@@"), FORMAT_MSG);
+    assert_string_equal(lc_check_service_name_format("g@@@@"), FORMAT_MSG);
+    assert_string_equal(lc_check_service_name_format("@@@@svc"),
                         EMPTY_GROUP_MSG);
-    assert_string_equal(lc_service_name_format_error("@@@"),
+    assert_string_equal(lc_check_service_name_format("@@@"),
                         EMPTY_GROUP_MSG);              /* ["", "@"] */
-    assert_null(lc_service_name_format_error("g@@@")); /* ["g", "@"] */
-    assert_null(lc_service_name_format_error("a@b@@c"));
-    assert_string_equal(lc_service_name_format_error("a@b"), FORMAT_MSG);
+    assert_null(lc_check_service_name_format("g@@@")); /* ["g", "@"] */
+    assert_null(lc_check_service_name_format("a@b@@c"));
+    assert_string_equal(lc_check_service_name_format("a@b"), FORMAT_MSG);
 }
 
 /* ------------------------------------------------ ServiceNameFilter */
@@ -615,23 +639,38 @@ static void test_error_kinds(void **state)
     struct reply r;
     (void)state;
 
-    r = get("/error?kind=text&status=404&msg=no%20matched%20ip%20found!");
+    r = get("/error?code=LC_ENOTFOUND&msg=no%20matched%20ip%20found!");
     assert_int_equal(r.status, 404);
     assert_string_equal(r.ctype, CT_TEXT);
     assert_string_equal(r.body, "no matched ip found!");
 
-    r = get("/error?kind=check&status=400&msg=m");
+    r = get("/error?code=LC_EINVAL&msg=bad");
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.ctype, CT_TEXT);
+    assert_string_equal(r.body, "bad");
+
+    r = get("/error?code=LC_ESERVER&msg=caused:%20x;");
+    assert_int_equal(r.status, 500);
+    assert_string_equal(r.ctype, CT_TEXT);
+    assert_string_equal(r.body, "caused: x;");
+
+    r = get("/error?code=LC_ECHECK&msg=m");
     assert_int_equal(r.status, 400);
     assert_false(r.has_ctype);
     assert_int_equal(r.len, 3);
     assert_memory_equal(r.body, "m\r\n", 3);
 
-    r = get("/error?kind=down&status=503&msg=server%20is%20STARTING"
+    r = get("/error?code=LC_ENOTREADY&msg=server%20is%20STARTING"
             "now,%20please%20try%20again%20later!");
     assert_int_equal(r.status, 503);
     assert_false(r.has_ctype);
     assert_string_equal(r.body,
                         "server is STARTINGnow, please try again later!");
+
+    r = get("/error?code=LC_EMISSING&msg=ip");
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.ctype, CT_TEXT);
+    assert_string_equal(r.body, "Param 'ip' is required.");
 
     r = get("/ok");
     assert_int_equal(r.status, 200);
@@ -639,12 +678,69 @@ static void test_error_kinds(void **state)
     assert_int_equal(r.len, 2);
     assert_string_equal(r.body, "ok");
 
-    want_spring("/error?kind=spring&status=501&msg=no%20such%20api:POST:/x",
-                501, "Not Implemented", "no such api:POST:/x", "/error");
-    want_spring("/error?kind=spring&status=404&msg=m", 404, "Not Found", "m",
+    want_spring("/error?code=LC_ENOAPI&msg=no%20such%20api:POST:/x", 501,
+                "Not Implemented", "no such api:POST:/x", "/error");
+    want_spring("/error?code=LC_ENOHANDLER&msg=m", 404, "Not Found", "m",
                 "/error");
-    want_spring("/error?kind=spring&status=503&msg=m", 503,
-                "Service Unavailable", "m", "/error");
+    want_spring("/error?code=LC_EBADNAME&msg=m", 400, "Bad Request", "m",
+                "/error");
+    want_spring("/error?code=LC_EEXTRACT&msg=m", 500,
+                "Internal Server Error", "m", "/error");
+}
+
+/* The v2 envelope: the code's status, its v2 code and abstract, and the
+ * message as data; a missing parameter says so in Spring's words, a type
+ * mismatch puts its message where the abstract goes. */
+static void test_error_v2(void **state)
+{
+    static const struct {
+        const char *code;
+        int status;
+        const char *body;
+    } cases[] = {
+        {"LC_EMISSING", 400,
+         "{\"code\":10000,\"message\":\"parameter missing\",\"data\":"
+         "\"Required parameter 'ip' type String is not present\"}"},
+        {"LC_EINVAL", 400,
+         "{\"code\":20002,\"message\":\"parameter validate error\","
+         "\"data\":\"ip\"}"},
+        {"LC_ECHECK", 400,
+         "{\"code\":20002,\"message\":\"parameter validate error\","
+         "\"data\":\"ip\"}"},
+        {"LC_ENOTFOUND", 404,
+         "{\"code\":20004,\"message\":\"resource not found\",\"data\":"
+         "\"ip\"}"},
+        {"LC_ESERVICE_EXISTS", 400,
+         "{\"code\":21007,\"message\":\"service already exist\",\"data\":"
+         "\"ip\"}"},
+        {"LC_ESERVICE_NOTFOUND", 400,
+         "{\"code\":21008,\"message\":\"service not exist\",\"data\":"
+         "\"ip\"}"},
+        {"LC_ESERVICE_NOTEMPTY", 400,
+         "{\"code\":21009,\"message\":\"service delete failure\","
+         "\"data\":\"ip\"}"},
+        {"LC_ESERVER", 500,
+         "{\"code\":30000,\"message\":\"server error\",\"data\":\"ip\"}"},
+        {"LC_ENOTREADY", 503,
+         "{\"code\":30000,\"message\":\"server error\",\"data\":\"ip\"}"},
+        {"LC_ETYPE", 500,
+         "{\"code\":30000,\"message\":\"ip\",\"data\":null}"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char target[128];
+        struct reply r;
+        snprintf(target, sizeof target, "/nacos/v2/error?code=%s&msg=ip",
+                 cases[i].code);
+        r = get(target);
+        if (r.status != cases[i].status ||
+            strcmp(r.ctype, CT_JSON) != 0 ||
+            strcmp(r.body, cases[i].body) != 0) {
+            fail_msg("%s: got %d '%s' '%s', want %d '%s'", cases[i].code,
+                     r.status, r.ctype, r.body, cases[i].status,
+                     cases[i].body);
+        }
+    }
 }
 
 static void test_spring_escapes(void **state)
@@ -653,7 +749,7 @@ static void test_spring_escapes(void **state)
     /* As Jackson writes strings: quote and backslash escaped, the five
      * short escapes, other controls as \u00XX (upper-case hex), the rest
      * (including non-ASCII and '/') verbatim. */
-    want_spring("/error?kind=spring&status=400"
+    want_spring("/error?code=LC_EBADNAME"
                 "&msg=q%22b%5Cs/n%0At%09r%0Db%08f%0Ce%1Bu%C3%A9",
                 400, "Bad Request",
                 "q\\\"b\\\\s/n\\nt\\tr\\rb\\bf\\fe\\u001Bu\xc3\xa9", "/error");
@@ -667,136 +763,13 @@ static void test_spring_zone(void **state)
      * requests, so changing TZ here is safe. */
     setenv("TZ", "BRT+3", 1);
     tzset();
-    r = get("/error?kind=spring&status=400&msg=m");
+    r = get("/error?code=LC_EBADNAME&msg=m");
     setenv("TZ", "IST-5:30", 1);
     tzset();
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "-03:00\",\"status\":400,"));
     assert_int_equal(strlen("{\"timestamp\":\"2024-11-05T10:00:00.123-03:00\""),
                      strstr(r.body, ",\"status\"") - r.body);
-}
-
-/* --------------------------------------------------- Java parsers */
-
-static void int_ok(const char *s, int want)
-{
-    int v = 12345;
-    char err[128] = "";
-    assert_true(lc_java_parse_int(s, &v, err, sizeof err));
-    assert_int_equal(v, want);
-    assert_string_equal(err, "");
-}
-
-static void int_bad(const char *s, const char *msg)
-{
-    int v = 12345;
-    char err[128] = "";
-    assert_false(lc_java_parse_int(s, &v, err, sizeof err));
-    assert_int_equal(v, 12345);
-    assert_string_equal(err, msg);
-}
-
-static void test_java_parse_int(void **state)
-{
-    (void)state;
-    int_ok("+80", 80);
-    int_ok("0080", 80);
-    int_ok("-1", -1);
-    int_ok("0", 0);
-    int_ok("-0", 0);
-    int_ok("2147483647", 2147483647);
-    int_ok("-2147483648", -2147483647 - 1);
-    int_ok("000000000000000000001", 1);
-    int_bad("abc", "For input string: \"abc\"");
-    int_bad("", "For input string: \"\"");
-    int_bad("2147483648", "For input string: \"2147483648\"");
-    int_bad("-2147483649", "For input string: \"-2147483649\"");
-    int_bad("99999999999999999999",
-            "For input string: \"99999999999999999999\"");
-    int_bad("+", "For input string: \"+\"");
-    int_bad("-", "For input string: \"-\"");
-    int_bad(" 1", "For input string: \" 1\"");
-    int_bad("1 ", "For input string: \"1 \"");
-    int_bad("1.0", "For input string: \"1.0\"");
-    int_bad("0x10", "For input string: \"0x10\"");
-    int_bad("+-1", "For input string: \"+-1\"");
-}
-
-static void double_ok(const char *s, double want)
-{
-    double v = 12345;
-    char err[128] = "";
-    assert_true(lc_java_parse_double(s, &v, err, sizeof err));
-    if (!(v == want || (want != want && v != v))) {
-        fail_msg("'%s' gave %g, want %g", s, v, want);
-    }
-}
-
-static void double_bad(const char *s, const char *msg)
-{
-    double v = 12345;
-    char err[128] = "";
-    if (lc_java_parse_double(s, &v, err, sizeof err)) {
-        fail_msg("'%s' accepted as %g", s, v);
-    }
-    assert_true(v == 12345);
-    assert_string_equal(err, msg);
-}
-
-static void test_java_parse_double(void **state)
-{
-    (void)state;
-    double_ok("1e3", 1000);
-    double_ok(" 1 ", 1);
-    double_ok("1d", 1);
-    double_ok("1.5F", 1.5);
-    double_ok("-2.5D", -2.5);
-    double_ok("+.5", 0.5);
-    double_ok("5.", 5);
-    double_ok("1e-2", 0.01);
-    double_ok("10000.0", 10000);
-    double_ok("NaN", 0.0 / 0.0);
-    double_ok("-Infinity", -1.0 / 0.0);
-    double_ok("Infinity", 1.0 / 0.0);
-    double_ok("1e999", 1.0 / 0.0); /* overflow is Infinity, no error */
-    double_ok("0x1p3", 8);         /* Java's hexadecimal form */
-    double_ok("0x1.8p1d", 3);
-    double_bad("abc", "For input string: \"abc\"");
-    double_bad("", "empty String");
-    double_bad(" \t", "empty String");
-    /* Java quotes the trimmed text. */
-    double_bad(" abc ", "For input string: \"abc\"");
-    double_bad("1e", "For input string: \"1e\"");
-    double_bad("1x", "For input string: \"1x\"");
-    double_bad("1dd", "For input string: \"1dd\"");
-    double_bad("d", "For input string: \"d\"");
-    double_bad(".", "For input string: \".\"");
-    /* What C's strtod takes but Java does not. */
-    double_bad("nan", "For input string: \"nan\"");
-    double_bad("inf", "For input string: \"inf\"");
-    double_bad("infinity", "For input string: \"infinity\"");
-    double_bad("Infinityd", "For input string: \"Infinityd\"");
-    double_bad("0x10", "For input string: \"0x10\"");
-    double_bad("0x", "For input string: \"0x\"");
-    double_bad("1,5", "For input string: \"1,5\"");
-}
-
-static void test_to_boolean(void **state)
-{
-    static const char *yes[] = {"true", "TRUE", "True", "t", "T",
-                                "yes",  "YES",  "Yes",  "y", "Y",
-                                "on",   "ON",   "On"};
-    static const char *no[] = {"1",    "false", "abc",   "",      "0",
-                               "no",   "off",   " true", "true ", "tru",
-                               "yess", "o",     "n"};
-    (void)state;
-    for (size_t i = 0; i < LC_ARRAY_SIZE(yes); i++) {
-        assert_true(lc_to_boolean(yes[i]));
-    }
-    for (size_t i = 0; i < LC_ARRAY_SIZE(no); i++) {
-        assert_false(lc_to_boolean(no[i]));
-    }
-    assert_false(lc_to_boolean(NULL));
 }
 
 int main(void)
@@ -816,11 +789,9 @@ int main(void)
         cmocka_unit_test(test_required),
         cmocka_unit_test(test_optional),
         cmocka_unit_test(test_error_kinds),
+        cmocka_unit_test(test_error_v2),
         cmocka_unit_test(test_spring_escapes),
         cmocka_unit_test(test_spring_zone),
-        cmocka_unit_test(test_java_parse_int),
-        cmocka_unit_test(test_java_parse_double),
-        cmocka_unit_test(test_to_boolean),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

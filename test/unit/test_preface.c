@@ -1,4 +1,4 @@
-/* Tests of raft/preface.c: the hello, the authenticated claim and every way
+/* Tests of raft/net_preface.c: the hello, the authenticated claim and every way
  * a claim is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "raft/internal.h"
+#include "raft/net.h"
 
 static const uint8_t secret[] = "correct horse battery staple";
 static const uint8_t other_secret[] = "correct horse battery stapler";
@@ -178,7 +178,7 @@ static void test_claim_round_trip(void **state)
 
 static void test_claim_longest(void **state)
 {
-    char channel[LC_RAFT_GROUP_MAX];
+    char channel[LC_NET_CHANNEL_MAX];
     char address[256];
     struct lc_preface p;
     struct lc_preface out;

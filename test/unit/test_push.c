@@ -310,7 +310,7 @@ static void publish(struct env *e, const char *service, int host, int port,
     inst = lc_instance_new(ip, port, cluster, 1.0, true, true, false, NULL, id);
     assert_non_null(svc);
     assert_non_null(inst);
-    assert_int_equal(lc_registry_publish(e->n->reg, client, false, svc, inst),
+    assert_int_equal(lc_registry_publish(e->n->reg, client, LC_CLIENT_PERSISTENT, svc, inst),
                      0);
     lc_instance_unref(inst);
 }

@@ -126,7 +126,7 @@ static void test_publish_updates_index(void **state)
     struct lc_client *c;
 
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", true, env->svc, inst),
+        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, inst),
         0);
     assert_string_equal(env->log,
                         "register public/DEFAULT_GROUP/svc 1.1.1.1:80#true|"
@@ -167,10 +167,10 @@ static void test_republish_replaces(void **state)
     char seen[256] = "";
 
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", true, env->svc, a), 0);
+        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, a), 0);
     assert_int_equal(a->refs, 2);
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", true, env->svc, b), 0);
+        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, b), 0);
     assert_int_equal(a->refs, 1); /* the registry let go of the old one */
     assert_int_equal(b->refs, 2);
     assert_ptr_equal(
@@ -186,7 +186,7 @@ static void test_republish_replaces(void **state)
 
     /* Publishing the very instance it already holds keeps one ref. */
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", true, env->svc, b), 0);
+        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, b), 0);
     assert_int_equal(b->refs, 2);
     lc_instance_unref(a);
     lc_instance_unref(b);
@@ -200,9 +200,9 @@ static void test_two_clients(void **state)
     char seen[256] = "";
 
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", true, env->svc, a), 0);
+        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, a), 0);
     assert_int_equal(
-        lc_registry_publish(env->reg, "2.2.2.2:81#true", true, env->svc, b), 0);
+        lc_registry_publish(env->reg, "2.2.2.2:81#true", LC_CLIENT_EPHEMERAL, env->svc, b), 0);
     assert_int_equal(env->svc->n_publishers, 2);
     assert_int_equal(env->publishers_seen, 2);
     assert_int_equal(env->reg->n_instances, 2);
@@ -233,8 +233,8 @@ static void test_client_kept_while_publishing(void **state)
     struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
     const char *id = "1.1.1.1:80#false";
 
-    assert_int_equal(lc_registry_publish(env->reg, id, false, env->svc, a), 0);
-    assert_int_equal(lc_registry_publish(env->reg, id, false, env->svc2, a), 0);
+    assert_int_equal(lc_registry_publish(env->reg, id, LC_CLIENT_PERSISTENT, env->svc, a), 0);
+    assert_int_equal(lc_registry_publish(env->reg, id, LC_CLIENT_PERSISTENT, env->svc2, a), 0);
     assert_int_equal(a->refs, 3);
     assert_int_equal(env->reg->n_instances, 2);
     assert_false(lc_registry_find_client(env->reg, id)->ephemeral);
@@ -272,7 +272,7 @@ static void test_unpublish_nothing(void **state)
 
     lc_registry_unpublish(env->reg, "nobody", env->svc);
     assert_int_equal(
-        lc_registry_publish(env->reg, "1.1.1.1:80#true", true, env->svc, a), 0);
+        lc_registry_publish(env->reg, "1.1.1.1:80#true", LC_CLIENT_EPHEMERAL, env->svc, a), 0);
     env->log[0] = '\0';
     /* A known client, a service it does not publish. */
     lc_registry_unpublish(env->reg, "1.1.1.1:80#true", env->svc2);
@@ -294,7 +294,7 @@ static void test_unpublish_with_own_id(void **state)
     struct lc_client *c;
 
     assert_int_equal(
-        lc_registry_publish(env->reg, "conn-42", true, env->svc, a), 0);
+        lc_registry_publish(env->reg, "conn-42", LC_CLIENT_CONNECTION, env->svc, a), 0);
     c = lc_registry_find_client(env->reg, "conn-42");
     env->log[0] = '\0';
     lc_registry_unpublish(env->reg, c->id, env->svc);
@@ -310,8 +310,8 @@ static void test_free_drops_refs(void **state)
 {
     struct env *env = *state;
     struct lc_instance *a = inst_new("1.1.1.1", 80, 1);
-    assert_int_equal(lc_registry_publish(env->reg, "x", true, env->svc, a), 0);
-    assert_int_equal(lc_registry_publish(env->reg, "y", true, env->svc2, a), 0);
+    assert_int_equal(lc_registry_publish(env->reg, "x", LC_CLIENT_EPHEMERAL, env->svc, a), 0);
+    assert_int_equal(lc_registry_publish(env->reg, "y", LC_CLIENT_EPHEMERAL, env->svc2, a), 0);
     assert_int_equal(a->refs, 3);
     lc_registry_free(env->reg);
     env->reg = NULL;
@@ -351,7 +351,7 @@ static void test_rows_stay_dense(void **state)
         struct lc_instance *inst = lc_instance_new(
             "10.0.0.1", 1000 + i, "DEFAULT", 1, true, true, false, NULL, "x");
         snprintf(id, sizeof id, "10.0.0.1:%d#false", 1000 + i);
-        assert_int_equal(lc_registry_publish(env->reg, id, false,
+        assert_int_equal(lc_registry_publish(env->reg, id, LC_CLIENT_PERSISTENT,
                                              i % 2 ? env->svc : env->svc2,
                                              inst),
                          0);
@@ -378,7 +378,7 @@ static void test_pinned_rows_survive(void **state)
     struct lc_row *copy;
     size_t n;
 
-    assert_int_equal(lc_registry_publish(env->reg, "1.1.1.1:1#false", false,
+    assert_int_equal(lc_registry_publish(env->reg, "1.1.1.1:1#false", LC_CLIENT_PERSISTENT,
                                          env->svc, a),
                      0);
     lc_instance_unref(a);
@@ -387,7 +387,7 @@ static void test_pinned_rows_survive(void **state)
     memcpy(copy, env->reg->rows, n * sizeof *copy);
     lc_model_pin();
     /* Replace the instance, then withdraw it: client and instance go. */
-    assert_int_equal(lc_registry_publish(env->reg, "1.1.1.1:1#false", false,
+    assert_int_equal(lc_registry_publish(env->reg, "1.1.1.1:1#false", LC_CLIENT_PERSISTENT,
                                          env->svc, b),
                      0);
     lc_instance_unref(b);

@@ -1,6 +1,7 @@
-/* Tests of raft/transport.c (the hub on the raft port) over real loopback
- * sockets: a real engine with a trivial state machine, raw clients that
- * speak (or garble) the preface, and lc_hub_connect between engines. */
+/* Tests of the raft port (raft/net_hub.c) over real loopback sockets: a real
+ * engine with a trivial state machine, raw clients that speak (or garble) the
+ * preface, and lc_net_hub_connect between nodes (from a hub that claims a
+ * node's address to the other node's engine). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +109,7 @@ static struct lc_raft_sm dummy_sm = {
 
 struct node {
     struct lc_raft_engine *e;
+    struct lc_net_hub *hub; /* outgoing connections claiming to be us */
     char self[LC_RAFT_ADDR_MAX];
     char host[64];
     int port;
@@ -186,6 +188,10 @@ static void node_start(struct env *env, struct node *n, const char *name,
     if (lc_raft_engine_start(n->e, errmsg, sizeof errmsg) != 0) {
         fail_msg("engine start: %s", errmsg);
     }
+    assert_int_equal(lc_net_hub_new(&env->loop, n->self, lc_raft_id_of(n->self),
+                                    secret, strlen(secret), NULL, NULL, NULL,
+                                    &n->hub),
+                     0);
 }
 
 static void on_engine_closed(void *data)
@@ -241,6 +247,12 @@ static int setup_pair(void **state)
 static int teardown_env(void **state)
 {
     struct env *env = *state;
+    if (env->a.hub != NULL) {
+        lc_net_hub_close(env->a.hub, NULL, NULL);
+    }
+    if (env->b.hub != NULL) {
+        lc_net_hub_close(env->b.hub, NULL, NULL);
+    }
     if (env->a.e != NULL) {
         lc_raft_engine_close(env->a.e, on_engine_closed, &env->a);
     }
@@ -736,7 +748,7 @@ static void test_inbound_options(void **state)
 /* ------------------------------------------------------------ hub connect */
 
 struct conn {
-    struct lc_hub_connect req;
+    struct lc_net_connect req;
     bool in_call;
     bool done;
     int status;
@@ -746,7 +758,7 @@ struct conn {
 static void on_connected(void *data, uv_stream_t *stream, int status)
 {
     struct conn *c = data;
-    assert_false(c->in_call); /* never from inside lc_hub_connect */
+    assert_false(c->in_call); /* never from inside lc_net_hub_connect */
     assert_false(c->done);    /* exactly once */
     c->done = true;
     c->status = status;
@@ -758,14 +770,14 @@ static bool conn_done(void *arg)
     return ((struct conn *)arg)->done;
 }
 
-static int hub_connect(struct env *env, struct lc_hub *hub, struct conn *c,
+static int hub_connect(struct env *env, struct lc_net_hub *hub, struct conn *c,
                        const char *channel, const char *address)
 {
     int rv;
     memset(c, 0, sizeof *c);
     c->req.data = c;
     c->in_call = true;
-    rv = lc_hub_connect(hub, &c->req, channel, address, on_connected);
+    rv = lc_net_hub_connect(hub, &c->req, channel, address, on_connected);
     c->in_call = false;
     if (rv == 0) {
         assert_true(run_until(env, conn_done, c, 4000));
@@ -813,13 +825,13 @@ static void test_connect_ipv6_literal(void **state)
     struct env *env = *state;
     struct conn c;
 
-    assert_int_equal(hub_connect(env, env->a.e->hub, &c, GROUP, env->b.self),
+    assert_int_equal(hub_connect(env, env->a.hub, &c, GROUP, env->b.self),
                      0);
     expect_stream(&c, AF_INET6, env->b.port);
     close_stream(env, &c);
     /* And back: ::1 to 127.0.0.1 on the peer channel. */
     assert_int_equal(
-        hub_connect(env, env->b.e->hub, &c, LC_RAFT_PEER_CHANNEL, env->a.self),
+        hub_connect(env, env->b.hub, &c, LC_RAFT_PEER_CHANNEL, env->a.self),
         0);
     expect_stream(&c, AF_INET, env->a.port);
     close_stream(env, &c);
@@ -839,7 +851,7 @@ static void test_connect_hostname(void **state)
     assert_int_equal(getaddrinfo("localhost", "1", &hints, &res), 0);
     target = res->ai_family == AF_INET6 ? &env->b : &env->a;
     snprintf(address, sizeof address, "localhost:%d", target->port);
-    assert_int_equal(hub_connect(env, env->a.e->hub, &c, GROUP, address), 0);
+    assert_int_equal(hub_connect(env, env->a.hub, &c, GROUP, address), 0);
     expect_stream(&c, res->ai_family, target->port);
     close_stream(env, &c);
     freeaddrinfo(res);
@@ -848,16 +860,16 @@ static void test_connect_hostname(void **state)
 static void test_connect_failures(void **state)
 {
     struct env *env = *state;
-    struct lc_hub *hub = env->a.e->hub;
-    struct lc_hub *other = NULL;
+    struct lc_net_hub *hub = env->a.hub;
+    struct lc_net_hub *other = NULL;
     struct conn c;
     char nobody[64];
 
     /* Not an address at all: refused at once, no callback. */
     memset(&c, 0, sizeof c);
-    assert_int_equal(lc_hub_connect(hub, &c.req, GROUP, "nope", on_connected),
+    assert_int_equal(lc_net_hub_connect(hub, &c.req, GROUP, "nope", on_connected),
                      LC_EINVAL);
-    assert_int_equal(lc_hub_connect(hub, &c.req, GROUP, "[::1]", on_connected),
+    assert_int_equal(lc_net_hub_connect(hub, &c.req, GROUP, "[::1]", on_connected),
                      LC_EINVAL);
     assert_false(c.done);
 
@@ -872,24 +884,23 @@ static void test_connect_failures(void **state)
     assert_int_equal(c.status, LC_ECONN);
     assert_null(c.stream);
 
-    /* A hub with another secret: refused as unauthenticated. The engine
-     * counts its hubs as live handles, so count this one too. */
-    env->a.e->n_live++;
-    assert_int_equal(lc_hub_new(env->a.e, &env->loop, env->a.self,
-                                lc_raft_id_of(env->a.self), "wrong", 5, &other),
+    /* A hub with another secret: refused as unauthenticated. */
+    assert_int_equal(lc_net_hub_new(&env->loop, env->a.self,
+                                    lc_raft_id_of(env->a.self), "wrong", 5,
+                                    NULL, NULL, NULL, &other),
                      0);
     assert_int_equal(hub_connect(env, other, &c, GROUP, env->b.self), 0);
     assert_int_equal(c.status, LC_EUNAUTH);
     assert_null(c.stream);
-    lc_hub_close(other);
+    lc_net_hub_close(other, NULL, NULL);
 
     /* Cancelled: the callback comes later, with LC_ECANCELED. */
     memset(&c, 0, sizeof c);
     c.req.data = &c;
     c.in_call = true;
     assert_int_equal(
-        lc_hub_connect(hub, &c.req, GROUP, env->b.self, on_connected), 0);
-    lc_hub_connect_cancel(&c.req);
+        lc_net_hub_connect(hub, &c.req, GROUP, env->b.self, on_connected), 0);
+    lc_net_hub_connect_cancel(&c.req);
     c.in_call = false;
     assert_false(c.done);
     assert_true(run_until(env, conn_done, &c, 2000));

@@ -256,6 +256,17 @@ static void test_strerror_table(void **state)
         {LC_EBUSY, "LC_EBUSY", "busy"},
         {LC_ENOTSUP, "LC_ENOTSUP", "not supported"},
         {LC_ECONFIG, "LC_ECONFIG", "bad configuration"},
+        {LC_EMISSING, "LC_EMISSING", "parameter missing"},
+        {LC_ECHECK, "LC_ECHECK", "parameter check failed"},
+        {LC_EBADNAME, "LC_EBADNAME", "bad service name"},
+        {LC_EEXTRACT, "LC_EEXTRACT", "parameters do not parse"},
+        {LC_ENOAPI, "LC_ENOAPI", "no such api"},
+        {LC_ENOHANDLER, "LC_ENOHANDLER", "no handler"},
+        {LC_ESERVER, "LC_ESERVER", "server error"},
+        {LC_ETYPE, "LC_ETYPE", "parameter type mismatch"},
+        {LC_ESERVICE_EXISTS, "LC_ESERVICE_EXISTS", "service already exists"},
+        {LC_ESERVICE_NOTFOUND, "LC_ESERVICE_NOTFOUND", "service not found"},
+        {LC_ESERVICE_NOTEMPTY, "LC_ESERVICE_NOTEMPTY", "service not empty"},
     };
     (void)state;
     for (size_t i = 0; i < LC_ARRAY_SIZE(table); i++) {
@@ -265,14 +276,55 @@ static void test_strerror_table(void **state)
         assert_string_equal(lc_strerror(table[i].code), table[i].msg);
     }
     /* Every code of LC_ERR_TABLE is in the list above. */
-#define COUNT(name, value, msg) +1
+#define COUNT(name, value, msg, http, form, v2, grpc) +1
     assert_int_equal(0 LC_ERR_TABLE(COUNT), LC_ARRAY_SIZE(table) - 1);
 #undef COUNT
-    assert_string_equal(lc_strerror(21), "unknown error");
+    assert_string_equal(lc_strerror(32), "unknown error");
     assert_string_equal(lc_strerror(-1), "unknown error");
     assert_string_equal(lc_strerror(1000), "unknown error");
-    assert_string_equal(lc_errname(21), "LC_EUNKNOWN");
+    assert_string_equal(lc_errname(32), "LC_EUNKNOWN");
     assert_string_equal(lc_errname(-7), "LC_EUNKNOWN");
+}
+
+/* What each transport answers with a code: the table's columns. */
+static void test_err_columns(void **state)
+{
+    struct lc_err e;
+    (void)state;
+    assert_int_equal(lc_err_http_status(LC_EMISSING), 400);
+    assert_int_equal(lc_err_v2_code(LC_EMISSING), 10000);
+    assert_int_equal(lc_err_grpc_code(LC_EMISSING), 400);
+    assert_int_equal(lc_err_form(LC_ECHECK), LC_FORM_CHECK);
+    assert_int_equal(lc_err_form(LC_EBADNAME), LC_FORM_SPRING);
+    assert_int_equal(lc_err_form(LC_ENOTREADY), LC_FORM_DOWN);
+    assert_int_equal(lc_err_http_status(LC_ENOTREADY), 503);
+    assert_int_equal(lc_err_grpc_code(LC_ENOTREADY), 300);
+    assert_int_equal(lc_err_http_status(LC_ENOTFOUND), 404);
+    assert_int_equal(lc_err_v2_code(LC_ENOTFOUND), 20004);
+    assert_int_equal(lc_err_v2_code(LC_ESERVICE_EXISTS), 21007);
+    assert_int_equal(lc_err_v2_code(LC_ESERVICE_NOTFOUND), 21008);
+    assert_int_equal(lc_err_v2_code(LC_ESERVICE_NOTEMPTY), 21009);
+    assert_int_equal(lc_err_http_status(LC_ESERVER), 500);
+    assert_int_equal(lc_err_v2_code(LC_ESERVER), 30000);
+    /* An unknown code answers as a server error. */
+    assert_int_equal(lc_err_http_status(1000), 500);
+    assert_int_equal(lc_err_form(1000), LC_FORM_TEXT);
+    assert_int_equal(lc_err_v2_code(-3), 30000);
+    assert_int_equal(lc_err_grpc_code(0x7fff), 500);
+    assert_string_equal(lc_err_v2_abstract(10000), "parameter missing");
+    assert_string_equal(lc_err_v2_abstract(20002), "parameter validate error");
+    assert_string_equal(lc_err_v2_abstract(21009), "service delete failure");
+    assert_string_equal(lc_err_v2_abstract(12345), "server error");
+
+    assert_int_equal(lc_err_missing(&e, "ip", 0), LC_EMISSING);
+    assert_int_equal(e.code, LC_EMISSING);
+    assert_string_equal(e.param, "ip");
+    assert_string_equal(e.msg, "Param 'ip' is required.");
+    lc_err_missing(&e, "key", 1);
+    assert_string_equal(e.msg, "Parameter 'key' is missing");
+    assert_int_equal(lc_err_set(&e, LC_ECHECK, "bad %d", 7), LC_ECHECK);
+    assert_string_equal(e.msg, "bad 7");
+    assert_string_equal(e.param, "");
 }
 
 static void test_err_from_uv(void **state)
@@ -338,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_strlcpy),
         cmocka_unit_test(test_clocks),
         cmocka_unit_test(test_strerror_table),
+        cmocka_unit_test(test_err_columns),
         cmocka_unit_test(test_err_from_uv),
         cmocka_unit_test(test_err_from_raft),
     };

@@ -1,5 +1,5 @@
-/* The raft port: one listener for every group, prefaces in and out, and the
- * raft_uv_transport each group incarnation hands to raft_uv.
+/* The raft port: one listener for every group and the peer channel, and
+ * prefaces in and out (the raft_uv_transport on top is net_transport.c).
  *
  * canonical/raft 0.15's own TCP transport sets no TCP_NODELAY (so small
  * AppendEntries wait ~40 ms for delayed ACKs), accepts IPv4 literals only and
@@ -24,14 +24,14 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "raft/internal.h"
+#include "raft/net.h"
 
 #define HANDSHAKE_TIMEOUT_MS 3000
 #define MAX_INBOUND 256
 #define LOG_BURST 20 /* dropped-connection lines per 10 s */
 
 struct inbound {
-    struct lc_hub *hub;
+    struct lc_net_hub *hub;
     uv_tcp_t *tcp; /* raft_malloc'd: raft frees it with raft_free */
     uv_timer_t timer;
     uv_write_t write;
@@ -44,17 +44,17 @@ struct inbound {
     bool fixed_done;
     uint8_t status;
     struct lc_preface claim;
-    char remote[LC_RAFT_ADDR_MAX];
+    char remote[LC_NET_ADDR_MAX];
     unsigned open;
     bool done;
     struct inbound *prev, *next;
 };
 
 struct outbound {
-    struct lc_hub *hub;
-    struct lc_hub_connect *req;
-    char channel[LC_RAFT_GROUP_MAX];
-    char address[LC_RAFT_ADDR_MAX];
+    struct lc_net_hub *hub;
+    struct lc_net_connect *req;
+    char channel[LC_NET_CHANNEL_MAX];
+    char address[LC_NET_ADDR_MAX];
     uv_getaddrinfo_t gai;
     uv_connect_t connect;
     uv_write_t write;
@@ -75,12 +75,16 @@ struct outbound {
     struct outbound *prev, *next;
 };
 
-struct lc_hub {
-    struct lc_raft_engine *e;
+struct lc_net_hub {
     uv_loop_t *loop;
+    lc_net_check_cb check;
+    lc_net_accept_cb accept;
+    void *data; /* for check and accept */
+    lc_net_hub_close_cb close_cb;
+    void *close_data;
     uv_tcp_t listener;
     bool listener_open;
-    char self_address[LC_RAFT_ADDR_MAX];
+    char self_address[LC_NET_ADDR_MAX];
     raft_id self_id;
     uint8_t *key;
     size_t keylen;
@@ -95,21 +99,29 @@ struct lc_hub {
 
 /* ------------------------------------------------------------------ hub */
 
-static void hub_maybe_free(struct lc_hub *hub)
+void lc_net_stream_close(uv_stream_t *stream)
+{
+    uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
+}
+
+static void hub_maybe_free(struct lc_net_hub *hub)
 {
     if (!hub->closing || hub->listener_open || hub->inbound != NULL ||
         hub->outbound != NULL) {
         return;
     }
+    lc_net_hub_close_cb cb = hub->close_cb;
+    void *data = hub->close_data;
     sodium_memzero(hub->key, hub->keylen);
     free(hub->key);
-    struct lc_raft_engine *e = hub->e;
     free(hub);
-    lc_engine_handle_closed(e);
+    if (cb != NULL) {
+        cb(data);
+    }
 }
 
 /* Log a dropped connection, at most LOG_BURST lines per 10 s. */
-static void log_drop(struct lc_hub *hub, const char *remote, const char *why)
+static void log_drop(struct lc_net_hub *hub, const char *remote, const char *why)
 {
     uint64_t now = uv_now(hub->loop);
     if (now - hub->log_window >= 10000) {
@@ -128,11 +140,12 @@ static void log_drop(struct lc_hub *hub, const char *remote, const char *why)
     }
 }
 
-int lc_hub_new(struct lc_raft_engine *e, uv_loop_t *loop,
-               const char *self_address, raft_id self_id, const void *key,
-               size_t keylen, struct lc_hub **out)
+int lc_net_hub_new(uv_loop_t *loop, const char *self_address, raft_id self_id,
+                   const void *key, size_t keylen, lc_net_check_cb check,
+                   lc_net_accept_cb accept, void *data,
+                   struct lc_net_hub **out)
 {
-    struct lc_hub *hub = calloc(1, sizeof *hub);
+    struct lc_net_hub *hub = calloc(1, sizeof *hub);
     if (hub == NULL) {
         return LC_ENOMEM;
     }
@@ -143,8 +156,10 @@ int lc_hub_new(struct lc_raft_engine *e, uv_loop_t *loop,
     }
     memcpy(hub->key, key, keylen);
     hub->keylen = keylen;
-    hub->e = e;
     hub->loop = loop;
+    hub->check = check;
+    hub->accept = accept;
+    hub->data = data;
     hub->self_id = self_id;
     lc_strlcpy(hub->self_address, self_address, sizeof hub->self_address);
     *out = hub;
@@ -153,7 +168,7 @@ int lc_hub_new(struct lc_raft_engine *e, uv_loop_t *loop,
 
 static int resolve_numeric(const char *address, struct sockaddr_storage *ss)
 {
-    char host[LC_RAFT_ADDR_MAX];
+    char host[LC_NET_ADDR_MAX];
     int port;
     if (lc_split_host_port(address, host, sizeof host, &port) != 0) {
         return LC_EINVAL;
@@ -169,7 +184,7 @@ static int resolve_numeric(const char *address, struct sockaddr_storage *ss)
 
 static void inbound_unlink(struct inbound *in)
 {
-    struct lc_hub *hub = in->hub;
+    struct lc_net_hub *hub = in->hub;
     if (in->prev != NULL) {
         in->prev->next = in->next;
     } else {
@@ -189,7 +204,7 @@ static void inbound_on_close(uv_handle_t *h)
         in->tcp = NULL;
     }
     if (--in->open == 0) {
-        struct lc_hub *hub = in->hub;
+        struct lc_net_hub *hub = in->hub;
         inbound_unlink(in);
         free(in);
         hub_maybe_free(hub);
@@ -217,7 +232,7 @@ static void inbound_on_timeout(uv_timer_t *t)
 static void inbound_on_status_written(uv_write_t *w, int status)
 {
     struct inbound *in = w->data;
-    struct lc_hub *hub = in->hub;
+    struct lc_net_hub *hub = in->hub;
     if (in->done) {
         return;
     }
@@ -237,7 +252,7 @@ static void inbound_on_status_written(uv_write_t *w, int status)
     in->tcp = NULL;
     in->open--; /* the tcp handle leaves our count */
     uv_close((uv_handle_t *)&in->timer, inbound_on_close);
-    lc_engine_channel_accept(hub->e, &in->claim, stream);
+    hub->accept(hub->data, &in->claim, stream);
 }
 
 static void inbound_answer(struct inbound *in, uint8_t status)
@@ -266,7 +281,7 @@ static void inbound_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void inbound_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     struct inbound *in = s->data;
-    struct lc_hub *hub = in->hub;
+    struct lc_net_hub *hub = in->hub;
     size_t rest;
     int rv;
     (void)b;
@@ -303,12 +318,12 @@ static void inbound_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         inbound_answer(in, LC_PREFACE_MALFORMED);
         return;
     }
-    inbound_answer(in, (uint8_t)lc_engine_channel_check(hub->e, &in->claim));
+    inbound_answer(in, (uint8_t)hub->check(hub->data, &in->claim));
 }
 
 static void hub_on_connection(uv_stream_t *server, int status)
 {
-    struct lc_hub *hub = server->data;
+    struct lc_net_hub *hub = server->data;
     struct inbound *in;
     struct sockaddr_storage ss;
     int len = sizeof ss;
@@ -382,12 +397,12 @@ static void hub_on_connection(uv_stream_t *server, int status)
 
 static void hub_on_listener_closed(uv_handle_t *h)
 {
-    struct lc_hub *hub = h->data;
+    struct lc_net_hub *hub = h->data;
     hub->listener_open = false;
     hub_maybe_free(hub);
 }
 
-int lc_hub_listen(struct lc_hub *hub, char *errmsg, size_t errlen)
+int lc_net_hub_listen(struct lc_net_hub *hub, char *errmsg, size_t errlen)
 {
     struct sockaddr_storage ss;
     int rv;
@@ -439,8 +454,8 @@ static void outbound_finish(struct outbound *o, int status)
 
 static void outbound_maybe_done(struct outbound *o)
 {
-    struct lc_hub *hub = o->hub;
-    struct lc_hub_connect *req = o->req;
+    struct lc_net_hub *hub = o->hub;
+    struct lc_net_connect *req = o->req;
     uv_stream_t *stream = NULL;
 
     if (o->open > 0 || o->pending_gai) {
@@ -462,7 +477,7 @@ static void outbound_maybe_done(struct outbound *o)
         req->priv = NULL;
         req->cb(req->data, stream, o->result);
     } else if (stream != NULL) {
-        uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
+        lc_net_stream_close(stream);
     }
     free(o);
     hub_maybe_free(hub);
@@ -622,13 +637,13 @@ static void outbound_on_resolved(uv_getaddrinfo_t *req, int status,
     uv_freeaddrinfo(res);
 }
 
-int lc_hub_connect(struct lc_hub *hub, struct lc_hub_connect *req,
-                   const char *channel, const char *address,
-                   lc_hub_connect_cb cb)
+int lc_net_hub_connect(struct lc_net_hub *hub, struct lc_net_connect *req,
+                       const char *channel, const char *address,
+                       lc_net_connect_cb cb)
 {
     struct sockaddr_storage ss;
     struct outbound *o;
-    char host[LC_RAFT_ADDR_MAX];
+    char host[LC_NET_ADDR_MAX];
     char port_text[8];
     int port;
     int rv;
@@ -677,7 +692,7 @@ int lc_hub_connect(struct lc_hub *hub, struct lc_hub_connect *req,
     return 0;
 }
 
-void lc_hub_connect_cancel(struct lc_hub_connect *req)
+void lc_net_hub_connect_cancel(struct lc_net_connect *req)
 {
     struct outbound *o = req->priv;
     if (o != NULL) {
@@ -685,9 +700,12 @@ void lc_hub_connect_cancel(struct lc_hub_connect *req)
     }
 }
 
-void lc_hub_close(struct lc_hub *hub)
+void lc_net_hub_close(struct lc_net_hub *hub, lc_net_hub_close_cb cb,
+                      void *data)
 {
     hub->closing = true;
+    hub->close_cb = cb;
+    hub->close_data = data;
     if (hub->listener_open && !uv_is_closing((uv_handle_t *)&hub->listener)) {
         uv_close((uv_handle_t *)&hub->listener, hub_on_listener_closed);
     }
@@ -698,176 +716,4 @@ void lc_hub_close(struct lc_hub *hub)
         outbound_finish(o, LC_ECANCELED);
     }
     hub_maybe_free(hub);
-}
-
-/* ----------------------------------------------- raft_uv_transport impl */
-
-struct lc_transport_connect {
-    struct lc_transport *tr;
-    struct raft_uv_connect *req;
-    raft_uv_connect_cb cb;
-    struct lc_hub_connect hc;
-    struct lc_transport_connect *prev, *next;
-};
-
-static void transport_on_closer(uv_handle_t *h)
-{
-    struct lc_transport *tr = h->data;
-    struct lc_incarnation *inc = LC_CONTAINER_OF(tr, struct lc_incarnation, tr);
-    raft_uv_transport_close_cb cb = tr->close_cb;
-    tr->close_cb = NULL;
-    if (cb != NULL) {
-        cb(&inc->transport);
-    }
-}
-
-static void transport_on_idle(uv_idle_t *idle)
-{
-    uv_idle_stop(idle);
-    uv_close((uv_handle_t *)idle, transport_on_closer);
-}
-
-/* raft_uv finishes closing only after its transport reports closed. 0.15
- * fires its close callback while the writer of the last open segment may
- * still be closing (uvAliveSegmentFinalize leaves append_segments before
- * UvWriterClose completes), and that writer's callback then touches freed
- * memory and fires the close callback again. The writer closes in the loop
- * turn in which its last append completes, so report closed only once every
- * append has completed, one turn later (the idle handle). */
-void lc_transport_maybe_close(struct lc_transport *tr)
-{
-    struct lc_incarnation *inc = LC_CONTAINER_OF(tr, struct lc_incarnation, tr);
-    if (tr->closing && tr->n_connecting == 0 && tr->close_cb != NULL &&
-        inc->appends_in_flight == 0 &&
-        !uv_is_active((uv_handle_t *)&tr->closer) &&
-        !uv_is_closing((uv_handle_t *)&tr->closer)) {
-        uv_idle_start(&tr->closer, transport_on_idle);
-    }
-}
-
-static int transport_init(struct raft_uv_transport *t, raft_id id,
-                          const char *address)
-{
-    (void)t;
-    (void)id;
-    (void)address;
-    return 0;
-}
-
-static int transport_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
-{
-    struct lc_transport *tr = t->impl;
-    tr->accept_cb = cb;
-    return 0;
-}
-
-static void transport_on_connected(void *data, uv_stream_t *stream,
-                                   int status)
-{
-    struct lc_transport_connect *tc = data;
-    struct lc_transport *tr = tc->tr;
-    struct raft_uv_connect *req = tc->req;
-    raft_uv_connect_cb cb = tc->cb;
-
-    if (tc->prev != NULL) {
-        tc->prev->next = tc->next;
-    } else {
-        tr->connecting = tc->next;
-    }
-    if (tc->next != NULL) {
-        tc->next->prev = tc->prev;
-    }
-    tr->n_connecting--;
-    free(tc);
-
-    if (tr->closing) {
-        if (stream != NULL) {
-            uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
-        }
-        cb(req, NULL, RAFT_CANCELED);
-    } else if (status != 0) {
-        cb(req, NULL, RAFT_NOCONNECTION);
-    } else {
-        cb(req, stream, 0);
-    }
-    lc_transport_maybe_close(tr);
-}
-
-static int transport_connect(struct raft_uv_transport *t,
-                             struct raft_uv_connect *req, raft_id id,
-                             const char *address, raft_uv_connect_cb cb)
-{
-    struct lc_transport *tr = t->impl;
-    struct lc_transport_connect *tc;
-    int rv;
-    (void)id;
-
-    if (tr->closing) {
-        return RAFT_CANCELED;
-    }
-    tc = calloc(1, sizeof *tc);
-    if (tc == NULL) {
-        return RAFT_NOMEM;
-    }
-    tc->tr = tr;
-    tc->req = req;
-    tc->cb = cb;
-    tc->hc.data = tc;
-    rv = lc_hub_connect(tr->hub, &tc->hc, tr->group->name, address,
-                        transport_on_connected);
-    if (rv != 0) {
-        free(tc);
-        return RAFT_NOCONNECTION;
-    }
-    tc->next = tr->connecting;
-    if (tr->connecting != NULL) {
-        tr->connecting->prev = tc;
-    }
-    tr->connecting = tc;
-    tr->n_connecting++;
-    return 0;
-}
-
-static void transport_close(struct raft_uv_transport *t,
-                            raft_uv_transport_close_cb cb)
-{
-    struct lc_transport *tr = t->impl;
-    tr->closing = true;
-    tr->accept_cb = NULL;
-    tr->close_cb = cb;
-    for (struct lc_transport_connect *tc = tr->connecting; tc != NULL;
-         tc = tc->next) {
-        lc_hub_connect_cancel(&tc->hc);
-    }
-    lc_transport_maybe_close(tr);
-}
-
-int lc_transport_init(struct raft_uv_transport *t, struct lc_transport *impl,
-                      struct lc_raft_group *g, struct lc_hub *hub,
-                      uv_loop_t *loop)
-{
-    memset(t, 0, sizeof *t);
-    memset(impl, 0, sizeof *impl);
-    impl->group = g;
-    impl->hub = hub;
-    uv_idle_init(loop, &impl->closer);
-    impl->closer.data = impl;
-    t->impl = impl;
-    t->init = transport_init;
-    t->listen = transport_listen;
-    t->connect = transport_connect;
-    t->close = transport_close;
-    return 0;
-}
-
-void lc_transport_accept(struct lc_transport *impl,
-                         const struct lc_preface *p, uv_stream_t *stream)
-{
-    struct raft_uv_transport *t =
-        &LC_CONTAINER_OF(impl, struct lc_incarnation, tr)->transport;
-    if (impl->closing || impl->accept_cb == NULL) {
-        uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
-        return;
-    }
-    impl->accept_cb(t, p->id, p->address, stream);
 }

@@ -2,22 +2,22 @@
 #include <stdlib.h>
 
 #include "common/err.h"
-#include "naming/health/hc_sched.h"
+#include "common/sched.h"
 
 /* ---------------------------------------------------------------- heap */
 
-static void heap_set(struct lc_hc_heap *h, size_t i, struct lc_hc_node *x)
+static void heap_set(struct lc_sched_heap *h, size_t i, struct lc_sched_node *x)
 {
     h->v[i] = x;
     x->heap_pos = (uint32_t)i + 1;
 }
 
-static void sift_up(struct lc_hc_heap *h, size_t i)
+static void sift_up(struct lc_sched_heap *h, size_t i)
 {
-    struct lc_hc_node *x = h->v[i];
+    struct lc_sched_node *x = h->v[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!lc_hc_before(x->due, h->v[parent]->due)) {
+        if (!lc_sched_before(x->due, h->v[parent]->due)) {
             break;
         }
         heap_set(h, i, h->v[parent]);
@@ -26,18 +26,18 @@ static void sift_up(struct lc_hc_heap *h, size_t i)
     heap_set(h, i, x);
 }
 
-static void sift_down(struct lc_hc_heap *h, size_t i)
+static void sift_down(struct lc_sched_heap *h, size_t i)
 {
-    struct lc_hc_node *x = h->v[i];
+    struct lc_sched_node *x = h->v[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= h->n) {
             break;
         }
-        if (c + 1 < h->n && lc_hc_before(h->v[c + 1]->due, h->v[c]->due)) {
+        if (c + 1 < h->n && lc_sched_before(h->v[c + 1]->due, h->v[c]->due)) {
             c++;
         }
-        if (!lc_hc_before(h->v[c]->due, x->due)) {
+        if (!lc_sched_before(h->v[c]->due, x->due)) {
             break;
         }
         heap_set(h, i, h->v[c]);
@@ -46,11 +46,11 @@ static void sift_down(struct lc_hc_heap *h, size_t i)
     heap_set(h, i, x);
 }
 
-int lc_hc_heap_push(struct lc_hc_heap *h, struct lc_hc_node *x)
+int lc_sched_heap_push(struct lc_sched_heap *h, struct lc_sched_node *x)
 {
     if (h->n == h->cap) {
         size_t cap = h->cap == 0 ? 64 : h->cap * 2;
-        struct lc_hc_node **v = realloc(h->v, cap * sizeof *v);
+        struct lc_sched_node **v = realloc(h->v, cap * sizeof *v);
         if (v == NULL) {
             return LC_ENOMEM;
         }
@@ -62,23 +62,23 @@ int lc_hc_heap_push(struct lc_hc_heap *h, struct lc_hc_node *x)
     return 0;
 }
 
-void lc_hc_heap_remove(struct lc_hc_heap *h, struct lc_hc_node *x)
+void lc_sched_heap_remove(struct lc_sched_heap *h, struct lc_sched_node *x)
 {
     size_t i = (size_t)x->heap_pos - 1;
-    struct lc_hc_node *last = h->v[--h->n];
+    struct lc_sched_node *last = h->v[--h->n];
     x->heap_pos = 0;
     if (last == x) {
         return;
     }
     heap_set(h, i, last);
-    if (i > 0 && lc_hc_before(last->due, h->v[(i - 1) / 2]->due)) {
+    if (i > 0 && lc_sched_before(last->due, h->v[(i - 1) / 2]->due)) {
         sift_up(h, i);
     } else {
         sift_down(h, i);
     }
 }
 
-void lc_hc_heap_clear(struct lc_hc_heap *h)
+void lc_sched_heap_clear(struct lc_sched_heap *h)
 {
     for (size_t i = 0; i < h->n; i++) {
         h->v[i]->heap_pos = 0;
@@ -90,10 +90,10 @@ void lc_hc_heap_clear(struct lc_hc_heap *h)
 
 /* ---------------------------------------------------------------- fifo */
 
-static int fifo_reserve(struct lc_hc_fifo *f)
+static int fifo_reserve(struct lc_sched_fifo *f)
 {
     size_t cap;
-    struct lc_hc_node **v;
+    struct lc_sched_node **v;
     size_t k = 0;
     if (f->len < f->cap) {
         return 0;
@@ -106,7 +106,7 @@ static int fifo_reserve(struct lc_hc_fifo *f)
         return LC_ENOMEM;
     }
     for (size_t i = 0; i < f->len; i++) {
-        struct lc_hc_node *x = f->v[(f->head + i) & (f->cap - 1)];
+        struct lc_sched_node *x = f->v[(f->head + i) & (f->cap - 1)];
         if (x != NULL) {
             v[k] = x;
             x->fifo_pos = (uint32_t)k + 1;
@@ -121,7 +121,7 @@ static int fifo_reserve(struct lc_hc_fifo *f)
     return 0;
 }
 
-int lc_hc_fifo_push(struct lc_hc_fifo *f, struct lc_hc_node *x)
+int lc_sched_fifo_push(struct lc_sched_fifo *f, struct lc_sched_node *x)
 {
     size_t slot;
     if (fifo_reserve(f) != 0) {
@@ -135,7 +135,7 @@ int lc_hc_fifo_push(struct lc_hc_fifo *f, struct lc_hc_node *x)
     return 0;
 }
 
-int lc_hc_fifo_push_front(struct lc_hc_fifo *f, struct lc_hc_node *x)
+int lc_sched_fifo_push_front(struct lc_sched_fifo *f, struct lc_sched_node *x)
 {
     if (fifo_reserve(f) != 0) {
         return LC_ENOMEM;
@@ -148,10 +148,10 @@ int lc_hc_fifo_push_front(struct lc_hc_fifo *f, struct lc_hc_node *x)
     return 0;
 }
 
-struct lc_hc_node *lc_hc_fifo_pop(struct lc_hc_fifo *f)
+struct lc_sched_node *lc_sched_fifo_pop(struct lc_sched_fifo *f)
 {
     while (f->len > 0) {
-        struct lc_hc_node *x = f->v[f->head];
+        struct lc_sched_node *x = f->v[f->head];
         f->head = (f->head + 1) & (f->cap - 1);
         f->len--;
         if (x != NULL) {
@@ -163,7 +163,7 @@ struct lc_hc_node *lc_hc_fifo_pop(struct lc_hc_fifo *f)
     return NULL;
 }
 
-void lc_hc_fifo_remove(struct lc_hc_fifo *f, struct lc_hc_node *x)
+void lc_sched_fifo_remove(struct lc_sched_fifo *f, struct lc_sched_node *x)
 {
     f->v[x->fifo_pos - 1] = NULL;
     x->fifo_pos = 0;
@@ -178,10 +178,10 @@ void lc_hc_fifo_remove(struct lc_hc_fifo *f, struct lc_hc_node *x)
     }
 }
 
-void lc_hc_fifo_clear(struct lc_hc_fifo *f)
+void lc_sched_fifo_clear(struct lc_sched_fifo *f)
 {
     for (size_t i = 0; i < f->len; i++) {
-        struct lc_hc_node *x = f->v[(f->head + i) & (f->cap - 1)];
+        struct lc_sched_node *x = f->v[(f->head + i) & (f->cap - 1)];
         if (x != NULL) {
             x->fifo_pos = 0;
         }

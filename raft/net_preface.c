@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "raft/internal.h"
+#include "raft/net.h"
 
 static const uint8_t hello_magic[4] = {'L', 'C', 'H', 'I'};
 static const uint8_t claim_magic[4] = {'L', 'C', 'P', 'F'};
@@ -106,8 +106,8 @@ int lc_preface_encode(const uint8_t *key, size_t keylen,
     uint8_t *cur = out;
 
     if (!channel_ok(p->channel, chan_len) ||
-        chan_len >= LC_RAFT_GROUP_MAX || !address_ok(p->address, addr_len) ||
-        addr_len >= LC_RAFT_ADDR_MAX || addr_len > 255 || n > cap) {
+        chan_len >= LC_NET_CHANNEL_MAX || !address_ok(p->address, addr_len) ||
+        addr_len >= LC_NET_ADDR_MAX || addr_len > 255 || n > cap) {
         return LC_EINVAL;
     }
     memcpy(cur, claim_magic, 4);
@@ -133,7 +133,7 @@ int lc_preface_parse_fixed(const uint8_t in[LC_PREFACE_FIXED_LEN],
     uint8_t chan_len = in[5];
     uint8_t addr_len = in[6];
     if (memcmp(in, claim_magic, 4) != 0 || in[4] != LC_PREFACE_VERSION ||
-        chan_len == 0 || chan_len >= LC_RAFT_GROUP_MAX || addr_len == 0) {
+        chan_len == 0 || chan_len >= LC_NET_CHANNEL_MAX || addr_len == 0) {
         return LC_EPROTO;
     }
     *rest_len = (size_t)chan_len + addr_len + LC_PREFACE_MAC_LEN;

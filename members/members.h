@@ -1,0 +1,156 @@
+/* The cluster's member list: the one view of who is in the cluster, shared
+ * by server/ (the /v1/core/cluster answers, raft addresses), naming/
+ * (asking other members, Distro's mapping) and the coming distro/.
+ *
+ * A member is what Nacos's Member is: host and main (HTTP) port, the ports
+ * derived from it (raft = port - 1000, gRPC = port + 1000 and + 1001), its
+ * address "host:port" (Member.getAddress(); IPv6 hosts bracketed), a state
+ * (NodeState) and whether it is this node. The list always holds this node
+ * and is sorted by address, as ServerMemberManager's serverList is.
+ *
+ * Liveness. The list does not know how members are reached; the wiring layer
+ * (server/node.c) tells it, in one of two ways:
+ *
+ *   - a probe (lc_members_set_probe), asked for a member's state every time
+ *     the state is read. server/node.c sets one that answers UP while the
+ *     raft peer-channel link to the member is up (for this node: while the
+ *     raft engine is healthy), DOWN otherwise. So the /nodes answer and
+ *     Distro's mapping see the link at the moment of the request, as before
+ *     this module existed;
+ *   - states pushed in (lc_members_set_state), kept in the member. Without
+ *     a probe, they are the state. Member reports (every 2 s, SUSPICIOUS
+ *     on a failure, DOWN after nacos.core.member.fail-access-cnt failures)
+ *     will push states this way, and fill failAccessCnt and
+ *     lastRefreshTime; the probe sees the pushed state (m->state) and may
+ *     combine the two.
+ *
+ * A pull probe rather than pushed link events because the raft engine has
+ * no link callback in its public face (raft/engine.h) and must not depend
+ * on this module's users; a pushed state alone would have to be polled,
+ * and would then lag the link.
+ *
+ * Everything runs on one loop; nothing here blocks or allocates after
+ * lc_members_new. This module includes only common/ headers, so raft/,
+ * distro/ and naming/ can all use it.
+ */
+#ifndef LC_MEMBERS_H
+#define LC_MEMBERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LC_MEMBERS_MAX 16      /* members, this node included */
+#define LC_MEMBER_HOST_MAX 256 /* longest host, with NUL */
+#define LC_MEMBER_ADDR_MAX 264 /* longest "[host]:port", with NUL */
+
+/* Nacos's NodeState, in its order. */
+enum lc_member_state {
+    LC_MEMBER_STARTING,
+    LC_MEMBER_UP,
+    LC_MEMBER_SUSPICIOUS,
+    LC_MEMBER_DOWN,
+    LC_MEMBER_ISOLATION,
+};
+
+/* NodeState's name ("UP", ...), or "UNKNOWN" for a value out of range. */
+const char *lc_member_state_name(enum lc_member_state state);
+
+/* Whether Distro counts a member in @state (UP or SUSPICIOUS, as
+ * DistroMapper's healthy list). */
+bool lc_member_state_healthy(enum lc_member_state state);
+
+/* A member as configuration gives it (cluster.conf's `ip[:port]`, parsed):
+ * host as written (an IPv6 literal without brackets) and main port. */
+struct lc_member_conf {
+    const char *host;
+    int port;
+};
+
+/* A member. Read-only for users of the list; it lives as long as the list. */
+struct lc_member {
+    char host[LC_MEMBER_HOST_MAX];
+    int port;                           /* main (HTTP) port */
+    int raft_port;                      /* port - 1000 */
+    int grpc_port;                      /* port + 1000: the SDK's gRPC */
+    int grpc_cluster_port;              /* port + 1001: server-to-server gRPC */
+    char addr[LC_MEMBER_ADDR_MAX];      /* "host:port", "[v6]:port" */
+    char raft_addr[LC_MEMBER_ADDR_MAX]; /* "host:raft_port", the engine's */
+    bool self;                          /* this node */
+    /* The last state pushed in (UP at first, as a parsed Nacos Member);
+     * read the member's state with lc_members_state. */
+    enum lc_member_state state;
+    /* Filled by member reports (not yet): failures since the last success,
+     * and when the member was last heard of (wall clock ms, 0: never). */
+    unsigned fail_access_cnt;
+    uint64_t last_refresh_ms;
+};
+
+struct lc_members;
+
+/* Build the list from the @n configured members @entries and this node,
+ * @self (both copied; nothing borrowed). @self is found among @entries by
+ * host (as written, not resolved) and port; when it is not listed
+ * (standalone) it is added. Return 0 and the list in *@out, or, with a
+ * message in @errmsg (may be NULL) and *@out untouched: LC_EINVAL for a bad
+ * host (empty, over-long, with blanks or `,#[]/@"'`, or one colon) or port
+ * (the derived ports must be valid: 1001..64534), LC_EEXIST for a member
+ * listed twice, LC_ETOOBIG for more than LC_MEMBERS_MAX members, LC_ENOMEM. */
+int lc_members_new(const struct lc_member_conf *entries, unsigned n,
+                   const struct lc_member_conf *self, struct lc_members **out,
+                   char *errmsg, size_t errlen);
+
+void lc_members_free(struct lc_members *ms);
+
+/* Number of members, this node included (>= 1). */
+unsigned lc_members_count(const struct lc_members *ms);
+
+/* The @i-th member in address order (NULL when @i >= count); borrowed
+ * from @ms. */
+const struct lc_member *lc_members_at(const struct lc_members *ms, unsigned i);
+
+/* This node; borrowed from @ms. */
+const struct lc_member *lc_members_self(const struct lc_members *ms);
+
+/* The member whose address is @addr ("host:port", IPv6 bracketed), or
+ * NULL; borrowed from @ms. */
+const struct lc_member *lc_members_find(const struct lc_members *ms,
+                                        const char *addr);
+
+/* The member whose raft address is @raft_addr, or NULL; borrowed. */
+const struct lc_member *lc_members_find_raft(const struct lc_members *ms,
+                                             const char *raft_addr);
+
+/* ------------------------------------------------------------- liveness */
+
+/* A member's current state. @m is borrowed for the call; m->state is the
+ * last state pushed in. Must not change the list. */
+typedef enum lc_member_state (*lc_members_probe_cb)(void *data,
+                                                    const struct lc_member *m);
+
+/* Ask @cb (with @data, borrowed) for a member's state each time it is read;
+ * NULL removes the probe (the pushed states count again). */
+void lc_members_set_probe(struct lc_members *ms, lc_members_probe_cb cb,
+                          void *data);
+
+/* Record @state for the member at @addr. Return 0, LC_ENOTFOUND (no such
+ * member) or LC_EINVAL (not a state). */
+int lc_members_set_state(struct lc_members *ms, const char *addr,
+                         enum lc_member_state state);
+
+/* @m's state: the probe's answer when a probe is set, else m->state. */
+enum lc_member_state lc_members_state(const struct lc_members *ms,
+                                      const struct lc_member *m);
+
+/* --------------------------------------------------------------- Distro */
+
+/* Distro's healthy list: this node, whatever its state (it always serves
+ * what it is responsible for), and the others whose state counts
+ * (lc_member_state_healthy), in address order, the same on every member
+ * that sees the same states. Fill @out with at most @size borrowed
+ * pointers; return how many (>= 1 when @size >= 1). Pass LC_MEMBERS_MAX to
+ * get them all. */
+unsigned lc_members_healthy(const struct lc_members *ms,
+                            const struct lc_member **out, unsigned size);
+
+#endif /* LC_MEMBERS_H */
