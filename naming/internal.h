@@ -60,7 +60,8 @@ struct lc_naming {
     struct lc_switches sw; /* applied switch domain */
     struct lc_beat_checker *beats; /* NULL without a loop (fixtures) */
 
-    struct lc_push *push; /* UDP push engine (naming/push/push.h), or NULL */
+    struct lc_push *push; /* push engine (naming/push/push.h), or NULL */
+    struct lc_push_udp *push_udp; /* its UDP transport (push/udp.h), or NULL */
     void (*close_cb)(void *data);
     void *close_data;
 

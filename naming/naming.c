@@ -7,6 +7,7 @@
 #include "naming/clean/instance_meta_clean.h"
 #include "naming/internal.h"
 #include "naming/push/push.h"
+#include "naming/push/udp.h"
 #include "naming/store/service_meta.h"
 #include "naming/http/subscribers_cluster.h"
 
@@ -101,6 +102,10 @@ int lc_naming_new(uv_loop_t *loop, struct lc_raft_engine *engine,
     if (rv != 0) {
         goto err_after_health;
     }
+    rv = lc_push_udp_new(n->push, NULL, &n->push_udp);
+    if (rv != 0) {
+        goto err_after_push;
+    }
     /* Last: nothing may fail once the engine borrows the processors. */
     rv = register_processors(n, engine);
     if (rv != 0) {
@@ -167,14 +172,17 @@ void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
                               unsigned client_expired_ms)
 {
     struct lc_push_options o;
+    struct lc_push_udp_options uo;
     if (n->push == NULL) {
         return;
     }
     lc_push_options_default(&o);
     o.delay_ms = delay_ms;
-    o.ack_timeout_ms = ack_timeout_ms;
-    o.client_expired_ms = client_expired_ms;
     lc_push_set_options(n->push, &o);
+    lc_push_udp_options_default(&uo);
+    uo.ack_timeout_ms = ack_timeout_ms;
+    uo.client_expired_ms = client_expired_ms;
+    lc_push_udp_set_options(n->push_udp, &uo);
 }
 
 static void on_push_closed(void *data)
@@ -189,6 +197,7 @@ void lc_naming_close(struct lc_naming *n, void (*cb)(void *data), void *data)
 {
     struct lc_push *p = n->push;
     n->push = NULL; /* no new pushes or subscriptions from here on */
+    n->push_udp = NULL;
     lc_beat_checker_close(n->beats); /* nor expiries, nor checks */
     n->beats = NULL;
     if (n->hc != NULL) {

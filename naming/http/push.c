@@ -15,6 +15,7 @@
 #include "naming/http/handlers.h"
 #include "common/java.h"
 #include "naming/push/push.h"
+#include "naming/push/udp.h"
 #include "naming/http/subscribers_cluster.h"
 
 /* WebUtils.getUserAgent: User-Agent, else Client-Version, else "". */
@@ -82,7 +83,7 @@ void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
 
     /* InstanceOperatorClientImpl.listInstance: "For adapt 1.X subscribe
      * logic". canEnablePush checks the pushEnabled switch first. */
-    if (udp_port <= 0 || n->push == NULL || !n->sw.push_enabled ||
+    if (udp_port <= 0 || n->push_udp == NULL || !n->sw.push_enabled ||
         !lc_push_agent_supported(agent)) {
         return;
     }
@@ -108,7 +109,7 @@ void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
         .agent = agent,
         .app = app,
     };
-    rv = lc_push_subscribe(n->push, &s);
+    rv = lc_push_udp_subscribe(n->push_udp, &s);
     if (rv != 0) {
         lc_warnf("push", "cannot subscribe %s:%d: %s", ip, udp_port,
                  lc_strerror(rv));

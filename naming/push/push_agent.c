@@ -1,4 +1,4 @@
-/* Which clients get UDP pushes: Nacos's ClientInfo and
+/* Which clients get UDP pushes (udp.h): Nacos's ClientInfo and
  * UdpPushService.canEnablePush, with Jackson's VersionUtil version rules.
  *
  * The User-Agent names the client type by prefix; the version is what
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "naming/push/push.h"
+#include "naming/push/udp.h"
 
 struct client_type {
     const char *prefix;

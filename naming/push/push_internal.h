@@ -1,6 +1,7 @@
-/* Private to the push engine's files (push.c, push_render.c,
- * push_subscribers.c, push_resolve.c): its state and what the files call in
- * each other. */
+/* Private to the push engine's files (push.c, push_tasks.c,
+ * push_delivery.c, push_subscribers.c): its state and what the files call
+ * in each other. Transports do not include it; engine tests do (to drive
+ * the engine on a simulated clock). */
 #ifndef LC_NAMING_PUSH_INTERNAL_H
 #define LC_NAMING_PUSH_INTERNAL_H
 
@@ -8,25 +9,34 @@
 #include <uv.h>
 
 #include "naming/push/push.h"
+#include "naming/push/transport.h"
 
-#define RECV_MAX 65536
-
-struct sub_client;
 struct sub_service;
-struct resolve_req;
-struct dgram;
+struct delivery;
 
-/* A push waiting for its client's address to resolve. */
-struct pending_push {
-    struct dgram *dg;
-    uint64_t ref;
-    uint64_t started;
-    struct pending_push *next;
+/* A registered transport and its deliveries awaiting an ack, in a FIFO by
+ * deadline (one ack timeout per transport, so appending keeps the order). */
+struct push_slot {
+    struct lc_push_transport *t;
+    struct delivery *head, *tail;
+};
+
+/* A subscriber client: one per client id, on one transport. */
+struct push_client {
+    char *id;
+    struct push_slot *slot;
+    void *target; /* the transport's */
+    char *ip;     /* as it gave it, for the listing */
+    int port;
+    uint64_t last_updated;       /* last lc_push_subscribe */
+    struct sub *subs;            /* by service key */
+    struct delivery *deliveries; /* pending, linked by cnext */
+    UT_hash_handle hh;
 };
 
 /* One subscriber: a client's subscription to a service. */
 struct sub {
-    struct sub_client *client;
+    struct push_client *client;
     struct sub_service *service;
     char *clusters;
     char *agent;
@@ -35,24 +45,8 @@ struct sub {
     UT_hash_handle hh_service; /* in service->subs, by client id */
 };
 
-struct sub_client {
-    char *id; /* "ip:port#true" */
-    char *ip; /* as given */
-    int port;
-    /* Where pushes go (AF_INET or AF_INET6, as resolved; push_resolve.c). */
-    struct sockaddr_storage addr;
-    bool addr_ok;
-    bool is_name;                /* clientIP is a host name, not a literal */
-    struct resolve_req *resolving; /* lookup in flight, or NULL */
-    uint64_t resolved_at;        /* uv_now of the last lookup's answer */
-    struct pending_push *pending; /* pushes waiting for the lookup */
-    uint64_t last_updated; /* uv_now */
-    struct sub *subs;
-    UT_hash_handle hh;
-};
-
 struct sub_service {
-    char *key; /* lc_service_key_text */
+    char *key; /* lc_service_key_text; one allocation with the names */
     char *ns;
     char *group;
     char *name;
@@ -61,141 +55,173 @@ struct sub_service {
     UT_hash_handle hh;
 };
 
-struct target {
+struct task_target {
     char *client_id;
     UT_hash_handle hh;
 };
 
-/* A pending push of one service (PushDelayTask). */
+/* A pending push of one service (PushDelayTask), in a list by due time. */
 struct task {
     char *key;
     char *ns, *group, *name;
     bool all; /* every subscriber, else only targets */
-    struct target *targets;
-    uint64_t created; /* earliest merged change (uv_now) */
+    struct task_target *targets;
+    uint64_t created; /* earliest merged change */
     uint64_t due;
-    struct task *next;
+    struct task *prev, *next;
     UT_hash_handle hh;
 };
 
-/* A datagram, shared by every subscriber it goes to. */
-struct dgram {
+/* A transport's payload, shared by the deliveries of one round that have
+ * the same clusters and transport. */
+struct payload {
     unsigned refs;
-    size_t len;
-    char data[];
+    struct push_slot *slot;
+    void *data;
+    char *key; /* the service, for retries */
 };
 
-struct ack_key {
-    uint64_t ref;
-    uint8_t ip[16]; /* IPv6, or IPv4-mapped IPv6 (::ffff:a.b.c.d) */
-    uint32_t port;  /* network order, widened */
+struct delivery {
+    struct lc_push_delivery pub;
+    struct push_client *client;
+    struct payload *pl;
+    uint64_t started;               /* the task's first change, for the cost */
+    uint64_t deadline;              /* when awaiting */
+    bool awaiting;                  /* sent, in the slot's FIFO */
+    struct delivery *prev, *next;   /* in the slot's FIFO */
+    struct delivery *cprev, *cnext; /* in the client's list */
+    UT_hash_handle hh;              /* by id */
 };
 
-struct ack {
-    struct ack_key key;
-    struct sockaddr_storage to;
-    struct dgram *dg;
-    unsigned sends;
-    uint64_t deadline;
-    uint64_t started; /* the task's created time, for the push cost */
-    struct ack *prev, *next;
-    UT_hash_handle hh;
-};
-
-struct send_req {
-    uv_udp_send_t req;
-    struct dgram *dg;
+/* Where the engine's time comes from and how it asks to be woken:
+ * uv_now and one uv timer, or a test's simulated clock. */
+struct push_clock {
+    uint64_t (*now)(void *data);
+    /* Call push_wake() at @at or later (replaces the previous request). */
+    void (*arm)(void *data, uint64_t at);
+    void *data;
 };
 
 struct lc_push {
     struct lc_naming *n;
     uv_loop_t *loop;
     struct lc_push_options opt;
-    uv_udp_t udp;
-    uv_timer_t task_timer;
-    uv_timer_t ack_timer;
-    uv_timer_t sweep_timer;
-    int port;
-    bool v6; /* the socket is IPv6, dual-stack (IPv4 as mapped addresses) */
+    uv_timer_t timer;
+    struct push_clock clock;
+    uint64_t armed_at; /* UINT64_MAX: not armed */
+    uint64_t next_sweep;
 
-    struct sub_client *clients;
+    struct push_slot slots[LC_PUSH_MAX_TRANSPORTS];
+    unsigned n_slots;
+
+    struct push_client *clients;
     struct sub_service *services;
     unsigned long n_subs;
 
     struct task *tasks; /* by key */
     struct task *task_head, *task_tail;
+    uint64_t round;
 
-    struct ack *acks; /* by ack_key */
-    struct ack *ack_head, *ack_tail;
+    struct delivery *deliveries; /* by id */
+    uint64_t next_id;
+    unsigned long n_awaiting;
 
-    uint64_t last_ref;
     struct lc_push_stats st;
     uint64_t cost_sum;
     unsigned long cost_n;
 
+    unsigned in_op; /* inside a transport op: entry points are forbidden */
     bool closing;
-    unsigned open_handles;
+    unsigned open; /* the timer and the transports still closing */
     void (*close_cb)(void *data);
     void *close_data;
-    char rbuf[RECV_MAX];
 };
 
-/* A datagram of @len bytes (copied), one reference; NULL when out of
- * memory. */
-struct dgram *push_dgram_new(const char *data, size_t len);
-void push_dgram_unref(struct dgram *d);
+/* ------------------------------------------------------------ push.c */
+
+uint64_t push_now(struct lc_push *p);
+
+/* Arm the wake-up for the earliest of: the first task, the first ack
+ * deadline, the next expiry sweep. */
+void push_schedule(struct lc_push *p);
+
+/* Run what is due now: the sweep, tasks (unless pushEnabled is off),
+ * deadlines; then re-arm. The timer calls it; so do clock-driven tests. */
+void push_wake(struct lc_push *p);
+
+/* Use @c instead of uv_now and the engine's timer (tests, before any
+ * traffic); restarts the sweep period from c's now. */
+void push_set_clock(struct lc_push *p, const struct push_clock *c);
+
+struct push_slot *push_slot_of(struct lc_push *p,
+                               const struct lc_push_transport *t);
+
+/* ------------------------------------------------------ push_tasks.c */
 
 /* Schedule a push of @svc to every subscriber (@target NULL) or to the
- * client @target (copied), merging into the pending task if there is one. */
+ * client @target (copied) after @delay_ms, merging into the pending task
+ * if there is one (the earlier due time wins). */
 void push_add_task(struct lc_push *p, const struct sub_service *svc,
-                   const char *target);
+                   const char *target, unsigned delay_ms);
 
-/* Drop a subscriber client and its subscriptions. */
-void push_client_free(struct lc_push *p, struct sub_client *c);
+/* Run the tasks due at @now. */
+void push_run_tasks(struct lc_push *p, uint64_t now);
 
-/* Start (or restart) the expiry sweep with the current options. */
-void push_arm_sweep(struct lc_push *p);
+/* The due time of the first task, or UINT64_MAX. */
+uint64_t push_next_task(const struct lc_push *p);
 
-/* Send @dg to client @c now (its address is known) and await the ack. */
-void push_send_to_client(struct lc_push *p, struct sub_client *c,
-                         struct dgram *dg, uint64_t ref, uint64_t started);
+void push_free_tasks(struct lc_push *p);
 
-/* Count a push that could not even be sent as finished and failed. */
+/* -------------------------------------------------- push_delivery.c */
+
+/* Start a delivery of @pl (a reference is taken) to @c and send it. */
+void push_deliver(struct lc_push *p, struct push_client *c, struct payload *pl,
+                  uint64_t started);
+
+/* A payload of @slot for service @key (copied) with one reference, or
+ * NULL when out of memory (then @data is freed). */
+struct payload *push_payload_new(struct push_slot *slot, void *data,
+                                 const char *key);
+void push_payload_unref(struct payload *pl);
+
+/* Resend or fail the deliveries whose deadline is past. */
+void push_run_deadlines(struct lc_push *p, uint64_t now);
+
+/* The earliest ack deadline, or UINT64_MAX. */
+uint64_t push_next_deadline(const struct lc_push *p);
+
+/* End @c's deliveries as failed; call cancel() on each when @cancel. */
+void push_fail_client_deliveries(struct lc_push *p, struct push_client *c,
+                                 bool cancel);
+
+/* Drop every delivery, uncounted, without calling the transports but
+ * payload_free (closing). */
+void push_free_deliveries(struct lc_push *p);
+
+/* Count a push that never became a delivery as finished and failed. */
 void push_count_failed(struct lc_push *p);
 
-/* Engine handles and requests still open: one more, or one fewer (the last
- * one frees the engine once it is closing). */
-void push_hold(struct lc_push *p);
-void push_release(struct lc_push *p);
+/* --------------------------------------------------- push_subscribers.c */
 
-/* ------------------------------------------------- push_resolve.c */
+/* Drop client @c and its subscriptions. @forget: the engine drops it
+ * (cancel() its deliveries, forget() its target); else the transport did
+ * (no calls). Closing: neither, and nothing counted. */
+enum push_drop { PUSH_DROP_EXPIRED, PUSH_DROP_REMOVED, PUSH_DROP_CLOSING };
+void push_client_drop(struct lc_push *p, struct push_client *c,
+                      enum push_drop why);
 
-/* Work out client @c's push address from c->ip: blank is loopback, an IPv4
- * or IPv6 literal (brackets allowed) is used as is, anything else is a host
- * name looked up with uv_getaddrinfo (IPv4 answers first, as the JVM). A
- * name is looked up again when @refresh and its answer is older than
- * PUSH_DNS_TTL_MS, or when the last lookup failed. */
-#define PUSH_DNS_TTL_MS 30000
-void push_client_resolve(struct lc_push *p, struct sub_client *c,
-                         bool refresh);
+/* Drop clients that expired by @now. */
+void push_sweep(struct lc_push *p, uint64_t now);
 
-/* Push @dg to @c: now when its address is known, after the lookup in
- * flight, else counted as failed. */
-void push_to_client(struct lc_push *p, struct sub_client *c, struct dgram *dg,
-                    uint64_t ref, uint64_t started);
+/* Whether @c subscribes to the service @key. */
+bool push_client_subscribes(const struct push_client *c, const char *key);
 
-/* Forget @c's lookup and pending pushes (before freeing it). */
-void push_client_detach(struct lc_push *p, struct sub_client *c);
-
-/* Cancel lookups not started yet (engine closing). */
-void push_cancel_lookups(struct lc_push *p);
-
-/* The ack key of @ref from/to @addr; false for a family other than
- * AF_INET/AF_INET6. */
-bool push_ack_key(struct ack_key *key, uint64_t ref,
-                  const struct sockaddr *addr);
-
-/* @addr as "ip:port" ("[v6]:port") for logs. */
-void push_addr_text(const struct sockaddr *addr, char *out, size_t size);
+/* Enter / leave a transport op (entry points assert they are outside). */
+#define PUSH_OP(p, call)                                                       \
+    do {                                                                       \
+        (p)->in_op++;                                                          \
+        call;                                                                  \
+        (p)->in_op--;                                                          \
+    } while (0)
 
 #endif /* LC_NAMING_PUSH_INTERNAL_H */

@@ -1,8 +1,10 @@
-/* Push subscribers: IP-port clients ("clientIP:udpPort#true") holding one
- * subscriber per service, the service -> subscribers index, expiry, and the
- * fuzzy listing behind /service/subscribers (Nacos's IpPortBasedClient,
- * ClientServiceIndexesManager subscriber side, NamingSubscriberServiceV2Impl).
+/* Push subscribers: clients (one per client id, on one transport) holding
+ * one subscriber per service, the service -> subscribers index, expiry, and
+ * the fuzzy listing behind /service/subscribers (Nacos's client managers,
+ * ClientServiceIndexesManager's subscriber side,
+ * NamingSubscriberServiceV2Impl).
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +14,20 @@
 #include "naming/internal.h"
 #include "naming/push/push_internal.h"
 
+static void service_free(struct lc_push *p, struct sub_service *svc)
+{
+    HASH_DEL(p->services, svc);
+    free(svc->key); /* and the other names */
+    free(svc);
+}
+
 static void sub_free(struct lc_push *p, struct sub *s)
 {
     struct sub_service *svc = s->service;
     HASH_DELETE(hh_service, svc->subs, s);
     HASH_DELETE(hh_client, s->client->subs, s);
     if (svc->subs == NULL) {
-        HASH_DEL(p->services, svc);
-        free(svc->key); /* and the other names */
-        free(svc);
+        service_free(p, svc);
     }
     free(s->clusters);
     free(s->agent);
@@ -29,43 +36,51 @@ static void sub_free(struct lc_push *p, struct sub *s)
     p->n_subs--;
 }
 
-void push_client_free(struct lc_push *p, struct sub_client *c)
+void push_client_drop(struct lc_push *p, struct push_client *c,
+                      enum push_drop why)
 {
     struct sub *s, *tmp;
     HASH_ITER(hh_client, c->subs, s, tmp)
     {
         sub_free(p, s);
     }
-    push_client_detach(p, c);
+    if (why != PUSH_DROP_CLOSING) {
+        push_fail_client_deliveries(p, c, why == PUSH_DROP_EXPIRED);
+    }
+    if (why == PUSH_DROP_EXPIRED) {
+        struct lc_push_transport *t = c->slot->t;
+        PUSH_OP(p, t->ops->forget(t, c->target));
+    }
     HASH_DEL(p->clients, c);
     free(c->id);
     free(c->ip);
     free(c);
 }
 
-static struct sub_client *client_get(struct lc_push *p, const char *ip,
-                                     int port)
+bool push_client_subscribes(const struct push_client *c, const char *key)
 {
-    char id[320];
-    struct sub_client *c;
-    snprintf(id, sizeof id, "%s:%d#true", ip, port);
-    HASH_FIND_STR(p->clients, id, c);
-    if (c != NULL) {
-        return c;
-    }
-    c = calloc(1, sizeof *c);
+    struct sub *s;
+    HASH_FIND(hh_client, c->subs, key, strlen(key), s);
+    return s != NULL;
+}
+
+static struct push_client *client_new(struct lc_push *p, struct push_slot *slot,
+                                      const char *id, void *target,
+                                      const struct lc_push_subscriber *in)
+{
+    struct push_client *c = calloc(1, sizeof *c);
     if (c == NULL || (c->id = strdup(id)) == NULL ||
-        (c->ip = strdup(ip)) == NULL) {
+        (c->ip = strdup(in->ip != NULL ? in->ip : "")) == NULL) {
         if (c != NULL) {
             free(c->id);
         }
         free(c);
         return NULL;
     }
-    c->port = port;
+    c->slot = slot;
+    c->target = target;
+    c->port = in->port;
     HASH_ADD_KEYPTR(hh, p->clients, c->id, strlen(c->id), c);
-    /* The address pushes go to (push_resolve.c). */
-    push_client_resolve(p, c, false);
     return c;
 }
 
@@ -105,24 +120,39 @@ static bool set_str(char **field, const char *value)
     return true;
 }
 
-int lc_push_subscribe(struct lc_push *p, const struct lc_push_subscriber *in)
+int lc_push_subscribe(struct lc_push *p, struct lc_push_transport *t,
+                      const char *client_id, void *target,
+                      const struct lc_push_subscriber *in)
 {
     struct lc_service_key key = {in->ns, in->group, in->service};
     char text[1600];
-    struct sub_client *c;
+    struct push_slot *slot;
+    struct push_client *c;
     struct sub_service *svc;
     struct sub *s;
+    bool created = false;
 
-    if (p->closing || in->port <= 0 ||
-        !lc_service_key_text(text, sizeof text, &key)) {
+    assert(p->in_op == 0);
+    if (p->closing) {
+        return LC_ESHUTDOWN;
+    }
+    slot = push_slot_of(p, t);
+    if (slot == NULL || !lc_service_key_text(text, sizeof text, &key)) {
         return LC_EINVAL;
     }
-    c = client_get(p, in->ip != NULL ? in->ip : "", in->port);
-    if (c == NULL) {
-        return LC_ENOMEM;
+    HASH_FIND_STR(p->clients, client_id, c);
+    if (c != NULL && c->slot != slot) {
+        return LC_EEXIST;
     }
-    c->last_updated = uv_now(p->loop);
-    push_client_resolve(p, c, true); /* a stale host-name answer */
+    if (c == NULL) {
+        c = client_new(p, slot, client_id, target, in);
+        if (c == NULL) {
+            return LC_ENOMEM;
+        }
+        created = true;
+    }
+    assert(c->target == target);
+    c->last_updated = push_now(p);
     HASH_FIND(hh_client, c->subs, text, strlen(text), s);
     if (s != NULL) {
         /* Client.addServiceSubscriber replaces the subscriber; no new
@@ -143,12 +173,10 @@ int lc_push_subscribe(struct lc_push *p, const struct lc_push_subscriber *in)
             free(s);
         }
         if (svc != NULL && svc->subs == NULL) {
-            HASH_DEL(p->services, svc);
-            free(svc->key); /* and the other names */
-            free(svc);
+            service_free(p, svc);
         }
-        if (c->subs == NULL) {
-            push_client_free(p, c);
+        if (created) {
+            push_client_drop(p, c, PUSH_DROP_REMOVED);
         }
         return LC_ENOMEM;
     }
@@ -157,23 +185,54 @@ int lc_push_subscribe(struct lc_push *p, const struct lc_push_subscriber *in)
     HASH_ADD_KEYPTR(hh_client, c->subs, svc->key, strlen(svc->key), s);
     HASH_ADD_KEYPTR(hh_service, svc->subs, c->id, strlen(c->id), s);
     p->n_subs++;
-    lc_debugf("push", "%s subscribed to %s (clusters '%s')", c->id,
-              svc->grouped, s->clusters);
-    push_add_task(p, svc, c->id);
+    lc_debugf("push", "%s subscribed to %s (clusters '%s', %s)", c->id,
+              svc->grouped, s->clusters, t->ops->name);
+    push_add_task(p, svc, c->id, p->opt.delay_ms);
     return 0;
 }
 
-/* IpPortBasedClient.isExpire: no published instance and not refreshed for
- * the expiry time. */
-static void on_sweep(uv_timer_t *t)
+int lc_push_unsubscribe(struct lc_push *p, const char *client_id,
+                        const struct lc_service_key *key)
 {
-    struct lc_push *p = t->data;
-    uint64_t now = uv_now(p->loop);
-    struct sub_client *c, *tmp;
+    char text[1600];
+    struct push_client *c;
+    struct sub *s = NULL;
+
+    assert(p->in_op == 0);
+    HASH_FIND_STR(p->clients, client_id, c);
+    if (c != NULL && lc_service_key_text(text, sizeof text, key)) {
+        HASH_FIND(hh_client, c->subs, text, strlen(text), s);
+    }
+    if (s == NULL) {
+        return LC_ENOTFOUND;
+    }
+    sub_free(p, s);
+    return 0;
+}
+
+void lc_push_client_remove(struct lc_push *p, const char *client_id)
+{
+    struct push_client *c;
+    assert(p->in_op == 0);
+    if (p->closing) {
+        return;
+    }
+    HASH_FIND_STR(p->clients, client_id, c);
+    if (c != NULL) {
+        push_client_drop(p, c, PUSH_DROP_REMOVED);
+    }
+}
+
+/* IpPortBasedClient.isExpire: no published instance and not refreshed for
+ * the expiry time (clients of transports with one). */
+void push_sweep(struct lc_push *p, uint64_t now)
+{
+    struct push_client *c, *tmp;
     HASH_ITER(hh, p->clients, c, tmp)
     {
+        unsigned expire = c->slot->t->policy.expire_ms;
         struct lc_client *pub;
-        if (now - c->last_updated <= p->opt.client_expired_ms) {
+        if (expire == 0 || now - c->last_updated <= expire) {
             continue;
         }
         pub = lc_registry_find_client(p->n->reg, c->id);
@@ -181,7 +240,7 @@ static void on_sweep(uv_timer_t *t)
             continue;
         }
         lc_infof("push", "subscriber client %s expired", c->id);
-        push_client_free(p, c);
+        push_client_drop(p, c, PUSH_DROP_EXPIRED);
     }
 }
 
@@ -212,11 +271,4 @@ void lc_push_each_subscriber(const struct lc_push *p, const char *ns,
             fn(&out, svc->grouped, data);
         }
     }
-}
-
-void push_arm_sweep(struct lc_push *p)
-{
-    unsigned period =
-        p->opt.expire_check_ms > 0 ? p->opt.expire_check_ms : 5000;
-    uv_timer_start(&p->sweep_timer, on_sweep, period, period);
 }

@@ -1,5 +1,7 @@
-/* Tests of naming/push/push.c and push_agent.c: the UDP push engine against real
- * UDP sockets on loopback, on a real loop, with the real registry and bus.
+/* Tests of the push engine with its UDP transport (naming/push/udp.c) and
+ * push_agent.c: against real UDP sockets on loopback, on a real loop, with
+ * the real registry and bus. (test_push_engine.c drives the engine alone
+ * over a fake transport on simulated time.)
  *
  * Times are short (delay 30 ms, ack timeout 150 ms) so the tests run fast;
  * each wait is bounded. */
@@ -16,6 +18,7 @@
 
 #include "naming/internal.h"
 #include "naming/push/push.h"
+#include "naming/push/udp.h"
 
 #define DELAY_MS 30
 #define ACK_MS 150
@@ -205,6 +208,11 @@ static struct lc_push *engine(struct env *e)
     return e->n->push;
 }
 
+static struct lc_push_udp *udp(struct env *e)
+{
+    return e->n->push_udp;
+}
+
 static struct lc_push_stats stats(struct env *e)
 {
     struct lc_push_stats st;
@@ -218,6 +226,7 @@ static int setup(void **state)
 {
     struct env *e = calloc(1, sizeof *e);
     struct lc_push_options o;
+    struct lc_push_udp_options uo;
     assert_int_equal(uv_loop_init(&e->loop), 0);
     uv_timer_init(&e->loop, &e->guard);
     e->n = calloc(1, sizeof *e->n);
@@ -227,12 +236,14 @@ static int setup(void **state)
     e->n->reg = lc_registry_new(e->n->bus);
     lc_push_options_default(&o);
     o.delay_ms = DELAY_MS;
-    o.ack_timeout_ms = ACK_MS;
-    o.client_expired_ms = 60000; /* test_expiry shortens it */
     o.expire_check_ms = 40;
     o.paused_poll_ms = 20;
+    lc_push_udp_options_default(&uo);
+    uo.ack_timeout_ms = ACK_MS;
+    uo.client_expired_ms = 60000; /* test_expiry shortens it */
     assert_int_equal(lc_push_new(e->n, &o, &e->n->push), 0);
-    uv_ip4_addr("127.0.0.1", lc_push_port(e->n->push), &e->engine);
+    assert_int_equal(lc_push_udp_new(e->n->push, &uo, &e->n->push_udp), 0);
+    uv_ip4_addr("127.0.0.1", lc_push_udp_port(e->n->push_udp), &e->engine);
     peer_open(e, &e->a);
     peer_open(e, &e->b);
     *state = e;
@@ -250,6 +261,7 @@ static int teardown(void **state)
     struct env *e = *state;
     struct lc_push *p = e->n->push;
     e->n->push = NULL;
+    e->n->push_udp = NULL;
     lc_push_close(p, on_engine_closed, e);
     uv_close((uv_handle_t *)&e->a.udp, NULL);
     uv_close((uv_handle_t *)&e->b.udp, NULL);
@@ -280,7 +292,7 @@ static void subscribe(struct env *e, struct peer *p, const char *service,
         .agent = "Nacos-Java-Client:v1.0.0",
         .app = "test",
     };
-    assert_int_equal(lc_push_subscribe(engine(e), &s), 0);
+    assert_int_equal(lc_push_udp_subscribe(udp(e), &s), 0);
 }
 
 /* A persistent instance 127.0.1.<host>:<port> in @cluster of @service. */
@@ -504,19 +516,20 @@ static void test_gzip_threshold(void **state)
         bool gz;
         publish(e, "big", h, 9000, "DEFAULT");
         assert_int_equal(
-            lc_push_render(e->n, &key, "", 4242 + (uint64_t)h, &out, &len), 0);
+            lc_push_udp_render(e->n, &key, "", 4242 + (uint64_t)h, &out, &len),
+            0);
         gz = len >= 2 && (unsigned char)out[0] == 0x1f &&
              (unsigned char)out[1] == 0x8b;
         if (gz) {
             text = gunzip(out, len, &text_len);
-            assert_true(text_len >= LC_PUSH_GZIP_MIN);
+            assert_true(text_len >= LC_PUSH_UDP_GZIP_MIN);
             seen_gzip = true;
         } else {
             text = malloc(len + 1);
             memcpy(text, out, len);
             text[len] = '\0';
             text_len = len;
-            assert_true(len < LC_PUSH_GZIP_MIN);
+            assert_true(len < LC_PUSH_UDP_GZIP_MIN);
             seen_plain = true;
         }
         assert_int_equal(strlen(text), text_len);
@@ -666,12 +679,15 @@ static void test_expiry(void **state)
 {
     struct env *e = *state;
     struct lc_push_options o;
+    struct lc_push_udp_options uo;
     lc_push_options_default(&o);
     o.delay_ms = DELAY_MS;
-    o.ack_timeout_ms = ACK_MS;
-    o.client_expired_ms = 200;
     o.expire_check_ms = 40;
     lc_push_set_options(engine(e), &o);
+    lc_push_udp_options_default(&uo);
+    uo.ack_timeout_ms = ACK_MS;
+    uo.client_expired_ms = 200;
+    lc_push_udp_set_options(udp(e), &uo);
     e->a.auto_ack = e->b.auto_ack = true;
     subscribe(e, &e->a, "x", "");
     subscribe(e, &e->b, "x", "");
@@ -706,10 +722,10 @@ static void test_client_ip(void **state)
         .app = "",
     };
     e->a.auto_ack = true;
-    assert_int_equal(lc_push_subscribe(engine(e), &s), 0);
+    assert_int_equal(lc_push_udp_subscribe(udp(e), &s), 0);
     wait_got(e, &e->a, 1, 2000);
     s.ip = "not-an-ip.invalid";
-    assert_int_equal(lc_push_subscribe(engine(e), &s), 0);
+    assert_int_equal(lc_push_udp_subscribe(udp(e), &s), 0);
     run_for(e, 3 * DELAY_MS);
     assert_int_equal(stats(e).failed, 1);
     assert_int_equal(stats(e).subscribers, 2);
