@@ -101,12 +101,8 @@ void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
 int lc_v2_list_params(struct lc_http_exchange *ex, int *port,
                       bool *healthy_only, struct lc_err *e);
 
-/* Number of UDP push subscribers (for metrics). */
-unsigned long lc_naming_push_subscribers(struct lc_naming *n);
-
 /* Answer /instance/list (v1) with the ServiceInfo, from the cache when
  * nothing it depends on changed (list_cache.c; lastRefTime is now). */
-struct lc_list_cache;
 void lc_list_reply(struct lc_naming *n, struct lc_http_exchange *ex,
                    const struct lc_service *svc,
                    const struct lc_service_key *key, const char *clusters,
