@@ -18,24 +18,6 @@
 
 #define RPC LC_SIM_RPC_TIMEOUT_MS
 
-static struct lc_sim *sim3(void **state)
-{
-    struct lc_sim_options o = {.n = 3, .fast_failover = true};
-    struct lc_sim *s = lc_sim_new(&o);
-    *state = s;
-    return s;
-}
-
-static unsigned other(struct lc_sim *s, unsigned a, unsigned b)
-{
-    for (unsigned i = 0; i < s->n; i++) {
-        if (i != a && i != b) {
-            return i;
-        }
-    }
-    return s->n;
-}
-
 static bool in_configuration(struct lc_sim *s, unsigned i, unsigned member)
 {
     struct raft *r = lc_sim_raft(s, i);
@@ -67,7 +49,7 @@ static struct lc_sim_admin *run(struct lc_sim *s, unsigned i,
 /* transferLeader on the leader: done once the target leads. */
 static void test_transfer_on_leader(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned target = (leader + 1) % s->n;
     struct lc_sim_admin *a;
@@ -85,10 +67,10 @@ static void test_transfer_on_leader(void **state)
 /* transferLeader asked on a follower travels to the leader. */
 static void test_transfer_from_follower(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned target = other(s, leader, f);
+    unsigned target = lc_sim_other(s, leader, f);
     unsigned long served = s->nodes[leader].n_served;
     struct lc_sim_admin *a;
 
@@ -101,7 +83,7 @@ static void test_transfer_from_follower(void **state)
 /* Commands refused before anything runs: no callback, a message. */
 static void test_refused_at_once(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     struct lc_sim_admin *a;
 
@@ -129,7 +111,7 @@ static void test_refused_at_once(void **state)
  * follower (the leader's answer travels back). */
 static void test_transfer_to_stranger(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 2) % s->n;
     struct lc_sim_admin *a;
@@ -147,10 +129,10 @@ static void test_transfer_to_stranger(void **state)
  * named (sent there); done when the snapshot covers what was applied. */
 static void test_do_snapshot(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned g = other(s, leader, f);
+    unsigned g = lc_sim_other(s, leader, f);
     struct lc_raft_group_status st;
     struct lc_sim_write *w = lc_sim_write(s, leader, 5);
     struct lc_sim_admin *a;
@@ -179,10 +161,10 @@ static void test_do_snapshot(void **state)
 /* doSnapshot naming a member that cannot be reached. */
 static void test_do_snapshot_unreachable(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned g = other(s, leader, f);
+    unsigned g = lc_sim_other(s, leader, f);
     struct lc_sim_admin *a;
 
     lc_sim_link(s, f, g, false);
@@ -198,10 +180,10 @@ static void test_do_snapshot_unreachable(void **state)
  * ids; test/cluster covers it.) */
 static void test_remove_peer(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned g = other(s, leader, f);
+    unsigned g = lc_sim_other(s, leader, f);
     struct lc_sim_admin *a;
     struct lc_sim_write *w;
 
@@ -223,10 +205,10 @@ static void test_remove_peer(void **state)
  * list is the configuration. */
 static void test_change_peers(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned g = other(s, leader, f);
+    unsigned g = lc_sim_other(s, leader, f);
     char two[128];
     struct lc_sim_admin *a;
 
@@ -246,10 +228,10 @@ static void test_change_peers(void **state)
 /* No leader to run it on: the command waits, then times out. */
 static void test_no_leader_times_out(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned g = other(s, leader, f);
+    unsigned g = lc_sim_other(s, leader, f);
     struct lc_sim_admin *a;
     uint64_t start;
 
@@ -266,10 +248,10 @@ static void test_no_leader_times_out(void **state)
 /* The connection to the leader drops while it runs the command. */
 static void test_connection_lost(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned g = other(s, leader, f);
+    unsigned g = lc_sim_other(s, leader, f);
     unsigned long served = s->nodes[leader].n_served;
     struct lc_sim_admin *a;
 
@@ -288,10 +270,10 @@ static void test_connection_lost(void **state)
  * waits and goes again to whoever leads once that is known. */
 static void test_leader_moved(void **state)
 {
-    struct lc_sim *s = sim3(state);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned target = other(s, leader, f);
+    unsigned target = lc_sim_other(s, leader, f);
     unsigned long served;
     struct lc_sim_admin *a;
     struct lc_sim_admin *b;

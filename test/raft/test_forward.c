@@ -18,24 +18,6 @@
 
 #define RPC LC_SIM_RPC_TIMEOUT_MS
 
-static struct lc_sim *sim3(void **state, bool fast_failover)
-{
-    struct lc_sim_options o = {.n = 3, .fast_failover = fast_failover};
-    struct lc_sim *s = lc_sim_new(&o);
-    *state = s;
-    return s;
-}
-
-static unsigned other(struct lc_sim *s, unsigned a, unsigned b)
-{
-    for (unsigned i = 0; i < s->n; i++) {
-        if (i != a && i != b) {
-            return i;
-        }
-    }
-    return s->n;
-}
-
 /* The index @value was applied at on @i, or 0. */
 static uint64_t index_of_value(struct lc_sim *s, unsigned i, uint64_t value)
 {
@@ -55,7 +37,7 @@ static struct raft *raft_of(struct lc_sim *s, unsigned i)
 /* A write on the leader is applied and answered there; nothing is sent. */
 static void test_write_on_leader(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned long served = s->nodes[leader].n_served;
     struct lc_sim_write *w = lc_sim_write(s, leader, 42);
@@ -74,7 +56,7 @@ static void test_write_on_leader(void **state)
  * waiting for the next heartbeat to learn the commit index (defect 12). */
 static void test_write_forwarded(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
     unsigned long served = s->nodes[leader].n_served;
@@ -100,7 +82,7 @@ static void test_write_forwarded(void **state)
 /* The state machine's verdict travels back to the follower that asked. */
 static void test_write_refused_by_state_machine(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 2) % s->n;
     struct lc_sim_write *w = lc_sim_write(s, f, LC_SIM_REFUSE + 5);
@@ -119,7 +101,7 @@ static void test_write_refused_by_state_machine(void **state)
  * (the callback never fires) and the entry is freed. */
 static void test_not_ready(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     struct lc_sim_write *w = lc_sim_write(s, 0, 1);
     struct lc_sim_read *r = lc_sim_read(s, 1);
 
@@ -136,7 +118,7 @@ static void test_not_ready(void **state)
  * soon as a new leader is known. */
 static void test_write_waits_for_leader(void **state)
 {
-    struct lc_sim *s = sim3(state, false);
+    struct lc_sim *s = lc_sim_new3(state, false);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
     struct lc_sim_write *w;
@@ -163,14 +145,14 @@ static void test_write_waits_for_leader(void **state)
  * with LC_ETIMEDOUT, and is never applied. */
 static void test_write_times_out(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
     struct lc_sim_write *w;
     uint64_t start;
 
     lc_sim_kill(s, leader);
-    lc_sim_kill(s, other(s, leader, f));
+    lc_sim_kill(s, lc_sim_other(s, leader, f));
     start = lc_sim_now(s);
     w = lc_sim_write(s, f, 11);
     assert_int_equal(w->rv, 0);
@@ -186,7 +168,7 @@ static void test_write_times_out(void **state)
  * outcome unknown to the caller (the leader did apply it). */
 static void test_write_connection_lost(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
     unsigned long served = s->nodes[leader].n_served;
@@ -216,10 +198,10 @@ static void test_write_connection_lost(void **state)
  * outcome is unknown: another leader may or may not keep the entry). */
 static void test_write_leadership_lost(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned g = other(s, leader, f);
+    unsigned g = lc_sim_other(s, leader, f);
     struct lc_sim_write *local;
     struct lc_sim_write *fwd;
     unsigned next;
@@ -257,10 +239,10 @@ static void test_write_leadership_lost(void **state)
  * leader once the follower hears of it. */
 static void test_write_leader_moved(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned target = other(s, leader, f);
+    unsigned target = lc_sim_other(s, leader, f);
     unsigned long served;
     struct lc_sim_admin *a;
     struct lc_sim_write *w;
@@ -294,7 +276,7 @@ static void test_write_leader_moved(void **state)
  * before the call is applied here. */
 static void test_read_on_follower(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
     struct lc_sim_write *w;
@@ -322,7 +304,7 @@ static void test_read_on_follower(void **state)
  * safe to repeat), not failed. */
 static void test_read_retried_after_connection_lost(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
     struct lc_sim_read *r;

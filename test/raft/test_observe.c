@@ -17,24 +17,6 @@
 
 #define ELECTION LC_SIM_ELECTION_TIMEOUT_MS
 
-static struct lc_sim *sim3(void **state, bool fast_failover)
-{
-    struct lc_sim_options o = {.n = 3, .fast_failover = fast_failover};
-    struct lc_sim *s = lc_sim_new(&o);
-    *state = s;
-    return s;
-}
-
-static unsigned other(struct lc_sim *s, unsigned a, unsigned b)
-{
-    for (unsigned i = 0; i < s->n; i++) {
-        if (i != a && i != b) {
-            return i;
-        }
-    }
-    return s->n;
-}
-
 static bool has_leader_except(struct lc_sim *s, void *arg)
 {
     unsigned old = *(unsigned *)arg;
@@ -52,7 +34,7 @@ static bool any_leader(struct lc_sim *s, void *arg)
  * ready as one; nobody counts the first leader as an election. */
 static void test_leader_tracking(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     struct lc_raft_group_status st;
 
@@ -86,7 +68,7 @@ static void test_leader_tracking(void **state)
  * then it holds consistent reads. */
 static void test_leader_ready_after_barrier(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     struct lc_raft_group_status st;
     unsigned leader;
     uint64_t index;
@@ -112,7 +94,7 @@ static void test_leader_ready_after_barrier(void **state)
  * back as a follower and counts the change too. */
 static void test_elections_counted(void **state)
 {
-    struct lc_sim *s = sim3(state, false);
+    struct lc_sim *s = lc_sim_new3(state, false);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     struct lc_raft_group_status st;
     unsigned next;
@@ -152,10 +134,10 @@ static void test_elections_counted(void **state)
  * an election timeout. */
 static void test_fast_failover(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned a = (leader + 1) % s->n;
-    unsigned b = other(s, leader, a);
+    unsigned b = lc_sim_other(s, leader, a);
     unsigned first = lc_sim_raft(s, a)->id < lc_sim_raft(s, b)->id ? a : b;
     unsigned second = first == a ? b : a;
     uint64_t killed_at;
@@ -188,7 +170,7 @@ static void test_fast_failover(void **state)
  * timeout has passed. */
 static void test_no_fast_failover(void **state)
 {
-    struct lc_sim *s = sim3(state, false);
+    struct lc_sim *s = lc_sim_new3(state, false);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     uint64_t killed_at;
 
@@ -209,7 +191,7 @@ static void test_no_fast_failover(void **state)
  * still hear the leader, refuse: the leader keeps its term. */
 static void test_fast_failover_false_alarm(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
     raft_term term = lc_sim_raft(s, leader)->current_term;
@@ -231,10 +213,10 @@ static void test_fast_failover_false_alarm(void **state)
 /* A peer that is not the leader going down changes nothing. */
 static void test_peer_down_not_leader(void **state)
 {
-    struct lc_sim *s = sim3(state, true);
+    struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
-    unsigned g = other(s, leader, f);
+    unsigned g = lc_sim_other(s, leader, f);
     raft_id id;
     const char *address;
     struct lc_raft_group_status st;
@@ -263,7 +245,7 @@ static void test_peer_down_not_leader(void **state)
  * raft event. */
 static void test_peer_up_releases_waiting(void **state)
 {
-    struct lc_sim *s = sim3(state, false);
+    struct lc_sim *s = lc_sim_new3(state, false);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
     unsigned long served = s->nodes[leader].n_served;

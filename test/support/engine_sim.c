@@ -535,3 +535,21 @@ bool lc_sim_wait_admin(struct lc_sim *s, struct lc_sim_admin *a,
 {
     return lc_sim_step_until(s, admin_done, a, max_ms);
 }
+
+struct lc_sim *lc_sim_new3(void **state, bool fast_failover)
+{
+    struct lc_sim_options o = {.n = 3, .fast_failover = fast_failover};
+    struct lc_sim *s = lc_sim_new(&o);
+    *state = s;
+    return s;
+}
+
+unsigned lc_sim_other(const struct lc_sim *s, unsigned a, unsigned b)
+{
+    for (unsigned i = 0; i < s->n; i++) {
+        if (i != a && i != b) {
+            return i;
+        }
+    }
+    return s->n;
+}

@@ -107,6 +107,10 @@ struct lc_sim_options {
 /* Create and start @o->n members (bootstrapped voters; no leader yet).
  * Fails the test on error. */
 struct lc_sim *lc_sim_new(const struct lc_sim_options *o);
+/* Three members (lc_sim_new), kept in *@state for lc_sim_teardown. */
+struct lc_sim *lc_sim_new3(void **state, bool fast_failover);
+/* The member that is neither @a nor @b (of three). */
+unsigned lc_sim_other(const struct lc_sim *s, unsigned a, unsigned b);
 /* Close the fixture (it owns the raft instances), then every engine; check
  * that each closed and the loop has nothing left; free everything. */
 void lc_sim_free(struct lc_sim *s);
