@@ -760,3 +760,22 @@ void lc_fixture_image(const char *group, const char *sql, void **buf,
     assert_int_equal(
         lc_snapshot_finish(db, &meta, buf, len, errmsg, sizeof errmsg), 0);
 }
+
+void lc_fixture_publish(struct lc_naming *n, const char *service,
+                        const char *ip, int port, const char *cluster)
+{
+    struct lc_service_key key = {"public", "DEFAULT_GROUP", service};
+    struct lc_service *svc = lc_registry_service(n->reg, &key, false);
+    char id[256], client[300], grouped[300];
+    struct lc_instance *inst;
+    snprintf(grouped, sizeof grouped, "DEFAULT_GROUP@@%s", service);
+    snprintf(client, sizeof client, "%s:%d#false", ip, port);
+    lc_instance_id(id, sizeof id, ip, port, cluster, grouped);
+    inst = lc_instance_new(ip, port, cluster, 1.0, true, true, false, NULL, id);
+    assert_non_null(svc);
+    assert_non_null(inst);
+    assert_int_equal(
+        lc_registry_publish(n->reg, client, LC_CLIENT_PERSISTENT, svc, inst),
+        0);
+    lc_instance_unref(inst);
+}

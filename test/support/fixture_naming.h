@@ -196,4 +196,11 @@ void lc_fixture_must_restore(struct lc_fixture_cluster *c, unsigned i,
 void lc_fixture_image(const char *group, const char *sql, void **buf,
                       size_t *len);
 
+/* Publish a persistent instance @ip:@port in @cluster of DEFAULT_GROUP's
+ * @service in public straight into @n's registry (client "ip:port#false",
+ * the service made persistent if new): one ServiceChangedEvent. Fails the
+ * test on error. */
+void lc_fixture_publish(struct lc_naming *n, const char *service,
+                        const char *ip, int port, const char *cluster);
+
 #endif /* LC_TEST_FIXTURE_NAMING_H */

@@ -20,6 +20,7 @@
 
 #include "common/err.h"
 #include "naming/internal.h"
+#include "test/support/fixture_naming.h"
 #include "naming/push/push.h"
 #include "naming/push/push_internal.h"
 #include "naming/push/transport.h"
@@ -347,21 +348,9 @@ static void subscribe(struct env *e, struct fake *f, struct fake_target *t,
 static void publish(struct env *e, const char *service, int host, int port,
                     const char *cluster)
 {
-    struct lc_service_key key = {"public", "DEFAULT_GROUP", service};
-    struct lc_service *svc = lc_registry_service(e->n->reg, &key, false);
-    char ip[32], id[256], client[64], grouped[128];
-    struct lc_instance *inst;
+    char ip[32];
     snprintf(ip, sizeof ip, "127.0.0.%d", host);
-    snprintf(grouped, sizeof grouped, "DEFAULT_GROUP@@%s", service);
-    snprintf(client, sizeof client, "%s:%d#false", ip, port);
-    lc_instance_id(id, sizeof id, ip, port, cluster, grouped);
-    inst = lc_instance_new(ip, port, cluster, 1.0, true, true, false, NULL, id);
-    assert_non_null(svc);
-    assert_non_null(inst);
-    assert_int_equal(
-        lc_registry_publish(e->n->reg, client, LC_CLIENT_PERSISTENT, svc, inst),
-        0);
-    lc_instance_unref(inst);
+    lc_fixture_publish(e->n, service, ip, port, cluster);
 }
 
 static struct lc_push_stats stats(struct env *e)
