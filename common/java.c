@@ -45,19 +45,6 @@ void lc_java_trim(const char *in, char *out, size_t size)
     out[n] = '\0';
 }
 
-bool lc_java_blank(const char *s)
-{
-    if (s == NULL) {
-        return true;
-    }
-    for (; *s != '\0'; s++) {
-        if ((unsigned char)*s > ' ') {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool lc_java_parse_long(const char *s, long long *out, char *err,
                         size_t errlen)
 {

@@ -14,8 +14,17 @@
  * ' ' are stripped from both ends. */
 void lc_java_trim(const char *in, char *out, size_t size);
 
-/* StringUtils.isBlank: NULL, "" or only chars <= ' '. */
-bool lc_java_blank(const char *s);
+/* StringUtils.isBlank: NULL, "" or only chars <= ' '. Inline: every
+ * request's parameters go through it. */
+static inline bool lc_java_blank(const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        if ((unsigned char)*s > ' ') {
+            return false;
+        }
+    }
+    return true;
+}
 
 /* ConvertUtils.toBoolean: true only for true/t/yes/y/on, any case. */
 bool lc_java_to_boolean(const char *s);

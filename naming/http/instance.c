@@ -7,6 +7,7 @@
  * parameters, each failing with Nacos's status and message and changing
  * nothing. What to do with a request is the operation's (naming/ops/).
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -157,12 +158,25 @@ void lc_ns_write_started(struct lc_ns_write *w, int rv, const struct lc_err *e)
 typedef int (*write_op_fn)(struct lc_naming *n, const struct lc_instance_req *r,
                            struct lc_op *op, lc_op_cb cb, struct lc_err *e);
 
-/* Run @fn on @r and answer: now, or once it completes. */
+/* Run @fn on @r and answer: now, or once it completes. An ephemeral
+ * instance's operation completes at once (ops.h), so its op stays on the
+ * stack: no allocation on the path of every ephemeral registration. */
 static void run_write(struct lc_naming *n, struct lc_http_exchange *ex,
                       const struct lc_instance_req *r, write_op_fn fn)
 {
     struct lc_err e;
-    struct lc_ns_write *w = lc_ns_write_new(ex, &e);
+    struct lc_ns_write *w;
+    if (r->ephemeral) {
+        struct lc_op op = {.data = NULL};
+        if (fn(n, r, &op, lc_ns_write_done, &e) != 0) {
+            lc_naming_fail(ex, &e);
+        } else {
+            assert(!op.pending);
+            lc_naming_ok(ex);
+        }
+        return;
+    }
+    w = lc_ns_write_new(ex, &e);
     if (w == NULL) {
         lc_naming_fail(ex, &e);
         return;

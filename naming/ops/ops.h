@@ -80,11 +80,14 @@ int lc_op_instance_names(struct lc_instance_req *r, const char *grouped,
                          struct lc_err *e);
 
 /* Register @r (validated: check.h): ephemeral into the registry as client
- * "ip:port#true" (never pending), persistent through Raft. */
+ * "ip:port#true", persistent through Raft. For an ephemeral instance the
+ * operation is complete when it returns (never pending, @cb never fires),
+ * so the caller may keep @op on its stack. */
 int lc_op_register(struct lc_naming *n, const struct lc_instance_req *r,
                    struct lc_op *op, lc_op_cb cb, struct lc_err *e);
 
-/* Deregister ip:port of @r's service (and cluster, for the entry). */
+/* Deregister ip:port of @r's service (and cluster, for the entry); for an
+ * ephemeral instance complete when it returns, as lc_op_register. */
 int lc_op_deregister(struct lc_naming *n, const struct lc_instance_req *r,
                      struct lc_op *op, lc_op_cb cb, struct lc_err *e);
 
