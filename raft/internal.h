@@ -92,6 +92,7 @@ struct lc_incarnation {
     raft_io_recv_cb recv;
     void (*orig_close)(struct raft_io *, raft_io_close_cb);
     raft_io_close_cb close_cb; /* raft's; called once (observe.c) */
+    bool closing;              /* raft_uv's close has been called */
     bool close_fired;
     struct lc_incarnation *next_closed; /* lc_raft_free_closed's list */
     bool io_inited;

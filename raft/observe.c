@@ -174,6 +174,17 @@ static void on_append_done(struct raft_io_append *req, int status)
     raft_io_append_cb cb = w->orig_cb;
 
     free(w);
+    /* raft_uv 0.15 cancels the appends still in flight from inside its
+     * close. raft's leader callback then truncates its in-memory log from
+     * each canceled entry on (0.15 does it without checking the index is
+     * still in the log), and a second cancel truncates past the end: a
+     * double free while the node shuts down under write load (seen as
+     * "double free or corruption" on SIGTERM). The instance is closing and
+     * unavailable, so whether these entries are in its memory no longer
+     * matters: report them written, and raft only releases them. */
+    if (status == RAFT_CANCELED && inc->closing) {
+        status = 0;
+    }
     cb(orig, status);
     if (inc->tr_inited) {
         lc_net_transport_release(&inc->tr);
@@ -331,6 +342,7 @@ static void wrap_close(struct raft_io *io, raft_io_close_cb cb)
 {
     struct lc_incarnation *inc = inc_of(io);
     inc->close_cb = cb;
+    inc->closing = true;
     inc->orig_close(io, on_io_closed);
 }
 
