@@ -6,7 +6,7 @@
 #   bench/puts_vs_etcd.sh [runs] [seconds]     (defaults: 3 runs of 8 s)
 #
 # Prints each run, the medians, the ratio, and locus's one-client latency.
-# LOCUSD=bench/locusd_check_off.sh runs the nodes with the `check` switch
+# BENCH_LOCUSD=bench/locusd_check_off.sh runs the nodes with the `check` switch
 # off (registered instances are not probed, so no health writes compete).
 # Data goes under data/bench-puts/ (wiped first). Needs build/locusd,
 # build/locusctl, etcd-server, etcd-client and wrk (make bench-puts installs
@@ -17,7 +17,7 @@ runs=${1:-3}
 secs=${2:-8}
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir="$top/data/bench-puts"
-locusd=${LOCUSD:-$top/build/locusd} # bench/locusd_check_off.sh: no health checks
+locusd=${BENCH_LOCUSD:-$top/build/locusd}
 locusctl="$top/build/locusctl"
 lua="$top/bench/wrk"
 locus_port=23848            # HTTP ports 23848, 23858, 23868 (raft -1000)
