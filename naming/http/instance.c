@@ -158,15 +158,17 @@ void lc_ns_write_started(struct lc_ns_write *w, int rv, const struct lc_err *e)
 typedef int (*write_op_fn)(struct lc_naming *n, const struct lc_instance_req *r,
                            struct lc_op *op, lc_op_cb cb, struct lc_err *e);
 
-/* Run @fn on @r and answer: now, or once it completes. An ephemeral
- * instance's operation completes at once (ops.h), so its op stays on the
- * stack: no allocation on the path of every ephemeral registration. */
+/* Run @fn on @r and answer: now, or once it completes. Registering or
+ * deregistering an ephemeral instance completes at once (ops.h), so that
+ * op stays on the stack: no allocation on the path of every ephemeral
+ * registration. (An update writes an overlay through Raft, ephemeral or
+ * not.) */
 static void run_write(struct lc_naming *n, struct lc_http_exchange *ex,
                       const struct lc_instance_req *r, write_op_fn fn)
 {
     struct lc_err e;
     struct lc_ns_write *w;
-    if (r->ephemeral) {
+    if (r->ephemeral && (fn == lc_op_register || fn == lc_op_deregister)) {
         struct lc_op op = {.data = NULL};
         if (fn(n, r, &op, lc_ns_write_done, &e) != 0) {
             lc_naming_fail(ex, &e);
