@@ -41,7 +41,7 @@ int lc_op_set_health(struct lc_naming *n, const struct lc_instance_req *r,
     if (inst == NULL) {
         return 0; /* no such client or instance: nothing to do */
     }
-    w = lc_op_start(op, n, LC_OP_ERRORS_INSTANCE, cb);
+    w = lc_op_start(op, LC_OP_ERRORS_INSTANCE, cb);
     return lc_op_submitted(op,
                            lc_entry_write_health(n, svc, client_id, inst,
                                                  healthy, w,

@@ -52,7 +52,7 @@ static int write_instance(struct lc_naming *n, const struct lc_instance_req *r,
         .metadata = r->metadata != NULL ? r->metadata : "{}",
         .instance_id = r->instance_id,
     };
-    struct lc_sm_write *w = lc_op_start(op, n, LC_OP_ERRORS_INSTANCE, cb);
+    struct lc_sm_write *w = lc_op_start(op, LC_OP_ERRORS_INSTANCE, cb);
     persistent_client_id(client_id, sizeof client_id, r->ip, r->port);
     return lc_op_submitted(
         op, lc_entry_write_instance(n, entry_op, &ie, w, lc_op_written_cb()),
@@ -103,7 +103,7 @@ static int write_overlay(struct lc_naming *n, const char *okey,
                          const json_t *overlay, struct lc_op *op, lc_op_cb cb,
                          struct lc_err *e)
 {
-    struct lc_sm_write *w = lc_op_start(op, n, LC_OP_ERRORS_INSTANCE, cb);
+    struct lc_sm_write *w = lc_op_start(op, LC_OP_ERRORS_INSTANCE, cb);
     return lc_op_submitted(
         op, lc_entry_write_overlay(n, okey, overlay, w, lc_op_written_cb()),
         e);
@@ -238,7 +238,6 @@ static void batch_release(struct batch *b)
         return;
     }
     op->pending = false;
-    op->batch = NULL;
     if (b->failure.code != 0) {
         json_decref(op->result);
         op->result = NULL;
@@ -265,15 +264,13 @@ static void on_batch_written(struct lc_sm_write *w, int status,
     batch_release(b);
 }
 
-static struct batch *batch_new(struct lc_naming *n, struct lc_op *op,
-                               lc_op_cb cb, size_t count)
+static struct batch *batch_new(struct lc_op *op, lc_op_cb cb, size_t count)
 {
     struct batch *b = calloc(1, sizeof *b + count * sizeof b->w[0]);
-    lc_op_start(op, n, LC_OP_ERRORS_INSTANCE, cb);
+    lc_op_start(op, LC_OP_ERRORS_INSTANCE, cb);
     if (b != NULL) {
         b->op = op;
         b->pending = 1; /* held by the submitter until all are sent */
-        op->batch = b;
     }
     return b;
 }
@@ -303,7 +300,6 @@ static int batch_done_submitting(struct batch *b, struct lc_err *e)
         op->pending = true;
         return 0;
     }
-    op->batch = NULL;
     op->pending = false;
     if (b->failure.code != 0) {
         *e = b->failure;
@@ -344,7 +340,7 @@ int lc_op_patch(struct lc_naming *n, const struct lc_instance_req *r,
                             json_boolean(lc_java_to_boolean(enabled)));
     }
     /* `healthy` is read by Nacos and then ignored by patchInstance. */
-    b = batch_new(n, op, cb, 1);
+    b = batch_new(op, cb, 1);
     if (b == NULL) {
         json_decref(overlay);
         return lc_err_set(e, LC_ENOMEM, "out of memory");
@@ -423,11 +419,10 @@ int lc_op_metadata_batch(struct lc_naming *n, const struct lc_instance_req *r,
                           .remove = remove};
     op->pending = false;
     c.svc = find_service(n, r);
-    c.b = batch_new(n, op, cb, c.svc != NULL ? c.svc->n_publishers : 0);
+    c.b = batch_new(op, cb, c.svc != NULL ? c.svc->n_publishers : 0);
     c.updated = json_array();
     if (c.b == NULL || c.updated == NULL) {
         free(c.b);
-        op->batch = NULL;
         json_decref(c.updated);
         return lc_err_set(e, LC_ENOMEM, "out of memory");
     }

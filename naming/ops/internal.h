@@ -12,8 +12,7 @@ enum {
 
 /* Prepare @op for a write: returns the lc_sm_write to submit with
  * lc_op_written_cb(), which completes @op with @errors' wording. */
-struct lc_sm_write *lc_op_start(struct lc_op *op, struct lc_naming *n,
-                                int errors, lc_op_cb cb);
+struct lc_sm_write *lc_op_start(struct lc_op *op, int errors, lc_op_cb cb);
 lc_sm_write_cb lc_op_written_cb(void);
 
 /* After submitting: @rv is the submit's return. Marks @op pending, or

@@ -98,15 +98,12 @@ static void on_written(struct lc_sm_write *w, int status,
     }
 }
 
-struct lc_sm_write *lc_op_start(struct lc_op *op, struct lc_naming *n,
-                                int errors, lc_op_cb cb)
+struct lc_sm_write *lc_op_start(struct lc_op *op, int errors, lc_op_cb cb)
 {
     op->result = NULL;
     op->pending = false;
     op->cb = cb;
-    op->n = n;
     op->errors = errors;
-    op->batch = NULL;
     memset(&op->w, 0, sizeof op->w);
     op->w.data = op;
     return &op->w;
@@ -147,7 +144,7 @@ int lc_op_barrier(struct lc_naming *n, struct lc_op *op, lc_op_cb cb,
                   struct lc_err *e)
 {
     int rv;
-    lc_op_start(op, n, LC_OP_ERRORS_INSTANCE, cb);
+    lc_op_start(op, LC_OP_ERRORS_INSTANCE, cb);
     memset(&op->rd, 0, sizeof op->rd);
     op->rd.data = op;
     rv = lc_sm_read(n->persistent_sm, &op->rd, "", 0, on_barrier);

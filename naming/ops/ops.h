@@ -38,11 +38,9 @@ struct lc_op {
     bool pending; /* set by the operation: @cb will fire */
     /* private */
     lc_op_cb cb;
-    struct lc_naming *n;
     int errors; /* how this group's write failures read */
     struct lc_sm_write w;
     struct lc_sm_read rd;
-    void *batch;
 };
 
 /* The readiness gate of every naming request: LC_ENOTREADY ("server is

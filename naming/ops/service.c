@@ -51,7 +51,7 @@ static int submit(struct lc_naming *n, const char *operation,
                   const Locus__Naming__ServiceMeta *meta, struct lc_op *op,
                   lc_op_cb cb, struct lc_err *e)
 {
-    struct lc_sm_write *w = lc_op_start(op, n, LC_OP_ERRORS_METADATA, cb);
+    struct lc_sm_write *w = lc_op_start(op, LC_OP_ERRORS_METADATA, cb);
     return lc_op_submitted(
         op,
         lc_entry_write_service_meta(n, operation, s->ns, s->group, s->name,

@@ -39,7 +39,7 @@ int lc_op_switch_update(struct lc_naming *n, const char *entry,
     if (debug) { /* SwitchManager.update(domain): this node only */
         return 0;
     }
-    w = lc_op_start(op, n, LC_OP_ERRORS_INSTANCE, cb);
+    w = lc_op_start(op, LC_OP_ERRORS_INSTANCE, cb);
     return lc_op_submitted(
         op, lc_entry_write_switch(n, entry, value, w, lc_op_written_cb()), e);
 }
