@@ -1,0 +1,1100 @@
+/*
+ * locus against the real Nacos Java client 2.4.3 (../shared/nacos-java): one
+ * JVM runs every scenario in order against one standalone locusd, each with
+ * its own clients, services and a time limit. The client speaks the Nacos 2.x
+ * gRPC protocol on the HTTP port + 1000; this program checks what it sees and,
+ * over plain HTTP (/nacos/v1/ns/instance/list), what the server holds.
+ *
+ *   java NacosCompat SERVER_ADDR WORK_DIR      run the scenarios
+ *   java NacosCompat child SERVER_ADDR SERVICE GROUP IP PORT
+ *                                              (the JVM the kill -9 scenario
+ *                                              starts and kills)
+ *
+ * Output, one line each: "RUN <scenario>", "PASS <scenario> (N ms)", "FAIL
+ * <scenario>: <reason>", "SKIP <scenario>: <why>", then "SUMMARY passed=N
+ * failed=M skipped=K". Exit status 1 when a scenario failed.
+ *
+ * The runner (test/compat-java/runner.c) owns locusd. A scenario asks it for
+ * something by printing "@@locusd <command>" and reading one line from stdin:
+ * "@@ok" or "@@fail <reason>". Commands: "restart" (SIGTERM, start again, wait
+ * until UP). stdin at EOF means the runner is gone: the JVM exits.
+ *
+ * Environment: JAVA_COMPAT_FILTER=regex runs only the scenarios whose name
+ * matches (the others print SKIP).
+ *
+ * Every instance is on 127.0.0.0/8. Every wait is bounded.
+ */
+
+import com.alibaba.nacos.api.NacosFactory;
+import com.alibaba.nacos.api.PropertyKeyConst;
+import com.alibaba.nacos.api.ability.constant.AbilityKey;
+import com.alibaba.nacos.api.naming.NamingService;
+import com.alibaba.nacos.api.naming.listener.Event;
+import com.alibaba.nacos.api.naming.listener.EventListener;
+import com.alibaba.nacos.api.naming.listener.NamingEvent;
+import com.alibaba.nacos.api.naming.pojo.Instance;
+import com.alibaba.nacos.api.naming.pojo.ListView;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
+import java.net.HttpURLConnection;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URL;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+public final class NacosCompat {
+
+    /* Waits: a push or a server-side change after an acknowledged request
+     * (locus pushes within well under a second; the client's own first push
+     * after a subscribe comes 500 ms late, as Nacos's). */
+    static final long CHANGE_MS = 8000;
+    /* A dead client JVM's instance gone and pushed (the kernel closes its
+     * TCP connection at once). */
+    static final long KILL_MS = 15000;
+    /* The client back after a locusd restart: its reconnect loop, then its
+     * redo task (every 3 s). */
+    static final long REDO_MS = 30000;
+    /* How long "no push" is watched for. */
+    static final long QUIET_MS = 2500;
+
+    static String serverAddr;
+    static String workDir;
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final AtomicInteger PORTS = new AtomicInteger(41000);
+    static final String RUN_ID = UUID.randomUUID().toString().substring(0, 8);
+
+    // ------------------------------------------------------------ failures
+
+    static final class Failure extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Failure(String message) {
+            super(message);
+        }
+    }
+
+    static void check(boolean ok, String fmt, Object... args) {
+        if (!ok) {
+            throw new Failure(String.format(fmt, args));
+        }
+    }
+
+    static String describe(Throwable e) {
+        if (e instanceof Failure) {
+            return e.getMessage();
+        }
+        StringWriter sw = new StringWriter();
+        e.printStackTrace(new PrintWriter(sw));
+        String[] lines = sw.toString().split("\n");
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < lines.length && i < 6; i++) {
+            b.append(i == 0 ? "" : " | ").append(lines[i].trim());
+        }
+        return b.toString();
+    }
+
+    // ------------------------------------------------------------ names
+
+    static String uniq(String prefix) {
+        return prefix + "-" + RUN_ID + "-" + UUID.randomUUID().toString().substring(0, 6);
+    }
+
+    static int nextPort() {
+        return PORTS.getAndIncrement();
+    }
+
+    static Instance inst(String ip, int port) {
+        Instance i = new Instance();
+        i.setIp(ip);
+        i.setPort(port);
+        i.setEphemeral(true);
+        return i;
+    }
+
+    static String addr(Instance i) {
+        return i.getIp() + ":" + i.getPort();
+    }
+
+    static Set<String> addrs(List<Instance> list) {
+        Set<String> s = new TreeSet<>();
+        for (Instance i : list) {
+            s.add(addr(i));
+        }
+        return s;
+    }
+
+    static Set<String> names(String... a) {
+        return new TreeSet<>(Arrays.asList(a));
+    }
+
+    static Set<String> set(Instance... a) {
+        Set<String> s = new TreeSet<>();
+        for (Instance i : a) {
+            s.add(addr(i));
+        }
+        return s;
+    }
+
+    static String show(List<Instance> list) {
+        if (list == null) {
+            return "(none)";
+        }
+        List<String> parts = new ArrayList<>();
+        for (Instance i : list) {
+            parts.add(addr(i) + "{healthy=" + i.isHealthy() + ",enabled=" + i.isEnabled()
+                    + ",ephemeral=" + i.isEphemeral() + ",cluster=" + i.getClusterName()
+                    + ",weight=" + i.getWeight() + ",metadata=" + i.getMetadata() + "}");
+        }
+        return parts.toString();
+    }
+
+    // ------------------------------------------------------------ clients
+
+    /* The clients and resources of one scenario, released when it ends. */
+    static final class Ctx implements AutoCloseable {
+        final List<NamingService> clients = new ArrayList<>();
+        final List<AutoCloseable> closers = new ArrayList<>();
+
+        NamingService client(String namespace) throws Exception {
+            Properties p = new Properties();
+            p.setProperty(PropertyKeyConst.SERVER_ADDR, serverAddr);
+            if (namespace != null) {
+                p.setProperty(PropertyKeyConst.NAMESPACE, namespace);
+            }
+            NamingService ns = NacosFactory.createNamingService(p);
+            clients.add(ns);
+            /* createNamingService does not fail when the gRPC connection
+             * does not come up (and getServerStatus says UP when HTTP
+             * answers); say so here rather than at the first call. */
+            waitFor("the client's gRPC connection up", 10000, () -> grpcUp(ns), up -> up);
+            return ns;
+        }
+
+        NamingService client() throws Exception {
+            return client(null);
+        }
+
+        void defer(AutoCloseable c) {
+            closers.add(c);
+        }
+
+        @Override
+        public void close() {
+            for (AutoCloseable c : closers) {
+                try {
+                    c.close();
+                } catch (Exception e) {
+                    /* best effort */
+                }
+            }
+            for (NamingService ns : clients) {
+                shutDown(ns);
+            }
+        }
+    }
+
+    /* NamingService.shutDown, bounded: a stuck shutdown must not stall the
+     * run. */
+    static void shutDown(NamingService ns) {
+        Thread t = new Thread(() -> {
+            try {
+                ns.shutDown();
+            } catch (Exception e) {
+                /* best effort */
+            }
+        }, "shutdown");
+        t.setDaemon(true);
+        t.start();
+        try {
+            t.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /* Whether the server announced supportPersistentInstanceByGrpc in its
+     * SetupAck, as the client decides it (NamingClientProxyDelegate routes
+     * persistent instances to gRPC only then, else to HTTP). */
+    static boolean persistentByGrpc(NamingService ns) throws Exception {
+        Object proxy = field(ns, "clientProxy");
+        Object grpc = field(proxy, "grpcClientProxy");
+        Method m = grpc.getClass().getMethod("isAbilitySupportedByServer", AbilityKey.class);
+        return (Boolean) m.invoke(grpc, AbilityKey.SERVER_SUPPORT_PERSISTENT_INSTANCE_BY_GRPC);
+    }
+
+    /* Whether the client's gRPC connection is up (its RpcClient running). */
+    static boolean grpcUp(NamingService ns) throws Exception {
+        Object grpc = field(field(ns, "clientProxy"), "grpcClientProxy");
+        return (Boolean) grpc.getClass().getMethod("serverHealthy").invoke(grpc);
+    }
+
+    static Object field(Object o, String name) throws Exception {
+        Field f = o.getClass().getDeclaredField(name);
+        f.setAccessible(true);
+        return f.get(o);
+    }
+
+    // ------------------------------------------------------------ waits
+
+    interface Probe<T> {
+        T get() throws Exception;
+    }
+
+    /* Poll @probe every 100 ms until @ok accepts its value (returned); on
+     * timeout fail with the last value or error seen. */
+    static <T> T waitFor(String what, long ms, Probe<T> probe, Predicate<T> ok)
+            throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
+        String seen = "(nothing yet)";
+        for (;;) {
+            try {
+                T v = probe.get();
+                if (ok.test(v)) {
+                    return v;
+                }
+                seen = String.valueOf(v);
+            } catch (Failure e) {
+                seen = e.getMessage();
+            } catch (Exception e) {
+                seen = "error: " + e;
+            }
+            if (System.nanoTime() >= end) {
+                throw new Failure(what + ": not within " + ms + " ms; last seen: " + seen);
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /* The instance lists a listener was given (NamingEvent), in order. */
+    static final class Pushes implements EventListener {
+        final String label;
+        final BlockingQueue<List<Instance>> queue = new LinkedBlockingQueue<>();
+        volatile List<Instance> last;
+
+        Pushes(String label) {
+            this.label = label;
+        }
+
+        @Override
+        public void onEvent(Event e) {
+            if (e instanceof NamingEvent) {
+                List<Instance> l = new ArrayList<>(((NamingEvent) e).getInstances());
+                last = l;
+                queue.add(l);
+            }
+        }
+
+        /* The first event (from now on, oldest first) whose instances are
+         * exactly @want (ip:port); fail after @ms with the last one seen. */
+        List<Instance> await(String what, long ms, Set<String> want) throws InterruptedException {
+            return await(what + " (want " + want + ")", ms, l -> addrs(l).equals(want));
+        }
+
+        List<Instance> await(String what, long ms, Predicate<List<Instance>> ok)
+                throws InterruptedException {
+            long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ms);
+            List<Instance> seen = last;
+            int n = 0;
+            for (;;) {
+                long left = end - System.nanoTime();
+                if (left <= 0) {
+                    throw new Failure(label + ": " + what + ": no such push within " + ms
+                            + " ms (" + n + " other pushes meanwhile); last pushed: " + show(seen));
+                }
+                List<Instance> l = queue.poll(left, TimeUnit.NANOSECONDS);
+                if (l == null) {
+                    continue;
+                }
+                seen = l;
+                if (ok.test(l)) {
+                    return l;
+                }
+                n++;
+            }
+        }
+
+        /* Forget the events so far. */
+        void drain() {
+            queue.clear();
+        }
+
+        void expectNone(String what, long ms) throws InterruptedException {
+            List<Instance> l = queue.poll(ms, TimeUnit.MILLISECONDS);
+            check(l == null, "%s: %s: a push came: %s", label, what, show(l));
+        }
+    }
+
+    // ------------------------------------------------------------ HTTP
+
+    static JsonNode httpJson(String method, String path, Map<String, String> params)
+            throws IOException {
+        StringBuilder q = new StringBuilder();
+        for (Map.Entry<String, String> e : params.entrySet()) {
+            q.append(q.length() == 0 ? "?" : "&")
+                    .append(URLEncoder.encode(e.getKey(), StandardCharsets.UTF_8)).append('=')
+                    .append(URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8));
+        }
+        URL url = new URL("http://" + serverAddr + path + q);
+        HttpURLConnection c = (HttpURLConnection) url.openConnection();
+        c.setRequestMethod(method);
+        c.setConnectTimeout(3000);
+        c.setReadTimeout(3000);
+        try {
+            int status = c.getResponseCode();
+            InputStream in = status < 400 ? c.getInputStream() : c.getErrorStream();
+            String body = in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            if (status != 200) {
+                throw new Failure(method + " " + url + " -> " + status + " " + body);
+            }
+            try {
+                return JSON.readTree(body);
+            } catch (IOException e) {
+                throw new Failure(method + " " + url + " -> not JSON: " + body);
+            }
+        } finally {
+            c.disconnect();
+        }
+    }
+
+    /* The hosts of GROUP@@service in @namespace as the server lists them
+     * (GET /nacos/v1/ns/instance/list, no client cache), by ip:port. */
+    static Map<String, JsonNode> httpHosts(String namespace, String group, String service)
+            throws IOException {
+        Map<String, String> p = new HashMap<>();
+        p.put("serviceName", group + "@@" + service);
+        p.put("namespaceId", namespace == null ? "public" : namespace);
+        JsonNode r = httpJson("GET", "/nacos/v1/ns/instance/list", p);
+        JsonNode hosts = r.get("hosts");
+        check(hosts != null && hosts.isArray(), "instance/list without hosts: %s", r);
+        Map<String, JsonNode> m = new HashMap<>();
+        for (JsonNode h : hosts) {
+            m.put(h.path("ip").asText() + ":" + h.path("port").asInt(), h);
+        }
+        return m;
+    }
+
+    static Set<String> httpAddrs(String namespace, String group, String service)
+            throws IOException {
+        return new TreeSet<>(httpHosts(namespace, group, service).keySet());
+    }
+
+    /* Wait until the server lists exactly @want for the service. */
+    static void serverHas(String what, long ms, String namespace, String group, String service,
+            Set<String> want) throws InterruptedException {
+        waitFor(what + ": server lists " + want + " in " + group + "@@" + service, ms,
+                () -> httpAddrs(namespace, group, service), want::equals);
+    }
+
+    // ------------------------------------------------------------ a listener socket
+
+    /* A TCP listener on 127.0.0.1 that accepts and closes, so locusd's TCP
+     * health check of a persistent instance there succeeds. */
+    static int liveListener(Ctx ctx) throws IOException {
+        ServerSocket ss = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
+        Thread t = new Thread(() -> {
+            while (!ss.isClosed()) {
+                try {
+                    ss.accept().close(); /* the check succeeded */
+                } catch (IOException e) {
+                    /* closed */
+                }
+            }
+        }, "live-" + ss.getLocalPort());
+        t.setDaemon(true);
+        t.start();
+        ctx.defer(ss);
+        return ss.getLocalPort();
+    }
+
+    // ------------------------------------------------------------ the runner
+
+    static final BlockingQueue<String> STDIN = new LinkedBlockingQueue<>();
+
+    /* Read stdin lines into STDIN; exit the JVM at EOF (the runner is gone). */
+    static void startStdinReader(boolean exitOnEof) {
+        Thread t = new Thread(() -> {
+            BufferedReader r = new BufferedReader(new InputStreamReader(System.in,
+                    StandardCharsets.UTF_8));
+            try {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    STDIN.add(line);
+                }
+            } catch (IOException e) {
+                /* treated as EOF */
+            }
+            if (exitOnEof) {
+                Runtime.getRuntime().halt(3);
+            }
+        }, "stdin");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    static void askRunner(String command, long ms) throws InterruptedException {
+        STDIN.clear();
+        System.out.println("@@locusd " + command);
+        System.out.flush();
+        String reply = STDIN.poll(ms, TimeUnit.MILLISECONDS);
+        check(reply != null, "runner: no answer to \"%s\" within %d ms", command, ms);
+        check(reply.equals("@@ok"), "runner: \"%s\" failed: %s", command, reply);
+    }
+
+    // ================================================================ scenarios
+
+    /* The connection: ServerCheck, ConnectionSetup, SetupAck with
+     * supportPersistentInstanceByGrpc; the client is UP. When this fails the
+     * other scenarios are not run (each would wait for a connection). */
+    static void connect(Ctx ctx) throws Exception {
+        NamingService c = ctx.client();
+        check(persistentByGrpc(c), "connected, but the client does not see "
+                + "supportPersistentInstanceByGrpc in SetupAck");
+    }
+
+    /* registerInstance / deregisterInstance of an ephemeral instance; the
+     * server holds it with the fields sent; another client reads it over
+     * gRPC; shutDown (the connection closed) removes what is left. */
+    static void ephemeral(Ctx ctx) throws Exception {
+        NamingService c = ctx.client();
+        NamingService q = ctx.client();
+        String svc = uniq("eph");
+        String g = "G-" + RUN_ID;
+        Instance a = inst("127.0.0.11", nextPort());
+        Map<String, String> meta = new HashMap<>();
+        meta.put("app", "compat");
+        meta.put("k", "v");
+        a.setMetadata(meta);
+        a.setWeight(2.5);
+        a.setClusterName("c1");
+
+        c.registerInstance(svc, g, a);
+        serverHas("after registerInstance", CHANGE_MS, null, g, svc, set(a));
+        JsonNode h = httpHosts(null, g, svc).get(addr(a));
+        check(h.path("ephemeral").asBoolean(false), "listed ephemeral=false: %s", h);
+        check(h.path("healthy").asBoolean(false), "listed unhealthy: %s", h);
+        check(h.path("enabled").asBoolean(false), "listed disabled: %s", h);
+        check(h.path("weight").asDouble() == 2.5, "listed weight not 2.5: %s", h);
+        check("c1".equals(h.path("clusterName").asText()), "listed cluster not c1: %s", h);
+        check("compat".equals(h.path("metadata").path("app").asText())
+                && "v".equals(h.path("metadata").path("k").asText()),
+                "listed metadata not {app=compat,k=v}: %s", h);
+
+        List<Instance> got = q.getAllInstances(svc, g, false);
+        check(addrs(got).equals(set(a)), "getAllInstances from another client: %s", show(got));
+        Instance ga = got.get(0);
+        check(ga.isEphemeral() && ga.isHealthy() && ga.isEnabled() && ga.getWeight() == 2.5
+                && "c1".equals(ga.getClusterName()) && meta.equals(ga.getMetadata()),
+                "getAllInstances: fields differ from what was registered: %s", show(got));
+
+        c.deregisterInstance(svc, g, a);
+        serverHas("after deregisterInstance", CHANGE_MS, null, g, svc, set());
+        got = q.getAllInstances(svc, g, false);
+        check(got.isEmpty(), "getAllInstances after deregister: %s", show(got));
+
+        /* The same client registers again, then closes its connection. */
+        Instance b = inst("127.0.0.12", nextPort());
+        c.registerInstance(svc, g, b);
+        serverHas("after the second registerInstance", CHANGE_MS, null, g, svc, set(b));
+        shutDown(c);
+        serverHas("after the registering client's shutDown", CHANGE_MS, null, g, svc, set());
+    }
+
+    /* One connection holds one publish per service: a second
+     * registerInstance of the same service replaces the first (Nacos 2.x). */
+    static void replace(Ctx ctx) throws Exception {
+        NamingService c = ctx.client();
+        String svc = uniq("repl");
+        String g = "G-" + RUN_ID;
+        Instance a = inst("127.0.0.13", nextPort());
+        Instance b = inst("127.0.0.14", nextPort());
+        c.registerInstance(svc, g, a);
+        serverHas("after register a", CHANGE_MS, null, g, svc, set(a));
+        c.registerInstance(svc, g, b);
+        serverHas("after register b on the same connection (replaces a)", CHANGE_MS, null, g, svc,
+                set(b));
+    }
+
+    /* batchRegisterInstance, batchDeregisterInstance of part of the batch
+     * (the client sends batchRegisterInstance with what remains). */
+    static void batch(Ctx ctx) throws Exception {
+        NamingService c = ctx.client();
+        NamingService q = ctx.client();
+        String svc = uniq("batch");
+        String g = "G-" + RUN_ID;
+        Instance a = inst("127.0.0.15", nextPort());
+        Instance b = inst("127.0.0.16", nextPort());
+        Instance d = inst("127.0.0.17", nextPort());
+        Map<String, String> meta = Collections.singletonMap("batch", "yes");
+        d.setMetadata(new HashMap<>(meta));
+
+        c.batchRegisterInstance(svc, g, Arrays.asList(a, b, d));
+        serverHas("after batchRegisterInstance", CHANGE_MS, null, g, svc, set(a, b, d));
+        JsonNode h = httpHosts(null, g, svc).get(addr(d));
+        check("yes".equals(h.path("metadata").path("batch").asText())
+                && h.path("ephemeral").asBoolean(false),
+                "batch instance listed as %s", h);
+        List<Instance> got = q.getAllInstances(svc, g, false);
+        check(addrs(got).equals(set(a, b, d)), "getAllInstances: %s", show(got));
+
+        c.batchDeregisterInstance(svc, g, Collections.singletonList(b));
+        serverHas("after batchDeregisterInstance of b", CHANGE_MS, null, g, svc, set(a, d));
+
+        shutDown(c);
+        serverHas("after the client's shutDown", CHANGE_MS, null, g, svc, set());
+    }
+
+    /* A persistent instance (ephemeral=false) over gRPC: the server must have
+     * announced supportPersistentInstanceByGrpc so the client sends
+     * PersistentInstanceRequest; the instance is stored through Raft, not
+     * bound to the connection: it outlives the client. */
+    static void persistent(Ctx ctx) throws Exception {
+        NamingService c = ctx.client();
+        check(persistentByGrpc(c), "the client does not see supportPersistentInstanceByGrpc in "
+                + "SetupAck: it would send persistent instances over HTTP");
+        String svc = uniq("pers");
+        String g = "G-" + RUN_ID;
+        Instance p = inst("127.0.0.1", liveListener(ctx));
+        p.setEphemeral(false);
+        p.setMetadata(new HashMap<>(Collections.singletonMap("kind", "persistent")));
+
+        c.registerInstance(svc, g, p);
+        serverHas("after registerInstance(persistent)", CHANGE_MS, null, g, svc, set(p));
+        JsonNode h = httpHosts(null, g, svc).get(addr(p));
+        check(!h.path("ephemeral").asBoolean(true), "listed ephemeral=true: %s", h);
+        check("persistent".equals(h.path("metadata").path("kind").asText()),
+                "listed metadata: %s", h);
+
+        NamingService q = ctx.client();
+        List<Instance> got = q.getAllInstances(svc, g, false);
+        check(addrs(got).equals(set(p)) && !got.get(0).isEphemeral(),
+                "getAllInstances: %s", show(got));
+
+        /* Not bound to the connection. */
+        shutDown(c);
+        Thread.sleep(QUIET_MS);
+        check(httpAddrs(null, g, svc).equals(set(p)),
+                "a persistent instance went away with its client's connection: %s",
+                httpAddrs(null, g, svc));
+
+        /* Deregistered by another client (clientId ip:port#false). */
+        q.deregisterInstance(svc, g, p);
+        serverHas("after deregisterInstance(persistent) from another client", CHANGE_MS, null, g,
+                svc, set());
+    }
+
+    /* getAllInstances and selectInstances(healthy) with clusters: a healthy,
+     * an unhealthy and a disabled instance from three connections. */
+    static void select(Ctx ctx) throws Exception {
+        String svc = uniq("sel");
+        String g = "G-" + RUN_ID;
+        Instance a = inst("127.0.0.21", nextPort());
+        a.setClusterName("c1");
+        Instance b = inst("127.0.0.22", nextPort());
+        b.setClusterName("c2");
+        b.setHealthy(false);
+        Instance d = inst("127.0.0.23", nextPort());
+        d.setClusterName("c1");
+        d.setEnabled(false);
+        ctx.client().registerInstance(svc, g, a);
+        ctx.client().registerInstance(svc, g, b);
+        ctx.client().registerInstance(svc, g, d);
+        serverHas("after three registrations", CHANGE_MS, null, g, svc, set(a, b, d));
+        JsonNode hb = httpHosts(null, g, svc).get(addr(b));
+        check(!hb.path("healthy").asBoolean(true), "registered healthy=false, listed %s", hb);
+
+        NamingService q = ctx.client();
+        List<Instance> got = q.getAllInstances(svc, g, false);
+        check(addrs(got).equals(set(a, b, d)), "getAllInstances: %s", show(got));
+        for (Instance i : got) {
+            boolean healthy = !addr(i).equals(addr(b));
+            boolean enabled = !addr(i).equals(addr(d));
+            check(i.isHealthy() == healthy && i.isEnabled() == enabled,
+                    "getAllInstances: health or enabled wrong: %s", show(got));
+        }
+        got = q.selectInstances(svc, g, true, false);
+        check(addrs(got).equals(set(a)), "selectInstances(healthy=true): %s", show(got));
+        got = q.selectInstances(svc, g, false, false);
+        check(addrs(got).equals(set(b)), "selectInstances(healthy=false): %s", show(got));
+        got = q.getAllInstances(svc, g, Collections.singletonList("c1"), false);
+        check(addrs(got).equals(set(a, d)), "getAllInstances(clusters=[c1]): %s", show(got));
+        got = q.getAllInstances(svc, g, Arrays.asList("c2", "nope"), false);
+        check(addrs(got).equals(set(b)), "getAllInstances(clusters=[c2,nope]): %s", show(got));
+        got = q.selectInstances(svc, g, Collections.singletonList("c1"), true, false);
+        check(addrs(got).equals(set(a)), "selectInstances(clusters=[c1], healthy): %s",
+                show(got));
+        got = q.getAllInstances(uniq("none"), g, false);
+        check(got.isEmpty(), "getAllInstances of a service that does not exist: %s", show(got));
+
+        /* subscribe=true: the same list through a subscription. */
+        got = q.getAllInstances(svc, g, true);
+        check(addrs(got).equals(set(a, b, d)), "getAllInstances(subscribe=true): %s", show(got));
+    }
+
+    /* subscribe: a push for every change (register from two connections,
+     * deregister, a metadata update), then unsubscribe: no more. */
+    static void subscribe(Ctx ctx) throws Exception {
+        NamingService s = ctx.client();
+        NamingService w1 = ctx.client();
+        NamingService w2 = ctx.client();
+        String svc = uniq("sub");
+        String g = "G-" + RUN_ID;
+        Pushes p = new Pushes("subscriber");
+        s.subscribe(svc, g, p);
+
+        Instance a = inst("127.0.0.31", nextPort());
+        Instance b = inst("127.0.0.32", nextPort());
+        w1.registerInstance(svc, g, a);
+        p.await("register a", CHANGE_MS, set(a));
+        w2.registerInstance(svc, g, b);
+        p.await("register b", CHANGE_MS, set(a, b));
+        w1.deregisterInstance(svc, g, a);
+        p.await("deregister a", CHANGE_MS, set(b));
+
+        /* Same ip:port again with new metadata: the push carries it. */
+        Instance b2 = inst(b.getIp(), b.getPort());
+        b2.setMetadata(new HashMap<>(Collections.singletonMap("version", "2")));
+        w2.registerInstance(svc, g, b2);
+        List<Instance> l = p.await("metadata of b updated", CHANGE_MS,
+                x -> addrs(x).equals(set(b)) && "2".equals(x.get(0).getMetadata().get("version")));
+        check(l.size() == 1, "pushed %s", show(l));
+
+        /* The client's cache follows the pushes. */
+        List<Instance> cached = s.getAllInstances(svc, g);
+        check(addrs(cached).equals(set(b)), "subscriber's getAllInstances (cache): %s",
+                show(cached));
+
+        w2.deregisterInstance(svc, g, b2);
+        p.await("deregister b (empty list)", CHANGE_MS, set());
+
+        s.unsubscribe(svc, g, p);
+        p.drain();
+        w1.registerInstance(svc, g, a);
+        serverHas("register a after unsubscribe", CHANGE_MS, null, g, svc, set(a));
+        p.expectNone("after unsubscribe", QUIET_MS);
+    }
+
+    /* Two subscribers of one service on two connections, one with a
+     * cluster filter: each is pushed only its clusters. (One connection
+     * holds one subscription per service in Nacos: two filters of one
+     * service on one client would share a subscriber.) */
+    static void subscribeClusters(Ctx ctx) throws Exception {
+        NamingService s1 = ctx.client();
+        NamingService s2 = ctx.client();
+        NamingService w1 = ctx.client();
+        NamingService w2 = ctx.client();
+        String svc = uniq("subc");
+        String g = "G-" + RUN_ID;
+        Pushes all = new Pushes("subscriber(all clusters)");
+        Pushes c1 = new Pushes("subscriber(clusters=[c1])");
+        s1.subscribe(svc, g, all);
+        s2.subscribe(svc, g, Collections.singletonList("c1"), c1);
+        Instance a = inst("127.0.0.33", nextPort());
+        a.setClusterName("c1");
+        Instance b = inst("127.0.0.34", nextPort());
+        b.setClusterName("c2");
+        w1.registerInstance(svc, g, a);
+        w2.registerInstance(svc, g, b);
+        all.await("register a (c1) and b (c2)", CHANGE_MS, set(a, b));
+        c1.await("register a (c1) and b (c2)", CHANGE_MS, set(a));
+    }
+
+    /* The server lists the gRPC subscriber (GET /nacos/v1/ns/service/
+     * subscribers, as Nacos 2.x's SubscribeManager), and not after
+     * unsubscribe. */
+    static void subscribersHttp(Ctx ctx) throws Exception {
+        NamingService s = ctx.client();
+        String svc = uniq("subs");
+        String g = "G-" + RUN_ID;
+        Pushes p = new Pushes("subscriber");
+        s.subscribe(svc, g, p);
+        Map<String, String> params = new HashMap<>();
+        params.put("serviceName", svc);
+        params.put("groupName", g);
+        params.put("namespaceId", "public");
+        waitFor("subscribers lists the gRPC subscriber", CHANGE_MS,
+                () -> httpJson("GET", "/nacos/v1/ns/service/subscribers", params),
+                r -> r.path("count").asInt() == 1);
+        s.unsubscribe(svc, g, p);
+        waitFor("subscribers empty after unsubscribe", CHANGE_MS,
+                () -> httpJson("GET", "/nacos/v1/ns/service/subscribers", params),
+                r -> r.path("count").asInt() == 0);
+    }
+
+    /* getServicesOfServer(pageNo, pageSize, group): count, paging, bare
+     * names, only the group asked for. */
+    static void serviceList(Ctx ctx) throws Exception {
+        NamingService c = ctx.client();
+        String g = uniq("GL");
+        String other = uniq("GO");
+        Set<String> want = names(uniq("s1"), uniq("s2"), uniq("s3"));
+        for (String svc : want) {
+            c.registerInstance(svc, g, inst("127.0.0.41", nextPort()));
+        }
+        c.registerInstance(uniq("o1"), other, inst("127.0.0.42", nextPort()));
+        ListView<String> p1 = c.getServicesOfServer(1, 2, g);
+        ListView<String> p2 = c.getServicesOfServer(1 + 1, 2, g);
+        check(p1.getCount() == 3, "getServicesOfServer(1, 2, group).count = %d (data %s), want 3",
+                p1.getCount(), p1.getData());
+        check(p1.getData().size() == 2, "page 1 of size 2: %s", p1.getData());
+        check(p2.getData().size() == 1, "page 2 of size 2: %s", p2.getData());
+        Set<String> got = new TreeSet<>(p1.getData());
+        got.addAll(p2.getData());
+        check(got.equals(want), "pages 1 and 2: %s + %s, want %s", p1.getData(), p2.getData(),
+                want);
+        ListView<String> one = c.getServicesOfServer(1, 10, other);
+        check(one.getCount() == 1 && one.getData().size() == 1
+                && one.getData().get(0).startsWith("o1-"),
+                "the other group: %d %s", one.getCount(), one.getData());
+        ListView<String> none = c.getServicesOfServer(1, 10, uniq("GN"));
+        check(none.getCount() == 0 && none.getData().isEmpty(),
+                "a group without services: %d %s", none.getCount(), none.getData());
+    }
+
+    /* Two namespaces do not see each other; nor do two groups; a subscriber
+     * in one namespace is not pushed another's change. */
+    static void namespaces(Ctx ctx) throws Exception {
+        String nsA = uniq("ns-a");
+        String nsB = uniq("ns-b");
+        NamingService a = ctx.client(nsA);
+        NamingService b = ctx.client(nsB);
+        NamingService pub = ctx.client();
+        String svc = uniq("nssvc");
+        String g1 = "G1-" + RUN_ID;
+        String g2 = "G2-" + RUN_ID;
+        Pushes pb = new Pushes("subscriber in " + nsB);
+        b.subscribe(svc, g1, pb);
+        /* The subscribe's own answer (no instances) is the first event. */
+        pb.await("the subscription's first event", CHANGE_MS, set());
+
+        Instance ia = inst("127.0.0.51", nextPort());
+        Instance ib = inst("127.0.0.52", nextPort());
+        Instance ia2 = inst("127.0.0.53", nextPort());
+        a.registerInstance(svc, g1, ia);
+        a.registerInstance(svc, g2, ia2);
+        serverHas(nsA + "/" + g1, CHANGE_MS, nsA, g1, svc, set(ia));
+        serverHas(nsA + "/" + g2, CHANGE_MS, nsA, g2, svc, set(ia2));
+        serverHas(nsB + " before its registration", CHANGE_MS, nsB, g1, svc, set());
+        pb.expectNone("a registration in " + nsA, QUIET_MS);
+        b.registerInstance(svc, g1, ib);
+        pb.await("registration in its own namespace", CHANGE_MS, set(ib));
+        serverHas(nsB + "/" + g1, CHANGE_MS, nsB, g1, svc, set(ib));
+        serverHas("public/" + g1, CHANGE_MS, null, g1, svc, set());
+
+        List<Instance> got = a.getAllInstances(svc, g1, false);
+        check(addrs(got).equals(set(ia)), "%s getAllInstances %s: %s", nsA, g1, show(got));
+        got = a.getAllInstances(svc, g2, false);
+        check(addrs(got).equals(set(ia2)), "%s getAllInstances %s: %s", nsA, g2, show(got));
+        got = b.getAllInstances(svc, g1, false);
+        check(addrs(got).equals(set(ib)), "%s getAllInstances %s: %s", nsB, g1, show(got));
+        got = b.getAllInstances(svc, g2, false);
+        check(got.isEmpty(), "%s getAllInstances %s: %s", nsB, g2, show(got));
+        got = pub.getAllInstances(svc, g1, false);
+        check(got.isEmpty(), "public getAllInstances %s: %s", g1, show(got));
+
+        ListView<String> la = a.getServicesOfServer(1, 10, g1);
+        check(la.getCount() == 1 && la.getData().equals(Collections.singletonList(svc)),
+                "%s getServicesOfServer(%s): %d %s", nsA, g1, la.getCount(), la.getData());
+        ListView<String> lp = pub.getServicesOfServer(1, 10, g1);
+        check(!lp.getData().contains(svc), "public getServicesOfServer(%s) lists %s's %s: %s",
+                g1, nsA, svc, lp.getData());
+    }
+
+    /* A client JVM killed with -9: its TCP connection closes, the server
+     * removes its instance and pushes the change to a subscriber. */
+    static void killedClient(Ctx ctx) throws Exception {
+        NamingService s = ctx.client();
+        String svc = uniq("kill");
+        String g = "G-" + RUN_ID;
+        Pushes p = new Pushes("subscriber");
+        s.subscribe(svc, g, p);
+        Instance mine = inst("127.0.0.61", nextPort());
+        Instance theirs = inst("127.0.0.62", nextPort());
+        ctx.client().registerInstance(svc, g, mine);
+        p.await("own instance", CHANGE_MS, set(mine));
+
+        Process child = startChild(svc, g, theirs);
+        ctx.defer(child::destroyForcibly);
+        BlockingQueue<String> out = new LinkedBlockingQueue<>();
+        List<String> outLog = Collections.synchronizedList(new ArrayList<>());
+        Thread reader = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(
+                    child.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    outLog.add(line);
+                    out.add(line);
+                }
+            } catch (IOException e) {
+                /* child gone */
+            }
+        }, "child-out");
+        reader.setDaemon(true);
+        reader.start();
+        long end = System.currentTimeMillis() + 30000;
+        for (;;) {
+            String line = out.poll(Math.max(1, end - System.currentTimeMillis()),
+                    TimeUnit.MILLISECONDS);
+            if (line != null && line.equals("READY")) {
+                break;
+            }
+            check(line == null || !line.startsWith("ERROR"), "child JVM: %s", line);
+            check(child.isAlive() || !out.isEmpty(), "child JVM exited (%s): %s",
+                    child.isAlive() ? "?" : child.exitValue(), outLog);
+            check(System.currentTimeMillis() < end, "child JVM not READY within 30 s: %s",
+                    outLog);
+        }
+        p.await("the child JVM's instance", CHANGE_MS, set(mine, theirs));
+        serverHas("child registered", CHANGE_MS, null, g, svc, set(mine, theirs));
+
+        long t0 = System.currentTimeMillis();
+        child.destroyForcibly(); /* SIGKILL */
+        check(child.waitFor(5, TimeUnit.SECONDS), "child JVM still alive 5 s after SIGKILL");
+        p.await("the killed JVM's instance removed", KILL_MS, set(mine));
+        long ms = System.currentTimeMillis() - t0;
+        serverHas("after kill -9", CHANGE_MS, null, g, svc, set(mine));
+        System.out.println("  (kill -9 to push of the removal: " + ms + " ms)");
+    }
+
+    static Process startChild(String svc, String g, Instance i) throws IOException {
+        String java = ProcessHandle.current().info().command()
+                .orElse(System.getProperty("java.home") + "/bin/java");
+        File dir = new File(workDir, "jvm-child");
+        new File(dir, "home").mkdirs();
+        List<String> cmd = new ArrayList<>(Arrays.asList(java,
+                "-cp", System.getProperty("java.class.path"),
+                "-Duser.home=" + new File(dir, "home"),
+                "-DJM.LOG.PATH=" + new File(dir, "logs"),
+                "-DJM.SNAPSHOT.PATH=" + new File(dir, "snapshot"),
+                "-Dorg.slf4j.simpleLogger.logFile=" + new File(dir, "client.log"),
+                "-Dorg.slf4j.simpleLogger.showDateTime=true",
+                "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
+                "NacosCompat", "child", serverAddr, svc, g, i.getIp(),
+                String.valueOf(i.getPort())));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.redirectError(ProcessBuilder.Redirect.appendTo(new File(dir, "stderr.log")));
+        return pb.start();
+    }
+
+    /* locusd restarted: every client reconnects; its redo registers its
+     * instance again and subscribes again (pushes resume); the persistent
+     * instance was kept by Raft. */
+    static void restart(Ctx ctx) throws Exception {
+        NamingService s = ctx.client();
+        NamingService w = ctx.client();
+        NamingService pw = ctx.client();
+        String svc = uniq("restart");
+        String psvc = uniq("restart-p");
+        String g = "G-" + RUN_ID;
+        Pushes p = new Pushes("subscriber");
+        s.subscribe(svc, g, p);
+        Instance e = inst("127.0.0.71", nextPort());
+        w.registerInstance(svc, g, e);
+        p.await("before the restart", CHANGE_MS, set(e));
+        Instance pers = inst("127.0.0.1", liveListener(ctx));
+        pers.setEphemeral(false);
+        pw.registerInstance(psvc, g, pers);
+        serverHas("persistent before the restart", CHANGE_MS, null, g, psvc, set(pers));
+
+        askRunner("restart", 60000);
+
+        serverHas("after the restart (the writer's redo)", REDO_MS, null, g, svc, set(e));
+        serverHas("persistent after the restart", CHANGE_MS, null, g, psvc, set(pers));
+        waitFor("the subscriber's gRPC connection up again", REDO_MS, () -> grpcUp(s),
+                up -> up);
+
+        /* A change after the restart reaches the subscriber: its redo
+         * subscribed again. */
+        NamingService w2 = ctx.client();
+        Instance f = inst("127.0.0.72", nextPort());
+        w2.registerInstance(svc, g, f);
+        p.await("a registration after the restart", REDO_MS, set(e, f));
+        w.deregisterInstance(svc, g, e);
+        p.await("a deregistration after the restart", CHANGE_MS, set(f));
+        pw.deregisterInstance(psvc, g, pers);
+        serverHas("persistent deregistered after the restart", CHANGE_MS, null, g, psvc, set());
+    }
+
+    // ================================================================ main
+
+    interface Body {
+        void run(Ctx ctx) throws Exception;
+    }
+
+    static final class Scenario {
+        final String name;
+        final long ms;
+        final Body body;
+
+        Scenario(String name, long ms, Body body) {
+            this.name = name;
+            this.ms = ms;
+            this.body = body;
+        }
+    }
+
+    static List<Scenario> scenarios() {
+        return Arrays.asList(
+                new Scenario("connect: ServerCheck, ConnectionSetup, SetupAck", 20000,
+                        NacosCompat::connect),
+                new Scenario("ephemeral register, list, deregister, shutDown", 40000,
+                        NacosCompat::ephemeral),
+                new Scenario("ephemeral register twice on one connection replaces", 30000,
+                        NacosCompat::replace),
+                new Scenario("batchRegisterInstance, batchDeregisterInstance", 30000,
+                        NacosCompat::batch),
+                new Scenario("persistent instance over gRPC", 30000, NacosCompat::persistent),
+                new Scenario("getAllInstances, selectInstances(healthy), clusters", 30000,
+                        NacosCompat::select),
+                new Scenario("subscribe: a push per change; unsubscribe: none", 40000,
+                        NacosCompat::subscribe),
+                new Scenario("subscribe with clusters", 30000, NacosCompat::subscribeClusters),
+                new Scenario("HTTP service/subscribers lists gRPC subscribers", 30000,
+                        NacosCompat::subscribersHttp),
+                new Scenario("getServicesOfServer(pageNo, pageSize, group)", 30000,
+                        NacosCompat::serviceList),
+                new Scenario("namespaces and groups are separate", 30000,
+                        NacosCompat::namespaces),
+                new Scenario("client JVM killed with -9: removal pushed", 60000,
+                        NacosCompat::killedClient),
+                new Scenario("locusd restarted: reconnect, redo, pushes resume", 90000,
+                        NacosCompat::restart));
+    }
+
+    /* Run @s in its own thread, bounded by its time limit; return null when
+     * it passed, else why not. A thread stuck past the limit is left behind
+     * (a daemon): the JVM exits at the end anyway. */
+    static String runOne(Scenario s) {
+        FutureTask<Void> task = new FutureTask<>(() -> {
+            try (Ctx ctx = new Ctx()) {
+                s.body.run(ctx);
+            }
+            return null;
+        });
+        Thread t = new Thread(task, "scenario");
+        t.setDaemon(true);
+        t.start();
+        try {
+            task.get(s.ms, TimeUnit.MILLISECONDS);
+            return null;
+        } catch (TimeoutException e) {
+            StackTraceElement[] st = t.getStackTrace();
+            StringBuilder where = new StringBuilder();
+            for (int i = 0; i < st.length && where.length() < 400; i++) {
+                if (st[i].getClassName().startsWith("NacosCompat")) {
+                    where.append(" at ").append(st[i]);
+                }
+            }
+            task.cancel(true);
+            return "did not finish within " + s.ms + " ms;" + where;
+        } catch (ExecutionException e) {
+            return describe(e.getCause());
+        } catch (InterruptedException e) {
+            return "interrupted";
+        }
+    }
+
+    /* The JVM the kill -9 scenario starts: registers one ephemeral instance,
+     * prints READY, waits until killed (or until its stdin closes: the parent
+     * is gone). */
+    static void child(String[] args) throws Exception {
+        serverAddr = args[1];
+        startStdinReader(true);
+        try {
+            Properties p = new Properties();
+            p.setProperty(PropertyKeyConst.SERVER_ADDR, serverAddr);
+            NamingService ns = NacosFactory.createNamingService(p);
+            ns.registerInstance(args[2], args[3], inst(args[4], Integer.parseInt(args[5])));
+        } catch (Exception e) {
+            System.out.println("ERROR " + describe(e));
+            System.out.flush();
+            Runtime.getRuntime().halt(1);
+        }
+        System.out.println("READY");
+        System.out.flush();
+        Thread.sleep(Long.MAX_VALUE);
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length == 6 && args[0].equals("child")) {
+            child(args);
+            return;
+        }
+        if (args.length != 2) {
+            System.err.println("usage: java NacosCompat SERVER_ADDR WORK_DIR");
+            System.exit(2);
+        }
+        serverAddr = args[0];
+        workDir = args[1];
+        startStdinReader(true);
+        String filter = System.getenv("JAVA_COMPAT_FILTER");
+        Pattern only = filter == null || filter.isEmpty() ? null : Pattern.compile(filter);
+        int passed = 0;
+        int failed = 0;
+        int skipped = 0;
+        String cannot = null;
+        for (Scenario s : scenarios()) {
+            if (cannot != null) {
+                System.out.println("FAIL " + s.name + ": not run: " + cannot);
+                failed++;
+                continue;
+            }
+            if (only != null && !only.matcher(s.name).find() && !s.name.startsWith("connect")) {
+                System.out.println("SKIP " + s.name + ": JAVA_COMPAT_FILTER=" + filter);
+                skipped++;
+                continue;
+            }
+            System.out.println("RUN " + s.name);
+            System.out.flush();
+            long t0 = System.currentTimeMillis();
+            String why = runOne(s);
+            long ms = System.currentTimeMillis() - t0;
+            if (why == null) {
+                System.out.println("PASS " + s.name + " (" + ms + " ms)");
+                passed++;
+            } else {
+                System.out.println("FAIL " + s.name + ": " + why.replace('\n', ' ') + " ("
+                        + ms + " ms)");
+                failed++;
+                if (s.name.startsWith("connect")) {
+                    cannot = "the client could not connect";
+                }
+            }
+            System.out.flush();
+        }
+        System.out.println("SUMMARY passed=" + passed + " failed=" + failed + " skipped="
+                + skipped);
+        System.out.flush();
+        Runtime.getRuntime().halt(failed > 0 ? 1 : 0);
+    }
+}
