@@ -87,6 +87,9 @@ public final class NacosCompat {
     static final long REDO_MS = 30000;
     /* How long "no push" is watched for. */
     static final long QUIET_MS = 2500;
+    /* A persistent instance's health change (TCP checks every 2-7 s, as
+     * Nacos's). */
+    static final long HEALTH_MS = 20000;
 
     static String serverAddr;
     static String workDir;
@@ -259,10 +262,27 @@ public final class NacosCompat {
         return (Boolean) grpc.getClass().getMethod("serverHealthy").invoke(grpc);
     }
 
+    /* The client's current gRPC connection id (RpcClient.currentConnection),
+     * or null. */
+    static String connectionId(NamingService ns) throws Exception {
+        Object rpc = field(field(field(ns, "clientProxy"), "grpcClientProxy"), "rpcClient");
+        Object conn = field(rpc, "currentConnection");
+        return conn == null ? null
+                : (String) conn.getClass().getMethod("getConnectionId").invoke(conn);
+    }
+
+    /* Field @name of @o, declared in its class or a superclass. */
     static Object field(Object o, String name) throws Exception {
-        Field f = o.getClass().getDeclaredField(name);
-        f.setAccessible(true);
-        return f.get(o);
+        for (Class<?> c = o.getClass(); c != null; c = c.getSuperclass()) {
+            try {
+                Field f = c.getDeclaredField(name);
+                f.setAccessible(true);
+                return f.get(o);
+            } catch (NoSuchFieldException e) {
+                /* look in the superclass */
+            }
+        }
+        throw new NoSuchFieldException(o.getClass().getName() + "." + name);
     }
 
     // ------------------------------------------------------------ waits
@@ -480,6 +500,118 @@ public final class NacosCompat {
         NamingService c = ctx.client();
         check(persistentByGrpc(c), "connected, but the client does not see "
                 + "supportPersistentInstanceByGrpc in SetupAck");
+        /* The instance the "no beats" scenario looks at near the end. */
+        keeper = ctx.client();
+        ctx.clients.remove(keeper);
+        keeperId = connectionId(keeper);
+        keeperSvc = uniq("keep");
+        keeperInst = inst("127.0.0.81", nextPort());
+        keeper.registerInstance(keeperSvc, "G-" + RUN_ID, keeperInst);
+        keeperSince = System.currentTimeMillis();
+    }
+
+    static NamingService keeper;
+    static String keeperId;
+    static String keeperSvc;
+    static Instance keeperInst;
+    static long keeperSince;
+
+    /* An instance over gRPC lives as long as its connection: no beats, yet
+     * still listed and healthy after the beat timeout (15 s) and the delete
+     * timeout (30 s); the connection (kept up by the client's idle
+     * HealthCheckRequest) never changed. */
+    static void noBeats(Ctx ctx) throws Exception {
+        check(keeper != null, "not registered (the connect scenario did not get that far)");
+        long wait = keeperSince + 32000 - System.currentTimeMillis();
+        if (wait > 0) {
+            Thread.sleep(wait);
+        }
+        String g = "G-" + RUN_ID;
+        Map<String, JsonNode> hosts = httpHosts(null, g, keeperSvc);
+        JsonNode h = hosts.get(addr(keeperInst));
+        check(h != null, "%s gone %d ms after registration: %s", addr(keeperInst),
+                System.currentTimeMillis() - keeperSince, hosts.keySet());
+        check(h.path("healthy").asBoolean(false), "unhealthy %d ms after registration: %s",
+                System.currentTimeMillis() - keeperSince, h);
+        String id = connectionId(keeper);
+        check(keeperId != null && keeperId.equals(id),
+                "the connection changed meanwhile (reconnected): %s, then %s", keeperId, id);
+        shutDown(keeper);
+        keeper = null;
+        serverHas("after the keeper's shutDown", CHANGE_MS, null, g, keeperSvc, set());
+    }
+
+    /* operator/metrics counts connection clients (connectionBasedClientCount)
+     * as they come and go. */
+    static void metrics(Ctx ctx) throws Exception {
+        Map<String, String> p = new HashMap<>();
+        p.put("onlyStatus", "false");
+        Probe<Integer> count = () -> {
+            JsonNode m = httpJson("GET", "/nacos/v1/ns/operator/metrics", p);
+            JsonNode v = m.get("connectionBasedClientCount");
+            check(v != null && v.isInt(), "no connectionBasedClientCount: %s", m);
+            return v.asInt();
+        };
+        /* The previous scenario's connections are gone once the count holds
+         * still. */
+        int[] prev = {-1};
+        int base = waitFor("connectionBasedClientCount settles", CHANGE_MS, () -> {
+            Thread.sleep(300);
+            return count.get();
+        }, v -> {
+            boolean same = v == prev[0];
+            prev[0] = v;
+            return same;
+        });
+        NamingService a = ctx.client();
+        NamingService b = ctx.client();
+        waitFor("two clients more than " + base, CHANGE_MS, count, v -> v == base + 2);
+        shutDown(a);
+        shutDown(b);
+        waitFor("back to " + base + " after their shutDown", CHANGE_MS, count, v -> v == base);
+    }
+
+    /* A persistent instance's health, checked by the server over TCP, is
+     * pushed: unhealthy when its port refuses, healthy again when it
+     * listens. */
+    static void persistentHealth(Ctx ctx) throws Exception {
+        NamingService s = ctx.client();
+        NamingService w = ctx.client();
+        String svc = uniq("health");
+        String g = "G-" + RUN_ID;
+        Pushes p = new Pushes("subscriber");
+        s.subscribe(svc, g, p);
+        int port;
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            port = probe.getLocalPort(); /* refused once closed */
+        }
+        Instance i = inst("127.0.0.1", port);
+        i.setEphemeral(false);
+        w.registerInstance(svc, g, i);
+        p.await("registered", CHANGE_MS, set(i));
+        List<Instance> l = p.await("turned unhealthy (its port refuses)", HEALTH_MS,
+                x -> addrs(x).equals(set(i)) && !x.get(0).isHealthy());
+        check(s.selectInstances(svc, g, true).isEmpty(),
+                "selectInstances(healthy) from the subscriber's cache: %s", show(l));
+        ServerSocket ss = new ServerSocket();
+        ss.setReuseAddress(true);
+        ss.bind(new java.net.InetSocketAddress("127.0.0.1", port), 50);
+        ctx.defer(ss);
+        Thread t = new Thread(() -> {
+            while (!ss.isClosed()) {
+                try {
+                    ss.accept().close();
+                } catch (IOException e) {
+                    /* closed */
+                }
+            }
+        }, "live-" + port);
+        t.setDaemon(true);
+        t.start();
+        p.await("healthy again (its port listens)", HEALTH_MS,
+                x -> addrs(x).equals(set(i)) && x.get(0).isHealthy());
+        w.deregisterInstance(svc, g, i);
+        p.await("deregistered", CHANGE_MS, set());
     }
 
     /* registerInstance / deregisterInstance of an ephemeral instance; the
@@ -808,8 +940,8 @@ public final class NacosCompat {
         String g2 = "G2-" + RUN_ID;
         Pushes pb = new Pushes("subscriber in " + nsB);
         b.subscribe(svc, g1, pb);
-        /* The subscribe's own answer (no instances) is the first event. */
-        pb.await("the subscription's first event", CHANGE_MS, set());
+        /* (The subscription's answer holds no instance: the client makes no
+         * event of it, 2.4's InstancesDiff has nothing added.) */
 
         Instance ia = inst("127.0.0.51", nextPort());
         Instance ib = inst("127.0.0.52", nextPort());
@@ -999,8 +1131,14 @@ public final class NacosCompat {
                         NacosCompat::serviceList),
                 new Scenario("namespaces and groups are separate", 30000,
                         NacosCompat::namespaces),
+                new Scenario("persistent instance health changes pushed", 50000,
+                        NacosCompat::persistentHealth),
+                new Scenario("operator/metrics counts gRPC connections", 30000,
+                        NacosCompat::metrics),
                 new Scenario("client JVM killed with -9: removal pushed", 60000,
                         NacosCompat::killedClient),
+                new Scenario("gRPC instance without beats outlives the beat timeouts", 50000,
+                        NacosCompat::noBeats),
                 new Scenario("locusd restarted: reconnect, redo, pushes resume", 90000,
                         NacosCompat::restart));
     }
