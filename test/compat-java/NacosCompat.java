@@ -379,6 +379,17 @@ public final class NacosCompat {
 
     static JsonNode httpJson(String method, String path, Map<String, String> params)
             throws IOException {
+        String body = httpText(method, path, params);
+        try {
+            return JSON.readTree(body);
+        } catch (IOException e) {
+            throw new Failure(method + " " + path + " " + params + " -> not JSON: " + body);
+        }
+    }
+
+    /* The body of a 200 answer; fails with the status and body otherwise. */
+    static String httpText(String method, String path, Map<String, String> params)
+            throws IOException {
         StringBuilder q = new StringBuilder();
         for (Map.Entry<String, String> e : params.entrySet()) {
             q.append(q.length() == 0 ? "?" : "&")
@@ -397,11 +408,7 @@ public final class NacosCompat {
             if (status != 200) {
                 throw new Failure(method + " " + url + " -> " + status + " " + body);
             }
-            try {
-                return JSON.readTree(body);
-            } catch (IOException e) {
-                throw new Failure(method + " " + url + " -> not JSON: " + body);
-            }
+            return body;
         } finally {
             c.disconnect();
         }
@@ -539,6 +546,93 @@ public final class NacosCompat {
         shutDown(keeper);
         keeper = null;
         serverHas("after the keeper's shutDown", CHANGE_MS, null, g, keeperSvc, set());
+    }
+
+    /* ConnectResetRequest through the admin API (GET /nacos/v2/core/loader/
+     * reloadClient): each client reconnects on a new connection; its redo
+     * registers its instance and subscribes again. */
+    static void connectReset(Ctx ctx) throws Exception {
+        NamingService s = ctx.client();
+        NamingService w = ctx.client();
+        String svc = uniq("reset");
+        String g = "G-" + RUN_ID;
+        Pushes p = new Pushes("subscriber");
+        s.subscribe(svc, g, p);
+        Instance e = inst("127.0.0.91", nextPort());
+        w.registerInstance(svc, g, e);
+        p.await("registered", CHANGE_MS, set(e));
+
+        for (NamingService c : Arrays.asList(w, s)) {
+            String label = c == w ? "the writer" : "the subscriber";
+            String id = connectionId(c);
+            JsonNode current = httpJson("GET", "/nacos/v2/core/loader/current",
+                    Collections.emptyMap());
+            check(current.has(id), "loader/current does not list %s's connection %s: %s", label,
+                    id, current.fieldNames().hasNext() ? current.toString() : "{}");
+            String r = httpText("GET", "/nacos/v2/core/loader/reloadClient",
+                    Collections.singletonMap("connectionId", id));
+            check("success".equals(r.trim()), "loader/reloadClient answered %s", r);
+            waitFor(label + " on a new connection after ConnectReset", REDO_MS,
+                    () -> connectionId(c), x -> x != null && !x.equals(id));
+            waitFor(label + "'s gRPC connection up", REDO_MS, () -> grpcUp(c), up -> up);
+            serverHas("after " + label + "'s ConnectReset (its redo)", REDO_MS, null, g, svc,
+                    set(e));
+        }
+        NamingService w2 = ctx.client();
+        Instance f = inst("127.0.0.92", nextPort());
+        w2.registerInstance(svc, g, f);
+        p.await("a registration after the subscriber's ConnectReset", REDO_MS, set(e, f));
+    }
+
+    /* Big messages: a batch of 2,000 instances with metadata (a request of
+     * several hundred KB, past HTTP/2's default 64 KB window and 16 KB
+     * frames), the push and the query answer of the same size; and one
+     * client subscribed to 100 services, each pushed its change. */
+    static void large(Ctx ctx) throws Exception {
+        NamingService s = ctx.client();
+        NamingService w = ctx.client();
+        String svc = uniq("large");
+        String g = "G-" + RUN_ID;
+        Pushes p = new Pushes("subscriber");
+        s.subscribe(svc, g, p);
+        List<Instance> batch = new ArrayList<>();
+        Set<String> want = new TreeSet<>();
+        for (int k = 0; k < 2000; k++) {
+            Instance i = inst("127.0.1." + (1 + k % 250), 20000 + k);
+            Map<String, String> meta = new HashMap<>();
+            meta.put("index", String.valueOf(k));
+            meta.put("padding", "x".repeat(100));
+            i.setMetadata(meta);
+            batch.add(i);
+            want.add(addr(i));
+        }
+        w.batchRegisterInstance(svc, g, batch);
+        List<Instance> l = p.await("the batch of 2000", CHANGE_MS, want);
+        for (Instance i : l) {
+            check(i.getMetadata().get("padding") != null, "metadata lost in the push: %s", i);
+        }
+        List<Instance> got = ctx.client().getAllInstances(svc, g, false);
+        check(addrs(got).equals(want), "getAllInstances: %d instances, want 2000", got.size());
+        check(httpAddrs(null, g, svc).equals(want), "instance/list: not the 2000");
+
+        List<String> many = new ArrayList<>();
+        List<Pushes> listeners = new ArrayList<>();
+        for (int k = 0; k < 100; k++) {
+            String name = uniq("many" + k);
+            Pushes pk = new Pushes("subscriber of " + name);
+            s.subscribe(name, g, pk);
+            many.add(name);
+            listeners.add(pk);
+        }
+        Instance one = inst("127.0.0.93", nextPort());
+        for (String name : many) {
+            w.registerInstance(name, g, one);
+        }
+        for (Pushes pk : listeners) {
+            pk.await("registered", CHANGE_MS, set(one));
+        }
+        shutDown(w);
+        p.await("the batch's client shut down", CHANGE_MS, set());
     }
 
     /* operator/metrics counts connection clients (connectionBasedClientCount)
@@ -1135,6 +1229,10 @@ public final class NacosCompat {
                         NacosCompat::persistentHealth),
                 new Scenario("operator/metrics counts gRPC connections", 30000,
                         NacosCompat::metrics),
+                new Scenario("large batch and push (2,000 instances), 100 subscriptions", 60000,
+                        NacosCompat::large),
+                new Scenario("ConnectReset (loader/reloadClient): reconnect and redo", 60000,
+                        NacosCompat::connectReset),
                 new Scenario("client JVM killed with -9: removal pushed", 60000,
                         NacosCompat::killedClient),
                 new Scenario("gRPC instance without beats outlives the beat timeouts", 50000,
