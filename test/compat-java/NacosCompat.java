@@ -983,13 +983,19 @@ public final class NacosCompat {
         /* Nacos reads the group from a grouped serviceName here only. */
         params.put("serviceName", g + "@@" + svc);
         params.put("namespaceId", "public");
-        waitFor("subscribers lists the gRPC subscriber", CHANGE_MS,
+        JsonNode r = waitFor("subscribers lists the gRPC subscriber", CHANGE_MS,
                 () -> httpJson("GET", "/nacos/v1/ns/service/subscribers", params),
-                r -> r.path("count").asInt() == 1);
+                x -> x.path("count").asInt() == 1);
+        /* Subscriber(clientIp from the setup's metadata, clientVersion, ...). */
+        JsonNode sub = r.path("subscribers").path(0);
+        check("127.0.0.1".equals(sub.path("ip").asText())
+                && "Nacos-Java-Client:v2.4.3".equals(sub.path("agent").asText())
+                && (g + "@@" + svc).equals(sub.path("serviceName").asText()),
+                "the subscriber as listed: %s", sub);
         s.unsubscribe(svc, g, p);
         waitFor("subscribers empty after unsubscribe", CHANGE_MS,
                 () -> httpJson("GET", "/nacos/v1/ns/service/subscribers", params),
-                r -> r.path("count").asInt() == 0);
+                x -> x.path("count").asInt() == 0);
     }
 
     /* getServicesOfServer(pageNo, pageSize, group): count, paging, bare
@@ -1138,6 +1144,7 @@ public final class NacosCompat {
                 "-DJM.LOG.PATH=" + new File(dir, "logs"),
                 "-DJM.SNAPSHOT.PATH=" + new File(dir, "snapshot"),
                 "-Dorg.slf4j.simpleLogger.logFile=" + new File(dir, "client.log"),
+                "-Dcom.alibaba.nacos.client.local.ip=127.0.0.1",
                 "-Dorg.slf4j.simpleLogger.showDateTime=true",
                 "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
                 "NacosCompat", "child", serverAddr, svc, g, i.getIp(),

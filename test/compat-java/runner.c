@@ -108,7 +108,9 @@ static void print_tail(const char *title, const char *path, unsigned n)
 }
 
 /* Start the JVM: its own process group, killed with this process, stdin and
- * stdout on pipes, stderr to @dir/stderr.log. */
+ * stdout on pipes, stderr to @dir/stderr.log. The client reports 127.0.0.1
+ * as its own address (com.alibaba.nacos.client.local.ip) rather than the
+ * machine's first non-loopback one. */
 static void start_jvm(struct run *r, const char *dir)
 {
     const char *java = env_or("JAVA", "java");
@@ -149,6 +151,7 @@ static void start_jvm(struct run *r, const char *dir)
             dup2(fd, 2);
         }
         execlp(java, java, "-cp", cp, home, logs, snap, logfile,
+               "-Dcom.alibaba.nacos.client.local.ip=127.0.0.1",
                "-Dorg.slf4j.simpleLogger.showDateTime=true",
                "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
                "NacosCompat", server, work, (char *)NULL);
