@@ -28,6 +28,7 @@
 import com.alibaba.nacos.api.NacosFactory;
 import com.alibaba.nacos.api.PropertyKeyConst;
 import com.alibaba.nacos.api.ability.constant.AbilityKey;
+import com.alibaba.nacos.api.exception.NacosException;
 import com.alibaba.nacos.api.naming.NamingService;
 import com.alibaba.nacos.api.naming.listener.Event;
 import com.alibaba.nacos.api.naming.listener.EventListener;
@@ -840,6 +841,60 @@ public final class NacosCompat {
                 svc, set());
     }
 
+    /* What a request refused by the server looks like to the caller: a
+     * NacosException with the server's code and message (an ephemeral
+     * instance into a persistent service, and the reverse). */
+    static void refused(Ctx ctx) throws Exception {
+        String g = "G-" + RUN_ID;
+        String psvc = uniq("only-persistent");
+        String esvc = uniq("only-ephemeral");
+        Instance p = inst("127.0.0.1", liveListener(ctx));
+        p.setEphemeral(false);
+        ctx.client().registerInstance(psvc, g, p);
+        Instance e = inst("127.0.0.94", nextPort());
+        ctx.client().registerInstance(esvc, g, e);
+        serverHas("the persistent one", CHANGE_MS, null, g, psvc, set(p));
+        serverHas("the ephemeral one", CHANGE_MS, null, g, esvc, set(e));
+
+        Instance e2 = inst("127.0.0.95", nextPort());
+        expectRefused("registerInstance(ephemeral) into a persistent service",
+                () -> ctx.client().registerInstance(psvc, g, e2), 400,
+                "Current service " + g + "@@" + psvc
+                        + " is persistent service, can't register ephemeral instance.");
+        expectRefused("batchRegisterInstance into a persistent service",
+                () -> ctx.client().batchRegisterInstance(psvc, g, Arrays.asList(e2)), 400,
+                "Current service " + g + "@@" + psvc
+                        + " is persistent service, can't batch register ephemeral instance.");
+        Instance p2 = inst("127.0.0.1", liveListener(ctx));
+        p2.setEphemeral(false);
+        expectRefused("registerInstance(persistent) into an ephemeral service",
+                () -> ctx.client().registerInstance(esvc, g, p2), 400,
+                "Current service " + g + "@@" + esvc
+                        + " is ephemeral service, can't register persistent instance.");
+        serverHas("the persistent service unchanged", CHANGE_MS, null, g, psvc, set(p));
+        serverHas("the ephemeral service unchanged", CHANGE_MS, null, g, esvc, set(e));
+    }
+
+    interface Call {
+        void run() throws Exception;
+    }
+
+    static void expectRefused(String what, Call call, int code, String message) {
+        try {
+            call.run();
+        } catch (NacosException ex) {
+            check(ex.getErrCode() == code && ex.getErrMsg() != null
+                    && ex.getErrMsg().contains(message),
+                    "%s: NacosException %d \"%s\", want %d with \"%s\"", what, ex.getErrCode(),
+                    ex.getErrMsg(), code, message);
+            return;
+        } catch (Exception ex) {
+            throw new Failure(what + ": " + describe(ex) + ", want NacosException " + code);
+        }
+        throw new Failure(what + ": accepted, want NacosException " + code + " \"" + message
+                + "\"");
+    }
+
     /* getAllInstances and selectInstances(healthy) with clusters: a healthy,
      * an unhealthy and a disabled instance from three connections. Queries
      * (ServiceQueryRequest, HTTP instance/list) leave disabled instances out
@@ -1222,6 +1277,8 @@ public final class NacosCompat {
                 new Scenario("batchRegisterInstance, batchDeregisterInstance", 30000,
                         NacosCompat::batch),
                 new Scenario("persistent instance over gRPC", 30000, NacosCompat::persistent),
+                new Scenario("refused: ephemeral vs persistent service (NacosException 400)",
+                        30000, NacosCompat::refused),
                 new Scenario("getAllInstances, selectInstances(healthy), clusters", 30000,
                         NacosCompat::select),
                 new Scenario("subscribe: a push per change; unsubscribe: none", 40000,
