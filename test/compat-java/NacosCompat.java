@@ -17,7 +17,8 @@
  * The runner (test/compat-java/runner.c) owns locusd. A scenario asks it for
  * something by printing "@@locusd <command>" and reading one line from stdin:
  * "@@ok" or "@@fail <reason>". Commands: "restart" (SIGTERM, start again, wait
- * until UP). stdin at EOF means the runner is gone: the JVM exits.
+ * until UP), "kill9" (the same with SIGKILL). stdin at EOF means the runner
+ * is gone: the JVM exits.
  *
  * Environment: JAVA_COMPAT_FILTER=regex runs only the scenarios whose name
  * matches (the others print SKIP).
@@ -1213,6 +1214,16 @@ public final class NacosCompat {
      * instance again and subscribes again (pushes resume); the persistent
      * instance was kept by Raft. */
     static void restart(Ctx ctx) throws Exception {
+        restartWith(ctx, "restart");
+    }
+
+    /* The same after SIGKILL: no GOAWAY, the kernel closes the connections;
+     * Raft's log on disk still holds the persistent instance. */
+    static void crash(Ctx ctx) throws Exception {
+        restartWith(ctx, "kill9");
+    }
+
+    static void restartWith(Ctx ctx, String command) throws Exception {
         NamingService s = ctx.client();
         NamingService w = ctx.client();
         NamingService pw = ctx.client();
@@ -1229,7 +1240,7 @@ public final class NacosCompat {
         pw.registerInstance(psvc, g, pers);
         serverHas("persistent before the restart", CHANGE_MS, null, g, psvc, set(pers));
 
-        askRunner("restart", 60000);
+        askRunner(command, 60000);
 
         serverHas("after the restart (the writer's redo)", REDO_MS, null, g, svc, set(e));
         serverHas("persistent after the restart", CHANGE_MS, null, g, psvc, set(pers));
@@ -1303,7 +1314,9 @@ public final class NacosCompat {
                 new Scenario("gRPC instance without beats outlives the beat timeouts", 50000,
                         NacosCompat::noBeats),
                 new Scenario("locusd restarted: reconnect, redo, pushes resume", 90000,
-                        NacosCompat::restart));
+                        NacosCompat::restart),
+                new Scenario("locusd killed with -9 and started: the same", 90000,
+                        NacosCompat::crash));
     }
 
     /* Run @s in its own thread, bounded by its time limit; return null when

@@ -1,10 +1,11 @@
 /* Runs test/compat-java/NacosCompat (the real Nacos Java client 2.4.3)
  * against a real standalone locusd: starts the node on reserved ports
  * (test/support/tcluster.h), starts one JVM, echoes its PASS/FAIL lines,
- * restarts the node when the JVM asks ("@@locusd restart" on its stdout,
- * answered "@@ok" or "@@fail <why>" on its stdin), and fails unless the JVM
- * exits 0 after a SUMMARY line. Everything is bounded: the JVM (and the JVM
- * it starts itself) is killed after JAVA_TIMEOUT_S seconds (default 170).
+ * restarts the node when the JVM asks ("@@locusd restart" or "@@locusd
+ * kill9" on its stdout, answered "@@ok" or "@@fail <why>" on its stdin),
+ * and fails unless the JVM exits 0 after a SUMMARY line. Everything is
+ * bounded: the JVM (and the JVM it starts itself) is killed after
+ * JAVA_TIMEOUT_S seconds (default 170).
  *
  * `make test-java` builds and runs it; the environment says where things
  * are:
@@ -175,21 +176,24 @@ static void reply(struct run *r, const char *line)
     }
 }
 
-/* "@@locusd restart": SIGTERM (it must exit 0), start, wait until UP. */
-static void restart_node(struct run *r)
+/* "@@locusd restart": SIGTERM (it must exit 0), start, wait until UP.
+ * "@@locusd kill9": the same with SIGKILL. */
+static void restart_node(struct run *r, int sig)
 {
     struct lc_cluster *c = &r->t->c;
     char msg[600];
     int st;
 
-    printf("runner: restarting locusd (SIGTERM, start, wait for UP)\n");
+    printf("runner: restarting locusd (%s, start, wait for UP)\n",
+           sig == SIGKILL ? "SIGKILL" : "SIGTERM");
     fflush(stdout);
-    if (lc_cluster_signal(c, 0, SIGTERM) != 0) {
-        snprintf(msg, sizeof msg, "@@fail SIGTERM: locusd not running\n");
+    if (lc_cluster_signal(c, 0, sig) != 0) {
+        snprintf(msg, sizeof msg, "@@fail signal %d: locusd not running\n",
+                 sig);
         goto answer;
     }
     st = c->nodes[0].exit_status;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    if (sig == SIGTERM && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
         snprintf(r->problem, sizeof r->problem,
                  "locusd did not exit 0 on SIGTERM (wait status %#x)", st);
     }
@@ -214,7 +218,9 @@ static void on_line(struct run *r, const char *line)
 {
     if (strncmp(line, "@@locusd ", 9) == 0) {
         if (strcmp(line + 9, "restart") == 0) {
-            restart_node(r);
+            restart_node(r, SIGTERM);
+        } else if (strcmp(line + 9, "kill9") == 0) {
+            restart_node(r, SIGKILL);
         } else {
             reply(r, "@@fail unknown command\n");
         }
