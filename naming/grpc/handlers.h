@@ -14,7 +14,7 @@ struct grpc_target;
 
 struct lc_naming_grpc {
     struct lc_naming *n;
-    struct lc_rpc *rpc;
+    struct lc_rpc *rpc; /* NULL once detached (closed) */
     struct lc_rpc_conn_observer obs;
     /* The push transport, NULL once the engine closed it (or without a
      * push engine). */

@@ -129,7 +129,8 @@ static int grpc_send(struct lc_push_transport *t, void *target, void *payload,
     struct pending *w;
     int rv;
 
-    if (pg->g == NULL || (c = lc_rpc_conn_find(pg->g->rpc, tg->id)) == NULL) {
+    if (pg->g == NULL || pg->g->rpc == NULL ||
+        (c = lc_rpc_conn_find(pg->g->rpc, tg->id)) == NULL) {
         return LC_ECONN;
     }
     w = calloc(1, sizeof *w);

@@ -35,7 +35,12 @@ static void on_conn_closed(struct lc_rpc_conn_observer *obs,
 static unsigned conn_count(void *data)
 {
     struct lc_naming_grpc *g = data;
-    return lc_rpc_conn_count(g->rpc, false);
+    return g->rpc != NULL ? lc_rpc_conn_count(g->rpc, false) : 0;
+}
+
+void lc_naming_grpc_detach(struct lc_naming_grpc *g)
+{
+    g->rpc = NULL;
 }
 
 int lc_naming_grpc_new(struct lc_naming *n, struct lc_rpc *rpc,

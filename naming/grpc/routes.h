@@ -22,11 +22,15 @@ struct lc_naming_grpc;
 
 /* Register the handlers on @rpc, add the gRPC push transport to @n's push
  * engine and observe @rpc's connections closing. @n and @rpc are borrowed:
- * free the result with lc_naming_grpc_free once @rpc is closed (it observes
- * @rpc until then) and after lc_naming_close (the push engine closes the
- * transport). Return 0 or an LC_E* code. */
+ * call lc_naming_grpc_detach once @rpc is closed, and free the result with
+ * lc_naming_grpc_free after lc_naming_close (the push engine closes the
+ * transport) and before lc_naming_free. Return 0 or an LC_E* code. */
 int lc_naming_grpc_new(struct lc_naming *n, struct lc_rpc *rpc,
                        struct lc_naming_grpc **out);
+
+/* The gRPC server is closed (freed): no push is sent from here on, and
+ * the connection count is 0. */
+void lc_naming_grpc_detach(struct lc_naming_grpc *g);
 
 /* How many subscriptions connection @conn_id holds. */
 unsigned lc_naming_grpc_subscriptions(struct lc_naming_grpc *g,
