@@ -65,8 +65,9 @@ void lc_payload_free(struct lc_payload *p);
  * LC_EPROTO. */
 int lc_payload_json(const struct lc_payload *p, json_t **out);
 
-/* Encode a Payload of @type with @body (compact JSON, nulls as given) and
- * @headers (object of strings, or NULL). *@out is malloc'd; the caller
+/* Encode a Payload of @type with @body (compact JSON; object members that
+ * are null are left out, as Nacos's Jackson NON_NULL) and @headers (object
+ * of strings, or NULL; other values skipped). *@out is malloc'd; the caller
  * frees. Return 0 or LC_ENOMEM. */
 int lc_payload_encode(const char *type, const json_t *body,
                       const json_t *headers, uint8_t **out, size_t *len);
