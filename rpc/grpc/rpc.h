@@ -83,8 +83,10 @@ struct lc_rpc_req;
 struct lc_rpc_config {
     enum lc_rpc_source source;   /* which port this is */
     struct lc_grpc_limits limits; /* transport limits */
-    unsigned max_sdk_connections; /* registered SDK connections; 0: none
-                                     (nacos.remote.server.max.connection?) */
+    /* Registered SDK connections; 0: no limit. Nacos has no property for
+     * it (its connection-control plugin's countLimit, -1 by default);
+     * locus's is nacos.remote.server.grpc.sdk.max-connections. */
+    unsigned max_sdk_connections;
     unsigned ejector_interval_ms; /* 3000 */
     unsigned idle_probe_ms;       /* 20000 */
     unsigned probe_timeout_ms;    /* 5000 */
