@@ -102,6 +102,9 @@ struct lc_config {
      * gRPC port (port + 1000) takes */
     size_t grpc_sdk_max_inbound;
     size_t grpc_max_inbound_deprecated;
+    /* nacos.remote.server.grpc.sdk.max-connections (0: no limit): SDK
+     * connections beyond it are refused at setup */
+    unsigned grpc_sdk_max_connections;
 };
 
 /* The SDK gRPC port's message limit the properties give. */

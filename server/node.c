@@ -189,6 +189,7 @@ static int start_grpc(struct node *n, const struct lc_config *cfg)
 
     lc_rpc_config_default(&rc, LC_RPC_SDK);
     rc.limits.max_inbound = lc_config_grpc_max_inbound(cfg);
+    rc.max_sdk_connections = cfg->grpc_sdk_max_connections;
     n->rpc = lc_rpc_new(&n->loop, &rc);
     if (n->rpc == NULL) {
         lc_errorf("server", "out of memory setting up gRPC");
