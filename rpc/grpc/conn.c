@@ -298,7 +298,7 @@ static void conn_unregister(struct lc_rpc_conn *c)
     if (c->sdk) {
         r->nsdk--;
     }
-    lc_infof(LOG, "[%s] connection unregistered", c->id);
+    lc_debugf(LOG, "[%s] connection unregistered", c->id);
     c->refs++; /* an observer may drop the last request reference */
     for (obs = r->observers; obs != NULL; obs = next) {
         next = obs->next;
@@ -470,7 +470,7 @@ static void on_setup(struct lc_rpc_conn *c, struct lc_grpc_stream *s,
     if (sdk) {
         r->nsdk++;
     }
-    lc_infof(LOG, "[%s] connection registered (%s, %s)", c->id,
+    lc_debugf(LOG, "[%s] connection registered (%s, %s)", c->id,
              c->version[0] != '\0' ? c->version : "-",
              sdk ? "sdk" : json_str(copy, "source"));
     if (ability != NULL && !json_is_null(ability)) {
