@@ -1131,6 +1131,63 @@ static void test_cluster_port(void **state)
     env_stop(&e);
 }
 
+/* lc_rpc_close with connections up: every connection closes (observers
+ * once each), pending pushes fail with LC_ECONN, and the server is freed
+ * only once the last held request is answered. */
+static void test_close_with_clients(void **state)
+{
+    struct env e;
+    struct tc t1;
+    struct tc t2;
+    struct push_res r;
+    struct ures u;
+    struct lc_err err;
+    json_t *body;
+    uint8_t *buf;
+    size_t len;
+    (void)state;
+
+    env_config(&e, LC_RPC_SDK);
+    e.cfg.limits.grace_ms = 50;
+    env_start(&e, true);
+    tc_register(&e, &t1, "sdk", true);
+    tc_register(&e, &t2, "cluster", false);
+    push_start(&r, lc_rpc_conn_find(e.rpc, t1.id), 10000);
+    memset(&u, 0, sizeof u);
+    body = json_pack("{s:s}", "module", "internal");
+    assert_int_equal(lc_payload_encode("SlowRequest", body, NULL, &buf, &len),
+                     0);
+    u.call.data = &u;
+    assert_int_equal(
+        lc_grpc_client_unary(t2.cl, &u.call, PATH_UNARY, buf, len, 0, on_ucall),
+        0);
+    free(buf);
+    json_decref(body);
+    assert_true(run_until(&e, held, &e, 3000));
+
+    lc_rpc_close(e.rpc, on_rpc_closed, &e);
+    assert_int_equal(r.fired, 0);
+    assert_true(run_until(&e, push_fired, &r, 3000));
+    assert_int_equal(r.err, LC_ECONN);
+    assert_true(run_until(&e, client_closed, &t1, 3000));
+    assert_true(run_until(&e, client_closed, &t2, 3000));
+    assert_true(u.done);
+    run_for(&e, 100);
+    assert_int_equal(e.observed[0], 2);
+    assert_int_equal(e.observed[1], 2);
+    assert_false(e.rpc_closed);
+    lc_err_set(&err, LC_ESERVER, "late");
+    lc_rpc_reply_error(e.held, NULL, &err);
+    e.held = NULL;
+    assert_true(run_until(&e, flag_set, &e.rpc_closed, 3000));
+    tc_close(&t1);
+    tc_close(&t2);
+    ures_free(&u);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&e.loop), 0);
+    tc_port_release(e.port);
+}
+
 /* ---- thousands of connections ---- */
 
 enum { MANY = 2000, WINDOW = 200 };
@@ -1311,6 +1368,7 @@ int main(void)
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_max_sdk),
         cmocka_unit_test(test_cluster_port),
+        cmocka_unit_test(test_close_with_clients),
         cmocka_unit_test(test_many_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
