@@ -1188,6 +1188,26 @@ static void test_close_with_clients(void **state)
     tc_port_release(e.port);
 }
 
+/* The client ending its bi-stream: the server ends it too, and the
+ * connection, which can no longer be pushed to, is closed. */
+static void test_stream_end(void **state)
+{
+    struct env e;
+    struct tc t;
+    (void)state;
+
+    env_config(&e, LC_RPC_SDK);
+    env_start(&e, true);
+    tc_register(&e, &t, "sdk", true);
+    lc_grpc_cstream_end(t.bs);
+    assert_true(run_until(&e, client_closed, &t, 3000));
+    assert_true(t.stream_closed);
+    assert_int_equal(e.observed[0], 1);
+    assert_int_equal(lc_rpc_conn_count(e.rpc, false), 0);
+    tc_close(&t);
+    env_stop(&e);
+}
+
 /* ---- thousands of connections ---- */
 
 enum { MANY = 2000, WINDOW = 200 };
@@ -1369,6 +1389,7 @@ int main(void)
         cmocka_unit_test(test_max_sdk),
         cmocka_unit_test(test_cluster_port),
         cmocka_unit_test(test_close_with_clients),
+        cmocka_unit_test(test_stream_end),
         cmocka_unit_test(test_many_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
