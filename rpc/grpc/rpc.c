@@ -185,7 +185,8 @@ static void on_unary(struct lc_grpc_call *call, const uint8_t *msg, size_t len,
                      void *data)
 {
     struct lc_rpc *r = data;
-    struct lc_rpc_conn *c = lc_grpc_conn_data(lc_grpc_call_conn(call));
+    struct lc_grpc_conn *gc = lc_grpc_call_conn(call);
+    struct lc_rpc_conn *c = gc != NULL ? lc_grpc_conn_data(gc) : NULL;
     struct lc_rpc_handler *h;
     struct lc_rpc_req *req;
     char text[256];
