@@ -84,6 +84,7 @@ static void call_detach(struct lc_grpc_stream *ss)
         return;
     }
     ss->call->ss = NULL;
+    ss->call->conn = NULL;
     ss->call = NULL;
     ss->conn->srv->unanswered--;
     timed_remove(ss);
