@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <signal.h>
 #include <uv.h>
 
 #include "rpc/grpc/grpc.h"
@@ -910,6 +911,24 @@ static void test_push_unacked(void **state)
     tc_pass(t);
 }
 
+/* SIGTERM with a client connected: GOAWAY first, the connection closes,
+ * the node exits cleanly. */
+static void test_shutdown(void **state)
+{
+    struct tc *t = *state;
+    struct gc g;
+
+    tc_up(t, "grpc_shutdown", 1, NULL);
+    gc_connect(&g, grpc_port(t));
+    reg(&g, "shsvc", 1);
+    tc_signal(t, 0, SIGTERM); /* fails unless it exits with status 0 */
+    spin(&g, NULL, &g.closed, WAIT_MS);
+    assert_true(g.closed);
+    assert_true(tc_log_contains(t, 0, "closed: 1 instance(s) removed"));
+    gc_close(&g);
+    tc_pass(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -925,6 +944,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loader, tc_setup, tc_teardown),
         cmocka_unit_test_setup_teardown(test_push_unacked, tc_setup,
                                         tc_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown, tc_setup, tc_teardown),
     };
     tc_filter_from_env();
     return cmocka_run_group_tests(tests, NULL, NULL);
