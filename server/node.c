@@ -55,7 +55,8 @@ struct node {
     struct lc_naming *naming;
     struct lc_http_server *http;
     struct lc_admin *admin;
-    struct lc_rpc *rpc; /* the SDK gRPC server (port + 1000); NULL once closed */
+    /* The SDK gRPC server (port + 1000); NULL once closed. */
+    struct lc_rpc *rpc;
     struct lc_naming_grpc *naming_grpc;
     struct lc_loader *loader;
     bool rpc_started; /* lc_rpc_set_started(true) was called */
