@@ -725,7 +725,18 @@ static void test_bidi(void **state)
     assert_int_equal(b.grpc_status, LC_GRPC_UNAVAILABLE);
     assert_string_equal(b.message, "ended");
     RUN_UNTIL(env, env->stream_closes == 2);
+
+    /* Our client closes with a stream open. */
+    env->end_on_msg = false;
+    b_open(&c, &b);
+    assert_int_equal(lc_grpc_cstream_send(b.s, (const uint8_t *)"y", 1), 0);
+    RUN_UNTIL(env, b.msgs == 2);
     cli_close(&c);
+    assert_true(b.closed);
+    assert_int_equal(b.status, LC_ECANCELED);
+    assert_int_equal(b.grpc_status, -1);
+    RUN_UNTIL(env, env->stream_closes == 3);
+    RUN_UNTIL(env, env->conn_closes == 1);
 }
 
 /* A message whose prefix and bytes are spread over one-byte DATA frames,
