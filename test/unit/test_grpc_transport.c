@@ -780,20 +780,30 @@ static void test_split_frames(void **state)
     raw_wait_status(&r);
     assert_int_equal(r.grpc_status, LC_GRPC_INTERNAL);
 
+    /* A second message's first bytes in a frame of their own. */
+    len = 0;
+    req_headers(out, &len, 11, UNARY, NULL, 0);
+    mlen = grpc_msg(msg, 0, "a", 1);
+    frame(out, &len, 0, 0, 11, msg, mlen);
+    frame(out, &len, 0, 0, 11, "\0\0", 2);
+    raw_send(&r, out, len);
+    raw_wait_status(&r);
+    assert_int_equal(r.grpc_status, LC_GRPC_INTERNAL);
+
     /* A compressed one, the stream still open: 12 and a reset. */
     len = 0;
-    req_headers(out, &len, 7, UNARY, NULL, 0);
+    req_headers(out, &len, 13, UNARY, NULL, 0);
     mlen = grpc_msg(msg, 1, "zz", 2);
-    frame(out, &len, 0, 0, 7, msg, mlen);
+    frame(out, &len, 0, 0, 13, msg, mlen);
     raw_send(&r, out, len);
     raw_wait_status(&r);
     assert_int_equal(r.grpc_status, LC_GRPC_UNIMPLEMENTED);
-    RUN_UNTIL(env, (raw_parse(&r), r.rsts == 1));
+    RUN_UNTIL(env, (raw_parse(&r), r.rsts == 2));
     assert_int_equal(env->unary_calls, 1);
 
     /* Unknown path, trailers-only. */
     len = 0;
-    req_headers(out, &len, 9, "/x/y", NULL, 1);
+    req_headers(out, &len, 15, "/x/y", NULL, 1);
     raw_send(&r, out, len);
     raw_wait_status(&r);
     assert_int_equal(r.grpc_status, LC_GRPC_UNIMPLEMENTED);
