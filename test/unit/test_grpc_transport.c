@@ -166,6 +166,12 @@ static void on_srv_closed(struct lc_grpc_server *srv, void *data)
     env->srv_closed = true;
 }
 
+static void flag_cb(struct lc_grpc_server *srv, void *data)
+{
+    (void)srv;
+    *(bool *)data = true;
+}
+
 static void env_close_server(struct env *env)
 {
     if (env->srv != NULL) {
@@ -1028,6 +1034,37 @@ static void test_deadline(void **state)
     env->nheld = 0;
 }
 
+/* A call that times out while queued behind max_concurrent_streams. */
+static void test_deadline_queued(void **state)
+{
+    struct env *env = *state;
+    struct cli c;
+    struct ucall a, b, d;
+    env->hold_unary = true;
+    env->limits.max_concurrent_streams = 1;
+    env_listen(env);
+    cli_open(env, &c);
+    u_start(&c, &a, UNARY, "a", 1, 0);
+    RUN_UNTIL(env, env->nheld == 1);
+    u_start(&c, &b, UNARY, "b", 1, 50);
+    RUN_UNTIL(env, b.done);
+    assert_int_equal(b.status, LC_ETIMEDOUT);
+    assert_int_equal(env->nheld, 1);
+    env->hold_unary = false;
+    lc_grpc_call_reply(env->held[0], (const uint8_t *)"A", 1);
+    env->nheld = 0;
+    RUN_UNTIL(env, a.done);
+    assert_int_equal(a.grpc_status, 0);
+    u_start(&c, &d, UNARY, "d", 1, 1000);
+    RUN_UNTIL(env, d.done);
+    assert_int_equal(d.status, 0);
+    assert_int_equal(d.grpc_status, 0);
+    assert_int_equal(env->unary_calls, 2);
+    u_free(&a);
+    u_free(&d);
+    cli_close(&c);
+}
+
 static void test_server_close(void **state)
 {
     struct env *env = *state;
@@ -1125,6 +1162,20 @@ static void test_max_connections(void **state)
     cli_close(&c[0]);
     cli_close(&c[1]);
     RUN_UNTIL(env, lc_grpc_server_conn_count(env->srv) == 0);
+
+    /* The port is taken. */
+    {
+        struct lc_grpc_server_cbs scbs = {.unary = s_unary};
+        struct lc_grpc_server *other =
+            lc_grpc_server_new(&env->loop, NULL, &scbs);
+        bool closed = false;
+        assert_int_equal(lc_grpc_server_listen(other, "127.0.0.1", env->port),
+                         LC_EEXIST);
+        assert_int_equal(lc_grpc_server_listen(other, "not an ip", 0),
+                         LC_EINVAL);
+        lc_grpc_server_close(other, flag_cb, &closed);
+        RUN_UNTIL(env, closed);
+    }
 }
 
 static struct lc_grpc_stream *busy_stream;
@@ -1281,6 +1332,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_connections, setup, teardown),
