@@ -215,19 +215,24 @@ static void c_closed(struct lc_grpc_client *cl, void *data)
     c->closed = true;
 }
 
-static void cli_open(struct env *env, struct cli *c)
+static void cli_open_max(struct env *env, struct cli *c, size_t max_inbound)
 {
     struct lc_grpc_client_cbs cbs = {
         .data = c, .connected = c_connected, .closed = c_closed};
     memset(c, 0, sizeof *c);
     c->env = env;
     c->connected = -1;
-    assert_int_equal(
-        lc_grpc_client_new(&env->loop, "127.0.0.1", env->port, 0, &cbs, &c->cl),
-        0);
+    assert_int_equal(lc_grpc_client_new(&env->loop, "127.0.0.1", env->port,
+                                        max_inbound, &cbs, &c->cl),
+                     0);
     RUN_UNTIL(env, c->connected != -1);
     assert_int_equal(c->connected, 0);
     assert_true(lc_grpc_client_local_port(c->cl) > 0);
+}
+
+static void cli_open(struct env *env, struct cli *c)
+{
+    cli_open_max(env, c, 0);
 }
 
 static void cli_close(struct cli *c)
@@ -985,6 +990,25 @@ static void test_large_messages(void **state)
     lc_grpc_cstream_end(b.s);
     RUN_UNTIL(env, b.closed);
     assert_int_equal(b.grpc_status, 0);
+    cli_close(&c);
+
+    /* Replies larger than the client's own limit. */
+    cli_open_max(env, &c, 1000);
+    u_start(&c, &u, UNARY, buf, 1000, 0);
+    RUN_UNTIL(env, u.done);
+    assert_int_equal(u.grpc_status, 0);
+    u_free(&u);
+    u_start(&c, &u, UNARY, buf, 1001, 0);
+    RUN_UNTIL(env, u.done);
+    assert_int_equal(u.status, 0);
+    assert_int_equal(u.grpc_status, LC_GRPC_RESOURCE_EXHAUSTED);
+    u_free(&u);
+    b_open(&c, &b);
+    assert_int_equal(lc_grpc_cstream_send(b.s, buf, 1001), 0);
+    RUN_UNTIL(env, b.closed);
+    assert_int_equal(b.msgs, 0);
+    assert_int_equal(b.grpc_status, LC_GRPC_RESOURCE_EXHAUSTED);
+    RUN_UNTIL(env, env->stream_closes == 2);
     free(buf);
     cli_close(&c);
 }
