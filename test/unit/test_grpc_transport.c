@@ -905,6 +905,26 @@ static void test_garbage(void **state)
     raw_wait_eof(&r);
     raw_close(&r);
 
+    /* A malformed frame from a real client's session (write_raw): the
+     * session ends with its calls. */
+    {
+        struct cli c;
+        struct ucall u;
+        env->hold_unary = true;
+        cli_open(env, &c);
+        u_start(&c, &u, UNARY, "x", 1, 0);
+        RUN_UNTIL(env, env->nheld == 1);
+        len = 0;
+        frame(out, &len, 0, 0, 0, "xxxx", 4);
+        assert_int_equal(lc_grpc_client_write_raw(c.cl, out, len), 0);
+        RUN_UNTIL(env, c.closed);
+        assert_int_equal(u.status, LC_ECONN);
+        assert_null(lc_grpc_call_conn(env->held[0]));
+        lc_grpc_call_reply(env->held[0], NULL, 0);
+        env->nheld = 0;
+        env->hold_unary = false;
+    }
+
     /* Still serving. */
     RUN_UNTIL(env, env->conn_closes == env->conn_opens);
     assert_int_equal(lc_grpc_server_conn_count(env->srv), 0);
