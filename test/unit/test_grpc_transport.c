@@ -166,6 +166,12 @@ static void on_srv_closed(struct lc_grpc_server *srv, void *data)
     env->srv_closed = true;
 }
 
+static void flag_cb(struct lc_grpc_server *srv, void *data)
+{
+    (void)srv;
+    *(bool *)data = true;
+}
+
 static void env_close_server(struct env *env)
 {
     if (env->srv != NULL) {
@@ -209,19 +215,24 @@ static void c_closed(struct lc_grpc_client *cl, void *data)
     c->closed = true;
 }
 
-static void cli_open(struct env *env, struct cli *c)
+static void cli_open_max(struct env *env, struct cli *c, size_t max_inbound)
 {
     struct lc_grpc_client_cbs cbs = {
         .data = c, .connected = c_connected, .closed = c_closed};
     memset(c, 0, sizeof *c);
     c->env = env;
     c->connected = -1;
-    assert_int_equal(
-        lc_grpc_client_new(&env->loop, "127.0.0.1", env->port, 0, &cbs, &c->cl),
-        0);
+    assert_int_equal(lc_grpc_client_new(&env->loop, "127.0.0.1", env->port,
+                                        max_inbound, &cbs, &c->cl),
+                     0);
     RUN_UNTIL(env, c->connected != -1);
     assert_int_equal(c->connected, 0);
     assert_true(lc_grpc_client_local_port(c->cl) > 0);
+}
+
+static void cli_open(struct env *env, struct cli *c)
+{
+    cli_open_max(env, c, 0);
 }
 
 static void cli_close(struct cli *c)
@@ -725,7 +736,18 @@ static void test_bidi(void **state)
     assert_int_equal(b.grpc_status, LC_GRPC_UNAVAILABLE);
     assert_string_equal(b.message, "ended");
     RUN_UNTIL(env, env->stream_closes == 2);
+
+    /* Our client closes with a stream open. */
+    env->end_on_msg = false;
+    b_open(&c, &b);
+    assert_int_equal(lc_grpc_cstream_send(b.s, (const uint8_t *)"y", 1), 0);
+    RUN_UNTIL(env, b.msgs == 2);
     cli_close(&c);
+    assert_true(b.closed);
+    assert_int_equal(b.status, LC_ECANCELED);
+    assert_int_equal(b.grpc_status, -1);
+    RUN_UNTIL(env, env->stream_closes == 3);
+    RUN_UNTIL(env, env->conn_closes == 1);
 }
 
 /* A message whose prefix and bytes are spread over one-byte DATA frames,
@@ -769,20 +791,30 @@ static void test_split_frames(void **state)
     raw_wait_status(&r);
     assert_int_equal(r.grpc_status, LC_GRPC_INTERNAL);
 
+    /* A second message's first bytes in a frame of their own. */
+    len = 0;
+    req_headers(out, &len, 11, UNARY, NULL, 0);
+    mlen = grpc_msg(msg, 0, "a", 1);
+    frame(out, &len, 0, 0, 11, msg, mlen);
+    frame(out, &len, 0, 0, 11, "\0\0", 2);
+    raw_send(&r, out, len);
+    raw_wait_status(&r);
+    assert_int_equal(r.grpc_status, LC_GRPC_INTERNAL);
+
     /* A compressed one, the stream still open: 12 and a reset. */
     len = 0;
-    req_headers(out, &len, 7, UNARY, NULL, 0);
+    req_headers(out, &len, 13, UNARY, NULL, 0);
     mlen = grpc_msg(msg, 1, "zz", 2);
-    frame(out, &len, 0, 0, 7, msg, mlen);
+    frame(out, &len, 0, 0, 13, msg, mlen);
     raw_send(&r, out, len);
     raw_wait_status(&r);
     assert_int_equal(r.grpc_status, LC_GRPC_UNIMPLEMENTED);
-    RUN_UNTIL(env, (raw_parse(&r), r.rsts == 1));
+    RUN_UNTIL(env, (raw_parse(&r), r.rsts == 2));
     assert_int_equal(env->unary_calls, 1);
 
     /* Unknown path, trailers-only. */
     len = 0;
-    req_headers(out, &len, 9, "/x/y", NULL, 1);
+    req_headers(out, &len, 15, "/x/y", NULL, 1);
     raw_send(&r, out, len);
     raw_wait_status(&r);
     assert_int_equal(r.grpc_status, LC_GRPC_UNIMPLEMENTED);
@@ -873,6 +905,26 @@ static void test_garbage(void **state)
     raw_wait_eof(&r);
     raw_close(&r);
 
+    /* A malformed frame from a real client's session (write_raw): the
+     * session ends with its calls. */
+    {
+        struct cli c;
+        struct ucall u;
+        env->hold_unary = true;
+        cli_open(env, &c);
+        u_start(&c, &u, UNARY, "x", 1, 0);
+        RUN_UNTIL(env, env->nheld == 1);
+        len = 0;
+        frame(out, &len, 0, 0, 0, "xxxx", 4);
+        assert_int_equal(lc_grpc_client_write_raw(c.cl, out, len), 0);
+        RUN_UNTIL(env, c.closed);
+        assert_int_equal(u.status, LC_ECONN);
+        assert_null(lc_grpc_call_conn(env->held[0]));
+        lc_grpc_call_reply(env->held[0], NULL, 0);
+        env->nheld = 0;
+        env->hold_unary = false;
+    }
+
     /* Still serving. */
     RUN_UNTIL(env, env->conn_closes == env->conn_opens);
     assert_int_equal(lc_grpc_server_conn_count(env->srv), 0);
@@ -958,6 +1010,25 @@ static void test_large_messages(void **state)
     lc_grpc_cstream_end(b.s);
     RUN_UNTIL(env, b.closed);
     assert_int_equal(b.grpc_status, 0);
+    cli_close(&c);
+
+    /* Replies larger than the client's own limit. */
+    cli_open_max(env, &c, 1000);
+    u_start(&c, &u, UNARY, buf, 1000, 0);
+    RUN_UNTIL(env, u.done);
+    assert_int_equal(u.grpc_status, 0);
+    u_free(&u);
+    u_start(&c, &u, UNARY, buf, 1001, 0);
+    RUN_UNTIL(env, u.done);
+    assert_int_equal(u.status, 0);
+    assert_int_equal(u.grpc_status, LC_GRPC_RESOURCE_EXHAUSTED);
+    u_free(&u);
+    b_open(&c, &b);
+    assert_int_equal(lc_grpc_cstream_send(b.s, buf, 1001), 0);
+    RUN_UNTIL(env, b.closed);
+    assert_int_equal(b.msgs, 0);
+    assert_int_equal(b.grpc_status, LC_GRPC_RESOURCE_EXHAUSTED);
+    RUN_UNTIL(env, env->stream_closes == 2);
     free(buf);
     cli_close(&c);
 }
@@ -1005,6 +1076,37 @@ static void test_deadline(void **state)
     assert_null(lc_grpc_call_conn(env->held[0]));
     lc_grpc_call_fail(env->held[0], LC_GRPC_INTERNAL, "gone");
     env->nheld = 0;
+}
+
+/* A call that times out while queued behind max_concurrent_streams. */
+static void test_deadline_queued(void **state)
+{
+    struct env *env = *state;
+    struct cli c;
+    struct ucall a, b, d;
+    env->hold_unary = true;
+    env->limits.max_concurrent_streams = 1;
+    env_listen(env);
+    cli_open(env, &c);
+    u_start(&c, &a, UNARY, "a", 1, 0);
+    RUN_UNTIL(env, env->nheld == 1);
+    u_start(&c, &b, UNARY, "b", 1, 50);
+    RUN_UNTIL(env, b.done);
+    assert_int_equal(b.status, LC_ETIMEDOUT);
+    assert_int_equal(env->nheld, 1);
+    env->hold_unary = false;
+    lc_grpc_call_reply(env->held[0], (const uint8_t *)"A", 1);
+    env->nheld = 0;
+    RUN_UNTIL(env, a.done);
+    assert_int_equal(a.grpc_status, 0);
+    u_start(&c, &d, UNARY, "d", 1, 1000);
+    RUN_UNTIL(env, d.done);
+    assert_int_equal(d.status, 0);
+    assert_int_equal(d.grpc_status, 0);
+    assert_int_equal(env->unary_calls, 2);
+    u_free(&a);
+    u_free(&d);
+    cli_close(&c);
 }
 
 static void test_server_close(void **state)
@@ -1104,6 +1206,20 @@ static void test_max_connections(void **state)
     cli_close(&c[0]);
     cli_close(&c[1]);
     RUN_UNTIL(env, lc_grpc_server_conn_count(env->srv) == 0);
+
+    /* The port is taken. */
+    {
+        struct lc_grpc_server_cbs scbs = {.unary = s_unary};
+        struct lc_grpc_server *other =
+            lc_grpc_server_new(&env->loop, NULL, &scbs);
+        bool closed = false;
+        assert_int_equal(lc_grpc_server_listen(other, "127.0.0.1", env->port),
+                         LC_EEXIST);
+        assert_int_equal(lc_grpc_server_listen(other, "not an ip", 0),
+                         LC_EINVAL);
+        lc_grpc_server_close(other, flag_cb, &closed);
+        RUN_UNTIL(env, closed);
+    }
 }
 
 static struct lc_grpc_stream *busy_stream;
@@ -1260,6 +1376,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_connections, setup, teardown),
