@@ -5,7 +5,9 @@
  * lists services on port + 1000, as the Java SDK does; a connection that
  * closes takes its instances, and another connection's subscription is
  * pushed; bad inputs get Nacos's errors and change nothing; the loader
- * endpoint and locusctl see the connections. */
+ * endpoint and locusctl see the connections; SIGTERM closes them first;
+ * in a cluster a persistent instance sent to a follower reaches every
+ * member. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -911,6 +913,40 @@ static void test_push_unacked(void **state)
     tc_pass(t);
 }
 
+/* In a cluster of 3: a persistent instance registered over gRPC on a
+ * follower of its group goes through the leader and every member lists
+ * it; an ephemeral one stays on the member its connection is on. */
+static void test_cluster_persistent(void **state)
+{
+    struct tc *t = *state;
+    struct gc g;
+    char rtype[128];
+    json_t *r;
+    unsigned leader, other;
+    int port = 5151;
+
+    tc_up(t, "grpc_cluster", 3, NULL);
+    leader = (unsigned)tc_leader(t, TC_PS, 0, TC_WAIT_MS);
+    other = (leader + 1) % 3;
+    gc_connect(&g, t->c.nodes[other].port + 1000);
+    r = instance_req(&g, "PersistentInstanceRequest", "csvc",
+                     "registerInstance", instance("127.0.0.1", port, false),
+                     rtype, sizeof rtype);
+    expect_ok(r, rtype, "InstanceResponse");
+    json_decref(r);
+    tc_expect_all(t, leader, "csvc", "127.0.0.1", &port, 1);
+    tc_expect_all(t, (other + 1) % 3, "csvc", "127.0.0.1", &port, 1);
+    reg(&g, "cesvc", 6161);
+    {
+        json_t *l = tc_list(t, other, "cesvc", false, NULL);
+        assert_non_null(l);
+        assert_string_equal(ports_of(l), "6161");
+        json_decref(l);
+    }
+    gc_close(&g);
+    tc_pass(t);
+}
+
 /* SIGTERM with a client connected: GOAWAY first, the connection closes,
  * the node exits cleanly. */
 static void test_shutdown(void **state)
@@ -945,6 +981,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_push_unacked, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_shutdown, tc_setup, tc_teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_persistent, tc_setup,
+                                        tc_teardown),
     };
     tc_filter_from_env();
     return cmocka_run_group_tests(tests, NULL, NULL);
