@@ -224,11 +224,13 @@ test-java:
 	@$(MAKE) --no-print-directory deps all
 	@$(MAKE) --no-print-directory test-java-run
 
-$(JAVA_CLASS): test/compat-java/NacosCompat.java $(wildcard $(NACOS_JAVA)/*.jar)
-	@echo "  JAVAC $<"
+JAVA_SRCS := $(wildcard test/compat-java/*.java)
+
+$(JAVA_CLASS): $(JAVA_SRCS) $(wildcard $(NACOS_JAVA)/*.jar)
+	@echo "  JAVAC test/compat-java"
 	@rm -rf $(JAVA_DIR)/classes && mkdir -p $(JAVA_DIR)/classes
 	$(Q)cp=$$($(NACOS_JAVA)/classpath.sh) && \
-		javac -Xlint:all,-path -Werror -cp "$$cp" -d $(JAVA_DIR)/classes $<
+		javac -Xlint:all,-path -Werror -cp "$$cp" -d $(JAVA_DIR)/classes $(JAVA_SRCS)
 
 # The runner (a C driver on test/support/tcluster.h) starts locusd and the
 # JVM; the JVMs' homes, logs and caches go to $(JAVA_DIR)/work.
