@@ -564,6 +564,52 @@ public final class NacosCompat extends CompatBase {
         p.expectNone("after unsubscribe", QUIET_MS);
     }
 
+    /* Churn: five connections re-register (replace) their instance 40 times
+     * each, as fast as they can, concurrently; the subscriber's pushes
+     * (merged, in order: the client drops one older than what it holds)
+     * end at the final set, as does the server's list. */
+    static void churn(Ctx ctx) throws Exception {
+        NamingService s = ctx.client();
+        String svc = uniq("churn");
+        String g = "G-" + RUN_ID;
+        Pushes p = new Pushes("subscriber");
+        s.subscribe(svc, g, p);
+        List<NamingService> writers = new ArrayList<>();
+        for (int k = 0; k < 5; k++) {
+            writers.add(ctx.client());
+        }
+        Set<String> fin = new TreeSet<>();
+        List<Thread> threads = new ArrayList<>();
+        List<String> errors = Collections.synchronizedList(new ArrayList<>());
+        for (int k = 0; k < writers.size(); k++) {
+            NamingService w = writers.get(k);
+            String ip = "127.0.2." + (k + 1);
+            fin.add(ip + ":" + (30000 + 39));
+            Thread t = new Thread(() -> {
+                try {
+                    for (int n = 0; n < 40; n++) {
+                        w.registerInstance(svc, g, inst(ip, 30000 + n));
+                    }
+                } catch (Exception e) {
+                    errors.add(describe(e));
+                }
+            }, "churn-" + k);
+            t.setDaemon(true);
+            threads.add(t);
+            t.start();
+        }
+        for (Thread t : threads) {
+            t.join(20000);
+            check(!t.isAlive(), "a writer still registering after 20 s");
+        }
+        check(errors.isEmpty(), "registerInstance failed: %s", errors);
+        serverHas("after the churn", CHANGE_MS, null, g, svc, fin);
+        p.await("the final set", CHANGE_MS, fin);
+        p.expectNone("after the final set", QUIET_MS);
+        List<Instance> cached = s.getAllInstances(svc, g);
+        check(addrs(cached).equals(fin), "the subscriber's cache: %s", show(cached));
+    }
+
     /* Two subscribers of one service on two connections, one with a
      * cluster filter: each is pushed only its clusters. (One connection
      * holds one subscription per service in Nacos: two filters of one
@@ -858,6 +904,8 @@ public final class NacosCompat extends CompatBase {
                 new Scenario("subscribe: a push per change; unsubscribe: none", 40000,
                         NacosCompat::subscribe),
                 new Scenario("subscribe with clusters", 30000, NacosCompat::subscribeClusters),
+                new Scenario("subscribe under churn: pushes end at the final set", 60000,
+                        NacosCompat::churn),
                 new Scenario("HTTP service/subscribers lists gRPC subscribers", 30000,
                         NacosCompat::subscribersHttp),
                 new Scenario("getServicesOfServer(pageNo, pageSize, group)", 30000,
