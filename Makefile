@@ -214,9 +214,11 @@ test-compat-run: $(COMPAT_STAMP)
 # beside this checkout, else beside the main checkout when this is a git
 # worktree; NACOS_JAVA=dir overrides. When it is missing, test-java says
 # so and succeeds.
-NACOS_JAVA ?= $(firstword $(wildcard $(abspath ../shared/nacos-java) \
+ifndef NACOS_JAVA
+NACOS_JAVA := $(firstword $(wildcard $(abspath ../shared/nacos-java) \
 	$(abspath $(shell git rev-parse --git-common-dir 2>/dev/null)/../../shared/nacos-java)) \
 	$(abspath ../shared/nacos-java))
+endif
 JAVA_DIR := $(BUILD)/test/compat-java
 JAVA_CLASS := $(JAVA_DIR)/classes/NacosCompat.class
 
