@@ -131,6 +131,20 @@ public final class NacosCompat extends CompatBase {
                     Collections.emptyMap());
             check(current.has(id), "loader/current does not list %s's connection %s: %s", label,
                     id, current.fieldNames().hasNext() ? current.toString() : "{}");
+            /* Nacos's Connection (metaInfo from the setup), and locus's own
+             * count of what the connection holds. */
+            JsonNode conn = current.get(id);
+            JsonNode meta = conn.path("metaInfo");
+            check("Nacos-Java-Client:v2.4.3".equals(meta.path("version").asText())
+                    && meta.path("sdkSource").asBoolean(false)
+                    && "sdk".equals(conn.path("labels").path("source").asText())
+                    && "naming".equals(conn.path("labels").path("module").asText())
+                    && id.equals(meta.path("connectionId").asText()),
+                    "loader/current: %s's connection as listed: %s", label, conn);
+            String holds = c == w ? "instances" : "subscriptions";
+            check(conn.path("locus").path(holds).asInt(-1) == 1,
+                    "loader/current: %s's connection holds %s %s, want 1: %s", label,
+                    conn.path("locus").path(holds), holds, conn.path("locus"));
             String r = httpText("GET", "/nacos/v2/core/loader/reloadClient",
                     Collections.singletonMap("connectionId", id));
             check("success".equals(r.trim()), "loader/reloadClient answered %s", r);
