@@ -624,6 +624,39 @@ public final class NacosCompat extends CompatBase {
         check(addrs(cached).equals(fin), "the subscriber's cache: %s", show(cached));
     }
 
+    /* One naming core under both APIs: instances registered and removed
+     * over HTTP (v1 Open API) are pushed to a gRPC subscriber and listed by
+     * a gRPC query, next to one registered over gRPC. */
+    static void mixed(Ctx ctx) throws Exception {
+        NamingService s = ctx.client();
+        String svc = uniq("mixed");
+        String g = "G-" + RUN_ID;
+        Pushes p = new Pushes("subscriber");
+        s.subscribe(svc, g, p);
+        Instance viaGrpc = inst("127.0.0.96", nextPort());
+        ctx.client().registerInstance(svc, g, viaGrpc);
+        p.await("registered over gRPC", CHANGE_MS, set(viaGrpc));
+
+        Instance viaHttp = inst("127.0.0.97", nextPort());
+        Map<String, String> params = new HashMap<>();
+        params.put("serviceName", svc);
+        params.put("groupName", g);
+        params.put("ip", viaHttp.getIp());
+        params.put("port", String.valueOf(viaHttp.getPort()));
+        /* Ephemeral as the service; nobody beats for it, which is fine for
+         * the 15 s before it would turn unhealthy. */
+        params.put("ephemeral", "true");
+        String r = httpText("POST", "/nacos/v1/ns/instance", params);
+        check("ok".equals(r.trim()), "POST /nacos/v1/ns/instance answered %s", r);
+        p.await("registered over HTTP", CHANGE_MS, set(viaGrpc, viaHttp));
+        List<Instance> got = ctx.client().getAllInstances(svc, g, false);
+        check(addrs(got).equals(set(viaGrpc, viaHttp)), "getAllInstances: %s", show(got));
+
+        r = httpText("DELETE", "/nacos/v1/ns/instance", params);
+        check("ok".equals(r.trim()), "DELETE /nacos/v1/ns/instance answered %s", r);
+        p.await("deregistered over HTTP", CHANGE_MS, set(viaGrpc));
+    }
+
     /* Two subscribers of one service on two connections, one with a
      * cluster filter: each is pushed only its clusters. (One connection
      * holds one subscription per service in Nacos: two filters of one
@@ -918,6 +951,8 @@ public final class NacosCompat extends CompatBase {
                 new Scenario("subscribe: a push per change; unsubscribe: none", 40000,
                         NacosCompat::subscribe),
                 new Scenario("subscribe with clusters", 30000, NacosCompat::subscribeClusters),
+                new Scenario("HTTP registrations pushed to gRPC subscribers", 30000,
+                        NacosCompat::mixed),
                 new Scenario("subscribe under churn: pushes end at the final set", 60000,
                         NacosCompat::churn),
                 new Scenario("HTTP service/subscribers lists gRPC subscribers", 30000,
