@@ -333,7 +333,8 @@ public final class NacosCompat extends CompatBase {
     }
 
     /* One connection holds one publish per service: a second
-     * registerInstance of the same service replaces the first (Nacos 2.x). */
+     * registerInstance of the same service replaces the first, a
+     * deregisterInstance removes it (Nacos 2.x). */
     static void replace(Ctx ctx) throws Exception {
         NamingService c = ctx.client();
         String svc = uniq("repl");
@@ -345,6 +346,12 @@ public final class NacosCompat extends CompatBase {
         c.registerInstance(svc, g, b);
         serverHas("after register b on the same connection (replaces a)", CHANGE_MS, null, g, svc,
                 set(b));
+        /* deregisterInstance removes the connection's instance of the
+         * service, whatever ip:port it names (2.4.3's
+         * EphemeralClientOperationServiceImpl.deregisterInstance). */
+        c.deregisterInstance(svc, g, inst("127.0.0.99", nextPort()));
+        serverHas("after deregister of another ip:port on the same connection", CHANGE_MS, null,
+                g, svc, set());
     }
 
     /* batchRegisterInstance, batchDeregisterInstance of part of the batch
@@ -939,7 +946,7 @@ public final class NacosCompat extends CompatBase {
                         NacosCompat::connect),
                 new Scenario("ephemeral register, list, deregister, shutDown", 40000,
                         NacosCompat::ephemeral),
-                new Scenario("ephemeral register twice on one connection replaces", 30000,
+                new Scenario("one instance per service and connection: replace, deregister", 30000,
                         NacosCompat::replace),
                 new Scenario("batchRegisterInstance, batchDeregisterInstance", 30000,
                         NacosCompat::batch),
