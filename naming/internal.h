@@ -79,6 +79,9 @@ struct lc_naming {
     const struct lc_members *members;
     unsigned members_timeout_ms;
     struct lc_imeta_cleaner *imeta; /* instance_meta_clean.c; NULL until used */
+    /* The gRPC connections (lc_naming_set_conn_count), or NULL. */
+    unsigned (*conn_count)(void *data);
+    void *conn_count_data;
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,

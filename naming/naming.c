@@ -132,12 +132,16 @@ err:
 void lc_naming_stats(struct lc_naming *n, struct lc_naming_stats *st)
 {
     struct lc_client *c, *tmp;
+    unsigned long conn_in_registry = 0;
     memset(st, 0, sizeof *st);
     st->services = HASH_COUNT(n->reg->services);
     st->instances = n->reg->n_instances;
     st->clients = HASH_COUNT(n->reg->clients);
     HASH_ITER(hh, n->reg->clients, c, tmp)
     {
+        if (c->kind == LC_CLIENT_CONNECTION) {
+            conn_in_registry++;
+        }
         switch (c->kind) {
             case LC_CLIENT_EPHEMERAL:
                 st->ephemeral_clients++;
@@ -146,17 +150,31 @@ void lc_naming_stats(struct lc_naming *n, struct lc_naming_stats *st)
                 st->persistent_clients++;
                 break;
             case LC_CLIENT_CONNECTION:
-                st->connection_clients++;
+                /* a batch's companions "<id>#b<k>" are not connections */
+                st->connection_clients += strchr(c->id, '#') == NULL;
                 break;
             case LC_CLIENT_SYNCED:
                 break;
         }
+    }
+    if (n->conn_count != NULL) {
+        /* Nacos counts a ConnectionBasedClient per connection, publishing
+         * or not. */
+        st->connection_clients = n->conn_count(n->conn_count_data);
+        st->clients = st->clients - conn_in_registry + st->connection_clients;
     }
     if (n->push != NULL) {
         struct lc_push_stats ps;
         lc_push_stats(n->push, &ps);
         st->subscribers = ps.subscribers;
     }
+}
+
+void lc_naming_set_conn_count(struct lc_naming *n,
+                              unsigned (*count)(void *data), void *data)
+{
+    n->conn_count = count;
+    n->conn_count_data = data;
 }
 
 void lc_naming_set_members(struct lc_naming *n,

@@ -45,6 +45,12 @@ void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
                               unsigned ack_timeout_ms,
                               unsigned client_expired_ms);
 
+/* Where the gRPC connection count comes from (the SDK server's registered
+ * connections), for the stats' connection clients: without it they count
+ * the connections that publish instances. */
+void lc_naming_set_conn_count(struct lc_naming *n,
+                              unsigned (*count)(void *data), void *data);
+
 struct lc_members;
 
 /* The cluster's member list (members/members.h; borrowed: it must outlive

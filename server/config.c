@@ -107,6 +107,19 @@ static const struct prop props[] = {
      FIELD(clean_metadata_expired_ms), T_UNSIGNED, 0, 86400000, "ms"},
     {"locus.naming.subscribers.timeout_ms", P_NUM,
      FIELD(subscribers_timeout_ms), T_UNSIGNED, 100, 5000, NULL},
+    /* Nacos's GrpcServerConstants: the SDK port's message limit, and the
+     * deprecated name it falls back to (0: not set; 10 MiB then). */
+    {"nacos.remote.server.grpc.sdk.max-inbound-message-size", P_NUM,
+     FIELD(grpc_sdk_max_inbound), T_SIZE, 0, 1024 * 1024 * 1024,
+     "bytes; 0: not set"},
+    {"nacos.remote.server.grpc.maxinbound.message.size", P_NUM,
+     FIELD(grpc_max_inbound_deprecated), T_SIZE, 0, 1024 * 1024 * 1024,
+     "bytes; 0: not set"},
+    /* Registered SDK connections (0: no limit); Nacos limits them through
+     * its connection-control plugin only. */
+    {"nacos.remote.server.grpc.sdk.max-connections", P_NUM,
+     FIELD(grpc_sdk_max_connections), T_UNSIGNED, 0, 10000000,
+     "0: no limit"},
     /* Spring accepts both spellings. */
     {"server.servlet.contextPath", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
     {"server.servlet.context-path", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
@@ -598,6 +611,22 @@ void lc_config_defaults(struct lc_config *cfg)
 int lc_config_raft_port(int port)
 {
     return port - RAFT_PORT_OFFSET;
+}
+
+int lc_config_grpc_port(int port)
+{
+    return port + 1000;
+}
+
+size_t lc_config_grpc_max_inbound(const struct lc_config *cfg)
+{
+    if (cfg->grpc_sdk_max_inbound != 0) {
+        return cfg->grpc_sdk_max_inbound;
+    }
+    if (cfg->grpc_max_inbound_deprecated != 0) {
+        return cfg->grpc_max_inbound_deprecated;
+    }
+    return 10 * 1024 * 1024;
 }
 
 /* ------------------------------------------------------------- validation */

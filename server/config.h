@@ -95,7 +95,23 @@ struct lc_config {
      * answer when service/subscribers aggregates the cluster; 100..5000
      * (at most the HTTP shutdown grace) */
     unsigned subscribers_timeout_ms;
+
+    /* nacos.remote.server.grpc.sdk.max-inbound-message-size, falling back
+     * to the deprecated nacos.remote.server.grpc.maxinbound.message.size
+     * (0: not set; 10 MiB when neither is): the largest message the SDK
+     * gRPC port (port + 1000) takes */
+    size_t grpc_sdk_max_inbound;
+    size_t grpc_max_inbound_deprecated;
+    /* nacos.remote.server.grpc.sdk.max-connections (0: no limit): SDK
+     * connections beyond it are refused at setup */
+    unsigned grpc_sdk_max_connections;
 };
+
+/* The SDK gRPC port's message limit the properties give. */
+size_t lc_config_grpc_max_inbound(const struct lc_config *cfg);
+
+/* The SDK gRPC port of a main port (Nacos's offset, +1000). */
+int lc_config_grpc_port(int port);
 
 /* Fill @cfg with the built-in defaults. */
 void lc_config_defaults(struct lc_config *cfg);

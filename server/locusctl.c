@@ -2,6 +2,7 @@
  *
  *   locusctl [--server host:port] [--json] groups
  *   locusctl [--server host:port] [--json] nodes
+ *   locusctl [--server host:port] [--json] connections
  *   locusctl [--server host:port] raft transfer|snapshot|remove-peer|
  *            remove-peers|change-peers|reset-peers [--group G] PEERS
  *   locusctl cluster start|stop [--dir D] [--nodes N] [--port P] [--locusd F]
@@ -30,6 +31,8 @@ static const char usage[] =
     "  groups                       raft groups of the server: state, leader,\n"
     "                               indexes, snapshot, members, elections\n"
     "  nodes                        cluster members (Nacos's cluster/nodes)\n"
+    "  connections                  gRPC clients of the server: id, address,\n"
+    "                               version, age, instances, subscriptions\n"
     "  raft transfer PEER           move leadership to PEER (ip:raftPort)\n"
     "  raft snapshot [PEER]         take a snapshot on PEER (default: server)\n"
     "  raft remove-peer PEER        remove a member\n"
@@ -212,6 +215,111 @@ static int cmd_nodes(struct ctl *c)
                str(ext, "raftPort"), str(ext, "version"));
     }
     json_decref(root);
+    return 0;
+}
+
+static int cmp_conn(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a;
+    json_t *y = *(json_t *const *)b;
+    return strcmp(str(x, "connectionId"), str(y, "connectionId"));
+}
+
+/* The gRPC connections of the server (/nacos/v2/core/loader/current), one
+ * row each: id, client IP, version, labels, age, what it holds in naming. */
+static int cmd_connections(struct ctl *c)
+{
+    char *body = NULL;
+    int st = fetch(c, "GET", "/nacos/v2/core/loader/current", NULL, NULL,
+                   &body);
+    json_t *root, *conn, *rows;
+    const char *id;
+    long long now = (long long)lc_now_ms();
+    size_t i, n = 0;
+    json_t **sorted;
+
+    if (st != 200) {
+        if (st > 0) {
+            fprintf(stderr, "locusctl: HTTP %d: %s\n", st,
+                    body != NULL ? body : "");
+        }
+        free(body);
+        return 1;
+    }
+    root = json_loads(body, 0, NULL);
+    free(body);
+    if (!json_is_object(root)) {
+        fprintf(stderr, "locusctl: connections: the answer is not JSON\n");
+        json_decref(root);
+        return 1;
+    }
+    rows = json_array();
+    json_object_foreach(root, id, conn)
+    {
+        json_t *meta = json_object_get(conn, "metaInfo");
+        json_t *locus = json_object_get(conn, "locus");
+        json_t *row = json_object();
+        long long created = num(meta, "createTime");
+        json_object_set_new(row, "connectionId", json_string(id));
+        json_object_set_new(row, "clientIp",
+                            json_string(str(meta, "clientIp")));
+        json_object_set_new(row, "version", json_string(str(meta, "version")));
+        json_object_set(row, "labels", json_object_get(meta, "labels"));
+        json_object_set_new(row, "ageMs",
+                            json_integer(created > 0 ? now - created : 0));
+        json_object_set_new(row, "instances",
+                            json_integer(num(locus, "instances")));
+        json_object_set_new(row, "subscriptions",
+                            json_integer(num(locus, "subscriptions")));
+        json_array_append_new(rows, row);
+    }
+    json_decref(root);
+    n = json_array_size(rows);
+    sorted = calloc(n + 1, sizeof *sorted);
+    if (sorted == NULL) {
+        json_decref(rows);
+        return 1;
+    }
+    json_array_foreach(rows, i, conn)
+    {
+        sorted[i] = conn;
+    }
+    qsort(sorted, n, sizeof *sorted, cmp_conn);
+    if (c->json) {
+        json_t *out = json_array();
+        char *text;
+        for (i = 0; i < n; i++) {
+            json_array_append(out, sorted[i]);
+        }
+        text = json_dumps(out, JSON_COMPACT);
+        printf("%s\n", text != NULL ? text : "[]");
+        free(text);
+        json_decref(out);
+    } else {
+        printf("%-36s %-16s %-26s %-7s %-5s %-5s %s\n", "CONNECTION", "CLIENT",
+               "VERSION", "AGE", "INST", "SUBS", "LABELS");
+        for (i = 0; i < n; i++) {
+            json_t *r = sorted[i];
+            char *labels = json_dumps(json_object_get(r, "labels"),
+                                      JSON_COMPACT | JSON_SORT_KEYS);
+            long long age = num(r, "ageMs") / 1000;
+            char agebuf[32];
+            if (age < 120) {
+                snprintf(agebuf, sizeof agebuf, "%llds", age);
+            } else if (age < 7200) {
+                snprintf(agebuf, sizeof agebuf, "%lldm", age / 60);
+            } else {
+                snprintf(agebuf, sizeof agebuf, "%lldh", age / 3600);
+            }
+            printf("%-36s %-16s %-26s %-7s %-5lld %-5lld %s\n",
+                   str(r, "connectionId"), str(r, "clientIp"),
+                   str(r, "version"), agebuf, num(r, "instances"),
+                   num(r, "subscriptions"), labels != NULL ? labels : "{}");
+            free(labels);
+        }
+    }
+    free(sorted);
+    json_decref(rows);
     return 0;
 }
 
@@ -407,6 +515,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "nodes") == 0) {
         return cmd_nodes(&c);
+    }
+    if (strcmp(argv[i], "connections") == 0) {
+        return cmd_connections(&c);
     }
     if (strcmp(argv[i], "raft") == 0) {
         return cmd_raft(&c, argc - i - 1, argv + i + 1);

@@ -2,10 +2,12 @@
  *
  * Start: lock the data directory, create the raft engine and register the
  * naming processors, start the engine (opening every group from disk), then
- * listen for HTTP. Stop (SIGTERM/SIGINT): stop accepting HTTP and let
+ * listen for HTTP, then for gRPC SDK clients on port + 1000 (served once
+ * naming is ready, as HTTP). Stop (SIGTERM/SIGINT): GOAWAY and close every
+ * gRPC connection (their instances go), then stop accepting HTTP and let
  * in-flight requests finish (5 s at most), then close the raft groups, which
- * leaves their logs consistent, then close the naming module's UDP push
- * socket, then free everything. A second signal exits
+ * leaves their logs consistent, then close the naming module's push engine,
+ * then free everything. A second signal exits
  * at once.
  */
 #include <assert.h>
@@ -23,11 +25,14 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "members/members.h"
+#include "naming/grpc/routes.h"
 #include "naming/http/routes.h"
 #include "naming/naming.h"
 #include "raft/engine.h"
+#include "rpc/grpc/rpc.h"
 #include "rpc/http/http.h"
 #include "server/admin.h"
+#include "server/loader.h"
 #include "server/node.h"
 
 #define SHUTDOWN_GRACE_MS 5000
@@ -50,6 +55,10 @@ struct node {
     struct lc_naming *naming;
     struct lc_http_server *http;
     struct lc_admin *admin;
+    struct lc_rpc *rpc; /* the SDK gRPC server (port + 1000); NULL once closed */
+    struct lc_naming_grpc *naming_grpc;
+    struct lc_loader *loader;
+    bool rpc_started; /* lc_rpc_set_started(true) was called */
     uv_signal_t sigterm;
     uv_signal_t sigint;
     bool stopping;
@@ -67,6 +76,14 @@ static void on_lag_timer(uv_timer_t *t)
                  (unsigned long long)(now - n->lag_due));
     }
     n->lag_due = now + LAG_PERIOD_MS;
+    /* The SDK port serves once naming does (HTTP stops answering
+     * "STARTING" at the same moment: lc_op_ready). */
+    if (!n->rpc_started && n->rpc != NULL && n->engine != NULL &&
+        lc_raft_engine_caught_up(n->engine)) {
+        n->rpc_started = true;
+        lc_rpc_set_started(n->rpc, true);
+        lc_infof("server", "gRPC SDK port serving");
+    }
 }
 
 /* The member list's liveness source: a member is UP while the raft
@@ -90,6 +107,10 @@ static enum lc_member_state on_member_probe(void *data,
 static void on_naming_closed(void *data)
 {
     struct node *n = data;
+    lc_naming_grpc_free(n->naming_grpc);
+    n->naming_grpc = NULL;
+    lc_loader_free(n->loader);
+    n->loader = NULL;
     lc_naming_free(n->naming);
     n->naming = NULL;
     lc_admin_free(n->admin);
@@ -119,6 +140,29 @@ static void on_http_closed(struct lc_http_server *srv, void *data)
     lc_raft_engine_close(n->engine, on_engine_closed, n);
 }
 
+static void close_http(struct node *n)
+{
+    if (n->http != NULL) {
+        lc_http_server_close(n->http, SHUTDOWN_GRACE_MS, on_http_closed, n);
+    } else {
+        on_http_closed(NULL, n);
+    }
+}
+
+/* The gRPC connections are gone (GOAWAY first: clients move to another
+ * member while this one still answers HTTP), their instances withdrawn. */
+static void on_rpc_closed(struct lc_rpc *r, void *data)
+{
+    struct node *n = data;
+    (void)r;
+    n->rpc = NULL;
+    if (n->naming_grpc != NULL) {
+        lc_naming_grpc_detach(n->naming_grpc);
+    }
+    lc_loader_detach(n->loader);
+    close_http(n);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct node *n = s->data;
@@ -128,11 +172,47 @@ static void on_signal(uv_signal_t *s, int signum)
     }
     n->stopping = true;
     lc_infof("server", "%s: shutting down", strsignal(signum));
-    if (n->http != NULL) {
-        lc_http_server_close(n->http, SHUTDOWN_GRACE_MS, on_http_closed, n);
+    if (n->rpc != NULL) {
+        lc_rpc_close(n->rpc, on_rpc_closed, n);
     } else {
-        on_http_closed(NULL, n);
+        close_http(n);
     }
+}
+
+/* The SDK gRPC server on port + 1000, its naming handlers and the loader
+ * admin endpoints. Return 0 or 1 (logged). */
+static int start_grpc(struct node *n, const struct lc_config *cfg)
+{
+    struct lc_rpc_config rc;
+    int port = lc_config_grpc_port(cfg->port);
+    int rv;
+
+    lc_rpc_config_default(&rc, LC_RPC_SDK);
+    rc.limits.max_inbound = lc_config_grpc_max_inbound(cfg);
+    rc.max_sdk_connections = cfg->grpc_sdk_max_connections;
+    n->rpc = lc_rpc_new(&n->loop, &rc);
+    if (n->rpc == NULL) {
+        lc_errorf("server", "out of memory setting up gRPC");
+        return 1;
+    }
+    rv = lc_naming_grpc_new(n->naming, n->rpc, &n->naming_grpc);
+    if (rv != 0) {
+        lc_errorf("server", "naming over gRPC: %s", lc_strerror(rv));
+        return 1;
+    }
+    n->loader = lc_loader_new(&n->loop, n->http, n->rpc, n->naming_grpc,
+                              n->naming, port);
+    if (n->loader == NULL) {
+        lc_errorf("server", "out of memory setting up the loader endpoints");
+        return 1;
+    }
+    rv = lc_rpc_listen(n->rpc, cfg->ip, port);
+    if (rv != 0) {
+        lc_errorf("server", "cannot listen on %s:%d (gRPC): %s", cfg->ip,
+                  port, lc_strerror(rv));
+        return 1;
+    }
+    return 0;
 }
 
 /* One locusd per data directory. */
@@ -290,6 +370,10 @@ int lc_node_run(const struct lc_config *cfg)
         return 1;
     }
 
+    if (start_grpc(&n, cfg) != 0) {
+        return 1;
+    }
+
     uv_signal_init(&n.loop, &n.sigterm);
     uv_signal_init(&n.loop, &n.sigint);
     n.sigterm.data = &n;
@@ -301,9 +385,10 @@ int lc_node_run(const struct lc_config *cfg)
     uv_timer_start(&n.lag_timer, on_lag_timer, LAG_PERIOD_MS, LAG_PERIOD_MS);
 
     lc_infof("server",
-             "locusd up: %s mode, http %s:%d, raft %s, data %s, %u member(s)",
+             "locusd up: %s mode, http %s:%d, grpc %d, raft %s, data %s, "
+             "%u member(s)",
              cfg->standalone ? "standalone" : "cluster", cfg->ip, cfg->port,
-             ro.self, cfg->data_dir, ro.n_members);
+             lc_config_grpc_port(cfg->port), ro.self, cfg->data_dir, ro.n_members);
     uv_run(&n.loop, UV_RUN_DEFAULT);
     lc_raft_free_closed();
     rv = uv_loop_close(&n.loop);

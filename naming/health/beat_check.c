@@ -81,7 +81,8 @@ void lc_ephemeral_check(struct lc_naming *n, uint64_t now)
     }
     HASH_ITER(hh, n->reg->clients, c, tmp)
     {
-        if (c->ephemeral) {
+        /* A connection's instances live as long as the connection. */
+        if (c->ephemeral && c->kind != LC_CLIENT_CONNECTION) {
             check_client(n, c, now);
         }
     }

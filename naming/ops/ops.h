@@ -123,6 +123,57 @@ int lc_op_metadata_batch(struct lc_naming *n, const struct lc_instance_req *r,
                          json_t *instances, json_t *metadata, bool remove,
                          struct lc_op *op, lc_op_cb cb, struct lc_err *e);
 
+/* ------------------------------------------------------ connection clients
+ *
+ * Ephemeral instances of a gRPC connection (naming/ops/conn.c): client
+ * LC_CLIENT_CONNECTION whose id is the connection id, as Nacos 2.x's
+ * ConnectionBasedClient with EphemeralClientOperationServiceImpl. The client
+ * holds one publish per service: a register replaces it, a batch replaces
+ * it with a set, a deregister withdraws it whatever ip:port is named. The
+ * instances live until withdrawn or the connection closes
+ * (lc_op_conn_remove); no beat keeps them. Every change goes through the
+ * registry and its bus, so the index and the push engine see it.
+ *
+ * A batch of k instances is published by the connection's client (the
+ * first) and k - 1 companion clients "<id>#b1".."<id>#b(k-1)" of the same
+ * kind (the registry holds one instance per client and service); the
+ * companions of a service are numbered from 1 without gaps, so the
+ * connection's companions are found without scanning every client. A
+ * connection id never holds '#'.
+ */
+
+/* Register @r (validated; r->ephemeral) as @conn_id's instance of @r's
+ * service, replacing what it published there. LC_EINVAL "errCode: 400,
+ * errMsg: Current service G@@S is persistent service, can't register
+ * ephemeral instance. " on a persistent service; LC_ENOMEM. */
+int lc_op_conn_register(struct lc_naming *n, const char *conn_id,
+                        const struct lc_instance_req *r, struct lc_err *e);
+
+/* Withdraw @conn_id's instances of service @key, whatever ip:port; a no-op
+ * when the service does not exist or the connection publishes nothing
+ * there. */
+void lc_op_conn_deregister(struct lc_naming *n, const char *conn_id,
+                           const struct lc_service_key *key);
+
+/* Replace @conn_id's instances of the service of @rs[0] with @rs[0..@count)
+ * (all validated, same service). LC_ESERVER "Index 0 out of bounds for
+ * length 0" when @count is 0 (Nacos's instances.get(0)); LC_EINVAL for an
+ * instance that is not ephemeral ("Batch registration does not allow
+ * persistent instance registration , Instance：...") or a persistent
+ * service ("... can't batch register ephemeral instance. "); LC_ENOMEM.
+ * Nothing changes on error. */
+int lc_op_conn_batch_register(struct lc_naming *n, const char *conn_id,
+                              const struct lc_instance_req *rs, size_t count,
+                              struct lc_err *e);
+
+/* Withdraw everything @conn_id publishes (its companions too): the
+ * connection closed. Return how many instances went. Subscriptions are the
+ * push engine's (its transport removes them). */
+unsigned lc_op_conn_remove(struct lc_naming *n, const char *conn_id);
+
+/* How many instances @conn_id publishes (its companions too). */
+unsigned lc_op_conn_instances(struct lc_naming *n, const char *conn_id);
+
 /* ----------------------------------------------------------------- beats */
 
 /* A beat's RsInfo, as it was sent (NULL fields: absent). */

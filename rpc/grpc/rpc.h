@@ -65,8 +65,9 @@ void lc_payload_free(struct lc_payload *p);
  * LC_EPROTO. */
 int lc_payload_json(const struct lc_payload *p, json_t **out);
 
-/* Encode a Payload of @type with @body (compact JSON, nulls as given) and
- * @headers (object of strings, or NULL). *@out is malloc'd; the caller
+/* Encode a Payload of @type with @body (compact JSON; object members that
+ * are null are left out, as Nacos's Jackson NON_NULL) and @headers (object
+ * of strings, or NULL; other values skipped). *@out is malloc'd; the caller
  * frees. Return 0 or LC_ENOMEM. */
 int lc_payload_encode(const char *type, const json_t *body,
                       const json_t *headers, uint8_t **out, size_t *len);
@@ -82,8 +83,10 @@ struct lc_rpc_req;
 struct lc_rpc_config {
     enum lc_rpc_source source;   /* which port this is */
     struct lc_grpc_limits limits; /* transport limits */
-    unsigned max_sdk_connections; /* registered SDK connections; 0: none
-                                     (nacos.remote.server.max.connection?) */
+    /* Registered SDK connections; 0: no limit. Nacos has no property for
+     * it (its connection-control plugin's countLimit, -1 by default);
+     * locus's is nacos.remote.server.grpc.sdk.max-connections. */
+    unsigned max_sdk_connections;
     unsigned ejector_interval_ms; /* 3000 */
     unsigned idle_probe_ms;       /* 20000 */
     unsigned probe_timeout_ms;    /* 5000 */

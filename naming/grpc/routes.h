@@ -1,0 +1,41 @@
+/* Naming over gRPC (naming/grpc/): Nacos 2.x's naming request handlers on
+ * an lc_rpc server, and the push of NotifySubscriberRequest to subscribed
+ * connections. The public face of naming/grpc/.
+ *
+ * Handlers (one route table, routes.c), allowed from SDK and cluster ports:
+ * InstanceRequest, BatchInstanceRequest, PersistentInstanceRequest,
+ * ServiceQueryRequest, SubscribeServiceRequest, ServiceListRequest. Each
+ * decodes its request as Nacos's handler and parameter extractor read it,
+ * calls an operation (naming/ops/ops.h) and encodes Nacos's response.
+ *
+ * A connection's instances (lc_op_conn_*) and subscriptions are bound to
+ * it: when it closes they go, and the subscribers of the services it
+ * published are pushed.
+ */
+#ifndef LC_NAMING_GRPC_ROUTES_H
+#define LC_NAMING_GRPC_ROUTES_H
+
+#include "naming/naming.h"
+#include "rpc/grpc/rpc.h"
+
+struct lc_naming_grpc;
+
+/* Register the handlers on @rpc, add the gRPC push transport to @n's push
+ * engine and observe @rpc's connections closing. @n and @rpc are borrowed:
+ * call lc_naming_grpc_detach once @rpc is closed, and free the result with
+ * lc_naming_grpc_free after lc_naming_close (the push engine closes the
+ * transport) and before lc_naming_free. Return 0 or an LC_E* code. */
+int lc_naming_grpc_new(struct lc_naming *n, struct lc_rpc *rpc,
+                       struct lc_naming_grpc **out);
+
+/* The gRPC server is closed (freed): no push is sent from here on, and
+ * the connection count is 0. */
+void lc_naming_grpc_detach(struct lc_naming_grpc *g);
+
+/* How many subscriptions connection @conn_id holds. */
+unsigned lc_naming_grpc_subscriptions(struct lc_naming_grpc *g,
+                                      const char *conn_id);
+
+void lc_naming_grpc_free(struct lc_naming_grpc *g);
+
+#endif /* LC_NAMING_GRPC_ROUTES_H */
