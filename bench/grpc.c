@@ -85,6 +85,7 @@ struct slot {
     bool ready;
     bool registered; /* idle/storm: instance acknowledged */
     bool subscribed;
+    unsigned attempts; /* connect_all: failed setups */
     bool redoing; /* storm: registration and subscription sent again */
     unsigned turns;       /* storm: failed reconnect passes */
     uint64_t last_change; /* push: the last change seen */
@@ -229,6 +230,7 @@ static const char *response_error(int status, json_t *body)
 /* ---------------------------------------------------------- connections */
 
 static void slot_connect(struct slot *s);
+static void on_retry(uv_timer_t *t);
 
 static void on_ready(struct lc_nclient *c, int status, void *data)
 {
@@ -237,7 +239,18 @@ static void on_ready(struct lc_nclient *c, int status, void *data)
     (void)c;
     b->connecting--;
     if (status != 0) {
-        b->failed++;
+        /* A node that has just become ready over HTTP may still refuse
+         * for a moment (ServerCheck: "Server is starting"): the Java
+         * client tries again, and so do we, a few times. */
+        if (!b->reconnect && ++s->attempts < 5) {
+            b->connecting++; /* still on its way */
+            uv_timer_start(&s->retry, on_retry, 200, 0);
+            return;
+        }
+        if (b->failed++ == 0 && !b->reconnect) {
+            fprintf(stderr, "  a connection failed: %s\n",
+                    lc_strerror(status));
+        }
         return;
     }
     s->ready = true;
@@ -247,11 +260,7 @@ static void on_ready(struct lc_nclient *c, int status, void *data)
 
 static void on_push(struct lc_nclient *c, const char *json, size_t len,
                     void *data);
-
-static void on_retry(uv_timer_t *t)
-{
-    slot_connect(t->data);
-}
+static void on_retry(uv_timer_t *t);
 
 static void on_closed(struct lc_nclient *c, void *data)
 {
@@ -283,6 +292,15 @@ static void on_closed(struct lc_nclient *c, void *data)
         s->turns++;
         uv_timer_start(&s->retry, on_retry, delay, 0);
     }
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    struct slot *s = t->data;
+    if (!s->b->reconnect) {
+        s->b->connecting--; /* counted again below */
+    }
+    slot_connect(s);
 }
 
 static void slot_connect(struct slot *s)
