@@ -437,6 +437,7 @@ static int on_stream_close(nghttp2_session *session, int32_t id,
 static int client_session(struct lc_grpc_client *cl)
 {
     nghttp2_session_callbacks *cb;
+    nghttp2_option *opt;
     nghttp2_settings_entry iv[2] = {
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
@@ -451,7 +452,13 @@ static int client_session(struct lc_grpc_client *cl)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
                                                               on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-    rv = nghttp2_session_client_new(&cl->io.session, cb, cl);
+    if (nghttp2_option_new(&opt) != 0) {
+        nghttp2_session_callbacks_del(cb);
+        return LC_ENOMEM;
+    }
+    nghttp2_option_set_no_closed_streams(opt, 1);
+    rv = nghttp2_session_client_new2(&cl->io.session, cb, cl, opt);
+    nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
     if (rv != 0) {
         return LC_ENOMEM;

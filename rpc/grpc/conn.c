@@ -200,7 +200,7 @@ static int request_start(struct lc_rpc_conn *c, struct lc_rpc_push *p,
     int err = 0;
     int rv;
 
-    if (type == NULL || cb == NULL) {
+    if (type == NULL || cb == NULL || (body != NULL && !json_is_object(body))) {
         return LC_EINVAL;
     }
     if (c->npending >= LC_RPC_MAX_PENDING) {
@@ -217,7 +217,7 @@ static int request_start(struct lc_rpc_conn *c, struct lc_rpc_push *p,
     if (err == 0 && !c->closed && c->stream != NULL) {
         copy = body != NULL ? json_copy(body) : json_object();
         snprintf(idtext, sizeof idtext, "%" PRIu64, pd->id);
-        if (copy == NULL || !json_is_object(copy) ||
+        if (copy == NULL ||
             json_object_set_new(copy, "requestId", json_string(idtext)) != 0 ||
             lc_payload_encode(type, copy, NULL, &buf, &len) != 0) {
             json_decref(copy);
@@ -298,7 +298,7 @@ static void conn_unregister(struct lc_rpc_conn *c)
     if (c->sdk) {
         r->nsdk--;
     }
-    lc_infof(LOG, "[%s] connection unregistered", c->id);
+    lc_debugf(LOG, "[%s] connection unregistered", c->id);
     c->refs++; /* an observer may drop the last request reference */
     for (obs = r->observers; obs != NULL; obs = next) {
         next = obs->next;
@@ -470,9 +470,9 @@ static void on_setup(struct lc_rpc_conn *c, struct lc_grpc_stream *s,
     if (sdk) {
         r->nsdk++;
     }
-    lc_infof(LOG, "[%s] connection registered (%s, %s)", c->id,
-             c->version[0] != '\0' ? c->version : "-",
-             sdk ? "sdk" : json_str(copy, "source"));
+    lc_debugf(LOG, "[%s] connection registered (%s, %s)", c->id,
+              c->version[0] != '\0' ? c->version : "-",
+              sdk ? "sdk" : json_str(copy, "source"));
     if (ability != NULL && !json_is_null(ability)) {
         send_setup_ack(c);
     }

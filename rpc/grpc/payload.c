@@ -60,8 +60,43 @@ static int copy_headers(const Locus__Grpc__Metadata *md, struct lc_payload *p)
     return 0;
 }
 
+/* protobuf-c allocates each message, string and map entry on its own; a
+ * small arena on the stack takes them (what does not fit goes to the heap),
+ * as what is kept is copied out before it is freed. */
+struct arena {
+    _Alignas(16) uint8_t buf[2048];
+    size_t used;
+};
+
+static void *arena_alloc(void *data, size_t size)
+{
+    struct arena *a = data;
+    size_t n = (size + 15) & ~(size_t)15;
+
+    if (n >= size && n <= sizeof a->buf - a->used) {
+        void *out = a->buf + a->used;
+        a->used += n;
+        return out;
+    }
+    return malloc(size);
+}
+
+static void arena_free(void *data, void *ptr)
+{
+    struct arena *a = data;
+    uintptr_t u = (uintptr_t)ptr;
+    uintptr_t lo = (uintptr_t)a->buf;
+
+    if (u >= lo && u < lo + sizeof a->buf) {
+        return;
+    }
+    free(ptr);
+}
+
 int lc_payload_decode(const uint8_t *buf, size_t len, struct lc_payload *p)
 {
+    struct arena arena;
+    ProtobufCAllocator alloc = {arena_alloc, arena_free, &arena};
     Locus__Grpc__Payload *msg;
     const Locus__Grpc__Metadata *md;
     const char *type = "";
@@ -70,7 +105,8 @@ int lc_payload_decode(const uint8_t *buf, size_t len, struct lc_payload *p)
     int rv;
 
     payload_zero(p);
-    msg = locus__grpc__payload__unpack(NULL, len, buf);
+    arena.used = 0;
+    msg = locus__grpc__payload__unpack(&alloc, len, buf);
     if (msg == NULL) {
         return LC_EPROTO;
     }
@@ -103,11 +139,11 @@ int lc_payload_decode(const uint8_t *buf, size_t len, struct lc_payload *p)
             goto err_after_unpack;
         }
     }
-    locus__grpc__payload__free_unpacked(msg, NULL);
+    locus__grpc__payload__free_unpacked(msg, &alloc);
     return 0;
 
 err_after_unpack:
-    locus__grpc__payload__free_unpacked(msg, NULL);
+    locus__grpc__payload__free_unpacked(msg, &alloc);
     lc_payload_free(p);
     return rv;
 }

@@ -185,7 +185,8 @@ static void on_unary(struct lc_grpc_call *call, const uint8_t *msg, size_t len,
                      void *data)
 {
     struct lc_rpc *r = data;
-    struct lc_rpc_conn *c = lc_grpc_conn_data(lc_grpc_call_conn(call));
+    struct lc_grpc_conn *gc = lc_grpc_call_conn(call);
+    struct lc_rpc_conn *c = gc != NULL ? lc_grpc_conn_data(gc) : NULL;
     struct lc_rpc_handler *h;
     struct lc_rpc_req *req;
     char text[256];
@@ -301,8 +302,7 @@ struct lc_rpc *lc_rpc_new(uv_loop_t *loop, const struct lc_rpc_config *cfg)
 err_after_srv:
     /* Nothing listens yet: the transport closes without sessions. The
      * handlers table is freed when it calls back. */
-    r->closing = true;
-    r->ejector_closed = true;
+    r->ejector_closed = true; /* never started */
     lc_rpc_close(r, NULL, NULL);
     return NULL;
 err_after_alloc:
@@ -412,6 +412,9 @@ void lc_rpc_close(struct lc_rpc *r, lc_rpc_close_cb cb, void *data)
 {
     bool timer = !r->ejector_closed;
 
+    if (r->closing) {
+        return; /* closing already: the first call's @cb fires */
+    }
     r->closing = true;
     r->close_cb = cb;
     r->close_data = data;

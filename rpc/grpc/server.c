@@ -67,6 +67,7 @@ struct lc_grpc_server *lc_grpc_server_new(uv_loop_t *loop,
         goto err_after_callbacks;
     }
     nghttp2_option_set_max_deflate_dynamic_table_size(srv->option, 1024);
+    nghttp2_option_set_no_closed_streams(srv->option, 1);
     uv_tcp_init(loop, &srv->listener);
     uv_idle_init(loop, &srv->idle);
     uv_timer_init(loop, &srv->deadlines);

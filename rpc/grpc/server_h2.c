@@ -84,6 +84,7 @@ static void call_detach(struct lc_grpc_stream *ss)
         return;
     }
     ss->call->ss = NULL;
+    ss->call->conn = NULL;
     ss->call = NULL;
     ss->conn->srv->unanswered--;
     timed_remove(ss);
@@ -389,6 +390,12 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
     (void)flags;
     if (ss == NULL || ss->ending ||
         (ss->kind != SS_UNARY && ss->kind != SS_BIDI)) {
+        return 0;
+    }
+    if (ss->kind == SS_UNARY && ss->has_msg && len > 0) {
+        /* Not buffered: a unary call holds one message at most. */
+        lc_grpc__stream_finish(ss, LC_GRPC_INTERNAL,
+                               "too many messages for a unary call");
         return 0;
     }
     rv = lc_grpc__framer_feed(&ss->in, data, len, c->srv->limits.max_inbound,

@@ -70,7 +70,11 @@ int lc_grpc__framer_feed(struct lc_grpc__framer *f, const uint8_t *data,
             }
         }
         if (f->len < f->need) {
-            size_t n = f->need - f->len;
+            size_t n;
+            if (len == 0) {
+                break;
+            }
+            n = f->need - f->len;
             if (n > len) {
                 n = len;
             }
