@@ -115,6 +115,13 @@ bool lc_grpc__io_finished(const struct lc_grpc__io *io);
 void lc_grpc__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
 /* The nghttp2 send callback (user_data is a struct lc_grpc__io). */
+/* nghttp2's send_data_callback body for NGHTTP2_DATA_FLAG_NO_COPY: put
+ * the frame header @framehd, @length bytes of @q and @padlen padding into
+ * the pump's staging buffer. Return 0 or NGHTTP2_ERR_WOULDBLOCK (no room
+ * now: nghttp2 offers the frame again on the next pass). */
+int lc_grpc__send_data(const uint8_t *framehd, size_t length, size_t padlen,
+                       struct lc_grpc__outq *q);
+
 ssize_t lc_grpc__send_cb(nghttp2_session *session, const uint8_t *data,
                          size_t length, int flags, void *user_data);
 

@@ -217,12 +217,16 @@ static ssize_t on_read_data(nghttp2_session *session, int32_t id, uint8_t *buf,
                             nghttp2_data_source *source, void *user_data)
 {
     struct lc_grpc_stream *ss = source->ptr;
-    struct lc_grpc_conn *c = user_data;
-    size_t n = lc_grpc__outq_read(&ss->out, buf, length);
+    size_t n = ss->out.bytes < length ? ss->out.bytes : length;
     (void)session;
     (void)id;
-    c->queued -= n;
-    if (ss->out.head == NULL && ss->ending) {
+    (void)buf;
+    (void)user_data;
+    if (n > 0) {
+        /* send_data() copies the bytes when the frame goes out. */
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    }
+    if (n == ss->out.bytes && ss->ending) {
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         if (submit_trailers(ss, false) != 0) {
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -234,6 +238,20 @@ static ssize_t on_read_data(nghttp2_session *session, int32_t id, uint8_t *buf,
         return NGHTTP2_ERR_DEFERRED;
     }
     return (ssize_t)n;
+}
+
+static int send_data(nghttp2_session *session, nghttp2_frame *frame,
+                     const uint8_t *framehd, size_t length,
+                     nghttp2_data_source *source, void *user_data)
+{
+    struct lc_grpc_stream *ss = source->ptr;
+    struct lc_grpc_conn *c = user_data;
+    int rv = lc_grpc__send_data(framehd, length, frame->data.padlen, &ss->out);
+    (void)session;
+    if (rv == 0) {
+        c->queued -= length;
+    }
+    return rv;
 }
 
 /* ------------------------------------------------------------- application */
@@ -659,6 +677,7 @@ int lc_grpc__server_callbacks(nghttp2_session_callbacks **out)
         return LC_ENOMEM;
     }
     nghttp2_session_callbacks_set_send_callback(cb, lc_grpc__send_cb);
+    nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
                                                             on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);

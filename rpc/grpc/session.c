@@ -5,7 +5,11 @@
  *
  * The pump asks nghttp2 for frames through its send callback, which copies
  * them into a 64 KiB staging buffer on the pump's stack; each full buffer
- * becomes one uv_write. The pump stops when nghttp2 has nothing more or
+ * becomes one uv_write. DATA frames bypass nghttp2's own 16 KiB frame
+ * buffer (NGHTTP2_DATA_FLAG_NO_COPY): their payload goes from the stream's
+ * queue straight into the staging buffer (lc_grpc__send_data), one copy
+ * less, and the session's frame buffer is never touched past its first
+ * page, which keeps an idle session's resident memory small. The pump stops when nghttp2 has nothing more or
  * LC_GRPC__PUMP_HIGH bytes are in flight, and resumes from the write
  * callback, so a connection holds at most that much beyond its streams'
  * queues however slowly its peer reads. */
@@ -227,6 +231,32 @@ ssize_t lc_grpc__send_cb(nghttp2_session *session, const uint8_t *data,
     memcpy(st->buf + st->len, data, n);
     st->len += n;
     return (ssize_t)n;
+}
+
+int lc_grpc__send_data(const uint8_t *framehd, size_t length, size_t padlen,
+                       struct lc_grpc__outq *q)
+{
+    struct stage *st = cur_stage;
+    size_t need = 9 + (padlen > 0 ? 1 : 0) + length + (padlen > 0 ? padlen - 1
+                                                                   : 0);
+    if (st == NULL) {
+        return NGHTTP2_ERR_WOULDBLOCK;
+    }
+    if (STAGE_SIZE - st->len < need) {
+        st->full = true;
+        return NGHTTP2_ERR_WOULDBLOCK;
+    }
+    memcpy(st->buf + st->len, framehd, 9);
+    st->len += 9;
+    if (padlen > 0) {
+        st->buf[st->len++] = (uint8_t)(padlen - 1);
+    }
+    st->len += lc_grpc__outq_read(q, st->buf + st->len, length);
+    if (padlen > 1) {
+        memset(st->buf + st->len, 0, padlen - 1);
+        st->len += padlen - 1;
+    }
+    return 0;
 }
 
 static void on_write(uv_write_t *req, int status)
