@@ -118,8 +118,7 @@ static const struct prop props[] = {
     /* Registered SDK connections (0: no limit); Nacos limits them through
      * its connection-control plugin only. */
     {"nacos.remote.server.grpc.sdk.max-connections", P_NUM,
-     FIELD(grpc_sdk_max_connections), T_UNSIGNED, 0, 10000000,
-     "0: no limit"},
+     FIELD(grpc_sdk_max_connections), T_UNSIGNED, 0, 10000000, "0: no limit"},
     /* Spring accepts both spellings. */
     {"server.servlet.contextPath", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
     {"server.servlet.context-path", P_CONTEXT, 0, 0, 0, 0, 0, NULL},

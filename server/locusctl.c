@@ -230,8 +230,8 @@ static int cmp_conn(const void *a, const void *b)
 static int cmd_connections(struct ctl *c)
 {
     char *body = NULL;
-    int st = fetch(c, "GET", "/nacos/v2/core/loader/current", NULL, NULL,
-                   &body);
+    int st =
+        fetch(c, "GET", "/nacos/v2/core/loader/current", NULL, NULL, &body);
     json_t *root, *conn, *rows;
     const char *id;
     long long now = (long long)lc_now_ms();

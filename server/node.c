@@ -55,7 +55,8 @@ struct node {
     struct lc_naming *naming;
     struct lc_http_server *http;
     struct lc_admin *admin;
-    struct lc_rpc *rpc; /* the SDK gRPC server (port + 1000); NULL once closed */
+    /* The SDK gRPC server (port + 1000); NULL once closed. */
+    struct lc_rpc *rpc;
     struct lc_naming_grpc *naming_grpc;
     struct lc_loader *loader;
     bool rpc_started; /* lc_rpc_set_started(true) was called */
@@ -208,8 +209,8 @@ static int start_grpc(struct node *n, const struct lc_config *cfg)
     }
     rv = lc_rpc_listen(n->rpc, cfg->ip, port);
     if (rv != 0) {
-        lc_errorf("server", "cannot listen on %s:%d (gRPC): %s", cfg->ip,
-                  port, lc_strerror(rv));
+        lc_errorf("server", "cannot listen on %s:%d (gRPC): %s", cfg->ip, port,
+                  lc_strerror(rv));
         return 1;
     }
     return 0;
@@ -388,7 +389,8 @@ int lc_node_run(const struct lc_config *cfg)
              "locusd up: %s mode, http %s:%d, grpc %d, raft %s, data %s, "
              "%u member(s)",
              cfg->standalone ? "standalone" : "cluster", cfg->ip, cfg->port,
-             lc_config_grpc_port(cfg->port), ro.self, cfg->data_dir, ro.n_members);
+             lc_config_grpc_port(cfg->port), ro.self, cfg->data_dir,
+             ro.n_members);
     uv_run(&n.loop, UV_RUN_DEFAULT);
     lc_raft_free_closed();
     rv = uv_loop_close(&n.loop);

@@ -36,9 +36,8 @@ static void drop_companions(struct lc_naming *n, const char *conn_id,
 /* The service of @key, created ephemeral when missing; LC_EINVAL with
  * @what's message when it is persistent. */
 static int ephemeral_service(struct lc_naming *n,
-                             const struct lc_service_key *key,
-                             const char *what, struct lc_service **out,
-                             struct lc_err *e)
+                             const struct lc_service_key *key, const char *what,
+                             struct lc_service **out, struct lc_err *e)
 {
     struct lc_service *svc = lc_registry_find_service(n->reg, key);
     if (svc != NULL && !svc->ephemeral) {
@@ -125,11 +124,12 @@ int lc_op_conn_batch_register(struct lc_naming *n, const char *conn_id,
     }
     for (size_t i = 0; i < count; i++) {
         if (!rs[i].ephemeral) {
-            return lc_err_set(e, LC_EINVAL,
-                              "Batch registration does not allow persistent "
-                              "instance registration , Instance：Instance{ip='%s', "
-                              "port=%d, clusterName='%s', ephemeral=false}",
-                              rs[i].ip, rs[i].port, rs[i].cluster);
+            return lc_err_set(
+                e, LC_EINVAL,
+                "Batch registration does not allow persistent "
+                "instance registration , Instance：Instance{ip='%s', "
+                "port=%d, clusterName='%s', ephemeral=false}",
+                rs[i].ip, rs[i].port, rs[i].cluster);
         }
     }
     key = (struct lc_service_key){rs[0].ns, rs[0].group, rs[0].service};

@@ -5,7 +5,9 @@
  * lists services on port + 1000, as the Java SDK does; a connection that
  * closes takes its instances, and another connection's subscription is
  * pushed; bad inputs get Nacos's errors and change nothing; the loader
- * endpoint and locusctl see the connections. */
+ * endpoint and locusctl see the connections; SIGTERM closes them first;
+ * in a cluster a persistent instance sent to a follower reaches every
+ * member. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <signal.h>
 #include <uv.h>
 
 #include "rpc/grpc/grpc.h"
@@ -34,6 +38,7 @@ struct gc {
     int connected; /* 0 waiting, 1 up, -1 failed */
     bool closed;
     bool setup_acked;
+    bool reset;         /* ConnectResetRequest received */
     bool answer_pushes; /* reply NotifySubscriberResponse */
     char conn_id[128];
     json_t *pushes[MAX_PUSHES]; /* NotifySubscriberRequest bodies */
@@ -102,6 +107,15 @@ static void on_stream_msg(struct lc_grpc_cstream *s, const uint8_t *msg,
     }
     if (strcmp(p.type, "SetupAckRequest") == 0) {
         g->setup_acked = true;
+    } else if (strcmp(p.type, "ConnectResetRequest") == 0) {
+        json_t *resp = json_object();
+        g->reset = true;
+        json_object_set_new(resp, "resultCode", json_integer(200));
+        json_object_set_new(resp, "errorCode", json_integer(0));
+        json_object_set_new(resp, "success", json_true());
+        json_object_set(resp, "requestId", json_object_get(body, "requestId"));
+        send_on_stream(g, "ConnectResetResponse", resp);
+        json_decref(resp);
     } else if (strcmp(p.type, "NotifySubscriberRequest") == 0 ||
                strcmp(p.type, "ClientDetectionRequest") == 0) {
         bool notify = p.type[0] == 'N';
@@ -745,8 +759,42 @@ static void test_bad_input(void **state)
     tc_pass(t);
 }
 
-/* The loader endpoint and the metrics see the connection and what it
- * holds. */
+/* build/locusctl, next to the locusd under test. */
+static const char *locusctl(void)
+{
+    static char path[PATH_MAX];
+    const char *d = tc_locusd();
+    const char *slash = strrchr(d, '/');
+    snprintf(path, sizeof path, "%.*slocusctl",
+             slash != NULL ? (int)(slash - d + 1) : 0, d);
+    return path;
+}
+
+/* `locusctl --server 127.0.0.1:<node 0> @args` must exit 0; its output. */
+static char *ctl(struct tc *t, const char *args)
+{
+    static char out[1 << 16];
+    char cmd[PATH_MAX + 512];
+    size_t n = 0, r;
+    FILE *p;
+    if (snprintf(cmd, sizeof cmd, "%s --server 127.0.0.1:%d %.200s", locusctl(),
+                 t->c.nodes[0].port, args) >= (int)sizeof cmd) {
+        fail_msg("command too long");
+    }
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    while ((r = fread(out + n, 1, sizeof out - 1 - n, p)) > 0) {
+        n += r;
+    }
+    out[n] = '\0';
+    if (pclose(p) != 0) {
+        fail_msg("%s failed: %s", cmd, out);
+    }
+    return out;
+}
+
+/* The loader endpoint, locusctl and the metrics see the connection and what
+ * it holds; reloadClient resets it, and its instances go. */
 static void test_loader(void **state)
 {
     struct tc *t = *state;
@@ -785,6 +833,134 @@ static void test_loader(void **state)
         json_integer_value(json_object_get(m, "connectionBasedClientCount")),
         1);
     json_decref(m);
+
+    /* locusctl connections: JSON rows and the table */
+    {
+        json_t *rows = json_loads(ctl(t, "--json connections"), 0, NULL);
+        json_t *row = json_array_get(rows, 0);
+        assert_int_equal(json_array_size(rows), 1);
+        assert_string_equal(
+            json_string_value(json_object_get(row, "connectionId")), g.conn_id);
+        assert_string_equal(json_string_value(json_object_get(row, "clientIp")),
+                            "127.0.0.1");
+        assert_int_equal(json_integer_value(json_object_get(row, "instances")),
+                         1);
+        assert_int_equal(
+            json_integer_value(json_object_get(row, "subscriptions")), 0);
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(row, "labels"), "source")),
+                            "sdk");
+        json_decref(rows);
+        assert_non_null(strstr(ctl(t, "connections"), g.conn_id));
+    }
+
+    /* reloadClient: ConnectReset, then the connection is closed */
+    {
+        char path[256];
+        snprintf(path, sizeof path,
+                 "/nacos/v2/core/loader/reloadClient?connectionId=%s",
+                 g.conn_id);
+        body = NULL;
+        assert_int_equal(tc_http(t, 0, "GET", path, NULL, NULL, &body), 200);
+        assert_string_equal(body, "success");
+        free(body);
+    }
+    spin(&g, NULL, &g.reset, WAIT_MS);
+    assert_true(g.reset);
+    spin(&g, NULL, &g.closed, WAIT_MS);
+    assert_true(g.closed);
+    {
+        uint64_t until = tc_now_ms() + WAIT_MS;
+        while (strcmp(http_ports(t, "ldsvc"), "") != 0 && tc_now_ms() < until) {
+            tc_sleep_ms(50);
+        }
+    }
+    assert_string_equal(http_ports(t, "ldsvc"), "");
+    gc_close(&g);
+    tc_pass(t);
+}
+
+/* A subscriber that never answers: the push fails after the ack timeout
+ * (5 s) and is tried again after 1 s. */
+static void test_push_unacked(void **state)
+{
+    struct tc *t = *state;
+    struct gc sub;
+    char rtype[128];
+    json_t *o, *r, *p;
+    uint64_t t0;
+
+    tc_up(t, "grpc_unacked", 1, NULL);
+    gc_connect(&sub, grpc_port(t));
+    sub.answer_pushes = false;
+    o = naming_req("usvc", "DEFAULT_GROUP");
+    json_object_set_new(o, "subscribe", json_true());
+    r = gc_request(&sub, "SubscribeServiceRequest", o, rtype, sizeof rtype);
+    expect_ok(r, rtype, "SubscribeServiceResponse");
+    json_decref(r);
+    p = gc_push(&sub, WAIT_MS);
+    assert_non_null(p);
+    json_decref(p);
+    t0 = tc_now_ms();
+    p = gc_push(&sub, 9000);
+    assert_non_null(p);
+    json_decref(p);
+    if (tc_now_ms() - t0 < 5000) {
+        fail_msg("retried after %llu ms, before the ack timeout",
+                 (unsigned long long)(tc_now_ms() - t0));
+    }
+    gc_close(&sub);
+    tc_pass(t);
+}
+
+/* In a cluster of 3: a persistent instance registered over gRPC on a
+ * follower of its group goes through the leader and every member lists
+ * it; an ephemeral one stays on the member its connection is on. */
+static void test_cluster_persistent(void **state)
+{
+    struct tc *t = *state;
+    struct gc g;
+    char rtype[128];
+    json_t *r;
+    unsigned leader, other;
+    int port = 5151;
+
+    tc_up(t, "grpc_cluster", 3, NULL);
+    leader = (unsigned)tc_leader(t, TC_PS, 0, TC_WAIT_MS);
+    other = (leader + 1) % 3;
+    gc_connect(&g, t->c.nodes[other].port + 1000);
+    r = instance_req(&g, "PersistentInstanceRequest", "csvc",
+                     "registerInstance", instance("127.0.0.1", port, false),
+                     rtype, sizeof rtype);
+    expect_ok(r, rtype, "InstanceResponse");
+    json_decref(r);
+    tc_expect_all(t, leader, "csvc", "127.0.0.1", &port, 1);
+    tc_expect_all(t, (other + 1) % 3, "csvc", "127.0.0.1", &port, 1);
+    reg(&g, "cesvc", 6161);
+    {
+        json_t *l = tc_list(t, other, "cesvc", false, NULL);
+        assert_non_null(l);
+        assert_string_equal(ports_of(l), "6161");
+        json_decref(l);
+    }
+    gc_close(&g);
+    tc_pass(t);
+}
+
+/* SIGTERM with a client connected: GOAWAY first, the connection closes,
+ * the node exits cleanly. */
+static void test_shutdown(void **state)
+{
+    struct tc *t = *state;
+    struct gc g;
+
+    tc_up(t, "grpc_shutdown", 1, NULL);
+    gc_connect(&g, grpc_port(t));
+    reg(&g, "shsvc", 1);
+    tc_signal(t, 0, SIGTERM); /* fails unless it exits with status 0 */
+    spin(&g, NULL, &g.closed, WAIT_MS);
+    assert_true(g.closed);
+    assert_true(tc_log_contains(t, 0, "closed: 1 instance(s) removed"));
     gc_close(&g);
     tc_pass(t);
 }
@@ -802,6 +978,11 @@ int main(void)
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, tc_setup, tc_teardown),
         cmocka_unit_test_setup_teardown(test_loader, tc_setup, tc_teardown),
+        cmocka_unit_test_setup_teardown(test_push_unacked, tc_setup,
+                                        tc_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown, tc_setup, tc_teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_persistent, tc_setup,
+                                        tc_teardown),
     };
     tc_filter_from_env();
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,9 +49,9 @@ static int setup(void **state)
     env->n.reg = lc_registry_new(env->n.bus);
     assert_non_null(env->n.reg);
     lc_switches_default(&env->n.sw);
-    assert_int_equal(lc_bus_subscribe(env->n.bus, LC_EV_SERVICE_CHANGED,
-                                      on_changed, env),
-                     0);
+    assert_int_equal(
+        lc_bus_subscribe(env->n.bus, LC_EV_SERVICE_CHANGED, on_changed, env),
+        0);
     assert_int_equal(lc_bus_subscribe(env->n.bus,
                                       LC_EV_CLIENT_DEREGISTER_SERVICE,
                                       on_deregister, env),
@@ -152,8 +152,7 @@ static void test_register_replaces(void **state)
     /* another connection adds its own */
     req(&r, "svc", "127.0.0.2", 9090);
     assert_int_equal(lc_op_conn_register(&env->n, CONN2, &r, &e), 0);
-    assert_string_equal(instances(env, "svc"),
-                        "127.0.0.2:9090,127.0.0.2:9090");
+    assert_string_equal(instances(env, "svc"), "127.0.0.2:9090,127.0.0.2:9090");
     assert_int_equal(lc_op_conn_instances(&env->n, CONN), 1);
     assert_int_equal(env->n.reg->n_instances, 2);
 }
