@@ -49,6 +49,7 @@
 #define MAX_RUNS 32
 #define CONNECT_WINDOW 256 /* connection setups in flight */
 #define REQ_TIMEOUT_MS 10000
+#define SETUP_WINDOW 512 /* idle/storm setup requests in flight */
 #define ETCD_PUT_PATH "/etcdserverpb.KV/Put"
 
 enum cmd { CMD_REGISTER, CMD_PUSH, CMD_IDLE, CMD_STORM, CMD_PUTS };
@@ -119,8 +120,11 @@ struct bench {
     unsigned have;
     uint64_t *from_ack; /* µs, one per delivery */
     size_t n_push;
-    /* storm */
+    /* idle, storm */
     unsigned registered, subscribed;
+    unsigned setup_next; /* the next slot to register or subscribe */
+    unsigned inflight;   /* setup requests in flight */
+    const char *sub_service; /* push: every slot's; NULL: idle_service() */
     bool reconnect;
     uint64_t pushes;
 };
@@ -715,6 +719,9 @@ static void on_subscribed(struct lc_nreq *r, int status, const char *type,
 {
     struct slot *s = r->data;
     (void)type;
+    if (s->b->inflight > 0) {
+        s->b->inflight--;
+    }
     if (response_ok(status, body)) {
         s->subscribed = true;
         s->b->subscribed++;
@@ -722,6 +729,8 @@ static void on_subscribed(struct lc_nreq *r, int status, const char *type,
         note_error(s->b, "subscribe", response_error(status, body));
     }
 }
+
+static bool subscribe_pump(struct bench *b);
 
 static bool all_subscribed(struct bench *b)
 {
@@ -743,8 +752,7 @@ static void on_change_ack(struct lc_nreq *r, int status, const char *type,
 static void on_writer_ready(struct lc_nclient *c, int status, void *data)
 {
     struct bench *b = data;
-    (void)c;
-    if (status != 0) {
+    if (status != 0 && b->writer == c) {
         b->writer = NULL;
     }
     b->change_done = true;
@@ -753,8 +761,9 @@ static void on_writer_ready(struct lc_nclient *c, int status, void *data)
 static void on_writer_closed(struct lc_nclient *c, void *data)
 {
     struct bench *b = data;
-    (void)c;
-    b->writer = NULL;
+    if (b->writer == c) {
+        b->writer = NULL;
+    }
 }
 
 static bool change_seen(struct bench *b)
@@ -784,35 +793,35 @@ static int bench_push(struct bench *b)
         free(lat);
         return 1;
     }
+    for (int tries = 0; tries < 5 && b->writer == NULL; tries++) {
+        b->change_done = false;
+        if (tries > 0) {
+            run_for(b, 200); /* the node may still be starting */
+        }
+        if (lc_nclient_new(&b->loop, b->grpc_host, b->grpc_port, &wcbs,
+                           &b->writer) != 0) {
+            b->writer = NULL;
+            break;
+        }
+        run_until(b, writer_done, 10000);
+    }
+    if (b->writer == NULL) {
+        fprintf(stderr, "locusctl: the writer cannot connect\n");
+        free(lat);
+        return 1;
+    }
     fprintf(stderr, "connecting %u subscriber connections...\n", b->o.conns);
     if (connect_all(b) != 0) {
         free(lat);
         return 1;
     }
     fprintf(stderr, "subscribing them to %s...\n", PUSH_SERVICE);
-    for (unsigned i = 0; i < b->o.conns; i++) {
-        struct slot *s = &b->slots[i];
-        json_t *body = subscribe_request(PUSH_SERVICE, true);
-        s->req[0].data = s;
-        if (body == NULL || lc_nclient_request(s->c, &s->req[0],
-                                               "SubscribeServiceRequest", body,
-                                               REQ_TIMEOUT_MS,
-                                               on_subscribed) != 0) {
-            note_error(b, "subscribe", "cannot send");
-        }
-        json_decref(body);
-    }
-    if (!run_until(b, all_subscribed, 60000) || b->errors > 0) {
+    b->sub_service = PUSH_SERVICE;
+    b->setup_next = 0;
+    b->inflight = 0;
+    if (!run_until(b, subscribe_pump, 120000) || b->errors > 0) {
         fprintf(stderr, "locusctl: subscriptions failed: %s\n",
                 b->first_error);
-        free(lat);
-        return 1;
-    }
-    b->change_done = false;
-    if (lc_nclient_new(&b->loop, b->grpc_host, b->grpc_port, &wcbs,
-                       &b->writer) != 0 ||
-        !run_until(b, writer_done, 10000) || b->writer == NULL) {
-        fprintf(stderr, "locusctl: the writer cannot connect\n");
         free(lat);
         return 1;
     }
@@ -891,6 +900,9 @@ static void on_idle_registered(struct lc_nreq *r, int status, const char *type,
 {
     struct slot *s = r->data;
     (void)type;
+    if (s->b->inflight > 0) {
+        s->b->inflight--;
+    }
     if (response_ok(status, body)) {
         if (!s->registered) {
             s->registered = true;
@@ -901,9 +913,10 @@ static void on_idle_registered(struct lc_nreq *r, int status, const char *type,
     }
 }
 
-static void idle_service(unsigned i, char *out, size_t size)
+static void idle_service(const struct bench *b, unsigned i, char *out,
+                         size_t size)
 {
-    snprintf(out, size, "grpc-idle-%u", i % 100);
+    snprintf(out, size, "grpc-idle-%u", i % b->o.services);
 }
 
 /* Register slot @s's instance (and subscribe it, when @subscribe). */
@@ -911,7 +924,7 @@ static void idle_redo(struct slot *s, bool subscribe)
 {
     char service[64], ip[32];
     json_t *body;
-    idle_service(s->i, service, sizeof service);
+    idle_service(s->b, s->i, service, sizeof service);
     instance_ip(s->i, ip, sizeof ip);
     body = instance_request(service, "registerInstance", ip,
                             1 + (int)(s->i % 60000), true);
@@ -971,41 +984,74 @@ static long node_rss_kb(pid_t pid, const char *key)
     return kb;
 }
 
+static void send_subscribe(struct slot *s)
+{
+    char service[64];
+    json_t *body;
+    if (s->b->sub_service != NULL) {
+        snprintf(service, sizeof service, "%s", s->b->sub_service);
+    } else {
+        idle_service(s->b, s->i, service, sizeof service);
+    }
+    body = subscribe_request(service, true);
+    s->req[1].data = s;
+    if (body == NULL ||
+        lc_nclient_request(s->c, &s->req[1], "SubscribeServiceRequest", body,
+                           REQ_TIMEOUT_MS, on_subscribed) != 0) {
+        note_error(s->b, "subscribe", "cannot send");
+    }
+    json_decref(body);
+}
+
+/* Setup requests go SETUP_WINDOW at a time, as a fleet of clients starting
+ * over some seconds would send them, not all in one instant. */
+static bool register_pump(struct bench *b)
+{
+    while (b->setup_next < b->o.conns && b->inflight < SETUP_WINDOW) {
+        b->inflight++;
+        idle_redo(&b->slots[b->setup_next++], false);
+    }
+    return all_registered(b);
+}
+
+static bool subscribe_pump(struct bench *b)
+{
+    while (b->setup_next < b->o.conns && b->inflight < SETUP_WINDOW) {
+        b->inflight++;
+        send_subscribe(&b->slots[b->setup_next++]);
+    }
+    return all_subscribed(b);
+}
+
 static int setup_idle(struct bench *b)
 {
+    uint64_t start;
     fprintf(stderr, "connecting %u connections...\n", b->o.conns);
     if (connect_all(b) != 0) {
         return -1;
     }
     fprintf(stderr, "registering one instance per connection...\n");
-    for (unsigned i = 0; i < b->o.conns; i++) {
-        idle_redo(&b->slots[i], false);
-    }
-    if (!run_until(b, all_registered, 120000) || b->errors > 0) {
+    start = lc_mono_ms();
+    b->setup_next = 0;
+    b->inflight = 0;
+    if (!run_until(b, register_pump, 120000) || b->errors > 0) {
         fprintf(stderr, "locusctl: registrations failed: %s\n",
                 b->first_error);
         return -1;
     }
+    fprintf(stderr, "  %u registered in %.1f s\n", b->registered,
+            (lc_mono_ms() - start) / 1000.0);
     fprintf(stderr, "subscribing each connection to its service...\n");
-    for (unsigned i = 0; i < b->o.conns; i++) {
-        struct slot *s = &b->slots[i];
-        char service[64];
-        json_t *body;
-        idle_service(i, service, sizeof service);
-        body = subscribe_request(service, true);
-        s->req[1].data = s;
-        if (body == NULL ||
-            lc_nclient_request(s->c, &s->req[1], "SubscribeServiceRequest",
-                               body, REQ_TIMEOUT_MS, on_subscribed) != 0) {
-            note_error(b, "subscribe", "cannot send");
-        }
-        json_decref(body);
-    }
-    if (!run_until(b, all_subscribed, 120000) || b->errors > 0) {
+    start = lc_mono_ms();
+    b->setup_next = 0;
+    b->inflight = 0;
+    if (!run_until(b, subscribe_pump, 120000) || b->errors > 0) {
         fprintf(stderr, "locusctl: subscriptions failed: %s\n",
                 b->first_error);
         return -1;
     }
+    fprintf(stderr, "  %u subscribed in %.1f s\n", b->subscribed,
+            (lc_mono_ms() - start) / 1000.0);
     return 0;
 }
 
@@ -1109,7 +1155,8 @@ static const char usage[] =
     "  --conns N        connections (register 64, idle/storm 10000,\n"
     "                   puts 64)\n"
     "  --depth N        register: requests in flight per connection (4)\n"
-    "  --services N     register: services cycled over (100)\n"
+    "  --services N     register: services cycled over; idle/storm:\n"
+    "                   services the connections spread over (100)\n"
     "  --subscribers N  push: subscriber connections (1000)\n"
     "  --changes N      push: changes (20)\n"
     "  --seconds N      register/puts: seconds per run (5)\n"
