@@ -13,6 +13,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
@@ -223,6 +224,12 @@ static int start_grpc(struct node *n, const struct lc_config *cfg)
     lc_rpc_config_default(&rc, LC_RPC_SDK);
     rc.limits.max_inbound = lc_config_grpc_max_inbound(cfg);
     rc.max_sdk_connections = cfg->grpc_sdk_max_connections;
+    /* HTTP/2 sessions, set up or not: the SDK limit plus room for cluster
+     * and not-yet-set-up ones; without an SDK limit, the open-files limit
+     * is the bound (locusd raises it to the hard limit at start). */
+    rc.limits.max_connections = cfg->grpc_sdk_max_connections > 0
+                                    ? cfg->grpc_sdk_max_connections + 1024
+                                    : UINT_MAX;
     n->rpc = lc_rpc_new(&n->loop, &rc);
     if (n->rpc == NULL) {
         lc_errorf("server", "out of memory setting up gRPC");
