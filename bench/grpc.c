@@ -1096,7 +1096,7 @@ static int bench_idle(struct bench *b, struct lc_cluster *cluster)
 
 static int bench_storm(struct bench *b, struct lc_cluster *cluster)
 {
-    uint64_t t_kill, t_started, t_ready, t_done;
+    uint64_t t_kill, t_started, t_ready, t_done, t_registered;
     bool done;
     if (cluster == NULL) {
         fprintf(stderr, "locusctl: storm restarts its own node: no --server\n");
@@ -1116,7 +1116,7 @@ static int bench_storm(struct bench *b, struct lc_cluster *cluster)
     }
     /* The clients reconnect while the node starts; readiness is polled
      * over HTTP on the side. */
-    t_ready = 0;
+    t_ready = t_registered = 0;
     done = false;
     while (!done && lc_mono_ms() - t_started < 60000) {
         uv_timer_start(&b->tick, on_tick, 20, 0);
@@ -1125,16 +1125,24 @@ static int bench_storm(struct bench *b, struct lc_cluster *cluster)
         if (t_ready == 0 && b->ready > 0) {
             t_ready = lc_mono_ms();
         }
+        if (t_registered == 0 && b->registered >= b->o.conns) {
+            t_registered = lc_mono_ms();
+        }
     }
     t_done = lc_mono_ms();
+    if (t_registered == 0) {
+        t_registered = t_done;
+    }
     if (b->o.json) {
         json_t *root = json_pack(
-            "{s:i, s:b, s:I, s:I, s:I, s:I}", "connections", b->o.conns,
-            "allReregistered", done, "reregistered",
-            (json_int_t)b->registered, "stopMs",
-            (json_int_t)(t_started - t_kill), "fromStartMs",
-            (json_int_t)(t_done - t_started), "fromFirstReadyMs",
-            (json_int_t)(t_ready ? t_done - t_ready : 0));
+            "{s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "connections",
+            b->o.conns, "allRedone", done, "reregistered",
+            (json_int_t)b->registered, "resubscribed",
+            (json_int_t)b->subscribed, "stopMs",
+            (json_int_t)(t_started - t_kill), "registeredFromStartMs",
+            (json_int_t)(t_registered - t_started), "redoneFromStartMs",
+            (json_int_t)(t_done - t_started), "firstReadyFromStartMs",
+            (json_int_t)(t_ready ? t_ready - t_started : 0));
         char *text = json_dumps(root, JSON_INDENT(2));
         printf("%s\n", text);
         free(text);
@@ -1146,10 +1154,12 @@ static int bench_storm(struct bench *b, struct lc_cluster *cluster)
         printf("%-44s %10s\n", "phase", "ms");
         printf("%-44s %10llu\n", "SIGTERM until the old process exited",
                (unsigned long long)(t_started - t_kill));
+        printf("%-44s %10llu\n", "new process started -> first reconnection",
+               (unsigned long long)(t_ready ? t_ready - t_started : 0));
         printf("%-44s %10llu\n", "new process started -> all re-registered",
+               (unsigned long long)(t_registered - t_started));
+        printf("%-44s %10llu\n", "new process started -> all re-subscribed",
                (unsigned long long)(t_done - t_started));
-        printf("%-44s %10llu\n", "first reconnection -> all re-registered",
-               (unsigned long long)(t_ready ? t_done - t_ready : 0));
     }
     return done ? 0 : 1;
 }
