@@ -137,6 +137,13 @@ struct lc_rpc_conn *lc_rpc_req_conn(const struct lc_rpc_req *req);
  * added when absent) as a Payload of @type ("InstanceResponse"). */
 void lc_rpc_reply(struct lc_rpc_req *req, const char *type, json_t *body);
 
+/* Answer with a body already rendered: @len bytes of JSON text @json
+ * (borrowed), sent as they are (the caller writes resultCode, errorCode
+ * and success), as a Payload of @type. For answers served from a cache of
+ * renderings. */
+void lc_rpc_reply_text(struct lc_rpc_req *req, const char *type,
+                       const char *json, size_t len);
+
 /* Answer a typed failure: @type's Response with resultCode 500, errorCode
  * lc_err_grpc_code(e->code), message e->msg, success false, as Nacos's
  * handlers do (response.setErrorInfo). @type NULL: ErrorResponse. */
