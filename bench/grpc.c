@@ -938,6 +938,7 @@ static void idle_redo(struct slot *s, bool subscribe)
     if (subscribe) {
         body = subscribe_request(service, true);
         s->req[1].data = s;
+        s->req[1].lazy = true;
         if (body == NULL ||
             lc_nclient_request(s->c, &s->req[1], "SubscribeServiceRequest",
                                body, REQ_TIMEOUT_MS, on_subscribed) != 0) {
@@ -995,6 +996,7 @@ static void send_subscribe(struct slot *s)
     }
     body = subscribe_request(service, true);
     s->req[1].data = s;
+    s->req[1].lazy = true;
     if (body == NULL ||
         lc_nclient_request(s->c, &s->req[1], "SubscribeServiceRequest", body,
                            REQ_TIMEOUT_MS, on_subscribed) != 0) {

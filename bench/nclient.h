@@ -51,6 +51,11 @@ typedef void (*lc_nreq_cb)(struct lc_nreq *r, int status, const char *type,
 
 struct lc_nreq {
     void *data;
+    /* Skip parsing a successful response's JSON: @cb gets a body holding
+     * only its resultCode (a subscription's answer carries the whole
+     * service, which thousands of clients on one loop cannot afford to
+     * parse). Failures are parsed in full. */
+    bool lazy;
     /* private */
     lc_nreq_cb cb;
     void *priv[10];
