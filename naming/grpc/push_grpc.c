@@ -353,6 +353,7 @@ int lc_push_grpc_new(struct lc_naming_grpc *g)
         .max_resends = 0,
         .retry_delay_ms = RETRY_DELAY_MS,
         .expire_ms = 0, /* a connection's clients go when it closes */
+        .one_in_flight = true,
     };
     uv_timer_init(lc_push_loop(p), &pg->close_timer);
     pg->close_timer.data = pg;
