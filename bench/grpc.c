@@ -88,6 +88,7 @@ struct slot {
     bool subscribed;
     unsigned attempts; /* connect_all: failed setups */
     bool redoing; /* storm: registration and subscription sent again */
+    bool resubscribe; /* storm: subscribe once the registration is answered */
     unsigned turns;       /* storm: failed reconnect passes */
     uint64_t last_change; /* push: the last change seen */
     uv_timer_t retry;     /* storm: reconnect timer */
@@ -895,6 +896,8 @@ static int bench_push(struct bench *b)
 
 /* ---------------------------------------------------------- idle, storm */
 
+static void send_subscribe(struct slot *s);
+
 static void on_idle_registered(struct lc_nreq *r, int status, const char *type,
                                json_t *body)
 {
@@ -907,6 +910,10 @@ static void on_idle_registered(struct lc_nreq *r, int status, const char *type,
         if (!s->registered) {
             s->registered = true;
             s->b->registered++;
+        }
+        if (s->resubscribe && s->c != NULL) {
+            s->resubscribe = false;
+            send_subscribe(s);
         }
     } else if (!s->b->reconnect) {
         note_error(s->b, "register", response_error(status, body));
@@ -935,17 +942,10 @@ static void idle_redo(struct slot *s, bool subscribe)
         note_error(s->b, "register", "cannot send");
     }
     json_decref(body);
-    if (subscribe) {
-        body = subscribe_request(service, true);
-        s->req[1].data = s;
-        s->req[1].lazy = true;
-        if (body == NULL ||
-            lc_nclient_request(s->c, &s->req[1], "SubscribeServiceRequest",
-                               body, REQ_TIMEOUT_MS, on_subscribed) != 0) {
-            note_error(s->b, "subscribe", "cannot send");
-        }
-        json_decref(body);
-    }
+    /* The subscription follows the registration's answer
+     * (on_idle_registered), as the Java client's redo task does: instances
+     * first, then subscriptions, each call waiting for its answer. */
+    s->resubscribe = subscribe;
 }
 
 static bool all_registered(struct bench *b)
