@@ -13,6 +13,7 @@
 #   make fuzz       libFuzzer builds of the test/fuzz drivers (needs clang)
 #   make bench-failover / bench-puts / bench-push   benchmarks (see docs/benchmarks.md)
 #   make bench-register / bench-query / bench-memory   one-node naming figures
+#   make bench-grpc   the 2.x gRPC protocol's figures (bench/grpc.c)
 
 BUILD ?= build
 OPT ?= -O2
@@ -25,7 +26,7 @@ DEPS_BUILD := gcc make pkg-config libraft-dev libuv1-dev libprotobuf-c-dev \
 	libhttp-parser-dev uthash-dev libsodium-dev libxxhash-dev libcmocka-dev \
 	zlib1g-dev sqlite3
 # Peers and load tools the benchmarks drive.
-DEPS_BENCH := etcd-server etcd-client wrk hyperfine
+DEPS_BENCH := etcd-server etcd-client wrk hyperfine nghttp2-client
 
 PKGS := raft libuv libprotobuf-c libnghttp2 sqlite3 jansson libsodium \
 	libxxhash zlib
@@ -73,8 +74,9 @@ FUZZ_REPLAYS := $(patsubst %,$(BUILD)/test/fuzz/fuzz_%,$(FUZZ_NAMES))
 ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS) $(CLUSTER_TESTS)
 
 .PHONY: all deps deps-bench deps-node deps-java run cluster cluster-stop test test-unit \
-	check-layers test-cluster test-compat test-compat-run test-java test-java-run asan ubsan bench-failover bench-puts bench-push clean fuzz \
-	format bench-register bench-query bench-memory
+	check-layers test-cluster test-compat test-compat-run test-java test-java-run asan ubsan \
+	bench-failover bench-puts bench-push clean fuzz format bench-register bench-query \
+	bench-memory bench-grpc
 
 all: $(BUILD)/locusd $(BUILD)/locusctl
 
@@ -320,6 +322,18 @@ bench-memory: deps
 bench-puts: deps-bench
 	@$(MAKE) --no-print-directory all
 	bench/puts_vs_etcd.sh
+
+# The 2.x gRPC protocol: registrations/s, push latency with 1,000 and 10,000
+# subscribed connections, RSS of 10,000 idle connections, a reconnect storm,
+# persistent writes against etcd's gRPC Put (docs/benchmarks.md).
+bench-grpc: deps-bench
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl bench grpc register --locusd $(BUILD)/locusd
+	$(BUILD)/locusctl bench grpc push --subscribers 1000 --locusd $(BUILD)/locusd
+	$(BUILD)/locusctl bench grpc push --subscribers 10000 --locusd $(BUILD)/locusd
+	$(BUILD)/locusctl bench grpc idle --conns 10000 --locusd $(BUILD)/locusd
+	$(BUILD)/locusctl bench grpc storm --conns 10000 --locusd $(BUILD)/locusd
+	bench/grpc_puts_vs_etcd.sh
 
 clean:
 	rm -rf build build-asan build-ubsan build-fuzz

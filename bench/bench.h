@@ -26,6 +26,10 @@ int lc_bench_http_agent(const char *host, int port, const char *method,
  * @cmd is the subcommand. Returns the exit code. */
 int lc_bench_naming(const char *cmd, int argc, char **argv, bool json);
 
+/* locusctl bench grpc register|push|idle|storm|puts [options]: see
+ * bench/grpc.c. Returns the exit code. */
+int lc_bench_grpc(int argc, char **argv, bool json);
+
 /* Percentile @p (0..100) of @n sorted values. */
 uint64_t lc_bench_percentile(const uint64_t *sorted, size_t n, double p);
 

@@ -72,7 +72,7 @@ struct lc_naming {
 
     struct lc_smeta *smeta; /* service metadata, by service key */
     struct lc_service_cleaner *cleaner; /* NULL until started */
-    struct lc_list_cache *list_cache; /* list_cache.c; NULL until used */
+    struct lc_list_cache *list_cache; /* ops/info_cache.c; NULL until used */
 
     /* The cluster's members (borrowed, lc_naming_set_members), or NULL;
      * each request to another member is bounded by members_timeout_ms. */
@@ -113,8 +113,8 @@ json_t *lc_render_service_info(struct lc_naming *n,
 json_t *lc_render_host(const struct lc_service *svc,
                        const struct lc_instance *inst,
                        const struct lc_view *v);
-/* The cache of rendered /instance/list answers (naming/http/list_cache.c),
- * freed with the module. */
+/* The cache of rendered ServiceInfo texts (naming/ops/info_cache.c), freed
+ * with the module. */
 struct lc_list_cache;
 void lc_list_cache_free(struct lc_list_cache *lc);
 

@@ -9,6 +9,7 @@
  *   locusctl bench failover [options]       (see --help)
  *   locusctl [--server host:port] bench push [options]
  *   locusctl bench register|query|memory [options]
+ *   locusctl bench grpc register|push|idle|storm|puts [options]
  *
  * Output is a table by default and JSON with --json.
  */
@@ -47,6 +48,8 @@ static const char usage[] =
     "  bench register [--help]      registrations/s on one node\n"
     "  bench query [--help]         instance/list queries/s on one node\n"
     "  bench memory [--help]        RSS of a node holding 100,000 instances\n"
+    "  bench grpc register|push|idle|storm|puts [--help]\n"
+    "                               the 2.x gRPC protocol under load\n"
     "\n"
     "  --server host:port           default 127.0.0.1:8848\n"
     "  --json                       machine-readable output\n";
@@ -529,6 +532,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "push") == 0) {
         return lc_bench_push(argc - i - 2, argv + i + 2, c.json, server);
+    }
+    if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
+        strcmp(argv[i + 1], "grpc") == 0) {
+        return lc_bench_grpc(argc - i - 2, argv + i + 2, c.json);
     }
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         (strcmp(argv[i + 1], "register") == 0 ||

@@ -2,6 +2,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "common/log.h"
 #include "server/config.h"
@@ -26,6 +27,18 @@ static const char usage[] =
     "  --version, --help\n"
     "\n"
     "See docs/operations.md for every property.\n";
+
+/* Every gRPC client holds a connection: take the whole open-files limit the
+ * system allows (the soft limit up to the hard one), as Go servers such as
+ * etcd do at start. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
 
 int main(int argc, char **argv)
 {
@@ -53,5 +66,6 @@ int main(int argc, char **argv)
      * rises to the size of the largest such buffer freed, after which
      * snapshot images land in the heap and the process keeps their pages. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    raise_nofile();
     return lc_node_run(&cfg);
 }

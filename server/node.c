@@ -13,6 +13,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -38,6 +40,8 @@
 #define SHUTDOWN_GRACE_MS 5000
 
 #define LAG_PERIOD_MS 100
+#define TRIM_PERIOD_MS 10000
+#define TRIM_MIN_FREE (32u << 20)
 #define LAG_WARN_MS 100
 
 /* Configuration, member list and raft engine agree on the most members. */
@@ -48,6 +52,8 @@ _Static_assert(LC_MEMBER_ADDR_MAX <= LC_RAFT_ADDR_MAX, "raft address text");
 struct node {
     uv_loop_t loop;
     uv_timer_t lag_timer; /* event-loop lag monitor */
+    uv_check_t ready_check; /* starts the SDK port the moment naming is ready */
+    unsigned trim_ticks;    /* lag timer ticks since the last malloc_trim */
     uint64_t lag_due;
     const struct lc_config *cfg;
     struct lc_members *members;
@@ -66,6 +72,19 @@ struct node {
     int lock_fd;
 };
 
+/* Freed heap memory goes back to the system when enough of it has piled up:
+ * a burst (10,000 connections subscribing, a push of a large service to all
+ * of them) frees its buffers, but glibc keeps free pages inside the heap
+ * resident until malloc_trim. A few milliseconds every TRIM_PERIOD_MS at
+ * most, and only with more than TRIM_MIN_FREE bytes free. */
+static void trim_heap(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.fordblks > TRIM_MIN_FREE) {
+        malloc_trim(0);
+    }
+}
+
 /* A timer that should fire every LAG_PERIOD_MS: when it is late, something
  * held the loop (every request waited that long). */
 static void on_lag_timer(uv_timer_t *t)
@@ -77,14 +96,27 @@ static void on_lag_timer(uv_timer_t *t)
                  (unsigned long long)(now - n->lag_due));
     }
     n->lag_due = now + LAG_PERIOD_MS;
-    /* The SDK port serves once naming does (HTTP stops answering
-     * "STARTING" at the same moment: lc_op_ready). */
-    if (!n->rpc_started && n->rpc != NULL && n->engine != NULL &&
-        lc_raft_engine_caught_up(n->engine)) {
-        n->rpc_started = true;
-        lc_rpc_set_started(n->rpc, true);
-        lc_infof("server", "gRPC SDK port serving");
+    if (++n->trim_ticks >= TRIM_PERIOD_MS / LAG_PERIOD_MS) {
+        n->trim_ticks = 0;
+        trim_heap();
     }
+}
+
+/* After every loop iteration: the SDK port serves from the iteration in
+ * which naming becomes ready (lc_op_ready reads the same engine flag), not
+ * up to a timer period later, so a client told "ready" over HTTP is not
+ * refused on gRPC. Stops itself once done. */
+static void on_ready_check(uv_check_t *h)
+{
+    struct node *n = h->data;
+    if (n->rpc_started || n->rpc == NULL || n->engine == NULL ||
+        !lc_raft_engine_caught_up(n->engine)) {
+        return;
+    }
+    n->rpc_started = true;
+    lc_rpc_set_started(n->rpc, true);
+    lc_infof("server", "gRPC SDK port serving");
+    uv_check_stop(h);
 }
 
 /* The member list's liveness source: a member is UP while the raft
@@ -121,6 +153,7 @@ static void on_naming_closed(void *data)
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->lag_timer, NULL);
+    uv_close((uv_handle_t *)&n->ready_check, NULL);
     lc_infof("server", "stopped");
 }
 
@@ -191,6 +224,12 @@ static int start_grpc(struct node *n, const struct lc_config *cfg)
     lc_rpc_config_default(&rc, LC_RPC_SDK);
     rc.limits.max_inbound = lc_config_grpc_max_inbound(cfg);
     rc.max_sdk_connections = cfg->grpc_sdk_max_connections;
+    /* HTTP/2 sessions, set up or not: the SDK limit plus room for cluster
+     * and not-yet-set-up ones; without an SDK limit, the open-files limit
+     * is the bound (locusd raises it to the hard limit at start). */
+    rc.limits.max_connections = cfg->grpc_sdk_max_connections > 0
+                                    ? cfg->grpc_sdk_max_connections + 1024
+                                    : UINT_MAX;
     n->rpc = lc_rpc_new(&n->loop, &rc);
     if (n->rpc == NULL) {
         lc_errorf("server", "out of memory setting up gRPC");
@@ -384,6 +423,9 @@ int lc_node_run(const struct lc_config *cfg)
     uv_timer_init(&n.loop, &n.lag_timer);
     n.lag_timer.data = &n;
     uv_timer_start(&n.lag_timer, on_lag_timer, LAG_PERIOD_MS, LAG_PERIOD_MS);
+    uv_check_init(&n.loop, &n.ready_check);
+    n.ready_check.data = &n;
+    uv_check_start(&n.ready_check, on_ready_check);
 
     lc_infof("server",
              "locusd up: %s mode, http %s:%d, grpc %d, raft %s, data %s, "

@@ -46,12 +46,6 @@ int lc_ng_instance(json_t *inst, struct lc_instance_req *r, struct lc_err *e);
  * gave none (r's service set). */
 void lc_ng_instance_id(struct lc_instance_req *r);
 
-/* The ServiceInfo of @key as gRPC carries it: the /instance/list view with
- * the bare name (a new reference). */
-json_t *lc_ng_service_info(struct lc_naming *n,
-                           const struct lc_service_key *key,
-                           const char *clusters, bool healthy_only);
-
 /* A string member of @o, or NULL when absent or not a string. */
 const char *lc_ng_str(json_t *o, const char *key);
 

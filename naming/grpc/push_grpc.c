@@ -63,6 +63,7 @@ static int grpc_encode(struct lc_push_transport *t,
 {
     json_t *info = json_copy(v->info); /* shallow: v->info stays */
     json_t *body = json_object();
+    int rv;
     (void)t;
     if (info == NULL || body == NULL) {
         json_decref(info);
@@ -74,14 +75,18 @@ static int grpc_encode(struct lc_push_transport *t,
     json_object_set_new(body, "serviceInfo", info);
     json_object_set_new(body, "module", json_string("naming"));
     json_object_set_new(body, "headers", json_object());
-    *payload = body;
-    return 0;
+    /* Rendered once for every subscriber of the round; each connection's
+     * message only gains its requestId. */
+    rv = lc_rpc_body_new("NotifySubscriberRequest", body,
+                         (struct lc_rpc_body **)payload);
+    json_decref(body);
+    return rv;
 }
 
 static void grpc_payload_free(struct lc_push_transport *t, void *payload)
 {
     (void)t;
-    json_decref(payload);
+    lc_rpc_body_free(payload);
 }
 
 /* ------------------------------------------------------------ sending */
@@ -141,8 +146,8 @@ static int grpc_send(struct lc_push_transport *t, void *target, void *payload,
     w->pg = pg;
     w->tg = tg;
     w->id = d->id;
-    rv = lc_rpc_conn_request(c, &w->push, "NotifySubscriberRequest", payload,
-                             t->policy.ack_timeout_ms, on_response);
+    rv = lc_rpc_conn_request_body(c, &w->push, payload,
+                                  t->policy.ack_timeout_ms, on_response);
     if (rv != 0) {
         free(w);
         return rv;
@@ -348,6 +353,7 @@ int lc_push_grpc_new(struct lc_naming_grpc *g)
         .max_resends = 0,
         .retry_delay_ms = RETRY_DELAY_MS,
         .expire_ms = 0, /* a connection's clients go when it closes */
+        .one_in_flight = true,
     };
     uv_timer_init(lc_push_loop(p), &pg->close_timer);
     pg->close_timer.data = pg;

@@ -188,14 +188,3 @@ void lc_ng_instance_id(struct lc_instance_req *r)
                        r->cluster, r->grouped);
     }
 }
-
-json_t *lc_ng_service_info(struct lc_naming *n,
-                           const struct lc_service_key *key,
-                           const char *clusters, bool healthy_only)
-{
-    struct lc_service *svc = lc_registry_find_service(n->reg, key);
-    json_t *info = lc_render_service_info(n, svc, key, clusters, healthy_only);
-    /* gRPC's ServiceInfo carries the bare name beside groupName. */
-    json_object_set_new(info, "name", json_string(key->name));
-    return info;
-}

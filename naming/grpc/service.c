@@ -7,6 +7,35 @@
 #include "common/util.h"
 #include "naming/grpc/handlers.h"
 
+/* Answer @type {resultCode, errorCode, [message,] success, serviceInfo}
+ * (Jackson's order: Response's fields, then the subclass's), the
+ * ServiceInfo from the renderings cache. */
+static void reply_info(struct lc_naming_grpc *g, struct lc_rpc_req *req,
+                       const char *type, const char *message,
+                       const struct lc_service_key *key, const char *clusters,
+                       bool healthy_only)
+{
+    char prefix[128];
+    size_t len;
+    char *text;
+    struct lc_err e;
+
+    snprintf(prefix, sizeof prefix,
+             "{\"resultCode\":200,\"errorCode\":0,%s%s%s\"success\":true,"
+             "\"serviceInfo\":",
+             message != NULL ? "\"message\":\"" : "",
+             message != NULL ? message : "", message != NULL ? "\"," : "");
+    text = lc_op_service_info_text(g->n, key, clusters, healthy_only,
+                                   LC_INFO_GRPC, prefix, "}", &len);
+    if (text == NULL) {
+        lc_err_set(&e, LC_ENOMEM, "out of memory");
+        lc_ng_fail(req, type, &e);
+        return;
+    }
+    lc_rpc_reply_text(req, type, text, len);
+    free(text);
+}
+
 void lc_ng_on_service_query(struct lc_rpc_req *req, void *data)
 {
     struct lc_naming_grpc *g = data;
@@ -14,7 +43,6 @@ void lc_ng_on_service_query(struct lc_rpc_req *req, void *data)
     const char *cluster = lc_ng_str(body, "cluster");
     struct lc_instance_req r;
     struct lc_service_key key;
-    json_t *resp;
     struct lc_err e;
 
     if (lc_op_ready(g->n, &e) != 0 ||
@@ -24,13 +52,9 @@ void lc_ng_on_service_query(struct lc_rpc_req *req, void *data)
         return;
     }
     key = (struct lc_service_key){r.ns, r.group, r.service};
-    resp = json_object();
-    json_object_set_new(
-        resp, "serviceInfo",
-        lc_ng_service_info(g->n, &key, cluster != NULL ? cluster : "",
-                           json_is_true(json_object_get(body, "healthyOnly"))));
-    lc_rpc_reply(req, "QueryServiceResponse", resp);
-    json_decref(resp);
+    reply_info(g, req, "QueryServiceResponse", NULL, &key,
+               cluster != NULL ? cluster : "",
+               json_is_true(json_object_get(body, "healthyOnly")));
 }
 
 void lc_ng_on_subscribe(struct lc_rpc_req *req, void *data)
@@ -43,7 +67,6 @@ void lc_ng_on_subscribe(struct lc_rpc_req *req, void *data)
     bool subscribe = json_is_true(json_object_get(body, "subscribe"));
     struct lc_instance_req r;
     struct lc_service_key key;
-    json_t *resp;
     struct lc_err e;
 
     if (clusters == NULL) {
@@ -81,12 +104,8 @@ void lc_ng_on_subscribe(struct lc_rpc_req *req, void *data)
     } else {
         lc_push_grpc_unsubscribe(g->push, lc_rpc_conn_id(c), &key);
     }
-    resp = json_object();
-    json_object_set_new(resp, "message", json_string("success"));
-    json_object_set_new(resp, "serviceInfo",
-                        lc_ng_service_info(g->n, &key, clusters, false));
-    lc_rpc_reply(req, "SubscribeServiceResponse", resp);
-    json_decref(resp);
+    reply_info(g, req, "SubscribeServiceResponse", "success", &key, clusters,
+               false);
 }
 
 void lc_ng_on_service_list(struct lc_rpc_req *req, void *data)

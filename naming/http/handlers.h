@@ -101,11 +101,5 @@ void lc_naming_push_on_list(struct lc_naming *n, struct lc_http_exchange *ex,
 int lc_v2_list_params(struct lc_http_exchange *ex, int *port,
                       bool *healthy_only, struct lc_err *e);
 
-/* Answer /instance/list (v1) with the ServiceInfo, from the cache when
- * nothing it depends on changed (list_cache.c; lastRefTime is now). */
-void lc_list_reply(struct lc_naming *n, struct lc_http_exchange *ex,
-                   const struct lc_service *svc,
-                   const struct lc_service_key *key, const char *clusters,
-                   bool healthy_only);
 
 #endif /* LC_NAMING_HTTP_HANDLERS_H */

@@ -265,14 +265,18 @@ static void answer_list(struct read *c)
 {
     struct lc_instance_req *r = &c->r;
     struct lc_service_key key = {r->ns, r->group, r->service};
-    struct lc_service *svc = lc_registry_find_service(c->n->reg, &key);
-    if (lc_v2(c->ex)) { /* enveloped: not from the v1 answer cache */
-        lc_reply_json(c->ex, lc_render_service_info(c->n, svc, &key,
-                                                    c->clusters,
-                                                    c->healthy_only));
+    bool v2 = lc_v2(c->ex);
+    size_t len;
+    /* v2 wraps the same ServiceInfo in its envelope (Result.success). */
+    char *text = lc_op_service_info_text(
+        c->n, &key, c->clusters, c->healthy_only, LC_INFO_HTTP,
+        v2 ? "{\"code\":0,\"message\":\"success\",\"data\":" : "",
+        v2 ? "}" : "", &len);
+    if (text == NULL) {
+        lc_http_reply_text(c->ex, 500, "out of memory");
         return;
     }
-    lc_list_reply(c->n, c->ex, svc, &key, c->clusters, c->healthy_only);
+    lc_http_reply_take(c->ex, 200, "application/json", text, len);
 }
 
 static void on_read_done(struct lc_op *op, const struct lc_err *e)

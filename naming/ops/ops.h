@@ -53,6 +53,23 @@ int lc_op_ready(struct lc_naming *n, struct lc_err *e);
 int lc_op_barrier(struct lc_naming *n, struct lc_op *op, lc_op_cb cb,
                   struct lc_err *e);
 
+/* ------------------------------------------------------- service views */
+
+/* Which ServiceInfo: HTTP v1's (name "group@@service") or gRPC's (name the
+ * bare service). */
+enum lc_info_shape { LC_INFO_HTTP, LC_INFO_GRPC };
+
+/* @key's ServiceInfo (its instances filtered by @clusters, healthy ones
+ * only with @healthy_only) as JSON text between @prefix and @suffix, in a
+ * malloc'd NUL-terminated buffer the caller frees (*@len bytes), or NULL
+ * when out of memory. Served from a cache of renderings (info_cache.c)
+ * until something it was made from changes; lastRefTime is now. */
+char *lc_op_service_info_text(struct lc_naming *n,
+                              const struct lc_service_key *key,
+                              const char *clusters, bool healthy_only,
+                              enum lc_info_shape shape, const char *prefix,
+                              const char *suffix, size_t *len);
+
 /* ------------------------------------------------------------ instances */
 
 /* An instance request (Nacos's Instance as a request carries it). */

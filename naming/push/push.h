@@ -70,6 +70,8 @@ struct lc_push_stats {
     unsigned long rounds;    /* push tasks run */
     unsigned long malformed; /* what came back and was not an ack */
     unsigned long unmatched; /* acks for no pending delivery */
+    unsigned long merged;    /* rounds held back behind a push in flight
+                                (one_in_flight) */
     long long max_cost_ms;   /* change to ack, -1 when none */
     long long avg_cost_ms;   /* -1 when none */
     unsigned long subscribers;

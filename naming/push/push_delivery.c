@@ -99,6 +99,15 @@ static void stop_awaiting(struct lc_push *p, struct delivery *d)
 static void delivery_end(struct lc_push *p, struct delivery *d, bool cancel)
 {
     struct push_client *c = d->client;
+    if (d->again && !p->closing && push_client_subscribes(c, d->pl->key)) {
+        /* The rounds held back while this one was in flight: one push of
+         * the latest view, now. */
+        struct sub_service *svc;
+        HASH_FIND_STR(p->services, d->pl->key, svc);
+        if (svc != NULL) {
+            push_add_task(p, svc, c->id, 0);
+        }
+    }
     if (cancel) {
         struct lc_push_transport *t = d->pl->slot->t;
         PUSH_OP(p, t->ops->cancel(t, c->target, &d->pub));
@@ -143,6 +152,7 @@ void push_fail_client_deliveries(struct lc_push *p, struct push_client *c,
                                  bool cancel)
 {
     while (c->deliveries != NULL) {
+        c->deliveries->again = false;
         delivery_fail(p, c->deliveries, "client gone", cancel, false);
     }
 }
@@ -195,7 +205,17 @@ static void delivery_send(struct lc_push *p, struct delivery *d, uint64_t now)
 void push_deliver(struct lc_push *p, struct push_client *c, struct payload *pl,
                   uint64_t started)
 {
-    struct delivery *d = calloc(1, sizeof *d);
+    struct delivery *d;
+    if (pl->slot->t->policy.one_in_flight) {
+        for (d = c->deliveries; d != NULL; d = d->cnext) {
+            if (strcmp(d->pl->key, pl->key) == 0) {
+                d->again = true;
+                p->st.merged++;
+                return;
+            }
+        }
+    }
+    d = calloc(1, sizeof *d);
     if (d == NULL) {
         lc_warnf("push", "out of memory pushing to %s", c->id);
         push_count_failed(p);

@@ -88,6 +88,7 @@ struct delivery {
     uint64_t started;               /* the task's first change, for the cost */
     uint64_t deadline;              /* when awaiting */
     bool awaiting;                  /* sent, in the slot's FIFO */
+    bool again; /* one_in_flight: a newer round waits for this one's end */
     struct delivery *prev, *next;   /* in the slot's FIFO */
     struct delivery *cprev, *cnext; /* in the client's list */
     UT_hash_handle hh;              /* by id */

@@ -92,6 +92,12 @@ struct lc_push_policy {
     unsigned expire_ms;      /* a client not subscribing again for this long
                                 and publishing nothing is dropped (forget());
                                 0: never, the transport removes its clients */
+    bool one_in_flight;      /* while a push of a service to a client awaits
+                                its ack, newer rounds for that pair are not
+                                sent; when it ends, one fresh push carries
+                                the latest view (gRPC: a client that acks
+                                slower than the service changes gets fewer,
+                                newer pushes instead of a backlog) */
 };
 
 /* What a round pushes to the subscribers with one clusters string. All

@@ -184,23 +184,89 @@ static void fail_all_pending(struct lc_rpc_conn *c)
     }
 }
 
+struct lc_rpc_body {
+    char *type;
+    char *text; /* the JSON object without requestId: "{...}" */
+    size_t len;
+};
+
+int lc_rpc_body_new(const char *type, const json_t *body,
+                    struct lc_rpc_body **out)
+{
+    struct lc_rpc_body *b;
+    json_t *copy;
+    int rv;
+
+    if (type == NULL || (body != NULL && !json_is_object(body))) {
+        return LC_EINVAL;
+    }
+    b = calloc(1, sizeof *b);
+    copy = body != NULL ? json_copy((json_t *)body) : json_object();
+    if (b == NULL || copy == NULL || (b->type = strdup(type)) == NULL) {
+        rv = LC_ENOMEM;
+        goto err;
+    }
+    json_object_del(copy, "requestId");
+    rv = lc_payload_text(copy, &b->text);
+    if (rv != 0) {
+        goto err;
+    }
+    b->len = strlen(b->text);
+    json_decref(copy);
+    *out = b;
+    return 0;
+
+err:
+    json_decref(copy);
+    lc_rpc_body_free(b);
+    return rv;
+}
+
+void lc_rpc_body_free(struct lc_rpc_body *b)
+{
+    if (b != NULL) {
+        free(b->type);
+        free(b->text);
+        free(b);
+    }
+}
+
+/* @b's Payload with requestId @id spliced in front of its members. */
+static int body_encode(const struct lc_rpc_body *b, uint64_t id, uint8_t **out,
+                       size_t *len)
+{
+    char head[48];
+    int n = snprintf(head, sizeof head, "{\"requestId\":\"%" PRIu64 "\"%s", id,
+                     b->len > 2 ? "," : "");
+    size_t total = (size_t)n + b->len - 1;
+    char *text = malloc(total);
+    int rv;
+
+    if (text == NULL) {
+        return LC_ENOMEM;
+    }
+    memcpy(text, head, (size_t)n);
+    memcpy(text + n, b->text + 1, b->len - 1);
+    rv = lc_payload_encode_text(b->type, text, total, NULL, out, len);
+    free(text);
+    return rv;
+}
+
 /* Start a push. With @defer_all, failures to start (too many pending) are
  * reported through @cb from the loop as well, and only LC_ENOMEM is
  * returned. */
 static int request_start(struct lc_rpc_conn *c, struct lc_rpc_push *p,
-                         const char *type, json_t *body, unsigned timeout_ms,
+                         const struct lc_rpc_body *b, unsigned timeout_ms,
                          lc_rpc_push_cb cb, bool defer_all)
 {
     struct lc_rpc *r = c->rpc;
     struct lc_rpc_pending *pd;
-    json_t *copy;
-    char idtext[24];
     uint8_t *buf = NULL;
     size_t len = 0;
     int err = 0;
     int rv;
 
-    if (type == NULL || cb == NULL || (body != NULL && !json_is_object(body))) {
+    if (cb == NULL) {
         return LC_EINVAL;
     }
     if (c->npending >= LC_RPC_MAX_PENDING) {
@@ -215,16 +281,10 @@ static int request_start(struct lc_rpc_conn *c, struct lc_rpc_push *p,
     }
     pd->id = ++r->next_id;
     if (err == 0 && !c->closed && c->stream != NULL) {
-        copy = body != NULL ? json_copy(body) : json_object();
-        snprintf(idtext, sizeof idtext, "%" PRIu64, pd->id);
-        if (copy == NULL ||
-            json_object_set_new(copy, "requestId", json_string(idtext)) != 0 ||
-            lc_payload_encode(type, copy, NULL, &buf, &len) != 0) {
-            json_decref(copy);
+        if (body_encode(b, pd->id, &buf, &len) != 0) {
             free(pd);
             return LC_ENOMEM;
         }
-        json_decref(copy);
     } else if (err == 0) {
         err = LC_ECONN;
     }
@@ -265,7 +325,20 @@ int lc_rpc_conn_request(struct lc_rpc_conn *c, struct lc_rpc_push *p,
                         const char *type, json_t *body, unsigned timeout_ms,
                         lc_rpc_push_cb cb)
 {
-    return request_start(c, p, type, body, timeout_ms, cb, false);
+    struct lc_rpc_body *b;
+    int rv = lc_rpc_body_new(type, body, &b);
+    if (rv == 0) {
+        rv = request_start(c, p, b, timeout_ms, cb, false);
+        lc_rpc_body_free(b);
+    }
+    return rv;
+}
+
+int lc_rpc_conn_request_body(struct lc_rpc_conn *c, struct lc_rpc_push *p,
+                             const struct lc_rpc_body *b, unsigned timeout_ms,
+                             lc_rpc_push_cb cb)
+{
+    return request_start(c, p, b, timeout_ms, cb, false);
 }
 
 void lc_rpc_push_cancel(struct lc_rpc_push *p)
@@ -587,13 +660,18 @@ static int internal_request(struct lc_rpc_conn *c, const char *type,
                             lc_rpc_push_cb cb)
 {
     struct internal_push *ip = calloc(1, sizeof *ip);
+    struct lc_rpc_body *b;
     int rv;
 
     if (ip == NULL) {
         return LC_ENOMEM;
     }
     ip->conn = c;
-    rv = request_start(c, &ip->push, type, body, timeout_ms, cb, true);
+    rv = lc_rpc_body_new(type, body, &b);
+    if (rv == 0) {
+        rv = request_start(c, &ip->push, b, timeout_ms, cb, true);
+        lc_rpc_body_free(b);
+    }
     if (rv != 0) {
         free(ip);
     }

@@ -225,16 +225,31 @@ static void strip_nulls(json_t *v, int depth)
     }
 }
 
-int lc_payload_encode(const char *type, const json_t *body,
-                      const json_t *headers, uint8_t **out, size_t *len)
+int lc_payload_text(const json_t *body, char **text)
+{
+    json_t *copy = NULL;
+    *text = NULL;
+    if (has_null_member(body, 0)) {
+        copy = json_deep_copy(body);
+        if (copy == NULL) {
+            return LC_ENOMEM;
+        }
+        strip_nulls(copy, 0);
+        body = copy;
+    }
+    *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(copy);
+    return *text != NULL ? 0 : LC_ENOMEM;
+}
+
+int lc_payload_encode_text(const char *type, const char *text, size_t text_len,
+                           const json_t *headers, uint8_t **out, size_t *len)
 {
     Locus__Grpc__Payload msg = LOCUS__GRPC__PAYLOAD__INIT;
     Locus__Grpc__Metadata md = LOCUS__GRPC__METADATA__INIT;
     Locus__Grpc__Any any = LOCUS__GRPC__ANY__INIT;
     Locus__Grpc__Metadata__HeadersEntry *entries = NULL;
     Locus__Grpc__Metadata__HeadersEntry **entry_ptrs = NULL;
-    json_t *copy = NULL;
-    char *text = NULL;
     uint8_t *buf;
     size_t n = 0;
     size_t size;
@@ -242,21 +257,6 @@ int lc_payload_encode(const char *type, const json_t *body,
 
     *out = NULL;
     *len = 0;
-    if (body != NULL && has_null_member(body, 0)) {
-        copy = json_deep_copy(body);
-        if (copy == NULL) {
-            goto err;
-        }
-        strip_nulls(copy, 0);
-        body = copy;
-    }
-    if (body != NULL) {
-        text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (text == NULL) {
-            goto err_after_copy;
-        }
-    }
-
     if (headers != NULL && json_object_size(headers) > 0) {
         const char *key;
         json_t *v;
@@ -264,7 +264,7 @@ int lc_payload_encode(const char *type, const json_t *body,
         entries = calloc(cap, sizeof *entries);
         entry_ptrs = calloc(cap, sizeof *entry_ptrs);
         if (entries == NULL || entry_ptrs == NULL) {
-            goto err_after_text;
+            goto err_after_entries;
         }
         json_object_foreach((json_t *)headers, key, v)
         {
@@ -283,7 +283,7 @@ int lc_payload_encode(const char *type, const json_t *body,
     md.headers = entry_ptrs;
     if (text != NULL) {
         any.value.data = (uint8_t *)text;
-        any.value.len = strlen(text);
+        any.value.len = text_len;
     }
     msg.metadata = &md;
     msg.body = &any;
@@ -301,10 +301,21 @@ int lc_payload_encode(const char *type, const json_t *body,
 err_after_entries:
     free(entries);
     free(entry_ptrs);
-err_after_text:
+    return rv;
+}
+
+int lc_payload_encode(const char *type, const json_t *body,
+                      const json_t *headers, uint8_t **out, size_t *len)
+{
+    char *text = NULL;
+    int rv;
+    if (body != NULL && (rv = lc_payload_text(body, &text)) != 0) {
+        *out = NULL;
+        *len = 0;
+        return rv;
+    }
+    rv = lc_payload_encode_text(type, text, text != NULL ? strlen(text) : 0,
+                                headers, out, len);
     free(text);
-err_after_copy:
-    json_decref(copy);
-err:
     return rv;
 }

@@ -117,6 +117,21 @@ void lc_rpc_reply(struct lc_rpc_req *req, const char *type, json_t *body)
     req_free(req);
 }
 
+void lc_rpc_reply_text(struct lc_rpc_req *req, const char *type,
+                       const char *json, size_t len)
+{
+    uint8_t *buf;
+    size_t n;
+
+    if (lc_payload_encode_text(type, json, len, NULL, &buf, &n) != 0) {
+        lc_grpc_call_fail(req->call, LC_GRPC_INTERNAL, "out of memory");
+    } else {
+        lc_grpc_call_reply(req->call, buf, n);
+        free(buf);
+    }
+    req_free(req);
+}
+
 void lc_rpc_reply_error(struct lc_rpc_req *req, const char *type,
                         const struct lc_err *e)
 {

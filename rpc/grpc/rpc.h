@@ -72,6 +72,15 @@ int lc_payload_json(const struct lc_payload *p, json_t **out);
 int lc_payload_encode(const char *type, const json_t *body,
                       const json_t *headers, uint8_t **out, size_t *len);
 
+/* @body's JSON text as lc_payload_encode writes it (compact, null members
+ * left out): a malloc'd string in *@text. Return 0 or LC_ENOMEM. */
+int lc_payload_text(const json_t *body, char **text);
+
+/* As lc_payload_encode, with the body already rendered: @text_len bytes of
+ * @text (borrowed) become Any.value. */
+int lc_payload_encode_text(const char *type, const char *text, size_t text_len,
+                           const json_t *headers, uint8_t **out, size_t *len);
+
 /* ------------------------------------------------------------- server */
 
 enum lc_rpc_source { LC_RPC_SDK = 1, LC_RPC_CLUSTER = 2 };
@@ -127,6 +136,13 @@ struct lc_rpc_conn *lc_rpc_req_conn(const struct lc_rpc_req *req);
 /* Answer @body (borrowed; resultCode 200, errorCode 0, success true are
  * added when absent) as a Payload of @type ("InstanceResponse"). */
 void lc_rpc_reply(struct lc_rpc_req *req, const char *type, json_t *body);
+
+/* Answer with a body already rendered: @len bytes of JSON text @json
+ * (borrowed), sent as they are (the caller writes resultCode, errorCode
+ * and success), as a Payload of @type. For answers served from a cache of
+ * renderings. */
+void lc_rpc_reply_text(struct lc_rpc_req *req, const char *type,
+                       const char *json, size_t len);
 
 /* Answer a typed failure: @type's Response with resultCode 500, errorCode
  * lc_err_grpc_code(e->code), message e->msg, success false, as Nacos's
@@ -188,6 +204,25 @@ struct lc_rpc_push {
 int lc_rpc_conn_request(struct lc_rpc_conn *c, struct lc_rpc_push *p,
                         const char *type, json_t *body, unsigned timeout_ms,
                         lc_rpc_push_cb cb);
+
+/* A request body rendered once for many connections, as a push of one
+ * service view to all its subscribers: each connection's message differs
+ * only by its requestId, spliced in front of the shared JSON text instead
+ * of rendering the JSON again per connection. */
+struct lc_rpc_body;
+
+/* Render @type and @body (a JSON object, borrowed; its requestId, if any,
+ * is replaced per connection). Return 0 or LC_EINVAL / LC_ENOMEM; the
+ * caller frees *@out with lc_rpc_body_free, which may come before the
+ * requests it started end. */
+int lc_rpc_body_new(const char *type, const json_t *body,
+                    struct lc_rpc_body **out);
+void lc_rpc_body_free(struct lc_rpc_body *b);
+
+/* As lc_rpc_conn_request with a body made by lc_rpc_body_new. */
+int lc_rpc_conn_request_body(struct lc_rpc_conn *c, struct lc_rpc_push *p,
+                             const struct lc_rpc_body *b, unsigned timeout_ms,
+                             lc_rpc_push_cb cb);
 
 /* Cancel a pending request: @cb does not fire. */
 void lc_rpc_push_cancel(struct lc_rpc_push *p);

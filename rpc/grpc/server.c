@@ -28,6 +28,12 @@ static void conn_teardown(struct lc_grpc_conn *c);
 static void server_maybe_free(struct lc_grpc_server *srv);
 static void on_idle(uv_idle_t *h);
 
+/* A reconnect storm (every client of a restarted member at once) overflows
+ * a short accept queue, and each dropped SYN costs its client a 1 s, then
+ * 3 s, retransmission. The kernel caps this at net.core.somaxconn (4096 on
+ * Debian 12). */
+#define LISTEN_BACKLOG 4096
+
 void lc_grpc_limits_default(struct lc_grpc_limits *limits)
 {
     limits->max_inbound = LC_GRPC__DEFAULT_MAX_INBOUND;
@@ -424,7 +430,8 @@ int lc_grpc_server_listen(struct lc_grpc_server *srv, const char *host,
     }
     rv = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
     if (rv == 0) {
-        rv = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+        rv = uv_listen((uv_stream_t *)&srv->listener, LISTEN_BACKLOG,
+                       on_connection);
     }
     if (rv != 0) {
         return rv == UV_EADDRINUSE ? LC_EEXIST : LC_EIO;

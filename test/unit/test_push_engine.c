@@ -432,6 +432,58 @@ static void test_burst_is_one_round(void **state)
     assert_int_equal(live_marks(f), 0);
 }
 
+/* one_in_flight: rounds for a client and service whose push awaits its ack
+ * are held back; its ack (or failure) brings one push of the latest view;
+ * other clients and services are not held. */
+static void test_one_in_flight(void **state)
+{
+    struct env *e = *state;
+    struct fake_target a = {"conn-a", 0}, b = {"conn-b", 0};
+    struct fake *f = &e->grpc;
+    uint64_t held;
+
+    f->base.policy.one_in_flight = true;
+    f->base.policy.ack_timeout_ms = 10000;
+    subscribe_acked(e, f, &a, "svc", "");
+    subscribe_acked(e, f, &b, "other", "");
+    publish(e, "svc", 1, 80, "DEFAULT");
+    advance(e, DELAY);
+    assert_int_equal(f->n_sends, 3);
+    assert_int_equal(last(f)->hosts, 1);
+    held = last(f)->id;
+    /* Two more rounds while it is in flight: nothing sent to a. */
+    publish(e, "svc", 2, 80, "DEFAULT");
+    advance(e, DELAY);
+    publish(e, "svc", 3, 80, "DEFAULT");
+    advance(e, DELAY);
+    assert_int_equal(f->n_sends, 3);
+    assert_int_equal(stats(e).merged, 2);
+    /* b's service is not held. */
+    publish(e, "other", 1, 80, "DEFAULT");
+    advance(e, DELAY);
+    assert_int_equal(f->n_sends, 4);
+    assert_ptr_equal(last(f)->target, &b);
+    assert_int_equal(fake_ack(f, last(f)->id), 0);
+    /* The ack: one push with the latest view, at once. */
+    assert_int_equal(fake_ack(f, held), 0);
+    advance(e, 1);
+    assert_int_equal(f->n_sends, 5);
+    assert_ptr_equal(last(f)->target, &a);
+    assert_int_equal(last(f)->hosts, 3);
+    /* A failure brings the latest view too (and the retry merges in). */
+    publish(e, "svc", 4, 80, "DEFAULT");
+    advance(e, DELAY);
+    assert_int_equal(f->n_sends, 5);
+    fake_failed(f, last(f)->id, LC_ECONN);
+    advance(e, 1);
+    assert_int_equal(f->n_sends, 6);
+    assert_int_equal(last(f)->hosts, 4);
+    assert_int_equal(fake_ack(f, last(f)->id), 0);
+    advance(e, 1000);
+    assert_int_equal(f->n_sends, 6);
+    assert_int_equal(live_marks(f), 0);
+}
+
 /* A new subscription pushes to that client only; subscribing again
  * (a poll) does not push again. */
 static void test_new_subscription_is_targeted(void **state)
@@ -808,6 +860,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_burst_is_one_round, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_one_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_subscription_is_targeted,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_ack_records_cost, setup, teardown),

@@ -946,6 +946,63 @@ static void test_push(void **state)
 
 /* Pushes beyond the session's unsent-output limit fail with LC_EBUSY,
  * each push's callback fires once. */
+/* One body rendered once, sent twice: each message has its own requestId
+ * in front of the same members; an empty body and one that already has a
+ * requestId come out as JSON objects too. */
+static void test_push_shared_body(void **state)
+{
+    struct env e;
+    struct tc t;
+    struct lc_rpc_conn *c;
+    struct lc_rpc_body *b, *empty;
+    struct push_res r[3];
+    json_t *body = json_pack("{s:s, s:{s:s, s:[i]}, s:s}", "requestId", "x",
+                             "serviceInfo", "name", "svc", "hosts", 1,
+                             "module", "naming");
+    (void)state;
+
+    env_config(&e, LC_RPC_SDK);
+    env_start(&e, true);
+    tc_register(&e, &t, "sdk", false);
+    c = lc_rpc_conn_find(e.rpc, t.id);
+    t.answer_push = true;
+    assert_int_equal(lc_rpc_body_new("NotifySubscriberRequest", NULL, &empty),
+                     0);
+    assert_int_equal(lc_rpc_body_new(NULL, body, &b), LC_EINVAL);
+    assert_int_equal(lc_rpc_body_new("NotifySubscriberRequest", body, &b), 0);
+    json_decref(body);
+    for (int i = 0; i < 3; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].push.data = &r[i];
+        assert_int_equal(lc_rpc_conn_request_body(c, &r[i].push,
+                                                  i < 2 ? b : empty, 0,
+                                                  on_push),
+                         0);
+    }
+    lc_rpc_body_free(b); /* before the requests end: they have their copy */
+    lc_rpc_body_free(empty);
+    for (int i = 0; i < 3; i++) {
+        assert_true(run_until(&e, push_fired, &r[i], 3000));
+        assert_int_equal(r[i].err, 0);
+        json_decref(r[i].body);
+    }
+    assert_int_equal(t.nmsgs, 3);
+    for (int i = 0; i < 2; i++) {
+        const json_t *m = t.msgs[i];
+        assert_string_equal(t.types[i], "NotifySubscriberRequest");
+        assert_string_equal(jstr(m, "module"), "naming");
+        assert_string_equal(jstr(json_object_get(m, "serviceInfo"), "name"),
+                            "svc");
+        assert_string_not_equal(jstr(m, "requestId"), "x");
+    }
+    assert_string_not_equal(jstr(t.msgs[0], "requestId"),
+                            jstr(t.msgs[1], "requestId"));
+    assert_int_equal(json_object_size(t.msgs[2]), 1);
+    assert_non_null(jstr(t.msgs[2], "requestId"));
+    tc_close(&t);
+    env_stop(&e);
+}
+
 static void test_push_outbuf(void **state)
 {
     enum { N = 64 };
@@ -1383,6 +1440,7 @@ int main(void)
         cmocka_unit_test(test_async_handler),
         cmocka_unit_test(test_setup),
         cmocka_unit_test(test_push),
+        cmocka_unit_test(test_push_shared_body),
         cmocka_unit_test(test_push_outbuf),
         cmocka_unit_test(test_ejector),
         cmocka_unit_test(test_reset),

@@ -1,4 +1,6 @@
-/* Rendered /instance/list answers, cached per service and query.
+/* Rendered ServiceInfo texts, cached per service, query and shape: the
+ * answers of HTTP /instance/list (v1 shape) and of gRPC's ServiceQuery and
+ * SubscribeService (gRPC shape: the bare service name).
  *
  * Rendering a ServiceInfo builds a jansson tree of every host and serialises
  * it: ~80 us for ten hosts, most of a list request's cost. Clients poll the
@@ -26,8 +28,8 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "naming/http/handlers.h"
 #include "naming/internal.h"
+#include "naming/ops/ops.h"
 
 #define LC_LIST_CACHE_BYTES (16u << 20)
 #define MARK "\"lastRefTime\":0"
@@ -44,7 +46,7 @@ struct list_entry {
     size_t head_len; /* bytes before the digit */
     size_t len;
     size_t cost; /* bytes counted against the budget */
-    char key[];  /* service key \x1f healthyOnly \x1f clusters */
+    char key[];  /* service key \x1f shape \x1f healthyOnly \x1f clusters */
 };
 
 struct lc_list_cache {
@@ -113,15 +115,27 @@ static bool entry_fresh(const struct lc_naming *n, const struct list_entry *e,
 /* Render @svc's answer and split it around lastRefTime. NULL when the
  * rendering has no lastRefTime 0 to split at (then it is not cached) or
  * when out of memory; *@text gets the rendering in the first case. */
+static json_t *render_info(struct lc_naming *n, const struct lc_service *svc,
+                           const struct lc_service_key *key,
+                           const char *clusters, bool healthy_only,
+                           enum lc_info_shape shape)
+{
+    json_t *info = lc_render_service_info(n, svc, key, clusters, healthy_only);
+    if (info != NULL && shape == LC_INFO_GRPC) {
+        /* gRPC's ServiceInfo carries the bare name beside groupName. */
+        json_object_set_new(info, "name", json_string(key->name));
+    }
+    return info;
+}
+
 static struct list_entry *render(struct lc_naming *n,
                                  const struct lc_service *svc,
                                  const struct lc_service_key *key,
                                  const char *clusters, bool healthy_only,
-                                 const char *ckey, size_t ckey_len,
-                                 char **text)
+                                 enum lc_info_shape shape, const char *ckey,
+                                 size_t ckey_len, char **text)
 {
-    json_t *info =
-        lc_render_service_info(n, svc, key, clusters, healthy_only);
+    json_t *info = render_info(n, svc, key, clusters, healthy_only, shape);
     struct list_entry *e;
     char *s;
     char *mark = NULL;
@@ -166,82 +180,117 @@ static struct list_entry *render(struct lc_naming *n,
     return e;
 }
 
-static void reply_entry(struct lc_http_exchange *ex,
-                        const struct list_entry *e)
+/* @e's text with lastRefTime @now between @prefix and @suffix. */
+static char *entry_text(const char *text, size_t len, size_t head_len,
+                        const char *prefix, const char *suffix, size_t *out_len)
 {
     char now[24];
-    int nlen = snprintf(now, sizeof now, "%llu",
-                        (unsigned long long)lc_now_ms());
-    char *body = malloc(e->len + (size_t)nlen);
-    if (body == NULL) {
-        lc_http_reply_text(ex, 500, "out of memory");
-        return;
+    size_t plen = strlen(prefix), slen = strlen(suffix);
+    int nlen = head_len > 0 ? snprintf(now, sizeof now, "%llu",
+                                       (unsigned long long)lc_now_ms())
+                            : 0;
+    size_t total = plen + len + (size_t)nlen + slen;
+    char *out = malloc(total + 1);
+    char *p = out;
+    if (out == NULL) {
+        return NULL;
     }
-    memcpy(body, e->text, e->head_len);
-    memcpy(body + e->head_len, now, (size_t)nlen);
-    memcpy(body + e->head_len + (size_t)nlen, e->text + e->head_len,
-           e->len - e->head_len);
-    lc_http_reply_take(ex, 200, "application/json", body,
-                       e->len + (size_t)nlen);
+    memcpy(p, prefix, plen);
+    p += plen;
+    memcpy(p, text, head_len);
+    p += head_len;
+    memcpy(p, now, (size_t)nlen);
+    p += nlen;
+    memcpy(p, text + head_len, len - head_len);
+    p += len - head_len;
+    memcpy(p, suffix, slen);
+    p[slen] = '\0';
+    *out_len = total;
+    return out;
 }
 
-void lc_list_reply(struct lc_naming *n, struct lc_http_exchange *ex,
-                   const struct lc_service *svc,
-                   const struct lc_service_key *key, const char *clusters,
-                   bool healthy_only)
+/* The cache, created on first use; NULL when out of memory. */
+static struct lc_list_cache *cache_of(struct lc_naming *n)
 {
-    struct lc_list_cache *lc = n->list_cache;
+    if (n->list_cache == NULL) {
+        n->list_cache = calloc(1, sizeof *n->list_cache);
+        if (n->list_cache != NULL) {
+            n->list_cache->budget = LC_LIST_CACHE_BYTES;
+        }
+    }
+    return n->list_cache;
+}
+
+/* Uncached: render and dump (lastRefTime as rendered). */
+static char *text_uncached(struct lc_naming *n, const struct lc_service *svc,
+                           const struct lc_service_key *key,
+                           const char *clusters, bool healthy_only,
+                           enum lc_info_shape shape, const char *prefix,
+                           const char *suffix, size_t *len)
+{
+    json_t *info = render_info(n, svc, key, clusters, healthy_only, shape);
+    char *s = info != NULL ? json_dumps(info, JSON_COMPACT |
+                                                  JSON_REAL_PRECISION(15))
+                           : NULL;
+    char *out;
+    json_decref(info);
+    if (s == NULL) {
+        return NULL;
+    }
+    out = entry_text(s, strlen(s), 0, prefix, suffix, len);
+    free(s);
+    return out;
+}
+
+char *lc_op_service_info_text(struct lc_naming *n,
+                              const struct lc_service_key *key,
+                              const char *clusters, bool healthy_only,
+                              enum lc_info_shape shape, const char *prefix,
+                              const char *suffix, size_t *len)
+{
+    const struct lc_service *svc = lc_registry_find_service(n->reg, key);
+    struct lc_list_cache *lc;
     struct list_entry *e = NULL;
     char ckey[2600];
     int klen;
     char *text;
+    char *out;
 
     if (clusters == NULL) {
         clusters = "";
     }
-    klen = svc != NULL ? snprintf(ckey, sizeof ckey, "%s\x1f%d\x1f%s",
-                                  svc->key, healthy_only, clusters)
+    klen = svc != NULL ? snprintf(ckey, sizeof ckey, "%s\x1f%d\x1f%d\x1f%s",
+                                  svc->key, (int)shape, healthy_only, clusters)
                        : -1;
-    if (svc == NULL || klen < 0 || (size_t)klen >= sizeof ckey) {
-        lc_reply_json(ex, lc_render_service_info(n, svc, key, clusters,
-                                                 healthy_only));
-        return;
-    }
+    lc = svc != NULL && klen > 0 && (size_t)klen < sizeof ckey ? cache_of(n)
+                                                               : NULL;
     if (lc == NULL) {
-        lc = n->list_cache = calloc(1, sizeof *lc);
-        if (lc == NULL) {
-            lc_reply_json(ex, lc_render_service_info(n, svc, key, clusters,
-                                                     healthy_only));
-            return;
-        }
-        lc->budget = LC_LIST_CACHE_BYTES;
+        return text_uncached(n, svc, key, clusters, healthy_only, shape,
+                             prefix, suffix, len);
     }
     HASH_FIND(hh, lc->by_key, ckey, (unsigned)klen, e);
     if (e != NULL && entry_fresh(n, e, svc)) {
         lru_unlink(lc, e);
         lru_push(lc, e);
-        reply_entry(ex, e);
-        return;
+        return entry_text(e->text, e->len, e->head_len, prefix, suffix, len);
     }
     if (e != NULL) {
         entry_drop(lc, e);
     }
-    e = render(n, svc, key, clusters, healthy_only, ckey, (size_t)klen,
+    e = render(n, svc, key, clusters, healthy_only, shape, ckey, (size_t)klen,
                &text);
     if (e == NULL) {
-        if (text != NULL) {
-            lc_http_reply_take(ex, 200, "application/json", text,
-                               strlen(text));
-        } else {
-            lc_http_reply_text(ex, 500, "out of memory");
-        }
-        return;
+        out = text != NULL ? entry_text(text, strlen(text), 0, prefix, suffix,
+                                        len)
+                           : NULL;
+        free(text);
+        return out;
     }
-    reply_entry(ex, e);
+    out = entry_text(e->text, e->len, e->head_len, prefix, suffix, len);
     if (e->cost > lc->budget) {
         free(e->text);
         free(e);
-        return;
+        return out;
     }
     while (lc->bytes + e->cost > lc->budget && lc->oldest != NULL) {
         entry_drop(lc, lc->oldest);
@@ -249,4 +298,5 @@ void lc_list_reply(struct lc_naming *n, struct lc_http_exchange *ex,
     HASH_ADD_KEYPTR(hh, lc->by_key, e->key, (unsigned)klen, e);
     lru_push(lc, e);
     lc->bytes += e->cost;
+    return out;
 }

@@ -1,0 +1,358 @@
+/* A small asynchronous Nacos 2.x gRPC client: see nclient.h.
+ *
+ * Setup follows the Java client (RpcClient + GrpcClient): a unary
+ * ServerCheckRequest gives the connection id, the bi-stream carries
+ * ConnectionSetupRequest, and the server's SetupAckRequest makes the
+ * connection ready. Requests then go as unary calls; the stream brings the
+ * server's own requests, which are answered with their requestId.
+ */
+#include "bench/nclient.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "rpc/grpc/grpc.h"
+#include "rpc/grpc/rpc.h"
+
+#define REQUEST_PATH "/Request/request"
+#define STREAM_PATH "/BiRequestStream/requestBiStream"
+#define SETUP_TIMEOUT_MS 5000
+
+struct lc_nclient {
+    struct lc_nclient_cbs cbs;
+    struct lc_grpc_client *grpc;
+    struct lc_grpc_cstream *stream;
+    struct lc_grpc_ccall check;
+    char id[128];
+    bool ready;
+    bool failed; /* ready fired with an error */
+    bool closing;
+};
+
+/* One request in flight. */
+struct pending {
+    struct lc_grpc_ccall call;
+    struct lc_nreq *r;
+};
+
+static void fail(struct lc_nclient *c, int status)
+{
+    if (!c->ready && !c->failed) {
+        c->failed = true;
+        if (c->cbs.ready != NULL) {
+            c->cbs.ready(c, status, c->cbs.data);
+        }
+    }
+    lc_nclient_close(c);
+}
+
+static int send_payload(struct lc_nclient *c, const char *type, json_t *body)
+{
+    uint8_t *buf;
+    size_t len;
+    int rv = lc_payload_encode(type, body, NULL, &buf, &len);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = c->stream != NULL ? lc_grpc_cstream_send(c->stream, buf, len)
+                           : LC_ECONN;
+    free(buf);
+    return rv;
+}
+
+/* The requestId of a server request's JSON text, found without parsing
+ * it (the server writes compact JSON): "" when absent. */
+static void request_id(const char *json, size_t len, char *out, size_t size)
+{
+    static const char key[] = "\"requestId\":\"";
+    const char *p = memmem(json, len, key, sizeof key - 1);
+    size_t n = 0;
+    if (p != NULL) {
+        p += sizeof key - 1;
+        while (p < json + len && *p != '"' && n + 1 < size) {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Answer a server request (@json) on the stream with @type and its
+ * requestId. */
+static void answer(struct lc_nclient *c, const char *type, const char *json,
+                   size_t len)
+{
+    char id[64];
+    json_t *resp;
+    request_id(json, len, id, sizeof id);
+    resp = json_pack("{s:i, s:i, s:b, s:s}", "resultCode", 200, "errorCode",
+                     0, "success", 1, "requestId", id);
+    if (resp != NULL) {
+        send_payload(c, type, resp);
+        json_decref(resp);
+    }
+}
+
+static void on_stream_msg(struct lc_grpc_cstream *s, const uint8_t *msg,
+                          size_t len, void *data)
+{
+    struct lc_nclient *c = data;
+    struct lc_payload p;
+    (void)s;
+    if (lc_payload_decode(msg, len, &p) != 0) {
+        return;
+    }
+    if (strcmp(p.type, "SetupAckRequest") == 0) {
+        if (!c->ready && !c->failed) {
+            c->ready = true;
+            if (c->cbs.ready != NULL) {
+                c->cbs.ready(c, 0, c->cbs.data);
+            }
+        }
+    } else if (strcmp(p.type, "NotifySubscriberRequest") == 0) {
+        if (c->cbs.push != NULL) {
+            c->cbs.push(c, p.body, p.body_len, c->cbs.data);
+        }
+        answer(c, "NotifySubscriberResponse", p.body, p.body_len);
+    } else if (strcmp(p.type, "ClientDetectionRequest") == 0) {
+        answer(c, "ClientDetectionResponse", p.body, p.body_len);
+    } else if (strcmp(p.type, "ConnectResetRequest") == 0) {
+        answer(c, "ConnectResetResponse", p.body, p.body_len);
+        lc_nclient_close(c);
+    }
+    lc_payload_free(&p);
+}
+
+static void on_stream_closed(struct lc_grpc_cstream *s, int status,
+                             int grpc_status, const char *message, void *data)
+{
+    struct lc_nclient *c = data;
+    (void)s;
+    (void)status;
+    (void)grpc_status;
+    (void)message;
+    c->stream = NULL;
+    fail(c, LC_ECONN);
+}
+
+static void on_check(struct lc_grpc_ccall *call, int status, int grpc_status,
+                     const char *message, const uint8_t *msg, size_t len)
+{
+    struct lc_nclient *c = call->data;
+    struct lc_grpc_cstream_cbs scbs = {.data = c,
+                                       .msg = on_stream_msg,
+                                       .closed = on_stream_closed};
+    struct lc_payload p;
+    json_t *body = NULL, *setup;
+    const char *id;
+    int rv;
+    (void)message;
+    if (c->closing) {
+        return;
+    }
+    if (status != 0 || grpc_status != 0) {
+        fail(c, status != 0 ? status : LC_EPROTO);
+        return;
+    }
+    if (lc_payload_decode(msg, len, &p) != 0) {
+        fail(c, LC_EPROTO);
+        return;
+    }
+    rv = lc_payload_json(&p, &body);
+    id = rv == 0 ? json_string_value(json_object_get(body, "connectionId"))
+                 : NULL;
+    if (id == NULL || strcmp(p.type, "ServerCheckResponse") != 0) {
+        json_decref(body);
+        lc_payload_free(&p);
+        fail(c, LC_EPROTO);
+        return;
+    }
+    lc_strlcpy(c->id, id, sizeof c->id);
+    json_decref(body);
+    lc_payload_free(&p);
+
+    if (lc_grpc_client_stream(c->grpc, STREAM_PATH, &scbs, &c->stream) != 0) {
+        c->stream = NULL;
+        fail(c, LC_ECONN);
+        return;
+    }
+    setup = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}, s:s, s:{}}",
+                      "clientVersion", "Nacos-Java-Client:v2.4.3", "tenant",
+                      "", "labels", "source", "sdk", "module", "naming",
+                      "abilityTable", "module", "internal", "headers");
+    rv = setup != NULL ? send_payload(c, "ConnectionSetupRequest", setup)
+                       : LC_ENOMEM;
+    json_decref(setup);
+    if (rv != 0) {
+        fail(c, rv);
+    }
+}
+
+static void on_connected(struct lc_grpc_client *cl, int status, void *data)
+{
+    struct lc_nclient *c = data;
+    json_t *req;
+    uint8_t *buf = NULL;
+    size_t len;
+    int rv;
+    (void)cl;
+    if (status != 0) {
+        fail(c, status);
+        return;
+    }
+    req = json_pack("{s:{}, s:s}", "headers", "module", "internal");
+    rv = req != NULL ? lc_payload_encode("ServerCheckRequest", req, NULL, &buf,
+                                         &len)
+                     : LC_ENOMEM;
+    json_decref(req);
+    if (rv == 0) {
+        c->check.data = c;
+        rv = lc_grpc_client_unary(c->grpc, &c->check, REQUEST_PATH, buf, len,
+                                  SETUP_TIMEOUT_MS, on_check);
+    }
+    free(buf);
+    if (rv != 0) {
+        fail(c, rv);
+    }
+}
+
+static void on_closed(struct lc_grpc_client *cl, void *data)
+{
+    struct lc_nclient *c = data;
+    (void)cl;
+    if (!c->ready && !c->failed) {
+        c->failed = true;
+        if (c->cbs.ready != NULL) {
+            c->cbs.ready(c, LC_ECONN, c->cbs.data);
+        }
+    }
+    if (c->cbs.closed != NULL) {
+        c->cbs.closed(c, c->cbs.data);
+    }
+    free(c);
+}
+
+int lc_nclient_new(uv_loop_t *loop, const char *host, int port,
+                   const struct lc_nclient_cbs *cbs, struct lc_nclient **out)
+{
+    struct lc_grpc_client_cbs gcbs = {.connected = on_connected,
+                                      .closed = on_closed};
+    struct lc_nclient *c = calloc(1, sizeof *c);
+    int rv;
+    if (c == NULL) {
+        return LC_ENOMEM;
+    }
+    c->cbs = *cbs;
+    gcbs.data = c;
+    rv = lc_grpc_client_new(loop, host, port, 0, &gcbs, &c->grpc);
+    if (rv != 0) {
+        free(c);
+        return rv;
+    }
+    *out = c;
+    return 0;
+}
+
+const char *lc_nclient_id(const struct lc_nclient *c)
+{
+    return c->id;
+}
+
+struct lc_grpc_client *lc_nclient_grpc(struct lc_nclient *c)
+{
+    return c->grpc;
+}
+
+void lc_nclient_close(struct lc_nclient *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    lc_grpc_client_close(c->grpc);
+}
+
+/* Whether a response's text says resultCode 200 in its first bytes (the
+ * server writes Response's fields first). */
+static bool lazy_ok(const struct lc_payload *p)
+{
+    static const char ok[] = "\"resultCode\":200,";
+    size_t n = p->body_len < 64 ? p->body_len : 64;
+    return memmem(p->body, n, ok, sizeof ok - 1) != NULL;
+}
+
+static void on_reply(struct lc_grpc_ccall *call, int status, int grpc_status,
+                     const char *message, const uint8_t *msg, size_t len)
+{
+    struct pending *pd = call->data;
+    struct lc_nreq *r = pd->r;
+    struct lc_payload p;
+    json_t *body = NULL;
+    (void)message;
+    free(pd);
+    if (status != 0 || grpc_status != 0) {
+        r->cb(r, status != 0 ? status : LC_EPROTO, NULL, NULL);
+        return;
+    }
+    if (lc_payload_decode(msg, len, &p) != 0) {
+        r->cb(r, LC_EPROTO, NULL, NULL);
+        return;
+    }
+    if (r->lazy && lazy_ok(&p)) {
+        body = json_pack("{s:i}", "resultCode", 200);
+    } else if (lc_payload_json(&p, &body) != 0) {
+        lc_payload_free(&p);
+        r->cb(r, LC_EPROTO, NULL, NULL);
+        return;
+    }
+    r->cb(r, 0, p.type, body);
+    json_decref(body);
+    lc_payload_free(&p);
+}
+
+int lc_nclient_request(struct lc_nclient *c, struct lc_nreq *r,
+                       const char *type, json_t *body, unsigned timeout_ms,
+                       lc_nreq_cb cb)
+{
+    struct pending *pd;
+    uint8_t *buf;
+    size_t len;
+    int rv;
+    if (c->closing) {
+        return LC_ECONN;
+    }
+    if (json_object_get(body, "headers") == NULL) {
+        json_object_set_new(body, "headers", json_object());
+    }
+    if (json_object_get(body, "module") == NULL) {
+        json_object_set_new(body, "module", json_string("naming"));
+    }
+    rv = lc_payload_encode(type, body, NULL, &buf, &len);
+    if (rv != 0) {
+        return rv;
+    }
+    pd = malloc(sizeof *pd);
+    if (pd == NULL) {
+        free(buf);
+        return LC_ENOMEM;
+    }
+    pd->r = r;
+    pd->call.data = pd;
+    r->cb = cb;
+    rv = lc_grpc_client_unary(c->grpc, &pd->call, REQUEST_PATH, buf, len,
+                              timeout_ms, on_reply);
+    free(buf);
+    if (rv != 0) {
+        free(pd);
+    }
+    return rv;
+}
+
+json_t *lc_nclient_instance(const char *ip, int port, bool ephemeral)
+{
+    return json_pack("{s:s, s:i, s:f, s:b, s:b, s:b, s:s, s:{}}", "ip", ip,
+                     "port", port, "weight", 1.0, "healthy", 1, "enabled", 1,
+                     "ephemeral", ephemeral, "clusterName", "DEFAULT",
+                     "metadata");
+}

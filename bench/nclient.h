@@ -1,0 +1,74 @@
+/* A small asynchronous Nacos 2.x gRPC client on one libuv loop, for
+ * `locusctl bench grpc` and tests: what the Java client does to connect
+ * (ServerCheck, bi-stream, ConnectionSetup, wait for SetupAck), unary
+ * requests as Payloads, and answers to the server's pushes
+ * (NotifySubscriberRequest, ClientDetectionRequest, ConnectResetRequest).
+ * Thousands of these share one loop; no thread, no blocking call.
+ */
+#ifndef LC_BENCH_NCLIENT_H
+#define LC_BENCH_NCLIENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct lc_nclient;
+
+struct lc_nclient_cbs {
+    void *data;
+    /* Set up (status 0: ServerCheck answered, SetupAck received) or not
+     * (an LC_E* code; closed follows). */
+    void (*ready)(struct lc_nclient *c, int status, void *data);
+    /* A NotifySubscriberRequest: its JSON text (@len bytes, borrowed
+     * during the call; not parsed here, so that thousands of subscribers
+     * on one loop stay cheap). It is acknowledged after this returns. */
+    void (*push)(struct lc_nclient *c, const char *json, size_t len,
+                 void *data);
+    /* The connection is gone; the client is freed after this returns. */
+    void (*closed)(struct lc_nclient *c, void *data);
+};
+
+/* Connect to the gRPC port @host:@port with the SDK labels (source "sdk",
+ * module "naming"). @cbs copied. Return 0 (ready fires later) or LC_E*. */
+int lc_nclient_new(uv_loop_t *loop, const char *host, int port,
+                   const struct lc_nclient_cbs *cbs, struct lc_nclient **out);
+
+/* The connection id from ServerCheck ("" before). */
+const char *lc_nclient_id(const struct lc_nclient *c);
+
+/* The gRPC session under the client, for raw calls (bench grpc puts). */
+struct lc_grpc_client *lc_nclient_grpc(struct lc_nclient *c);
+
+/* Close; closed fires from the loop. */
+void lc_nclient_close(struct lc_nclient *c);
+
+struct lc_nreq;
+/* A request's end: @status 0 and the response (@type, @body borrowed during
+ * the call; resultCode is the caller's to check), or an LC_E* code. */
+typedef void (*lc_nreq_cb)(struct lc_nreq *r, int status, const char *type,
+                           json_t *body);
+
+struct lc_nreq {
+    void *data;
+    /* Skip parsing a successful response's JSON: @cb gets a body holding
+     * only its resultCode (a subscription's answer carries the whole
+     * service, which thousands of clients on one loop cannot afford to
+     * parse). Failures are parsed in full. */
+    bool lazy;
+    /* private */
+    lc_nreq_cb cb;
+    void *priv[10];
+};
+
+/* Send request @type with @body (borrowed; "module" and "headers" are added
+ * when absent). @r is borrowed until @cb. Return 0 or LC_E*. */
+int lc_nclient_request(struct lc_nclient *c, struct lc_nreq *r,
+                       const char *type, json_t *body, unsigned timeout_ms,
+                       lc_nreq_cb cb);
+
+/* The JSON of an Instance for @ip:@port (ephemeral, weight 1, healthy,
+ * enabled, cluster DEFAULT); a new reference. */
+json_t *lc_nclient_instance(const char *ip, int port, bool ephemeral);
+
+#endif /* LC_BENCH_NCLIENT_H */
