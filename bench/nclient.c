@@ -79,18 +79,28 @@ static void request_id(const char *json, size_t len, char *out, size_t size)
 }
 
 /* Answer a server request (@json) on the stream with @type and its
- * requestId. */
+ * requestId: the response's text is written directly, not built as a JSON
+ * tree, since one loop answers the pushes of thousands of connections. */
 static void answer(struct lc_nclient *c, const char *type, const char *json,
                    size_t len)
 {
-    char id[64];
-    json_t *resp;
+    char id[64], text[160];
+    uint8_t *buf;
+    size_t n;
+    int tlen;
     request_id(json, len, id, sizeof id);
-    resp = json_pack("{s:i, s:i, s:b, s:s}", "resultCode", 200, "errorCode",
-                     0, "success", 1, "requestId", id);
-    if (resp != NULL) {
-        send_payload(c, type, resp);
-        json_decref(resp);
+    if (strspn(id, "0123456789") != strlen(id)) {
+        id[0] = '\0'; /* not the server's counter: leave it out */
+    }
+    tlen = snprintf(text, sizeof text,
+                    "{\"resultCode\":200,\"errorCode\":0,\"success\":true,"
+                    "\"requestId\":\"%s\"}",
+                    id);
+    if (c->stream != NULL &&
+        lc_payload_encode_text(type, text, (size_t)tlen, NULL, &buf, &n) ==
+            0) {
+        lc_grpc_cstream_send(c->stream, buf, n);
+        free(buf);
     }
 }
 

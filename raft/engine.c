@@ -250,6 +250,9 @@ void lc_engine_handle_closed(struct lc_raft_engine *e)
     }
     cb = e->close_cb;
     data = e->close_data;
+    for (unsigned i = 0; i < e->n_groups; i++) {
+        lc_group_free(e->groups[i]);
+    }
     free(e->secret);
     free(e);
     if (cb != NULL) {

@@ -204,15 +204,23 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* Every handle of @g is closed: tell the engine. The memory stays until
+ * the engine itself is freed (lc_group_free), because the engine's users
+ * (naming's timers) may still ask for @g's status until the engine's close
+ * callback, and a closed group answers "unavailable". */
 static void group_maybe_free(struct lc_raft_group *g)
 {
-    struct lc_raft_engine *e = g->e;
-    if (g->n_handles_open > 0 || g->inc != NULL) {
+    if (g->n_handles_open > 0 || g->inc != NULL || g->closed) {
         return;
     }
+    g->closed = true;
+    lc_engine_handle_closed(g->e);
+}
+
+void lc_group_free(struct lc_raft_group *g)
+{
     free(g->recover_conf);
     free(g);
-    lc_engine_handle_closed(e);
 }
 
 static void group_on_handle_closed(uv_handle_t *h)

@@ -187,6 +187,7 @@ struct lc_raft_group {
     long fault_append_after;
 
     unsigned n_handles_open;
+    bool closed; /* its handles are closed; freed with the engine */
 };
 
 struct lc_raft_engine {
@@ -216,6 +217,8 @@ int lc_group_new(struct lc_raft_engine *e, const char *name,
                  struct lc_raft_sm *sm, struct lc_raft_group **out);
 int lc_group_open(struct lc_raft_group *g, char *errmsg, size_t errlen);
 void lc_group_close(struct lc_raft_group *g);
+/* Free @g (closed, its handles closed): the engine does, as it is freed. */
+void lc_group_free(struct lc_raft_group *g);
 /* Close and reopen from disk; with @recover, force that configuration. */
 int lc_group_restart(struct lc_raft_group *g, const char *reason,
                      struct raft_configuration *recover);
