@@ -4,9 +4,11 @@
 #   make run        install missing packages, build, start a standalone node
 #   make cluster    start a 3-node cluster on 127.0.0.1 (make cluster-stop)
 #   make test       install, build, run every test (check-layers, C tests,
-#                   then test-compat)
+#                   then test-compat and test-java)
 #   make check-layers   includes that cross a layer the wrong way (test/layers)
 #   make test-compat   the npm nacos-naming client against real locusd
+#   make test-java     the Nacos Java client 2.4.3 against real locusd (when
+#                      ../shared/nacos-java exists, or NACOS_JAVA=dir)
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make fuzz       libFuzzer builds of the test/fuzz drivers (needs clang)
 #   make bench-failover / bench-puts / bench-push   benchmarks (see docs/benchmarks.md)
@@ -71,9 +73,10 @@ FUZZ_NAMES := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_REPLAYS := $(patsubst %,$(BUILD)/test/fuzz/fuzz_%,$(FUZZ_NAMES))
 ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS) $(CLUSTER_TESTS)
 
-.PHONY: all deps deps-bench deps-node run cluster cluster-stop test test-unit check-layers \
-	test-cluster test-compat test-compat-run asan ubsan bench-failover bench-puts bench-push clean fuzz \
-	format bench-register bench-query bench-memory bench-grpc
+.PHONY: all deps deps-bench deps-node deps-java run cluster cluster-stop test test-unit \
+	check-layers test-cluster test-compat test-compat-run test-java test-java-run asan ubsan \
+	bench-failover bench-puts bench-push clean fuzz format bench-register bench-query \
+	bench-memory bench-grpc
 
 all: $(BUILD)/locusd $(BUILD)/locusctl
 
@@ -102,6 +105,15 @@ deps:
 deps-node:
 	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory deps DEPS_BUILD="nodejs npm"; \
+	fi
+
+# The JDK and the Debian jars the real Nacos Java client links against
+# (test/compat-java), only when its directory exists; missing ones only.
+deps-java:
+	@if [ -d "$(NACOS_JAVA)" ]; then \
+		$(MAKE) --no-print-directory deps DEPS_BUILD="$$(tr -s '\n' ' ' < $(NACOS_JAVA)/packages.txt)"; \
+	else \
+		echo "test-java: skipped: ../shared/nacos-java not found (looked in $(NACOS_JAVA); set NACOS_JAVA=dir)"; \
 	fi
 
 deps-bench: deps
@@ -163,13 +175,14 @@ check-layers:
 	@test/layers/check_layers.sh
 
 # Every test: check-layers, the C binaries through test/run, then
-# test-compat (each run even when an earlier one failed; the exit status
-# says whether anything failed).
+# test-compat and test-java (each run even when an earlier one failed; the
+# exit status says whether anything failed).
 test: deps deps-node
 	@rc=0; $(MAKE) --no-print-directory check-layers || rc=1; \
 	$(MAKE) --no-print-directory all $(ALL_TESTS) || exit 1; \
 	BUILD=$(BUILD) test/run $(ALL_TESTS) || rc=1; \
-	$(MAKE) --no-print-directory test-compat-run || rc=1; exit $$rc
+	$(MAKE) --no-print-directory test-compat-run || rc=1; \
+	$(MAKE) --no-print-directory test-java-run || rc=1; exit $$rc
 
 test-unit: deps
 	@$(MAKE) --no-print-directory $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS)
@@ -196,6 +209,47 @@ $(COMPAT_STAMP): test/compat/package.json test/compat/package-lock.json
 test-compat-run: $(COMPAT_STAMP)
 	@echo "  compat: nacos-naming against $(BUILD)/locusd"
 	@cd test/compat && LOCUSD=$(abspath $(BUILD)/locusd) node compat.test.js
+
+# The real Nacos Java client 2.4.3 (gRPC) against a real locusd: see
+# test/compat-java. Its directory holds the client jar, packages.txt (the
+# JDK and Debian jars) and classpath.sh. Default: ../shared/nacos-java
+# beside this checkout, else beside the main checkout when this is a git
+# worktree; NACOS_JAVA=dir overrides. When it is missing, test-java says
+# so and succeeds.
+ifndef NACOS_JAVA
+NACOS_JAVA := $(firstword $(wildcard $(abspath ../shared/nacos-java) \
+	$(abspath $(shell git rev-parse --git-common-dir 2>/dev/null)/../../shared/nacos-java)) \
+	$(abspath ../shared/nacos-java))
+endif
+JAVA_DIR := $(BUILD)/test/compat-java
+JAVA_CLASS := $(JAVA_DIR)/classes/NacosCompat.class
+
+test-java:
+	@$(MAKE) --no-print-directory deps all
+	@$(MAKE) --no-print-directory test-java-run
+
+JAVA_SRCS := $(wildcard test/compat-java/*.java)
+
+$(JAVA_CLASS): $(JAVA_SRCS) $(wildcard $(NACOS_JAVA)/*.jar)
+	@echo "  JAVAC test/compat-java"
+	@rm -rf $(JAVA_DIR)/classes && mkdir -p $(JAVA_DIR)/classes
+	$(Q)cp=$$($(NACOS_JAVA)/classpath.sh) && \
+		javac -Xlint:all,-path -Werror -cp "$$cp" -d $(JAVA_DIR)/classes $(JAVA_SRCS)
+
+# The runner (a C driver on test/support/tcluster.h) starts locusd and the
+# JVM; the JVMs' homes, logs and caches go to $(JAVA_DIR)/work.
+test-java-run:
+	@if [ ! -d "$(NACOS_JAVA)" ]; then \
+		echo "test-java: skipped: ../shared/nacos-java not found (looked in $(NACOS_JAVA); set NACOS_JAVA=dir)"; \
+		exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory deps-java && \
+	$(MAKE) --no-print-directory $(BUILD)/locusd $(JAVA_DIR)/runner $(JAVA_CLASS) && \
+	echo "  java: Nacos Java client ($(NACOS_JAVA)) against $(BUILD)/locusd" && \
+	rm -rf $(JAVA_DIR)/work && \
+	cp=$$($(NACOS_JAVA)/classpath.sh) && \
+	JAVA_CP="$(abspath $(JAVA_DIR)/classes):$$cp" JAVA_WORK=$(abspath $(JAVA_DIR)/work) \
+	LOCUSD=$(abspath $(BUILD)/locusd) $(JAVA_DIR)/runner
 
 asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT="-O1" \
