@@ -413,21 +413,27 @@ static void send_register(struct slot *s, unsigned k)
 {
     struct bench *b = s->b;
     uint64_t seq = b->seq++;
-    char service[64], ip[32];
-    json_t *body;
-    snprintf(service, sizeof service, "grpc-reg-%u",
-             (unsigned)(seq % b->o.services));
+    char ip[32], text[512];
+    int n;
     instance_ip(seq / b->o.services, ip, sizeof ip);
-    body = instance_request(service, "registerInstance", ip,
-                            1 + (int)(seq % 60000), true);
+    /* What the Java client sends, written directly (see nclient.h). */
+    n = snprintf(text, sizeof text,
+                 "{\"headers\":{},\"namespace\":\"public\","
+                 "\"serviceName\":\"grpc-reg-%u\",\"groupName\":"
+                 "\"DEFAULT_GROUP\",\"module\":\"naming\",\"type\":"
+                 "\"registerInstance\",\"instance\":{\"ip\":\"%s\","
+                 "\"port\":%d,\"weight\":1.0,\"healthy\":true,"
+                 "\"enabled\":true,\"ephemeral\":true,\"clusterName\":"
+                 "\"DEFAULT\",\"metadata\":{}}}",
+                 (unsigned)(seq % b->o.services), ip, 1 + (int)(seq % 60000));
     s->req[k].data = s;
+    s->req[k].lazy = true;
     s->req[k].priv[9] = (void *)(uintptr_t)now_us();
-    if (body == NULL ||
-        lc_nclient_request(s->c, &s->req[k], "InstanceRequest", body,
-                           REQ_TIMEOUT_MS, on_registered) != 0) {
+    if (lc_nclient_request_text(s->c, &s->req[k], "InstanceRequest", text,
+                                (size_t)n, REQ_TIMEOUT_MS,
+                                on_registered) != 0) {
         note_error(b, "register", "cannot send");
     }
-    json_decref(body);
 }
 
 /* ---------------------------------------------------------------- puts */

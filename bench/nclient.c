@@ -321,11 +321,30 @@ static void on_reply(struct lc_grpc_ccall *call, int status, int grpc_status,
     lc_payload_free(&p);
 }
 
+/* Send the encoded Payload @buf as a unary call for @r. */
+static int send_request(struct lc_nclient *c, struct lc_nreq *r, uint8_t *buf,
+                        size_t len, unsigned timeout_ms, lc_nreq_cb cb)
+{
+    struct pending *pd = malloc(sizeof *pd);
+    int rv;
+    if (pd == NULL) {
+        return LC_ENOMEM;
+    }
+    pd->r = r;
+    pd->call.data = pd;
+    r->cb = cb;
+    rv = lc_grpc_client_unary(c->grpc, &pd->call, REQUEST_PATH, buf, len,
+                              timeout_ms, on_reply);
+    if (rv != 0) {
+        free(pd);
+    }
+    return rv;
+}
+
 int lc_nclient_request(struct lc_nclient *c, struct lc_nreq *r,
                        const char *type, json_t *body, unsigned timeout_ms,
                        lc_nreq_cb cb)
 {
-    struct pending *pd;
     uint8_t *buf;
     size_t len;
     int rv;
@@ -342,20 +361,27 @@ int lc_nclient_request(struct lc_nclient *c, struct lc_nreq *r,
     if (rv != 0) {
         return rv;
     }
-    pd = malloc(sizeof *pd);
-    if (pd == NULL) {
-        free(buf);
-        return LC_ENOMEM;
-    }
-    pd->r = r;
-    pd->call.data = pd;
-    r->cb = cb;
-    rv = lc_grpc_client_unary(c->grpc, &pd->call, REQUEST_PATH, buf, len,
-                              timeout_ms, on_reply);
+    rv = send_request(c, r, buf, len, timeout_ms, cb);
     free(buf);
-    if (rv != 0) {
-        free(pd);
+    return rv;
+}
+
+int lc_nclient_request_text(struct lc_nclient *c, struct lc_nreq *r,
+                            const char *type, const char *text, size_t len,
+                            unsigned timeout_ms, lc_nreq_cb cb)
+{
+    uint8_t *buf;
+    size_t n;
+    int rv;
+    if (c->closing) {
+        return LC_ECONN;
     }
+    rv = lc_payload_encode_text(type, text, len, NULL, &buf, &n);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = send_request(c, r, buf, n, timeout_ms, cb);
+    free(buf);
     return rv;
 }
 

@@ -67,6 +67,14 @@ int lc_nclient_request(struct lc_nclient *c, struct lc_nreq *r,
                        const char *type, json_t *body, unsigned timeout_ms,
                        lc_nreq_cb cb);
 
+/* As lc_nclient_request with the body already written as JSON text (@len
+ * bytes, borrowed; it must carry "module" and "headers" itself): a load
+ * generator that renders its requests with printf spends its loop on the
+ * server's answers, not on building trees. */
+int lc_nclient_request_text(struct lc_nclient *c, struct lc_nreq *r,
+                            const char *type, const char *text, size_t len,
+                            unsigned timeout_ms, lc_nreq_cb cb);
+
 /* The JSON of an Instance for @ip:@port (ephemeral, weight 1, healthy,
  * enabled, cluster DEFAULT); a new reference. */
 json_t *lc_nclient_instance(const char *ip, int port, bool ephemeral);
