@@ -45,4 +45,19 @@ int lc_parse_double(const char *text, double *out);
  * anything but "true" is false). */
 bool lc_parse_bool(const char *text);
 
+/* The value of hexadecimal digit @c (either case), or -1. */
+static inline int lc_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 #endif /* LC_COMMON_UTIL_H */

@@ -19,20 +19,6 @@
 
 /* ------------------------------------------------------- URLDecoder */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* java.net.URLDecoder.decode(s, "UTF-8"): '+' is a space, %XX a byte; the
  * two characters go through Integer.parseInt(.., 16), so "%+f" is 0x0f,
  * "%-0" is 0 and "%-1" is refused. Return a malloc'd string, or NULL with @msg set. */
@@ -59,15 +45,15 @@ static char *url_decode(const char *s, char *msg, size_t msglen)
                 free(out);
                 return NULL;
             }
-            if (s[i + 1] == '-' && hex_digit(s[i + 2]) > 0) {
+            if (s[i + 1] == '-' && lc_hex_digit(s[i + 2]) > 0) {
                 snprintf(msg, msglen,
                          "URLDecoder: Illegal hex characters in escape (%%) "
                          "pattern - negative value");
                 free(out);
                 return NULL;
             }
-            hi = s[i + 1] == '+' || s[i + 1] == '-' ? 0 : hex_digit(s[i + 1]);
-            lo = hex_digit(s[i + 2]);
+            hi = s[i + 1] == '+' || s[i + 1] == '-' ? 0 : lc_hex_digit(s[i + 1]);
+            lo = lc_hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0) {
                 snprintf(msg, msglen,
                          "URLDecoder: Illegal hex characters in escape (%%) "

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "rpc/grpc/internal.h"
 
 #define STAGE_SIZE (64 * 1024)
@@ -419,20 +420,6 @@ char *lc_grpc__pct_encode(const char *msg)
     return out;
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 char *lc_grpc__pct_decode(const uint8_t *v, size_t len)
 {
     char *out = malloc(len + 1);
@@ -441,8 +428,8 @@ char *lc_grpc__pct_decode(const uint8_t *v, size_t len)
         return NULL;
     }
     for (i = 0; i < len; i++) {
-        int hi = i + 2 < len ? hexval(v[i + 1]) : -1;
-        int lo = i + 2 < len ? hexval(v[i + 2]) : -1;
+        int hi = i + 2 < len ? lc_hex_digit(v[i + 1]) : -1;
+        int lo = i + 2 < len ? lc_hex_digit(v[i + 2]) : -1;
         if (v[i] == '%' && hi >= 0 && lo >= 0 && (hi << 4 | lo) != 0) {
             out[o++] = (char)(hi << 4 | lo);
             i += 2;

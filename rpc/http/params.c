@@ -4,24 +4,13 @@
 #include <strings.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "rpc/http/internal.h"
 
 /* Invalid escapes ("%zz", "100%", "%4") are kept as they are, like a lenient
  * servlet container, rather than failing the request: Nacos clients in the
  * wild send unencoded '%' in values. "%00" is kept too (see http_internal.h).
  */
-
-static int hexval(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-    ch |= 0x20;
-    if (ch >= 'a' && ch <= 'f') {
-        return ch - 'a' + 10;
-    }
-    return -1;
-}
 
 size_t lc_http_pct_decode(char *dst, const char *src, size_t len, bool plus)
 {
@@ -30,8 +19,8 @@ size_t lc_http_pct_decode(char *dst, const char *src, size_t len, bool plus)
     for (size_t i = 0; i < len; i++) {
         char ch = src[i];
         if (ch == '%' && i + 2 < len) {
-            int hi = hexval((unsigned char)src[i + 1]);
-            int lo = hexval((unsigned char)src[i + 2]);
+            int hi = lc_hex_digit((unsigned char)src[i + 1]);
+            int lo = lc_hex_digit((unsigned char)src[i + 2]);
             if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
                 dst[o++] = (char)(hi << 4 | lo);
                 i += 2;
