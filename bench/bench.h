@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* locusctl bench failover [options]: see bench/failover.c. Returns the exit
  * code. */
@@ -29,6 +30,10 @@ int lc_bench_naming(const char *cmd, int argc, char **argv, bool json);
 /* locusctl bench grpc register|push|idle|storm|puts [options]: see
  * bench/grpc.c. Returns the exit code. */
 int lc_bench_grpc(int argc, char **argv, bool json);
+
+/* Field @field ("VmRSS", "VmHWM") of /proc/@pid/status in kB, or -1
+ * (bench/cluster.c). */
+long lc_bench_status_kb(pid_t pid, const char *field);
 
 /* Percentile @p (0..100) of @n sorted values. */
 uint64_t lc_bench_percentile(const uint64_t *sorted, size_t n, double p);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "bench/cluster.h"
 #include "common/util.h"
 #include "rpc/http/http.h"
@@ -452,4 +453,27 @@ int lc_cluster_load_pids(struct lc_cluster *c)
         unlink(path);
     }
     return found;
+}
+
+/* VmRSS / VmHWM of @pid in kB, or -1. */
+long lc_bench_status_kb(pid_t pid, const char *field)
+{
+    char path[64];
+    char line[256];
+    long kb = -1;
+    size_t flen = strlen(field);
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+            kb = strtol(line + flen + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb;
 }

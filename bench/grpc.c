@@ -972,25 +972,6 @@ static bool all_redone(struct bench *b)
     return b->registered >= b->o.conns && b->subscribed >= b->o.conns;
 }
 
-static long node_rss_kb(pid_t pid, const char *key)
-{
-    char path[64], line[256];
-    long kb = -1;
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, key, strlen(key)) == 0) {
-            kb = atol(line + strlen(key));
-        }
-    }
-    fclose(f);
-    return kb;
-}
-
 static void send_subscribe(struct slot *s)
 {
     char service[64];
@@ -1066,18 +1047,18 @@ static int setup_idle(struct bench *b)
 static int bench_idle(struct bench *b, struct lc_cluster *cluster)
 {
     pid_t pid = cluster != NULL ? cluster->nodes[0].pid : 0;
-    long before = pid ? node_rss_kb(pid, "VmRSS:") : -1;
+    long before = pid ? lc_bench_status_kb(pid, "VmRSS") : -1;
     long busy, after, hwm;
     if (setup_idle(b) != 0) {
         return 1;
     }
-    busy = pid ? node_rss_kb(pid, "VmRSS:") : -1;
+    busy = pid ? lc_bench_status_kb(pid, "VmRSS") : -1;
     /* Idle: what stays once the setup's buffers are freed and returned
      * (locusd trims its heap every 10 s). */
     fprintf(stderr, "idle for 12 s...\n");
     run_for(b, 12000);
-    after = pid ? node_rss_kb(pid, "VmRSS:") : -1;
-    hwm = pid ? node_rss_kb(pid, "VmHWM:") : -1;
+    after = pid ? lc_bench_status_kb(pid, "VmRSS") : -1;
+    hwm = pid ? lc_bench_status_kb(pid, "VmHWM") : -1;
     if (b->o.json) {
         json_t *root = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I}",
                                  "connections", b->o.conns, "rssBeforeKb",

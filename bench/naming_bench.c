@@ -135,29 +135,6 @@ static long long metric(struct target *t, const char *key)
     return v;
 }
 
-/* VmRSS / VmHWM of @pid in kB, or -1. */
-static long status_kb(pid_t pid, const char *field)
-{
-    char path[64];
-    char line[256];
-    long kb = -1;
-    size_t flen = strlen(field);
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
-            kb = strtol(line + flen + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return kb;
-}
-
 /* ------------------------------------------------------------ requests */
 
 struct gen {
@@ -470,7 +447,7 @@ static int memory_one(const struct opts *o, bool persistent,
     }
     pid = t.cluster.nodes[0].pid;
     usleep(1000000); /* let it settle */
-    m->idle_kb = status_kb(pid, "VmRSS");
+    m->idle_kb = lc_bench_status_kb(pid, "VmRSS");
     if (o->count < per) {
         per = (unsigned)o->count;
     }
@@ -486,8 +463,8 @@ static int memory_one(const struct opts *o, bool persistent,
     }
     /* Read at once: ephemeral instances stay 30 s without beats. */
     m->instances = metric(&t, "instanceCount");
-    m->rss_kb = status_kb(pid, "VmRSS");
-    m->hwm_kb = status_kb(pid, "VmHWM");
+    m->rss_kb = lc_bench_status_kb(pid, "VmRSS");
+    m->hwm_kb = lc_bench_status_kb(pid, "VmHWM");
     m->seconds = r.seconds;
     m->per_instance = m->instances > 0 ? (double)(m->rss_kb - m->idle_kb) *
                                              1024.0 / (double)m->instances
