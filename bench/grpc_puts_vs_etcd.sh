@@ -24,6 +24,7 @@ set -euo pipefail
 runs=${1:-5}
 secs=${2:-8}
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/etcd_cluster.sh"
 dir="$top/data/bench-grpc-puts"
 locusd=${BENCH_LOCUSD:-$top/build/locusd}
 locusctl="$top/build/locusctl"
@@ -56,27 +57,7 @@ leader=$("$locusctl" --server 127.0.0.1:$locus_port --json groups |
 leader_http=$((leader + 1000))
 echo "   leader of naming_persistent_service_v2: http port $leader_http (gRPC $((leader_http + 1000)))"
 
-echo "== etcd $(etcd --version | awk '/etcd Version/ {print $3}'): 3 nodes on 127.0.0.1:${etcd_client[*]}"
-initial=""
-for i in 0 1 2; do initial+="e$i=http://127.0.0.1:${etcd_peer[$i]},"; done
-for i in 0 1 2; do
-    etcd --name "e$i" --data-dir "$dir/etcd$i" \
-        --listen-client-urls "http://127.0.0.1:${etcd_client[$i]}" \
-        --advertise-client-urls "http://127.0.0.1:${etcd_client[$i]}" \
-        --listen-peer-urls "http://127.0.0.1:${etcd_peer[$i]}" \
-        --initial-advertise-peer-urls "http://127.0.0.1:${etcd_peer[$i]}" \
-        --initial-cluster "${initial%,}" --initial-cluster-state new \
-        --initial-cluster-token locus-bench >"$dir/etcd$i.log" 2>&1 &
-    etcd_pids+=($!)
-done
-endpoints="127.0.0.1:${etcd_client[0]},127.0.0.1:${etcd_client[1]},127.0.0.1:${etcd_client[2]}"
-for _ in $(seq 100); do
-    etcdctl --endpoints="$endpoints" endpoint health >/dev/null 2>&1 && break
-    sleep 0.2
-done
-etcd_leader=$(etcdctl --endpoints="$endpoints" endpoint status -w table |
-    awk -F'|' '$6 ~ /true/ {gsub(/ /, "", $2); print $2}')
-echo "   leader: $etcd_leader"
+etcd_cluster_start "$dir"
 
 # The fixed body for h2load: a gRPC message (5-byte prefix) holding
 # PutRequest{key "/bench/h2load", value 256 bytes}.

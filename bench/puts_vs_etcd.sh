@@ -16,6 +16,7 @@ set -euo pipefail
 runs=${1:-3}
 secs=${2:-8}
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/etcd_cluster.sh"
 dir="$top/data/bench-puts"
 locusd=${BENCH_LOCUSD:-$top/build/locusd}
 locusctl="$top/build/locusctl"
@@ -73,27 +74,7 @@ echo "   one client: p50 p99 = $lat"
 "$locusctl" cluster stop --dir "$dir/locus" >/dev/null
 
 # ------------------------------------------------------------------- etcd
-echo "== etcd $(etcd --version | awk '/etcd Version/ {print $3}'): 3 nodes on 127.0.0.1:${etcd_client[*]}"
-initial=""
-for i in 0 1 2; do initial+="e$i=http://127.0.0.1:${etcd_peer[$i]},"; done
-for i in 0 1 2; do
-    etcd --name "e$i" --data-dir "$dir/etcd$i" \
-        --listen-client-urls "http://127.0.0.1:${etcd_client[$i]}" \
-        --advertise-client-urls "http://127.0.0.1:${etcd_client[$i]}" \
-        --listen-peer-urls "http://127.0.0.1:${etcd_peer[$i]}" \
-        --initial-advertise-peer-urls "http://127.0.0.1:${etcd_peer[$i]}" \
-        --initial-cluster "${initial%,}" --initial-cluster-state new \
-        --initial-cluster-token locus-bench >"$dir/etcd$i.log" 2>&1 &
-    etcd_pids+=($!)
-done
-endpoints="127.0.0.1:${etcd_client[0]},127.0.0.1:${etcd_client[1]},127.0.0.1:${etcd_client[2]}"
-for _ in $(seq 100); do
-    etcdctl --endpoints="$endpoints" endpoint health >/dev/null 2>&1 && break
-    sleep 0.2
-done
-etcd_leader=$(etcdctl --endpoints="$endpoints" endpoint status -w table |
-    awk -F'|' '$6 ~ /true/ {gsub(/ /, "", $2); print $2}')
-echo "   leader: $etcd_leader"
+etcd_cluster_start "$dir"
 etcd_rates=()
 for i in $(seq "$runs"); do
     r=$(rate -t2 -c64 -d"${secs}s" -s "$lua/etcd_put.lua" "http://$etcd_leader")
