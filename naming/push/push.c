@@ -84,6 +84,7 @@ void push_schedule(struct lc_push *p)
 void push_wake(struct lc_push *p)
 {
     uint64_t now = push_now(p);
+    bool yielded = false;
     if (p->closing) {
         return;
     }
@@ -93,10 +94,15 @@ void push_wake(struct lc_push *p)
         p->next_sweep = now + sweep_period(p);
     }
     if (p->n->sw.push_enabled) {
-        push_run_tasks(p, now);
+        yielded = push_run_tasks(p, now);
     }
     push_run_deadlines(p, now);
     push_schedule(p);
+    if (yielded) {
+        /* Rounds are due still: after the loop's next poll for I/O. */
+        p->armed_at = now + 1;
+        p->clock.arm(p->clock.data, now + 1);
+    }
 }
 
 void push_set_clock(struct lc_push *p, const struct push_clock *c)

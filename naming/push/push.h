@@ -72,6 +72,8 @@ struct lc_push_stats {
     unsigned long unmatched; /* acks for no pending delivery */
     unsigned long merged;    /* rounds held back behind a push in flight
                                 (one_in_flight) */
+    unsigned long yields;    /* wakes that left due rounds for the next
+                                loop turn (a 10 ms slice was used up) */
     long long max_cost_ms;   /* change to ack, -1 when none */
     long long avg_cost_ms;   /* -1 when none */
     unsigned long subscribers;

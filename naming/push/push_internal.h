@@ -165,8 +165,9 @@ struct push_slot *push_slot_of(struct lc_push *p,
 void push_add_task(struct lc_push *p, const struct sub_service *svc,
                    const char *target, unsigned delay_ms);
 
-/* Run the tasks due at @now. */
-void push_run_tasks(struct lc_push *p, uint64_t now);
+/* Run the tasks due at @now; true when it yielded with some still due
+ * (its time slice used up). */
+bool push_run_tasks(struct lc_push *p, uint64_t now);
 
 /* The due time of the first task, or UINT64_MAX. */
 uint64_t push_next_task(const struct lc_push *p);
