@@ -25,6 +25,7 @@ void lc_push_options_default(struct lc_push_options *o)
         .delay_ms = LC_PUSH_DEFAULT_DELAY_MS,
         .expire_check_ms = 5000,
         .paused_poll_ms = 100,
+        .slice_us = 10000,
     };
 }
 

@@ -45,6 +45,9 @@ struct lc_push_options {
     unsigned delay_ms;        /* nacos.naming.push.pushTaskDelay */
     unsigned expire_check_ms; /* client expiry sweep period (Nacos: 5000) */
     unsigned paused_poll_ms;  /* re-check while pushEnabled is false */
+    unsigned slice_us;        /* a wake starts rounds for this long, then
+                                 yields to the loop (10000; 0: one round
+                                 per wake) */
 };
 
 void lc_push_options_default(struct lc_push_options *o);

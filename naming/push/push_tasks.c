@@ -300,7 +300,8 @@ static void run_task(struct lc_push *p, struct task *t)
     round_end(&r);
 }
 
-/* How long one wake may spend starting rounds before it yields to the
+/* How long one wake may spend starting rounds (opt.slice_us) before it
+ * yields to the
  * loop: a burst of changes to many large services (10,000 connections
  * closing, each taking an instance from a service its neighbours subscribe
  * to) is hundreds of megabytes of pushes, and the loop also runs raft's
@@ -308,14 +309,13 @@ static void run_task(struct lc_push *p, struct task *t)
  * for the next one 1 ms later (push_wake), so that the loop polls for I/O
  * in between (libuv 1.44 runs a timer restarted with timeout 0 from a timer
  * callback in the same pass). A single round is not split. */
-#define PUSH_SLICE_NS (10 * 1000 * 1000)
-
 bool push_run_tasks(struct lc_push *p, uint64_t now)
 {
     uint64_t start = uv_hrtime();
+    unsigned ran = 0;
     struct task *t;
     while ((t = p->task_head) != NULL && t->due <= now) {
-        if (uv_hrtime() - start > PUSH_SLICE_NS) {
+        if (ran > 0 && uv_hrtime() - start >= (uint64_t)p->opt.slice_us * 1000) {
             p->st.yields++;
             return true;
         }
@@ -323,6 +323,7 @@ bool push_run_tasks(struct lc_push *p, uint64_t now)
         HASH_DEL(p->tasks, t);
         run_task(p, t);
         task_free(t);
+        ran++;
     }
     return false;
 }

@@ -484,6 +484,40 @@ static void test_one_in_flight(void **state)
     assert_int_equal(live_marks(f), 0);
 }
 
+/* A wake that used up its slice yields: the rounds still due run 1 ms
+ * later, after the loop has polled for I/O (slice 0: one round a wake). */
+static void test_slice_yields(void **state)
+{
+    struct env *e = *state;
+    struct fake_target a = {"a:1#true", 0};
+    struct fake *f = &e->udp;
+
+    e->n->push->opt.slice_us = 0;
+    subscribe_acked(e, f, &a, "s1", "");
+    subscribe_acked(e, f, &a, "s2", "");
+    subscribe_acked(e, f, &a, "s3", "");
+    publish(e, "s1", 1, 80, "DEFAULT");
+    publish(e, "s2", 1, 80, "DEFAULT");
+    publish(e, "s3", 1, 80, "DEFAULT");
+    advance(e, DELAY);
+    assert_int_equal(f->n_sends, 4);
+    assert_int_equal(stats(e).yields, 1);
+    advance(e, 1);
+    assert_int_equal(f->n_sends, 5);
+    advance(e, 1);
+    assert_int_equal(f->n_sends, 6);
+    assert_int_equal(stats(e).yields, 2);
+    for (unsigned i = 3; i < 6; i++) {
+        assert_int_equal(fake_ack(f, f->sends[i].id), 0);
+    }
+    e->n->push->opt.slice_us = 10000;
+    publish(e, "s1", 2, 80, "DEFAULT");
+    publish(e, "s2", 2, 80, "DEFAULT");
+    advance(e, DELAY);
+    assert_int_equal(f->n_sends, 8); /* both in one wake */
+    assert_int_equal(stats(e).yields, 2);
+}
+
 /* A new subscription pushes to that client only; subscribing again
  * (a poll) does not push again. */
 static void test_new_subscription_is_targeted(void **state)
@@ -861,6 +895,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_burst_is_one_round, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_one_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slice_yields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_subscription_is_targeted,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_ack_records_cost, setup, teardown),
