@@ -69,7 +69,7 @@ int lc_http_server_route(struct lc_http_server *srv, unsigned methods,
 void lc_http_server_fallback(struct lc_http_server *srv,
                              lc_http_handler_cb cb, void *data);
 
-/* Bind and listen on @host:@port (IPv4 or IPv6 literal; backlog 511).
+/* Bind and listen on @host:@port (IPv4 or IPv6 literal; backlog 4096).
  * Return 0 or an LC_E* code (LC_EEXIST when the address is in use). */
 int lc_http_server_listen(struct lc_http_server *srv, const char *host,
                           int port);

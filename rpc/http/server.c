@@ -10,6 +10,11 @@
 #include "common/util.h"
 #include "rpc/http/internal.h"
 
+/* As the gRPC server's: many clients reconnecting at once (a restarted
+ * member) must not overflow the accept queue, where each dropped SYN costs
+ * its client a 1 s retransmission. net.core.somaxconn caps it. */
+#define LISTEN_BACKLOG 4096
+
 #define READ_BUF_SIZE (64 * 1024)
 #define IN_HIGH_WATER (64 * 1024)   /* unparsed bytes: stop reading */
 #define OUT_HIGH_WATER (256 * 1024) /* unsent bytes: stop parsing */
@@ -618,7 +623,8 @@ int lc_http_server_listen(struct lc_http_server *srv, const char *host,
     }
     rv = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
     if (rv == 0) {
-        rv = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+        rv = uv_listen((uv_stream_t *)&srv->listener, LISTEN_BACKLOG,
+                       on_connection);
     }
     if (rv != 0) {
         return lc_err_from_uv(rv);
