@@ -72,7 +72,7 @@ struct lc_naming {
 
     struct lc_smeta *smeta; /* service metadata, by service key */
     struct lc_service_cleaner *cleaner; /* NULL until started */
-    struct lc_list_cache *list_cache; /* ops/info_cache.c; NULL until used */
+    struct lc_info_cache *info_cache; /* ops/info_cache.c; NULL until used */
 
     /* The cluster's members (borrowed, lc_naming_set_members), or NULL;
      * each request to another member is bounded by members_timeout_ms. */
@@ -115,8 +115,8 @@ json_t *lc_render_host(const struct lc_service *svc,
                        const struct lc_view *v);
 /* The cache of rendered ServiceInfo texts (naming/ops/info_cache.c), freed
  * with the module. */
-struct lc_list_cache;
-void lc_list_cache_free(struct lc_list_cache *lc);
+struct lc_info_cache;
+void lc_info_cache_free(struct lc_info_cache *lc);
 
 /* ------------------------------------ beat checker (health/beat_check.c) */
 

@@ -242,7 +242,7 @@ void lc_naming_free(struct lc_naming *n)
     if (n->cleaner != NULL) {
         lc_service_cleaner_close(n->cleaner);
     }
-    lc_list_cache_free(n->list_cache);
+    lc_info_cache_free(n->info_cache);
     lc_imeta_cleaner_free(n->imeta);
     lc_statemachine_free(n->persistent_sm);
     lc_statemachine_free(n->service_meta_sm);

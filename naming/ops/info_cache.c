@@ -19,7 +19,7 @@
  * head + now + tail.
  *
  * Entries live in one table with a least-recently-used list; their total
- * size is capped (LC_LIST_CACHE_BYTES) and the oldest are dropped beyond it,
+ * size is capped (LC_INFO_CACHE_BYTES) and the oldest are dropped beyond it,
  * so a node answering lists for many large services does not double its
  * memory. Unknown services are not cached (their answer is cheap).
  */
@@ -31,7 +31,7 @@
 #include "naming/internal.h"
 #include "naming/ops/ops.h"
 
-#define LC_LIST_CACHE_BYTES (16u << 20)
+#define LC_INFO_CACHE_BYTES (16u << 20)
 #define MARK "\"lastRefTime\":0"
 
 struct list_entry {
@@ -49,7 +49,7 @@ struct list_entry {
     char key[];  /* service key \x1f shape \x1f healthyOnly \x1f clusters */
 };
 
-struct lc_list_cache {
+struct lc_info_cache {
     struct list_entry *by_key;
     struct list_entry *newest;
     struct list_entry *oldest;
@@ -57,7 +57,7 @@ struct lc_list_cache {
     size_t budget;
 };
 
-static void lru_unlink(struct lc_list_cache *lc, struct list_entry *e)
+static void lru_unlink(struct lc_info_cache *lc, struct list_entry *e)
 {
     if (e->newer != NULL) {
         e->newer->older = e->older;
@@ -72,7 +72,7 @@ static void lru_unlink(struct lc_list_cache *lc, struct list_entry *e)
     e->newer = e->older = NULL;
 }
 
-static void lru_push(struct lc_list_cache *lc, struct list_entry *e)
+static void lru_push(struct lc_info_cache *lc, struct list_entry *e)
 {
     e->older = lc->newest;
     e->newer = NULL;
@@ -84,7 +84,7 @@ static void lru_push(struct lc_list_cache *lc, struct list_entry *e)
     lc->newest = e;
 }
 
-static void entry_drop(struct lc_list_cache *lc, struct list_entry *e)
+static void entry_drop(struct lc_info_cache *lc, struct list_entry *e)
 {
     HASH_DEL(lc->by_key, e);
     lru_unlink(lc, e);
@@ -93,7 +93,7 @@ static void entry_drop(struct lc_list_cache *lc, struct list_entry *e)
     free(e);
 }
 
-void lc_list_cache_free(struct lc_list_cache *lc)
+void lc_info_cache_free(struct lc_info_cache *lc)
 {
     if (lc == NULL) {
         return;
@@ -210,15 +210,15 @@ static char *entry_text(const char *text, size_t len, size_t head_len,
 }
 
 /* The cache, created on first use; NULL when out of memory. */
-static struct lc_list_cache *cache_of(struct lc_naming *n)
+static struct lc_info_cache *cache_of(struct lc_naming *n)
 {
-    if (n->list_cache == NULL) {
-        n->list_cache = calloc(1, sizeof *n->list_cache);
-        if (n->list_cache != NULL) {
-            n->list_cache->budget = LC_LIST_CACHE_BYTES;
+    if (n->info_cache == NULL) {
+        n->info_cache = calloc(1, sizeof *n->info_cache);
+        if (n->info_cache != NULL) {
+            n->info_cache->budget = LC_INFO_CACHE_BYTES;
         }
     }
-    return n->list_cache;
+    return n->info_cache;
 }
 
 /* Uncached: render and dump (lastRefTime as rendered). */
@@ -249,7 +249,7 @@ char *lc_op_service_info_text(struct lc_naming *n,
                               const char *suffix, size_t *len)
 {
     const struct lc_service *svc = lc_registry_find_service(n->reg, key);
-    struct lc_list_cache *lc;
+    struct lc_info_cache *lc;
     struct list_entry *e = NULL;
     char ckey[2600];
     int klen;
