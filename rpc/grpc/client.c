@@ -366,11 +366,6 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
     return 0;
 }
 
-static bool name_is(const uint8_t *name, size_t len, const char *want)
-{
-    return len == strlen(want) && memcmp(name, want, len) == 0;
-}
-
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
                      const uint8_t *name, size_t namelen, const uint8_t *value,
                      size_t valuelen, uint8_t flags, void *user_data)
@@ -386,7 +381,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
     if (cs == NULL || cs->failed) {
         return 0;
     }
-    if (name_is(name, namelen, "grpc-status")) {
+    if (lc_grpc__name_is(name, namelen, "grpc-status")) {
         int v = 0;
         size_t i;
         for (i = 0; i < valuelen && i < 4; i++) {
@@ -396,11 +391,11 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
             v = v * 10 + (value[i] - '0');
         }
         cs->grpc_status = (i == valuelen && i > 0) ? v : LC_GRPC_UNKNOWN;
-    } else if (name_is(name, namelen, "grpc-message")) {
+    } else if (lc_grpc__name_is(name, namelen, "grpc-message")) {
         free(cs->message);
         cs->message = lc_grpc__pct_decode(value, valuelen);
-    } else if (name_is(name, namelen, ":status")) {
-        if (!name_is(value, valuelen, "200")) {
+    } else if (lc_grpc__name_is(name, namelen, ":status")) {
+        if (!lc_grpc__name_is(value, valuelen, "200")) {
             stream_fail(cs, LC_GRPC_UNKNOWN, "HTTP status not 200");
         }
     }

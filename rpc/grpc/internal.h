@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <uv.h>
 
 #include "rpc/grpc/grpc.h"
@@ -246,5 +247,13 @@ void lc_grpc__fail_unanswered(struct lc_grpc_server *srv, int status,
 /* Feed @len bytes to a server session that writes nowhere (created and
  * torn down within), for the fuzzer. */
 void lc_grpc__fuzz_session(const uint8_t *data, size_t len);
+
+/* Whether the header name @name (@len bytes, not NUL-terminated) is
+ * @want. */
+static inline bool lc_grpc__name_is(const uint8_t *name, size_t len,
+                                    const char *want)
+{
+    return len == strlen(want) && memcmp(name, want, len) == 0;
+}
 
 #endif /* LC_RPC_GRPC_INTERNAL_H */

@@ -464,11 +464,6 @@ static int on_begin_headers(nghttp2_session *session,
     return 0;
 }
 
-static bool name_is(const uint8_t *name, size_t len, const char *want)
-{
-    return len == strlen(want) && memcmp(name, want, len) == 0;
-}
-
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
                      const uint8_t *name, size_t namelen, const uint8_t *value,
                      size_t valuelen, uint8_t flags, void *user_data)
@@ -486,10 +481,10 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
     if (ss == NULL) {
         return 0;
     }
-    if (name_is(name, namelen, ":path")) {
-        if (name_is(value, valuelen, LC_GRPC__PATH_UNARY)) {
+    if (lc_grpc__name_is(name, namelen, ":path")) {
+        if (lc_grpc__name_is(value, valuelen, LC_GRPC__PATH_UNARY)) {
             ss->route = SS_UNARY;
-        } else if (name_is(value, valuelen, LC_GRPC__PATH_BIDI)) {
+        } else if (lc_grpc__name_is(value, valuelen, LC_GRPC__PATH_BIDI)) {
             ss->route = SS_BIDI;
         } else {
             char text[160];
@@ -500,7 +495,7 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
             free(ss->message);
             ss->message = lc_grpc__pct_encode(text);
         }
-    } else if (name_is(name, namelen, "grpc-timeout")) {
+    } else if (lc_grpc__name_is(name, namelen, "grpc-timeout")) {
         if (lc_grpc__timeout_parse(value, valuelen, &ms) == 0) {
             ss->deadline = uv_now(c->srv->loop) + ms;
         }
