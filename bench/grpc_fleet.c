@@ -332,35 +332,39 @@ static bool subscribe_pump(struct bench *b)
     return all_subscribed(b);
 }
 
+/* One setup phase: @pump sends SETUP_WINDOW requests at a time until
+ * every connection's is answered; *@done counts them. */
+static int setup_phase(struct bench *b, bool (*pump)(struct bench *),
+                       const char *what, const char *past,
+                       const unsigned *done)
+{
+    uint64_t start = lc_mono_ms();
+    fprintf(stderr, "%s...\n", what);
+    b->setup_next = 0;
+    b->inflight = 0;
+    if (!gbench_run_until(b, pump, 120000) || b->errors > 0) {
+        fprintf(stderr, "locusctl: %s failed: %s\n", what, b->first_error);
+        return -1;
+    }
+    fprintf(stderr, "  %u %s in %.1f s\n", *done, past,
+            (lc_mono_ms() - start) / 1000.0);
+    return 0;
+}
+
 static int setup_idle(struct bench *b)
 {
-    uint64_t start;
     fprintf(stderr, "connecting %u connections...\n", b->o.conns);
     if (gbench_connect_all(b) != 0) {
         return -1;
     }
-    fprintf(stderr, "registering one instance per connection...\n");
-    start = lc_mono_ms();
-    b->setup_next = 0;
-    b->inflight = 0;
-    if (!gbench_run_until(b, register_pump, 120000) || b->errors > 0) {
-        fprintf(stderr, "locusctl: registrations failed: %s\n",
-                b->first_error);
+    if (setup_phase(b, register_pump, "registering one instance per "
+                                      "connection", "registered",
+                    &b->registered) != 0 ||
+        setup_phase(b, subscribe_pump, "subscribing each connection to its "
+                                       "service", "subscribed",
+                    &b->subscribed) != 0) {
         return -1;
     }
-    fprintf(stderr, "  %u registered in %.1f s\n", b->registered,
-            (lc_mono_ms() - start) / 1000.0);
-    fprintf(stderr, "subscribing each connection to its service...\n");
-    start = lc_mono_ms();
-    b->setup_next = 0;
-    b->inflight = 0;
-    if (!gbench_run_until(b, subscribe_pump, 120000) || b->errors > 0) {
-        fprintf(stderr, "locusctl: subscriptions failed: %s\n",
-                b->first_error);
-        return -1;
-    }
-    fprintf(stderr, "  %u subscribed in %.1f s\n", b->subscribed,
-            (lc_mono_ms() - start) / 1000.0);
     return 0;
 }
 
