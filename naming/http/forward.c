@@ -19,6 +19,14 @@
  * throws answers 500 with the exception's toString(), Java's words for
  * what happened (refused, connect or read timeout, no answer).
  *
+ * Read-your-writes on the member asked (docs/api.md): a write the target
+ * acknowledged (2xx; every forwarded request but beats may write through
+ * Raft: persistent instances, health, metadata overlays) is relayed once
+ * this member has applied what the persistent instances' and the overlays'
+ * groups had committed (two barriers, lc_op_barrier*). Nacos gives no
+ * such promise; the answer is the same, only later. A barrier that fails
+ * (no leader) does not hold the answer back: the write was acknowledged.
+ *
  * Nacos blocks a servlet thread per forward; here nothing blocks: each
  * member has a few keep-alive connections (lc_http_conn, one request at a
  * time each), a forward takes an idle one or opens one, and queues on the
@@ -36,6 +44,7 @@
 #include "naming/http/forward.h"
 #include "naming/http/reply.h"
 #include "naming/internal.h"
+#include "naming/ops/ops.h"
 
 #define CONNECT_TIMEOUT_MS 2000 /* DistroFilter.PROXY_CONNECT_TIMEOUT */
 #define READ_TIMEOUT_MS 2000    /* DistroFilter.PROXY_READ_TIMEOUT */
@@ -61,9 +70,16 @@ struct lc_ns_forward {
 struct fwd {
     struct lc_http_call call;
     struct lc_ns_forward *f;
+    struct lc_naming *n;
     struct slot *slot;
     struct lc_http_exchange *ex;
     char target[LC_MEMBER_ADDR_MAX];
+    bool writes; /* may have written through Raft: barriers before relay */
+    /* The answer held during the barriers. */
+    struct lc_op op;
+    int status;
+    char *body;
+    size_t len;
 };
 
 static void maybe_free(struct lc_ns_forward *f)
@@ -167,15 +183,75 @@ static void java_failure(const struct fwd *w, int status, char *out,
     snprintf(out, size, "java.io.IOException: %s", lc_strerror(status));
 }
 
+static const char ct_json[] = "application/json;charset=UTF-8";
+
+/* Relay the held answer and forget @w. */
+static void relay_held(struct fwd *w)
+{
+    struct lc_ns_forward *f = w->f;
+
+    lc_http_reply_take(w->ex, w->status, ct_json, w->body, w->len);
+    free(w);
+    f->pending--;
+    maybe_free(f);
+}
+
+static void on_meta_barrier(struct lc_op *op, const struct lc_err *e)
+{
+    (void)e; /* acknowledged by the target: relayed whatever happens here */
+    relay_held(LC_CONTAINER_OF(op, struct fwd, op));
+}
+
+static void on_barrier(struct lc_op *op, const struct lc_err *e)
+{
+    struct fwd *w = LC_CONTAINER_OF(op, struct fwd, op);
+    struct lc_err e2;
+
+    (void)e;
+    if (w->f->closing ||
+        lc_op_barrier_meta(w->n, &w->op, on_meta_barrier, &e2) != 0) {
+        relay_held(w);
+    }
+}
+
+/* Hold the target's 2xx answer until this member has caught up with what
+ * was committed; false when the barrier cannot start (relay now). */
+static bool hold(struct fwd *w, int http_status, const char *body,
+                 size_t len)
+{
+    struct lc_err e;
+
+    if (!w->writes || http_status < 200 || http_status > 299 ||
+        w->f->closing || w->n->persistent_sm == NULL) {
+        return false;
+    }
+    w->body = malloc(len + 1);
+    if (w->body == NULL) {
+        return false;
+    }
+    memcpy(w->body, body, len);
+    w->len = len;
+    w->status = http_status;
+    if (lc_op_barrier(w->n, &w->op, on_barrier, &e) != 0) {
+        free(w->body);
+        w->body = NULL;
+        return false;
+    }
+    return true;
+}
+
 static void on_answer(struct lc_http_call *call, int status, int http_status,
                       const char *body, size_t len)
 {
     struct fwd *w = call->data;
     struct lc_ns_forward *f = w->f;
-    static const char ct[] = "application/json;charset=UTF-8";
+    static const char *const ct = ct_json;
 
     if (w->slot != NULL && w->slot->inflight > 0) {
         w->slot->inflight--;
+    }
+    if (status == 0 && hold(w, http_status, body, len)) {
+        return;
     }
     if (status == 0) {
         lc_http_reply(w->ex, http_status, ct, body, len);
@@ -335,6 +411,8 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
         return;
     }
     w->f = f;
+    w->n = n;
+    w->writes = strcmp(lc_http_path(ex), "/nacos/v1/ns/instance/beat") != 0;
     w->ex = ex;
     w->call.data = w;
     lc_strlcpy(w->target, target->addr, sizeof w->target);

@@ -53,6 +53,11 @@ int lc_op_ready(struct lc_naming *n, struct lc_err *e);
 int lc_op_barrier(struct lc_naming *n, struct lc_op *op, lc_op_cb cb,
                   struct lc_err *e);
 
+/* The same through the instance metadata overlays' group (PUT and PATCH
+ * /instance, metadata/batch write there). */
+int lc_op_barrier_meta(struct lc_naming *n, struct lc_op *op, lc_op_cb cb,
+                       struct lc_err *e);
+
 /* ------------------------------------------------------- service views */
 
 /* Which ServiceInfo: HTTP v1's (name "group@@service") or gRPC's (name the
