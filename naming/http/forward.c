@@ -20,8 +20,9 @@
  * what happened (refused, connect or read timeout, no answer).
  *
  * Read-your-writes on the member asked (docs/api.md): a write the target
- * acknowledged (2xx; every forwarded request but beats may write through
- * Raft: persistent instances, health, metadata overlays) is relayed once
+ * acknowledged (2xx; every forwarded request but beats and ephemeral
+ * registrations may write through Raft: persistent instances, health,
+ * metadata overlays) is relayed once
  * this member has applied what the persistent instances' and the overlays'
  * groups had committed (two barriers, lc_op_barrier*). Nacos gives no
  * such promise; the answer is the same, only later. A barrier that fails
@@ -379,6 +380,22 @@ static bool header_dropped(const char *name)
     return false;
 }
 
+/* Whether @ex may write through Raft: not a beat, nor a registration or
+ * deregistration that says ephemeral=true (those change only memory). */
+static bool may_write_raft(const struct lc_http_exchange *ex)
+{
+    const char *path = lc_http_path(ex);
+    const char *eph = lc_http_param(ex, "ephemeral");
+    unsigned m = lc_http_method(ex);
+
+    if (strcmp(path, "/nacos/v1/ns/instance/beat") == 0) {
+        return false;
+    }
+    return !(strcmp(path, "/nacos/v1/ns/instance") == 0 &&
+             (m == LC_HTTP_POST || m == LC_HTTP_DELETE) && eph != NULL &&
+             strcasecmp(eph, "true") == 0);
+}
+
 void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
                    const struct lc_member *target)
 {
@@ -412,7 +429,7 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
     }
     w->f = f;
     w->n = n;
-    w->writes = strcmp(lc_http_path(ex), "/nacos/v1/ns/instance/beat") != 0;
+    w->writes = may_write_raft(ex);
     w->ex = ex;
     w->call.data = w;
     lc_strlcpy(w->target, target->addr, sizeof w->target);
