@@ -20,13 +20,14 @@
  * what happened (refused, connect or read timeout, no answer).
  *
  * Read-your-writes on the member asked (docs/api.md): a write the target
- * acknowledged (2xx; every forwarded request but beats and ephemeral
- * registrations may write through Raft: persistent instances, health,
- * metadata overlays) is relayed once
- * this member has applied what the persistent instances' and the overlays'
- * groups had committed (two barriers, lc_op_barrier*). Nacos gives no
- * such promise; the answer is the same, only later. A barrier that fails
- * (no leader) does not hold the answer back: the write was acknowledged.
+ * acknowledged (2xx) is relayed once this member has applied what the
+ * Raft group it may have written to had committed (a barrier,
+ * lc_op_barrier*): persistent instances for registrations,
+ * deregistrations (unless ephemeral=true: memory only) and health, the
+ * overlays for updates, patches and metadata/batch; beats none. Nacos
+ * gives no such promise; the answer is the same, only later. A barrier
+ * that fails (no leader) does not hold the answer back: the write was
+ * acknowledged.
  *
  * Nacos blocks a servlet thread per forward; here nothing blocks: each
  * member has a few keep-alive connections (lc_http_conn, one request at a
@@ -67,6 +68,10 @@ struct lc_ns_forward {
     bool closing;
 };
 
+/* The Raft group a forwarded write may have written to, to catch up with
+ * before relaying (a barrier is an entry of its own: one group only). */
+enum barrier { BARRIER_NONE, BARRIER_PERSISTENT, BARRIER_META };
+
 /* One forwarded exchange. */
 struct fwd {
     struct lc_http_call call;
@@ -75,7 +80,7 @@ struct fwd {
     struct slot *slot;
     struct lc_http_exchange *ex;
     char target[LC_MEMBER_ADDR_MAX];
-    bool writes; /* may have written through Raft: barriers before relay */
+    enum barrier barrier; /* before relaying a 2xx answer */
     /* The answer held during the barriers. */
     struct lc_op op;
     int status;
@@ -197,22 +202,10 @@ static void relay_held(struct fwd *w)
     maybe_free(f);
 }
 
-static void on_meta_barrier(struct lc_op *op, const struct lc_err *e)
+static void on_barrier(struct lc_op *op, const struct lc_err *e)
 {
     (void)e; /* acknowledged by the target: relayed whatever happens here */
     relay_held(LC_CONTAINER_OF(op, struct fwd, op));
-}
-
-static void on_barrier(struct lc_op *op, const struct lc_err *e)
-{
-    struct fwd *w = LC_CONTAINER_OF(op, struct fwd, op);
-    struct lc_err e2;
-
-    (void)e;
-    if (w->f->closing ||
-        lc_op_barrier_meta(w->n, &w->op, on_meta_barrier, &e2) != 0) {
-        relay_held(w);
-    }
 }
 
 /* Hold the target's 2xx answer until this member has caught up with what
@@ -221,9 +214,10 @@ static bool hold(struct fwd *w, int http_status, const char *body,
                  size_t len)
 {
     struct lc_err e;
+    int rv;
 
-    if (!w->writes || http_status < 200 || http_status > 299 ||
-        w->f->closing || w->n->persistent_sm == NULL) {
+    if (w->barrier == BARRIER_NONE || http_status < 200 ||
+        http_status > 299 || w->f->closing || w->n->persistent_sm == NULL) {
         return false;
     }
     w->body = malloc(len + 1);
@@ -233,7 +227,10 @@ static bool hold(struct fwd *w, int http_status, const char *body,
     memcpy(w->body, body, len);
     w->len = len;
     w->status = http_status;
-    if (lc_op_barrier(w->n, &w->op, on_barrier, &e) != 0) {
+    rv = w->barrier == BARRIER_META
+             ? lc_op_barrier_meta(w->n, &w->op, on_barrier, &e)
+             : lc_op_barrier(w->n, &w->op, on_barrier, &e);
+    if (rv != 0) {
         free(w->body);
         w->body = NULL;
         return false;
@@ -380,20 +377,28 @@ static bool header_dropped(const char *name)
     return false;
 }
 
-/* Whether @ex may write through Raft: not a beat, nor a registration or
- * deregistration that says ephemeral=true (those change only memory). */
-static bool may_write_raft(const struct lc_http_exchange *ex)
+/* The Raft group @ex may write to: the persistent instances' (register,
+ * deregister, health) unless the request says ephemeral=true, the
+ * overlays' (update, patch, metadata/batch), none for a beat. */
+static enum barrier which_group(const struct lc_http_exchange *ex)
 {
     const char *path = lc_http_path(ex);
     const char *eph = lc_http_param(ex, "ephemeral");
     unsigned m = lc_http_method(ex);
 
     if (strcmp(path, "/nacos/v1/ns/instance/beat") == 0) {
-        return false;
+        return BARRIER_NONE;
     }
-    return !(strcmp(path, "/nacos/v1/ns/instance") == 0 &&
-             (m == LC_HTTP_POST || m == LC_HTTP_DELETE) && eph != NULL &&
-             strcasecmp(eph, "true") == 0);
+    if (strcmp(path, "/nacos/v1/ns/instance/metadata/batch") == 0 ||
+        m == LC_HTTP_PUT || m == LC_HTTP_PATCH) {
+        return strncmp(path, "/nacos/v1/ns/health", 19) == 0
+                   ? BARRIER_PERSISTENT
+                   : BARRIER_META;
+    }
+    if (eph != NULL && strcasecmp(eph, "true") == 0) {
+        return BARRIER_NONE; /* memory only */
+    }
+    return BARRIER_PERSISTENT;
 }
 
 void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
@@ -429,7 +434,7 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
     }
     w->f = f;
     w->n = n;
-    w->writes = may_write_raft(ex);
+    w->barrier = which_group(ex);
     w->ex = ex;
     w->call.data = w;
     lc_strlcpy(w->target, target->addr, sizeof w->target);
