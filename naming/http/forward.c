@@ -1,5 +1,6 @@
 /* DistroFilter's proxy, as Nacos 2.4.3's DistroFilter with its
- * NacosRestTemplate (naming/web/DistroFilter.java, naming/misc/HttpClient.java):
+ * NacosRestTemplate (naming/web/DistroFilter.java,
+ * naming/misc/HttpClient.java):
  *
  *   - URL http://<member ip:port><request path>, the same method;
  *   - every parameter (query and form, the first value of each name, as
@@ -145,8 +146,7 @@ static struct slot *pick(struct lc_ns_forward *f, const struct lc_member *m)
             lc_http_conn_close(spare->conn);
             spare->conn = NULL;
         }
-        if (lc_http_conn_new(f->loop, m->host, m->port, 0, &spare->conn) ==
-            0) {
+        if (lc_http_conn_new(f->loop, m->host, m->port, 0, &spare->conn) == 0) {
             lc_strlcpy(spare->addr, m->addr, sizeof spare->addr);
             spare->inflight = 0;
             return spare;
@@ -210,14 +210,13 @@ static void on_barrier(struct lc_op *op, const struct lc_err *e)
 
 /* Hold the target's 2xx answer until this member has caught up with what
  * was committed; false when the barrier cannot start (relay now). */
-static bool hold(struct fwd *w, int http_status, const char *body,
-                 size_t len)
+static bool hold(struct fwd *w, int http_status, const char *body, size_t len)
 {
     struct lc_err e;
     int rv;
 
-    if (w->barrier == BARRIER_NONE || http_status < 200 ||
-        http_status > 299 || w->f->closing || w->n->persistent_sm == NULL) {
+    if (w->barrier == BARRIER_NONE || http_status < 200 || http_status > 299 ||
+        w->f->closing || w->n->persistent_sm == NULL) {
         return false;
     }
     w->body = malloc(len + 1);
@@ -243,7 +242,6 @@ static void on_answer(struct lc_http_call *call, int status, int http_status,
 {
     struct fwd *w = call->data;
     struct lc_ns_forward *f = w->f;
-    static const char *const ct = ct_json;
 
     if (w->slot != NULL && w->slot->inflight > 0) {
         w->slot->inflight--;
@@ -252,13 +250,13 @@ static void on_answer(struct lc_http_call *call, int status, int http_status,
         return;
     }
     if (status == 0) {
-        lc_http_reply(w->ex, http_status, ct, body, len);
+        lc_http_reply(w->ex, http_status, ct_json, body, len);
     } else {
         char msg[400];
         java_failure(w, status, msg, sizeof msg);
         lc_warnf("naming", "[DISTRO-FILTER] request failed: %s%s: %s",
                  w->target, lc_http_path(w->ex), msg);
-        lc_http_reply(w->ex, 500, ct, msg, strlen(msg));
+        lc_http_reply(w->ex, 500, ct_json, msg, strlen(msg));
     }
     free(w);
     f->pending--;
@@ -363,11 +361,11 @@ static int build_url(const struct lc_http_exchange *ex, char **out)
 static bool header_dropped(const char *name)
 {
     static const char *const dropped[] = {
-        "Host",           "Content-Length", "Transfer-Encoding",
-        "Connection",     "Keep-Alive",     "Proxy-Connection",
-        "TE",             "Trailer",        "Upgrade",
-        "Expect",         "Content-Type",   "Client-Version",
-        "User-Agent",     "Request-Source", "Accept-Charset",
+        "Host",       "Content-Length", "Transfer-Encoding",
+        "Connection", "Keep-Alive",     "Proxy-Connection",
+        "TE",         "Trailer",        "Upgrade",
+        "Expect",     "Content-Type",   "Client-Version",
+        "User-Agent", "Request-Source", "Accept-Charset",
     };
     for (size_t i = 0; i < LC_ARRAY_SIZE(dropped); i++) {
         if (strcasecmp(name, dropped[i]) == 0) {
@@ -439,9 +437,8 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
     w->call.data = w;
     lc_strlcpy(w->target, target->addr, sizeof w->target);
 
-    for (size_t i = 0; lc_http_header_at(ex, i, &name, &value) &&
-                       copied < MAX_HEADERS;
-         i++) {
+    for (size_t i = 0;
+         lc_http_header_at(ex, i, &name, &value) && copied < MAX_HEADERS; i++) {
         bool seen = false;
         if (header_dropped(name)) {
             continue;
@@ -481,9 +478,9 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
         .read_timeout_ms = READ_TIMEOUT_MS,
     };
     w->slot = pick(f, target);
-    rv = w->slot == NULL ? LC_ENOMEM
-                         : lc_http_conn_request(w->slot->conn, &w->call, &req,
-                                                on_answer);
+    rv = w->slot == NULL
+             ? LC_ENOMEM
+             : lc_http_conn_request(w->slot->conn, &w->call, &req, on_answer);
     if (rv == LC_EINVAL) {
         /* A header value the client may not send again (CR or LF, which
          * the server would not have parsed): forward without the copies. */
@@ -493,8 +490,7 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
     free(url);
     if (rv != 0) {
         free(w);
-        lc_naming_failf(ex, rv, "Server failed, caused: %s;",
-                        lc_strerror(rv));
+        lc_naming_failf(ex, rv, "Server failed, caused: %s;", lc_strerror(rv));
         return;
     }
     w->slot->inflight++;

@@ -8,7 +8,8 @@
 
 /* The methods DistroFilter forwards (§11.7: the @CanDistro handlers under
  * /v1/ns; on /v2 the annotation has no effect). */
-#define INSTANCE_WRITES (LC_HTTP_POST | LC_HTTP_DELETE | LC_HTTP_PUT | LC_HTTP_PATCH)
+#define INSTANCE_WRITES                                                        \
+    (LC_HTTP_POST | LC_HTTP_DELETE | LC_HTTP_PUT | LC_HTTP_PATCH)
 
 static const struct route {
     const char *path;

@@ -578,8 +578,8 @@ int lc_http_conn_request(struct lc_http_conn *conn, struct lc_http_call *call,
     struct creq *r;
     int n;
     bool has_body = req->body != NULL || len > 0 ||
-                    strcmp(method, "POST") == 0 ||
-                    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+                    strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+                    strcmp(method, "PATCH") == 0;
 
     if (conn->closing) {
         return LC_ESHUTDOWN;

@@ -153,8 +153,8 @@ static int port_for(unsigned alive, const char *ip, unsigned r, int from)
 }
 
 /* Whether node @i's own list of @service holds @ip:@port. */
-static bool holds(struct tc *t, unsigned i, const char *service,
-                  const char *ip, int port)
+static bool holds(struct tc *t, unsigned i, const char *service, const char *ip,
+                  int port)
 {
     return tc_missing(t, i, service, ip, &port, 1, false, NULL) == 0;
 }
@@ -166,16 +166,14 @@ static void expect_held(struct tc *t, unsigned i, const char *service,
     uint64_t until = tc_now_ms() + TC_WAIT_MS;
     while (!holds(t, i, service, ip, port)) {
         if (tc_now_ms() > until) {
-            fail_msg("node %u does not hold %s:%d in %s", i, ip, port,
-                     service);
+            fail_msg("node %u does not hold %s:%d in %s", i, ip, port, service);
         }
         tc_sleep_ms(50);
     }
 }
 
-static void expect_answer(const struct answer *a, int status,
-                          const char *ctype, const char *body,
-                          const char *what)
+static void expect_answer(const struct answer *a, int status, const char *ctype,
+                          const char *body, const char *what)
 {
     if (a->status != status || (ctype != NULL && strcmp(a->ctype, ctype)) ||
         (body != NULL && (a->body == NULL || strcmp(a->body, body) != 0))) {
@@ -271,9 +269,10 @@ static void test_beat_json(void **state)
      * where the beat lands. */
     p = port_for(ALL, IP, 2, 3000);
     snprintf(target, sizeof target,
-             NS "/instance/beat?serviceName=beats&beat=%%7B%%22ip%%22%%3A%%22"
-                IP "%%22%%2C%%22port%%22%%3A%d%%2C%%22cluster%%22%%3A%%22"
-                "DEFAULT%%22%%7D",
+             NS
+             "/instance/beat?serviceName=beats&beat=%%7B%%22ip%%22%%3A%%22" IP
+             "%%22%%2C%%22port%%22%%3A%d%%2C%%22cluster%%22%%3A%%22"
+             "DEFAULT%%22%%7D",
              p);
     raw(t, 0, "PUT", target, NULL, NULL, &a);
     if (a.status != 200 || strcmp(a.ctype, CT_JSON) != 0 || a.body == NULL ||
@@ -290,8 +289,7 @@ static void test_beat_json(void **state)
     raw(t, 0, "PUT", target, NULL, NULL, &a);
     if (a.status != 200 || a.body == NULL ||
         strstr(a.body, "\"code\":20404") == NULL) {
-        fail_msg("forwarded light beat: %d [%s] %s", a.status, a.ctype,
-                 a.body);
+        fail_msg("forwarded light beat: %d [%s] %s", a.status, a.ctype, a.body);
     }
     answer_free(&a);
     tc_pass(t);
@@ -339,8 +337,8 @@ static void test_v2_and_peers(void **state)
     /* Bad input never reaches a peer: a bad service name is answered by
      * the receiving member (ServiceNameFilter comes first), and beats with
      * broken JSON still map to a member and get its answer. */
-    raw(t, 0, "POST", NS "/instance?serviceName=%40%40x&ip=" IP "&port=1",
-        NULL, NULL, &a);
+    raw(t, 0, "POST", NS "/instance?serviceName=%40%40x&ip=" IP "&port=1", NULL,
+        NULL, &a);
     if (a.status != 400 || a.body == NULL ||
         strstr(a.body, "Service name filter error") == NULL) {
         fail_msg("bad name: %d %s", a.status, a.body);
@@ -350,8 +348,7 @@ static void test_v2_and_peers(void **state)
         raw(t, i, "PUT", NS "/instance/beat?serviceName=b&beat=%7Bx", NULL,
             NULL, &a);
         if (a.status < 400 || a.status >= 500) {
-            fail_msg("broken beat JSON on node %u: %d %s", i, a.status,
-                     a.body);
+            fail_msg("broken beat JSON on node %u: %d %s", i, a.status, a.body);
         }
         answer_free(&a);
     }
@@ -412,10 +409,8 @@ static void test_dead_responsible(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_forwarded, tc_setup,
-                                        tc_teardown),
-        cmocka_unit_test_setup_teardown(test_beat_json, tc_setup,
-                                        tc_teardown),
+        cmocka_unit_test_setup_teardown(test_forwarded, tc_setup, tc_teardown),
+        cmocka_unit_test_setup_teardown(test_beat_json, tc_setup, tc_teardown),
         cmocka_unit_test_setup_teardown(test_v2_and_peers, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_dead_responsible, tc_setup,

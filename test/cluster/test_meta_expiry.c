@@ -66,8 +66,9 @@ static const char *meta_on(struct tc *t, unsigned i, const char *service,
 }
 
 /* Ephemeral instances live on the node they registered with (no Distro
- * replication yet, and no forwarding: no_forwarding): @home, chosen not to lead naming_instance_metadata, so that the
- * leader never sees them. Persistent ones are on every node. */
+ * replication yet, and no forwarding: no_forwarding): @home, chosen not to lead
+ * naming_instance_metadata, so that the leader never sees them. Persistent ones
+ * are on every node. */
 static unsigned home;
 
 static unsigned node_for(bool ephemeral, unsigned persistent_node)
@@ -88,7 +89,8 @@ static void no_forwarding(struct tc *t)
         char *body = NULL;
         while (tc_http(t, i, "GET", NS "/operator/switches", NULL, NULL,
                        &body) != 200 ||
-               body == NULL || strstr(body, "\"distroEnabled\":false") == NULL) {
+               body == NULL ||
+               strstr(body, "\"distroEnabled\":false") == NULL) {
             free(body);
             body = NULL;
             if (tc_now_ms() > deadline) {

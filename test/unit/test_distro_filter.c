@@ -47,7 +47,7 @@ struct env {
     /* What the target saw of the last request. */
     char method[16];
     char path[128];
-    char params[2048]; /* "name=value\n"... in order */
+    char params[2048];  /* "name=value\n"... in order */
     char headers[4096]; /* "name: value\n"... in order */
     size_t body_len;
     int answer_status;
@@ -86,9 +86,8 @@ static void h_target(struct lc_http_exchange *ex, void *data)
     }
     len = 0;
     for (size_t i = 0; lc_http_header_at(ex, i, &name, &value); i++) {
-        len += (size_t)snprintf(env->headers + len,
-                                sizeof env->headers - len, "%s: %s\n", name,
-                                value);
+        len += (size_t)snprintf(env->headers + len, sizeof env->headers - len,
+                                "%s: %s\n", name, value);
     }
     lc_http_body(ex, &env->body_len);
     lc_http_reply_text(ex, env->answer_status, "%s", env->answer_body);
@@ -126,9 +125,8 @@ static int setup(void **state)
                 env->dead_port > 0 && env->silent_port > 0);
     env->front = lc_http_server_new(&env->loop, NULL);
     env->target = lc_http_server_new(&env->loop, NULL);
-    assert_int_equal(lc_http_server_route(env->front, LC_HTTP_ANY, "/tag",
-                                          h_tag, env),
-                     0);
+    assert_int_equal(
+        lc_http_server_route(env->front, LC_HTTP_ANY, "/tag", h_tag, env), 0);
     assert_int_equal(lc_http_server_route(env->front, LC_HTTP_ANY,
                                           "/nacos/v1/ns/instance", h_forward,
                                           env),
@@ -147,9 +145,8 @@ static int setup(void **state)
     confs[1] = (struct lc_member_conf){"127.0.0.1", env->target_port};
     confs[2] = (struct lc_member_conf){"127.0.0.1", env->dead_port};
     confs[3] = (struct lc_member_conf){"127.0.0.1", env->silent_port};
-    assert_int_equal(lc_members_new(confs, 4, &confs[0], &env->members, err,
-                                    sizeof err),
-                     0);
+    assert_int_equal(
+        lc_members_new(confs, 4, &confs[0], &env->members, err, sizeof err), 0);
     env->n.loop = &env->loop;
     env->n.members = env->members;
     *state = env;
@@ -204,7 +201,8 @@ static void on_result(struct lc_http_call *call, int status, int http_status,
     r->status = status;
     r->http_status = http_status;
     r->sent = status != 0 && lc_http_call_sent(call);
-    snprintf(r->body, sizeof r->body, "%.*s", (int)len, body != NULL ? body : "");
+    snprintf(r->body, sizeof r->body, "%.*s", (int)len,
+             body != NULL ? body : "");
 }
 
 /* Send @req to @port on the env's loop and run it until answered (at most
@@ -269,8 +267,7 @@ static void test_tag(void **state)
            "127.0.0.5:8080");
     tag_of(env, "DELETE", NULL, "serviceName=s&ip=127.0.0.6&port=81",
            "127.0.0.6:81");
-    tag_of(env, "PUT", "ip=127.0.0.7", "ip=127.0.0.8&port=82",
-           "127.0.0.7:82");
+    tag_of(env, "PUT", "ip=127.0.0.7", "ip=127.0.0.8&port=82", "127.0.0.7:82");
     /* Blank port: 0. No ip: Java's "null". */
     tag_of(env, "POST", "ip=127.0.0.5", NULL, "127.0.0.5:0");
     tag_of(env, "POST", "ip=127.0.0.5&port=%20", NULL, "127.0.0.5:0");
@@ -283,8 +280,8 @@ static void test_tag(void **state)
     tag_of(env, "PUT",
            "beat=%7B%22ip%22%3A%22127.0.0.9%22%2C%22port%22%3A7001%7D", NULL,
            "127.0.0.9:7001");
-    tag_of(env, "PUT", "ip=%20&beat=%7B%22ip%22%3A%22127.0.0.9%22%7D",
-           NULL, "127.0.0.9:0");
+    tag_of(env, "PUT", "ip=%20&beat=%7B%22ip%22%3A%22127.0.0.9%22%7D", NULL,
+           "127.0.0.9:0");
     tag_of(env, "PUT",
            "port=5&beat=%7B%22ip%22%3A%22127.0.0.9%22%2C%22port%22%3A6%2C"
            "%22scheduled%22%3Atrue%7D",
@@ -342,9 +339,17 @@ static void test_forward(void **state)
 {
     struct env *env = *state;
     static const char *const headers[] = {
-        "X-Custom",   "one",  "User-Agent",  "Nacos-Java-Client:v2.4.3",
-        "x-custom",   "two",  "Accept-Charset", "latin1",
-        "Connection", "keep-alive", NULL,
+        "X-Custom",
+        "one",
+        "User-Agent",
+        "Nacos-Java-Client:v2.4.3",
+        "x-custom",
+        "two",
+        "Accept-Charset",
+        "latin1",
+        "Connection",
+        "keep-alive",
+        NULL,
     };
     struct lc_http_req req = {
         .method = "PUT",
@@ -427,9 +432,9 @@ static void test_forward(void **state)
             assert_int_equal(lc_http_conn_new(&env->loop, "127.0.0.1",
                                               env->front_port, 0, &conns[i]),
                              0);
-            assert_int_equal(lc_http_conn_request(conns[i], &rs[i].call, &req,
-                                                  on_result),
-                             0);
+            assert_int_equal(
+                lc_http_conn_request(conns[i], &rs[i].call, &req, on_result),
+                0);
         }
         do {
             uv_run(&env->loop, UV_RUN_ONCE);
@@ -462,7 +467,8 @@ static void test_forward_failures(void **state)
     call(env, env->front_port, &req, &r);
     assert_int_equal(r.status, 0);
     assert_int_equal(r.http_status, 500);
-    assert_string_equal(r.body, "java.net.ConnectException: Connection refused");
+    assert_string_equal(r.body,
+                        "java.net.ConnectException: Connection refused");
 
     /* Connected, never answered: the read timeout (2 s). */
     env->to = member(env, env->silent_port);
@@ -498,9 +504,9 @@ static void test_client_timeouts(void **state)
     assert_int_equal(r.status, LC_ECONN);
     assert_false(r.sent);
 
-    assert_int_equal(lc_http_conn_new(&env->loop, "127.0.0.1",
-                                      env->target_port, 0, &conn),
-                     0);
+    assert_int_equal(
+        lc_http_conn_new(&env->loop, "127.0.0.1", env->target_port, 0, &conn),
+        0);
     req.headers = bad;
     assert_int_equal(lc_http_conn_request(conn, &r.call, &req, on_result),
                      LC_EINVAL);
@@ -515,10 +521,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_forward_failures, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_client_timeouts, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forward_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_timeouts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
