@@ -78,6 +78,9 @@ struct lc_naming {
      * each request to another member is bounded by members_timeout_ms. */
     const struct lc_members *members;
     unsigned members_timeout_ms;
+    /* DistroFilter's connections to the members (naming/http/forward.c);
+     * NULL until the first forward. */
+    struct lc_ns_forward *forward;
     struct lc_imeta_cleaner *imeta; /* instance_meta_clean.c; NULL until used */
     /* The gRPC connections (lc_naming_set_conn_count), or NULL. */
     unsigned (*conn_count)(void *data);

@@ -9,6 +9,7 @@
 #include "naming/push/push.h"
 #include "naming/push/udp.h"
 #include "naming/store/service_meta.h"
+#include "naming/http/forward.h"
 #include "naming/http/subscribers_cluster.h"
 
 /* An overlay changed: the instances of its service look different. */
@@ -215,6 +216,8 @@ void lc_naming_close(struct lc_naming *n, void (*cb)(void *data), void *data)
 {
     struct lc_push *p = n->push;
     n->push = NULL; /* no new pushes or subscriptions from here on */
+    lc_ns_forward_close(n->forward); /* forwards under way answer */
+    n->forward = NULL;
     n->push_udp = NULL;
     lc_beat_checker_close(n->beats); /* nor expiries, nor checks */
     n->beats = NULL;
@@ -237,6 +240,7 @@ void lc_naming_free(struct lc_naming *n)
         return;
     }
     lc_beat_checker_close(n->beats);
+    lc_ns_forward_close(n->forward);
     /* A push engine still open owns handles on the loop: close it first. */
     assert(n->push == NULL);
     if (n->cleaner != NULL) {

@@ -1,10 +1,14 @@
 /* What Nacos does to a /v1/ns request before its controllers: the
  * ServiceNameFilter, the ParamCheckerFilter's HTTP extractors (the checks
- * themselves are naming/ops/check.c's, shared with gRPC), and WebUtils'
- * required/optional. Sources: alibaba/nacos 2.4.3,
- * naming/web/ServiceNameFilter.java, naming/paramcheck/ (the HTTP param extractors),
- * core/utils/WebUtils.java.
+ * themselves are naming/ops/check.c's, shared with gRPC), WebUtils'
+ * required/optional, and DistroFilter's decision (the forwarding itself is
+ * naming/http/forward.c's). Sources: alibaba/nacos 2.4.3,
+ * naming/web/ServiceNameFilter.java, naming/paramcheck/ (the HTTP param
+ * extractors), core/utils/WebUtils.java, naming/web/DistroFilter.java,
+ * DistroIpPortTagGenerator.java, core/web/TrafficReviseFilter.java.
  */
+#include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +17,10 @@
 #include "common/util.h"
 #include "naming/core/model.h"
 #include "naming/http/filters.h"
+#include "naming/http/forward.h"
+#include "naming/http/reply.h"
 #include "naming/ops/check.h"
+#include "naming/ops/ops.h"
 
 const char *lc_optional(const struct lc_http_exchange *ex, const char *name,
                         char *out, size_t size)
@@ -123,4 +130,115 @@ int lc_filter_params(struct lc_http_exchange *ex, const char *grouped,
     }
     pi.group = group;
     return lc_check_params(&pi, e);
+}
+
+/* RsInfo's ip and port as Jackson binds them for the tag: ip a string (or
+ * null), port an int (or null: 0). Return false when the JSON does not
+ * bind, and then nothing is taken from it. */
+static bool beat_ip_port(const char *beat, char *ip, size_t ipsize,
+                         bool *has_ip, long *port)
+{
+    json_t *root = json_loads(beat, JSON_DECODE_ANY, NULL);
+    json_t *jip;
+    json_t *jport;
+    bool ok = false;
+
+    if (!json_is_object(root)) {
+        goto out;
+    }
+    jip = json_object_get(root, "ip");
+    jport = json_object_get(root, "port");
+    if ((jip != NULL && !json_is_string(jip) && !json_is_null(jip)) ||
+        (jport != NULL && !json_is_integer(jport) && !json_is_null(jport)) ||
+        (json_is_integer(jport) && (json_integer_value(jport) < INT32_MIN ||
+                                    json_integer_value(jport) > INT32_MAX))) {
+        goto out;
+    }
+    *has_ip = json_is_string(jip);
+    if (*has_ip) {
+        lc_strlcpy(ip, json_string_value(jip), ipsize);
+    }
+    *port = json_is_integer(jport) ? (long)json_integer_value(jport) : 0;
+    ok = true;
+out:
+    json_decref(root);
+    return ok;
+}
+
+void lc_filter_distro_tag(const struct lc_http_exchange *ex, char *out,
+                          size_t size)
+{
+    const char *ip = lc_http_param(ex, "ip");
+    const char *port = lc_http_param(ex, "port");
+    char beatip[512];
+    char ipbuf[512];
+    char portbuf[64];
+
+    if (lc_java_blank(ip)) {
+        const char *beat = lc_http_param(ex, "beat");
+        bool has_ip;
+        long p;
+        if (!lc_java_blank(beat) &&
+            beat_ip_port(beat, beatip, sizeof beatip, &has_ip, &p)) {
+            ip = has_ip ? beatip : NULL;
+            snprintf(portbuf, sizeof portbuf, "%ld", p);
+            port = portbuf;
+        }
+    }
+    if (!lc_java_blank(ip)) {
+        lc_java_trim(ip, ipbuf, sizeof ipbuf);
+        ip = ipbuf;
+    }
+    if (lc_java_blank(port)) {
+        port = "0";
+    } else if (port != portbuf) {
+        lc_java_trim(port, portbuf, sizeof portbuf);
+        port = portbuf;
+    }
+    snprintf(out, size, "%s:%s", ip != NULL ? ip : "null", port);
+}
+
+/* UtilsAndCommons.NACOS_SERVER_HEADER in the User-Agent: a request a peer
+ * forwarded (DistroFilter tests contains()). */
+static bool from_peer(const struct lc_http_exchange *ex)
+{
+    const char *ua = lc_http_header(ex, "User-Agent");
+    return ua != NULL && strstr(ua, "Nacos-Server") != NULL;
+}
+
+bool lc_filter_distro(struct lc_naming *n, struct lc_http_exchange *ex,
+                      unsigned methods)
+{
+    const struct lc_member *target;
+    struct lc_err e = {0};
+    char grouped[1300];
+    char tag[600];
+    bool peer = from_peer(ex);
+
+    if ((lc_http_method(ex) & methods) == 0) {
+        return false;
+    }
+    /* TrafficReviseFilter (order 1): not UP answers 503 before anything
+     * is forwarded; a peer's request passes it. ServiceNameFilter (5)
+     * comes before DistroFilter (7): a bad name is answered here. */
+    if ((!peer && lc_op_ready(n, &e) != 0) ||
+        lc_filter_service_name(ex, grouped, sizeof grouped, &e) != 0) {
+        lc_naming_fail(ex, &e);
+        return true;
+    }
+    lc_filter_distro_tag(ex, tag, sizeof tag);
+    target = lc_op_distro_target(n, tag);
+    if (target == NULL) {
+        return false;
+    }
+    if (peer) {
+        /* Not forwarded twice: sendError(400), the Spring error body
+         * ServiceNameFilter's sendError also gets. */
+        lc_naming_failf(ex, LC_EBADNAME,
+                        "receive invalid redirect request from peer %s",
+                        lc_http_remote_ip(ex));
+        return true;
+    }
+    lc_ns_forward(n, ex, target);
+    return true;
 }

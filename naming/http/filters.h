@@ -33,4 +33,22 @@ int lc_filter_service_name(struct lc_http_exchange *ex, char *out,
 int lc_filter_params(struct lc_http_exchange *ex, const char *grouped,
                      bool list, struct lc_err *e);
 
+/* DistroIpPortTagGenerator.getResponsibleTag: "ip:port" of the client a
+ * v1 write or beat is about, into @out (truncated to @size - 1 bytes). The
+ * `ip` parameter (trimmed when not blank), or, when it is blank, `beat`'s
+ * RsInfo ip and port (when the JSON parses as RsInfo; else nothing is taken
+ * from it); the `port` parameter trimmed, "0" when blank. A missing ip
+ * reads "null", as Java's string concatenation writes it. */
+void lc_filter_distro_tag(const struct lc_http_exchange *ex, char *out,
+                          size_t size);
+
+/* DistroFilter (NM/web/DistroFilter.java, TrafficReviseFilter before it)
+ * for a request to one of the @CanDistro handlers with a method in
+ * @methods (LC_HTTP_* bits): return true when it answered @ex or forwarded
+ * it to the responsible member (naming/http/forward.c), false when the
+ * handler is to serve it here. */
+struct lc_naming;
+bool lc_filter_distro(struct lc_naming *n, struct lc_http_exchange *ex,
+                      unsigned methods);
+
 #endif /* LC_NAMING_HTTP_FILTERS_H */

@@ -113,24 +113,48 @@ int lc_op_metrics(struct lc_naming *n, bool only_status, json_t **out,
     return 0;
 }
 
-/* DistroMapper.mapSrv: the address of the server responsible for @tag
- * ("ip:port" of a client): Nacos's hash over Distro's healthy list (this
- * node and the members counted healthy, sorted); this node's own address
- * when distro is switched off; "" when naming was never told its members. */
-static const char *distro_map(const struct lc_naming *n, const char *tag)
+/* DistroMapper.mapSrv: the member responsible for @tag ("ip:port" of a
+ * client): Nacos's hash over Distro's healthy list (this node and the
+ * members counted healthy, sorted); this node when distro is switched off;
+ * NULL when naming was never told its members. */
+static const struct lc_member *distro_map(const struct lc_naming *n,
+                                          const char *tag,
+                                          unsigned *count_out)
 {
     const struct lc_member *healthy[LC_MEMBERS_MAX];
     unsigned count;
 
+    *count_out = 0;
     if (n->members == NULL) {
-        return "";
+        return NULL;
     }
     if (!n->sw.distro_enabled) {
-        return lc_members_self(n->members)->addr;
+        return lc_members_self(n->members);
     }
     count = lc_members_healthy(n->members, healthy, LC_ARRAY_SIZE(healthy));
     assert(count > 0); /* this node is always in it */
-    return healthy[lc_distro_index(tag, count)]->addr;
+    *count_out = count;
+    return healthy[lc_distro_index(tag, count)];
+}
+
+const struct lc_member *lc_op_distro_target(const struct lc_naming *n,
+                                            const char *tag)
+{
+    const struct lc_member *healthy[LC_MEMBERS_MAX];
+    const struct lc_member *m;
+    unsigned count;
+    bool self_listed = false;
+
+    m = distro_map(n, tag, &count);
+    if (m == NULL || m->self || count <= 1) {
+        return NULL; /* standalone, distro off, or this node's own */
+    }
+    /* DistroMapper.responsible: true when this node is not in the list. */
+    count = lc_members_healthy(n->members, healthy, LC_ARRAY_SIZE(healthy));
+    for (unsigned i = 0; i < count; i++) {
+        self_listed = self_listed || healthy[i]->self;
+    }
+    return self_listed ? m : NULL;
 }
 
 int lc_op_distro_client(struct lc_naming *n, const char *ip, const char *port,
@@ -142,9 +166,13 @@ int lc_op_distro_client(struct lc_naming *n, const char *ip, const char *port,
         return lc_err_set(e, LC_ENOMEM, "out of memory");
     }
     snprintf(tag, len, "%s:%s", ip, port);
+    const struct lc_member *m;
+    unsigned count;
+
+    m = distro_map(n, tag, &count);
     *out = json_object();
     json_object_set_new(*out, "responsibleServer",
-                        json_string(distro_map(n, tag)));
+                        json_string(m != NULL ? m->addr : ""));
     free(tag);
     return 0;
 }

@@ -140,19 +140,31 @@ static void on_barrier(struct lc_sm_read *rd, int status,
     }
 }
 
-int lc_op_barrier(struct lc_naming *n, struct lc_op *op, lc_op_cb cb,
-                  struct lc_err *e)
+static int barrier(struct lc_statemachine *sm, struct lc_op *op, lc_op_cb cb,
+                   struct lc_err *e)
 {
     int rv;
     lc_op_start(op, LC_OP_ERRORS_INSTANCE, cb);
     memset(&op->rd, 0, sizeof op->rd);
     op->rd.data = op;
-    rv = lc_sm_read(n->persistent_sm, &op->rd, "", 0, on_barrier);
+    rv = lc_sm_read(sm, &op->rd, "", 0, on_barrier);
     if (rv != 0) {
         return write_failed(LC_OP_ERRORS_INSTANCE, rv, e);
     }
     op->pending = true;
     return 0;
+}
+
+int lc_op_barrier(struct lc_naming *n, struct lc_op *op, lc_op_cb cb,
+                  struct lc_err *e)
+{
+    return barrier(n->persistent_sm, op, cb, e);
+}
+
+int lc_op_barrier_meta(struct lc_naming *n, struct lc_op *op, lc_op_cb cb,
+                       struct lc_err *e)
+{
+    return barrier(n->instance_meta_sm, op, cb, e);
 }
 
 /* --------------------------------------------------------------- names */

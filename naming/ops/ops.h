@@ -53,6 +53,11 @@ int lc_op_ready(struct lc_naming *n, struct lc_err *e);
 int lc_op_barrier(struct lc_naming *n, struct lc_op *op, lc_op_cb cb,
                   struct lc_err *e);
 
+/* The same through the instance metadata overlays' group (PUT and PATCH
+ * /instance, metadata/batch write there). */
+int lc_op_barrier_meta(struct lc_naming *n, struct lc_op *op, lc_op_cb cb,
+                       struct lc_err *e);
+
 /* ------------------------------------------------------- service views */
 
 /* Which ServiceInfo: HTTP v1's (name "group@@service") or gRPC's (name the
@@ -326,6 +331,15 @@ int lc_op_metrics(struct lc_naming *n, bool only_status, json_t **out,
 /* operator/distro/client: {"responsibleServer":"host:port"} for ip:port. */
 int lc_op_distro_client(struct lc_naming *n, const char *ip, const char *port,
                         json_t **out, struct lc_err *e);
+
+/* DistroMapper for an HTTP client's tag ("ip:port", see
+ * lc_filter_distro_tag): NULL when this node is responsible for @tag (no
+ * member list, distro switched off, a list of one, or this node not among
+ * the healthy members), else the member that is (borrowed from the member
+ * list, valid for the call's turn of the loop). Reads only lc_members_*:
+ * the states are whoever pushes or probes them. */
+const struct lc_member *lc_op_distro_target(const struct lc_naming *n,
+                                            const char *tag);
 
 /* operator/log: set the level of Nacos's naming logger @name (logback's
  * level names) on the locus modules that log what it logs; an unknown

@@ -54,13 +54,15 @@ struct lc_http_conn {
     int pending_err;   /* to fail the active call with, from the timer */
     unsigned children; /* timer + links + resolutions not yet finished */
     bool active;       /* head has been started */
+    bool phased;       /* head has connect/read timeouts (lc_http_req) */
     bool done;         /* head's response is complete */
     bool closing;
     bool freed;
 };
 
-/* The call's private words: [0] next call, [1] struct creq, [2] HEAD flag.
- * Accessed as void * so there is no aliasing question. */
+/* The call's private words: [0] next call, [1] struct creq, [2] HEAD flag,
+ * [3] connect timeout, [4] read timeout (ms), [5] sent flag. Accessed as
+ * void * so there is no aliasing question. */
 static struct lc_http_call *call_next(struct lc_http_call *call)
 {
     return call->priv[0];
@@ -74,6 +76,11 @@ static struct creq *call_req(struct lc_http_call *call)
 static bool call_is_head(struct lc_http_call *call)
 {
     return call->priv[2] != NULL;
+}
+
+static unsigned call_ms(struct lc_http_call *call, int word)
+{
+    return (unsigned)(uintptr_t)call->priv[word];
 }
 
 static void on_timer(uv_timer_t *t);
@@ -133,12 +140,30 @@ static struct lc_http_call *pop_call(struct lc_http_conn *conn)
         conn->tail = NULL;
     }
     conn->active = false;
+    conn->phased = false;
     conn->done = false;
     conn->pending_err = 0;
     uv_timer_stop(&conn->timer);
     free(call_req(call));
     call->priv[1] = NULL;
     return call;
+}
+
+/* Arm the active call's phase timer (connect, or read: @word 3 or 4) when
+ * the call has phase timeouts; 0 ms means none. */
+static void arm_phase(struct lc_http_conn *conn, int word)
+{
+    unsigned ms;
+
+    if (!conn->phased) {
+        return;
+    }
+    ms = call_ms(conn->head, word);
+    if (ms > 0) {
+        uv_timer_start(&conn->timer, on_timer, ms, 0);
+    } else {
+        uv_timer_stop(&conn->timer);
+    }
 }
 
 /* Start the next queued call if nothing is active. Never calls a callback:
@@ -153,17 +178,21 @@ static void kick(struct lc_http_conn *conn)
     conn->active = true;
     conn->done = false;
     conn->body_len = 0;
+    conn->phased = call_ms(conn->head, 3) > 0 || call_ms(conn->head, 4) > 0;
     http_parser_init(&conn->parser, HTTP_RESPONSE);
     conn->parser.data = conn;
-    if (conn->timeout_ms > 0) {
+    if (!conn->phased && conn->timeout_ms > 0) {
         uv_timer_start(&conn->timer, on_timer, conn->timeout_ms, 0);
     }
     if (conn->link != NULL && conn->link->connected) {
         rv = write_request(conn);
+        arm_phase(conn, 4);
     } else if (conn->link == NULL && conn->resolve == NULL) {
         rv = connect_start(conn);
+        arm_phase(conn, 3);
     } else {
         rv = 0; /* a connection attempt is under way */
+        arm_phase(conn, 3);
     }
     if (rv != 0) {
         reset_link(conn);
@@ -300,6 +329,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             fail_call(conn, HTTP_PARSER_ERRNO(&conn->parser) == HPE_CB_body
                                 ? LC_ENOMEM
                                 : LC_EPROTO);
+        } else {
+            arm_phase(conn, 4); /* SO_TIMEOUT: the wait for the next bytes */
         }
         return;
     }
@@ -340,6 +371,7 @@ static int write_request(struct lc_http_conn *conn)
     int n;
 
     call->priv[1] = NULL;
+    call->priv[5] = call; /* sent on an established connection */
     n = uv_try_write(s, &buf, 1);
     if (n == (int)r->len) {
         free(r);
@@ -392,7 +424,9 @@ static void on_connect(uv_connect_t *req, int status)
     rv = write_request(conn);
     if (rv != 0) {
         fail_call(conn, rv);
+        return;
     }
+    arm_phase(conn, 4);
 }
 
 static int connect_addr(struct lc_http_conn *conn, const struct sockaddr *sa)
@@ -521,16 +555,31 @@ int lc_http_conn_new(uv_loop_t *loop, const char *host, int port,
     return 0;
 }
 
-int lc_http_conn_send(struct lc_http_conn *conn, struct lc_http_call *call,
-                      const char *method, const char *path,
-                      const char *content_type, const char *body, size_t len,
-                      lc_http_call_cb cb)
+/* Whether @text holds a byte that would end a header line. */
+static bool has_crlf(const char *text)
 {
+    return text[strcspn(text, "\r\n")] != '\0';
+}
+
+static bool header_ok(const char *name, const char *value)
+{
+    return name[0] != '\0' && name[strcspn(name, ": \t\r\n")] == '\0' &&
+           !has_crlf(value);
+}
+
+int lc_http_conn_request(struct lc_http_conn *conn, struct lc_http_call *call,
+                         const struct lc_http_req *req, lc_http_call_cb cb)
+{
+    const char *method = req->method;
+    const char *path = req->path;
+    const char *content_type = req->content_type;
+    size_t len = req->len;
     size_t need;
     struct creq *r;
     int n;
-    bool has_body = body != NULL || len > 0 || strcmp(method, "POST") == 0 ||
-                    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+    bool has_body = req->body != NULL || len > 0 ||
+                    strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+                    strcmp(method, "PATCH") == 0;
 
     if (conn->closing) {
         return LC_ESHUTDOWN;
@@ -539,18 +588,30 @@ int lc_http_conn_send(struct lc_http_conn *conn, struct lc_http_call *call,
     if (method[0] == '\0' || path[0] == '\0' ||
         method[strcspn(method, " \r\n")] != '\0' ||
         path[strcspn(path, " \r\n")] != '\0' ||
-        (content_type != NULL &&
-         content_type[strcspn(content_type, "\r\n")] != '\0')) {
+        (content_type != NULL && has_crlf(content_type))) {
         return LC_EINVAL;
     }
     need = strlen(method) + strlen(path) + strlen(conn->hostport) +
            (content_type != NULL ? strlen(content_type) : 0) + 128;
+    for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL;
+         i += 2) {
+        if (req->headers[i + 1] == NULL ||
+            !header_ok(req->headers[i], req->headers[i + 1])) {
+            return LC_EINVAL;
+        }
+        need += strlen(req->headers[i]) + strlen(req->headers[i + 1]) + 4;
+    }
     r = malloc(sizeof *r + need + len);
     if (r == NULL) {
         return LC_ENOMEM;
     }
     n = snprintf(r->data, need, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, path,
                  conn->hostport);
+    for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL;
+         i += 2) {
+        n += snprintf(r->data + n, need - (size_t)n, "%s: %s\r\n",
+                      req->headers[i], req->headers[i + 1]);
+    }
     if (content_type != NULL) {
         n += snprintf(r->data + n, need - (size_t)n, "Content-Type: %s\r\n",
                       content_type);
@@ -562,7 +623,7 @@ int lc_http_conn_send(struct lc_http_conn *conn, struct lc_http_call *call,
     n += snprintf(r->data + n, need - (size_t)n, "\r\n");
     assert((size_t)n < need);
     if (len > 0) {
-        memcpy(r->data + n, body, len);
+        memcpy(r->data + n, req->body, len);
     }
     r->len = (size_t)n + len;
 
@@ -570,6 +631,9 @@ int lc_http_conn_send(struct lc_http_conn *conn, struct lc_http_call *call,
     call->priv[0] = NULL;
     call->priv[1] = r;
     call->priv[2] = strcmp(method, "HEAD") == 0 ? call : NULL;
+    call->priv[3] = (void *)(uintptr_t)req->connect_timeout_ms;
+    call->priv[4] = (void *)(uintptr_t)req->read_timeout_ms;
+    call->priv[5] = NULL;
     if (conn->tail != NULL) {
         conn->tail->priv[0] = call;
     } else {
@@ -578,6 +642,26 @@ int lc_http_conn_send(struct lc_http_conn *conn, struct lc_http_call *call,
     conn->tail = call;
     kick(conn);
     return 0;
+}
+
+int lc_http_conn_send(struct lc_http_conn *conn, struct lc_http_call *call,
+                      const char *method, const char *path,
+                      const char *content_type, const char *body, size_t len,
+                      lc_http_call_cb cb)
+{
+    struct lc_http_req req = {
+        .method = method,
+        .path = path,
+        .content_type = content_type,
+        .body = body,
+        .len = len,
+    };
+    return lc_http_conn_request(conn, call, &req, cb);
+}
+
+bool lc_http_call_sent(const struct lc_http_call *call)
+{
+    return call->priv[5] != NULL;
 }
 
 static void on_timer_closed(uv_handle_t *h)

@@ -101,6 +101,11 @@ bool lc_http_param_at(const struct lc_http_exchange *ex, size_t i,
 const char *lc_http_header(const struct lc_http_exchange *ex,
                            const char *name);
 
+/* Iterate request headers in order: @i from 0; return false past the end.
+ * Names as the client wrote them; both strings valid until the reply. */
+bool lc_http_header_at(const struct lc_http_exchange *ex, size_t i,
+                       const char **name, const char **value);
+
 /* Raw body (not NUL-terminated; may be empty). */
 const char *lc_http_body(const struct lc_http_exchange *ex, size_t *len);
 
@@ -163,6 +168,39 @@ int lc_http_conn_send(struct lc_http_conn *conn, struct lc_http_call *call,
                       const char *method, const char *path,
                       const char *content_type, const char *body, size_t len,
                       lc_http_call_cb cb);
+
+/* A request with more than lc_http_conn_send() says: extra headers and
+ * Java's two timeouts (HttpURLConnection's, Apache HttpClient's): the
+ * connect timeout bounds establishing the connection when the call needs a
+ * new one, the read timeout the wait for each next bytes of the response
+ * once the request is sent (SO_TIMEOUT). When both are 0 the connection's
+ * @timeout_ms bounds the whole call, as for lc_http_conn_send(). Every
+ * string is copied by the call. */
+struct lc_http_req {
+    const char *method;
+    const char *path; /* with the query string */
+    const char *content_type; /* NULL: none */
+    const char *body;         /* may be NULL */
+    size_t len;
+    /* Header name, value, name, value, ..., NULL (NULL: none). Host,
+     * Content-Type and Content-Length are the client's. */
+    const char *const *headers;
+    unsigned connect_timeout_ms; /* 0: none */
+    unsigned read_timeout_ms;    /* 0: none */
+};
+
+/* Queue @req on @conn as lc_http_conn_send() does. Return 0 or LC_ENOMEM /
+ * LC_ESHUTDOWN / LC_EINVAL (a method, path or header that would split the
+ * request head: blanks in the method or path, CR or LF anywhere, a header
+ * name that is empty or holds ':' or blanks). */
+int lc_http_conn_request(struct lc_http_conn *conn, struct lc_http_call *call,
+                         const struct lc_http_req *req, lc_http_call_cb cb);
+
+/* After a call failed (its callback had a status other than 0): whether its
+ * request had been sent on an established connection, so a timeout was a
+ * read timeout and LC_ECONN a connection lost before the answer, rather
+ * than a connect timeout or a refused connection. */
+bool lc_http_call_sent(const struct lc_http_call *call);
 
 /* Cancel queued calls (LC_ECANCELED), close the socket, free the connection
  * once its handles are closed. */

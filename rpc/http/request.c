@@ -716,6 +716,18 @@ const char *lc_http_header(const struct lc_http_exchange *ex, const char *name)
     return NULL;
 }
 
+bool lc_http_header_at(const struct lc_http_exchange *ex, size_t i,
+                       const char **name, const char **value)
+{
+    const struct lc_http_sconn *c = conn_of(ex);
+    if (i >= c->nhdrs) {
+        return false;
+    }
+    *name = c->head + c->hdrs[i].name;
+    *value = c->head + c->hdrs[i].value;
+    return true;
+}
+
 const char *lc_http_body(const struct lc_http_exchange *ex, size_t *len)
 {
     *len = ex->body_len;

@@ -66,8 +66,9 @@ static const char *meta_on(struct tc *t, unsigned i, const char *service,
 }
 
 /* Ephemeral instances live on the node they registered with (no Distro
- * yet): @home, chosen not to lead naming_instance_metadata, so that the
- * leader never sees them. Persistent ones are on every node. */
+ * replication yet, and no forwarding: no_forwarding): @home, chosen not to lead
+ * naming_instance_metadata, so that the leader never sees them. Persistent ones
+ * are on every node. */
 static unsigned home;
 
 static unsigned node_for(bool ephemeral, unsigned persistent_node)
@@ -75,8 +76,35 @@ static unsigned node_for(bool ephemeral, unsigned persistent_node)
     return ephemeral ? home : persistent_node;
 }
 
+/* The `distro` switch off: every member is responsible for every client,
+ * so DistroFilter forwards nothing and the v1 requests sent to @home are
+ * served there. */
+static void no_forwarding(struct tc *t)
+{
+    uint64_t deadline = tc_now_ms() + TC_WAIT_MS;
+
+    tc_expect_body(t, 0, "PUT",
+                   NS "/operator/switches?entry=distro&value=false", 200, "ok");
+    for (unsigned i = 0; i < N; i++) {
+        char *body = NULL;
+        while (tc_http(t, i, "GET", NS "/operator/switches", NULL, NULL,
+                       &body) != 200 ||
+               body == NULL ||
+               strstr(body, "\"distroEnabled\":false") == NULL) {
+            free(body);
+            body = NULL;
+            if (tc_now_ms() > deadline) {
+                fail_msg("node %u never applied distro=false", i);
+            }
+            tc_sleep_ms(50);
+        }
+        free(body);
+    }
+}
+
 static void choose_home(struct tc *t)
 {
+    no_forwarding(t);
     home = ((unsigned)tc_leader(t, TC_IM, 0, TC_WAIT_MS) + 1) % N;
 }
 
