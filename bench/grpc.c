@@ -230,8 +230,9 @@ static void slot_connect(struct slot *s)
                                  .ready = on_ready,
                                  .push = gbench_on_push,
                                  .closed = on_closed};
-    if (lc_nclient_new(&b->loop, b->grpc_host, b->grpc_port, &cbs, &s->c) !=
-        0) {
+    int port = b->n_members > 0 ? b->member_ports[s->i % b->n_members]
+                                : b->grpc_port;
+    if (lc_nclient_new(&b->loop, b->grpc_host, port, &cbs, &s->c) != 0) {
         s->c = NULL;
         b->failed++;
         return;
@@ -299,6 +300,55 @@ static void close_all(struct bench *b)
         lc_nclient_close(b->writer);
     }
     gbench_run_until(b, all_closed, 10000);
+}
+
+struct bench *gbench_new(const struct opts *o, const char *host,
+                         int grpc_port)
+{
+    struct bench *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        return NULL;
+    }
+    b->o = *o;
+    b->slots = calloc(o->conns, sizeof *b->slots);
+    if (b->slots == NULL) {
+        free(b);
+        return NULL;
+    }
+    snprintf(b->grpc_host, sizeof b->grpc_host, "%s", host);
+    b->grpc_port = grpc_port;
+    uv_loop_init(&b->loop);
+    uv_timer_init(&b->loop, &b->tick);
+    uv_timer_init(&b->loop, &b->pace_timer);
+    b->pace_timer.data = b;
+    for (unsigned i = 0; i < o->conns; i++) {
+        b->slots[i].b = b;
+        b->slots[i].i = i;
+        uv_timer_init(&b->loop, &b->slots[i].retry);
+        b->slots[i].retry.data = &b->slots[i];
+        b->slots[i].retry_init = true;
+    }
+    return b;
+}
+
+void gbench_free(struct bench *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    uv_timer_stop(&b->pace_timer);
+    close_all(b);
+    for (unsigned i = 0; i < b->o.conns; i++) {
+        uv_close((uv_handle_t *)&b->slots[i].retry, NULL);
+    }
+    uv_close((uv_handle_t *)&b->pace_timer, NULL);
+    uv_close((uv_handle_t *)&b->tick, NULL);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&b->loop);
+    free(b->slots);
+    free(b->lat_us);
+    free(b->from_ack);
+    free(b);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -478,25 +528,8 @@ int lc_bench_grpc(int argc, char **argv, bool json)
         snprintf(o.host, sizeof o.host, "127.0.0.1");
         o.server_port = o.port;
     }
-    b = calloc(1, sizeof *b);
+    b = gbench_new(&o, o.host, o.server_port + 1000);
     if (b == NULL) {
-        rc = 1;
-        goto out;
-    }
-    b->o = o;
-    snprintf(b->grpc_host, sizeof b->grpc_host, "%s", o.host);
-    b->grpc_port = o.server_port + 1000;
-    b->slots = calloc(o.conns, sizeof *b->slots);
-    uv_loop_init(&b->loop);
-    uv_timer_init(&b->loop, &b->tick);
-    for (unsigned i = 0; b->slots != NULL && i < o.conns; i++) {
-        b->slots[i].b = b;
-        b->slots[i].i = i;
-        uv_timer_init(&b->loop, &b->slots[i].retry);
-        b->slots[i].retry.data = &b->slots[i];
-        b->slots[i].retry_init = true;
-    }
-    if (b->slots == NULL) {
         rc = 1;
     } else if (o.cmd == CMD_REGISTER || o.cmd == CMD_PUTS) {
         rc = gbench_bench_rate(b);
@@ -507,20 +540,7 @@ int lc_bench_grpc(int argc, char **argv, bool json)
     } else {
         rc = gbench_bench_storm(b, own ? &cluster : NULL);
     }
-    if (b->slots != NULL) {
-        close_all(b);
-        for (unsigned i = 0; i < o.conns; i++) {
-            uv_close((uv_handle_t *)&b->slots[i].retry, NULL);
-        }
-    }
-    uv_close((uv_handle_t *)&b->tick, NULL);
-    uv_run(&b->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&b->loop);
-    free(b->slots);
-    free(b->lat_us);
-    free(b->from_ack);
-    free(b);
-out:
+    gbench_free(b);
     if (own) {
         lc_cluster_stop(&cluster);
     }
