@@ -715,6 +715,13 @@ static int run_restart(struct lc_cluster *c, const struct dopts *o,
             out->loaded);
     fprintf(stderr, "  closing the %u connections...\n", go.conns);
     gbench_free(rb);
+    /* With peers, every instance they hold must be there at UP. */
+    if (c->n > 1 && out->loaded < (long)out->registered) {
+        fprintf(stderr, "  member %u is UP without all the instances (%ld of "
+                        "%u)\n",
+                last, out->loaded, out->registered);
+        rc = -1;
+    }
     return out->up ? rc : -1;
 }
 
@@ -923,81 +930,53 @@ static int parse_servers(const char *v, struct dopts *o)
     return o->n_ports > 0 ? 0 : -1;
 }
 
-static int parse(int argc, char **argv, struct dopts *o)
+/* bench distro's own options (gbench_parse_opts has the shared ones). */
+static int distro_opt(void *ctx, const char *a, const char *v)
 {
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->g.json = true;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "locusctl: %s needs a value\n%s", a, usage);
-            return 2;
-        }
-        i++;
-        if (strcmp(a, "--members") == 0) {
-            o->members = (unsigned)atoi(v);
-        } else if (strcmp(a, "--server") == 0) {
-            if (parse_servers(v, o) != 0) {
-                return 2;
-            }
-        } else if (strcmp(a, "--phases") == 0) {
-            o->conv = strstr(v, "convergence") != NULL;
-            o->rate = strstr(v, "rate") != NULL;
-            o->restart = strstr(v, "restart") != NULL;
-        } else if (strcmp(a, "--conns") == 0) {
-            o->g.conns = (unsigned)atoi(v);
-        } else if (strcmp(a, "--depth") == 0) {
-            o->g.depth = (unsigned)atoi(v);
-        } else if (strcmp(a, "--services") == 0) {
-            o->g.services = (unsigned)atoi(v);
-        } else if (strcmp(a, "--load") == 0) {
-            o->load = (unsigned)atoi(v);
-        } else if (strcmp(a, "--changes") == 0) {
-            o->g.changes = (unsigned)atoi(v);
-        } else if (strcmp(a, "--subscribers") == 0) {
-            o->subscribers = (unsigned)atoi(v);
-        } else if (strcmp(a, "--timeout") == 0) {
-            o->timeout_ms = (unsigned)atoi(v);
-        } else if (strcmp(a, "--interval") == 0) {
-            o->interval_ms = (unsigned)atoi(v);
-        } else if (strcmp(a, "--seconds") == 0) {
-            o->g.seconds = (unsigned)atoi(v);
-        } else if (strcmp(a, "--runs") == 0) {
-            o->g.runs = (unsigned)atoi(v);
-        } else if (strcmp(a, "--sizes") == 0) {
-            o->n_sizes = parse_list(v, o->sizes, MAX_SIZES);
-        } else if (strcmp(a, "--batch") == 0) {
-            o->batch = (unsigned)atoi(v);
-        } else if (strcmp(a, "--port") == 0) {
-            o->g.port = atoi(v);
-        } else if (strcmp(a, "--dir") == 0) {
-            o->g.dir = v;
-        } else if (strcmp(a, "--locusd") == 0) {
-            o->g.locusd = v;
-        } else if (strcmp(a, "--set") == 0) {
-            size_t l = strlen(o->g.extra);
-            snprintf(o->g.extra + l, sizeof o->g.extra - l, "%s\n", v);
-        } else {
-            fprintf(stderr, "locusctl: unknown option %s\n%s", a, usage);
-            return 2;
+    struct dopts *o = ctx;
+    const struct {
+        const char *name;
+        unsigned *to;
+    } counts[] = {{"--members", &o->members},
+                  {"--load", &o->load},
+                  {"--subscribers", &o->subscribers},
+                  {"--timeout", &o->timeout_ms},
+                  {"--interval", &o->interval_ms},
+                  {"--batch", &o->batch}};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        if (strcmp(a, counts[k].name) == 0) {
+            *counts[k].to = (unsigned)atoi(v);
+            return 1;
         }
     }
-    if (o->members == 0 || o->members > LC_CLUSTER_MAX || o->g.conns == 0 ||
-        o->g.conns > 100000 || o->g.depth == 0 || o->g.depth > 16 ||
-        o->g.services == 0 || o->g.seconds == 0 || o->g.runs == 0 ||
-        o->g.runs > MAX_RUNS || o->g.changes == 0 ||
+    if (strcmp(a, "--server") == 0) {
+        return parse_servers(v, o) == 0 ? 1 : -1;
+    }
+    if (strcmp(a, "--sizes") == 0) {
+        o->n_sizes = parse_list(v, o->sizes, MAX_SIZES);
+        return 1;
+    }
+    if (strcmp(a, "--phases") != 0) {
+        return 0;
+    }
+    o->conv = strstr(v, "convergence") != NULL;
+    o->rate = strstr(v, "rate") != NULL;
+    o->restart = strstr(v, "restart") != NULL;
+    return 1;
+}
+
+static int parse(int argc, char **argv, struct dopts *o)
+{
+    int rc = gbench_parse_opts(argc, argv, &o->g, usage, distro_opt, o);
+    if (rc >= 0) {
+        return rc;
+    }
+    if (o->members == 0 || o->members > LC_CLUSTER_MAX ||
         o->g.changes > MAX_CHANGES || o->subscribers == 0 ||
         o->timeout_ms == 0 || o->batch == 0 || o->batch > 10000 ||
         (!o->conv && !o->rate && !o->restart)) {
-        fprintf(stderr, "locusctl: members 1..%d, conns 1..100000, depth "
-                        "1..16, runs 1..32, changes 1..9999, batch 1..10000, "
-                        "a phase, and every count > 0\n",
+        fprintf(stderr, "locusctl: members 1..%d, changes 1..9999, batch "
+                        "1..10000, a phase, and every count > 0\n",
                 LC_CLUSTER_MAX);
         return 2;
     }
@@ -1065,7 +1044,7 @@ int lc_bench_distro(int argc, char **argv, bool json)
     struct gbench_run runs[MAX_RUNS];
     struct restart rs[MAX_SIZES];
     struct conv v;
-    int grpc_ports[LC_CLUSTER_MAX];
+    int grpc_ports[LC_CLUSTER_MAX] = {0};
     unsigned members, n_rs = 0;
     int median = -1;
     bool own;
@@ -1075,6 +1054,14 @@ int lc_bench_distro(int argc, char **argv, bool json)
         return rc;
     }
     signal(SIGPIPE, SIG_IGN);
+    {
+        unsigned most = o.g.conns + (2 + o.subscribers) * LC_CLUSTER_MAX;
+        for (unsigned i = 0; o.restart && i < o.n_sizes; i++) {
+            unsigned need = (o.sizes[i] + o.batch - 1) / o.batch;
+            most = need > most ? need : most;
+        }
+        gbench_raise_nofile(most);
+    }
     own = o.n_ports == 0;
     if (own && start_cluster(&cluster, &o) != 0) {
         lc_cluster_stop(&cluster);

@@ -385,6 +385,83 @@ static bool parse_hp(const char *v, char *host, size_t size, int *port)
     return *port > 0 && *port < 65536;
 }
 
+int gbench_parse_opts(int argc, char **argv, struct opts *o,
+                      const char *use,
+                      int (*own)(void *ctx, const char *a, const char *v),
+                      void *ctx)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int taken;
+        if (strcmp(a, "--help") == 0) {
+            fputs(use, stdout);
+            return 0;
+        }
+        if (strcmp(a, "--json") == 0) {
+            o->json = true;
+            continue;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "locusctl: %s needs a value\n%s", a, use);
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "--conns") == 0) {
+            o->conns = (unsigned)atoi(v);
+        } else if (strcmp(a, "--depth") == 0) {
+            o->depth = (unsigned)atoi(v);
+        } else if (strcmp(a, "--services") == 0) {
+            o->services = (unsigned)atoi(v);
+        } else if (strcmp(a, "--changes") == 0) {
+            o->changes = (unsigned)atoi(v);
+        } else if (strcmp(a, "--seconds") == 0) {
+            o->seconds = (unsigned)atoi(v);
+        } else if (strcmp(a, "--runs") == 0) {
+            o->runs = (unsigned)atoi(v);
+        } else if (strcmp(a, "--port") == 0) {
+            o->port = atoi(v);
+        } else if (strcmp(a, "--dir") == 0) {
+            o->dir = v;
+        } else if (strcmp(a, "--locusd") == 0) {
+            o->locusd = v;
+        } else if (strcmp(a, "--set") == 0) {
+            size_t l = strlen(o->extra);
+            snprintf(o->extra + l, sizeof o->extra - l, "%s\n", v);
+        } else if ((taken = own(ctx, a, v)) <= 0) {
+            if (taken == 0) {
+                fprintf(stderr, "locusctl: unknown option %s\n%s", a, use);
+            }
+            return 2;
+        }
+    }
+    if (o->conns == 0 || o->conns > 100000 || o->depth == 0 ||
+        o->depth > 16 || o->services == 0 || o->seconds == 0 ||
+        o->runs == 0 || o->runs > MAX_RUNS || o->changes == 0) {
+        fprintf(stderr, "locusctl: conns 1..100000, depth 1..16, runs "
+                        "1..32, and every count > 0\n");
+        return 2;
+    }
+    return -1;
+}
+
+/* bench grpc's own options. */
+static int grpc_opt(void *ctx, const char *a, const char *v)
+{
+    struct opts *o = ctx;
+    if (strcmp(a, "--subscribers") == 0) {
+        o->conns = (unsigned)atoi(v);
+    } else if (strcmp(a, "--server") == 0) {
+        return parse_hp(v, o->host, sizeof o->host, &o->server_port) ? 1 : -1;
+    } else if (strcmp(a, "--etcd") == 0) {
+        return parse_hp(v, o->etcd_host, sizeof o->etcd_host, &o->etcd_port)
+                   ? 1
+                   : -1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
     const char *sub = argc > 0 ? argv[0] : "";
@@ -405,68 +482,11 @@ static int parse(int argc, char **argv, struct opts *o)
         fputs(usage, strcmp(sub, "--help") == 0 ? stdout : stderr);
         return strcmp(sub, "--help") == 0 ? 0 : 2;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "locusctl: %s needs a value\n%s", a, usage);
-            return 2;
-        }
-        i++;
-        if (strcmp(a, "--conns") == 0 || strcmp(a, "--subscribers") == 0) {
-            o->conns = (unsigned)atoi(v);
-        } else if (strcmp(a, "--depth") == 0) {
-            o->depth = (unsigned)atoi(v);
-        } else if (strcmp(a, "--services") == 0) {
-            o->services = (unsigned)atoi(v);
-        } else if (strcmp(a, "--changes") == 0) {
-            o->changes = (unsigned)atoi(v);
-        } else if (strcmp(a, "--seconds") == 0) {
-            o->seconds = (unsigned)atoi(v);
-        } else if (strcmp(a, "--runs") == 0) {
-            o->runs = (unsigned)atoi(v);
-        } else if (strcmp(a, "--port") == 0) {
-            o->port = atoi(v);
-        } else if (strcmp(a, "--dir") == 0) {
-            o->dir = v;
-        } else if (strcmp(a, "--locusd") == 0) {
-            o->locusd = v;
-        } else if (strcmp(a, "--server") == 0) {
-            if (!parse_hp(v, o->host, sizeof o->host, &o->server_port)) {
-                return 2;
-            }
-        } else if (strcmp(a, "--etcd") == 0) {
-            if (!parse_hp(v, o->etcd_host, sizeof o->etcd_host,
-                          &o->etcd_port)) {
-                return 2;
-            }
-        } else if (strcmp(a, "--set") == 0) {
-            size_t l = strlen(o->extra);
-            snprintf(o->extra + l, sizeof o->extra - l, "%s\n", v);
-        } else {
-            fprintf(stderr, "locusctl: unknown option %s\n%s", a, usage);
-            return 2;
-        }
-    }
-    if (o->conns == 0 || o->conns > 100000 || o->depth == 0 ||
-        o->depth > 16 || o->services == 0 || o->seconds == 0 ||
-        o->runs == 0 || o->runs > MAX_RUNS || o->changes == 0) {
-        fprintf(stderr, "locusctl: conns 1..100000, depth 1..16, runs "
-                        "1..32, and every count > 0\n");
-        return 2;
-    }
-    return -1;
+    return gbench_parse_opts(argc - 1, argv + 1, o, usage, grpc_opt, o);
 }
 
 /* Room for @n sockets: raise the soft open-files limit to the hard one. */
-static void raise_nofile(unsigned n)
+void gbench_raise_nofile(unsigned n)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -502,7 +522,7 @@ int lc_bench_grpc(int argc, char **argv, bool json)
         return rc;
     }
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile(o.conns + 1);
+    gbench_raise_nofile(o.conns + 1);
     own = o.server_port == 0 && o.etcd_port == 0;
     if (own) {
         memset(&spec, 0, sizeof spec);

@@ -116,6 +116,17 @@ struct bench *gbench_new(const struct opts *o, const char *host,
                          int grpc_port);
 /* Close every connection, run the loop dry and free @b. */
 void gbench_free(struct bench *b);
+/* Parse the options after the subcommand into @o: the shared ones here
+ * (--conns --depth --services --changes --seconds --runs --port --dir
+ * --locusd --set --json --help), any other by @own(@ctx, option, value),
+ * which returns 1 (taken), 0 (unknown) or -1 (bad value, said). Return -1
+ * to go on, else the exit code (0 after --help). */
+int gbench_parse_opts(int argc, char **argv, struct opts *o,
+                      const char *use,
+                      int (*own)(void *ctx, const char *a, const char *v),
+                      void *ctx);
+/* Room for @n sockets: raise the soft open-files limit to the hard one. */
+void gbench_raise_nofile(unsigned n);
 
 uint64_t gbench_now_us(void);
 /* Keep one latency (µs). */
