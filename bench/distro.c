@@ -37,9 +37,9 @@
 #include "bench/bench.h"
 #include "bench/cluster.h"
 #include "bench/grpc_internal.h"
-#include "bench/nclient.h"
 #include "common/err.h"
 #include "common/util.h"
+#include "rpc/grpc/nclient.h"
 
 #define CONV_SERVICE "distro-conv"
 #define CONV_BASE_PORT 20000 /* + change: five digits, never a prefix */
