@@ -140,8 +140,7 @@ static void on_probe_push(struct lc_nclient *c, const char *json, size_t len,
 {
     struct probe *p = data;
     (void)c;
-    if (p->v->active &&
-        has_port(json, len, CONV_BASE_PORT + p->v->change)) {
+    if (p->v->active && has_port(json, len, CONV_BASE_PORT + p->v->change)) {
         probe_seen(p);
     }
 }
@@ -171,8 +170,8 @@ static void on_probe_closed(struct lc_nclient *c, void *data)
     p->c = NULL;
 }
 
-static void on_probe_subscribed(struct lc_nreq *r, int status,
-                                const char *type, json_t *body)
+static void on_probe_subscribed(struct lc_nreq *r, int status, const char *type,
+                                json_t *body)
 {
     struct probe *p = r->data;
     (void)type;
@@ -188,13 +187,14 @@ static void send_query(struct probe *p);
 
 static bool hosts_have_port(json_t *body, unsigned port)
 {
-    json_t *hosts = json_object_get(json_object_get(body, "serviceInfo"),
-                                    "hosts");
+    json_t *hosts =
+        json_object_get(json_object_get(body, "serviceInfo"), "hosts");
     size_t k;
     json_t *h;
     json_array_foreach(hosts, k, h)
     {
-        if (json_integer_value(json_object_get(h, "port")) == (json_int_t)port) {
+        if (json_integer_value(json_object_get(h, "port")) ==
+            (json_int_t)port) {
             return true;
         }
     }
@@ -238,9 +238,8 @@ static void send_query(struct probe *p)
         return;
     }
     body = json_pack("{s:s, s:s, s:s, s:s, s:b, s:i}", "namespace", "public",
-                     "serviceName", CONV_SERVICE, "groupName",
-                     "DEFAULT_GROUP", "cluster", "", "healthyOnly", 0,
-                     "udpPort", 0);
+                     "serviceName", CONV_SERVICE, "groupName", "DEFAULT_GROUP",
+                     "cluster", "", "healthyOnly", 0, "udpPort", 0);
     p->req.data = p;
     p->req.priv[9] = (void *)(uintptr_t)v->change;
     if (body != NULL &&
@@ -359,9 +358,9 @@ static bool one_change(struct conv *v, unsigned k, unsigned w,
             (p->role == SUBSCRIBER && !p->subscribed)) {
             continue;
         }
-        s = p->role == SUBSCRIBER ? (local ? &v->push_local : &v->push_remote)
-                                  : (local ? &v->query_local
-                                           : &v->query_remote);
+        s = p->role == SUBSCRIBER
+                ? (local ? &v->push_local : &v->push_remote)
+                : (local ? &v->query_local : &v->query_remote);
         if (!local) {
             remote_expected = true;
         }
@@ -399,8 +398,8 @@ static int conv_connect(struct conv *v, const struct dopts *o,
         uv_timer_init(&b->loop, &p->poll);
         p->poll.data = p;
         cbs.data = p;
-        if (lc_nclient_new(&b->loop, b->grpc_host, grpc_ports[p->member],
-                           &cbs, &p->c) != 0) {
+        if (lc_nclient_new(&b->loop, b->grpc_host, grpc_ports[p->member], &cbs,
+                           &p->c) != 0) {
             p->c = NULL;
             p->failed = true;
             v->settled++;
@@ -429,8 +428,7 @@ static int conv_connect(struct conv *v, const struct dopts *o,
         json_decref(body);
     }
     if (!gbench_run_until(b, probes_subscribed, 30000) || v->errors > 0) {
-        fprintf(stderr, "locusctl: subscriptions failed: %s\n",
-                v->first_error);
+        fprintf(stderr, "locusctl: subscriptions failed: %s\n", v->first_error);
         return -1;
     }
     return 0;
@@ -475,13 +473,14 @@ static int run_convergence(struct bench *b, struct conv *v,
 {
     size_t cap = (size_t)o->g.changes * o->subscribers * v->n_members;
     uint64_t start, last;
-    fprintf(stderr, "convergence: %u subscribers and a querier per member, "
-                    "a writer on each...\n",
+    fprintf(stderr,
+            "convergence: %u subscribers and a querier per member, "
+            "a writer on each...\n",
             o->subscribers);
     v->push_remote.v = calloc(cap + 1, sizeof(uint64_t));
     v->push_local.v = calloc(cap + 1, sizeof(uint64_t));
-    v->query_remote.v = calloc((size_t)o->g.changes * v->n_members + 1,
-                               sizeof(uint64_t));
+    v->query_remote.v =
+        calloc((size_t)o->g.changes * v->n_members + 1, sizeof(uint64_t));
     v->query_local.v = calloc((size_t)o->g.changes + 1, sizeof(uint64_t));
     if (v->push_remote.v == NULL || v->push_local.v == NULL ||
         v->query_remote.v == NULL || v->query_local.v == NULL ||
@@ -489,8 +488,8 @@ static int run_convergence(struct bench *b, struct conv *v,
         return -1;
     }
     gbench_run_for(b, 500); /* the subscriptions' first pushes */
-    fprintf(stderr, "  load: %u registrations/s over %u connections\n",
-            o->load, o->g.conns);
+    fprintf(stderr, "  load: %u registrations/s over %u connections\n", o->load,
+            o->g.conns);
     gbench_pace_start(b, o->load);
     gbench_run_for(b, 1000); /* the load settles */
     b->ok = 0;
@@ -536,11 +535,12 @@ struct restart {
     unsigned size;
     unsigned registered; /* acknowledged instances */
     uint64_t register_ms;
-    long peer_count;   /* instanceCount on member 0 before the restart */
+    long peer_count; /* instanceCount on member 0 before the restart */
     bool up;
-    uint64_t up_ms;    /* process start -> status UP */
-    long loaded;       /* instanceCount of the restarted member at UP */
-    long rss_kb;       /* its RSS at UP */
+    uint64_t up_ms;  /* process start -> status UP */
+    uint64_t sdk_ms; /* process start -> an SDK connection set up */
+    long loaded;     /* instanceCount of the restarted member at UP */
+    long rss_kb;     /* its RSS at UP */
 };
 
 struct batch_state {
@@ -596,8 +596,8 @@ static void send_batch(struct slot *s)
     n += (size_t)snprintf(text + n, cap - n, "]}");
     s->req[0].data = s;
     s->req[0].lazy = true;
-    if (lc_nclient_request_text(s->c, &s->req[0], "BatchInstanceRequest",
-                                text, n, 60000, on_batch) != 0) {
+    if (lc_nclient_request_text(s->c, &s->req[0], "BatchInstanceRequest", text,
+                                n, 60000, on_batch) != 0) {
         st->failed++;
     } else {
         st->inflight++;
@@ -619,8 +619,9 @@ static long metric(struct lc_cluster *c, unsigned i, const char *field)
     char *body = NULL;
     json_t *root;
     long v = -1;
-    if (lc_cluster_http(c, i, "GET", "/nacos/v1/ns/operator/metrics?onlyStatus=false",
-                        NULL, NULL, &body) == 200 &&
+    if (lc_cluster_http(c, i, "GET",
+                        "/nacos/v1/ns/operator/metrics?onlyStatus=false", NULL,
+                        NULL, &body) == 200 &&
         body != NULL) {
         root = json_loads(body, 0, NULL);
         v = (long)json_integer_value(json_object_get(root, field));
@@ -630,25 +631,75 @@ static long metric(struct lc_cluster *c, unsigned i, const char *field)
     return v;
 }
 
-/* Wait until member @i reports UP, polling every 20 ms while the
- * connections' loop keeps turning (their clients must stay: the servers
- * probe idle connections). */
-static bool wait_up(struct bench *b, struct lc_cluster *c, unsigned i,
-                    unsigned timeout_ms)
+/* A connection tried again and again on the restarted member's SDK port
+ * until one is set up (ServerCheck answered, SetupAck): when it serves. */
+struct sdk_probe {
+    struct lc_nclient *c;
+    bool trying, serving;
+    uint64_t at; /* lc_mono_ms() when set up */
+};
+
+static void on_sdk_ready(struct lc_nclient *c, int status, void *data)
 {
-    uint64_t end = lc_mono_ms() + timeout_ms;
-    while (lc_mono_ms() < end) {
-        if (lc_cluster_wait_ready(c, i, 0) == 0) {
-            return true;
+    struct sdk_probe *p = data;
+    (void)c;
+    if (status == 0) {
+        p->serving = true;
+        p->at = lc_mono_ms();
+    }
+}
+
+static void on_sdk_closed(struct lc_nclient *c, void *data)
+{
+    struct sdk_probe *p = data;
+    (void)c;
+    p->c = NULL;
+    p->trying = false;
+}
+
+/* Wait until member @i reports UP and serves SDK connections, polling
+ * every 20 ms while the connections' loop keeps turning (their clients
+ * must stay: the servers probe idle connections). Times from @t_start in
+ * *@up_ms and *@sdk_ms (0: never), its instanceCount at UP in *@loaded.
+ * Return whether both happened. */
+static bool wait_serving(struct bench *b, struct lc_cluster *c, unsigned i,
+                         uint64_t t_start, uint64_t *up_ms, uint64_t *sdk_ms,
+                         long *loaded)
+{
+    struct sdk_probe p = {0};
+    struct lc_nclient_cbs cbs = {
+        .data = &p, .ready = on_sdk_ready, .closed = on_sdk_closed};
+    uint64_t end = t_start + 120000;
+    *up_ms = *sdk_ms = 0;
+    while (lc_mono_ms() < end && (*up_ms == 0 || !p.serving)) {
+        if (!p.trying && !p.serving) {
+            p.trying = lc_nclient_new(&b->loop, "127.0.0.1",
+                                      c->nodes[i].port + 1000, &cbs, &p.c) == 0;
+        }
+        if (*up_ms == 0 && lc_cluster_wait_ready(c, i, 0) == 0) {
+            *up_ms = lc_mono_ms() - t_start;
+            *loaded = metric(c, i, "instanceCount");
         }
         if (c->nodes[i].pid == 0) {
             fprintf(stderr, "  member %u exited; log in %s\n", i,
                     c->nodes[i].log);
-            return false;
+            break;
         }
         uv_run(&b->loop, UV_RUN_NOWAIT);
+        if (*up_ms != 0) {
+            uv_sleep(1); /* lc_cluster_wait_ready sleeps otherwise */
+        }
     }
-    return false;
+    if (p.serving) {
+        *sdk_ms = p.at - t_start;
+    }
+    if (p.c != NULL) {
+        lc_nclient_close(p.c);
+        while (p.c != NULL) {
+            uv_run(&b->loop, UV_RUN_ONCE);
+        }
+    }
+    return *up_ms != 0 && p.serving;
 }
 
 static int run_restart(struct lc_cluster *c, const struct dopts *o,
@@ -697,8 +748,9 @@ static int run_restart(struct lc_cluster *c, const struct dopts *o,
     /* The peers' view before the restart: what the member should load. */
     gbench_run_for(rb, 1000);
     out->peer_count = metric(c, 0, "instanceCount");
-    fprintf(stderr, "  restarting member %u (port %d) holding %ld on member "
-                    "0...\n",
+    fprintf(stderr,
+            "  restarting member %u (port %d) holding %ld on member "
+            "0...\n",
             last, c->nodes[last].port, out->peer_count);
     lc_cluster_signal(c, last, SIGTERM);
     t_start = lc_mono_ms();
@@ -706,19 +758,21 @@ static int run_restart(struct lc_cluster *c, const struct dopts *o,
         gbench_free(rb);
         return -1;
     }
-    out->up = wait_up(rb, c, last, 120000);
-    out->up_ms = lc_mono_ms() - t_start;
-    out->loaded = metric(c, last, "instanceCount");
+    out->up = wait_serving(rb, c, last, t_start, &out->up_ms, &out->sdk_ms,
+                           &out->loaded);
     out->rss_kb = lc_bench_status_kb(c->nodes[last].pid, "VmRSS");
-    fprintf(stderr, "  member %u %s after %.2f s holding %ld instances\n",
-            last, out->up ? "UP" : "NOT UP", out->up_ms / 1000.0,
-            out->loaded);
+    fprintf(stderr,
+            "  member %u: UP after %.2f s holding %ld instances, SDK "
+            "connection set up after %.2f s%s\n",
+            last, out->up_ms / 1000.0, out->loaded, out->sdk_ms / 1000.0,
+            out->up ? "" : " (NOT BOTH within 120 s)");
     fprintf(stderr, "  closing the %u connections...\n", go.conns);
     gbench_free(rb);
     /* With peers, every instance they hold must be there at UP. */
     if (c->n > 1 && out->loaded < (long)out->registered) {
-        fprintf(stderr, "  member %u is UP without all the instances (%ld of "
-                        "%u)\n",
+        fprintf(stderr,
+                "  member %u is UP without all the instances (%ld of "
+                "%u)\n",
                 last, out->loaded, out->registered);
         rc = -1;
     }
@@ -748,8 +802,8 @@ static json_t *pct_json(const struct pct *p)
 {
     return json_pack("{s:I, s:I, s:f, s:f, s:f, s:f}", "count",
                      (json_int_t)p->n, "timeouts", (json_int_t)p->timeouts,
-                     "p50Ms", p->p50, "p90Ms", p->p90, "p99Ms", p->p99,
-                     "maxMs", p->max);
+                     "p50Ms", p->p50, "p90Ms", p->p90, "p99Ms", p->p99, "maxMs",
+                     p->max);
 }
 
 static void pct_row(const char *what, const struct pct *p)
@@ -781,9 +835,9 @@ static void report(const struct dopts *o, unsigned members, struct conv *v,
                           "loadPerSec", v->load_rate, "stoppedNoReplication",
                           v->stopped_blind, "errors", (json_int_t)v->errors,
                           "pushOtherMembers", pct_json(&pr),
-                          "queryOtherMembers", pct_json(&qr),
-                          "pushSameMember", pct_json(&pl), "querySameMember",
-                          pct_json(&ql), "targetP99Ms", 100.0));
+                          "queryOtherMembers", pct_json(&qr), "pushSameMember",
+                          pct_json(&pl), "querySameMember", pct_json(&ql),
+                          "targetP99Ms", 100.0));
         }
         if (o->rate && median >= 0) {
             json_t *arr = json_array();
@@ -792,27 +846,26 @@ static void report(const struct dopts *o, unsigned members, struct conv *v,
                     arr, json_pack("{s:f, s:I, s:I, s:f, s:f}", "rate",
                                    runs[r].rate, "ok", (json_int_t)runs[r].ok,
                                    "errors", (json_int_t)runs[r].errors,
-                                   "p50Ms", runs[r].p50, "p99Ms",
-                                   runs[r].p99));
+                                   "p50Ms", runs[r].p50, "p99Ms", runs[r].p99));
             }
-            json_object_set_new(
-                root, "registrations",
-                json_pack("{s:i, s:i, s:f, s:o, s:f}", "conns", o->g.conns,
-                          "depth", o->g.depth, "medianRate",
-                          runs[median].rate, "runs", arr, "target",
-                          30000.0));
+            json_object_set_new(root, "registrations",
+                                json_pack("{s:i, s:i, s:f, s:o, s:f}", "conns",
+                                          o->g.conns, "depth", o->g.depth,
+                                          "medianRate", runs[median].rate,
+                                          "runs", arr, "target", 30000.0));
         }
         if (o->restart) {
             json_t *arr = json_array();
             for (unsigned i = 0; i < n_rs; i++) {
                 json_array_append_new(
                     arr,
-                    json_pack("{s:i, s:i, s:I, s:I, s:b, s:I, s:I, s:I}",
+                    json_pack("{s:i, s:i, s:I, s:I, s:b, s:I, s:I, s:I, s:I}",
                               "instances", rs[i].size, "registered",
                               rs[i].registered, "registerMs",
                               (json_int_t)rs[i].register_ms, "peerCount",
                               (json_int_t)rs[i].peer_count, "up", rs[i].up,
                               "startToUpMs", (json_int_t)rs[i].up_ms,
+                              "startToSdkMs", (json_int_t)rs[i].sdk_ms,
                               "loadedAtUp", (json_int_t)rs[i].loaded,
                               "rssKbAtUp", (json_int_t)rs[i].rss_kb));
             }
@@ -833,8 +886,8 @@ static void report(const struct dopts *o, unsigned members, struct conv *v,
                                   "member"
                                 : "");
         printf("%-40s %7s %8s %8s %8s %8s %8s\n",
-               "acknowledged -> visible (ms)", "count", "timeout", "p50",
-               "p90", "p99", "max");
+               "acknowledged -> visible (ms)", "count", "timeout", "p50", "p90",
+               "p99", "max");
         pct_row("pushed, other members", &pr);
         pct_row("query answers it, other members", &qr);
         pct_row("pushed, same member (baseline)", &pl);
@@ -857,16 +910,18 @@ static void report(const struct dopts *o, unsigned members, struct conv *v,
                runs[median].rate);
     }
     if (o->restart && n_rs > 0) {
-        printf("\nrestart: the last member restarted, time from its start "
-               "to status UP\n\n");
-        printf("%12s %12s %12s %6s %12s %12s %10s\n", "instances",
-               "registered", "peer holds", "UP", "start->UP s", "loaded",
-               "RSS MB");
+        printf("\nrestart: the last member restarted; from its process's "
+               "start to status UP, and to an SDK connection set up\n\n");
+        printf("%10s %10s %10s %9s %9s %10s %8s\n", "instances", "registered",
+               "peer has", "->UP s", "->SDK s", "at UP", "RSS MB");
         for (unsigned i = 0; i < n_rs; i++) {
-            printf("%12u %12u %12ld %6s %12.2f %12ld %10.1f\n", rs[i].size,
-                   rs[i].registered, rs[i].peer_count,
-                   rs[i].up ? "yes" : "NO", rs[i].up_ms / 1000.0,
-                   rs[i].loaded, rs[i].rss_kb / 1024.0);
+            printf("%10u %10u %10ld %9.2f %9.2f %10ld %8.1f%s\n", rs[i].size,
+                   rs[i].registered, rs[i].peer_count, rs[i].up_ms / 1000.0,
+                   rs[i].sdk_ms / 1000.0, rs[i].loaded, rs[i].rss_kb / 1024.0,
+                   !rs[i].up ? "  NOT SERVING"
+                   : members > 1 && rs[i].loaded < (long)rs[i].registered
+                       ? "  INCOMPLETE"
+                       : "");
         }
         printf("target: UP within 10 s with 1,000,000 instances, all of "
                "them loaded\n");
@@ -937,12 +992,10 @@ static int distro_opt(void *ctx, const char *a, const char *v)
     const struct {
         const char *name;
         unsigned *to;
-    } counts[] = {{"--members", &o->members},
-                  {"--load", &o->load},
-                  {"--subscribers", &o->subscribers},
-                  {"--timeout", &o->timeout_ms},
-                  {"--interval", &o->interval_ms},
-                  {"--batch", &o->batch}};
+    } counts[] = {
+        {"--members", &o->members},         {"--load", &o->load},
+        {"--subscribers", &o->subscribers}, {"--timeout", &o->timeout_ms},
+        {"--interval", &o->interval_ms},    {"--batch", &o->batch}};
     for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
         if (strcmp(a, counts[k].name) == 0) {
             *counts[k].to = (unsigned)atoi(v);
@@ -975,8 +1028,9 @@ static int parse(int argc, char **argv, struct dopts *o)
         o->g.changes > MAX_CHANGES || o->subscribers == 0 ||
         o->timeout_ms == 0 || o->batch == 0 || o->batch > 10000 ||
         (!o->conv && !o->rate && !o->restart)) {
-        fprintf(stderr, "locusctl: members 1..%d, changes 1..9999, batch "
-                        "1..10000, a phase, and every count > 0\n",
+        fprintf(stderr,
+                "locusctl: members 1..%d, changes 1..9999, batch "
+                "1..10000, a phase, and every count > 0\n",
                 LC_CLUSTER_MAX);
         return 2;
     }
@@ -1008,8 +1062,9 @@ static int start_cluster(struct lc_cluster *c, const struct dopts *o)
     fprintf(stderr, "starting %u locusd in %s (ports %d + 10 i)...\n",
             o->members, c->dir, o->g.port);
     if (lc_cluster_start(c) != 0 || lc_cluster_wait_all_ready(c, 60000) != 0) {
-        fprintf(stderr, "locusctl: the cluster did not become ready; logs "
-                        "in %s\n",
+        fprintf(stderr,
+                "locusctl: the cluster did not become ready; logs "
+                "in %s\n",
                 c->dir);
         return -1;
     }
