@@ -78,7 +78,8 @@ struct probe {
     struct lc_nclient *c;
     struct lc_nreq req;
     bool ready, failed, subscribed;
-    bool busy, again; /* querier: a query in flight; one more wanted */
+    bool busy;  /* a query or a change in flight */
+    bool again; /* querier: one more query wanted */
     uint64_t seen_us; /* the current change seen (0: not yet) */
     uv_timer_t poll;  /* querier: next query */
 };
@@ -96,6 +97,7 @@ struct conv {
     unsigned n_subs, subscribed; /* subscriber probes; answered */
     unsigned change; /* current change (port CONV_BASE_PORT + change) */
     unsigned writer; /* its member */
+    struct probe *writer_probe;
     bool active;     /* the current change is being watched */
     bool acked;
     uint64_t ack_us;
@@ -258,6 +260,10 @@ static void on_change_acked(struct lc_nreq *r, int status, const char *type,
     struct probe *w = r->data;
     struct conv *v = w->v;
     (void)type;
+    w->busy = false;
+    if (!v->active || (unsigned)(uintptr_t)r->priv[9] != v->change) {
+        return; /* a change given up on */
+    }
     if (!gbench_response_ok(status, body)) {
         conv_error(v, gbench_response_error(status, body));
         v->active = false; /* counted as a failed change */
@@ -293,6 +299,12 @@ static bool probes_closed(struct bench *b)
         }
     }
     return true;
+}
+
+static bool writer_idle(struct bench *b)
+{
+    struct conv *v = b->ctx;
+    return !v->writer_probe->busy;
 }
 
 static bool change_settled(struct bench *b)
@@ -335,18 +347,24 @@ static bool one_change(struct conv *v, unsigned k, unsigned w,
     body = gbench_instance_request(CONV_SERVICE, "registerInstance", ip,
                                    CONV_BASE_PORT + (int)k, true);
     writer->req.data = writer;
+    writer->req.priv[9] = (void *)(uintptr_t)k;
     v->active = true;
     if (body == NULL || writer->c == NULL ||
         lc_nclient_request(writer->c, &writer->req, "InstanceRequest", body,
                            REQ_TIMEOUT_MS, on_change_acked) != 0) {
         conv_error(v, "change: cannot send");
         v->active = false;
+    } else {
+        writer->busy = true;
     }
     json_decref(body);
     gbench_run_until(b, change_settled, timeout_ms);
     if (!v->acked) {
         conv_error(v, "change: not acknowledged in time");
         v->active = false;
+        /* Its request must end before the writer sends again. */
+        v->writer_probe = writer;
+        gbench_run_until(b, writer_idle, REQ_TIMEOUT_MS + 1000);
         return true; /* not a replication failure */
     }
     v->active = false;

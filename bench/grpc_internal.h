@@ -169,7 +169,8 @@ struct gbench_run {
  * return the index of the median run. */
 unsigned gbench_rate_runs(struct bench *b, struct gbench_run *runs);
 /* Keep about @per_sec registrations/s going on the connected slots (at
- * most --depth in flight each) until gbench_pace_stop. */
+ * most --depth in flight each) until gbench_pace_stop, which returns once
+ * the last of them is answered. */
 void gbench_pace_start(struct bench *b, unsigned per_sec);
 void gbench_pace_stop(struct bench *b);
 

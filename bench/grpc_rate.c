@@ -102,11 +102,24 @@ void gbench_pace_start(struct bench *b, unsigned per_sec)
     }
 }
 
+static bool pace_drained(struct bench *b)
+{
+    for (unsigned i = 0; i < b->o.conns; i++) {
+        if (b->slots[i].busy != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void gbench_pace_stop(struct bench *b)
 {
     uv_timer_stop(&b->pace_timer);
     b->running = false;
     b->pace = 0;
+    /* The requests still in flight are answered (or time out) before
+     * their slots are used again. */
+    gbench_run_until(b, pace_drained, REQ_TIMEOUT_MS + 1000);
 }
 
 /* ---------------------------------------------------------------- puts */

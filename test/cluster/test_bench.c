@@ -197,6 +197,8 @@ static void test_distro(void **state)
                          n);
         assert_true(json_is_true(json_object_get(r, "up")));
         assert_true(json_integer_value(json_object_get(r, "startToUpMs")) > 0);
+        assert_true(json_integer_value(json_object_get(r, "startToSdkMs")) >
+                    0);
     }
     json_decref(root);
     tc_pass(t);
