@@ -78,8 +78,8 @@ struct probe {
     struct lc_nclient *c;
     struct lc_nreq req;
     bool ready, failed, subscribed;
-    bool busy;  /* a query or a change in flight */
-    bool again; /* querier: one more query wanted */
+    bool busy;        /* a query or a change in flight */
+    bool again;       /* querier: one more query wanted */
     uint64_t seen_us; /* the current change seen (0: not yet) */
     uv_timer_t poll;  /* querier: next query */
 };
@@ -98,7 +98,7 @@ struct conv {
     unsigned change; /* current change (port CONV_BASE_PORT + change) */
     unsigned writer; /* its member */
     struct probe *writer_probe;
-    bool active;     /* the current change is being watched */
+    bool active; /* the current change is being watched */
     bool acked;
     uint64_t ack_us;
     unsigned pending; /* probes yet to see the change */
@@ -553,7 +553,7 @@ struct restart {
     unsigned size;
     unsigned registered; /* acknowledged instances */
     uint64_t register_ms;
-    long peer_count; /* instanceCount on member 0 before the restart */
+    long peer_count; /* the least instanceCount of the peers before */
     bool up;
     uint64_t up_ms;  /* process start -> status UP */
     uint64_t sdk_ms; /* process start -> an SDK connection set up */
@@ -720,6 +720,37 @@ static bool wait_serving(struct bench *b, struct lc_cluster *c, unsigned i,
     return *up_ms != 0 && p.serving;
 }
 
+/* The least instanceCount among the members but the last (the one member
+ * when alone). */
+static long peer_least(struct lc_cluster *c)
+{
+    unsigned peers = c->n > 1 ? c->n - 1 : 1;
+    long least = -1;
+    for (unsigned i = 0; i < peers; i++) {
+        long n = metric(c, i, "instanceCount");
+        least = least < 0 || n < least ? n : least;
+    }
+    return least;
+}
+
+/* peer_least() once it reaches @want or 120 s have passed, @b's loop
+ * turning meanwhile. */
+static long peers_hold(struct bench *b, struct lc_cluster *c, unsigned want)
+{
+    uint64_t start = lc_mono_ms(), last = start;
+    long least = peer_least(c);
+    while (least < (long)want && lc_mono_ms() - start < 120000) {
+        gbench_run_for(b, 200);
+        least = peer_least(c);
+        if (lc_mono_ms() - last >= 1000) {
+            last = lc_mono_ms();
+            fprintf(stderr, "  the peers hold %ld of %u at least\n", least,
+                    want);
+        }
+    }
+    return least;
+}
+
 static int run_restart(struct lc_cluster *c, const struct dopts *o,
                        unsigned size, struct restart *out)
 {
@@ -763,12 +794,10 @@ static int run_restart(struct lc_cluster *c, const struct dopts *o,
     if (st.failed > 0) {
         rc = -1;
     }
-    /* The peers' view before the restart: what the member should load. */
-    gbench_run_for(rb, 1000);
-    out->peer_count = metric(c, 0, "instanceCount");
-    fprintf(stderr,
-            "  restarting member %u (port %d) holding %ld on member "
-            "0...\n",
+    /* What the member should load: the least any peer holds, once they
+     * all hold every instance (replicated) or 120 s have passed. */
+    out->peer_count = peers_hold(rb, c, out->registered);
+    fprintf(stderr, "  restarting member %u (port %d); its peers hold %ld\n",
             last, c->nodes[last].port, out->peer_count);
     lc_cluster_signal(c, last, SIGTERM);
     t_start = lc_mono_ms();
@@ -931,7 +960,7 @@ static void report(const struct dopts *o, unsigned members, struct conv *v,
         printf("\nrestart: the last member restarted; from its process's "
                "start to status UP, and to an SDK connection set up\n\n");
         printf("%10s %10s %10s %9s %9s %10s %8s\n", "instances", "registered",
-               "peer has", "->UP s", "->SDK s", "at UP", "RSS MB");
+               "peers hold", "->UP s", "->SDK s", "at UP", "RSS MB");
         for (unsigned i = 0; i < n_rs; i++) {
             printf("%10u %10u %10ld %9.2f %9.2f %10ld %8.1f%s\n", rs[i].size,
                    rs[i].registered, rs[i].peer_count, rs[i].up_ms / 1000.0,
