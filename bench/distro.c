@@ -25,7 +25,10 @@
  * It starts its own cluster of --members nodes (bench/cluster.h, fresh data
  * directories) unless --server lists running members' HTTP ports (gRPC is
  * +1000; restart needs its own cluster). Progress on stderr; a table on
- * stdout (JSON with --json).
+ * stdout (JSON with --json). The exit status is 1 when something did not
+ * work (a request failed, a change timed out, a restarted member came up
+ * without its peers' instances), not when a target is missed: the targets
+ * are printed beside the figures.
  */
 #include <jansson.h>
 #include <signal.h>
