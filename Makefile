@@ -14,6 +14,7 @@
 #   make bench-failover / bench-puts / bench-push   benchmarks (see docs/benchmarks.md)
 #   make bench-register / bench-query / bench-memory   one-node naming figures
 #   make bench-grpc   the 2.x gRPC protocol's figures (bench/grpc.c)
+#   make bench-distro the AP cluster's figures (bench/distro.c)
 
 BUILD ?= build
 OPT ?= -O2
@@ -76,7 +77,7 @@ ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS) $(CLUSTER_TESTS)
 .PHONY: all deps deps-bench deps-node deps-java run cluster cluster-stop test test-unit \
 	check-layers test-cluster test-compat test-compat-run test-java test-java-run asan ubsan \
 	bench-failover bench-puts bench-push clean fuzz format bench-register bench-query \
-	bench-memory bench-grpc
+	bench-memory bench-grpc bench-distro
 
 all: $(BUILD)/locusd $(BUILD)/locusctl
 
@@ -334,6 +335,13 @@ bench-grpc: deps-bench
 	$(BUILD)/locusctl bench grpc idle --conns 10000 --locusd $(BUILD)/locusd
 	$(BUILD)/locusctl bench grpc storm --conns 10000 --locusd $(BUILD)/locusd
 	bench/grpc_puts_vs_etcd.sh
+
+# The AP cluster on its own 3 members: convergence under load, aggregate
+# ephemeral registrations/s, restart to UP with 100,000 and 1,000,000
+# instances held by the peers (docs/benchmarks.md).
+bench-distro: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/locusctl bench distro --locusd $(BUILD)/locusd
 
 clean:
 	rm -rf build build-asan build-ubsan build-fuzz

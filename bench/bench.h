@@ -31,6 +31,10 @@ int lc_bench_naming(const char *cmd, int argc, char **argv, bool json);
  * bench/grpc.c. Returns the exit code. */
 int lc_bench_grpc(int argc, char **argv, bool json);
 
+/* locusctl bench distro [options]: see bench/distro.c. Returns the exit
+ * code. */
+int lc_bench_distro(int argc, char **argv, bool json);
+
 /* Field @field ("VmRSS", "VmHWM") of /proc/@pid/status in kB, or -1
  * (bench/cluster.c). */
 long lc_bench_status_kb(pid_t pid, const char *field);

@@ -41,7 +41,7 @@
 #include "bench/bench.h"
 #include "bench/cluster.h"
 #include "bench/grpc_internal.h"
-#include "bench/nclient.h"
+#include "rpc/grpc/nclient.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "rpc/grpc/grpc.h"
@@ -230,8 +230,9 @@ static void slot_connect(struct slot *s)
                                  .ready = on_ready,
                                  .push = gbench_on_push,
                                  .closed = on_closed};
-    if (lc_nclient_new(&b->loop, b->grpc_host, b->grpc_port, &cbs, &s->c) !=
-        0) {
+    int port = b->n_members > 0 ? b->member_ports[s->i % b->n_members]
+                                : b->grpc_port;
+    if (lc_nclient_new(&b->loop, b->grpc_host, port, &cbs, &s->c) != 0) {
         s->c = NULL;
         b->failed++;
         return;
@@ -301,6 +302,55 @@ static void close_all(struct bench *b)
     gbench_run_until(b, all_closed, 10000);
 }
 
+struct bench *gbench_new(const struct opts *o, const char *host,
+                         int grpc_port)
+{
+    struct bench *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        return NULL;
+    }
+    b->o = *o;
+    b->slots = calloc(o->conns, sizeof *b->slots);
+    if (b->slots == NULL) {
+        free(b);
+        return NULL;
+    }
+    snprintf(b->grpc_host, sizeof b->grpc_host, "%s", host);
+    b->grpc_port = grpc_port;
+    uv_loop_init(&b->loop);
+    uv_timer_init(&b->loop, &b->tick);
+    uv_timer_init(&b->loop, &b->pace_timer);
+    b->pace_timer.data = b;
+    for (unsigned i = 0; i < o->conns; i++) {
+        b->slots[i].b = b;
+        b->slots[i].i = i;
+        uv_timer_init(&b->loop, &b->slots[i].retry);
+        b->slots[i].retry.data = &b->slots[i];
+        b->slots[i].retry_init = true;
+    }
+    return b;
+}
+
+void gbench_free(struct bench *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    uv_timer_stop(&b->pace_timer);
+    close_all(b);
+    for (unsigned i = 0; i < b->o.conns; i++) {
+        uv_close((uv_handle_t *)&b->slots[i].retry, NULL);
+    }
+    uv_close((uv_handle_t *)&b->pace_timer, NULL);
+    uv_close((uv_handle_t *)&b->tick, NULL);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&b->loop);
+    free(b->slots);
+    free(b->lat_us);
+    free(b->from_ack);
+    free(b);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const char usage[] =
@@ -335,6 +385,83 @@ static bool parse_hp(const char *v, char *host, size_t size, int *port)
     return *port > 0 && *port < 65536;
 }
 
+int gbench_parse_opts(int argc, char **argv, struct opts *o,
+                      const char *use,
+                      int (*own)(void *ctx, const char *a, const char *v),
+                      void *ctx)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int taken;
+        if (strcmp(a, "--help") == 0) {
+            fputs(use, stdout);
+            return 0;
+        }
+        if (strcmp(a, "--json") == 0) {
+            o->json = true;
+            continue;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "locusctl: %s needs a value\n%s", a, use);
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "--conns") == 0) {
+            o->conns = (unsigned)atoi(v);
+        } else if (strcmp(a, "--depth") == 0) {
+            o->depth = (unsigned)atoi(v);
+        } else if (strcmp(a, "--services") == 0) {
+            o->services = (unsigned)atoi(v);
+        } else if (strcmp(a, "--changes") == 0) {
+            o->changes = (unsigned)atoi(v);
+        } else if (strcmp(a, "--seconds") == 0) {
+            o->seconds = (unsigned)atoi(v);
+        } else if (strcmp(a, "--runs") == 0) {
+            o->runs = (unsigned)atoi(v);
+        } else if (strcmp(a, "--port") == 0) {
+            o->port = atoi(v);
+        } else if (strcmp(a, "--dir") == 0) {
+            o->dir = v;
+        } else if (strcmp(a, "--locusd") == 0) {
+            o->locusd = v;
+        } else if (strcmp(a, "--set") == 0) {
+            size_t l = strlen(o->extra);
+            snprintf(o->extra + l, sizeof o->extra - l, "%s\n", v);
+        } else if ((taken = own(ctx, a, v)) <= 0) {
+            if (taken == 0) {
+                fprintf(stderr, "locusctl: unknown option %s\n%s", a, use);
+            }
+            return 2;
+        }
+    }
+    if (o->conns == 0 || o->conns > 100000 || o->depth == 0 ||
+        o->depth > 16 || o->services == 0 || o->seconds == 0 ||
+        o->runs == 0 || o->runs > MAX_RUNS || o->changes == 0) {
+        fprintf(stderr, "locusctl: conns 1..100000, depth 1..16, runs "
+                        "1..32, and every count > 0\n");
+        return 2;
+    }
+    return -1;
+}
+
+/* bench grpc's own options. */
+static int grpc_opt(void *ctx, const char *a, const char *v)
+{
+    struct opts *o = ctx;
+    if (strcmp(a, "--subscribers") == 0) {
+        o->conns = (unsigned)atoi(v);
+    } else if (strcmp(a, "--server") == 0) {
+        return parse_hp(v, o->host, sizeof o->host, &o->server_port) ? 1 : -1;
+    } else if (strcmp(a, "--etcd") == 0) {
+        return parse_hp(v, o->etcd_host, sizeof o->etcd_host, &o->etcd_port)
+                   ? 1
+                   : -1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
     const char *sub = argc > 0 ? argv[0] : "";
@@ -355,68 +482,11 @@ static int parse(int argc, char **argv, struct opts *o)
         fputs(usage, strcmp(sub, "--help") == 0 ? stdout : stderr);
         return strcmp(sub, "--help") == 0 ? 0 : 2;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "locusctl: %s needs a value\n%s", a, usage);
-            return 2;
-        }
-        i++;
-        if (strcmp(a, "--conns") == 0 || strcmp(a, "--subscribers") == 0) {
-            o->conns = (unsigned)atoi(v);
-        } else if (strcmp(a, "--depth") == 0) {
-            o->depth = (unsigned)atoi(v);
-        } else if (strcmp(a, "--services") == 0) {
-            o->services = (unsigned)atoi(v);
-        } else if (strcmp(a, "--changes") == 0) {
-            o->changes = (unsigned)atoi(v);
-        } else if (strcmp(a, "--seconds") == 0) {
-            o->seconds = (unsigned)atoi(v);
-        } else if (strcmp(a, "--runs") == 0) {
-            o->runs = (unsigned)atoi(v);
-        } else if (strcmp(a, "--port") == 0) {
-            o->port = atoi(v);
-        } else if (strcmp(a, "--dir") == 0) {
-            o->dir = v;
-        } else if (strcmp(a, "--locusd") == 0) {
-            o->locusd = v;
-        } else if (strcmp(a, "--server") == 0) {
-            if (!parse_hp(v, o->host, sizeof o->host, &o->server_port)) {
-                return 2;
-            }
-        } else if (strcmp(a, "--etcd") == 0) {
-            if (!parse_hp(v, o->etcd_host, sizeof o->etcd_host,
-                          &o->etcd_port)) {
-                return 2;
-            }
-        } else if (strcmp(a, "--set") == 0) {
-            size_t l = strlen(o->extra);
-            snprintf(o->extra + l, sizeof o->extra - l, "%s\n", v);
-        } else {
-            fprintf(stderr, "locusctl: unknown option %s\n%s", a, usage);
-            return 2;
-        }
-    }
-    if (o->conns == 0 || o->conns > 100000 || o->depth == 0 ||
-        o->depth > 16 || o->services == 0 || o->seconds == 0 ||
-        o->runs == 0 || o->runs > MAX_RUNS || o->changes == 0) {
-        fprintf(stderr, "locusctl: conns 1..100000, depth 1..16, runs "
-                        "1..32, and every count > 0\n");
-        return 2;
-    }
-    return -1;
+    return gbench_parse_opts(argc - 1, argv + 1, o, usage, grpc_opt, o);
 }
 
 /* Room for @n sockets: raise the soft open-files limit to the hard one. */
-static void raise_nofile(unsigned n)
+void gbench_raise_nofile(unsigned n)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -452,7 +522,7 @@ int lc_bench_grpc(int argc, char **argv, bool json)
         return rc;
     }
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile(o.conns + 1);
+    gbench_raise_nofile(o.conns + 1);
     own = o.server_port == 0 && o.etcd_port == 0;
     if (own) {
         memset(&spec, 0, sizeof spec);
@@ -478,25 +548,8 @@ int lc_bench_grpc(int argc, char **argv, bool json)
         snprintf(o.host, sizeof o.host, "127.0.0.1");
         o.server_port = o.port;
     }
-    b = calloc(1, sizeof *b);
+    b = gbench_new(&o, o.host, o.server_port + 1000);
     if (b == NULL) {
-        rc = 1;
-        goto out;
-    }
-    b->o = o;
-    snprintf(b->grpc_host, sizeof b->grpc_host, "%s", o.host);
-    b->grpc_port = o.server_port + 1000;
-    b->slots = calloc(o.conns, sizeof *b->slots);
-    uv_loop_init(&b->loop);
-    uv_timer_init(&b->loop, &b->tick);
-    for (unsigned i = 0; b->slots != NULL && i < o.conns; i++) {
-        b->slots[i].b = b;
-        b->slots[i].i = i;
-        uv_timer_init(&b->loop, &b->slots[i].retry);
-        b->slots[i].retry.data = &b->slots[i];
-        b->slots[i].retry_init = true;
-    }
-    if (b->slots == NULL) {
         rc = 1;
     } else if (o.cmd == CMD_REGISTER || o.cmd == CMD_PUTS) {
         rc = gbench_bench_rate(b);
@@ -507,20 +560,7 @@ int lc_bench_grpc(int argc, char **argv, bool json)
     } else {
         rc = gbench_bench_storm(b, own ? &cluster : NULL);
     }
-    if (b->slots != NULL) {
-        close_all(b);
-        for (unsigned i = 0; i < o.conns; i++) {
-            uv_close((uv_handle_t *)&b->slots[i].retry, NULL);
-        }
-    }
-    uv_close((uv_handle_t *)&b->tick, NULL);
-    uv_run(&b->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&b->loop);
-    free(b->slots);
-    free(b->lat_us);
-    free(b->from_ack);
-    free(b);
-out:
+    gbench_free(b);
     if (own) {
         lc_cluster_stop(&cluster);
     }

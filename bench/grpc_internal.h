@@ -10,7 +10,7 @@
 #include <uv.h>
 
 #include "bench/cluster.h"
-#include "bench/nclient.h"
+#include "rpc/grpc/nclient.h"
 #include "rpc/grpc/grpc.h"
 
 #define MAX_RUNS 32
@@ -60,6 +60,7 @@ struct slot {
     uint64_t last_change; /* push: the last change seen */
     uv_timer_t retry;     /* storm: reconnect timer */
     bool retry_init;
+    uint16_t busy; /* paced register: req[k] in flight */
 };
 
 struct bench {
@@ -69,6 +70,16 @@ struct bench {
     struct slot *slots;
     char grpc_host[256];
     int grpc_port;
+    /* Spread: slot i connects to member_ports[i % n_members] on grpc_host
+     * (bench distro); none: every slot to grpc_port. */
+    int member_ports[LC_CLUSTER_MAX];
+    unsigned n_members;
+    /* Paced register load (gbench_pace_start): per second, 0 = unpaced. */
+    unsigned pace;
+    uv_timer_t pace_timer;
+    uint64_t pace_start, pace_sent;
+    unsigned pace_next;
+    void *ctx; /* the caller's, for its gbench_run_until conditions */
     /* connecting */
     unsigned connecting, ready, failed, closed;
     unsigned next_connect;
@@ -98,6 +109,24 @@ struct bench {
 };
 
 /* ---- grpc.c ---- */
+
+/* A bench with @o's --conns slots on a fresh loop, connecting to
+ * @host:@grpc_port; NULL when out of memory. */
+struct bench *gbench_new(const struct opts *o, const char *host,
+                         int grpc_port);
+/* Close every connection, run the loop dry and free @b. */
+void gbench_free(struct bench *b);
+/* Parse the options after the subcommand into @o: the shared ones here
+ * (--conns --depth --services --changes --seconds --runs --port --dir
+ * --locusd --set --json --help), any other by @own(@ctx, option, value),
+ * which returns 1 (taken), 0 (unknown) or -1 (bad value, said). Return -1
+ * to go on, else the exit code (0 after --help). */
+int gbench_parse_opts(int argc, char **argv, struct opts *o,
+                      const char *use,
+                      int (*own)(void *ctx, const char *a, const char *v),
+                      void *ctx);
+/* Room for @n sockets: raise the soft open-files limit to the hard one. */
+void gbench_raise_nofile(unsigned n);
 
 uint64_t gbench_now_us(void);
 /* Keep one latency (µs). */
@@ -129,6 +158,21 @@ bool gbench_all_settled(struct bench *b);
 /* ---- grpc_rate.c ---- */
 
 int gbench_bench_rate(struct bench *b);
+
+/* One timed register (or puts) run: the rate and latencies. */
+struct gbench_run {
+    double rate;
+    uint64_t ok, errors;
+    double p50, p99;
+};
+/* Run @b->o.runs timed runs into @runs (MAX_RUNS) on connected slots;
+ * return the index of the median run. */
+unsigned gbench_rate_runs(struct bench *b, struct gbench_run *runs);
+/* Keep about @per_sec registrations/s going on the connected slots (at
+ * most --depth in flight each) until gbench_pace_stop, which returns once
+ * the last of them is answered. */
+void gbench_pace_start(struct bench *b, unsigned per_sec);
+void gbench_pace_stop(struct bench *b);
 
 /* ---- grpc_fleet.c ---- */
 

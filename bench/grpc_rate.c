@@ -31,7 +31,8 @@ static void on_registered(struct lc_nreq *r, int status, const char *type,
     } else {
         gbench_note_error(b, "register", gbench_response_error(status, body));
     }
-    if (b->running && s->c != NULL) {
+    s->busy &= (uint16_t)~(1u << k);
+    if (b->running && s->c != NULL && b->pace == 0) {
         send_register(s, k);
     }
 }
@@ -60,7 +61,65 @@ static void send_register(struct slot *s, unsigned k)
                                 (size_t)n, REQ_TIMEOUT_MS,
                                 on_registered) != 0) {
         gbench_note_error(b, "register", "cannot send");
+        return;
     }
+    s->busy |= (uint16_t)(1u << k);
+}
+
+/* Paced: every 5 ms, what is due since gbench_pace_start goes out on
+ * slots with a free request; a load that falls behind (every request in
+ * flight) is not made up for in a burst later. */
+static void on_pace(uv_timer_t *t)
+{
+    struct bench *b = t->data;
+    uint64_t due = (gbench_now_us() - b->pace_start) * b->pace / 1000000;
+    unsigned total = b->o.conns * b->o.depth;
+    for (unsigned tries = 0; b->pace_sent < due && tries < total; tries++) {
+        struct slot *s = &b->slots[b->pace_next % b->o.conns];
+        unsigned k = (b->pace_next / b->o.conns) % b->o.depth;
+        b->pace_next++;
+        if (s->c == NULL || !s->ready || (s->busy & (1u << k)) != 0) {
+            continue;
+        }
+        send_register(s, k);
+        b->pace_sent++;
+    }
+    if (b->pace_sent < due) {
+        b->pace_sent = due;
+    }
+}
+
+void gbench_pace_start(struct bench *b, unsigned per_sec)
+{
+    b->ok = b->errors = 0;
+    b->n_lat = 0;
+    b->pace = per_sec;
+    b->pace_start = gbench_now_us();
+    b->pace_sent = 0;
+    b->running = per_sec > 0;
+    if (per_sec > 0) {
+        uv_timer_start(&b->pace_timer, on_pace, 5, 5);
+    }
+}
+
+static bool pace_drained(struct bench *b)
+{
+    for (unsigned i = 0; i < b->o.conns; i++) {
+        if (b->slots[i].busy != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void gbench_pace_stop(struct bench *b)
+{
+    uv_timer_stop(&b->pace_timer);
+    b->running = false;
+    b->pace = 0;
+    /* The requests still in flight are answered (or time out) before
+     * their slots are used again. */
+    gbench_run_until(b, pace_drained, REQ_TIMEOUT_MS + 1000);
 }
 
 /* ---------------------------------------------------------------- puts */
@@ -191,17 +250,10 @@ static int connect_etcd(struct bench *b)
     return b->ready == b->o.conns ? 0 : -1;
 }
 
-/* One timed run of register or puts: the rate and latencies. */
-struct run {
-    double rate;
-    uint64_t ok, errors;
-    double p50, p99;
-};
-
 static int cmp_run(const void *a, const void *b)
 {
-    double x = ((const struct run *)a)->rate;
-    double y = ((const struct run *)b)->rate;
+    double x = ((const struct gbench_run *)a)->rate;
+    double y = ((const struct gbench_run *)b)->rate;
     return (x > y) - (x < y);
 }
 
@@ -211,7 +263,7 @@ static bool load_drained(struct bench *b)
     return false;
 }
 
-static void timed_run(struct bench *b, unsigned r, struct run *out)
+static void timed_run(struct bench *b, unsigned r, struct gbench_run *out)
 {
     uint64_t start, last, end;
     uint64_t ok0;
@@ -250,9 +302,29 @@ static void timed_run(struct bench *b, unsigned r, struct run *out)
     out->p99 = lc_bench_percentile(b->lat_us, b->n_lat, 99) / 1000.0;
 }
 
+unsigned gbench_rate_runs(struct bench *b, struct gbench_run *runs)
+{
+    struct gbench_run sorted[MAX_RUNS];
+    for (unsigned r = 0; r < b->o.runs; r++) {
+        timed_run(b, r, &runs[r]);
+        if (runs[r].errors > 0) {
+            fprintf(stderr, "  run %u: %llu errors, the first: %s\n", r + 1,
+                    (unsigned long long)runs[r].errors, b->first_error);
+        }
+    }
+    memcpy(sorted, runs, sizeof runs[0] * b->o.runs);
+    qsort(sorted, b->o.runs, sizeof sorted[0], cmp_run);
+    for (unsigned r = 0; r < b->o.runs; r++) {
+        if (runs[r].rate == sorted[b->o.runs / 2].rate) {
+            return r;
+        }
+    }
+    return 0;
+}
+
 int gbench_bench_rate(struct bench *b)
 {
-    struct run runs[MAX_RUNS], sorted[MAX_RUNS];
+    struct gbench_run runs[MAX_RUNS];
     const char *what = b->o.cmd == CMD_PUTS
                            ? (b->o.etcd_port ? "etcd KV.Put/s"
                                              : "persistent registrations/s")
@@ -272,18 +344,13 @@ int gbench_bench_rate(struct bench *b)
             return 1;
         }
     }
-    for (unsigned r = 0; r < b->o.runs; r++) {
-        timed_run(b, r, &runs[r]);
-        if (runs[r].errors > 0) {
-            fprintf(stderr, "  run %u: %llu errors, the first: %s\n", r + 1,
-                    (unsigned long long)runs[r].errors, b->first_error);
-            rc = 1;
-        }
-    }
-    memcpy(sorted, runs, sizeof runs[0] * b->o.runs);
-    qsort(sorted, b->o.runs, sizeof sorted[0], cmp_run);
     {
-        const struct run *m = &sorted[b->o.runs / 2];
+        const struct gbench_run *m = &runs[gbench_rate_runs(b, runs)];
+        for (unsigned r = 0; r < b->o.runs; r++) {
+            if (runs[r].errors > 0) {
+                rc = 1;
+            }
+        }
         if (b->o.json) {
             json_t *root = json_pack(
                 "{s:s, s:i, s:i, s:f, s:f, s:f, s:[]}", "measure", what,

@@ -10,6 +10,7 @@
  *   locusctl [--server host:port] bench push [options]
  *   locusctl bench register|query|memory [options]
  *   locusctl bench grpc register|push|idle|storm|puts [options]
+ *   locusctl bench distro [options]
  *
  * Output is a table by default and JSON with --json.
  */
@@ -50,6 +51,8 @@ static const char usage[] =
     "  bench memory [--help]        RSS of a node holding 100,000 instances\n"
     "  bench grpc register|push|idle|storm|puts [--help]\n"
     "                               the 2.x gRPC protocol under load\n"
+    "  bench distro [--help]        AP cluster: convergence, registrations/s,\n"
+    "                               restart to UP (own 3-node cluster)\n"
     "\n"
     "  --server host:port           default 127.0.0.1:8848\n"
     "  --json                       machine-readable output\n";
@@ -536,6 +539,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "grpc") == 0) {
         return lc_bench_grpc(argc - i - 2, argv + i + 2, c.json);
+    }
+    if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
+        strcmp(argv[i + 1], "distro") == 0) {
+        return lc_bench_distro(argc - i - 2, argv + i + 2, c.json);
     }
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         (strcmp(argv[i + 1], "register") == 0 ||

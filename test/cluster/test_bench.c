@@ -1,4 +1,5 @@
-/* Smoke tests of `locusctl bench register | query | memory`: each runs for
+/* Smoke tests of `locusctl bench register | query | memory | distro`: each
+ * runs for
  * about a second with tiny counts, so the code paths keep working. They
  * check the output (the JSON parses, rates are positive, no request failed,
  * the counts are right), never the timings. */
@@ -155,12 +156,61 @@ static void test_memory(void **state)
     tc_pass(t);
 }
 
+/* bench distro on one member: the convergence probes (pushes and queries
+ * on the writer's own member; there is no other), the spread register
+ * load, and a restart with batch-registered instances. */
+static void test_distro(void **state)
+{
+    struct tc *t = *state;
+    json_t *root, *conv, *reg, *rs, *r;
+    size_t k;
+    tc_init(t, "bench-distro", 1, NULL);
+    root = bench(t, tc_node_port(t),
+                 "distro --members 1 --changes 5 --load 200 --conns 4 "
+                 "--subscribers 2 --seconds 1 --runs 1 --sizes 300,500 "
+                 "--batch 100");
+    assert_int_equal(json_integer_value(json_object_get(root, "members")), 1);
+    conv = json_object_get(root, "convergence");
+    assert_int_equal(json_integer_value(json_object_get(conv, "changes")), 5);
+    assert_int_equal(json_integer_value(json_object_get(conv, "errors")), 0);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(conv, "pushSameMember"), "count")),
+                     10);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(conv, "querySameMember"), "count")),
+                     5);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(conv, "pushOtherMembers"), "count")),
+                     0);
+    reg = json_object_get(root, "registrations");
+    assert_true(json_real_value(json_object_get(reg, "medianRate")) > 0);
+    rs = json_object_get(root, "restart");
+    assert_int_equal(json_array_size(rs), 2);
+    json_array_foreach(rs, k, r)
+    {
+        json_int_t n = k == 0 ? 300 : 500;
+        assert_int_equal(json_integer_value(json_object_get(r, "instances")),
+                         n);
+        assert_int_equal(json_integer_value(json_object_get(r, "registered")),
+                         n);
+        assert_int_equal(json_integer_value(json_object_get(r, "peerCount")),
+                         n);
+        assert_true(json_is_true(json_object_get(r, "up")));
+        assert_true(json_integer_value(json_object_get(r, "startToUpMs")) > 0);
+        assert_true(json_integer_value(json_object_get(r, "startToSdkMs")) >
+                    0);
+    }
+    json_decref(root);
+    tc_pass(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_register, tc_setup, tc_teardown),
         cmocka_unit_test_setup_teardown(test_query, tc_setup, tc_teardown),
         cmocka_unit_test_setup_teardown(test_memory, tc_setup, tc_teardown),
+        cmocka_unit_test_setup_teardown(test_distro, tc_setup, tc_teardown),
     };
     tc_filter_from_env();
     return cmocka_run_group_tests(tests, NULL, NULL);
