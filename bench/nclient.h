@@ -27,6 +27,12 @@ struct lc_nclient_cbs {
                  void *data);
     /* The connection is gone; the client is freed after this returns. */
     void (*closed)(struct lc_nclient *c, void *data);
+    /* A ConnectResetRequest (optional): @server_ip and @server_port as the
+     * server sent them (NULL when absent; the port is the main port, the
+     * client adds 1000). It is answered and the client closed after this
+     * returns; closed follows. */
+    void (*reset)(struct lc_nclient *c, const char *server_ip,
+                  const char *server_port, void *data);
 };
 
 /* Connect to the gRPC port @host:@port with the SDK labels (source "sdk",
