@@ -105,6 +105,16 @@ struct lc_config {
     /* nacos.remote.server.grpc.sdk.max-connections (0: no limit): SDK
      * connections beyond it are refused at setup */
     unsigned grpc_sdk_max_connections;
+
+    /* locus.loader.balance.*: automatic SDK connection balancing across
+     * members (server/balance.h). enabled (true); interval_ms (1000): how
+     * often counts are asked and a batch sent; factor_percent (10): the
+     * band around the average that starts a round; batch (50): at most
+     * this many ConnectResets per interval */
+    bool balance_enabled;
+    unsigned balance_interval_ms;
+    unsigned balance_factor_pct;
+    unsigned balance_batch;
 };
 
 /* The SDK gRPC port's message limit the properties give. */
