@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "bench/fleet.h"
-#include "bench/nclient.h"
+#include "rpc/grpc/nclient.h"
 #include "common/err.h"
 #include "common/util.h"
 

@@ -617,9 +617,9 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->push_ack_timeout_ms = 10000;
     cfg->client_expired_ms = 180000;
     cfg->balance_enabled = true;
-    cfg->balance_interval_ms = 1000;
+    cfg->balance_interval_ms = 500;
     cfg->balance_factor_pct = 10;
-    cfg->balance_batch = 50;
+    cfg->balance_batch = 100;
     cfg->clean_empty_interval_ms = 60000;
     cfg->clean_empty_expired_ms = 60000;
     cfg->clean_metadata_interval_ms = 5000;

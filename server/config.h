@@ -114,9 +114,9 @@ struct lc_config {
     unsigned member_fail_access_cnt;
 
     /* locus.loader.balance.*: automatic SDK connection balancing across
-     * members (server/balance.h). enabled (true); interval_ms (1000): how
+     * members (server/balance.h). enabled (true); interval_ms (500): how
      * often counts are asked and a batch sent; factor_percent (10): the
-     * band around the average that starts a round; batch (50): at most
+     * band around the average that starts a round; batch (100): at most
      * this many ConnectResets per interval */
     bool balance_enabled;
     unsigned balance_interval_ms;

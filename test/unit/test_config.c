@@ -124,9 +124,9 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.http_max_header_bytes, 8192);
     assert_int_equal(cfg.http_max_body_bytes, 1024 * 1024);
     assert_true(cfg.balance_enabled);
-    assert_int_equal(cfg.balance_interval_ms, 1000);
+    assert_int_equal(cfg.balance_interval_ms, 500);
     assert_int_equal(cfg.balance_factor_pct, 10);
-    assert_int_equal(cfg.balance_batch, 50);
+    assert_int_equal(cfg.balance_batch, 100);
     assert_int_equal(lc_config_raft_port(8848), 7848);
 
     /* Defaults are a valid standalone node, not a valid cluster node. */
