@@ -27,6 +27,8 @@
 #include <uv.h>
 
 #include "bench/fleet.h"
+#include "members/members.h"
+#include "rpc/cluster/peers.h"
 #include "rpc/grpc/nclient.h"
 #include "test/support/tcluster.h"
 
@@ -505,12 +507,247 @@ static void test_disabled_and_manual(void **state)
     tc_pass(t);
 }
 
+/* ------------------------------------------- the cluster port itself */
+
+/* This process as member 2 (the cluster's secret and member list, with
+ * the membership proof), asking nodes 0 and 1 over the cluster port. */
+struct member_env {
+    uv_loop_t loop;
+    uv_timer_t tick;
+    struct lc_members *members;
+    struct lc_peers *ps;
+    char secret[256];
+    char addr[3][LC_MEMBER_ADDR_MAX];
+};
+
+struct creq {
+    struct lc_nreq r;
+    bool done;
+    int status;
+    char type[128];
+    json_t *body;
+};
+
+static void on_env_tick(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static void on_creq(struct lc_nreq *r, int status, const char *type,
+                    json_t *body)
+{
+    struct creq *q = r->data;
+    q->done = true;
+    q->status = status;
+    snprintf(q->type, sizeof q->type, "%s", type != NULL ? type : "");
+    q->body = json_incref(body);
+}
+
+static void member_env_up(struct member_env *e, struct tc *t)
+{
+    struct lc_member_conf confs[3];
+    struct lc_peers_config pc;
+    char path[1200];
+    FILE *f;
+    size_t n;
+
+    memset(e, 0, sizeof *e);
+    snprintf(path, sizeof path, "%s/secret", t->c.dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(e->secret, 1, sizeof e->secret - 1, f);
+    fclose(f);
+    while (n > 0 && (e->secret[n - 1] == '\n' || e->secret[n - 1] == ' ')) {
+        n--;
+    }
+    e->secret[n] = '\0';
+    for (unsigned i = 0; i < 3; i++) {
+        confs[i] = (struct lc_member_conf){"127.0.0.1", t->c.nodes[i].port};
+        snprintf(e->addr[i], sizeof e->addr[i], "127.0.0.1:%d",
+                 t->c.nodes[i].port);
+    }
+    assert_int_equal(lc_members_new(confs, 3, &confs[2], &e->members, NULL, 0),
+                     0);
+    assert_int_equal(uv_loop_init(&e->loop), 0);
+    uv_timer_init(&e->loop, &e->tick);
+    uv_timer_start(&e->tick, on_env_tick, 10, 10);
+    lc_peers_config_default(&pc);
+    pc.members = e->members;
+    pc.secret = (const uint8_t *)e->secret;
+    pc.secret_len = strlen(e->secret);
+    assert_int_equal(lc_peers_new(&e->loop, &pc, &e->ps), 0);
+}
+
+static void on_env_closed(struct lc_peers *ps, void *data)
+{
+    (void)ps;
+    *(bool *)data = true;
+}
+
+static void member_env_down(struct member_env *e)
+{
+    bool closed = false;
+    uint64_t until = tc_now_ms() + 5000;
+    lc_peers_close(e->ps, on_env_closed, &closed);
+    while (!closed && tc_now_ms() < until) {
+        uv_run(&e->loop, UV_RUN_ONCE);
+    }
+    assert_true(closed);
+    uv_close((uv_handle_t *)&e->tick, NULL);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&e->loop), 0);
+    lc_members_free(e->members);
+}
+
+/* @type with @body (JSON text) to node @i's cluster port; the answer in
+ * @q (the caller decrefs q->body). */
+static void cluster_request(struct member_env *e, unsigned i, const char *type,
+                            const char *body, struct creq *q)
+{
+    json_t *b = json_loads(body, 0, NULL);
+    uint64_t until = tc_now_ms() + 5000;
+    assert_non_null(b);
+    memset(q, 0, sizeof *q);
+    q->r.data = q;
+    assert_int_equal(
+        lc_peers_request(e->ps, e->addr[i], &q->r, type, b, 0, on_creq), 0);
+    json_decref(b);
+    while (!q->done && tc_now_ms() < until) {
+        uv_run(&e->loop, UV_RUN_ONCE);
+    }
+    assert_true(q->done);
+    assert_int_equal(q->status, 0);
+}
+
+/* A refused ServerReloadRequest: errorCode 400, message containing @want. */
+static void reload_refused(struct member_env *e, const char *body,
+                           const char *want)
+{
+    struct creq q;
+    cluster_request(e, 0, "ServerReloadRequest", body, &q);
+    assert_string_equal(q.type, "ServerReloadResponse");
+    assert_int_equal(json_integer_value(json_object_get(q.body, "resultCode")),
+                     500);
+    assert_int_equal(json_integer_value(json_object_get(q.body, "errorCode")),
+                     400);
+    assert_non_null(strstr(
+        json_string_value(json_object_get(q.body, "message")), want));
+    json_decref(q.body);
+}
+
+static void test_cluster_port(void **state)
+{
+    struct tc *t = *state;
+    struct member_env e;
+    struct fleet_run fr;
+    struct lc_fleet_stats st;
+    struct creq q;
+    json_t *m;
+    char body[512];
+    uint64_t until;
+
+    /* Nodes 0 and 1 only (member 2, this process, is DOWN for them: no
+     * automatic balancing), 40 connections, all on node 0. */
+    tc_init(t, "balance_port", 3, NULL);
+    tc_start(t, 0);
+    tc_start(t, 1);
+    tc_wait_ready(t, 0);
+    tc_wait_ready(t, 1);
+    memset(&fr, 0, sizeof fr);
+    fr.cfg.host = "127.0.0.1";
+    fr.cfg.n_servers = 1;
+    fr.cfg.ports[0] = t->c.nodes[0].port;
+    fr.cfg.conns = 40;
+    pthread_mutex_init(&fr.mu, NULL);
+    assert_int_equal(pthread_create(&fr.thread, NULL, fleet_main, &fr), 0);
+    until = tc_now_ms() + 20000;
+    do {
+        tc_sleep_ms(50);
+        fleet_stats(&fr, &st);
+    } while (st.ready[0] != 40 && tc_now_ms() < until);
+    assert_int_equal(st.ready[0], 40);
+    member_env_up(&e, t);
+
+    cluster_request(&e, 0, "ServerLoaderInfoRequest",
+                    "{\"module\":\"internal\",\"headers\":{}}", &q);
+    assert_string_equal(q.type, "ServerLoaderInfoResponse");
+    assert_int_equal(json_integer_value(json_object_get(q.body, "resultCode")),
+                     200);
+    m = json_object_get(q.body, "loaderMetrics");
+    assert_string_equal(json_string_value(json_object_get(m, "sdkConCount")),
+                        "40");
+    assert_true(json_is_string(json_object_get(m, "conCount")));
+    assert_true(json_is_string(json_object_get(m, "load")));
+    assert_true(json_is_string(json_object_get(m, "cpu")));
+    json_decref(q.body);
+
+    /* bad input: refused, nothing moves */
+    reload_refused(&e, "{\"module\":\"internal\",\"headers\":{}}",
+                   "reloadCount");
+    reload_refused(&e,
+                   "{\"module\":\"internal\",\"headers\":{},"
+                   "\"reloadCount\":\"5\"}",
+                   "reloadCount");
+    reload_refused(&e,
+                   "{\"module\":\"internal\",\"headers\":{},"
+                   "\"reloadCount\":-1}",
+                   "reloadCount");
+    reload_refused(&e,
+                   "{\"module\":\"internal\",\"headers\":{},"
+                   "\"reloadCount\":1,\"reloadServer\":\"nohost\"}",
+                   "reloadServer");
+    reload_refused(&e,
+                   "{\"module\":\"internal\",\"headers\":{},"
+                   "\"reloadCount\":1,\"reloadServer\":7}",
+                   "reloadServer");
+
+    /* no more than reloadCount: ignore */
+    cluster_request(&e, 0, "ServerReloadRequest",
+                    "{\"module\":\"internal\",\"headers\":{},"
+                    "\"reloadCount\":40}",
+                    &q);
+    assert_string_equal(json_string_value(json_object_get(q.body, "message")),
+                        "ignore");
+    json_decref(q.body);
+    tc_sleep_ms(1500);
+    fleet_stats(&fr, &st);
+    assert_int_equal(st.resets, 0);
+
+    /* reloadCount 10 of 40: at most 10 % go (max(10, 36) stay), redirected
+     * to node 1, which this fleet does not know: it reconnects to its
+     * next server (node 0 again) */
+    snprintf(body, sizeof body,
+             "{\"module\":\"internal\",\"headers\":{},"
+             "\"reloadCount\":10,\"reloadServer\":\"%s\"}",
+             e.addr[1]);
+    cluster_request(&e, 0, "ServerReloadRequest", body, &q);
+    assert_string_equal(json_string_value(json_object_get(q.body, "message")),
+                        "ok");
+    json_decref(q.body);
+    until = tc_now_ms() + 10000;
+    do {
+        tc_sleep_ms(100);
+        fleet_stats(&fr, &st);
+    } while ((st.resets < 4 || st.ready[0] != 40) && tc_now_ms() < until);
+    tc_sleep_ms(1000);
+    fleet_stats(&fr, &st);
+    assert_int_equal(st.resets, 4);
+    assert_int_equal(st.redirects, 0);
+    assert_int_equal(st.ready[0], 40);
+
+    member_env_down(&e);
+    fleet_stop(&fr);
+    tc_pass(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rolling_restart, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_disabled_and_manual, tc_setup,
+                                        tc_teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_port, tc_setup,
                                         tc_teardown),
     };
     tc_filter_from_env();
