@@ -6,7 +6,9 @@
  *     (SIGTERM, start, wait UP); within 30 s of the last restart every
  *     member holds within ±10 % of a third (the members' own counts, from
  *     /nacos/v2/core/loader/cluster); the time it took is printed;
- *   - once balanced, balancing moves nothing more;
+ *   - once balanced, balancing moves nothing more, nor while a member is
+ *     away (stopped: its clients crowd another member); back, it gets its
+ *     share again;
  *   - with locus.loader.balance.enabled=false a restarted member stays
  *     empty (Nacos's behaviour), and the manual endpoints (reloadCurrent,
  *     smartReloadCluster) move connections; cluster answers in Nacos's
@@ -354,6 +356,27 @@ static void test_rolling_restart(void **state)
     assert_int_equal(fleet_ready(&st, 3), CONNS);
     assert_true(member_counts(t, 1, counts));
     assert_true(balanced(counts, 3, CONNS));
+
+    /* A member away: node 2 stopped, its clients go to node 0, which is
+     * then over its share of the two left; nothing is balanced while a
+     * member is absent. Back, it gets its third again. */
+    tc_signal(t, 2, SIGTERM);
+    tc_sleep_ms(1000);
+    fleet_stats(&fr, &st);
+    resets = st.resets;
+    tc_sleep_ms(4000);
+    fleet_stats(&fr, &st);
+    assert_int_equal(st.resets, resets);
+    assert_int_equal(fleet_ready(&st, 3), CONNS);
+    assert_int_equal(st.ready[2], 0);
+    assert_true(st.ready[0] > CONNS / 2 + CONNS / 20);
+    tc_start(t, 2);
+    tc_wait_ready(t, 2);
+    took = wait_balanced(t, CONNS, BALANCE_WAIT_MS, "after node 2 came back");
+    member_counts(t, 0, counts);
+    printf("balance: node 2 back, within ±10 %% of a third after %llu ms: "
+           "%u %u %u\n",
+           (unsigned long long)took, counts[0], counts[1], counts[2]);
 
     fleet_stop(&fr);
     tc_pass(t);
