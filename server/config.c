@@ -126,6 +126,15 @@ static const struct prop props[] = {
      "bytes; 0: not set"},
     {"nacos.core.member.fail-access-cnt", P_NUM, FIELD(member_fail_access_cnt),
      T_UNSIGNED, 0, 1000, NULL},
+    /* Automatic connection balancing (server/balance.h). */
+    {"locus.loader.balance.enabled", P_BOOL, FIELD(balance_enabled), 0, 0, 0,
+     NULL},
+    {"locus.loader.balance.interval_ms", P_NUM, FIELD(balance_interval_ms),
+     T_UNSIGNED, 100, 600000, NULL},
+    {"locus.loader.balance.factor_percent", P_NUM, FIELD(balance_factor_pct),
+     T_UNSIGNED, 1, 99, NULL},
+    {"locus.loader.balance.batch", P_NUM, FIELD(balance_batch), T_UNSIGNED, 1,
+     1000000, "ConnectResets per interval"},
     /* Spring accepts both spellings. */
     {"server.servlet.contextPath", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
     {"server.servlet.context-path", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
@@ -607,6 +616,10 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->push_task_delay_ms = 20;
     cfg->push_ack_timeout_ms = 10000;
     cfg->client_expired_ms = 180000;
+    cfg->balance_enabled = true;
+    cfg->balance_interval_ms = 500;
+    cfg->balance_factor_pct = 10;
+    cfg->balance_batch = 100;
     cfg->clean_empty_interval_ms = 60000;
     cfg->clean_empty_expired_ms = 60000;
     cfg->clean_metadata_interval_ms = 5000;

@@ -112,6 +112,16 @@ struct lc_config {
     /* nacos.core.member.fail-access-cnt (3): failed member reports after
      * which a SUSPICIOUS member becomes DOWN */
     unsigned member_fail_access_cnt;
+
+    /* locus.loader.balance.*: automatic SDK connection balancing across
+     * members (server/balance.h). enabled (true); interval_ms (500): how
+     * often counts are asked and a batch sent; factor_percent (10): the
+     * band around the average that starts a round; batch (100): at most
+     * this many ConnectResets per interval */
+    bool balance_enabled;
+    unsigned balance_interval_ms;
+    unsigned balance_factor_pct;
+    unsigned balance_batch;
 };
 
 /* The SDK gRPC port's message limit the properties give. */

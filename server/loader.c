@@ -7,10 +7,12 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "naming/ops/ops.h"
+#include "server/balance.h"
 #include "server/loader.h"
 
 struct lc_loader {
     struct lc_rpc *rpc; /* NULL once detached */
+    struct lc_balance *balance; /* NULL: not set */
     struct lc_naming_grpc *ng;
     struct lc_naming *naming;
     int grpc_port;
@@ -138,6 +140,93 @@ static void on_reload_client(struct lc_http_exchange *ex, void *data)
     lc_http_reply_text(ex, 200, "success");
 }
 
+/* reloadCurrent?count=&redirectAddress=: ConnectionManager.loadCount, the
+ * SDK connections beyond count reset at the next balancing interval. */
+static void on_reload_current(struct lc_http_exchange *ex, void *data)
+{
+    struct lc_loader *l = data;
+    const char *count = lc_http_param(ex, "count");
+    const char *redirect = lc_http_param(ex, "redirectAddress");
+    char host[256];
+    long long n;
+    int p;
+
+    if (count == NULL) {
+        lc_http_reply_text(ex, 400,
+                           "Required request parameter 'count' for method "
+                           "parameter type Integer is not present");
+        return;
+    }
+    if (lc_parse_int(count, -2147483648LL, 2147483647LL, &n) != 0) {
+        lc_http_reply_text(ex, 400,
+                           "Failed to convert value of type "
+                           "'java.lang.String' to required type "
+                           "'java.lang.Integer'; For input string: \"%s\"",
+                           count);
+        return;
+    }
+    if (redirect != NULL && redirect[0] != '\0' &&
+        lc_split_host_port(redirect, host, sizeof host, &p) != 0) {
+        lc_http_reply_text(ex, 400, "redirectAddress must be ip:port");
+        return;
+    }
+    if (l->balance == NULL) {
+        lc_http_reply_text(ex, 503, "server is not ready");
+        return;
+    }
+    lc_balance_load_count(l->balance, (int)n, redirect);
+    lc_http_reply_text(ex, 200, "success");
+}
+
+static void on_cluster_answer(void *data, json_t *answer)
+{
+    struct lc_http_exchange *ex = data;
+    if (answer == NULL) {
+        lc_http_reply_text(ex, 500, "out of memory");
+        return;
+    }
+    reply_json(ex, answer);
+}
+
+/* cluster: every member's ServerLoaderInfo (§11.4's shape). */
+static void on_cluster(struct lc_http_exchange *ex, void *data)
+{
+    struct lc_loader *l = data;
+    if (l->balance == NULL ||
+        lc_balance_cluster(l->balance, on_cluster_answer, ex) != 0) {
+        lc_http_reply_text(ex, 500, "server error");
+    }
+}
+
+static void on_smart_done(void *data, bool ok)
+{
+    lc_http_reply_text(data, 200, "%s", ok ? "Ok" : "Fail");
+}
+
+/* smartReloadCluster?loaderFactor=0.1 */
+static void on_smart_reload(struct lc_http_exchange *ex, void *data)
+{
+    struct lc_loader *l = data;
+    const char *f = lc_http_param(ex, "loaderFactor");
+    double factor = 0.1; /* RemoteUtils.LOADER_FACTOR */
+
+    if (f != NULL && f[0] != '\0' &&
+        (lc_parse_double(f, &factor) != 0 || factor < 0 || factor >= 1)) {
+        lc_http_reply_text(ex, 400,
+                           "loaderFactor must be a number in [0, 1): %s", f);
+        return;
+    }
+    if (l->balance == NULL ||
+        lc_balance_smart_reload(l->balance, factor, on_smart_done, ex) != 0) {
+        lc_http_reply_text(ex, 200, "Fail");
+    }
+}
+
+void lc_loader_set_balance(struct lc_loader *l, struct lc_balance *b)
+{
+    l->balance = b;
+}
+
 struct lc_loader *lc_loader_new(uv_loop_t *loop, struct lc_http_server *srv,
                                 struct lc_rpc *rpc, struct lc_naming_grpc *ng,
                                 struct lc_naming *naming, int grpc_port)
@@ -161,6 +250,22 @@ struct lc_loader *lc_loader_new(uv_loop_t *loop, struct lc_http_server *srv,
         snprintf(path, sizeof path, "%s/v2/core/loader/reloadClient",
                  prefixes[i]);
         if (lc_http_server_route(srv, LC_HTTP_GET, path, on_reload_client, l) !=
+            0) {
+            goto fail;
+        }
+        snprintf(path, sizeof path, "%s/v2/core/loader/reloadCurrent",
+                 prefixes[i]);
+        if (lc_http_server_route(srv, LC_HTTP_GET, path, on_reload_current,
+                                 l) != 0) {
+            goto fail;
+        }
+        snprintf(path, sizeof path, "%s/v2/core/loader/cluster", prefixes[i]);
+        if (lc_http_server_route(srv, LC_HTTP_GET, path, on_cluster, l) != 0) {
+            goto fail;
+        }
+        snprintf(path, sizeof path, "%s/v2/core/loader/smartReloadCluster",
+                 prefixes[i]);
+        if (lc_http_server_route(srv, LC_HTTP_GET, path, on_smart_reload, l) !=
             0) {
             goto fail;
         }

@@ -35,6 +35,7 @@
 #include "rpc/grpc/rpc.h"
 #include "rpc/http/http.h"
 #include "server/admin.h"
+#include "server/balance.h"
 #include "server/loader.h"
 #include "server/node.h"
 
@@ -69,6 +70,7 @@ struct node {
     /* The cluster plane (port + 1001, peer channels, member reports);
      * NULL once closed. */
     struct lc_peers *peers;
+    struct lc_balance *balance; /* connection balancing */
     bool rpc_started; /* lc_rpc_set_started(true) was called */
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -119,6 +121,7 @@ static void on_ready_check(uv_check_t *h)
     }
     n->rpc_started = true;
     lc_rpc_set_started(n->rpc, true);
+    lc_balance_set_ready(n->balance, true);
     lc_infof("server", "gRPC SDK port serving");
     uv_check_stop(h);
 }
@@ -206,6 +209,8 @@ static void on_rpc_closed(struct lc_rpc *r, void *data)
         lc_naming_grpc_detach(n->naming_grpc);
     }
     lc_loader_detach(n->loader);
+    lc_balance_close(n->balance); /* freed once its requests end */
+    n->balance = NULL;
     if (n->peers != NULL) {
         lc_peers_close(n->peers, on_peers_closed, n);
     } else {
@@ -233,6 +238,7 @@ static void on_signal(uv_signal_t *s, int signum)
  * admin endpoints. Return 0 or 1 (logged). */
 static int start_grpc(struct node *n, const struct lc_config *cfg)
 {
+    struct lc_balance_config bc;
     struct lc_rpc_config rc;
     int port = lc_config_grpc_port(cfg->port);
     int rv;
@@ -262,6 +268,18 @@ static int start_grpc(struct node *n, const struct lc_config *cfg)
         lc_errorf("server", "out of memory setting up the loader endpoints");
         return 1;
     }
+    lc_balance_config_default(&bc);
+    bc.enabled = cfg->balance_enabled;
+    bc.interval_ms = cfg->balance_interval_ms;
+    bc.factor_pct = cfg->balance_factor_pct;
+    bc.batch = cfg->balance_batch;
+    rv = lc_balance_new(&n->loop, &bc, n->members, n->peers, n->rpc,
+                        &n->balance);
+    if (rv != 0) {
+        lc_errorf("server", "connection balancing: %s", lc_strerror(rv));
+        return 1;
+    }
+    lc_loader_set_balance(n->loader, n->balance);
     rv = lc_rpc_listen(n->rpc, cfg->ip, port);
     if (rv != 0) {
         lc_errorf("server", "cannot listen on %s:%d (gRPC): %s", cfg->ip, port,

@@ -111,6 +111,20 @@ static void answer(struct lc_nclient *c, const char *type, const char *json,
     }
 }
 
+/* Tell the owner where a ConnectResetRequest sends the client. */
+static void on_reset(struct lc_nclient *c, const struct lc_payload *p)
+{
+    json_t *body = NULL;
+    if (lc_payload_json(p, &body) != 0) {
+        c->cbs.reset(c, NULL, NULL, c->cbs.data);
+        return;
+    }
+    c->cbs.reset(c, json_string_value(json_object_get(body, "serverIp")),
+                 json_string_value(json_object_get(body, "serverPort")),
+                 c->cbs.data);
+    json_decref(body);
+}
+
 static void on_stream_msg(struct lc_grpc_cstream *s, const uint8_t *msg,
                           size_t len, void *data)
 {
@@ -136,6 +150,9 @@ static void on_stream_msg(struct lc_grpc_cstream *s, const uint8_t *msg,
     } else if (strcmp(p.type, "ClientDetectionRequest") == 0) {
         answer(c, "ClientDetectionResponse", p.body, p.body_len);
     } else if (strcmp(p.type, "ConnectResetRequest") == 0) {
+        if (c->cbs.reset != NULL) {
+            on_reset(c, &p);
+        }
         answer(c, "ConnectResetResponse", p.body, p.body_len);
         lc_nclient_close(c);
     }

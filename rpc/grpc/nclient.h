@@ -37,6 +37,12 @@ struct lc_nclient_cbs {
      * "sdk", "module":"naming"}), which it may change. The cluster plane
      * writes its membership proof here. */
     void (*labels)(struct lc_nclient *c, json_t *labels, void *data);
+    /* A ConnectResetRequest (optional): @server_ip and @server_port as the
+     * server sent them (NULL when absent; the port is the main port, the
+     * client adds 1000). It is answered and the client closed after this
+     * returns; closed follows. */
+    void (*reset)(struct lc_nclient *c, const char *server_ip,
+                  const char *server_port, void *data);
 };
 
 /* Connect to the gRPC port @host:@port with the SDK labels (source "sdk",

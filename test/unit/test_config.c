@@ -123,6 +123,10 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.log_level, LC_LOG_INFO);
     assert_int_equal(cfg.http_max_header_bytes, 8192);
     assert_int_equal(cfg.http_max_body_bytes, 1024 * 1024);
+    assert_true(cfg.balance_enabled);
+    assert_int_equal(cfg.balance_interval_ms, 500);
+    assert_int_equal(cfg.balance_factor_pct, 10);
+    assert_int_equal(cfg.balance_batch, 100);
     assert_int_equal(lc_config_raft_port(8848), 7848);
 
     /* Defaults are a valid standalone node, not a valid cluster node. */
@@ -166,6 +170,10 @@ static void test_every_key(void **state)
     set_ok(&cfg, "locus.http.max_body_bytes", "2097152");
     set_ok(&cfg, "server.servlet.contextPath", "/nacos");
     set_ok(&cfg, "server.servlet.context-path", "/nacos");
+    set_ok(&cfg, "locus.loader.balance.enabled", "false");
+    set_ok(&cfg, "locus.loader.balance.interval_ms", "2500");
+    set_ok(&cfg, "locus.loader.balance.factor_percent", "20");
+    set_ok(&cfg, "locus.loader.balance.batch", "7");
 
     assert_int_equal(cfg.port, 9848);
     assert_string_equal(cfg.ip, "127.0.1.7");
@@ -187,6 +195,10 @@ static void test_every_key(void **state)
     assert_int_equal(cfg.log_level, LC_LOG_WARN);
     assert_int_equal(cfg.http_max_header_bytes, 16384);
     assert_int_equal(cfg.http_max_body_bytes, 2097152);
+    assert_false(cfg.balance_enabled);
+    assert_int_equal(cfg.balance_interval_ms, 2500);
+    assert_int_equal(cfg.balance_factor_pct, 20);
+    assert_int_equal(cfg.balance_batch, 7);
 
     /* Range ends are accepted. */
     set_ok(&cfg, "server.port", "1001");
@@ -248,6 +260,11 @@ static const struct bad_value bad_values[] = {
     {"server.servlet.contextPath", "/", NULL},
     {"server.servlet.contextPath", "/nacos2", NULL},
     {"server.servlet.context-path", "", NULL},
+    {"locus.loader.balance.enabled", "off", NULL},
+    {"locus.loader.balance.interval_ms", "99", NULL},
+    {"locus.loader.balance.factor_percent", "0", NULL},
+    {"locus.loader.balance.factor_percent", "100", NULL},
+    {"locus.loader.balance.batch", "0", NULL},
 };
 
 static void test_range_violations(void **state)
