@@ -384,6 +384,35 @@ static void test_bad_input(void **state)
     assert_null(lc_registry_find_client(env->b.n.reg, "c"));
 }
 
+/* A dead member's synced connection and the client's new connection here
+ * publish the same address: rendered once, the local one. */
+static void test_render_once(void **state)
+{
+    struct env *env = *state;
+    struct lc_service_key key = {"public", "DEFAULT_GROUP", "s1"};
+    struct lc_instance_req r;
+    struct lc_err e;
+    json_t *info, *hosts;
+    populate(env);
+    sync_ab(env, CONN);
+    req(&r, "s1", "127.0.0.1", 8080, "{\"k\":\"new\"}");
+    assert_int_equal(
+        lc_op_conn_register(&env->b.n, "1700000000009_127.0.0.1_1", &r, &e),
+        0);
+    req_free(&r);
+    info = lc_render_service_info(
+        &env->b.n, lc_registry_find_service(env->b.n.reg, &key), &key, NULL,
+        false);
+    hosts = json_object_get(info, "hosts");
+    assert_int_equal(json_array_size(hosts), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(hosts, 0),
+                                            "metadata"),
+                            "k")),
+                        "new");
+    json_decref(info);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +424,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_render_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
