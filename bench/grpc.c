@@ -41,7 +41,7 @@
 #include "bench/bench.h"
 #include "bench/cluster.h"
 #include "bench/grpc_internal.h"
-#include "bench/nclient.h"
+#include "rpc/grpc/nclient.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "rpc/grpc/grpc.h"

@@ -10,7 +10,7 @@
 #include <uv.h>
 
 #include "bench/cluster.h"
-#include "bench/nclient.h"
+#include "rpc/grpc/nclient.h"
 #include "rpc/grpc/grpc.h"
 
 #define MAX_RUNS 32

@@ -235,6 +235,25 @@ int lc_members_set_state(struct lc_members *ms, const char *addr,
     return 0;
 }
 
+int lc_members_set_report(struct lc_members *ms, const char *addr,
+                          enum lc_member_state state, unsigned fail_access_cnt,
+                          uint64_t last_refresh_ms)
+{
+    int i = index_of(ms, addr);
+    if (!valid_state(state)) {
+        return LC_EINVAL;
+    }
+    if (i < 0) {
+        return LC_ENOTFOUND;
+    }
+    ms->member[i].state = state;
+    ms->member[i].fail_access_cnt = fail_access_cnt;
+    if (last_refresh_ms != 0) {
+        ms->member[i].last_refresh_ms = last_refresh_ms;
+    }
+    return 0;
+}
+
 enum lc_member_state lc_members_state(const struct lc_members *ms,
                                       const struct lc_member *m)
 {

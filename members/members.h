@@ -80,8 +80,9 @@ struct lc_member {
     /* The last state pushed in (UP at first, as a parsed Nacos Member);
      * read the member's state with lc_members_state. */
     enum lc_member_state state;
-    /* Filled by member reports (not yet): failures since the last success,
-     * and when the member was last heard of (wall clock ms, 0: never). */
+    /* Filled by member reports (lc_members_set_report): failures since the
+     * last success, and when the member was last heard of (wall clock ms,
+     * 0: never). */
     unsigned fail_access_cnt;
     uint64_t last_refresh_ms;
 };
@@ -137,6 +138,14 @@ void lc_members_set_probe(struct lc_members *ms, lc_members_probe_cb cb,
  * member) or LC_EINVAL (not a state). */
 int lc_members_set_state(struct lc_members *ms, const char *addr,
                          enum lc_member_state state);
+
+/* Record what member reports learnt about the member at @addr (the cluster
+ * plane, rpc/cluster/peers.h): its @state, failures since the last success
+ * and when it was last heard of (wall ms; 0 keeps the old value). Return
+ * 0, LC_ENOTFOUND or LC_EINVAL. */
+int lc_members_set_report(struct lc_members *ms, const char *addr,
+                          enum lc_member_state state, unsigned fail_access_cnt,
+                          uint64_t last_refresh_ms);
 
 /* @m's state: the probe's answer when a probe is set, else m->state. */
 enum lc_member_state lc_members_state(const struct lc_members *ms,

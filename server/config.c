@@ -131,6 +131,13 @@ static const struct prop props[] = {
      * its connection-control plugin only. */
     {"nacos.remote.server.grpc.sdk.max-connections", P_NUM,
      FIELD(grpc_sdk_max_connections), T_UNSIGNED, 0, 10000000, "0: no limit"},
+    /* The cluster port's message limit (GrpcClusterServer), with the same
+     * fallback; and member reports' failures before DOWN (MemberUtil). */
+    {"nacos.remote.server.grpc.cluster.max-inbound-message-size", P_NUM,
+     FIELD(grpc_cluster_max_inbound), T_SIZE, 0, 1024 * 1024 * 1024,
+     "bytes; 0: not set"},
+    {"nacos.core.member.fail-access-cnt", P_NUM, FIELD(member_fail_access_cnt),
+     T_UNSIGNED, 0, 1000, NULL},
     /* Spring accepts both spellings. */
     {"server.servlet.contextPath", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
     {"server.servlet.context-path", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
@@ -623,6 +630,7 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->clean_metadata_interval_ms = 5000;
     cfg->clean_metadata_expired_ms = 60000;
     cfg->subscribers_timeout_ms = 5000;
+    cfg->member_fail_access_cnt = 3;
 }
 
 int lc_config_raft_port(int port)
@@ -639,6 +647,17 @@ size_t lc_config_grpc_max_inbound(const struct lc_config *cfg)
 {
     if (cfg->grpc_sdk_max_inbound != 0) {
         return cfg->grpc_sdk_max_inbound;
+    }
+    if (cfg->grpc_max_inbound_deprecated != 0) {
+        return cfg->grpc_max_inbound_deprecated;
+    }
+    return 10 * 1024 * 1024;
+}
+
+size_t lc_config_grpc_cluster_max_inbound(const struct lc_config *cfg)
+{
+    if (cfg->grpc_cluster_max_inbound != 0) {
+        return cfg->grpc_cluster_max_inbound;
     }
     if (cfg->grpc_max_inbound_deprecated != 0) {
         return cfg->grpc_max_inbound_deprecated;

@@ -115,10 +115,20 @@ struct lc_config {
     /* nacos.remote.server.grpc.sdk.max-connections (0: no limit): SDK
      * connections beyond it are refused at setup */
     unsigned grpc_sdk_max_connections;
+    /* nacos.remote.server.grpc.cluster.max-inbound-message-size, with the
+     * same fallback (0: not set): the cluster port's (port + 1001) and the
+     * peer channels' message limit */
+    size_t grpc_cluster_max_inbound;
+    /* nacos.core.member.fail-access-cnt (3): failed member reports after
+     * which a SUSPICIOUS member becomes DOWN */
+    unsigned member_fail_access_cnt;
 };
 
 /* The SDK gRPC port's message limit the properties give. */
 size_t lc_config_grpc_max_inbound(const struct lc_config *cfg);
+
+/* The cluster gRPC port's message limit the properties give. */
+size_t lc_config_grpc_cluster_max_inbound(const struct lc_config *cfg);
 
 /* The SDK gRPC port of a main port (Nacos's offset, +1000). */
 int lc_config_grpc_port(int port);

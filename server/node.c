@@ -31,6 +31,7 @@
 #include "naming/http/routes.h"
 #include "naming/naming.h"
 #include "raft/engine.h"
+#include "rpc/cluster/peers.h"
 #include "rpc/grpc/rpc.h"
 #include "rpc/http/http.h"
 #include "server/admin.h"
@@ -65,6 +66,9 @@ struct node {
     struct lc_rpc *rpc;
     struct lc_naming_grpc *naming_grpc;
     struct lc_loader *loader;
+    /* The cluster plane (port + 1001, peer channels, member reports);
+     * NULL once closed. */
+    struct lc_peers *peers;
     bool rpc_started; /* lc_rpc_set_started(true) was called */
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -185,6 +189,14 @@ static void close_http(struct node *n)
 
 /* The gRPC connections are gone (GOAWAY first: clients move to another
  * member while this one still answers HTTP), their instances withdrawn. */
+static void on_peers_closed(struct lc_peers *ps, void *data)
+{
+    struct node *n = data;
+    (void)ps;
+    n->peers = NULL;
+    close_http(n);
+}
+
 static void on_rpc_closed(struct lc_rpc *r, void *data)
 {
     struct node *n = data;
@@ -194,7 +206,11 @@ static void on_rpc_closed(struct lc_rpc *r, void *data)
         lc_naming_grpc_detach(n->naming_grpc);
     }
     lc_loader_detach(n->loader);
-    close_http(n);
+    if (n->peers != NULL) {
+        lc_peers_close(n->peers, on_peers_closed, n);
+    } else {
+        close_http(n);
+    }
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -209,7 +225,7 @@ static void on_signal(uv_signal_t *s, int signum)
     if (n->rpc != NULL) {
         lc_rpc_close(n->rpc, on_rpc_closed, n);
     } else {
-        close_http(n);
+        on_rpc_closed(NULL, n);
     }
 }
 
@@ -250,6 +266,37 @@ static int start_grpc(struct node *n, const struct lc_config *cfg)
     if (rv != 0) {
         lc_errorf("server", "cannot listen on %s:%d (gRPC): %s", cfg->ip, port,
                   lc_strerror(rv));
+        return 1;
+    }
+    return 0;
+}
+
+/* The cluster plane on port + 1001, in both modes: standalone, as Nacos's
+ * GrpcClusterServer, it listens too (with a random secret nobody can
+ * prove, so it admits no one), which keeps one wiring for the handlers
+ * other modules register on it. Return 0 or 1 (logged). */
+static int start_peers(struct node *n, const struct lc_config *cfg,
+                       const uint8_t *secret, size_t secret_len)
+{
+    struct lc_peers_config pc;
+    int port = lc_config_grpc_port(cfg->port) + 1;
+    int rv;
+
+    lc_peers_config_default(&pc);
+    pc.members = n->members;
+    pc.secret = secret;
+    pc.secret_len = secret_len;
+    pc.limits.max_inbound = lc_config_grpc_cluster_max_inbound(cfg);
+    pc.fail_access_cnt = cfg->member_fail_access_cnt;
+    rv = lc_peers_new(&n->loop, &pc, &n->peers);
+    if (rv != 0) {
+        lc_errorf("server", "cluster plane: %s", lc_strerror(rv));
+        return 1;
+    }
+    rv = lc_peers_listen(n->peers, cfg->ip, port);
+    if (rv != 0) {
+        lc_errorf("server", "cannot listen on %s:%d (cluster gRPC): %s",
+                  cfg->ip, port, lc_strerror(rv));
         return 1;
     }
     return 0;
@@ -374,8 +421,7 @@ int lc_node_run(const struct lc_config *cfg)
     }
     lc_naming_set_members(n.naming, n.members, cfg->subscribers_timeout_ms);
     lc_naming_configure_push(n.naming, cfg->push_task_delay_ms,
-                             cfg->push_ack_timeout_ms,
-                             cfg->client_expired_ms);
+                             cfg->push_ack_timeout_ms, cfg->client_expired_ms);
     {
         struct lc_naming_clean_options co;
         co.empty_service_interval_ms = cfg->clean_empty_interval_ms;
@@ -410,7 +456,8 @@ int lc_node_run(const struct lc_config *cfg)
         return 1;
     }
 
-    if (start_grpc(&n, cfg) != 0) {
+    if (start_peers(&n, cfg, ro.secret, ro.secret_len) != 0 ||
+        start_grpc(&n, cfg) != 0) {
         return 1;
     }
 

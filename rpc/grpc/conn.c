@@ -516,6 +516,11 @@ static void on_setup(struct lc_rpc_conn *c, struct lc_grpc_stream *s,
                  c->id, r->cfg.max_sdk_connections);
         goto refuse;
     }
+    if (r->cfg.admit != NULL && !r->cfg.admit(c, copy, r->cfg.admit_data)) {
+        lc_warnf(LOG, "[%s] connection register fail, reason: refused (%s)",
+                 c->id, json_str(copy, "source"));
+        goto refuse;
+    }
     version = dup_str(json_str(body, "clientVersion"));
     tenant = dup_str(json_str(body, "tenant"));
     client_ip = dup_str(p->client_ip);

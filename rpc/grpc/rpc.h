@@ -22,8 +22,9 @@
  * the HTTP/2 session opens. A connection is registered once its bi-stream
  * carries ConnectionSetupRequest: SDK-source setups (labels.source "sdk")
  * are refused (session closed) while not started or over
- * max_sdk_connections; SetupAckRequest{abilityTable} is pushed when the
- * setup carried an abilityTable. Any message from the client refreshes its
+ * max_sdk_connections, and any setup the config's admit hook refuses;
+ * SetupAckRequest{abilityTable} is pushed when the setup carried an
+ * abilityTable. Any message from the client refreshes its
  * last-active time. Every ejector_interval_ms connections idle for
  * idle_probe_ms get ClientDetectionRequest (probe_timeout_ms); no success
  * closes them. A closed connection (session gone, probe failed, reset,
@@ -100,6 +101,15 @@ struct lc_rpc_config {
     unsigned idle_probe_ms;       /* 20000 */
     unsigned probe_timeout_ms;    /* 5000 */
     unsigned push_timeout_ms;     /* default for lc_rpc_conn_request: 3000 */
+    /* Optional: asked at ConnectionSetupRequest, after the layer's own
+     * checks, with the connection (not yet registered: its id and remote
+     * address are set) and the setup's labels (string members only;
+     * borrowed during the call). false: the session is closed without
+     * registering, so requests on it answer 301 and change nothing, and
+     * no observer runs. The cluster port checks its membership proof here
+     * (rpc/cluster/peers.h). */
+    bool (*admit)(struct lc_rpc_conn *c, const json_t *labels, void *data);
+    void *admit_data;
 };
 
 /* Nacos's defaults above; @source as given. */

@@ -5,8 +5,14 @@
  * ConnectionSetupRequest, and the server's SetupAckRequest makes the
  * connection ready. Requests then go as unary calls; the stream brings the
  * server's own requests, which are answered with their requestId.
+ *
+ * The setup may have one deadline (lc_nclient_new_limited) from its start
+ * to SetupAck: a server that accepts the socket and then
+ * says nothing (a stopped process) fails the setup instead of holding the
+ * client forever. The timer is the last handle to close: the client is
+ * freed in its close callback, after the gRPC session's closed.
  */
-#include "bench/nclient.h"
+#include "rpc/grpc/nclient.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +24,14 @@
 
 #define REQUEST_PATH "/Request/request"
 #define STREAM_PATH "/BiRequestStream/requestBiStream"
-#define SETUP_TIMEOUT_MS 5000
+#define CHECK_TIMEOUT_MS 5000
 
 struct lc_nclient {
     struct lc_nclient_cbs cbs;
     struct lc_grpc_client *grpc;
     struct lc_grpc_cstream *stream;
     struct lc_grpc_ccall check;
+    uv_timer_t setup_timer; /* the setup's deadline; freed in its close */
     char id[128];
     bool ready;
     bool failed; /* ready fired with an error */
@@ -39,6 +46,7 @@ struct pending {
 
 static void fail(struct lc_nclient *c, int status)
 {
+    uv_timer_stop(&c->setup_timer);
     if (!c->ready && !c->failed) {
         c->failed = true;
         if (c->cbs.ready != NULL) {
@@ -97,8 +105,7 @@ static void answer(struct lc_nclient *c, const char *type, const char *json,
                     "\"requestId\":\"%s\"}",
                     id);
     if (c->stream != NULL &&
-        lc_payload_encode_text(type, text, (size_t)tlen, NULL, &buf, &n) ==
-            0) {
+        lc_payload_encode_text(type, text, (size_t)tlen, NULL, &buf, &n) == 0) {
         lc_grpc_cstream_send(c->stream, buf, n);
         free(buf);
     }
@@ -114,7 +121,8 @@ static void on_stream_msg(struct lc_grpc_cstream *s, const uint8_t *msg,
         return;
     }
     if (strcmp(p.type, "SetupAckRequest") == 0) {
-        if (!c->ready && !c->failed) {
+        if (!c->ready && !c->failed && !c->closing) {
+            uv_timer_stop(&c->setup_timer);
             c->ready = true;
             if (c->cbs.ready != NULL) {
                 c->cbs.ready(c, 0, c->cbs.data);
@@ -150,11 +158,10 @@ static void on_check(struct lc_grpc_ccall *call, int status, int grpc_status,
                      const char *message, const uint8_t *msg, size_t len)
 {
     struct lc_nclient *c = call->data;
-    struct lc_grpc_cstream_cbs scbs = {.data = c,
-                                       .msg = on_stream_msg,
-                                       .closed = on_stream_closed};
+    struct lc_grpc_cstream_cbs scbs = {
+        .data = c, .msg = on_stream_msg, .closed = on_stream_closed};
     struct lc_payload p;
-    json_t *body = NULL, *setup;
+    json_t *body = NULL, *setup, *labels;
     const char *id;
     int rv;
     (void)message;
@@ -187,10 +194,17 @@ static void on_check(struct lc_grpc_ccall *call, int status, int grpc_status,
         fail(c, LC_ECONN);
         return;
     }
-    setup = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}, s:s, s:{}}",
-                      "clientVersion", "Nacos-Java-Client:v2.4.3", "tenant",
-                      "", "labels", "source", "sdk", "module", "naming",
-                      "abilityTable", "module", "internal", "headers");
+    labels = json_pack("{s:s, s:s}", "source", "sdk", "module", "naming");
+    if (labels != NULL && c->cbs.labels != NULL) {
+        c->cbs.labels(c, labels, c->cbs.data);
+    }
+    setup =
+        labels != NULL && json_is_object(labels)
+            ? json_pack("{s:s, s:s, s:O, s:{}, s:s, s:{}}", "clientVersion",
+                        "Nacos-Java-Client:v2.4.3", "tenant", "", "labels",
+                        labels, "abilityTable", "module", "internal", "headers")
+            : NULL;
+    json_decref(labels);
     rv = setup != NULL ? send_payload(c, "ConnectionSetupRequest", setup)
                        : LC_ENOMEM;
     json_decref(setup);
@@ -212,19 +226,24 @@ static void on_connected(struct lc_grpc_client *cl, int status, void *data)
         return;
     }
     req = json_pack("{s:{}, s:s}", "headers", "module", "internal");
-    rv = req != NULL ? lc_payload_encode("ServerCheckRequest", req, NULL, &buf,
-                                         &len)
-                     : LC_ENOMEM;
+    rv = req != NULL
+             ? lc_payload_encode("ServerCheckRequest", req, NULL, &buf, &len)
+             : LC_ENOMEM;
     json_decref(req);
     if (rv == 0) {
         c->check.data = c;
         rv = lc_grpc_client_unary(c->grpc, &c->check, REQUEST_PATH, buf, len,
-                                  SETUP_TIMEOUT_MS, on_check);
+                                  CHECK_TIMEOUT_MS, on_check);
     }
     free(buf);
     if (rv != 0) {
         fail(c, rv);
     }
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 static void on_closed(struct lc_grpc_client *cl, void *data)
@@ -240,11 +259,25 @@ static void on_closed(struct lc_grpc_client *cl, void *data)
     if (c->cbs.closed != NULL) {
         c->cbs.closed(c, c->cbs.data);
     }
-    free(c);
+    uv_close((uv_handle_t *)&c->setup_timer, on_timer_closed);
+}
+
+static void on_setup_timeout(uv_timer_t *t)
+{
+    struct lc_nclient *c = t->data;
+    fail(c, LC_ETIMEDOUT);
 }
 
 int lc_nclient_new(uv_loop_t *loop, const char *host, int port,
                    const struct lc_nclient_cbs *cbs, struct lc_nclient **out)
+{
+    return lc_nclient_new_limited(loop, host, port, 0, 0, cbs, out);
+}
+
+int lc_nclient_new_limited(uv_loop_t *loop, const char *host, int port,
+                           size_t max_inbound, unsigned setup_timeout_ms,
+                           const struct lc_nclient_cbs *cbs,
+                           struct lc_nclient **out)
 {
     struct lc_grpc_client_cbs gcbs = {.connected = on_connected,
                                       .closed = on_closed};
@@ -255,10 +288,15 @@ int lc_nclient_new(uv_loop_t *loop, const char *host, int port,
     }
     c->cbs = *cbs;
     gcbs.data = c;
-    rv = lc_grpc_client_new(loop, host, port, 0, &gcbs, &c->grpc);
+    rv = lc_grpc_client_new(loop, host, port, max_inbound, &gcbs, &c->grpc);
     if (rv != 0) {
         free(c);
         return rv;
+    }
+    uv_timer_init(loop, &c->setup_timer);
+    c->setup_timer.data = c;
+    if (setup_timeout_ms > 0) {
+        uv_timer_start(&c->setup_timer, on_setup_timeout, setup_timeout_ms, 0);
     }
     *out = c;
     return 0;

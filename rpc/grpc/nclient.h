@@ -1,15 +1,19 @@
-/* A small asynchronous Nacos 2.x gRPC client on one libuv loop, for
- * `locusctl bench grpc` and tests: what the Java client does to connect
- * (ServerCheck, bi-stream, ConnectionSetup, wait for SetupAck), unary
- * requests as Payloads, and answers to the server's pushes
- * (NotifySubscriberRequest, ClientDetectionRequest, ConnectResetRequest).
- * Thousands of these share one loop; no thread, no blocking call.
+/* A small asynchronous Nacos 2.x gRPC client on one libuv loop: what the
+ * Java client does to connect (ServerCheck, bi-stream, ConnectionSetup,
+ * wait for SetupAck), unary requests as Payloads, and answers to the
+ * server's pushes (NotifySubscriberRequest, ClientDetectionRequest,
+ * ConnectResetRequest). Used by the cluster plane's peer channels
+ * (rpc/cluster/peers.c), `locusctl bench grpc` and tests. Thousands of
+ * these share one loop; no thread, no blocking call. What the server sends
+ * is validated: a bad answer fails the setup or the request, never the
+ * process.
  */
-#ifndef LC_BENCH_NCLIENT_H
-#define LC_BENCH_NCLIENT_H
+#ifndef LC_RPC_GRPC_NCLIENT_H
+#define LC_RPC_GRPC_NCLIENT_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -27,12 +31,31 @@ struct lc_nclient_cbs {
                  void *data);
     /* The connection is gone; the client is freed after this returns. */
     void (*closed)(struct lc_nclient *c, void *data);
+    /* Optional: after ServerCheck answered (lc_nclient_id(c) is the
+     * connection id) and before ConnectionSetupRequest goes, with the
+     * setup's labels (an object, borrowed during the call: {"source":
+     * "sdk", "module":"naming"}), which it may change. The cluster plane
+     * writes its membership proof here. */
+    void (*labels)(struct lc_nclient *c, json_t *labels, void *data);
 };
 
 /* Connect to the gRPC port @host:@port with the SDK labels (source "sdk",
- * module "naming"). @cbs copied. Return 0 (ready fires later) or LC_E*. */
+ * module "naming"; see cbs->labels). @cbs copied. Connecting may take 10 s
+ * and ServerCheck 5 s; the wait for SetupAck is not bounded (thousands of
+ * benchmark clients set up at once). Return 0 (ready fires later) or
+ * LC_E*. */
 int lc_nclient_new(uv_loop_t *loop, const char *host, int port,
                    const struct lc_nclient_cbs *cbs, struct lc_nclient **out);
+
+/* As lc_nclient_new, with the largest message accepted from the server
+ * (@max_inbound bytes; 0: 10 MiB) and a deadline for the whole setup
+ * (connect, ServerCheck, SetupAck: @setup_timeout_ms, 0: none), after which
+ * ready fires with LC_ETIMEDOUT: a server that accepts the socket and then
+ * says nothing (a stopped process) does not hold the client forever. */
+int lc_nclient_new_limited(uv_loop_t *loop, const char *host, int port,
+                           size_t max_inbound, unsigned setup_timeout_ms,
+                           const struct lc_nclient_cbs *cbs,
+                           struct lc_nclient **out);
 
 /* The connection id from ServerCheck ("" before). */
 const char *lc_nclient_id(const struct lc_nclient *c);
@@ -79,4 +102,4 @@ int lc_nclient_request_text(struct lc_nclient *c, struct lc_nreq *r,
  * enabled, cluster DEFAULT); a new reference. */
 json_t *lc_nclient_instance(const char *ip, int port, bool ephemeral);
 
-#endif /* LC_BENCH_NCLIENT_H */
+#endif /* LC_RPC_GRPC_NCLIENT_H */
