@@ -191,6 +191,7 @@ struct peer {
     char addr[LC_MEMBER_ADDR_MAX];
     struct dirty *dirty; /* by id, in insertion order */
     uv_timer_t timer;
+    uint64_t timer_due; /* when the timer fires, while active */
     bool timer_open;
     struct lc_nreq req;
     bool in_flight;
@@ -329,15 +330,30 @@ static void on_peer_timer(uv_timer_t *t)
     pump(p);
 }
 
-static void arm(struct peer *p)
+/* Fire the peer's timer at @due unless it fires earlier already. */
+static void arm_at(struct peer *p, uint64_t due)
 {
-    uint64_t now, due;
-    if (p->dirty == NULL || p->in_flight || p->d->closing) {
+    uint64_t now = now_ms(p->d);
+    if (p->in_flight || p->d->closing ||
+        (uv_is_active((uv_handle_t *)&p->timer) && p->timer_due <= due)) {
         return;
     }
-    now = now_ms(p->d);
-    due = p->dirty->due;
+    p->timer_due = due;
     uv_timer_start(&p->timer, on_peer_timer, due > now ? due - now : 0, 0);
+}
+
+/* Arm for the earliest due client. */
+static void arm(struct peer *p)
+{
+    struct dirty *x, *tmp;
+    uint64_t min = UINT64_MAX;
+    HASH_ITER(hh, p->dirty, x, tmp)
+    {
+        min = x->due < min ? x->due : min;
+    }
+    if (min != UINT64_MAX) {
+        arm_at(p, min);
+    }
 }
 
 static void mark(struct peer *p, const char *id, uint64_t due)
@@ -348,6 +364,7 @@ static void mark(struct peer *p, const char *id, uint64_t due)
     if (x != NULL) {
         if (due < x->due) {
             x->due = due;
+            arm_at(p, due);
         }
         return;
     }
@@ -359,9 +376,7 @@ static void mark(struct peer *p, const char *id, uint64_t due)
     x->due = due;
     memcpy(x->id, id, len + 1);
     HASH_ADD(hh, p->dirty, id, len, x);
-    if (!uv_is_active((uv_handle_t *)&p->timer) && !p->in_flight) {
-        arm(p);
-    }
+    arm_at(p, due);
 }
 
 /* A client of ours changed: due to every peer. */
@@ -437,14 +452,17 @@ static void pump(struct peer *p)
         /* Nothing is sent to a DOWN peer; what is due waits for it to be
          * back (lc_peers_observe), so a DELETE is not lost across a
          * partition (Nacos drops the task and relies on the expiry). */
-        uv_timer_start(&p->timer, on_peer_timer, d->cfg.sync_retry_ms, 0);
+        arm_at(p, now + d->cfg.sync_retry_ms);
         return;
     }
     batch = json_array();
     HASH_ITER(hh, p->dirty, x, tmp)
     {
         json_t *csd, *dd;
-        if (x->due > now || bytes >= d->cfg.piece_bytes) {
+        if (x->due > now) {
+            continue;
+        }
+        if (bytes >= d->cfg.piece_bytes) {
             break;
         }
         csd = lc_sync_data(d->n, x->id);
@@ -545,7 +563,6 @@ static void on_sync_answer(struct lc_nreq *r, int status, const char *type,
         }
         free_sent(p);
         pump(p);
-        arm(p);
     } else {
         free_sent(p);
     }
