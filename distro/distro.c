@@ -244,6 +244,7 @@ struct lc_distro {
 
     /* counters (logs, tests) */
     unsigned long synced, sync_failures, verify_failed;
+    unsigned too_big_logged;
 };
 
 static void unref(struct lc_distro *d)
@@ -425,6 +426,26 @@ static json_t *distro_data(const char *id, const char *target,
 static void on_sync_answer(struct lc_nreq *r, int status, const char *type,
                            json_t *body);
 
+/* Whether distroData @dd of client @id is larger than one message may be
+ * (its base64 content above 1.3 piece_bytes, the piece being half the
+ * cluster port's inbound limit): such a client is not synced (logged, the
+ * first times); its peers keep their copy until it expires. */
+static bool too_big(struct lc_distro *d, const char *id, const json_t *dd)
+{
+    size_t len = json_string_length(json_object_get(dd, "content"));
+    if (len <= d->cfg.piece_bytes / 10 * 13) {
+        return false;
+    }
+    if (d->too_big_logged < 10) {
+        d->too_big_logged++;
+        lc_errorf("distro", "client %s is too large to sync (%zu bytes "
+                            "encoded): split its instances over more "
+                            "connections",
+                  id, len);
+    }
+    return true;
+}
+
 static void free_sent(struct peer *p)
 {
     for (size_t i = 0; i < p->n_sent; i++) {
@@ -474,6 +495,10 @@ static void pump(struct peer *p)
             dd = NULL; /* no longer ours: its member syncs it */
         }
         json_decref(csd);
+        if (dd != NULL && too_big(d, x->id, dd)) {
+            json_decref(dd);
+            dd = NULL;
+        }
         if (dd != NULL) {
             const json_t *c = json_object_get(dd, "content");
             bytes += 128 + strlen(x->id) + json_string_length(c);
