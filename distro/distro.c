@@ -242,6 +242,12 @@ struct lc_distro {
 
     struct lc_peers_observer obs; /* member states */
 
+    /* lc_distro_flush */
+    uv_timer_t flush_timer;
+    uint64_t flush_until;
+    void (*flush_cb)(void *data);
+    void *flush_data;
+
     /* counters (logs, tests) */
     unsigned long synced, sync_failures, verify_failed;
     unsigned too_big_logged;
@@ -1316,7 +1322,9 @@ int lc_distro_new(uv_loop_t *loop, struct lc_naming *n, struct lc_peers *peers,
     d->verify_timer.data = d;
     uv_timer_init(loop, &d->load_timer);
     d->load_timer.data = d;
-    d->refs += 2;
+    uv_timer_init(loop, &d->flush_timer);
+    d->flush_timer.data = d;
+    d->refs += 3;
     *out = d;
     return 0;
 }
@@ -1333,6 +1341,49 @@ void lc_distro_start(struct lc_distro *d)
     d->load_index = 0;
     d->load_reachable = false;
     load_next(d);
+}
+
+static bool flushed(struct lc_distro *d)
+{
+    for (struct peer *p = d->peer_list; p != NULL; p = p->next) {
+        if (p->in_flight || (p->dirty != NULL && !peer_down(d, p->addr))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    struct lc_distro *d = t->data;
+    void (*cb)(void *data) = d->flush_cb;
+    if (cb == NULL || (!flushed(d) && now_ms(d) < d->flush_until)) {
+        return;
+    }
+    d->flush_cb = NULL;
+    uv_timer_stop(t);
+    cb(d->flush_data);
+}
+
+void lc_distro_flush(struct lc_distro *d, unsigned timeout_ms,
+                     void (*cb)(void *data), void *data)
+{
+    uint64_t now = now_ms(d);
+    struct dirty *x, *tmp;
+    lc_sync_watch(d->n, NULL, NULL); /* nothing new */
+    uv_timer_stop(&d->verify_timer);
+    uv_timer_stop(&d->load_timer);
+    for (struct peer *p = d->peer_list; p != NULL; p = p->next) {
+        HASH_ITER(hh, p->dirty, x, tmp)
+        {
+            x->due = now;
+        }
+        pump(p);
+    }
+    d->flush_cb = cb;
+    d->flush_data = data;
+    d->flush_until = now + timeout_ms;
+    uv_timer_start(&d->flush_timer, on_flush_timer, 0, 10);
 }
 
 bool lc_distro_loaded(const struct lc_distro *d)
@@ -1352,6 +1403,7 @@ void lc_distro_free(struct lc_distro *d)
     }
     uv_close((uv_handle_t *)&d->verify_timer, on_handle_closed);
     uv_close((uv_handle_t *)&d->load_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->flush_timer, on_handle_closed);
     for (struct peer *p = d->peer_list; p != NULL; p = p->next) {
         if (p->timer_open) {
             p->timer_open = false;

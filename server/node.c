@@ -201,6 +201,23 @@ static void on_peers_closed(struct lc_peers *ps, void *data)
     close_http(n);
 }
 
+static void close_plane(struct node *n)
+{
+    if (n->peers != NULL) {
+        lc_peers_close(n->peers, on_peers_closed, n);
+    } else {
+        close_http(n);
+    }
+}
+
+static void on_distro_flushed(void *data)
+{
+    struct node *n = data;
+    lc_distro_free(n->distro); /* before the plane it sends over */
+    n->distro = NULL;
+    close_plane(n);
+}
+
 static void on_rpc_closed(struct lc_rpc *r, void *data)
 {
     struct node *n = data;
@@ -210,13 +227,12 @@ static void on_rpc_closed(struct lc_rpc *r, void *data)
         lc_naming_grpc_detach(n->naming_grpc);
     }
     lc_loader_detach(n->loader);
-    lc_distro_free(n->distro); /* before the plane it sends over */
-    n->distro = NULL;
-    if (n->peers != NULL) {
-        lc_peers_close(n->peers, on_peers_closed, n);
-    } else {
-        close_http(n);
+    if (n->distro != NULL) {
+        /* the DELETEs of the connections just closed reach the peers */
+        lc_distro_flush(n->distro, 1000, on_distro_flushed, n);
+        return;
     }
+    close_plane(n);
 }
 
 static void on_signal(uv_signal_t *s, int signum)

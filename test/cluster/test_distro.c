@@ -463,6 +463,26 @@ static void test_kill_expiry(void **state)
     tc_pass(t);
 }
 
+/* SIGTERM C: it tells the others its connections closed before it exits,
+ * so their copies go at once, not after the 3-minute expiry. */
+static void test_graceful_stop(void **state)
+{
+    struct tc *t = *state;
+    struct cl c;
+    tc_up(t, "distro_sigterm", 3, PROPS);
+    loop_init();
+    cl_connect(&c, t, 2);
+    cl_register(&c, "g1", "127.0.0.7", 9007);
+    wait_count(t, 0, "g1", 1, WAIT_MS);
+    wait_count(t, 1, "g1", 1, WAIT_MS);
+    tc_signal(t, 2, SIGTERM);
+    wait_count(t, 0, "g1", 0, 10000);
+    wait_count(t, 1, "g1", 0, 10000);
+    cl_close(&c);
+    loop_fini();
+    tc_pass(t);
+}
+
 /* A member restarted with 100,000 ephemeral instances in the cluster loads
  * them (in pieces) before it reports UP. */
 static void test_restart_load(void **state)
@@ -822,6 +842,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overlay_survives_move, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_kill_expiry, tc_setup,
+                                        tc_teardown),
+        cmocka_unit_test_setup_teardown(test_graceful_stop, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_stop_converge, tc_setup,
                                         tc_teardown),
