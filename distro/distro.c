@@ -104,18 +104,15 @@ static size_t b64_encode(const unsigned char *in, size_t len, char *out)
     return o;
 }
 
-static int b64_value(char c)
+/* The 6-bit value of each base64 character, 64 for any other byte. */
+static unsigned char b64_values[256];
+
+static void b64_init(void)
 {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
+    memset(b64_values, 64, sizeof b64_values);
+    for (unsigned i = 0; i < 64; i++) {
+        b64_values[(unsigned char)b64[i]] = (unsigned char)i;
     }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
 /* Decode @in (@len chars) into a malloc'd NUL-terminated buffer; NULL on
@@ -134,20 +131,16 @@ static char *b64_decode(const char *in, size_t len, size_t *out_len)
         return NULL;
     }
     for (size_t i = 0; i < len; i++) {
-        int v;
-        if (in[i] == '=') {
-            if (i < len - 2 || (i == len - 2 && in[len - 1] != '=')) {
+        unsigned v = b64_values[(unsigned char)in[i]];
+        if (v == 64) {
+            if (in[i] != '=' || i < len - 2 ||
+                (i == len - 2 && in[len - 1] != '=')) {
                 free(out);
                 return NULL;
             }
             break;
         }
-        v = b64_value(in[i]);
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = acc << 6 | (unsigned)v;
+        acc = acc << 6 | v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
@@ -1291,6 +1284,7 @@ int lc_distro_new(uv_loop_t *loop, struct lc_naming *n, struct lc_peers *peers,
     if (d == NULL) {
         return LC_ENOMEM;
     }
+    b64_init();
     d->loop = loop;
     d->n = n;
     d->peers = peers;
