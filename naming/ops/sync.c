@@ -696,33 +696,49 @@ unsigned lc_sync_expire(struct lc_naming *n, uint64_t now,
                         uint64_t expired_ms)
 {
     struct lc_client *c, *tmp;
-    unsigned count = 0;
-    char id[LC_SYNC_ID_MAX];
-    bool again = true;
-    /* Removing a client may free others (its companions): start over
-     * after each removal rather than trust the iteration. */
-    while (again) {
-        again = false;
-        HASH_ITER(hh, n->reg->clients, c, tmp)
-        {
-            bool synced = c->kind == LC_CLIENT_SYNCED ||
-                          (c->kind == LC_CLIENT_EPHEMERAL &&
-                           !ip_port_responsible(n, c->id));
-            if (!synced || companion_base(c->id) != 0 ||
-                now < c->renew_ms + expired_ms) {
-                continue;
+    char **ids = NULL;
+    size_t count = 0, cap = 0;
+    /* Collect first: removing a client frees its companions too, which
+     * the iteration must not meet. */
+    HASH_ITER(hh, n->reg->clients, c, tmp)
+    {
+        bool synced = c->kind == LC_CLIENT_SYNCED ||
+                      (c->kind == LC_CLIENT_EPHEMERAL &&
+                       !ip_port_responsible(n, c->id));
+        char *copy;
+        if (!synced || companion_base(c->id) != 0 ||
+            now < c->renew_ms + expired_ms) {
+            continue;
+        }
+        if (count == cap) {
+            size_t ncap = cap == 0 ? 64 : cap * 2;
+            char **grown = realloc(ids, ncap * sizeof *grown);
+            if (grown == NULL) {
+                break; /* the rest next time */
             }
-            snprintf(id, sizeof id, "%s", c->id);
-            lc_infof("distro", "synced client %s expired: not renewed for "
-                               "%llu ms",
-                     id, (unsigned long long)(now - c->renew_ms));
-            remove_client(n, id);
-            count++;
-            again = true;
+            ids = grown;
+            cap = ncap;
+        }
+        copy = strdup(c->id);
+        if (copy == NULL) {
             break;
         }
+        lc_debugf("distro", "synced client %s expired: not renewed for %llu "
+                            "ms",
+                  copy, (unsigned long long)(now - c->renew_ms));
+        ids[count++] = copy;
     }
-    return count;
+    for (size_t i = 0; i < count; i++) {
+        remove_client(n, ids[i]);
+        free(ids[i]);
+    }
+    free(ids);
+    if (count > 0) {
+        lc_infof("distro", "%zu synced client(s) expired: not renewed for %llu "
+                           "ms",
+                 count, (unsigned long long)expired_ms);
+    }
+    return (unsigned)count;
 }
 
 /* ----------------------------------------------------------------- watch */
