@@ -510,7 +510,12 @@ static void pump(struct peer *p)
                 }
                 p->sent = grown;
             }
-            p->sent[p->n_sent++] = strdup(x->id);
+            p->sent[p->n_sent] = strdup(x->id);
+            if (p->sent[p->n_sent] == NULL) {
+                json_decref(dd);
+                break;
+            }
+            p->n_sent++;
             if (first == NULL) {
                 first = dd;
             } else {
