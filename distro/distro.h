@@ -54,6 +54,13 @@ void lc_distro_start(struct lc_distro *d);
  * not serve SDK connections. */
 bool lc_distro_loaded(const struct lc_distro *d);
 
+/* Stopping: send now what is due to the peers that are not DOWN (the
+ * DELETEs of the connections just closed, so the survivors do not keep
+ * copies until they expire), then @cb, once every request answered or
+ * after @timeout_ms. Nothing new is synced after the call. */
+void lc_distro_flush(struct lc_distro *d, unsigned timeout_ms,
+                     void (*cb)(void *data), void *data);
+
 /* Stop timers, cancel pending requests, free. */
 void lc_distro_free(struct lc_distro *d);
 

@@ -85,6 +85,14 @@ struct lc_naming {
     /* The gRPC connections (lc_naming_set_conn_count), or NULL. */
     unsigned (*conn_count)(void *data);
     void *conn_count_data;
+    /* Distro's watch on client changes (ops/sync.c), or NULL. */
+    void (*sync_cb)(const char *id, void *data);
+    void *sync_data;
+    bool sync_subscribed;
+    /* The readiness gate beyond the engine's catch-up (Distro's startup
+     * load, lc_naming_set_gate), or NULL. */
+    bool (*gate)(void *data);
+    void *gate_data;
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,

@@ -186,6 +186,19 @@ void lc_naming_set_members(struct lc_naming *n,
     n->members_timeout_ms = timeout_ms;
 }
 
+void lc_naming_set_gate(struct lc_naming *n, bool (*ready)(void *data),
+                        void *data)
+{
+    n->gate = ready;
+    n->gate_data = data;
+}
+
+bool lc_naming_ready(struct lc_naming *n)
+{
+    return lc_raft_engine_caught_up(n->engine) &&
+           (n->gate == NULL || n->gate(n->gate_data));
+}
+
 void lc_naming_configure_push(struct lc_naming *n, unsigned delay_ms,
                               unsigned ack_timeout_ms,
                               unsigned client_expired_ms)

@@ -9,6 +9,7 @@
 #ifndef LC_NAMING_H
 #define LC_NAMING_H
 
+#include <stdbool.h>
 #include <uv.h>
 
 #include "raft/engine.h"
@@ -52,6 +53,15 @@ void lc_naming_set_conn_count(struct lc_naming *n,
                               unsigned (*count)(void *data), void *data);
 
 struct lc_members;
+
+/* Naming is not ready (lc_op_ready, the status endpoints) until @ready
+ * answers true as well as the engine has caught up: Distro's startup load.
+ * @ready NULL: no gate. */
+void lc_naming_set_gate(struct lc_naming *n, bool (*ready)(void *data),
+                        void *data);
+
+/* Whether naming serves: the engine has caught up and the gate is open. */
+bool lc_naming_ready(struct lc_naming *n);
 
 /* The cluster's member list (members/members.h; borrowed: it must outlive
  * the module; standalone: this node alone), for the requests naming makes

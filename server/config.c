@@ -97,6 +97,18 @@ static const struct prop props[] = {
      T_UNSIGNED, 10, 600000, NULL},
     {"nacos.naming.client.expired.time", P_NUM, FIELD(client_expired_ms),
      T_UNSIGNED, 1000, 86400000, NULL},
+    {"nacos.core.protocol.distro.data.sync.delayMs", P_NUM,
+     FIELD(distro_sync_delay_ms), T_UNSIGNED, 0, 600000, NULL},
+    {"nacos.core.protocol.distro.data.sync.timeoutMs", P_NUM,
+     FIELD(distro_sync_timeout_ms), T_UNSIGNED, 10, 600000, NULL},
+    {"nacos.core.protocol.distro.data.sync.retryDelayMs", P_NUM,
+     FIELD(distro_sync_retry_ms), T_UNSIGNED, 10, 600000, NULL},
+    {"nacos.core.protocol.distro.data.verify.intervalMs", P_NUM,
+     FIELD(distro_verify_interval_ms), T_UNSIGNED, 10, 600000, NULL},
+    {"nacos.core.protocol.distro.data.verify.timeoutMs", P_NUM,
+     FIELD(distro_verify_timeout_ms), T_UNSIGNED, 10, 600000, NULL},
+    {"nacos.core.protocol.distro.data.load.retryDelayMs", P_NUM,
+     FIELD(distro_load_retry_ms), T_UNSIGNED, 10, 600000, NULL},
     {"nacos.naming.clean.empty-service.interval", P_NUM,
      FIELD(clean_empty_interval_ms), T_UNSIGNED, 10, 86400000, "ms"},
     {"nacos.naming.clean.empty-service.expired-time", P_NUM,
@@ -620,6 +632,12 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->balance_interval_ms = 500;
     cfg->balance_factor_pct = 10;
     cfg->balance_batch = 100;
+    cfg->distro_sync_delay_ms = 20;
+    cfg->distro_sync_timeout_ms = 3000;
+    cfg->distro_sync_retry_ms = 3000;
+    cfg->distro_verify_interval_ms = 5000;
+    cfg->distro_verify_timeout_ms = 3000;
+    cfg->distro_load_retry_ms = 30000;
     cfg->clean_empty_interval_ms = 60000;
     cfg->clean_empty_expired_ms = 60000;
     cfg->clean_metadata_interval_ms = 5000;

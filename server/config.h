@@ -83,6 +83,16 @@ struct lc_config {
      * publishes nothing and has not polled for this long is removed, with
      * its push subscriptions; 1000..86400000 */
     unsigned client_expired_ms;
+    /* Distro (distro/distro.h), nacos.core.protocol.distro.data.*:
+     * sync.delayMs (20; Nacos: 1000), sync.timeoutMs (3000),
+     * sync.retryDelayMs (3000), verify.intervalMs (5000), verify.timeoutMs
+     * (3000), load.retryDelayMs (30000) */
+    unsigned distro_sync_delay_ms;
+    unsigned distro_sync_timeout_ms;
+    unsigned distro_sync_retry_ms;
+    unsigned distro_verify_interval_ms;
+    unsigned distro_verify_timeout_ms;
+    unsigned distro_load_retry_ms;
     /* nacos.naming.clean.empty-service.interval (60000 ms) and
      * .expired-time (60000 ms); nacos.naming.clean.expired-metadata.interval
      * (5000 ms) and .expired-time (60000 ms) */

@@ -32,6 +32,7 @@
 #include "naming/naming.h"
 #include "raft/engine.h"
 #include "rpc/cluster/peers.h"
+#include "distro/distro.h"
 #include "rpc/grpc/rpc.h"
 #include "rpc/http/http.h"
 #include "server/admin.h"
@@ -71,6 +72,8 @@ struct node {
      * NULL once closed. */
     struct lc_peers *peers;
     struct lc_balance *balance; /* connection balancing */
+    /* Distro (distro/distro.h) over the plane; NULL once freed. */
+    struct lc_distro *distro;
     bool rpc_started; /* lc_rpc_set_started(true) was called */
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -116,7 +119,8 @@ static void on_ready_check(uv_check_t *h)
 {
     struct node *n = h->data;
     if (n->rpc_started || n->rpc == NULL || n->engine == NULL ||
-        !lc_raft_engine_caught_up(n->engine)) {
+        !lc_raft_engine_caught_up(n->engine) ||
+        !lc_distro_loaded(n->distro)) {
         return;
     }
     n->rpc_started = true;
@@ -200,6 +204,23 @@ static void on_peers_closed(struct lc_peers *ps, void *data)
     close_http(n);
 }
 
+static void close_plane(struct node *n)
+{
+    if (n->peers != NULL) {
+        lc_peers_close(n->peers, on_peers_closed, n);
+    } else {
+        close_http(n);
+    }
+}
+
+static void on_distro_flushed(void *data)
+{
+    struct node *n = data;
+    lc_distro_free(n->distro); /* before the plane it sends over */
+    n->distro = NULL;
+    close_plane(n);
+}
+
 static void on_rpc_closed(struct lc_rpc *r, void *data)
 {
     struct node *n = data;
@@ -211,11 +232,12 @@ static void on_rpc_closed(struct lc_rpc *r, void *data)
     lc_loader_detach(n->loader);
     lc_balance_close(n->balance); /* freed once its requests end */
     n->balance = NULL;
-    if (n->peers != NULL) {
-        lc_peers_close(n->peers, on_peers_closed, n);
-    } else {
-        close_http(n);
+    if (n->distro != NULL) {
+        /* the DELETEs of the connections just closed reach the peers */
+        lc_distro_flush(n->distro, 1000, on_distro_flushed, n);
+        return;
     }
+    close_plane(n);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -317,6 +339,38 @@ static int start_peers(struct node *n, const struct lc_config *cfg,
                   cfg->ip, port, lc_strerror(rv));
         return 1;
     }
+    return 0;
+}
+
+static bool distro_ready(void *data)
+{
+    return lc_distro_loaded(data);
+}
+
+/* Distro over the cluster plane: naming is not ready (status, SDK port)
+ * until its startup load is done. Return 0 or 1 (logged). */
+static int start_distro(struct node *n, const struct lc_config *cfg)
+{
+    struct lc_distro_config dc;
+    int rv;
+    lc_distro_config_default(&dc);
+    dc.sync_delay_ms = cfg->distro_sync_delay_ms;
+    dc.sync_timeout_ms = cfg->distro_sync_timeout_ms;
+    dc.sync_retry_ms = cfg->distro_sync_retry_ms;
+    dc.verify_interval_ms = cfg->distro_verify_interval_ms;
+    dc.verify_timeout_ms = cfg->distro_verify_timeout_ms;
+    dc.load_retry_ms = cfg->distro_load_retry_ms;
+    dc.client_expired_ms = cfg->client_expired_ms;
+    /* a piece, base64'd (4/3) in its envelope, stays below the limit */
+    dc.piece_bytes = lc_config_grpc_cluster_max_inbound(cfg) / 2;
+    rv = lc_distro_new(&n->loop, n->naming, n->peers, n->members, &dc,
+                       &n->distro);
+    if (rv != 0) {
+        lc_errorf("server", "distro: %s", lc_strerror(rv));
+        return 1;
+    }
+    lc_naming_set_gate(n->naming, distro_ready, n->distro);
+    lc_distro_start(n->distro);
     return 0;
 }
 
@@ -475,7 +529,7 @@ int lc_node_run(const struct lc_config *cfg)
     }
 
     if (start_peers(&n, cfg, ro.secret, ro.secret_len) != 0 ||
-        start_grpc(&n, cfg) != 0) {
+        start_grpc(&n, cfg) != 0 || start_distro(&n, cfg) != 0) {
         return 1;
     }
 

@@ -211,9 +211,8 @@ static struct mark *mark_get(struct scan *s, const char *key, bool ephemeral)
 }
 
 /* Persistent instances are replicated: the leader judges their overlays
- * from its registry. An ephemeral instance lives on the node it registered
- * with (there is no Distro yet): only a node that saw it present judges
- * its overlay, as only that node sees Nacos's deregistration event. */
+ * from its registry. An ephemeral instance is judged by every node that saw
+ * it present (its own client, or a copy Distro synced): each sees it go. */
 static void on_overlay(const char *key, const void *value, size_t len,
                        void *data)
 {

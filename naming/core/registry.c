@@ -331,6 +331,8 @@ int lc_registry_publish(struct lc_registry *reg, const char *client_id,
     }
     lc_instance_ref(inst);
     pub->inst = inst;
+    c->revision++;
+    c->renew_ms = lc_mono_ms();
     lc_bus_publish(reg->bus, &ev);
     return 0;
 }
@@ -358,6 +360,7 @@ void lc_registry_unpublish(struct lc_registry *reg, const char *client_id,
     }
     publish_free(pub);
     reg->n_instances--;
+    c->revision++;
     lc_bus_publish(reg->bus, &ev);
     if (c->publishes == NULL) {
         struct lc_event gone = {.type = LC_EV_CLIENT_DISCONNECT,

@@ -76,6 +76,12 @@ struct lc_client {
     UT_hash_handle hh;
     /* HealthCheckTaskV2 of a persistent client (naming/health/health_check.c). */
     struct lc_sched_node hc;
+    /* Distro (naming/ops/sync.c): Nacos's client revision, bumped by every
+     * publish and unpublish of this client (a synced client holds its
+     * responsible member's), and lc_mono_ms() of the last renewal (a
+     * publish, a sync or a verify), by which synced clients expire. */
+    uint64_t revision;
+    uint64_t renew_ms;
 };
 
 /* A client publishing a service (index side). */

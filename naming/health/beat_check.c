@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "naming/internal.h"
 #include "naming/ops/ephemeral.h"
+#include "naming/ops/sync.h"
 
 #define CHECK_PERIOD_MS 1000
 
@@ -73,6 +74,22 @@ static void check_client(struct lc_naming *n, struct lc_client *c,
     }
 }
 
+/* Whether this member checks ip:port client @id ("ip:port#true"): the
+ * one responsible for it (Nacos's ClientBeatCheckTaskV2 runs only there);
+ * the others hold a synced copy its responsible member keeps current. */
+static bool responsible(struct lc_naming *n, const char *id)
+{
+    char tag[LC_SYNC_ID_MAX];
+    const char *hash = strrchr(id, '#');
+    size_t len = hash != NULL ? (size_t)(hash - id) : strlen(id);
+    if (len >= sizeof tag) {
+        return true;
+    }
+    memcpy(tag, id, len);
+    tag[len] = '\0';
+    return lc_sync_responsible(n, tag);
+}
+
 void lc_ephemeral_check(struct lc_naming *n, uint64_t now)
 {
     struct lc_client *c, *tmp;
@@ -82,7 +99,7 @@ void lc_ephemeral_check(struct lc_naming *n, uint64_t now)
     HASH_ITER(hh, n->reg->clients, c, tmp)
     {
         /* A connection's instances live as long as the connection. */
-        if (c->ephemeral && c->kind != LC_CLIENT_CONNECTION) {
+        if (c->kind == LC_CLIENT_EPHEMERAL && responsible(n, c->id)) {
             check_client(n, c, now);
         }
     }

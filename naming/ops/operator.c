@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "distro/mapper.h"
+#include "naming/ops/sync.h"
 #include "members/members.h"
 #include "naming/ops/ops.h"
 
@@ -63,9 +64,9 @@ static const char *overridden_status(const struct lc_naming *n)
 int lc_op_metrics(struct lc_naming *n, bool only_status, json_t **out,
                   struct lc_err *e)
 {
-    const char *status = lc_raft_engine_healthy(n->engine) ? "UP"
-                         : lc_raft_engine_caught_up(n->engine) ? "DOWN"
-                                                                : "STARTING";
+    const char *status = !lc_naming_ready(n)                 ? "STARTING"
+                         : lc_raft_engine_healthy(n->engine) ? "UP"
+                                                             : "DOWN";
     json_t *o = json_object();
     struct lc_naming_stats st;
     struct sysinfo si;
@@ -155,6 +156,13 @@ const struct lc_member *lc_op_distro_target(const struct lc_naming *n,
         self_listed = self_listed || healthy[i]->self;
     }
     return self_listed ? m : NULL;
+}
+
+bool lc_sync_responsible(struct lc_naming *n, const char *tag)
+{
+    const char *addr = distro_map(n, tag);
+    return n->members == NULL ||
+           strcmp(addr, lc_members_self(n->members)->addr) == 0;
 }
 
 int lc_op_distro_client(struct lc_naming *n, const char *ip, const char *port,

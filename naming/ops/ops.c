@@ -11,7 +11,7 @@
 
 int lc_op_ready(struct lc_naming *n, struct lc_err *e)
 {
-    if (!lc_raft_engine_caught_up(n->engine)) {
+    if (!lc_naming_ready(n)) {
         return lc_err_set(e, LC_ENOTREADY,
                           "server is STARTINGnow, please try again later!");
     }

@@ -7,9 +7,11 @@
  * instanceIdGenerator (present only while metadata is empty or names a
  * generator, as Instance.getInstanceIdGenerator() returns null otherwise).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "naming/internal.h"
 #include "naming/store/service_meta.h"
@@ -152,6 +154,75 @@ static void add_host(struct lc_instance *inst, void *data)
     json_decref(v.metadata);
 }
 
+/* One instance per ip:port:cluster. Two clients may publish the same
+ * address in a service: a dead member's connection, still synced here
+ * until it expires, and the client's new connection after its redo. Nacos
+ * renders both when any field differs (a HashSet of Instance, whose equals
+ * compares every field), so a subscriber sees the instance twice; locus
+ * renders one: a client this member holds (or is responsible for) before a
+ * synced copy, else the first. */
+struct seen_addr {
+    struct lc_instance *inst;
+    bool synced;
+    UT_hash_handle hh;
+    char key[];
+};
+
+static void each_distinct(struct lc_naming *n, const struct lc_service *svc,
+                          struct list_ctx *c)
+{
+    struct lc_publisher *p, *tmp;
+    struct seen_addr *seen = NULL, *s, *stmp;
+    bool dup = false;
+    if (svc->n_publishers < 2) {
+        lc_registry_each_instance(n->reg, svc, add_host, c);
+        return;
+    }
+    HASH_ITER(hh, svc->publishers, p, tmp)
+    {
+        struct lc_client *cl = lc_registry_find_client(n->reg, p->client_id);
+        struct lc_publish *pub = lc_registry_find_publish(n->reg,
+                                                          p->client_id, svc);
+        size_t len;
+        if (cl == NULL || pub == NULL) {
+            continue;
+        }
+        len = strlen(pub->inst->ip) + strlen(pub->inst->cluster) + 16;
+        s = malloc(sizeof *s + len);
+        if (s == NULL) {
+            continue;
+        }
+        snprintf(s->key, len, "%s:%d:%s", pub->inst->ip, pub->inst->port,
+                 pub->inst->cluster);
+        s->inst = pub->inst;
+        s->synced = cl->kind == LC_CLIENT_SYNCED;
+        {
+            struct seen_addr *old;
+            HASH_FIND_STR(seen, s->key, old);
+            if (old == NULL) {
+                HASH_ADD_STR(seen, key, s);
+                continue;
+            }
+            dup = true;
+            if (old->synced && !s->synced) {
+                old->inst = s->inst;
+                old->synced = false;
+            }
+            free(s);
+        }
+    }
+    if (dup) {
+        lc_debugf("naming", "%s: an address published twice, rendered once",
+                  svc->grouped);
+    }
+    HASH_ITER(hh, seen, s, stmp)
+    {
+        add_host(s->inst, c);
+        HASH_DEL(seen, s);
+        free(s);
+    }
+}
+
 json_t *lc_render_service_info(struct lc_naming *n,
                                const struct lc_service *svc,
                                const struct lc_service_key *key,
@@ -181,7 +252,7 @@ json_t *lc_render_service_info(struct lc_naming *n,
         }
     }
     if (svc != NULL) {
-        lc_registry_each_instance(n->reg, svc, add_host, &c);
+        each_distinct(n, svc, &c);
     }
     /* protectThreshold (services with stored metadata only) */
     reached = lc_service_protect(n, svc, c.hosts, c.healthy);
