@@ -160,9 +160,9 @@ const struct lc_member *lc_op_distro_target(const struct lc_naming *n,
 
 bool lc_sync_responsible(struct lc_naming *n, const char *tag)
 {
-    const char *addr = distro_map(n, tag);
-    return n->members == NULL ||
-           strcmp(addr, lc_members_self(n->members)->addr) == 0;
+    unsigned count;
+    const struct lc_member *m = distro_map(n, tag, &count);
+    return m == NULL || m->self;
 }
 
 int lc_op_distro_client(struct lc_naming *n, const char *ip, const char *port,
