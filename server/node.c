@@ -35,10 +35,12 @@
 #include "rpc/grpc/rpc.h"
 #include "rpc/http/http.h"
 #include "server/admin.h"
+#include "server/conf_watch.h"
 #include "server/loader.h"
 #include "server/node.h"
 
 #define SHUTDOWN_GRACE_MS 5000
+#define CONF_WATCH_MS 2000
 
 #define LAG_PERIOD_MS 100
 #define TRIM_PERIOD_MS 10000
@@ -69,6 +71,7 @@ struct node {
     /* The cluster plane (port + 1001, peer channels, member reports);
      * NULL once closed. */
     struct lc_peers *peers;
+    struct lc_conf_watch *conf_watch; /* cluster.conf, cluster mode */
     bool rpc_started; /* lc_rpc_set_started(true) was called */
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -123,22 +126,15 @@ static void on_ready_check(uv_check_t *h)
     uv_check_stop(h);
 }
 
-/* The member list's liveness source: a member is UP while the raft
- * peer-channel link to it is up, this node while its raft groups are
- * healthy; DOWN otherwise, and once the engine is closed. Asked at each
- * read, so /v1/core/cluster/nodes and Distro's mapping see the links as
- * they are at the moment of the request. */
-static enum lc_member_state on_member_probe(void *data,
-                                            const struct lc_member *m)
+/* What this node adds to its Member (member reports, /cluster/nodes):
+ * its own raft view. */
+static void on_member_extend(void *data, json_t *extend_info)
 {
     struct node *n = data;
-    bool up;
-    if (n->engine == NULL) {
-        return LC_MEMBER_DOWN;
+    if (n->engine != NULL) {
+        json_object_set_new(extend_info, "raftMetaData",
+                            lc_admin_raft_meta(n->engine));
     }
-    up = m->self ? lc_raft_engine_healthy(n->engine)
-                 : lc_raft_engine_peer_up(n->engine, m->raft_addr);
-    return up ? LC_MEMBER_UP : LC_MEMBER_DOWN;
 }
 
 static void on_naming_closed(void *data)
@@ -194,6 +190,7 @@ static void on_peers_closed(struct lc_peers *ps, void *data)
     struct node *n = data;
     (void)ps;
     n->peers = NULL;
+    lc_admin_set_peers(n->admin, NULL);
     close_http(n);
 }
 
@@ -206,6 +203,10 @@ static void on_rpc_closed(struct lc_rpc *r, void *data)
         lc_naming_grpc_detach(n->naming_grpc);
     }
     lc_loader_detach(n->loader);
+    if (n->conf_watch != NULL) {
+        lc_conf_watch_close(n->conf_watch);
+        n->conf_watch = NULL;
+    }
     if (n->peers != NULL) {
         lc_peers_close(n->peers, on_peers_closed, n);
     } else {
@@ -252,6 +253,9 @@ static int start_grpc(struct node *n, const struct lc_config *cfg)
         return 1;
     }
     rv = lc_naming_grpc_new(n->naming, n->rpc, &n->naming_grpc);
+    if (rv == 0) {
+        rv = lc_peers_guard_sdk(n->rpc); /* cluster types: "forbidden" */
+    }
     if (rv != 0) {
         lc_errorf("server", "naming over gRPC: %s", lc_strerror(rv));
         return 1;
@@ -293,11 +297,24 @@ static int start_peers(struct node *n, const struct lc_config *cfg,
         lc_errorf("server", "cluster plane: %s", lc_strerror(rv));
         return 1;
     }
+    lc_peers_set_extend(n->peers, on_member_extend, n);
+    lc_admin_set_peers(n->admin, n->peers);
     rv = lc_peers_listen(n->peers, cfg->ip, port);
     if (rv != 0) {
         lc_errorf("server", "cannot listen on %s:%d (cluster gRPC): %s",
                   cfg->ip, port, lc_strerror(rv));
         return 1;
+    }
+    /* Member states come from the reports; cluster.conf edits change the
+     * list (Nacos's FileConfigMemberLookup), every 2 s at most. */
+    if (!cfg->standalone && cfg->cluster_conf_path[0] != '\0') {
+        rv = lc_conf_watch_new(&n->loop, cfg->cluster_conf_path,
+                               CONF_WATCH_MS, n->peers, &n->conf_watch);
+        if (rv != 0) {
+            lc_errorf("server", "cannot watch %s: %s", cfg->cluster_conf_path,
+                      lc_strerror(rv));
+            return 1;
+        }
     }
     return 0;
 }
@@ -413,7 +430,6 @@ int lc_node_run(const struct lc_config *cfg)
         lc_errorf("server", "raft: %s", errmsg);
         return 1;
     }
-    lc_members_set_probe(n.members, on_member_probe, &n);
     rv = lc_naming_new(&n.loop, n.engine, &n.naming);
     if (rv != 0) {
         lc_errorf("server", "naming: %s", lc_strerror(rv));
