@@ -611,15 +611,22 @@ static void test_states(void **state)
     /* A stopped process accepts connections (the kernel does) but answers
      * nothing: reports time out. */
     tc_signal(t, 1, SIGSTOP);
+    ms = tc_now_ms();
     for (uint64_t end = tc_now_ms() + 60000;;) {
         long long cnt;
         m = node_member(t, 0, a[1], NULL);
         assert_non_null(m);
         cnt = json_integer_value(json_object_get(m, "failAccessCnt"));
         if (state_is(m, "SUSPICIOUS")) {
+            if (!suspicious) {
+                print_message("SIGSTOP: SUSPICIOUS on node 0 after %llu ms\n",
+                              (unsigned long long)(tc_now_ms() - ms));
+            }
             suspicious = true;
             assert_true(cnt >= 1 && cnt <= 2);
         } else if (state_is(m, "DOWN")) {
+            print_message("SIGSTOP: DOWN on node 0 after %llu ms\n",
+                          (unsigned long long)(tc_now_ms() - ms));
             assert_true(cnt >= 3);
             json_decref(m);
             break;
@@ -633,7 +640,9 @@ static void test_states(void **state)
     }
     assert_true(suspicious);
     kill(t->c.nodes[1].pid, SIGCONT);
-    wait_state(t, 0, a[1], "UP", 20000);
+    ms = wait_state(t, 0, a[1], "UP", 20000);
+    print_message("SIGCONT: UP on node 0 after %llu ms\n",
+                  (unsigned long long)ms);
     wait_state(t, 2, a[1], "UP", 20000);
     tc_pass(t);
 }
