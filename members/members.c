@@ -176,8 +176,9 @@ err_after_alloc:
     return rv;
 }
 
-int lc_members_update(struct lc_members *ms, const struct lc_member_conf *entries,
-                      unsigned n, char *errmsg, size_t errlen)
+int lc_members_update(struct lc_members *ms,
+                      const struct lc_member_conf *entries, unsigned n,
+                      char *errmsg, size_t errlen)
 {
     const struct lc_member *self = &ms->member[ms->self];
     struct lc_member_conf me = {self->host, self->port};

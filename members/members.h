@@ -24,8 +24,8 @@
  * The list changes when cluster.conf is edited (lc_members_update).
  *
  * Everything runs on one loop; nothing here blocks, and only
- * lc_members_new and lc_members_update allocate. This module includes only common/ headers, so raft/,
- * distro/ and naming/ can all use it.
+ * lc_members_new and lc_members_update allocate. This module includes only
+ * common/ headers, so raft/, distro/ and naming/ can all use it.
  */
 #ifndef LC_MEMBERS_H
 #define LC_MEMBERS_H
@@ -103,8 +103,9 @@ void lc_members_free(struct lc_members *ms);
  * lc_members_new; on an error nothing changes. Pointers to members
  * (lc_members_at, _find, _self) are invalid after a successful call.
  * Return 0 or LC_E* with a message in @errmsg. */
-int lc_members_update(struct lc_members *ms, const struct lc_member_conf *entries,
-                      unsigned n, char *errmsg, size_t errlen);
+int lc_members_update(struct lc_members *ms,
+                      const struct lc_member_conf *entries, unsigned n,
+                      char *errmsg, size_t errlen);
 
 /* Number of members, this node included (>= 1). */
 unsigned lc_members_count(const struct lc_members *ms);

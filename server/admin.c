@@ -133,8 +133,8 @@ static json_t *list_member_json(struct lc_admin *a, const struct lc_member *m)
  * else the list's. */
 static json_t *member_json(struct lc_admin *a, const struct lc_member *m)
 {
-    json_t *j = a->peers != NULL ? lc_peers_member_json(a->peers, m->addr)
-                                 : NULL;
+    json_t *j =
+        a->peers != NULL ? lc_peers_member_json(a->peers, m->addr) : NULL;
     return j != NULL ? j : list_member_json(a, m);
 }
 

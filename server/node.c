@@ -308,8 +308,8 @@ static int start_peers(struct node *n, const struct lc_config *cfg,
     /* Member states come from the reports; cluster.conf edits change the
      * list (Nacos's FileConfigMemberLookup), every 2 s at most. */
     if (!cfg->standalone && cfg->cluster_conf_path[0] != '\0') {
-        rv = lc_conf_watch_new(&n->loop, cfg->cluster_conf_path,
-                               CONF_WATCH_MS, n->peers, &n->conf_watch);
+        rv = lc_conf_watch_new(&n->loop, cfg->cluster_conf_path, CONF_WATCH_MS,
+                               n->peers, &n->conf_watch);
         if (rv != 0) {
             lc_errorf("server", "cannot watch %s: %s", cfg->cluster_conf_path,
                       lc_strerror(rv));

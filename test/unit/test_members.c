@@ -521,8 +521,8 @@ static void test_update(void **state)
 {
     const struct lc_member_conf three[] = {
         {"127.0.0.1", 8848}, {"127.0.0.2", 8848}, {"127.0.0.3", 8848}};
-    const struct lc_member_conf next[] = {
-        {"127.0.0.3", 8848}, {"127.0.0.4", 8848}};
+    const struct lc_member_conf next[] = {{"127.0.0.3", 8848},
+                                          {"127.0.0.4", 8848}};
     const struct lc_member_conf bad[] = {{"127.0.0.3", 8848}, {"", 8848}};
     const struct lc_member_conf dup[] = {{"127.0.0.3", 8848},
                                          {"127.0.0.3", 8848}};
@@ -534,18 +534,16 @@ static void test_update(void **state)
     assert_int_equal(lc_members_set_report(ms, "127.0.0.3:8848",
                                            LC_MEMBER_SUSPICIOUS, 2, 1234),
                      0);
-    assert_int_equal(lc_members_set_report(ms, "127.0.0.9:8848", LC_MEMBER_UP,
-                                           0, 1),
-                     LC_ENOTFOUND);
     assert_int_equal(
-        lc_members_set_report(ms, "127.0.0.3:8848", (enum lc_member_state)99,
-                              0, 1),
-        LC_EINVAL);
+        lc_members_set_report(ms, "127.0.0.9:8848", LC_MEMBER_UP, 0, 1),
+        LC_ENOTFOUND);
+    assert_int_equal(lc_members_set_report(ms, "127.0.0.3:8848",
+                                           (enum lc_member_state)99, 0, 1),
+                     LC_EINVAL);
 
     /* Refused: nothing changes. */
     assert_int_equal(lc_members_update(ms, bad, 2, err, sizeof err), LC_EINVAL);
-    assert_int_equal(lc_members_update(ms, dup, 2, err, sizeof err),
-                     LC_EEXIST);
+    assert_int_equal(lc_members_update(ms, dup, 2, err, sizeof err), LC_EEXIST);
     assert_int_equal(lc_members_count(ms), 3);
     assert_non_null(lc_members_find(ms, "127.0.0.2:8848"));
 
