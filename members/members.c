@@ -176,6 +176,34 @@ err_after_alloc:
     return rv;
 }
 
+int lc_members_update(struct lc_members *ms,
+                      const struct lc_member_conf *entries, unsigned n,
+                      char *errmsg, size_t errlen)
+{
+    const struct lc_member *self = &ms->member[ms->self];
+    struct lc_member_conf me = {self->host, self->port};
+    struct lc_members *next;
+    int rv = lc_members_new(entries, n, &me, &next, errmsg, errlen);
+
+    if (rv != 0) {
+        return rv;
+    }
+    for (unsigned i = 0; i < next->n; i++) {
+        struct lc_member *m = &next->member[i];
+        int old = index_of(ms, m->addr);
+        if (old >= 0) {
+            m->state = ms->member[old].state;
+            m->fail_access_cnt = ms->member[old].fail_access_cnt;
+            m->last_refresh_ms = ms->member[old].last_refresh_ms;
+        }
+    }
+    next->probe = ms->probe;
+    next->probe_data = ms->probe_data;
+    *ms = *next;
+    free(next);
+    return 0;
+}
+
 void lc_members_free(struct lc_members *ms)
 {
     free(ms);

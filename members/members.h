@@ -8,30 +8,24 @@
  * (NodeState) and whether it is this node. The list always holds this node
  * and is sorted by address, as ServerMemberManager's serverList is.
  *
- * Liveness. The list does not know how members are reached; the wiring layer
- * (server/node.c) tells it, in one of two ways:
+ * Liveness. The list does not know how members are reached; it is told, in
+ * one of two ways:
  *
+ *   - states pushed in (lc_members_set_state, lc_members_set_report), kept
+ *     in the member. The cluster plane (rpc/cluster/peers.h) pushes them
+ *     from member reports (every 2 s, SUSPICIOUS on a failure, DOWN after
+ *     nacos.core.member.fail-access-cnt failures or a refused connection)
+ *     with failAccessCnt and lastRefreshTime. This is what locusd does;
  *   - a probe (lc_members_set_probe), asked for a member's state every time
- *     the state is read. server/node.c sets one that answers UP while the
- *     raft peer-channel link to the member is up (for this node: while the
- *     raft engine is healthy), DOWN otherwise. So the /nodes answer and
- *     Distro's mapping see the link at the moment of the request, as before
- *     this module existed;
- *   - states pushed in (lc_members_set_state), kept in the member. Without
- *     a probe, they are the state. Member reports (every 2 s, SUSPICIOUS
- *     on a failure, DOWN after nacos.core.member.fail-access-cnt failures)
- *     will push states this way, and fill failAccessCnt and
- *     lastRefreshTime; the probe sees the pushed state (m->state) and may
- *     combine the two.
+ *     the state is read, which sees the pushed state (m->state) and may
+ *     combine it with something else (tests; locusd once answered from the
+ *     raft peer links this way).
  *
- * A pull probe rather than pushed link events because the raft engine has
- * no link callback in its public face (raft/engine.h) and must not depend
- * on this module's users; a pushed state alone would have to be polled,
- * and would then lag the link.
+ * The list changes when cluster.conf is edited (lc_members_update).
  *
- * Everything runs on one loop; nothing here blocks or allocates after
- * lc_members_new. This module includes only common/ headers, so raft/,
- * distro/ and naming/ can all use it.
+ * Everything runs on one loop; nothing here blocks, and only
+ * lc_members_new and lc_members_update allocate. This module includes only
+ * common/ headers, so raft/, distro/ and naming/ can all use it.
  */
 #ifndef LC_MEMBERS_H
 #define LC_MEMBERS_H
@@ -102,6 +96,16 @@ int lc_members_new(const struct lc_member_conf *entries, unsigned n,
                    char *errmsg, size_t errlen);
 
 void lc_members_free(struct lc_members *ms);
+
+/* Replace the configured members by the @n @entries (copied; cluster.conf
+ * edited), keeping this node (added when not listed) and what is known of
+ * the members that stay (state, failAccessCnt, last refresh). Checked as
+ * lc_members_new; on an error nothing changes. Pointers to members
+ * (lc_members_at, _find, _self) are invalid after a successful call.
+ * Return 0 or LC_E* with a message in @errmsg. */
+int lc_members_update(struct lc_members *ms,
+                      const struct lc_member_conf *entries, unsigned n,
+                      char *errmsg, size_t errlen);
 
 /* Number of members, this node included (>= 1). */
 unsigned lc_members_count(const struct lc_members *ms);

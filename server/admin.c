@@ -23,6 +23,7 @@
 struct lc_admin {
     const struct lc_members *members;
     struct lc_raft_engine *engine;
+    struct lc_peers *peers; /* NULL: render members from the list alone */
 };
 
 /* An ops/raft request running over one or all groups. */
@@ -63,14 +64,14 @@ static void reply_rest(struct lc_http_exchange *ex, int code,
 
 /* ------------------------------------------------------- cluster/nodes */
 
-static json_t *raft_meta(struct lc_admin *a)
+json_t *lc_admin_raft_meta(struct lc_raft_engine *engine)
 {
     json_t *map = json_object();
-    for (unsigned i = 0; i < lc_raft_engine_n_groups(a->engine); i++) {
+    for (unsigned i = 0; i < lc_raft_engine_n_groups(engine); i++) {
         struct lc_raft_group_status st;
         json_t *g = json_object();
         json_t *members = json_array();
-        lc_raft_group_status(lc_raft_engine_group_at(a->engine, i), &st);
+        lc_raft_group_status(lc_raft_engine_group_at(engine, i), &st);
         json_object_set_new(g, "leader", json_string(st.leader));
         for (unsigned j = 0; j < st.n_members; j++) {
             json_array_append_new(members, json_string(st.members[j].address));
@@ -84,10 +85,9 @@ static json_t *raft_meta(struct lc_admin *a)
     return meta;
 }
 
-/* Nacos's Member JSON for @m: its state as the member list says (UP or
- * DOWN from the raft links today), lastRefreshTime now until member
- * reports set it, and this node's raft view in extendInfo. */
-static json_t *member_json(struct lc_admin *a, const struct lc_member *m)
+/* Nacos's Member JSON for @m without the cluster plane: the list's state,
+ * lastRefreshTime now and this node's raft view. */
+static json_t *list_member_json(struct lc_admin *a, const struct lc_member *m)
 {
     char raft_port[8];
     json_t *o = json_object();
@@ -107,7 +107,7 @@ static json_t *member_json(struct lc_admin *a, const struct lc_member *m)
         json_string(lc_member_state_name(lc_members_state(a->members, m))));
     json_object_set_new(ext, "lastRefreshTime",
                         json_integer((json_int_t)refreshed));
-    json_object_set_new(ext, "raftMetaData", raft_meta(a));
+    json_object_set_new(ext, "raftMetaData", lc_admin_raft_meta(a->engine));
     json_object_set_new(ext, "raftPort", json_string(raft_port));
     json_object_set_new(ext, "readyToUpgrade", json_true());
     json_object_set_new(ext, "version", json_string(NACOS_VERSION));
@@ -125,6 +125,17 @@ static json_t *member_json(struct lc_admin *a, const struct lc_member *m)
     json_object_set_new(o, "abilities", abilities);
     json_object_set_new(o, "grpcReportEnabled", json_true());
     return o;
+}
+
+/* Nacos's Member JSON for @m: the cluster plane's (its state and
+ * failAccessCnt from member reports, its own extendInfo with its
+ * raftMetaData from its last report or answer; this node's rendered now),
+ * else the list's. */
+static json_t *member_json(struct lc_admin *a, const struct lc_member *m)
+{
+    json_t *j =
+        a->peers != NULL ? lc_peers_member_json(a->peers, m->addr) : NULL;
+    return j != NULL ? j : list_member_json(a, m);
 }
 
 /* The members in address order, those whose address starts with
@@ -411,6 +422,11 @@ struct lc_admin *lc_admin_new(const struct lc_members *members,
         return NULL;
     }
     return a;
+}
+
+void lc_admin_set_peers(struct lc_admin *admin, struct lc_peers *peers)
+{
+    admin->peers = peers;
 }
 
 void lc_admin_free(struct lc_admin *admin)

@@ -37,10 +37,12 @@
 #include "rpc/http/http.h"
 #include "server/admin.h"
 #include "server/balance.h"
+#include "server/conf_watch.h"
 #include "server/loader.h"
 #include "server/node.h"
 
 #define SHUTDOWN_GRACE_MS 5000
+#define CONF_WATCH_MS 2000
 
 #define LAG_PERIOD_MS 100
 #define TRIM_PERIOD_MS 10000
@@ -74,6 +76,7 @@ struct node {
     struct lc_balance *balance; /* connection balancing */
     /* Distro (distro/distro.h) over the plane; NULL once freed. */
     struct lc_distro *distro;
+    struct lc_conf_watch *conf_watch; /* cluster.conf, cluster mode */
     bool rpc_started; /* lc_rpc_set_started(true) was called */
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -130,22 +133,15 @@ static void on_ready_check(uv_check_t *h)
     uv_check_stop(h);
 }
 
-/* The member list's liveness source: a member is UP while the raft
- * peer-channel link to it is up, this node while its raft groups are
- * healthy; DOWN otherwise, and once the engine is closed. Asked at each
- * read, so /v1/core/cluster/nodes and Distro's mapping see the links as
- * they are at the moment of the request. */
-static enum lc_member_state on_member_probe(void *data,
-                                            const struct lc_member *m)
+/* What this node adds to its Member (member reports, /cluster/nodes):
+ * its own raft view. */
+static void on_member_extend(void *data, json_t *extend_info)
 {
     struct node *n = data;
-    bool up;
-    if (n->engine == NULL) {
-        return LC_MEMBER_DOWN;
+    if (n->engine != NULL) {
+        json_object_set_new(extend_info, "raftMetaData",
+                            lc_admin_raft_meta(n->engine));
     }
-    up = m->self ? lc_raft_engine_healthy(n->engine)
-                 : lc_raft_engine_peer_up(n->engine, m->raft_addr);
-    return up ? LC_MEMBER_UP : LC_MEMBER_DOWN;
 }
 
 static void on_naming_closed(void *data)
@@ -201,6 +197,7 @@ static void on_peers_closed(struct lc_peers *ps, void *data)
     struct node *n = data;
     (void)ps;
     n->peers = NULL;
+    lc_admin_set_peers(n->admin, NULL);
     close_http(n);
 }
 
@@ -232,6 +229,10 @@ static void on_rpc_closed(struct lc_rpc *r, void *data)
     lc_loader_detach(n->loader);
     lc_balance_close(n->balance); /* freed once its requests end */
     n->balance = NULL;
+    if (n->conf_watch != NULL) {
+        lc_conf_watch_close(n->conf_watch);
+        n->conf_watch = NULL;
+    }
     if (n->distro != NULL) {
         /* the DELETEs of the connections just closed reach the peers */
         lc_distro_flush(n->distro, 1000, on_distro_flushed, n);
@@ -280,6 +281,9 @@ static int start_grpc(struct node *n, const struct lc_config *cfg)
         return 1;
     }
     rv = lc_naming_grpc_new(n->naming, n->rpc, &n->naming_grpc);
+    if (rv == 0) {
+        rv = lc_peers_guard_sdk(n->rpc); /* cluster types: "forbidden" */
+    }
     if (rv != 0) {
         lc_errorf("server", "naming over gRPC: %s", lc_strerror(rv));
         return 1;
@@ -333,11 +337,24 @@ static int start_peers(struct node *n, const struct lc_config *cfg,
         lc_errorf("server", "cluster plane: %s", lc_strerror(rv));
         return 1;
     }
+    lc_peers_set_extend(n->peers, on_member_extend, n);
+    lc_admin_set_peers(n->admin, n->peers);
     rv = lc_peers_listen(n->peers, cfg->ip, port);
     if (rv != 0) {
         lc_errorf("server", "cannot listen on %s:%d (cluster gRPC): %s",
                   cfg->ip, port, lc_strerror(rv));
         return 1;
+    }
+    /* Member states come from the reports; cluster.conf edits change the
+     * list (Nacos's FileConfigMemberLookup), every 2 s at most. */
+    if (!cfg->standalone && cfg->cluster_conf_path[0] != '\0') {
+        rv = lc_conf_watch_new(&n->loop, cfg->cluster_conf_path, CONF_WATCH_MS,
+                               n->peers, &n->conf_watch);
+        if (rv != 0) {
+            lc_errorf("server", "cannot watch %s: %s", cfg->cluster_conf_path,
+                      lc_strerror(rv));
+            return 1;
+        }
     }
     return 0;
 }
@@ -485,7 +502,6 @@ int lc_node_run(const struct lc_config *cfg)
         lc_errorf("server", "raft: %s", errmsg);
         return 1;
     }
-    lc_members_set_probe(n.members, on_member_probe, &n);
     rv = lc_naming_new(&n.loop, n.engine, &n.naming);
     if (rv != 0) {
         lc_errorf("server", "naming: %s", lc_strerror(rv));

@@ -306,6 +306,11 @@ static void on_report_timer(uv_timer_t *t)
 
 void lc__peers_reports_start(struct lc_peers *ps)
 {
+    /* A member that starts (or restarts) announces itself to every peer
+     * at once: they mark it UP on receipt, not a round later. */
+    for (struct peer *p = ps->peers; p != NULL; p = p->next) {
+        report_to(ps, p);
+    }
     uv_timer_start(&ps->report_timer, on_report_timer,
                    ps->cfg.report_interval_ms, ps->cfg.report_interval_ms);
 }

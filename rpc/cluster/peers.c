@@ -82,6 +82,49 @@ static bool on_admit(struct lc_rpc_conn *c, const json_t *labels, void *data)
     return true;
 }
 
+/* ------------------------------------------------------------- guards */
+
+/* Never called: the layer answers "forbidden" for a type registered for
+ * the other port only. */
+static void on_forbidden(struct lc_rpc_req *req, void *data)
+{
+    struct lc_err e;
+    (void)data;
+    memset(&e, 0, sizeof e);
+    e.code = LC_ENOHANDLER;
+    lc_strlcpy(e.msg, "forbidden", sizeof e.msg);
+    lc_rpc_reply_error(req, NULL, &e);
+}
+
+static const char *const cluster_types[] = {"MemberReportRequest",
+                                            "DistroDataRequest"};
+
+/* Nacos's naming request types (sdk + cluster there; locus's cluster port
+ * admits members only, which never send them). */
+static const char *const sdk_types[] = {
+    "InstanceRequest",           "BatchInstanceRequest",
+    "PersistentInstanceRequest", "ServiceQueryRequest",
+    "SubscribeServiceRequest",   "ServiceListRequest",
+};
+
+static int guard(struct lc_rpc *r, const char *const *types, size_t n,
+                 unsigned sources)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rv = lc_rpc_handle(r, types[i], sources, on_forbidden, NULL);
+        if (rv != 0 && rv != LC_EEXIST) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+int lc_peers_guard_sdk(struct lc_rpc *sdk)
+{
+    return guard(sdk, cluster_types, LC_ARRAY_SIZE(cluster_types),
+                 LC_RPC_CLUSTER);
+}
+
 /* ---------------------------------------------------------------- life */
 
 int lc_peers_new(uv_loop_t *loop, const struct lc_peers_config *cfg,
@@ -127,6 +170,9 @@ int lc_peers_new(uv_loop_t *loop, const struct lc_peers_config *cfg,
         goto err;
     }
     rv = lc__peers_member_init(ps);
+    if (rv == 0) {
+        rv = guard(ps->rpc, sdk_types, LC_ARRAY_SIZE(sdk_types), LC_RPC_SDK);
+    }
     if (rv != 0) {
         goto err_after_rpc;
     }
@@ -294,6 +340,148 @@ void lc_peers_set_extend(struct lc_peers *ps, lc_peers_extend_cb cb, void *data)
 {
     ps->extend = cb;
     ps->extend_data = data;
+}
+
+/* ------------------------------------------------------------- members */
+
+static void notify(struct lc_peers *ps, const struct lc_member *m,
+                   enum lc_member_state old, enum lc_member_state state)
+{
+    struct lc_peers_observer *obs, *next;
+
+    for (obs = ps->observers; obs != NULL; obs = next) {
+        next = obs->next;
+        obs->changed(obs, m, old, state);
+    }
+}
+
+struct gone_conns {
+    const struct lc_members *members;
+    char ids[64][96];
+    unsigned n;
+};
+
+static void collect_gone(struct lc_rpc_conn *c, void *data)
+{
+    struct gone_conns *g = data;
+    const char *member = json_string_value(
+        json_object_get(lc_rpc_conn_labels(c), "locus.member"));
+
+    if (g->n < LC_ARRAY_SIZE(g->ids) &&
+        (member == NULL || lc_members_find(g->members, member) == NULL)) {
+        lc_strlcpy(g->ids[g->n++], lc_rpc_conn_id(c), sizeof g->ids[0]);
+    }
+}
+
+/* Close the connections to the cluster port of members that left. */
+static void close_gone(struct lc_peers *ps)
+{
+    struct gone_conns *g = calloc(1, sizeof *g);
+
+    if (g == NULL || ps->rpc == NULL) {
+        free(g);
+        return;
+    }
+    g->members = ps->cfg.members;
+    lc_rpc_conn_each(ps->rpc, collect_gone, g);
+    for (unsigned i = 0; i < g->n; i++) {
+        struct lc_rpc_conn *c = lc_rpc_conn_find(ps->rpc, g->ids[i]);
+        if (c != NULL) {
+            lc_infof(LOG, "[%s] closed: its member left", g->ids[i]);
+            lc_rpc_conn_close(c);
+        }
+    }
+    free(g);
+}
+
+int lc_peers_update_members(struct lc_peers *ps,
+                            const struct lc_member_conf *entries, unsigned n,
+                            bool *changed, char *errmsg, size_t errlen)
+{
+    struct lc_members *ms = ps->cfg.members;
+    const struct lc_member *self = lc_members_self(ms);
+    struct lc_member_conf me = {self->host, self->port};
+    struct lc_members *next;
+    struct peer *old_peers, *p, **tail;
+    bool any = false;
+    int rv;
+
+    if (changed != NULL) {
+        *changed = false;
+    }
+    if (ps->closing) {
+        return lc_errf(LC_ESHUTDOWN, errmsg, errlen, "shutting down");
+    }
+    /* Check the list and find what leaves before anything changes. */
+    rv = lc_members_new(entries, n, &me, &next, errmsg, errlen);
+    if (rv != 0) {
+        return rv;
+    }
+    for (unsigned i = 0; i < lc_members_count(ms); i++) {
+        const struct lc_member *m = lc_members_at(ms, i);
+        if (!m->self && lc_members_find(next, m->addr) == NULL) {
+            lc_infof(LOG, "member %s removed (cluster.conf)", m->addr);
+            any = true;
+            notify(ps, m, m->state, LC_MEMBER_DOWN);
+        }
+    }
+    for (unsigned i = 0; i < lc_members_count(next); i++) {
+        const struct lc_member *m = lc_members_at(next, i);
+        if (lc_members_find(ms, m->addr) == NULL) {
+            lc_infof(LOG, "member %s added (cluster.conf)", m->addr);
+            any = true;
+        }
+    }
+    if (!any) {
+        lc_members_free(next);
+        return 0;
+    }
+    rv = lc_members_update(ms, entries, n, errmsg, errlen);
+    lc_members_free(next);
+    if (rv != 0) {
+        return rv; /* out of memory: nothing changed */
+    }
+
+    /* The peers in the new list's order: kept, new, and closed. */
+    old_peers = ps->peers;
+    ps->peers = NULL;
+    tail = &ps->peers;
+    for (unsigned i = 0; i < lc_members_count(ms); i++) {
+        const struct lc_member *m = lc_members_at(ms, i);
+        struct peer **pp = &old_peers;
+        if (m->self) {
+            continue;
+        }
+        while (*pp != NULL && strcmp((*pp)->addr, m->addr) != 0) {
+            pp = &(*pp)->next;
+        }
+        if (*pp != NULL) {
+            p = *pp;
+            *pp = p->next;
+        } else {
+            p = lc__peer_new(ps, m);
+            if (p == NULL) {
+                lc_warnf(LOG, "member %s: no memory for its channel", m->addr);
+                continue;
+            }
+            notify(ps, m, LC_MEMBER_DOWN, m->state);
+        }
+        p->next = NULL;
+        *tail = p;
+        tail = &p->next;
+    }
+    while (old_peers != NULL) {
+        p = old_peers;
+        old_peers = p->next;
+        p->next = NULL;
+        lc__peer_close(p);
+    }
+    ps->cursor = 0;
+    close_gone(ps);
+    if (changed != NULL) {
+        *changed = true;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------- close */

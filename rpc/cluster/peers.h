@@ -67,6 +67,15 @@ int lc_peers_listen(struct lc_peers *peers, const char *host, int port);
  * handled here. */
 struct lc_rpc *lc_peers_rpc(struct lc_peers *peers);
 
+/* Refuse the cluster's request types on the SDK port @sdk as Nacos does
+ * (§11.1: ErrorResponse 500/502 " invoke DistroDataRequest from sdk is
+ * forbidden" rather than 302): MemberReportRequest and DistroDataRequest.
+ * A type already registered on @sdk is left as it is. The plane refuses the
+ * SDK's naming types on the cluster port the same way ("from cluster"):
+ * members never send them, and nothing else is admitted there. Return 0 or
+ * LC_ENOMEM. */
+int lc_peers_guard_sdk(struct lc_rpc *sdk);
+
 /* Send request @type with @body (borrowed) to the member whose address is
  * @addr ("host:port", main port) over its channel, connecting it first when
  * needed. @r borrowed until @cb, which fires once, from the loop (never
@@ -107,6 +116,19 @@ struct lc_peers_observer {
 };
 void lc_peers_observe(struct lc_peers *peers, struct lc_peers_observer *obs);
 void lc_peers_unobserve(struct lc_peers *peers, struct lc_peers_observer *obs);
+
+/* cluster.conf changed: make the @n @entries (copied) the configured
+ * members (lc_members_update: this node stays, members that stay keep
+ * their state), open channels to the new members lazily, close those of the
+ * members that left and their connections to this node's cluster port, and
+ * tell the observers: a member that leaves as changed(m, its state, DOWN),
+ * @m still readable, one that arrives as changed(m, DOWN, its state). Raft
+ * membership does not change here (the admin API changes it). Each change
+ * is logged; *@changed (may be NULL) says whether there was one. On a bad
+ * list nothing changes: return LC_E* with a message in @errmsg, else 0. */
+int lc_peers_update_members(struct lc_peers *peers,
+                            const struct lc_member_conf *entries, unsigned n,
+                            bool *changed, char *errmsg, size_t errlen);
 
 typedef void (*lc_peers_close_cb)(struct lc_peers *peers, void *data);
 

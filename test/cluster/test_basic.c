@@ -139,10 +139,11 @@ static void test_bootstrap(void **state)
         tc_raft_addr(t, (unsigned)l, leaders[gi], sizeof leaders[gi]);
         lp[gi] = leaders[gi];
     }
-    /* Peer links come up around readiness: allow a moment for "UP". */
+    /* Each member's raftMetaData is its own, from its last member report
+     * or answer (one peer every 2 s, round-robin): allow a few rounds. */
     for (unsigned i = 0; i < 3; i++) {
         char why[512] = "";
-        uint64_t end = tc_now_ms() + 5000;
+        uint64_t end = tc_now_ms() + 15000;
         bool ok;
         while (!(ok = nodes_view_ok(t, i, lp, why, sizeof why)) &&
                tc_now_ms() < end) {

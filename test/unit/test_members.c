@@ -515,6 +515,59 @@ static void test_duplicate(void **state)
     refused(v6, 2, "::1", 8848, LC_EEXIST, "member [::1]:8848 listed twice");
 }
 
+/* cluster.conf edited: members added and removed, self kept, what is
+ * known of the members that stay kept; a bad list changes nothing. */
+static void test_update(void **state)
+{
+    const struct lc_member_conf three[] = {
+        {"127.0.0.1", 8848}, {"127.0.0.2", 8848}, {"127.0.0.3", 8848}};
+    const struct lc_member_conf next[] = {{"127.0.0.3", 8848},
+                                          {"127.0.0.4", 8848}};
+    const struct lc_member_conf bad[] = {{"127.0.0.3", 8848}, {"", 8848}};
+    const struct lc_member_conf dup[] = {{"127.0.0.3", 8848},
+                                         {"127.0.0.3", 8848}};
+    struct lc_members *ms = build(three, 3, "127.0.0.1", 8848);
+    const struct lc_member *m;
+    char err[256] = "";
+    (void)state;
+
+    assert_int_equal(lc_members_set_report(ms, "127.0.0.3:8848",
+                                           LC_MEMBER_SUSPICIOUS, 2, 1234),
+                     0);
+    assert_int_equal(
+        lc_members_set_report(ms, "127.0.0.9:8848", LC_MEMBER_UP, 0, 1),
+        LC_ENOTFOUND);
+    assert_int_equal(lc_members_set_report(ms, "127.0.0.3:8848",
+                                           (enum lc_member_state)99, 0, 1),
+                     LC_EINVAL);
+
+    /* Refused: nothing changes. */
+    assert_int_equal(lc_members_update(ms, bad, 2, err, sizeof err), LC_EINVAL);
+    assert_int_equal(lc_members_update(ms, dup, 2, err, sizeof err), LC_EEXIST);
+    assert_int_equal(lc_members_count(ms), 3);
+    assert_non_null(lc_members_find(ms, "127.0.0.2:8848"));
+
+    /* Self is not listed: it stays; .2 leaves, .4 arrives UP, .3 keeps
+     * what reports said. */
+    assert_int_equal(lc_members_update(ms, next, 2, err, sizeof err), 0);
+    assert_int_equal(lc_members_count(ms), 3);
+    assert_string_equal(lc_members_at(ms, 0)->addr, "127.0.0.1:8848");
+    assert_true(lc_members_at(ms, 0)->self);
+    assert_string_equal(lc_members_self(ms)->addr, "127.0.0.1:8848");
+    assert_null(lc_members_find(ms, "127.0.0.2:8848"));
+    m = lc_members_find(ms, "127.0.0.3:8848");
+    assert_non_null(m);
+    assert_int_equal(m->state, LC_MEMBER_SUSPICIOUS);
+    assert_int_equal(m->fail_access_cnt, 2);
+    assert_int_equal(m->last_refresh_ms, 1234);
+    m = lc_members_find(ms, "127.0.0.4:8848");
+    assert_non_null(m);
+    assert_int_equal(m->state, LC_MEMBER_UP);
+    assert_int_equal(m->fail_access_cnt, 0);
+    assert_int_equal(m->raft_port, 7848);
+    lc_members_free(ms);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_bad_host),
         cmocka_unit_test(test_bad_port),
         cmocka_unit_test(test_duplicate),
+        cmocka_unit_test(test_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
