@@ -113,6 +113,7 @@ int lc_cluster_init(struct lc_cluster *c, const struct lc_cluster_spec *spec)
         strcat(members, line);
     }
     c->spec.ports = NULL; /* not kept: the ports are in nodes[] */
+    c->spec.extra = NULL; /* not kept: written into the properties */
     snprintf(c->cluster_conf, sizeof c->cluster_conf, "%s/cluster.conf",
              c->dir);
     if (write_file(c->cluster_conf, members) != 0) {

@@ -1100,12 +1100,17 @@ static int parse(int argc, char **argv, struct dopts *o)
 
 static int start_cluster(struct lc_cluster *c, const struct dopts *o)
 {
+    /* Balancing off: the restart phase puts its connections on chosen
+     * members, and its clients do not reconnect after a ConnectReset. */
+    char extra[4096];
     struct lc_cluster_spec spec = {.n = o->members,
                                    .base_port = o->g.port,
                                    .port_step = 10,
                                    .dir = o->g.dir,
                                    .locusd = o->g.locusd,
-                                   .extra = o->g.extra};
+                                   .extra = extra};
+    snprintf(extra, sizeof extra, "locus.loader.balance.enabled=false\n%s",
+             o->g.extra);
     if (lc_cluster_init(c, &spec) != 0 || lc_cluster_wipe(c) != 0) {
         return -1;
     }
