@@ -129,6 +129,9 @@ static void on_ready_check(uv_check_t *h)
     n->rpc_started = true;
     lc_rpc_set_started(n->rpc, true);
     lc_balance_set_ready(n->balance, true);
+    if (n->peers != NULL) {
+        lc_peers_set_self_state(n->peers, LC_MEMBER_UP);
+    }
     lc_infof("server", "gRPC SDK port serving");
     uv_check_stop(h);
 }
@@ -339,6 +342,9 @@ static int start_peers(struct node *n, const struct lc_config *cfg,
     }
     lc_peers_set_extend(n->peers, on_member_extend, n);
     lc_admin_set_peers(n->admin, n->peers);
+    /* STARTING until naming is ready (raft caught up, Distro loaded):
+     * peers keep it out of Distro's healthy list meanwhile. */
+    lc_peers_set_self_state(n->peers, LC_MEMBER_STARTING);
     rv = lc_peers_listen(n->peers, cfg->ip, port);
     if (rv != 0) {
         lc_errorf("server", "cannot listen on %s:%d (cluster gRPC): %s",

@@ -147,6 +147,19 @@ static void keep_member(struct peer *p, json_t *node)
 
 /* ------------------------------------------------------------- handler */
 
+/* The state a member reports for itself: STARTING while it loads (its
+ * Distro snapshot, its raft groups catching up), else UP. Nacos's
+ * MemberReportHandler marks every reporter UP; locus keeps a starting
+ * member out of Distro's healthy list until it holds the data it will be
+ * responsible for. */
+static enum lc_member_state reported_state(const json_t *node)
+{
+    const char *state = json_string_value(json_object_get(node, "state"));
+    return state != NULL && strcmp(state, "STARTING") == 0
+               ? LC_MEMBER_STARTING
+               : LC_MEMBER_UP;
+}
+
 static void on_member_report(struct lc_rpc_req *req, void *data)
 {
     struct lc_peers *ps = data;
@@ -177,7 +190,7 @@ static void on_member_report(struct lc_rpc_req *req, void *data)
     } else {
         keep_member(p, node);
         lc__peer_heard(p);
-        lc__peers_set_state(ps, m, LC_MEMBER_UP, 0, lc_now_ms());
+        lc__peers_set_state(ps, m, reported_state(node), 0, lc_now_ms());
     }
     self = lc__peers_self_json(ps);
     body = self != NULL ? json_pack("{s:o}", "node", self) : NULL;
@@ -228,7 +241,8 @@ static void on_report(struct lc_nreq *r, int status, const char *type,
     p->reporting = false;
     if (status == 0 && response_ok(type, body)) {
         keep_member(p, json_object_get(body, "node"));
-        lc__peers_set_state(ps, m, LC_MEMBER_UP, 0, lc_now_ms());
+        lc__peers_set_state(ps, m, reported_state(json_object_get(body, "node")),
+                            0, lc_now_ms());
     } else {
         cnt = m->fail_access_cnt + 1;
         refused = status == LC_ECONN;
@@ -304,13 +318,35 @@ static void on_report_timer(uv_timer_t *t)
     }
 }
 
+/* Report to every peer now (a report already under way is sent again
+ * once it ends). */
+static void report_all(struct lc_peers *ps)
+{
+    for (struct peer *p = ps->peers; p != NULL; p = p->next) {
+        if (!p->removed) {
+            report_to(ps, p);
+        }
+    }
+}
+
+void lc_peers_set_self_state(struct lc_peers *ps, enum lc_member_state state)
+{
+    const struct lc_member *self = lc_members_self(ps->cfg.members);
+    if (lc_members_state(ps->cfg.members, self) == state) {
+        return;
+    }
+    lc_members_set_state(ps->cfg.members, self->addr, state);
+    lc_infof(LOG, "this member is %s", lc_member_state_name(state));
+    if (ps->listening && !ps->closing) {
+        report_all(ps);
+    }
+}
+
 void lc__peers_reports_start(struct lc_peers *ps)
 {
     /* A member that starts (or restarts) announces itself to every peer
-     * at once: they mark it UP on receipt, not a round later. */
-    for (struct peer *p = ps->peers; p != NULL; p = p->next) {
-        report_to(ps, p);
-    }
+     * at once: they know its state on receipt, not a round later. */
+    report_all(ps);
     uv_timer_start(&ps->report_timer, on_report_timer,
                    ps->cfg.report_interval_ms, ps->cfg.report_interval_ms);
 }

@@ -130,6 +130,12 @@ int lc_peers_update_members(struct lc_peers *peers,
                             const struct lc_member_conf *entries, unsigned n,
                             bool *changed, char *errmsg, size_t errlen);
 
+/* This member's own state (STARTING while it loads, then UP), as its
+ * reports carry it: peers keep a STARTING member out of Distro's healthy
+ * list. A change is reported to every peer at once. */
+void lc_peers_set_self_state(struct lc_peers *peers,
+                             enum lc_member_state state);
+
 typedef void (*lc_peers_close_cb)(struct lc_peers *peers, void *data);
 
 /* Stop reporting, close the channels and the server, free, then @cb. */
