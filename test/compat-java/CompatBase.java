@@ -19,6 +19,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -34,6 +35,7 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -165,8 +167,13 @@ abstract class CompatBase {
         final List<AutoCloseable> closers = new ArrayList<>();
 
         NamingService client(String namespace) throws Exception {
+            return client(serverAddr, namespace);
+        }
+
+        /* A client of the servers @servers ("host:port,host:port"). */
+        NamingService client(String servers, String namespace) throws Exception {
             Properties p = new Properties();
-            p.setProperty(PropertyKeyConst.SERVER_ADDR, serverAddr);
+            p.setProperty(PropertyKeyConst.SERVER_ADDR, servers);
             if (namespace != null) {
                 p.setProperty(PropertyKeyConst.NAMESPACE, namespace);
             }
@@ -368,7 +375,12 @@ abstract class CompatBase {
 
     static JsonNode httpJson(String method, String path, Map<String, String> params)
             throws IOException {
-        String body = httpText(method, path, params);
+        return httpJsonAt(serverAddr, method, path, params);
+    }
+
+    static JsonNode httpJsonAt(String server, String method, String path,
+            Map<String, String> params) throws IOException {
+        String body = httpTextAt(server, method, path, params);
         try {
             return JSON.readTree(body);
         } catch (IOException e) {
@@ -379,13 +391,19 @@ abstract class CompatBase {
     /* The body of a 200 answer; fails with the status and body otherwise. */
     static String httpText(String method, String path, Map<String, String> params)
             throws IOException {
+        return httpTextAt(serverAddr, method, path, params);
+    }
+
+    /* The same to the server at @server (host:port). */
+    static String httpTextAt(String server, String method, String path,
+            Map<String, String> params) throws IOException {
         StringBuilder q = new StringBuilder();
         for (Map.Entry<String, String> e : params.entrySet()) {
             q.append(q.length() == 0 ? "?" : "&")
                     .append(URLEncoder.encode(e.getKey(), StandardCharsets.UTF_8)).append('=')
                     .append(URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8));
         }
-        URL url = new URL("http://" + serverAddr + path + q);
+        URL url = new URL("http://" + server + path + q);
         HttpURLConnection c = (HttpURLConnection) url.openConnection();
         c.setRequestMethod(method);
         c.setConnectTimeout(3000);
@@ -407,10 +425,16 @@ abstract class CompatBase {
      * (GET /nacos/v1/ns/instance/list, no client cache), by ip:port. */
     static Map<String, JsonNode> httpHosts(String namespace, String group, String service)
             throws IOException {
+        return httpHostsAt(serverAddr, namespace, group, service);
+    }
+
+    /* The same on the server at @server (host:port). */
+    static Map<String, JsonNode> httpHostsAt(String server, String namespace, String group,
+            String service) throws IOException {
         Map<String, String> p = new HashMap<>();
         p.put("serviceName", group + "@@" + service);
         p.put("namespaceId", namespace == null ? "public" : namespace);
-        JsonNode r = httpJson("GET", "/nacos/v1/ns/instance/list", p);
+        JsonNode r = httpJsonAt(server, "GET", "/nacos/v1/ns/instance/list", p);
         JsonNode hosts = r.get("hosts");
         check(hosts != null && hosts.isArray(), "instance/list without hosts: %s", r);
         Map<String, JsonNode> m = new HashMap<>();
@@ -423,6 +447,11 @@ abstract class CompatBase {
     static Set<String> httpAddrs(String namespace, String group, String service)
             throws IOException {
         return new TreeSet<>(httpHosts(namespace, group, service).keySet());
+    }
+
+    static Set<String> httpAddrsAt(String server, String namespace, String group,
+            String service) throws IOException {
+        return new TreeSet<>(httpHostsAt(server, namespace, group, service).keySet());
     }
 
     /* Wait until the server lists exactly @want for the service. */
@@ -451,6 +480,74 @@ abstract class CompatBase {
         t.start();
         ctx.defer(ss);
         return ss.getLocalPort();
+    }
+
+    // ------------------------------------------------------------ a client JVM
+
+    static final AtomicInteger CHILDREN = new AtomicInteger();
+
+    /* Start a JVM (NacosCompat child) that registers @i in @g@@@svc through
+     * @servers and waits to be killed; return once it said READY. It is
+     * killed (SIGKILL) when @ctx closes, if still alive. Its files go to
+     * WORK_DIR/jvm-child (the first one: the runner shows its log when the
+     * run fails), then jvm-child-2, ... */
+    static Process startChild(Ctx ctx, String servers, String svc, String g, Instance i)
+            throws Exception {
+        String java = ProcessHandle.current().info().command()
+                .orElse(System.getProperty("java.home") + "/bin/java");
+        int n = CHILDREN.incrementAndGet();
+        File dir = new File(workDir, n == 1 ? "jvm-child" : "jvm-child-" + n);
+        new File(dir, "home").mkdirs();
+        List<String> cmd = new ArrayList<>(Arrays.asList(java,
+                "-cp", System.getProperty("java.class.path"),
+                "-Duser.home=" + new File(dir, "home"),
+                "-DJM.LOG.PATH=" + new File(dir, "logs"),
+                "-DJM.SNAPSHOT.PATH=" + new File(dir, "snapshot"),
+                "-Dorg.slf4j.simpleLogger.logFile=" + new File(dir, "client.log"),
+                "-Dcom.alibaba.nacos.client.local.ip=127.0.0.1",
+                "-Dorg.slf4j.simpleLogger.showDateTime=true",
+                "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
+                "NacosCompat", "child", servers, svc, g, i.getIp(),
+                String.valueOf(i.getPort())));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.redirectError(ProcessBuilder.Redirect.appendTo(new File(dir, "stderr.log")));
+        Process child = pb.start();
+        ctx.defer(child::destroyForcibly);
+        BlockingQueue<String> out = new LinkedBlockingQueue<>();
+        List<String> outLog = Collections.synchronizedList(new ArrayList<>());
+        Thread reader = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(
+                    child.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    outLog.add(line);
+                    out.add(line);
+                }
+            } catch (IOException e) {
+                /* child gone */
+            }
+        }, "child-out");
+        reader.setDaemon(true);
+        reader.start();
+        long end = System.currentTimeMillis() + 30000;
+        for (;;) {
+            String line = out.poll(Math.max(1, end - System.currentTimeMillis()),
+                    TimeUnit.MILLISECONDS);
+            if (line != null && line.equals("READY")) {
+                return child;
+            }
+            check(line == null || !line.startsWith("ERROR"), "child JVM: %s", line);
+            check(child.isAlive() || !out.isEmpty(), "child JVM exited (%s): %s",
+                    child.isAlive() ? "?" : child.exitValue(), outLog);
+            check(System.currentTimeMillis() < end, "child JVM not READY within 30 s: %s",
+                    outLog);
+        }
+    }
+
+    /* SIGKILL @child and wait until it is gone. */
+    static void killChild(Process child) throws InterruptedException {
+        child.destroyForcibly();
+        check(child.waitFor(5, TimeUnit.SECONDS), "child JVM still alive 5 s after SIGKILL");
     }
 
     // ------------------------------------------------------------ the runner

@@ -34,13 +34,9 @@ import com.alibaba.nacos.api.naming.pojo.Instance;
 import com.alibaba.nacos.api.naming.pojo.ListView;
 import com.fasterxml.jackson.databind.JsonNode;
 
-import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -50,10 +46,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
@@ -809,37 +803,7 @@ public final class NacosCompat extends CompatBase {
         ctx.client().registerInstance(svc, g, mine);
         p.await("own instance", CHANGE_MS, set(mine));
 
-        Process child = startChild(svc, g, theirs);
-        ctx.defer(child::destroyForcibly);
-        BlockingQueue<String> out = new LinkedBlockingQueue<>();
-        List<String> outLog = Collections.synchronizedList(new ArrayList<>());
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(
-                    child.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    outLog.add(line);
-                    out.add(line);
-                }
-            } catch (IOException e) {
-                /* child gone */
-            }
-        }, "child-out");
-        reader.setDaemon(true);
-        reader.start();
-        long end = System.currentTimeMillis() + 30000;
-        for (;;) {
-            String line = out.poll(Math.max(1, end - System.currentTimeMillis()),
-                    TimeUnit.MILLISECONDS);
-            if (line != null && line.equals("READY")) {
-                break;
-            }
-            check(line == null || !line.startsWith("ERROR"), "child JVM: %s", line);
-            check(child.isAlive() || !out.isEmpty(), "child JVM exited (%s): %s",
-                    child.isAlive() ? "?" : child.exitValue(), outLog);
-            check(System.currentTimeMillis() < end, "child JVM not READY within 30 s: %s",
-                    outLog);
-        }
+        Process child = startChild(ctx, serverAddr, svc, g, theirs);
         p.await("the child JVM's instance", CHANGE_MS, set(mine, theirs));
         serverHas("child registered", CHANGE_MS, null, g, svc, set(mine, theirs));
 
@@ -850,27 +814,6 @@ public final class NacosCompat extends CompatBase {
         long ms = System.currentTimeMillis() - t0;
         serverHas("after kill -9", CHANGE_MS, null, g, svc, set(mine));
         System.out.println("  (kill -9 to push of the removal: " + ms + " ms)");
-    }
-
-    static Process startChild(String svc, String g, Instance i) throws IOException {
-        String java = ProcessHandle.current().info().command()
-                .orElse(System.getProperty("java.home") + "/bin/java");
-        File dir = new File(workDir, "jvm-child");
-        new File(dir, "home").mkdirs();
-        List<String> cmd = new ArrayList<>(Arrays.asList(java,
-                "-cp", System.getProperty("java.class.path"),
-                "-Duser.home=" + new File(dir, "home"),
-                "-DJM.LOG.PATH=" + new File(dir, "logs"),
-                "-DJM.SNAPSHOT.PATH=" + new File(dir, "snapshot"),
-                "-Dorg.slf4j.simpleLogger.logFile=" + new File(dir, "client.log"),
-                "-Dcom.alibaba.nacos.client.local.ip=127.0.0.1",
-                "-Dorg.slf4j.simpleLogger.showDateTime=true",
-                "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
-                "NacosCompat", "child", serverAddr, svc, g, i.getIp(),
-                String.valueOf(i.getPort())));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.redirectError(ProcessBuilder.Redirect.appendTo(new File(dir, "stderr.log")));
-        return pb.start();
     }
 
     /* locusd restarted: every client reconnects; its redo registers its
@@ -990,9 +933,13 @@ public final class NacosCompat extends CompatBase {
      * it passed, else why not. A thread stuck past the limit is left behind
      * (a daemon): the JVM exits at the end anyway. */
     static String runOne(Scenario s) {
+        return runOne(s.ms, s.body);
+    }
+
+    static String runOne(long limitMs, Body body) {
         FutureTask<Void> task = new FutureTask<>(() -> {
             try (Ctx ctx = new Ctx()) {
-                s.body.run(ctx);
+                body.run(ctx);
             }
             return null;
         });
@@ -1000,7 +947,7 @@ public final class NacosCompat extends CompatBase {
         t.setDaemon(true);
         t.start();
         try {
-            task.get(s.ms, TimeUnit.MILLISECONDS);
+            task.get(limitMs, TimeUnit.MILLISECONDS);
             return null;
         } catch (TimeoutException e) {
             StackTraceElement[] st = t.getStackTrace();
@@ -1011,7 +958,7 @@ public final class NacosCompat extends CompatBase {
                 }
             }
             task.cancel(true);
-            return "did not finish within " + s.ms + " ms;" + where;
+            return "did not finish within " + limitMs + " ms;" + where;
         } catch (ExecutionException e) {
             return describe(e.getCause());
         } catch (InterruptedException e) {

@@ -1,21 +1,27 @@
-/* Runs test/compat-java/NacosCompat (the real Nacos Java client 2.4.3)
- * against a real standalone locusd: starts the node on reserved ports
- * (test/support/tcluster.h), starts one JVM, echoes its PASS/FAIL lines,
- * restarts the node when the JVM asks ("@@locusd restart" or "@@locusd
- * kill9" on its stdout, answered "@@ok" or "@@fail <why>" on its stdin),
- * and fails unless the JVM exits 0 after a SUMMARY line. Everything is
- * bounded: the JVM (and the JVM it starts itself) is killed after
- * JAVA_TIMEOUT_S seconds (default 170).
+/* Runs the Nacos Java client 2.4.3 scenarios against real locusd:
+ * test/compat-java/NacosCompat against a standalone node, then
+ * test/compat-java/NacosCluster against a 3-member cluster, each node on
+ * reserved ports (test/support/tcluster.h). For each: start one JVM, echo
+ * its PASS/FAIL lines, do what it asks on its stdout ("@@locusd <command>",
+ * answered "@@ok" or "@@fail <why>" on its stdin), and fail unless the JVM
+ * exits 0 after a SUMMARY line. Commands: standalone, "restart" (SIGTERM,
+ * start again, wait until UP) and "kill9" (the same with SIGKILL); cluster,
+ * "kill9 N" (SIGKILL member N, left down) and "start N" (start it, wait
+ * until UP). Everything is bounded: a JVM (and the JVMs it starts itself)
+ * is killed after JAVA_TIMEOUT_S seconds (default 170 standalone, 150
+ * cluster).
  *
  * `make test-java` builds and runs it; the environment says where things
  * are:
- *   JAVA_CP     the classpath: the compiled NacosCompat classes, the client
- *               jar and the Debian jars (../shared/nacos-java/classpath.sh)
+ *   JAVA_CP     the classpath: the compiled classes, the client jar and the
+ *               Debian jars (../shared/nacos-java/classpath.sh)
  *   JAVA_WORK   a directory for the JVMs' user.home, JM.LOG.PATH,
- *               JM.SNAPSHOT.PATH and client logs (created)
+ *               JM.SNAPSHOT.PATH and client logs (created; the cluster
+ *               run's in JAVA_WORK/cluster)
  *   JAVA        the java binary (default: java on PATH)
- *   JAVA_TIMEOUT_S, JAVA_COMPAT_FILTER (NacosCompat.java), LOCUSD, BUILD,
- *   LOCUS_TEST_KEEP as for the cluster tests.
+ *   JAVA_TIMEOUT_S, JAVA_COMPAT_FILTER (NacosCompat.java, NacosCluster.java),
+ *   LOCUSD, BUILD, LOCUS_TEST_KEEP, TC_FILTER (test_java_standalone,
+ *   test_java_cluster) as for the cluster tests.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,6 +44,17 @@
 #include "test/support/tcluster.h"
 
 #define DEFAULT_TIMEOUT_S 170
+#define CLUSTER_TIMEOUT_S 150
+
+/* The cluster: nacos.naming.client.expired.time short, so a dead member's
+ * clients expire within the run (NacosCluster is told it); verify every
+ * second (renews the synced copies); no automatic connection balancing, as
+ * the scenarios pin each client to the member they name. */
+#define CLUSTER_EXPIRED_MS 8000
+#define CLUSTER_PROPS                                                          \
+    "nacos.naming.client.expired.time=8000\n"                                \
+    "nacos.core.protocol.distro.data.verify.intervalMs=1000\n"               \
+    "locus.loader.balance.enabled=false\n"
 #define TAIL_LINES 40
 #define MAX_FAILS 32
 
@@ -47,6 +64,7 @@ static pid_t jvm_pid;
 
 struct run {
     struct tc *t;
+    bool cluster; /* NacosCluster: commands name a member */
     int out_fd; /* the JVM's stdout (read) */
     int in_fd;  /* its stdin (write) */
     char buf[65536];
@@ -108,23 +126,25 @@ static void print_tail(const char *title, const char *path, unsigned n)
     free(ring);
 }
 
-/* Start the JVM: its own process group, killed with this process, stdin and
+/* Start the JVM running @args (the main class and its arguments, NULL
+ * ended): its own process group, killed with this process, stdin and
  * stdout on pipes, stderr to @dir/stderr.log. The client reports 127.0.0.1
  * as its own address (com.alibaba.nacos.client.local.ip) rather than the
  * machine's first non-loopback one. */
-static void start_jvm(struct run *r, const char *dir)
+static void start_jvm(struct run *r, const char *dir, const char *const *args)
 {
     const char *java = env_or("JAVA", "java");
     const char *cp = getenv("JAVA_CP");
-    char server[64], home[1100], logs[1100], snap[1100], logfile[1100];
+    char home[1100], logs[1100], snap[1100], logfile[1100];
     char errlog[1100], work[1100];
+    const char *argv[32];
+    unsigned n = 0;
     int out[2], in[2];
     pid_t pid;
 
     if (cp == NULL || cp[0] == '\0') {
         fail_msg("JAVA_CP is not set (run through make test-java)");
     }
-    snprintf(server, sizeof server, "127.0.0.1:%d", r->t->c.nodes[0].port);
     snprintf(home, sizeof home, "-Duser.home=%s/home", dir);
     snprintf(logs, sizeof logs, "-DJM.LOG.PATH=%s/logs", dir);
     snprintf(snap, sizeof snap, "-DJM.SNAPSHOT.PATH=%s/snapshot", dir);
@@ -133,7 +153,20 @@ static void start_jvm(struct run *r, const char *dir)
     snprintf(errlog, sizeof errlog, "%s/stderr.log", dir);
     snprintf(work, sizeof work, "%s/home", dir);
     mkdirs(work);
-    snprintf(work, sizeof work, "%s", env_or("JAVA_WORK", "."));
+    argv[n++] = java;
+    argv[n++] = "-cp";
+    argv[n++] = cp;
+    argv[n++] = home;
+    argv[n++] = logs;
+    argv[n++] = snap;
+    argv[n++] = logfile;
+    argv[n++] = "-Dcom.alibaba.nacos.client.local.ip=127.0.0.1";
+    argv[n++] = "-Dorg.slf4j.simpleLogger.showDateTime=true";
+    argv[n++] = "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS";
+    for (unsigned i = 0; args[i] != NULL && n < 31; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0) {
         fail_msg("pipe: %s", strerror(errno));
     }
@@ -151,11 +184,7 @@ static void start_jvm(struct run *r, const char *dir)
         if (fd >= 0) {
             dup2(fd, 2);
         }
-        execlp(java, java, "-cp", cp, home, logs, snap, logfile,
-               "-Dcom.alibaba.nacos.client.local.ip=127.0.0.1",
-               "-Dorg.slf4j.simpleLogger.showDateTime=true",
-               "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
-               "NacosCompat", server, work, (char *)NULL);
+        execvp(java, (char *const *)argv);
         fprintf(stderr, "exec %s: %s\n", java, strerror(errno));
         _exit(127);
     }
@@ -214,10 +243,51 @@ answer:
     reply(r, msg);
 }
 
+/* Cluster mode: "kill9 N" (SIGKILL member N, left down), "start N" (start
+ * it, wait until UP). */
+static void member_command(struct run *r, const char *cmd)
+{
+    struct lc_cluster *c = &r->t->c;
+    char msg[600];
+    unsigned i;
+    char what[16];
+
+    if (sscanf(cmd, "%15s %u", what, &i) != 2 || i >= c->n) {
+        snprintf(msg, sizeof msg, "@@fail unknown command\n");
+    } else if (strcmp(what, "kill9") == 0) {
+        printf("runner: kill -9 member %u (127.0.0.1:%d)\n", i,
+               c->nodes[i].port);
+        fflush(stdout);
+        snprintf(msg, sizeof msg,
+                 lc_cluster_signal(c, i, SIGKILL) == 0
+                     ? "@@ok\n"
+                     : "@@fail member not running\n");
+    } else if (strcmp(what, "start") == 0) {
+        printf("runner: starting member %u, waiting for UP\n", i);
+        fflush(stdout);
+        if (lc_cluster_start_node(c, i) != 0) {
+            snprintf(msg, sizeof msg, "@@fail cannot start member %u\n", i);
+        } else if (lc_cluster_wait_ready(c, i, TC_WAIT_MS) != 0) {
+            snprintf(msg, sizeof msg, "@@fail member %u not UP within %d ms\n",
+                     i, TC_WAIT_MS);
+        } else {
+            snprintf(msg, sizeof msg, "@@ok\n");
+        }
+    } else {
+        snprintf(msg, sizeof msg, "@@fail unknown command\n");
+    }
+    if (strncmp(msg, "@@fail", 6) == 0 && r->problem[0] == '\0') {
+        snprintf(r->problem, sizeof r->problem, "%s: %.400s", cmd, msg + 7);
+    }
+    reply(r, msg);
+}
+
 static void on_line(struct run *r, const char *line)
 {
     if (strncmp(line, "@@locusd ", 9) == 0) {
-        if (strcmp(line + 9, "restart") == 0) {
+        if (r->cluster) {
+            member_command(r, line + 9);
+        } else if (strcmp(line + 9, "restart") == 0) {
             restart_node(r, SIGTERM);
         } else if (strcmp(line + 9, "kill9") == 0) {
             restart_node(r, SIGKILL);
@@ -290,27 +360,20 @@ static void kill_jvm(void)
     }
 }
 
-static void test_java_client(void **state)
+/* Run one JVM (@args) to its end, bounded; its files in @dir; fail the
+ * test unless it passed everything. */
+static void run_jvm(struct run *r, const char *dir, const char *work,
+                    const char *const *args, int dflt_timeout_s)
 {
-    struct tc *t = *state;
-    static struct run run;
-    struct run *r = &run;
-    const char *work = env_or("JAVA_WORK", "build/test/compat-java/work");
     int timeout_s = atoi(env_or("JAVA_TIMEOUT_S", "0"));
-    char dir[600], path[700];
+    char path[1200];
     bool done;
     int st = -1;
 
     if (timeout_s <= 0) {
-        timeout_s = DEFAULT_TIMEOUT_S;
+        timeout_s = dflt_timeout_s;
     }
-    r->t = t;
-    mkdirs(work);
-    snprintf(dir, sizeof dir, "%.500s/jvm-main", work);
-    tc_up(t, "java", 1, NULL);
-    printf("runner: locusd %s on 127.0.0.1:%d (gRPC %d), JVM logs in %s\n",
-           tc_locusd(), t->c.nodes[0].port, t->c.nodes[0].port + 1000, work);
-    start_jvm(r, dir);
+    start_jvm(r, dir, args);
     done = pump(r, tc_now_ms() + (uint64_t)timeout_s * 1000);
     if (done) {
         for (int i = 0; i < 100; i++) { /* it exits right after SUMMARY */
@@ -346,6 +409,50 @@ static void test_java_client(void **state)
         fail_msg("the Java client run failed (JVM wait status %#x)", st);
     }
     printf("runner: all %u scenarios passed\n", r->passed);
+}
+
+static void test_java_standalone(void **state)
+{
+    struct tc *t = *state;
+    static struct run run;
+    const char *work = env_or("JAVA_WORK", "build/test/compat-java/work");
+    char dir[600], server[64];
+    const char *args[] = {"NacosCompat", server, work, NULL};
+
+    run.t = t;
+    mkdirs(work);
+    snprintf(dir, sizeof dir, "%.500s/jvm-main", work);
+    tc_up(t, "java", 1, NULL);
+    snprintf(server, sizeof server, "127.0.0.1:%d", t->c.nodes[0].port);
+    printf("runner: locusd %s on 127.0.0.1:%d (gRPC %d), JVM logs in %s\n",
+           tc_locusd(), t->c.nodes[0].port, t->c.nodes[0].port + 1000, work);
+    run_jvm(&run, dir, work, args, DEFAULT_TIMEOUT_S);
+    tc_pass(t);
+}
+
+static void test_java_cluster(void **state)
+{
+    struct tc *t = *state;
+    static struct run run;
+    char work[600], dir[700], addr[3][64], expired[32];
+    const char *args[] = {"NacosCluster", addr[0], addr[1], addr[2],
+                          expired,        work,    NULL};
+
+    run.t = t;
+    run.cluster = true;
+    snprintf(work, sizeof work, "%.500s/cluster",
+             env_or("JAVA_WORK", "build/test/compat-java/work"));
+    mkdirs(work);
+    snprintf(dir, sizeof dir, "%s/jvm-main", work);
+    tc_up(t, "java-cluster", 3, CLUSTER_PROPS);
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(addr[i], sizeof addr[i], "127.0.0.1:%d", t->c.nodes[i].port);
+    }
+    snprintf(expired, sizeof expired, "%d", CLUSTER_EXPIRED_MS);
+    printf("runner: 3 locusd %s on 127.0.0.1:%d,%d,%d, JVM logs in %s\n",
+           tc_locusd(), t->c.nodes[0].port, t->c.nodes[1].port,
+           t->c.nodes[2].port, work);
+    run_jvm(&run, dir, work, args, CLUSTER_TIMEOUT_S);
     tc_pass(t);
 }
 
@@ -358,8 +465,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_java_client, tc_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_java_standalone, tc_setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_java_cluster, tc_setup, teardown),
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
+    tc_filter_from_env();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
