@@ -249,8 +249,11 @@ void lc_members_set_probe(struct lc_members *ms, lc_members_probe_cb cb,
     ms->probe_data = data;
 }
 
-int lc_members_set_state(struct lc_members *ms, const char *addr,
-                         enum lc_member_state state)
+/* The member at @addr, into *@m, when its state may become @state: LC_EINVAL
+ * for a state outside enum lc_member_state, else LC_ENOTFOUND for an
+ * address not in the list. */
+static int settable(struct lc_members *ms, const char *addr,
+                    enum lc_member_state state, struct lc_member **m)
 {
     int i = index_of(ms, addr);
     if (!valid_state(state)) {
@@ -259,7 +262,19 @@ int lc_members_set_state(struct lc_members *ms, const char *addr,
     if (i < 0) {
         return LC_ENOTFOUND;
     }
-    ms->member[i].state = state;
+    *m = &ms->member[i];
+    return 0;
+}
+
+int lc_members_set_state(struct lc_members *ms, const char *addr,
+                         enum lc_member_state state)
+{
+    struct lc_member *m;
+    int rv = settable(ms, addr, state, &m);
+    if (rv != 0) {
+        return rv;
+    }
+    m->state = state;
     return 0;
 }
 
@@ -267,17 +282,15 @@ int lc_members_set_report(struct lc_members *ms, const char *addr,
                           enum lc_member_state state, unsigned fail_access_cnt,
                           uint64_t last_refresh_ms)
 {
-    int i = index_of(ms, addr);
-    if (!valid_state(state)) {
-        return LC_EINVAL;
+    struct lc_member *m;
+    int rv = settable(ms, addr, state, &m);
+    if (rv != 0) {
+        return rv;
     }
-    if (i < 0) {
-        return LC_ENOTFOUND;
-    }
-    ms->member[i].state = state;
-    ms->member[i].fail_access_cnt = fail_access_cnt;
+    m->state = state;
+    m->fail_access_cnt = fail_access_cnt;
     if (last_refresh_ms != 0) {
-        ms->member[i].last_refresh_ms = last_refresh_ms;
+        m->last_refresh_ms = last_refresh_ms;
     }
     return 0;
 }

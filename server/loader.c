@@ -232,6 +232,16 @@ struct lc_loader *lc_loader_new(uv_loop_t *loop, struct lc_http_server *srv,
                                 struct lc_naming *naming, int grpc_port)
 {
     static const char *const prefixes[] = {"/nacos", ""};
+    static const struct {
+        const char *name;
+        lc_http_handler_cb handler;
+    } routes[] = {
+        {"current", on_current},
+        {"reloadClient", on_reload_client},
+        {"reloadCurrent", on_reload_current},
+        {"cluster", on_cluster},
+        {"smartReloadCluster", on_smart_reload},
+    };
     struct lc_loader *l = calloc(1, sizeof *l);
     char path[128];
     if (l == NULL) {
@@ -243,31 +253,13 @@ struct lc_loader *lc_loader_new(uv_loop_t *loop, struct lc_http_server *srv,
     l->grpc_port = grpc_port;
     l->loop = loop;
     for (size_t i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/v2/core/loader/current", prefixes[i]);
-        if (lc_http_server_route(srv, LC_HTTP_GET, path, on_current, l) != 0) {
-            goto fail;
-        }
-        snprintf(path, sizeof path, "%s/v2/core/loader/reloadClient",
-                 prefixes[i]);
-        if (lc_http_server_route(srv, LC_HTTP_GET, path, on_reload_client, l) !=
-            0) {
-            goto fail;
-        }
-        snprintf(path, sizeof path, "%s/v2/core/loader/reloadCurrent",
-                 prefixes[i]);
-        if (lc_http_server_route(srv, LC_HTTP_GET, path, on_reload_current,
-                                 l) != 0) {
-            goto fail;
-        }
-        snprintf(path, sizeof path, "%s/v2/core/loader/cluster", prefixes[i]);
-        if (lc_http_server_route(srv, LC_HTTP_GET, path, on_cluster, l) != 0) {
-            goto fail;
-        }
-        snprintf(path, sizeof path, "%s/v2/core/loader/smartReloadCluster",
-                 prefixes[i]);
-        if (lc_http_server_route(srv, LC_HTTP_GET, path, on_smart_reload, l) !=
-            0) {
-            goto fail;
+        for (size_t j = 0; j < LC_ARRAY_SIZE(routes); j++) {
+            snprintf(path, sizeof path, "%s/v2/core/loader/%s", prefixes[i],
+                     routes[j].name);
+            if (lc_http_server_route(srv, LC_HTTP_GET, path, routes[j].handler,
+                                     l) != 0) {
+                goto fail;
+            }
         }
     }
     return l;

@@ -33,6 +33,7 @@
 #include "rpc/cluster/peers.h"
 #include "rpc/grpc/nclient.h"
 #include "test/support/tcluster.h"
+#include "test/support/tpeer.h"
 
 #define BALANCE_WAIT_MS 30000
 
@@ -532,121 +533,26 @@ static void test_disabled_and_manual(void **state)
 
 /* ------------------------------------------- the cluster port itself */
 
-/* This process as member 2 (the cluster's secret and member list, with
- * the membership proof), asking nodes 0 and 1 over the cluster port. */
-struct member_env {
-    uv_loop_t loop;
-    uv_timer_t tick;
-    struct lc_members *members;
-    struct lc_peers *ps;
-    char secret[256];
-    char addr[3][LC_MEMBER_ADDR_MAX];
-};
-
-struct creq {
-    struct lc_nreq r;
-    bool done;
-    int status;
-    char type[128];
-    json_t *body;
-};
-
-static void on_env_tick(uv_timer_t *t)
-{
-    (void)t;
-}
-
-static void on_creq(struct lc_nreq *r, int status, const char *type,
-                    json_t *body)
-{
-    struct creq *q = r->data;
-    q->done = true;
-    q->status = status;
-    snprintf(q->type, sizeof q->type, "%s", type != NULL ? type : "");
-    q->body = json_incref(body);
-}
-
-static void member_env_up(struct member_env *e, struct tc *t)
-{
-    struct lc_member_conf confs[3];
-    struct lc_peers_config pc;
-    char path[1200];
-    FILE *f;
-    size_t n;
-
-    memset(e, 0, sizeof *e);
-    snprintf(path, sizeof path, "%s/secret", t->c.dir);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(e->secret, 1, sizeof e->secret - 1, f);
-    fclose(f);
-    while (n > 0 && (e->secret[n - 1] == '\n' || e->secret[n - 1] == ' ')) {
-        n--;
-    }
-    e->secret[n] = '\0';
-    for (unsigned i = 0; i < 3; i++) {
-        confs[i] = (struct lc_member_conf){"127.0.0.1", t->c.nodes[i].port};
-        snprintf(e->addr[i], sizeof e->addr[i], "127.0.0.1:%d",
-                 t->c.nodes[i].port);
-    }
-    assert_int_equal(lc_members_new(confs, 3, &confs[2], &e->members, NULL, 0),
-                     0);
-    assert_int_equal(uv_loop_init(&e->loop), 0);
-    uv_timer_init(&e->loop, &e->tick);
-    uv_timer_start(&e->tick, on_env_tick, 10, 10);
-    lc_peers_config_default(&pc);
-    pc.members = e->members;
-    pc.secret = (const uint8_t *)e->secret;
-    pc.secret_len = strlen(e->secret);
-    assert_int_equal(lc_peers_new(&e->loop, &pc, &e->ps), 0);
-}
-
-static void on_env_closed(struct lc_peers *ps, void *data)
-{
-    (void)ps;
-    *(bool *)data = true;
-}
-
-static void member_env_down(struct member_env *e)
-{
-    bool closed = false;
-    uint64_t until = tc_now_ms() + 5000;
-    lc_peers_close(e->ps, on_env_closed, &closed);
-    while (!closed && tc_now_ms() < until) {
-        uv_run(&e->loop, UV_RUN_ONCE);
-    }
-    assert_true(closed);
-    uv_close((uv_handle_t *)&e->tick, NULL);
-    uv_run(&e->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&e->loop), 0);
-    lc_members_free(e->members);
-}
-
 /* @type with @body (JSON text) to node @i's cluster port; the answer in
  * @q (the caller decrefs q->body). */
-static void cluster_request(struct member_env *e, unsigned i, const char *type,
-                            const char *body, struct creq *q)
+static void cluster_request(struct tpeer *e, unsigned i, const char *type,
+                            const char *body, struct tpeer_req *q)
 {
     json_t *b = json_loads(body, 0, NULL);
-    uint64_t until = tc_now_ms() + 5000;
     assert_non_null(b);
-    memset(q, 0, sizeof *q);
-    q->r.data = q;
+    tpeer_req_init(q);
     assert_int_equal(
-        lc_peers_request(e->ps, e->addr[i], &q->r, type, b, 0, on_creq), 0);
+        lc_peers_request(e->ps, e->addr[i], &q->r, type, b, 0, tpeer_on_req),
+        0);
     json_decref(b);
-    while (!q->done && tc_now_ms() < until) {
-        uv_run(&e->loop, UV_RUN_ONCE);
-    }
-    assert_true(q->done);
+    assert_true(tpeer_spin(e, &q->done, 5000));
     assert_int_equal(q->status, 0);
 }
 
 /* A refused ServerReloadRequest: errorCode 400, message containing @want. */
-static void reload_refused(struct member_env *e, const char *body,
-                           const char *want)
+static void reload_refused(struct tpeer *e, const char *body, const char *want)
 {
-    struct creq q;
+    struct tpeer_req q;
     cluster_request(e, 0, "ServerReloadRequest", body, &q);
     assert_string_equal(q.type, "ServerReloadResponse");
     assert_int_equal(json_integer_value(json_object_get(q.body, "resultCode")),
@@ -661,10 +567,10 @@ static void reload_refused(struct member_env *e, const char *body,
 static void test_cluster_port(void **state)
 {
     struct tc *t = *state;
-    struct member_env e;
+    struct tpeer e;
     struct fleet_run fr;
     struct lc_fleet_stats st;
-    struct creq q;
+    struct tpeer_req q;
     json_t *m;
     char body[512];
     uint64_t until;
@@ -689,7 +595,9 @@ static void test_cluster_port(void **state)
         fleet_stats(&fr, &st);
     } while (st.ready[0] != 40 && tc_now_ms() < until);
     assert_int_equal(st.ready[0], 40);
-    member_env_up(&e, t);
+    /* This process as member 2 (the cluster's secret and member list, with
+     * the membership proof), asking nodes 0 and 1 over the cluster port. */
+    tpeer_up(&e, t, false);
 
     cluster_request(&e, 0, "ServerLoaderInfoRequest",
                     "{\"module\":\"internal\",\"headers\":{}}", &q);
@@ -758,7 +666,7 @@ static void test_cluster_port(void **state)
     assert_int_equal(st.redirects, 0);
     assert_int_equal(st.ready[0], 40);
 
-    member_env_down(&e);
+    tpeer_down(&e);
     fleet_stop(&fr);
     tc_pass(t);
 }

@@ -31,146 +31,45 @@
 #include "rpc/grpc/nclient.h"
 #include "rpc/grpc/rpc.h"
 #include "test/support/tcluster.h"
+#include "test/support/tpeer.h"
 
 #define WAIT_MS 10000
 
 /* ---------------------------------------------------------- the loop */
 
-struct env {
-    uv_loop_t loop;
-    uv_timer_t tick; /* keeps uv_run(ONCE) returning */
-    struct lc_members *members;
-    struct lc_peers *ps;
-    char secret[256];
-    char addr[3][LC_MEMBER_ADDR_MAX];
-};
-
-static void on_tick(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Run the loop until *@flag or @ms pass. */
-static bool spin(struct env *e, const volatile bool *flag, unsigned ms)
-{
-    uint64_t until = tc_now_ms() + ms;
-    while (!*flag && tc_now_ms() < until) {
-        uv_run(&e->loop, UV_RUN_ONCE);
-    }
-    return *flag;
-}
-
-static void spin_for(struct env *e, unsigned ms)
+static void spin_for(struct tpeer *e, unsigned ms)
 {
     bool never = false;
-    spin(e, &never, ms);
-}
-
-static void read_secret(struct tc *t, char *out, size_t size)
-{
-    char path[1200];
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof path, "%s/secret", t->c.dir);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(out, 1, size - 1, f);
-    fclose(f);
-    out[n] = '\0';
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ')) {
-        out[--n] = '\0';
-    }
-    assert_true(n > 0);
+    tpeer_spin(e, &never, ms);
 }
 
 /* Start nodes 0 and 1 of a three-node cluster; this process is node 2
  * (member list and secret as the nodes have them), its plane listening on
  * node 2's cluster port when @listen. */
-static void env_up(struct env *e, struct tc *t, const char *name, bool listen)
+static void env_up(struct tpeer *e, struct tc *t, const char *name, bool listen)
 {
-    struct lc_member_conf confs[3];
-    struct lc_peers_config pc;
-
-    memset(e, 0, sizeof *e);
     tc_init(t, name, 3, NULL);
     tc_start(t, 0);
     tc_start(t, 1);
     tc_wait_ready(t, 0);
     tc_wait_ready(t, 1);
-    read_secret(t, e->secret, sizeof e->secret);
-    for (unsigned i = 0; i < 3; i++) {
-        confs[i] = (struct lc_member_conf){"127.0.0.1", t->c.nodes[i].port};
-        snprintf(e->addr[i], sizeof e->addr[i], "127.0.0.1:%d",
-                 t->c.nodes[i].port);
-    }
-    assert_int_equal(lc_members_new(confs, 3, &confs[2], &e->members, NULL, 0),
-                     0);
-    assert_int_equal(uv_loop_init(&e->loop), 0);
-    uv_timer_init(&e->loop, &e->tick);
-    uv_timer_start(&e->tick, on_tick, 10, 10);
-    lc_peers_config_default(&pc);
-    pc.members = e->members;
-    pc.secret = (const uint8_t *)e->secret;
-    pc.secret_len = strlen(e->secret);
-    assert_int_equal(lc_peers_new(&e->loop, &pc, &e->ps), 0);
-    if (listen) {
-        assert_int_equal(
-            lc_peers_listen(e->ps, "127.0.0.1", t->c.nodes[2].port + 1001), 0);
-    }
-}
-
-static void on_env_closed(struct lc_peers *ps, void *data)
-{
-    (void)ps;
-    *(bool *)data = true;
-}
-
-static void env_down(struct env *e)
-{
-    bool closed = false;
-
-    lc_peers_close(e->ps, on_env_closed, &closed);
-    assert_true(spin(e, &closed, WAIT_MS));
-    uv_close((uv_handle_t *)&e->tick, NULL);
-    uv_run(&e->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&e->loop), 0);
-    lc_members_free(e->members);
+    tpeer_up(e, t, listen);
 }
 
 /* ---------------------------------------------------------- requests */
 
-struct req {
-    struct lc_nreq r;
-    bool done;
-    int status;
-    char type[128];
-    json_t *body;
-};
-
-static void on_req(struct lc_nreq *r, int status, const char *type,
-                   json_t *body)
-{
-    struct req *q = r->data;
-    q->done = true;
-    q->status = status;
-    snprintf(q->type, sizeof q->type, "%s", type != NULL ? type : "");
-    q->body = json_incref(body);
-}
-
 /* A MemberReportRequest from this process's plane to @addr; its end. */
-static void report(struct env *e, const char *addr, struct req *q)
+static void report(struct tpeer *e, const char *addr, struct tpeer_req *q)
 {
     json_t *self = lc_peers_member_json(e->ps, e->addr[2]);
     json_t *body = json_pack("{s:o}", "node", self);
 
-    memset(q, 0, sizeof *q);
-    q->r.data = q;
+    tpeer_req_init(q);
     assert_int_equal(lc_peers_request(e->ps, addr, &q->r, "MemberReportRequest",
-                                      body, 0, on_req),
+                                      body, 0, tpeer_on_req),
                      0);
     json_decref(body);
-    assert_true(spin(e, &q->done, WAIT_MS));
+    assert_true(tpeer_spin(e, &q->done, WAIT_MS));
 }
 
 static int result_code(const json_t *body)
@@ -184,8 +83,8 @@ static int result_code(const json_t *body)
 static void test_request(void **state)
 {
     struct tc *t = *state;
-    struct env e;
-    struct req q;
+    struct tpeer e;
+    struct tpeer_req q;
     json_t *node;
     char needle[LC_MEMBER_ADDR_MAX + 32];
 
@@ -204,11 +103,10 @@ static void test_request(void **state)
     /* Not a member: refused at once, the callback never fires. */
     {
         json_t *body = json_object();
-        memset(&q, 0, sizeof q);
-        q.r.data = &q;
+        tpeer_req_init(&q);
         assert_int_equal(lc_peers_request(e.ps, "127.0.0.1:1", &q.r,
                                           "MemberReportRequest", body, 0,
-                                          on_req),
+                                          tpeer_on_req),
                          LC_ENOTFOUND);
         json_decref(body);
     }
@@ -232,7 +130,7 @@ static void test_request(void **state)
     assert_false(tc_log_contains(t, 0, "refused"));
     assert_false(tc_log_contains(t, 1, "refused"));
 
-    env_down(&e);
+    tpeer_down(&e);
     tc_pass(t);
 }
 
@@ -283,7 +181,7 @@ static void conn_closed(struct lc_nclient *c, void *data)
 }
 
 /* Connect to @port with @k's labels; return the setup's status. */
-static int try_setup(struct env *e, int port, struct conn *k)
+static int try_setup(struct tpeer *e, int port, struct conn *k)
 {
     struct lc_nclient_cbs cbs = {.data = k,
                                  .ready = conn_ready,
@@ -291,20 +189,20 @@ static int try_setup(struct env *e, int port, struct conn *k)
                                  .labels = conn_labels};
     assert_int_equal(lc_nclient_new(&e->loop, "127.0.0.1", port, &cbs, &k->c),
                      0);
-    assert_true(spin(e, &k->ready_done, WAIT_MS));
+    assert_true(tpeer_spin(e, &k->ready_done, WAIT_MS));
     return k->ready;
 }
 
-static void conn_close(struct env *e, struct conn *k)
+static void conn_close(struct tpeer *e, struct conn *k)
 {
     if (k->c != NULL) {
         lc_nclient_close(k->c);
     }
-    assert_true(spin(e, &k->closed, WAIT_MS));
+    assert_true(tpeer_spin(e, &k->closed, WAIT_MS));
 }
 
 /* A MemberReportRequest body for node 2 (this process). */
-static json_t *member_report_body(struct env *e, struct tc *t)
+static json_t *member_report_body(struct tpeer *e, struct tc *t)
 {
     return json_pack("{s:{s:s, s:s, s:i}, s:s, s:{}}", "node", "ip",
                      "127.0.0.1", "address", e->addr[2], "port",
@@ -340,14 +238,14 @@ static void raw_closed(struct lc_grpc_client *cl, void *data)
     r->cl = NULL;
 }
 
-static void raw_connect(struct env *e, struct raw *r, int port)
+static void raw_connect(struct tpeer *e, struct raw *r, int port)
 {
     struct lc_grpc_client_cbs cbs = {
         .data = r, .connected = raw_connected, .closed = raw_closed};
     memset(r, 0, sizeof *r);
     assert_int_equal(
         lc_grpc_client_new(&e->loop, "127.0.0.1", port, 0, &cbs, &r->cl), 0);
-    assert_true(spin(e, &r->up_done, WAIT_MS));
+    assert_true(tpeer_spin(e, &r->up_done, WAIT_MS));
     assert_int_equal(r->connected, 1);
 }
 
@@ -371,7 +269,7 @@ static void raw_on_call(struct lc_grpc_ccall *cc, int status, int grpc_status,
 }
 
 /* A unary request; the response body (a new reference). */
-static json_t *raw_request(struct env *e, struct raw *r, const char *type,
+static json_t *raw_request(struct tpeer *e, struct raw *r, const char *type,
                            json_t *body)
 {
     uint8_t *buf;
@@ -385,17 +283,17 @@ static json_t *raw_request(struct env *e, struct raw *r, const char *type,
                                           buf, len, 3000, raw_on_call),
                      0);
     free(buf);
-    assert_true(spin(e, &r->done, WAIT_MS));
+    assert_true(tpeer_spin(e, &r->done, WAIT_MS));
     assert_int_equal(r->status, 0);
     return r->body;
 }
 
-static void raw_close(struct env *e, struct raw *r)
+static void raw_close(struct tpeer *e, struct raw *r)
 {
     if (r->cl != NULL) {
         lc_grpc_client_close(r->cl);
     }
-    assert_true(spin(e, &r->closed, WAIT_MS));
+    assert_true(tpeer_spin(e, &r->closed, WAIT_MS));
 }
 
 /* Connections that cannot prove membership are refused (the session
@@ -404,8 +302,8 @@ static void raw_close(struct env *e, struct raw *r)
 static void test_refused(void **state)
 {
     struct tc *t = *state;
-    struct env e;
-    struct req q;
+    struct tpeer e;
+    struct tpeer_req q;
     int port;
     char other_secret[] = "0123456789abcdef0123456789abcdef";
 
@@ -451,13 +349,12 @@ static void test_refused(void **state)
         struct conn k = {.member = e.addr[2], .secret = e.secret};
         json_t *body = member_report_body(&e, t);
         assert_int_equal(try_setup(&e, port, &k), 0);
-        memset(&q, 0, sizeof q);
-        q.r.data = &q;
+        tpeer_req_init(&q);
         assert_int_equal(lc_nclient_request(k.c, &q.r, "MemberReportRequest",
-                                            body, 3000, on_req),
+                                            body, 3000, tpeer_on_req),
                          0);
         json_decref(body);
-        assert_true(spin(&e, &q.done, WAIT_MS));
+        assert_true(tpeer_spin(&e, &q.done, WAIT_MS));
         assert_int_equal(q.status, 0);
         assert_int_equal(result_code(q.body), 200);
         json_decref(q.body);
@@ -487,7 +384,7 @@ static void test_refused(void **state)
     assert_int_equal(result_code(q.body), 200);
     json_decref(q.body);
 
-    env_down(&e);
+    tpeer_down(&e);
     tc_pass(t);
 }
 
@@ -665,8 +562,8 @@ static void test_extend(void *data, json_t *ext)
 static void test_nodes_meta(void **state)
 {
     struct tc *t = *state;
-    struct env e;
-    struct req q;
+    struct tpeer e;
+    struct tpeer_req q;
     json_t *m, *map;
     uint64_t ms;
 
@@ -723,7 +620,7 @@ static void test_nodes_meta(void **state)
         assert_true(tc_now_ms() < end);
         spin_for(&e, 100);
     }
-    env_down(&e);
+    tpeer_down(&e);
     tc_pass(t);
 }
 
@@ -822,7 +719,7 @@ static void test_conf_watch(void **state)
 /* ---------------------------------------------------------- bad input */
 
 /* A member connection (this process, proven) for raw requests. */
-static void member_conn(struct env *e, int port, struct conn *k)
+static void member_conn(struct tpeer *e, int port, struct conn *k)
 {
     memset(k, 0, sizeof *k);
     k->member = e->addr[2];
@@ -831,19 +728,18 @@ static void member_conn(struct env *e, int port, struct conn *k)
 }
 
 /* Send @type with @text (a JSON text, sent as it is) on @c; the answer. */
-static void send_text(struct env *e, struct lc_nclient *c, const char *type,
-                      const char *text, struct req *q)
+static void send_text(struct tpeer *e, struct lc_nclient *c, const char *type,
+                      const char *text, struct tpeer_req *q)
 {
-    memset(q, 0, sizeof *q);
-    q->r.data = q;
+    tpeer_req_init(q);
     assert_int_equal(lc_nclient_request_text(c, &q->r, type, text, strlen(text),
-                                             3000, on_req),
+                                             3000, tpeer_on_req),
                      0);
-    assert_true(spin(e, &q->done, WAIT_MS));
+    assert_true(tpeer_spin(e, &q->done, WAIT_MS));
     assert_int_equal(q->status, 0);
 }
 
-static void expect_error(struct req *q, const char *type, int error_code,
+static void expect_error(struct tpeer_req *q, const char *type, int error_code,
                          const char *message)
 {
     if (strcmp(q->type, type) != 0 ||
@@ -918,9 +814,9 @@ static void view(struct tc *t, unsigned i, char *out, size_t size)
 static void test_bad_input(void **state)
 {
     struct tc *t = *state;
-    struct env e;
+    struct tpeer e;
     struct conn k, sdk = {0};
-    struct req q;
+    struct tpeer_req q;
     int port, sdk_port;
     char before[2048], after[2048], junk[4096];
     const char *bad_nodes[] = {
@@ -990,7 +886,7 @@ static void test_bad_input(void **state)
             lc_grpc_client_unary(raw.cl, &raw.cc, "/Request/request",
                                  (const uint8_t *)junk, 100, 3000, raw_on_call),
             0);
-        assert_true(spin(&e, &raw.done, WAIT_MS));
+        assert_true(tpeer_spin(&e, &raw.done, WAIT_MS));
         assert_int_equal(raw.status, LC_GRPC_INTERNAL);
         raw_close(&e, &raw);
     }
@@ -1044,7 +940,7 @@ static void test_bad_input(void **state)
             .data = &sdk, .ready = conn_ready, .closed = conn_closed};
         assert_int_equal(
             lc_nclient_new(&e.loop, "127.0.0.1", sdk_port, &cbs, &sdk.c), 0);
-        assert_true(spin(&e, &sdk.ready_done, WAIT_MS));
+        assert_true(tpeer_spin(&e, &sdk.ready_done, WAIT_MS));
         assert_int_equal(sdk.ready, 0);
         send_text(&e, sdk.c, "MemberReportRequest",
                   "{\"node\":{},\"module\":\"cluster\",\"headers\":{}}", &q);
@@ -1065,7 +961,7 @@ static void test_bad_input(void **state)
     report(&e, e.addr[0], &q);
     assert_int_equal(result_code(q.body), 200);
     json_decref(q.body);
-    env_down(&e);
+    tpeer_down(&e);
     tc_pass(t);
 }
 

@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "naming/internal.h"
 #include "naming/ops/ephemeral.h"
+#include "test/support/naming_env.h"
 
 struct env {
     struct lc_naming n;
@@ -32,10 +33,7 @@ static int setup(void **state)
 {
     struct env *env = calloc(1, sizeof *env);
     assert_non_null(env);
-    env->n.bus = lc_bus_new();
-    env->n.reg = lc_registry_new(env->n.bus);
-    assert_non_null(env->n.reg);
-    lc_switches_default(&env->n.sw);
+    nenv_init(&env->n);
     assert_int_equal(lc_bus_subscribe(env->n.bus, LC_EV_SERVICE_CHANGED,
                                       on_changed, env),
                      0);
@@ -47,9 +45,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct env *env = *state;
-    lc_registry_free(env->n.reg);
-    lc_bus_free(env->n.bus);
-    lc_kvstore_clear(&env->n.instance_meta);
+    nenv_fini(&env->n);
     free(env);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "naming/internal.h"
 #include "naming/ops/ops.h"
+#include "test/support/naming_env.h"
 
 #define CONN "1700000000000_127.0.0.1_50000"
 #define CONN2 "1700000000001_127.0.0.1_50001"
@@ -45,10 +46,7 @@ static int setup(void **state)
 {
     struct env *env = calloc(1, sizeof *env);
     assert_non_null(env);
-    env->n.bus = lc_bus_new();
-    env->n.reg = lc_registry_new(env->n.bus);
-    assert_non_null(env->n.reg);
-    lc_switches_default(&env->n.sw);
+    nenv_init(&env->n);
     assert_int_equal(
         lc_bus_subscribe(env->n.bus, LC_EV_SERVICE_CHANGED, on_changed, env),
         0);
@@ -64,9 +62,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct env *env = *state;
-    lc_registry_free(env->n.reg);
-    lc_bus_free(env->n.bus);
-    lc_kvstore_clear(&env->n.instance_meta);
+    nenv_fini(&env->n);
     free(env);
     return 0;
 }
@@ -74,20 +70,7 @@ static int teardown(void **state)
 static void req(struct lc_instance_req *r, const char *service, const char *ip,
                 int port)
 {
-    struct lc_err e;
-    char grouped[512];
-    memset(r, 0, sizeof *r);
-    strcpy(r->ns, "public");
-    snprintf(grouped, sizeof grouped, "DEFAULT_GROUP@@%s", service);
-    assert_int_equal(lc_op_instance_names(r, grouped, &e), 0);
-    strcpy(r->ip, ip);
-    r->port = port;
-    strcpy(r->cluster, "DEFAULT");
-    r->weight = 1.0;
-    r->healthy = true;
-    r->enabled = true;
-    r->ephemeral = true;
-    r->metadata = NULL;
+    nenv_req(r, service, ip, port);
     lc_instance_id(r->instance_id, sizeof r->instance_id, ip, port, "DEFAULT",
                    r->grouped);
 }

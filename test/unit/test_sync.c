@@ -18,6 +18,7 @@
 #include "naming/internal.h"
 #include "naming/ops/ops.h"
 #include "naming/ops/sync.h"
+#include "test/support/naming_env.h"
 
 #define CONN "1700000000000_127.0.0.1_50000"
 
@@ -39,19 +40,14 @@ static void on_changed(const struct lc_event *ev, void *data)
 
 static void node_init(struct node *nd)
 {
-    nd->n.bus = lc_bus_new();
-    nd->n.reg = lc_registry_new(nd->n.bus);
-    assert_non_null(nd->n.reg);
-    lc_switches_default(&nd->n.sw);
+    nenv_init(&nd->n);
     assert_int_equal(
         lc_bus_subscribe(nd->n.bus, LC_EV_SERVICE_CHANGED, on_changed, nd), 0);
 }
 
 static void node_fini(struct node *nd)
 {
-    lc_registry_free(nd->n.reg);
-    lc_bus_free(nd->n.bus);
-    lc_kvstore_clear(&nd->n.instance_meta);
+    nenv_fini(&nd->n);
 }
 
 static int setup(void **state)
@@ -76,19 +72,8 @@ static int teardown(void **state)
 static void req(struct lc_instance_req *r, const char *service, const char *ip,
                 int port, const char *metadata)
 {
-    struct lc_err e;
-    char grouped[512];
-    memset(r, 0, sizeof *r);
-    strcpy(r->ns, "public");
-    snprintf(grouped, sizeof grouped, "DEFAULT_GROUP@@%s", service);
-    assert_int_equal(lc_op_instance_names(r, grouped, &e), 0);
-    strcpy(r->ip, ip);
-    r->port = port;
-    strcpy(r->cluster, "DEFAULT");
+    nenv_req(r, service, ip, port);
     r->weight = 2.5;
-    r->healthy = true;
-    r->enabled = true;
-    r->ephemeral = true;
     r->metadata = metadata != NULL ? strdup(metadata) : NULL;
 }
 
