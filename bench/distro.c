@@ -1100,12 +1100,18 @@ static int parse(int argc, char **argv, struct dopts *o)
 
 static int start_cluster(struct lc_cluster *c, const struct dopts *o)
 {
+    /* The bench places its connections itself (the restart phase keeps
+     * them off the last member): automatic balancing would ConnectReset
+     * them, and its client does not reconnect. --set may turn it back on. */
+    char extra[sizeof o->g.extra + 64];
     struct lc_cluster_spec spec = {.n = o->members,
                                    .base_port = o->g.port,
                                    .port_step = 10,
                                    .dir = o->g.dir,
                                    .locusd = o->g.locusd,
-                                   .extra = o->g.extra};
+                                   .extra = extra};
+    snprintf(extra, sizeof extra, "locus.loader.balance.enabled=false\n%s",
+             o->g.extra);
     if (lc_cluster_init(c, &spec) != 0 || lc_cluster_wipe(c) != 0) {
         return -1;
     }

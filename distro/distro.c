@@ -401,24 +401,34 @@ static void on_change(const char *id, void *data)
     }
 }
 
-/* A distroData of @type for @id with @content (NULL: none), as JSON. */
-static json_t *distro_data(const char *id, const char *target,
-                           const char *type, const json_t *content)
+/* A distroData of @type for @id with content @text (@len bytes of JSON;
+ * NULL: none), as JSON. */
+static json_t *distro_data_text(const char *id, const char *target,
+                                const char *type, const char *text,
+                                size_t len)
 {
     json_t *dd = json_pack("{s:{s:s,s:s,s:s},s:s}", "distroKey", "resourceKey",
                            id, "resourceType", RESOURCE_TYPE, "targetServer",
                            target, "type", type);
-    if (dd != NULL && content != NULL) {
-        char *text = json_dumps(content, JSON_COMPACT);
-        size_t len = text != NULL ? strlen(text) : 0;
-        char *enc = text != NULL ? malloc(len / 3 * 4 + 8) : NULL;
+    if (dd != NULL && text != NULL) {
+        char *enc = malloc(len / 3 * 4 + 8);
         if (enc != NULL) {
             size_t n = b64_encode((const unsigned char *)text, len, enc);
             json_object_set_new(dd, "content", json_stringn(enc, n));
         }
         free(enc);
-        free(text);
     }
+    return dd;
+}
+
+/* The same with @content (NULL: none) as a tree. */
+static json_t *distro_data(const char *id, const char *target,
+                           const char *type, const json_t *content)
+{
+    char *text = content != NULL ? json_dumps(content, JSON_COMPACT) : NULL;
+    json_t *dd = distro_data_text(id, target, type, text,
+                                  text != NULL ? strlen(text) : 0);
+    free(text);
     return dd;
 }
 
@@ -478,22 +488,24 @@ static void pump(struct peer *p)
     batch = json_array();
     HASH_ITER(hh, p->dirty, x, tmp)
     {
-        json_t *csd, *dd;
+        json_t *dd;
+        char *csd;
+        size_t len;
         if (x->due > now) {
             continue;
         }
         if (bytes >= d->cfg.piece_bytes) {
             break;
         }
-        csd = lc_sync_data(d->n, x->id);
+        csd = lc_sync_text(d->n, x->id, &len);
         if (csd == NULL) {
             dd = distro_data(x->id, p->addr, "DELETE", NULL);
         } else if (lc_sync_owned(d->n, x->id)) {
-            dd = distro_data(x->id, p->addr, "CHANGE", csd);
+            dd = distro_data_text(x->id, p->addr, "CHANGE", csd, len);
         } else {
             dd = NULL; /* no longer ours: its member syncs it */
         }
-        json_decref(csd);
+        free(csd);
         if (dd != NULL && too_big(d, x->id, dd)) {
             json_decref(dd);
             dd = NULL;
@@ -830,6 +842,13 @@ static void handle_verify(struct lc_distro *d, struct lc_rpc_req *req,
     size_t i;
     const char *id;
 
+    if (!d->loaded) {
+        /* Still loading its snapshot: every client would fail and be
+         * synced again on top of the load (twice the work for the same
+         * data). The peer verifies again at its next interval. */
+        fail(req, "distro data verify failed: startup load not done");
+        return;
+    }
     if (list == NULL) {
         /* Nacos's one VerifyData */
         json_t *vd = content_of(dd);
@@ -971,12 +990,49 @@ static void buf_add(struct buf *b, const char *s, size_t len)
     b->p[b->len] = '\0';
 }
 
+/* The answer to a raw piece: the content as JSON in "locusContent", not
+ * base64 text in distroData's "content" (no encoding here, one parse on
+ * the asker). Frees @list. */
+static void snapshot_raw_reply(struct lc_rpc_req *req, struct session *s,
+                               size_t next, struct buf *list)
+{
+    struct buf out = {0};
+    char tail[160];
+    static const char head[] =
+        "{\"resultCode\":200,\"errorCode\":0,\"success\":true,"
+        "\"distroData\":{\"distroKey\":{\"resourceKey\":\"\","
+        "\"resourceType\":\"" RESOURCE_TYPE "\"},\"type\":\"SNAPSHOT\"},"
+        "\"locusContent\":";
+    buf_add(&out, head, sizeof head - 1);
+    buf_add(&out, list->p, list->len);
+    snprintf(tail, sizeof tail,
+             ",\"locusSnapshot\":{\"session\":%llu,\"next\":%lld,"
+             "\"total\":%zu}}",
+             (unsigned long long)s->id,
+             next < s->count ? (long long)next : -1LL, s->count);
+    buf_add(&out, tail, strlen(tail));
+    if (next >= s->count) {
+        session_drop(s);
+    }
+    if (out.oom || list->oom) {
+        free(out.p);
+        free(list->p);
+        fail(req, "out of memory");
+        return;
+    }
+    free(list->p);
+    lc_rpc_reply_text(req, RESP_TYPE, out.p, out.len);
+    free(out.p);
+}
+
 static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
                             json_t *body)
 {
     json_t *ls = json_object_get(body, "locusSnapshot");
     json_t *sv = json_object_get(ls, "session");
     json_t *cv = json_object_get(ls, "cursor");
+    json_t *rv = json_object_get(ls, "raw");
+    bool raw = json_is_true(rv);
     struct session *s = NULL, whole = {0};
     struct buf list = {0}, out = {0};
     json_int_t cursor = 0;
@@ -986,7 +1042,8 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
 
     if (ls != NULL && (!json_is_object(ls) ||
                        (sv != NULL && !json_is_integer(sv)) ||
-                       (cv != NULL && !json_is_integer(cv)))) {
+                       (cv != NULL && !json_is_integer(cv)) ||
+                       (rv != NULL && !json_is_boolean(rv)))) {
         fail(req, "distro data handle failed: locusSnapshot");
         return;
     }
@@ -1015,22 +1072,22 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
     }
     buf_add(&list, "{\"clientSyncDataList\":[", 23);
     for (i = (size_t)cursor; i < s->count && list.len < limit; i++) {
-        json_t *csd = lc_sync_data(d->n, s->ids[i]);
-        char *text;
-        if (csd == NULL) {
+        size_t len;
+        char *text = lc_sync_text(d->n, s->ids[i], &len);
+        if (text == NULL) {
             continue; /* gone since */
         }
-        text = json_dumps(csd, JSON_COMPACT);
-        json_decref(csd);
-        if (text != NULL) {
-            if (list.p[list.len - 1] != '[') {
-                buf_add(&list, ",", 1);
-            }
-            buf_add(&list, text, strlen(text));
-            free(text);
+        if (list.p[list.len - 1] != '[') {
+            buf_add(&list, ",", 1);
         }
+        buf_add(&list, text, len);
+        free(text);
     }
     buf_add(&list, "]}", 2);
+    if (raw) {
+        snapshot_raw_reply(req, s, i, &list);
+        return;
+    }
     enc = list.oom ? NULL : malloc(list.len / 3 * 4 + 8);
     if (enc == NULL) {
         free(list.p);
@@ -1164,6 +1221,7 @@ static void on_load_answer(struct lc_nreq *r, int status, const char *type,
     const struct lc_member *m = load_member(d);
     const char *addr = m != NULL ? m->addr : "?";
     json_t *ls, *content, *next;
+    bool more;
     (void)type;
 
     if (d->closing) {
@@ -1184,7 +1242,12 @@ static void on_load_answer(struct lc_nreq *r, int status, const char *type,
         unref(d);
         return;
     }
-    content = content_of(json_object_get(body, "distroData"));
+    content = json_object_get(body, "locusContent");
+    if (content != NULL) {
+        json_incref(content);
+    } else {
+        content = content_of(json_object_get(body, "distroData"));
+    }
     if (!json_is_array(json_object_get(content, "clientSyncDataList"))) {
         json_decref(content);
         lc_warnf("distro", "snapshot from %s: bad content", addr);
@@ -1193,16 +1256,22 @@ static void on_load_answer(struct lc_nreq *r, int status, const char *type,
         unref(d);
         return;
     }
-    apply_piece(d, json_object_get(content, "clientSyncDataList"));
-    json_decref(content);
     ls = json_object_get(body, "locusSnapshot");
     next = json_object_get(ls, "next");
-    if (json_is_integer(next) && json_integer_value(next) >= 0) {
+    more = json_is_integer(next) && json_integer_value(next) >= 0;
+    if (more) {
+        /* Ask for the next piece before applying this one, so that the
+         * peer renders it while this member applies (a failure to ask
+         * moves on to the next peer; applying this piece stays right:
+         * applying is idempotent). */
         d->load_session =
             (uint64_t)json_integer_value(json_object_get(ls, "session"));
         d->load_cursor = (long long)json_integer_value(next);
         ask_piece(d);
-    } else {
+    }
+    apply_piece(d, json_object_get(content, "clientSyncDataList"));
+    json_decref(content);
+    if (!more) {
         loaded(d, addr);
     }
     unref(d);
@@ -1217,12 +1286,13 @@ static void ask_piece(struct lc_distro *d)
         load_next(d);
         return;
     }
-    body = json_pack("{s:{s:{s:s,s:s,s:s},s:s},s:s,s:{s:I,s:I}}", "distroData",
+    body = json_pack("{s:{s:{s:s,s:s,s:s},s:s},s:s,s:{s:I,s:I,s:b}}",
+                     "distroData",
                      "distroKey", "resourceKey", "", "resourceType",
                      RESOURCE_TYPE, "targetServer", m->addr, "type", "SNAPSHOT",
                      "dataOperation", "SNAPSHOT", "locusSnapshot", "session",
                      (json_int_t)d->load_session, "cursor",
-                     (json_int_t)d->load_cursor);
+                     (json_int_t)d->load_cursor, "raw", 1);
     d->load_req.data = d;
     rv = lc_peers_request(d->peers, m->addr, &d->load_req, REQ_TYPE, body,
                           d->cfg.load_timeout_ms, on_load_answer);

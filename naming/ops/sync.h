@@ -55,6 +55,11 @@ bool lc_sync_revision(struct lc_naming *n, const char *id, uint64_t *rev);
  * (or out of memory). */
 json_t *lc_sync_data(struct lc_naming *n, const char *id);
 
+/* The same ClientSyncData as compact JSON text (malloc'd, its length in
+ * *@len), written without building the tree; NULL when @id is unknown
+ * (or out of memory). */
+char *lc_sync_text(struct lc_naming *n, const char *id, size_t *len);
+
 /* Check ClientSyncData @csd: LC_EINVAL and why in @e, nothing changed.
  * lc_sync_apply checks it too; this lets a batch be checked whole before
  * any of it is applied. */
