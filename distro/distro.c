@@ -749,7 +749,8 @@ static bool good_key(const json_t *dd, const char **id)
 /* One ADD/CHANGE/DELETE item, checked: its ClientSyncData in *@csd (NULL
  * for DELETE). */
 static int check_item(struct lc_distro *d, const json_t *dd, json_t **csd,
-                      bool *del, const char **id, struct lc_err *e)
+                      struct lc_sync_prepared **prep, bool *del,
+                      const char **id, struct lc_err *e)
 {
     const char *type = json_string_value(json_object_get(dd, "type"));
     *csd = NULL;
@@ -768,13 +769,15 @@ static int check_item(struct lc_distro *d, const json_t *dd, json_t **csd,
     if (*csd == NULL) {
         return lc_err_set(e, LC_EINVAL, "content is not base64 JSON");
     }
-    if (lc_sync_check(d->n, *csd, e) != 0) {
+    if (lc_sync_prepare(d->n, *csd, prep, e) != 0) {
         json_decref(*csd);
         *csd = NULL;
         return e->code;
     }
     if (strcmp(json_string_value(json_object_get(*csd, "clientId")), *id) !=
         0) {
+        lc_sync_prepared_free(*prep);
+        *prep = NULL;
         json_decref(*csd);
         *csd = NULL;
         return lc_err_set(e, LC_EINVAL, "clientId is not the resourceKey");
@@ -788,6 +791,7 @@ static void handle_sync(struct lc_distro *d, struct lc_rpc_req *req,
     json_t *more = json_object_get(body, "locusBatch");
     size_t count = 1 + json_array_size(more);
     json_t **csds;
+    struct lc_sync_prepared **preps;
     const char **ids;
     bool *dels;
     struct lc_err e;
@@ -798,15 +802,17 @@ static void handle_sync(struct lc_distro *d, struct lc_rpc_req *req,
         return;
     }
     csds = calloc(count, sizeof *csds);
+    preps = calloc(count, sizeof *preps);
     ids = calloc(count, sizeof *ids);
     dels = calloc(count, sizeof *dels);
-    if (csds == NULL || ids == NULL || dels == NULL) {
+    if (csds == NULL || preps == NULL || ids == NULL || dels == NULL) {
         fail(req, "out of memory");
         goto out;
     }
     for (i = 0; i < count; i++) {
         json_t *item = i == 0 ? dd : json_array_get(more, i - 1);
-        if (check_item(d, item, &csds[i], &dels[i], &ids[i], &e) != 0) {
+        if (check_item(d, item, &csds[i], &preps[i], &dels[i], &ids[i],
+                       &e) != 0) {
             char what[2200];
             snprintf(what, sizeof what, "distro data handle failed: %s",
                      e.msg);
@@ -819,16 +825,18 @@ static void handle_sync(struct lc_distro *d, struct lc_rpc_req *req,
     for (i = 0; i < count; i++) {
         if (dels[i]) {
             lc_sync_delete(d->n, ids[i]);
-        } else if (lc_sync_apply(d->n, csds[i], &e) != 0) {
+        } else if (lc_sync_apply_prepared(d->n, preps[i], &e) != 0) {
             lc_warnf("distro", "sync of %s failed: %s", ids[i], e.msg);
         }
     }
     d->applying = false;
     lc_rpc_reply(req, RESP_TYPE, NULL);
 out:
-    for (i = 0; csds != NULL && i < count; i++) {
+    for (i = 0; csds != NULL && preps != NULL && i < count; i++) {
+        lc_sync_prepared_free(preps[i]); /* before its csd: it points in */
         json_decref(csds[i]);
     }
+    free(preps);
     free(csds);
     free(ids);
     free(dels);

@@ -746,7 +746,10 @@ static int put(struct lc_naming *n, const char *who, enum lc_client_kind kind,
     int rv = 0;
     if (pub == NULL || !same_instance(pub->inst, inst)) {
         rv = lc_registry_publish(n->reg, who, kind, svc, inst);
-        pub = lc_registry_find_publish(n->reg, who, svc);
+        /* beats matter to an ip:port client only (the beat checker's) */
+        pub = kind == LC_CLIENT_EPHEMERAL
+                  ? lc_registry_find_publish(n->reg, who, svc)
+                  : NULL;
     }
     if (pub != NULL) {
         pub->beat_ms = n->loop != NULL ? uv_now(n->loop) : 0;
@@ -789,22 +792,56 @@ static void set_synced(struct lc_naming *n, const char *id, uint64_t revision)
     }
 }
 
+int lc_sync_prepare(struct lc_naming *n, const json_t *csd,
+                    struct lc_sync_prepared **out, struct lc_err *e)
+{
+    struct decoded *d = malloc(sizeof *d);
+    int rv;
+    if (d == NULL) {
+        return lc_err_set(e, LC_ENOMEM, "out of memory");
+    }
+    rv = decode(n, csd, d, e);
+    if (rv != 0) {
+        free(d);
+        return rv;
+    }
+    *out = (struct lc_sync_prepared *)d;
+    return 0;
+}
+
+void lc_sync_prepared_free(struct lc_sync_prepared *p)
+{
+    if (p != NULL) {
+        decoded_free((struct decoded *)p);
+        free(p);
+    }
+}
+
 int lc_sync_apply(struct lc_naming *n, const json_t *csd, struct lc_err *e)
 {
-    struct decoded d;
-    struct lc_client *c;
-    enum lc_client_kind kind;
-    char cid[LC_SYNC_ID_MAX + 16];
-    int rv = decode(n, csd, &d, e);
-
+    struct lc_sync_prepared *p;
+    int rv = lc_sync_prepare(n, csd, &p, e);
     if (rv != 0) {
         return rv;
     }
+    rv = lc_sync_apply_prepared(n, p, e);
+    lc_sync_prepared_free(p);
+    return rv;
+}
+
+int lc_sync_apply_prepared(struct lc_naming *n, struct lc_sync_prepared *p,
+                           struct lc_err *e)
+{
+    const struct decoded d = *(struct decoded *)p;
+    struct lc_client *c;
+    enum lc_client_kind kind;
+    char cid[LC_SYNC_ID_MAX + 16];
+    int rv = 0;
+
     c = lc_registry_find_client(n->reg, d.id);
     if (c != NULL && c->kind == LC_CLIENT_CONNECTION) {
         lc_warnf("distro", "sync of %s ignored: a connection of this member",
                  d.id);
-        decoded_free(&d);
         return 0;
     }
     kind = is_ip_port(d.id) ? LC_CLIENT_EPHEMERAL : LC_CLIENT_SYNCED;
@@ -850,7 +887,6 @@ int lc_sync_apply(struct lc_naming *n, const json_t *csd, struct lc_err *e)
     } else {
         lc_err_set(e, LC_ENOMEM, "out of memory");
     }
-    decoded_free(&d);
     return rv;
 }
 

@@ -70,6 +70,16 @@ int lc_sync_check(struct lc_naming *n, const json_t *csd, struct lc_err *e);
  * holds is left alone (0). Return 0 or LC_EINVAL / LC_ENOMEM with @e. */
 int lc_sync_apply(struct lc_naming *n, const json_t *csd, struct lc_err *e);
 
+/* The same in two steps, so that a batch is decoded once: check and
+ * decode @csd (which must outlive the result) into *@out, then apply it
+ * (what lc_sync_apply does) and free it. */
+struct lc_sync_prepared;
+int lc_sync_prepare(struct lc_naming *n, const json_t *csd,
+                    struct lc_sync_prepared **out, struct lc_err *e);
+int lc_sync_apply_prepared(struct lc_naming *n, struct lc_sync_prepared *p,
+                           struct lc_err *e);
+void lc_sync_prepared_free(struct lc_sync_prepared *p);
+
 /* DELETE: withdraw everything synced client @id publishes. A connection
  * this member holds is left alone. */
 void lc_sync_delete(struct lc_naming *n, const char *id);
