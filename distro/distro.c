@@ -241,10 +241,16 @@ struct lc_distro {
     void (*flush_cb)(void *data);
     void *flush_data;
 
+    /* pump's render cache */
+    struct rendered *rendered;
+    uint64_t rendered_ms;
+
     /* counters (logs, tests) */
     unsigned long synced, sync_failures, verify_failed;
     unsigned too_big_logged;
 };
+
+static void cache_clear(struct lc_distro *d);
 
 static void unref(struct lc_distro *d)
 {
@@ -261,6 +267,7 @@ static void unref(struct lc_distro *d)
         }
         free(p);
     }
+    cache_clear(d);
     for (unsigned i = 0; i < SESSIONS_MAX; i++) {
         for (size_t j = 0; j < d->sessions[i].count; j++) {
             free(d->sessions[i].ids[j]);
@@ -379,11 +386,14 @@ static void mark(struct peer *p, const char *id, uint64_t due)
     arm_at(p, due);
 }
 
+static void cache_forget(struct lc_distro *d, const char *id);
+
 /* A client of ours changed: due to every peer. */
 static void on_change(const char *id, void *data)
 {
     struct lc_distro *d = data;
     uint64_t due;
+    cache_forget(d, id);
     if (d->applying || d->closing || !lc_sync_owned(d->n, id)) {
         return;
     }
@@ -435,13 +445,12 @@ static json_t *distro_data(const char *id, const char *target,
 static void on_sync_answer(struct lc_nreq *r, int status, const char *type,
                            json_t *body);
 
-/* Whether distroData @dd of client @id is larger than one message may be
- * (its base64 content above 1.3 piece_bytes, the piece being half the
- * cluster port's inbound limit): such a client is not synced (logged, the
- * first times); its peers keep their copy until it expires. */
-static bool too_big(struct lc_distro *d, const char *id, const json_t *dd)
+/* Whether a client whose base64 content is @len bytes is larger than one
+ * message may be (above 1.3 piece_bytes, the piece being half the cluster
+ * port's inbound limit): such a client is not synced (logged, the first
+ * times); its peers keep their copy until it expires. */
+static bool too_big(struct lc_distro *d, const char *id, size_t len)
 {
-    size_t len = json_string_length(json_object_get(dd, "content"));
     if (len <= d->cfg.piece_bytes / 10 * 13) {
         return false;
     }
@@ -465,14 +474,161 @@ static void free_sent(struct peer *p)
     p->n_sent = 0;
 }
 
-/* Send what is due to @p, one request at a time. */
+/* A growable text buffer. */
+struct buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t len)
+{
+    if (b->oom) {
+        return;
+    }
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap == 0 ? 4096 : b->cap;
+        while (cap < b->len + len + 1) {
+            cap *= 2;
+        }
+        char *grown = realloc(b->p, cap);
+        if (grown == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, len);
+    b->len += len;
+    b->p[b->len] = '\0';
+}
+
+
+#define BUF_LIT(b, lit) buf_add((b), (lit), sizeof(lit) - 1)
+
+/* ------------------------------------------------------- render cache */
+
+/* A client's base64 content, rendered once for all the peers it is due
+ * to. An entry goes when its client changes (on_change), and the whole
+ * cache at the next millisecond, so it never outlives one burst of
+ * pumps. */
+struct rendered {
+    char *b64;
+    size_t len;
+    UT_hash_handle hh;
+    char id[];
+};
+
+static void cache_forget(struct lc_distro *d, const char *id)
+{
+    struct rendered *r;
+    HASH_FIND_STR(d->rendered, id, r);
+    if (r != NULL) {
+        HASH_DEL(d->rendered, r);
+        free(r->b64);
+        free(r);
+    }
+}
+
+static void cache_clear(struct lc_distro *d)
+{
+    struct rendered *r, *tmp;
+    HASH_ITER(hh, d->rendered, r, tmp)
+    {
+        HASH_DEL(d->rendered, r);
+        free(r->b64);
+        free(r);
+    }
+}
+
+/* The base64 ClientSyncData of @id (borrowed from the cache), NULL when
+ * the client is gone (or out of memory: *@oom). */
+static const struct rendered *cache_get(struct lc_distro *d, const char *id,
+                                        bool *oom)
+{
+    struct rendered *r;
+    size_t len, idlen = strlen(id);
+    char *text;
+    *oom = false;
+    if (d->rendered_ms != now_ms(d)) {
+        cache_clear(d);
+        d->rendered_ms = now_ms(d);
+    }
+    HASH_FIND(hh, d->rendered, id, idlen, r);
+    if (r != NULL) {
+        return r;
+    }
+    text = lc_sync_text(d->n, id, &len);
+    if (text == NULL) {
+        return NULL;
+    }
+    r = malloc(sizeof *r + idlen + 1);
+    if (r != NULL) {
+        r->b64 = malloc(len / 3 * 4 + 8);
+    }
+    if (r == NULL || r->b64 == NULL) {
+        free(r);
+        free(text);
+        *oom = true;
+        return NULL;
+    }
+    r->len = b64_encode((const unsigned char *)text, len, r->b64);
+    free(text);
+    memcpy(r->id, id, idlen + 1);
+    HASH_ADD(hh, d->rendered, id, idlen, r);
+    return r;
+}
+
+/* @s as a JSON string into @b (ids and addresses: escaped all the same). */
+static void buf_str(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_add(b, "\"", 1);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            buf_add(b, esc, 2);
+        } else if (c < 0x20) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            buf_add(b, esc, 6);
+        } else {
+            buf_add(b, s, 1);
+        }
+    }
+    buf_add(b, "\"", 1);
+}
+
+/* One distroData item of @type for @id (content @b64: NULL for none). */
+static void buf_item(struct buf *b, const char *id, const char *target,
+                     const char *type, const struct rendered *r)
+{
+    BUF_LIT(b, "{\"distroKey\":{\"resourceKey\":");
+    buf_str(b, id);
+    BUF_LIT(b, ",\"resourceType\":\"" RESOURCE_TYPE "\",\"targetServer\":");
+    buf_str(b, target);
+    BUF_LIT(b, "},\"type\":\"");
+    buf_add(b, type, strlen(type));
+    buf_add(b, "\"", 1);
+    if (r != NULL) {
+        BUF_LIT(b, ",\"content\":\"");
+        buf_add(b, r->b64, r->len);
+        buf_add(b, "\"", 1);
+    }
+    buf_add(b, "}", 1);
+}
+
+/* Send what is due to @p, one request at a time. The request is written
+ * as text: its items' contents are rendered once for every peer. */
 static void pump(struct peer *p)
 {
     struct lc_distro *d = p->d;
     uint64_t now = now_ms(d);
     struct dirty *x, *tmp;
-    json_t *body, *batch, *first = NULL;
-    size_t bytes = 0, cap = 0;
+    struct buf items = {0}, body = {0};
+    size_t bytes = 0, cap = 0, first_len = 0;
+    const char *first_type = NULL;
     int rv;
 
     if (p->in_flight || d->closing || p->dirty == NULL) {
@@ -485,75 +641,82 @@ static void pump(struct peer *p)
         arm_at(p, now + d->cfg.sync_retry_ms);
         return;
     }
-    batch = json_array();
     HASH_ITER(hh, p->dirty, x, tmp)
     {
-        json_t *dd;
-        char *csd;
-        size_t len;
+        const struct rendered *r = NULL;
+        const char *type = NULL;
+        bool oom;
         if (x->due > now) {
             continue;
         }
         if (bytes >= d->cfg.piece_bytes) {
             break;
         }
-        csd = lc_sync_text(d->n, x->id, &len);
-        if (csd == NULL) {
-            dd = distro_data(x->id, p->addr, "DELETE", NULL);
+        if (!lc_sync_revision(d->n, x->id, &(uint64_t){0})) {
+            type = "DELETE";
         } else if (lc_sync_owned(d->n, x->id)) {
-            dd = distro_data_text(x->id, p->addr, "CHANGE", csd, len);
-        } else {
-            dd = NULL; /* no longer ours: its member syncs it */
+            r = cache_get(d, x->id, &oom);
+            type = r != NULL ? "CHANGE" : oom ? NULL : "DELETE";
+        } /* else no longer ours: its member syncs it */
+        if (r != NULL && too_big(d, x->id, r->len)) {
+            type = NULL;
         }
-        free(csd);
-        if (dd != NULL && too_big(d, x->id, dd)) {
-            json_decref(dd);
-            dd = NULL;
-        }
-        if (dd != NULL) {
-            const json_t *c = json_object_get(dd, "content");
-            bytes += 128 + strlen(x->id) + json_string_length(c);
+        if (type != NULL) {
+            bytes += 128 + strlen(x->id) + (r != NULL ? r->len : 0);
             if (p->n_sent == cap) {
                 cap = cap == 0 ? 64 : cap * 2;
                 char **grown = realloc(p->sent, cap * sizeof *grown);
                 if (grown == NULL) {
-                    json_decref(dd);
                     break;
                 }
                 p->sent = grown;
             }
             p->sent[p->n_sent] = strdup(x->id);
             if (p->sent[p->n_sent] == NULL) {
-                json_decref(dd);
                 break;
             }
             p->n_sent++;
-            if (first == NULL) {
-                first = dd;
+            if (first_type == NULL) {
+                first_type = type;
             } else {
-                json_array_append_new(batch, dd);
+                buf_add(&items, ",", 1);
+            }
+            buf_item(&items, x->id, p->addr, type, r);
+            if (first_len == 0) {
+                first_len = items.len;
             }
         }
         HASH_DEL(p->dirty, x);
         free(x);
     }
-    if (first == NULL) {
-        json_decref(batch);
+    if (first_type == NULL || items.oom) {
+        for (size_t i = 0; items.oom && i < p->n_sent; i++) {
+            mark(p, p->sent[i], now + d->cfg.sync_retry_ms);
+        }
+        free(items.p);
         free_sent(p);
         arm(p);
         return;
     }
-    body = json_pack("{s:o,s:s}", "distroData", first, "dataOperation",
-                     json_string_value(json_object_get(first, "type")));
-    if (json_array_size(batch) > 0) {
-        json_object_set_new(body, "locusBatch", batch);
-    } else {
-        json_decref(batch);
+    BUF_LIT(&body,
+            "{\"headers\":{},\"module\":\"cluster\",\"dataOperation\":\"");
+    buf_add(&body, first_type, strlen(first_type));
+    BUF_LIT(&body, "\",\"distroData\":");
+    buf_add(&body, items.p, first_len);
+    if (items.len > first_len) {
+        BUF_LIT(&body, ",\"locusBatch\":[");
+        buf_add(&body, items.p + first_len + 1, items.len - first_len - 1);
+        buf_add(&body, "]", 1);
     }
+    buf_add(&body, "}", 1);
+    free(items.p);
     p->req.data = p;
-    rv = lc_peers_request(d->peers, p->addr, &p->req, REQ_TYPE, body,
-                          d->cfg.sync_timeout_ms, on_sync_answer);
-    json_decref(body);
+    rv = body.oom ? LC_ENOMEM
+                  : lc_peers_request_text(d->peers, p->addr, &p->req, REQ_TYPE,
+                                          body.p, body.len,
+                                          d->cfg.sync_timeout_ms,
+                                          on_sync_answer);
+    free(body.p);
     if (rv != 0) {
         lc_warnf("distro", "sync to %s not sent: %s", p->addr, lc_strerror(rv));
         for (size_t i = 0; i < p->n_sent; i++) {
@@ -966,36 +1129,6 @@ static struct session *session_new(struct lc_distro *d)
     s->id = ++d->next_session;
     lc_sync_each(d->n, false, collect_all, s);
     return s;
-}
-
-/* A growable text buffer. */
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t len)
-{
-    if (b->oom) {
-        return;
-    }
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 4096 : b->cap;
-        while (cap < b->len + len + 1) {
-            cap *= 2;
-        }
-        char *grown = realloc(b->p, cap);
-        if (grown == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, len);
-    b->len += len;
-    b->p[b->len] = '\0';
 }
 
 /* The answer to a raw piece: the content as JSON in "locusContent", not

@@ -439,9 +439,25 @@ char *lc_sync_text(struct lc_naming *n, const char *id, size_t *len)
 /* What an entry of a ClientSyncData decodes to. */
 struct entry {
     struct lc_service_key key;
+    uint32_t hash; /* key_hash(key): most comparisons end there */
     struct lc_instance **insts; /* 1 (single) or more (batch) */
     size_t count;
 };
+
+/* FNV-1a over a service's three names (a client may publish hundreds of
+ * services: entries are told apart without comparing strings). */
+static uint32_t key_hash(const char *ns, const char *group, const char *name)
+{
+    const char *parts[3] = {ns, group, name};
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < 3; i++) {
+        for (const char *p = parts[i]; *p != '\0'; p++) {
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        }
+        h = (h ^ 0xff) * 16777619u; /* a separator no name holds */
+    }
+    return h;
+}
 
 struct decoded {
     const char *id;
@@ -610,18 +626,21 @@ static int add_entry(struct decoded *d, const struct lc_service_key *key,
 {
     struct entry *en;
     size_t count = batch ? json_array_size(infos) : 1;
+    uint32_t hash = key_hash(key->ns, key->group, key->name);
     if (batch && (!json_is_array(infos) || count == 0 || count > 100000)) {
         return bad(e, "batchInstancePublishInfos");
     }
     for (size_t i = 0; i < d->count; i++) {
         struct lc_service_key *k = &d->entries[i].key;
-        if (strcmp(k->ns, key->ns) == 0 && strcmp(k->group, key->group) == 0 &&
+        if (d->entries[i].hash == hash && strcmp(k->ns, key->ns) == 0 &&
+            strcmp(k->group, key->group) == 0 &&
             strcmp(k->name, key->name) == 0) {
             return bad(e, "a service published twice");
         }
     }
     en = &d->entries[d->count];
     en->key = *key;
+    en->hash = hash;
     en->count = count;
     en->insts = calloc(count, sizeof *en->insts);
     if (en->insts == NULL) {
@@ -773,9 +792,11 @@ static void drop_companions(struct lc_naming *n, const char *id,
 
 static bool entry_has(const struct decoded *d, const struct lc_service *svc)
 {
+    uint32_t hash = key_hash(svc->ns, svc->group, svc->name);
     for (size_t i = 0; i < d->count; i++) {
         const struct lc_service_key *k = &d->entries[i].key;
-        if (strcmp(k->ns, svc->ns) == 0 && strcmp(k->group, svc->group) == 0 &&
+        if (d->entries[i].hash == hash && strcmp(k->ns, svc->ns) == 0 &&
+            strcmp(k->group, svc->group) == 0 &&
             strcmp(k->name, svc->name) == 0) {
             return true;
         }
