@@ -228,6 +228,10 @@ struct lc_distro {
     struct lc_nreq load_req;
     uint64_t load_started;
     size_t load_clients;
+    json_t *load_pending; /* a piece received, to apply (apply_timer) */
+    bool load_pending_last;
+    char load_from[LC_MEMBER_ADDR_MAX];
+    uv_timer_t apply_timer;
 
     /* snapshot sessions served */
     struct session sessions[SESSIONS_MAX];
@@ -1355,6 +1359,29 @@ static void apply_piece(struct lc_distro *d, json_t *list)
     d->applying = false;
 }
 
+/* Apply the piece waiting, if any; the last one ends the load. */
+static void apply_pending(struct lc_distro *d)
+{
+    json_t *content = d->load_pending;
+    if (content == NULL) {
+        return;
+    }
+    d->load_pending = NULL;
+    apply_piece(d, json_object_get(content, "clientSyncDataList"));
+    json_decref(content);
+    if (d->load_pending_last && !d->loaded) {
+        loaded(d, d->load_from);
+    }
+}
+
+static void on_apply_timer(uv_timer_t *t)
+{
+    struct lc_distro *d = t->data;
+    if (!d->closing) {
+        apply_pending(d);
+    }
+}
+
 static void on_load_answer(struct lc_nreq *r, int status, const char *type,
                            json_t *body)
 {
@@ -1410,11 +1437,15 @@ static void on_load_answer(struct lc_nreq *r, int status, const char *type,
         d->load_cursor = (long long)json_integer_value(next);
         ask_piece(d);
     }
-    apply_piece(d, json_object_get(content, "clientSyncDataList"));
-    json_decref(content);
-    if (!more) {
-        loaded(d, addr);
-    }
+    /* Applied 1 ms later, once the loop has sent the request for the next
+     * piece (requests leave from an idle handle, after this callback): the
+     * peer renders and sends it meanwhile. A piece still waiting is
+     * applied first, in order. */
+    apply_pending(d);
+    d->load_pending = content;
+    d->load_pending_last = !more;
+    snprintf(d->load_from, sizeof d->load_from, "%s", addr);
+    uv_timer_start(&d->apply_timer, on_apply_timer, 1, 0);
     unref(d);
 }
 
@@ -1534,7 +1565,9 @@ int lc_distro_new(uv_loop_t *loop, struct lc_naming *n, struct lc_peers *peers,
     d->load_timer.data = d;
     uv_timer_init(loop, &d->flush_timer);
     d->flush_timer.data = d;
-    d->refs += 3;
+    uv_timer_init(loop, &d->apply_timer);
+    d->apply_timer.data = d;
+    d->refs += 4;
     *out = d;
     return 0;
 }
@@ -1614,6 +1647,9 @@ void lc_distro_free(struct lc_distro *d)
     uv_close((uv_handle_t *)&d->verify_timer, on_handle_closed);
     uv_close((uv_handle_t *)&d->load_timer, on_handle_closed);
     uv_close((uv_handle_t *)&d->flush_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->apply_timer, on_handle_closed);
+    json_decref(d->load_pending);
+    d->load_pending = NULL;
     for (struct peer *p = d->peer_list; p != NULL; p = p->next) {
         if (p->timer_open) {
             p->timer_open = false;
