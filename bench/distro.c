@@ -1100,9 +1100,10 @@ static int parse(int argc, char **argv, struct dopts *o)
 
 static int start_cluster(struct lc_cluster *c, const struct dopts *o)
 {
-    /* Balancing off: the restart phase puts its connections on chosen
-     * members, and its clients do not reconnect after a ConnectReset. */
-    char extra[4096];
+    /* The bench places its connections itself (the restart phase keeps
+     * them off the last member): automatic balancing would ConnectReset
+     * them, and its client does not reconnect. --set may turn it back on. */
+    char extra[sizeof o->g.extra + 64];
     struct lc_cluster_spec spec = {.n = o->members,
                                    .base_port = o->g.port,
                                    .port_step = 10,

@@ -228,6 +228,10 @@ struct lc_distro {
     struct lc_nreq load_req;
     uint64_t load_started;
     size_t load_clients;
+    json_t *load_pending; /* a piece received, to apply (apply_timer) */
+    bool load_pending_last;
+    char load_from[LC_MEMBER_ADDR_MAX];
+    uv_timer_t apply_timer;
 
     /* snapshot sessions served */
     struct session sessions[SESSIONS_MAX];
@@ -241,10 +245,16 @@ struct lc_distro {
     void (*flush_cb)(void *data);
     void *flush_data;
 
+    /* pump's render cache */
+    struct rendered *rendered;
+    uint64_t rendered_ms;
+
     /* counters (logs, tests) */
     unsigned long synced, sync_failures, verify_failed;
     unsigned too_big_logged;
 };
+
+static void cache_clear(struct lc_distro *d);
 
 static void unref(struct lc_distro *d)
 {
@@ -261,6 +271,7 @@ static void unref(struct lc_distro *d)
         }
         free(p);
     }
+    cache_clear(d);
     for (unsigned i = 0; i < SESSIONS_MAX; i++) {
         for (size_t j = 0; j < d->sessions[i].count; j++) {
             free(d->sessions[i].ids[j]);
@@ -379,11 +390,14 @@ static void mark(struct peer *p, const char *id, uint64_t due)
     arm_at(p, due);
 }
 
+static void cache_forget(struct lc_distro *d, const char *id);
+
 /* A client of ours changed: due to every peer. */
 static void on_change(const char *id, void *data)
 {
     struct lc_distro *d = data;
     uint64_t due;
+    cache_forget(d, id);
     if (d->applying || d->closing || !lc_sync_owned(d->n, id)) {
         return;
     }
@@ -401,37 +415,46 @@ static void on_change(const char *id, void *data)
     }
 }
 
-/* A distroData of @type for @id with @content (NULL: none), as JSON. */
-static json_t *distro_data(const char *id, const char *target,
-                           const char *type, const json_t *content)
+/* A distroData of @type for @id with content @text (@len bytes of JSON;
+ * NULL: none), as JSON. */
+static json_t *distro_data_text(const char *id, const char *target,
+                                const char *type, const char *text,
+                                size_t len)
 {
     json_t *dd = json_pack("{s:{s:s,s:s,s:s},s:s}", "distroKey", "resourceKey",
                            id, "resourceType", RESOURCE_TYPE, "targetServer",
                            target, "type", type);
-    if (dd != NULL && content != NULL) {
-        char *text = json_dumps(content, JSON_COMPACT);
-        size_t len = text != NULL ? strlen(text) : 0;
-        char *enc = text != NULL ? malloc(len / 3 * 4 + 8) : NULL;
+    if (dd != NULL && text != NULL) {
+        char *enc = malloc(len / 3 * 4 + 8);
         if (enc != NULL) {
             size_t n = b64_encode((const unsigned char *)text, len, enc);
             json_object_set_new(dd, "content", json_stringn(enc, n));
         }
         free(enc);
-        free(text);
     }
+    return dd;
+}
+
+/* The same with @content (NULL: none) as a tree. */
+static json_t *distro_data(const char *id, const char *target,
+                           const char *type, const json_t *content)
+{
+    char *text = content != NULL ? json_dumps(content, JSON_COMPACT) : NULL;
+    json_t *dd = distro_data_text(id, target, type, text,
+                                  text != NULL ? strlen(text) : 0);
+    free(text);
     return dd;
 }
 
 static void on_sync_answer(struct lc_nreq *r, int status, const char *type,
                            json_t *body);
 
-/* Whether distroData @dd of client @id is larger than one message may be
- * (its base64 content above 1.3 piece_bytes, the piece being half the
- * cluster port's inbound limit): such a client is not synced (logged, the
- * first times); its peers keep their copy until it expires. */
-static bool too_big(struct lc_distro *d, const char *id, const json_t *dd)
+/* Whether a client whose base64 content is @len bytes is larger than one
+ * message may be (above 1.3 piece_bytes, the piece being half the cluster
+ * port's inbound limit): such a client is not synced (logged, the first
+ * times); its peers keep their copy until it expires. */
+static bool too_big(struct lc_distro *d, const char *id, size_t len)
 {
-    size_t len = json_string_length(json_object_get(dd, "content"));
     if (len <= d->cfg.piece_bytes / 10 * 13) {
         return false;
     }
@@ -455,14 +478,161 @@ static void free_sent(struct peer *p)
     p->n_sent = 0;
 }
 
-/* Send what is due to @p, one request at a time. */
+/* A growable text buffer. */
+struct buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t len)
+{
+    if (b->oom) {
+        return;
+    }
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap == 0 ? 4096 : b->cap;
+        while (cap < b->len + len + 1) {
+            cap *= 2;
+        }
+        char *grown = realloc(b->p, cap);
+        if (grown == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, len);
+    b->len += len;
+    b->p[b->len] = '\0';
+}
+
+
+#define BUF_LIT(b, lit) buf_add((b), (lit), sizeof(lit) - 1)
+
+/* ------------------------------------------------------- render cache */
+
+/* A client's base64 content, rendered once for all the peers it is due
+ * to. An entry goes when its client changes (on_change), and the whole
+ * cache at the next millisecond, so it never outlives one burst of
+ * pumps. */
+struct rendered {
+    char *b64;
+    size_t len;
+    UT_hash_handle hh;
+    char id[];
+};
+
+static void cache_forget(struct lc_distro *d, const char *id)
+{
+    struct rendered *r;
+    HASH_FIND_STR(d->rendered, id, r);
+    if (r != NULL) {
+        HASH_DEL(d->rendered, r);
+        free(r->b64);
+        free(r);
+    }
+}
+
+static void cache_clear(struct lc_distro *d)
+{
+    struct rendered *r, *tmp;
+    HASH_ITER(hh, d->rendered, r, tmp)
+    {
+        HASH_DEL(d->rendered, r);
+        free(r->b64);
+        free(r);
+    }
+}
+
+/* The base64 ClientSyncData of @id (borrowed from the cache), NULL when
+ * the client is gone (or out of memory: *@oom). */
+static const struct rendered *cache_get(struct lc_distro *d, const char *id,
+                                        bool *oom)
+{
+    struct rendered *r;
+    size_t len, idlen = strlen(id);
+    char *text;
+    *oom = false;
+    if (d->rendered_ms != now_ms(d)) {
+        cache_clear(d);
+        d->rendered_ms = now_ms(d);
+    }
+    HASH_FIND(hh, d->rendered, id, idlen, r);
+    if (r != NULL) {
+        return r;
+    }
+    text = lc_sync_text(d->n, id, &len);
+    if (text == NULL) {
+        return NULL;
+    }
+    r = malloc(sizeof *r + idlen + 1);
+    if (r != NULL) {
+        r->b64 = malloc(len / 3 * 4 + 8);
+    }
+    if (r == NULL || r->b64 == NULL) {
+        free(r);
+        free(text);
+        *oom = true;
+        return NULL;
+    }
+    r->len = b64_encode((const unsigned char *)text, len, r->b64);
+    free(text);
+    memcpy(r->id, id, idlen + 1);
+    HASH_ADD(hh, d->rendered, id, idlen, r);
+    return r;
+}
+
+/* @s as a JSON string into @b (ids and addresses: escaped all the same). */
+static void buf_str(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_add(b, "\"", 1);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            buf_add(b, esc, 2);
+        } else if (c < 0x20) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            buf_add(b, esc, 6);
+        } else {
+            buf_add(b, s, 1);
+        }
+    }
+    buf_add(b, "\"", 1);
+}
+
+/* One distroData item of @type for @id (content @b64: NULL for none). */
+static void buf_item(struct buf *b, const char *id, const char *target,
+                     const char *type, const struct rendered *r)
+{
+    BUF_LIT(b, "{\"distroKey\":{\"resourceKey\":");
+    buf_str(b, id);
+    BUF_LIT(b, ",\"resourceType\":\"" RESOURCE_TYPE "\",\"targetServer\":");
+    buf_str(b, target);
+    BUF_LIT(b, "},\"type\":\"");
+    buf_add(b, type, strlen(type));
+    buf_add(b, "\"", 1);
+    if (r != NULL) {
+        BUF_LIT(b, ",\"content\":\"");
+        buf_add(b, r->b64, r->len);
+        buf_add(b, "\"", 1);
+    }
+    buf_add(b, "}", 1);
+}
+
+/* Send what is due to @p, one request at a time. The request is written
+ * as text: its items' contents are rendered once for every peer. */
 static void pump(struct peer *p)
 {
     struct lc_distro *d = p->d;
     uint64_t now = now_ms(d);
     struct dirty *x, *tmp;
-    json_t *body, *batch, *first = NULL;
-    size_t bytes = 0, cap = 0;
+    struct buf items = {0}, body = {0};
+    size_t bytes = 0, cap = 0, first_len = 0;
+    const char *first_type = NULL;
     int rv;
 
     if (p->in_flight || d->closing || p->dirty == NULL) {
@@ -475,73 +645,82 @@ static void pump(struct peer *p)
         arm_at(p, now + d->cfg.sync_retry_ms);
         return;
     }
-    batch = json_array();
     HASH_ITER(hh, p->dirty, x, tmp)
     {
-        json_t *csd, *dd;
+        const struct rendered *r = NULL;
+        const char *type = NULL;
+        bool oom;
         if (x->due > now) {
             continue;
         }
         if (bytes >= d->cfg.piece_bytes) {
             break;
         }
-        csd = lc_sync_data(d->n, x->id);
-        if (csd == NULL) {
-            dd = distro_data(x->id, p->addr, "DELETE", NULL);
+        if (!lc_sync_revision(d->n, x->id, &(uint64_t){0})) {
+            type = "DELETE";
         } else if (lc_sync_owned(d->n, x->id)) {
-            dd = distro_data(x->id, p->addr, "CHANGE", csd);
-        } else {
-            dd = NULL; /* no longer ours: its member syncs it */
+            r = cache_get(d, x->id, &oom);
+            type = r != NULL ? "CHANGE" : oom ? NULL : "DELETE";
+        } /* else no longer ours: its member syncs it */
+        if (r != NULL && too_big(d, x->id, r->len)) {
+            type = NULL;
         }
-        json_decref(csd);
-        if (dd != NULL && too_big(d, x->id, dd)) {
-            json_decref(dd);
-            dd = NULL;
-        }
-        if (dd != NULL) {
-            const json_t *c = json_object_get(dd, "content");
-            bytes += 128 + strlen(x->id) + json_string_length(c);
+        if (type != NULL) {
+            bytes += 128 + strlen(x->id) + (r != NULL ? r->len : 0);
             if (p->n_sent == cap) {
                 cap = cap == 0 ? 64 : cap * 2;
                 char **grown = realloc(p->sent, cap * sizeof *grown);
                 if (grown == NULL) {
-                    json_decref(dd);
                     break;
                 }
                 p->sent = grown;
             }
             p->sent[p->n_sent] = strdup(x->id);
             if (p->sent[p->n_sent] == NULL) {
-                json_decref(dd);
                 break;
             }
             p->n_sent++;
-            if (first == NULL) {
-                first = dd;
+            if (first_type == NULL) {
+                first_type = type;
             } else {
-                json_array_append_new(batch, dd);
+                buf_add(&items, ",", 1);
+            }
+            buf_item(&items, x->id, p->addr, type, r);
+            if (first_len == 0) {
+                first_len = items.len;
             }
         }
         HASH_DEL(p->dirty, x);
         free(x);
     }
-    if (first == NULL) {
-        json_decref(batch);
+    if (first_type == NULL || items.oom) {
+        for (size_t i = 0; items.oom && i < p->n_sent; i++) {
+            mark(p, p->sent[i], now + d->cfg.sync_retry_ms);
+        }
+        free(items.p);
         free_sent(p);
         arm(p);
         return;
     }
-    body = json_pack("{s:o,s:s}", "distroData", first, "dataOperation",
-                     json_string_value(json_object_get(first, "type")));
-    if (json_array_size(batch) > 0) {
-        json_object_set_new(body, "locusBatch", batch);
-    } else {
-        json_decref(batch);
+    BUF_LIT(&body,
+            "{\"headers\":{},\"module\":\"cluster\",\"dataOperation\":\"");
+    buf_add(&body, first_type, strlen(first_type));
+    BUF_LIT(&body, "\",\"distroData\":");
+    buf_add(&body, items.p, first_len);
+    if (items.len > first_len) {
+        BUF_LIT(&body, ",\"locusBatch\":[");
+        buf_add(&body, items.p + first_len + 1, items.len - first_len - 1);
+        buf_add(&body, "]", 1);
     }
+    buf_add(&body, "}", 1);
+    free(items.p);
     p->req.data = p;
-    rv = lc_peers_request(d->peers, p->addr, &p->req, REQ_TYPE, body,
-                          d->cfg.sync_timeout_ms, on_sync_answer);
-    json_decref(body);
+    rv = body.oom ? LC_ENOMEM
+                  : lc_peers_request_text(d->peers, p->addr, &p->req, REQ_TYPE,
+                                          body.p, body.len,
+                                          d->cfg.sync_timeout_ms,
+                                          on_sync_answer);
+    free(body.p);
     if (rv != 0) {
         lc_warnf("distro", "sync to %s not sent: %s", p->addr, lc_strerror(rv));
         for (size_t i = 0; i < p->n_sent; i++) {
@@ -737,7 +916,8 @@ static bool good_key(const json_t *dd, const char **id)
 /* One ADD/CHANGE/DELETE item, checked: its ClientSyncData in *@csd (NULL
  * for DELETE). */
 static int check_item(struct lc_distro *d, const json_t *dd, json_t **csd,
-                      bool *del, const char **id, struct lc_err *e)
+                      struct lc_sync_prepared **prep, bool *del,
+                      const char **id, struct lc_err *e)
 {
     const char *type = json_string_value(json_object_get(dd, "type"));
     *csd = NULL;
@@ -756,13 +936,15 @@ static int check_item(struct lc_distro *d, const json_t *dd, json_t **csd,
     if (*csd == NULL) {
         return lc_err_set(e, LC_EINVAL, "content is not base64 JSON");
     }
-    if (lc_sync_check(d->n, *csd, e) != 0) {
+    if (lc_sync_prepare(d->n, *csd, prep, e) != 0) {
         json_decref(*csd);
         *csd = NULL;
         return e->code;
     }
     if (strcmp(json_string_value(json_object_get(*csd, "clientId")), *id) !=
         0) {
+        lc_sync_prepared_free(*prep);
+        *prep = NULL;
         json_decref(*csd);
         *csd = NULL;
         return lc_err_set(e, LC_EINVAL, "clientId is not the resourceKey");
@@ -776,6 +958,7 @@ static void handle_sync(struct lc_distro *d, struct lc_rpc_req *req,
     json_t *more = json_object_get(body, "locusBatch");
     size_t count = 1 + json_array_size(more);
     json_t **csds;
+    struct lc_sync_prepared **preps;
     const char **ids;
     bool *dels;
     struct lc_err e;
@@ -786,15 +969,17 @@ static void handle_sync(struct lc_distro *d, struct lc_rpc_req *req,
         return;
     }
     csds = calloc(count, sizeof *csds);
+    preps = calloc(count, sizeof *preps);
     ids = calloc(count, sizeof *ids);
     dels = calloc(count, sizeof *dels);
-    if (csds == NULL || ids == NULL || dels == NULL) {
+    if (csds == NULL || preps == NULL || ids == NULL || dels == NULL) {
         fail(req, "out of memory");
         goto out;
     }
     for (i = 0; i < count; i++) {
         json_t *item = i == 0 ? dd : json_array_get(more, i - 1);
-        if (check_item(d, item, &csds[i], &dels[i], &ids[i], &e) != 0) {
+        if (check_item(d, item, &csds[i], &preps[i], &dels[i], &ids[i],
+                       &e) != 0) {
             char what[2200];
             snprintf(what, sizeof what, "distro data handle failed: %s",
                      e.msg);
@@ -807,16 +992,18 @@ static void handle_sync(struct lc_distro *d, struct lc_rpc_req *req,
     for (i = 0; i < count; i++) {
         if (dels[i]) {
             lc_sync_delete(d->n, ids[i]);
-        } else if (lc_sync_apply(d->n, csds[i], &e) != 0) {
+        } else if (lc_sync_apply_prepared(d->n, preps[i], &e) != 0) {
             lc_warnf("distro", "sync of %s failed: %s", ids[i], e.msg);
         }
     }
     d->applying = false;
     lc_rpc_reply(req, RESP_TYPE, NULL);
 out:
-    for (i = 0; csds != NULL && i < count; i++) {
+    for (i = 0; csds != NULL && preps != NULL && i < count; i++) {
+        lc_sync_prepared_free(preps[i]); /* before its csd: it points in */
         json_decref(csds[i]);
     }
+    free(preps);
     free(csds);
     free(ids);
     free(dels);
@@ -830,6 +1017,13 @@ static void handle_verify(struct lc_distro *d, struct lc_rpc_req *req,
     size_t i;
     const char *id;
 
+    if (!d->loaded) {
+        /* Still loading its snapshot: every client would fail and be
+         * synced again on top of the load (twice the work for the same
+         * data). The peer verifies again at its next interval. */
+        fail(req, "distro data verify failed: startup load not done");
+        return;
+    }
     if (list == NULL) {
         /* Nacos's one VerifyData */
         json_t *vd = content_of(dd);
@@ -941,34 +1135,39 @@ static struct session *session_new(struct lc_distro *d)
     return s;
 }
 
-/* A growable text buffer. */
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t len)
+/* The answer to a raw piece: the content as JSON in "locusContent", not
+ * base64 text in distroData's "content" (no encoding here, one parse on
+ * the asker). Frees @list. */
+static void snapshot_raw_reply(struct lc_rpc_req *req, struct session *s,
+                               size_t next, struct buf *list)
 {
-    if (b->oom) {
+    struct buf out = {0};
+    char tail[160];
+    static const char head[] =
+        "{\"resultCode\":200,\"errorCode\":0,\"success\":true,"
+        "\"distroData\":{\"distroKey\":{\"resourceKey\":\"\","
+        "\"resourceType\":\"" RESOURCE_TYPE "\"},\"type\":\"SNAPSHOT\"},"
+        "\"locusContent\":";
+    buf_add(&out, head, sizeof head - 1);
+    buf_add(&out, list->p, list->len);
+    snprintf(tail, sizeof tail,
+             ",\"locusSnapshot\":{\"session\":%llu,\"next\":%lld,"
+             "\"total\":%zu}}",
+             (unsigned long long)s->id,
+             next < s->count ? (long long)next : -1LL, s->count);
+    buf_add(&out, tail, strlen(tail));
+    if (next >= s->count) {
+        session_drop(s);
+    }
+    if (out.oom || list->oom) {
+        free(out.p);
+        free(list->p);
+        fail(req, "out of memory");
         return;
     }
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 4096 : b->cap;
-        while (cap < b->len + len + 1) {
-            cap *= 2;
-        }
-        char *grown = realloc(b->p, cap);
-        if (grown == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, len);
-    b->len += len;
-    b->p[b->len] = '\0';
+    free(list->p);
+    lc_rpc_reply_text(req, RESP_TYPE, out.p, out.len);
+    free(out.p);
 }
 
 static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
@@ -977,6 +1176,8 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
     json_t *ls = json_object_get(body, "locusSnapshot");
     json_t *sv = json_object_get(ls, "session");
     json_t *cv = json_object_get(ls, "cursor");
+    json_t *rv = json_object_get(ls, "raw");
+    bool raw = json_is_true(rv);
     struct session *s = NULL, whole = {0};
     struct buf list = {0}, out = {0};
     json_int_t cursor = 0;
@@ -986,7 +1187,8 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
 
     if (ls != NULL && (!json_is_object(ls) ||
                        (sv != NULL && !json_is_integer(sv)) ||
-                       (cv != NULL && !json_is_integer(cv)))) {
+                       (cv != NULL && !json_is_integer(cv)) ||
+                       (rv != NULL && !json_is_boolean(rv)))) {
         fail(req, "distro data handle failed: locusSnapshot");
         return;
     }
@@ -1015,22 +1217,22 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
     }
     buf_add(&list, "{\"clientSyncDataList\":[", 23);
     for (i = (size_t)cursor; i < s->count && list.len < limit; i++) {
-        json_t *csd = lc_sync_data(d->n, s->ids[i]);
-        char *text;
-        if (csd == NULL) {
+        size_t len;
+        char *text = lc_sync_text(d->n, s->ids[i], &len);
+        if (text == NULL) {
             continue; /* gone since */
         }
-        text = json_dumps(csd, JSON_COMPACT);
-        json_decref(csd);
-        if (text != NULL) {
-            if (list.p[list.len - 1] != '[') {
-                buf_add(&list, ",", 1);
-            }
-            buf_add(&list, text, strlen(text));
-            free(text);
+        if (list.p[list.len - 1] != '[') {
+            buf_add(&list, ",", 1);
         }
+        buf_add(&list, text, len);
+        free(text);
     }
     buf_add(&list, "]}", 2);
+    if (raw) {
+        snapshot_raw_reply(req, s, i, &list);
+        return;
+    }
     enc = list.oom ? NULL : malloc(list.len / 3 * 4 + 8);
     if (enc == NULL) {
         free(list.p);
@@ -1157,6 +1359,29 @@ static void apply_piece(struct lc_distro *d, json_t *list)
     d->applying = false;
 }
 
+/* Apply the piece waiting, if any; the last one ends the load. */
+static void apply_pending(struct lc_distro *d)
+{
+    json_t *content = d->load_pending;
+    if (content == NULL) {
+        return;
+    }
+    d->load_pending = NULL;
+    apply_piece(d, json_object_get(content, "clientSyncDataList"));
+    json_decref(content);
+    if (d->load_pending_last && !d->loaded) {
+        loaded(d, d->load_from);
+    }
+}
+
+static void on_apply_timer(uv_timer_t *t)
+{
+    struct lc_distro *d = t->data;
+    if (!d->closing) {
+        apply_pending(d);
+    }
+}
+
 static void on_load_answer(struct lc_nreq *r, int status, const char *type,
                            json_t *body)
 {
@@ -1164,6 +1389,7 @@ static void on_load_answer(struct lc_nreq *r, int status, const char *type,
     const struct lc_member *m = load_member(d);
     const char *addr = m != NULL ? m->addr : "?";
     json_t *ls, *content, *next;
+    bool more;
     (void)type;
 
     if (d->closing) {
@@ -1184,7 +1410,12 @@ static void on_load_answer(struct lc_nreq *r, int status, const char *type,
         unref(d);
         return;
     }
-    content = content_of(json_object_get(body, "distroData"));
+    content = json_object_get(body, "locusContent");
+    if (content != NULL) {
+        json_incref(content);
+    } else {
+        content = content_of(json_object_get(body, "distroData"));
+    }
     if (!json_is_array(json_object_get(content, "clientSyncDataList"))) {
         json_decref(content);
         lc_warnf("distro", "snapshot from %s: bad content", addr);
@@ -1193,18 +1424,28 @@ static void on_load_answer(struct lc_nreq *r, int status, const char *type,
         unref(d);
         return;
     }
-    apply_piece(d, json_object_get(content, "clientSyncDataList"));
-    json_decref(content);
     ls = json_object_get(body, "locusSnapshot");
     next = json_object_get(ls, "next");
-    if (json_is_integer(next) && json_integer_value(next) >= 0) {
+    more = json_is_integer(next) && json_integer_value(next) >= 0;
+    if (more) {
+        /* Ask for the next piece before applying this one, so that the
+         * peer renders it while this member applies (a failure to ask
+         * moves on to the next peer; applying this piece stays right:
+         * applying is idempotent). */
         d->load_session =
             (uint64_t)json_integer_value(json_object_get(ls, "session"));
         d->load_cursor = (long long)json_integer_value(next);
         ask_piece(d);
-    } else {
-        loaded(d, addr);
     }
+    /* Applied 1 ms later, once the loop has sent the request for the next
+     * piece (requests leave from an idle handle, after this callback): the
+     * peer renders and sends it meanwhile. A piece still waiting is
+     * applied first, in order. */
+    apply_pending(d);
+    d->load_pending = content;
+    d->load_pending_last = !more;
+    snprintf(d->load_from, sizeof d->load_from, "%s", addr);
+    uv_timer_start(&d->apply_timer, on_apply_timer, 1, 0);
     unref(d);
 }
 
@@ -1217,12 +1458,13 @@ static void ask_piece(struct lc_distro *d)
         load_next(d);
         return;
     }
-    body = json_pack("{s:{s:{s:s,s:s,s:s},s:s},s:s,s:{s:I,s:I}}", "distroData",
+    body = json_pack("{s:{s:{s:s,s:s,s:s},s:s},s:s,s:{s:I,s:I,s:b}}",
+                     "distroData",
                      "distroKey", "resourceKey", "", "resourceType",
                      RESOURCE_TYPE, "targetServer", m->addr, "type", "SNAPSHOT",
                      "dataOperation", "SNAPSHOT", "locusSnapshot", "session",
                      (json_int_t)d->load_session, "cursor",
-                     (json_int_t)d->load_cursor);
+                     (json_int_t)d->load_cursor, "raw", 1);
     d->load_req.data = d;
     rv = lc_peers_request(d->peers, m->addr, &d->load_req, REQ_TYPE, body,
                           d->cfg.load_timeout_ms, on_load_answer);
@@ -1323,7 +1565,9 @@ int lc_distro_new(uv_loop_t *loop, struct lc_naming *n, struct lc_peers *peers,
     d->load_timer.data = d;
     uv_timer_init(loop, &d->flush_timer);
     d->flush_timer.data = d;
-    d->refs += 3;
+    uv_timer_init(loop, &d->apply_timer);
+    d->apply_timer.data = d;
+    d->refs += 4;
     *out = d;
     return 0;
 }
@@ -1403,6 +1647,9 @@ void lc_distro_free(struct lc_distro *d)
     uv_close((uv_handle_t *)&d->verify_timer, on_handle_closed);
     uv_close((uv_handle_t *)&d->load_timer, on_handle_closed);
     uv_close((uv_handle_t *)&d->flush_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->apply_timer, on_handle_closed);
+    json_decref(d->load_pending);
+    d->load_pending = NULL;
     for (struct peer *p = d->peer_list; p != NULL; p = p->next) {
         if (p->timer_open) {
             p->timer_open = false;

@@ -207,14 +207,257 @@ json_t *lc_sync_data(struct lc_naming *n, const char *id)
     return o;
 }
 
+/* ClientSyncData as text, written directly (what lc_sync_data builds as
+ * a tree and the caller then dumps, without the tree): the same JSON, the
+ * same keys. A growable buffer; @oom set once any growth failed. */
+struct tbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void t_add(struct tbuf *b, const char *s, size_t len)
+{
+    if (b->oom) {
+        return;
+    }
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap == 0 ? 1024 : b->cap;
+        char *grown;
+        while (cap < b->len + len + 1) {
+            cap *= 2;
+        }
+        grown = realloc(b->p, cap);
+        if (grown == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, len);
+    b->len += len;
+    b->p[b->len] = '\0';
+}
+
+static void t_lit(struct tbuf *b, const char *s)
+{
+    t_add(b, s, strlen(s));
+}
+
+/* @s as a JSON string: quotes, backslash and control bytes escaped; the
+ * rest (UTF-8, checked where the registry took it in) as is. */
+static void t_str(struct tbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s;
+    t_add(b, "\"", 1);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        t_add(b, run, (size_t)(s - run));
+        if (c == '"' || c == '\\') {
+            esc[1] = (char)c;
+            t_add(b, esc, 2);
+        } else {
+            t_add(b, esc, 6);
+        }
+        run = s + 1;
+    }
+    t_add(b, run, (size_t)(s - run));
+    t_add(b, "\"", 1);
+}
+
+/* Whether @inst's metadata names a key extendDatum adds itself: such an
+ * instance is rendered through the tree (which replaces the key) rather
+ * than spliced (which would repeat it). */
+static bool meta_clashes(const struct lc_instance *inst)
+{
+    const char *m = inst->metadata_text;
+    return m != NULL && (strstr(m, "\"weight\"") != NULL ||
+                         strstr(m, "\"enabled\"") != NULL ||
+                         strstr(m, "\"customInstanceId\"") != NULL);
+}
+
+static void t_instance(struct tbuf *b, const struct lc_instance *inst)
+{
+    const char *m = inst->metadata_text;
+    char num[64];
+    if (meta_clashes(inst)) {
+        json_t *o = publish_info(inst);
+        char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (text == NULL) {
+            b->oom = true;
+            return;
+        }
+        t_lit(b, text);
+        free(text);
+        return;
+    }
+    t_lit(b, "{\"ip\":");
+    t_str(b, inst->ip);
+    snprintf(num, sizeof num, ",\"port\":%d,\"healthy\":%s,\"cluster\":",
+             inst->port, inst->healthy ? "true" : "false");
+    t_lit(b, num);
+    t_str(b, inst->cluster);
+    t_lit(b, ",\"extendDatum\":{");
+    if (m != NULL && strcmp(m, "{}") != 0) {
+        size_t len = strlen(m); /* canonical: "{...}" */
+        t_add(b, m + 1, len - 2);
+        t_add(b, ",", 1);
+    }
+    /* a real as jansson writes it: 1 is "1.0" (Nacos reads a double) */
+    snprintf(num, sizeof num, "\"weight\":%.17g", inst->weight);
+    if (strpbrk(num + 9, ".e") == NULL) {
+        strcat(num, ".0");
+    }
+    t_lit(b, num);
+    t_lit(b, inst->enabled ? ",\"enabled\":true" : ",\"enabled\":false");
+    if (inst->instance_id != NULL && inst->instance_id[0] != '\0') {
+        t_lit(b, ",\"customInstanceId\":");
+        t_str(b, inst->instance_id);
+    }
+    t_lit(b, "}}");
+}
+
+/* One service's names into the three parallel arrays' buffers. */
+static void t_names(struct tbuf names[3], const struct lc_service *svc)
+{
+    for (int i = 0; i < 3; i++) {
+        if (names[i].len > 1) {
+            t_add(&names[i], ",", 1);
+        }
+    }
+    t_str(&names[0], svc->ns);
+    t_str(&names[1], svc->group);
+    t_str(&names[2], svc->name);
+}
+
+static void t_holder(struct tbuf *b, struct tbuf names[3], const char *list,
+                     struct tbuf *items)
+{
+    static const char *keys[3] = {"\"namespaces\":", ",\"groupNames\":",
+                                  ",\"serviceNames\":"};
+    for (int i = 0; i < 3; i++) {
+        t_lit(b, keys[i]);
+        t_add(b, names[i].p, names[i].len);
+        t_add(b, "]", 1);
+    }
+    t_lit(b, ",\"");
+    t_lit(b, list);
+    t_lit(b, "\":");
+    t_add(b, items->p, items->len);
+    t_add(b, "]", 1);
+}
+
+char *lc_sync_text(struct lc_naming *n, const char *id, size_t *len)
+{
+    struct lc_client *c = lc_registry_find_client(n->reg, id);
+    struct lc_publish *pub, *tmp;
+    char cid[LC_SYNC_ID_MAX + 16];
+    char num[96];
+    struct tbuf out = {0}, sn[3] = {{0}}, bn[3] = {{0}}, singles = {0},
+                batches = {0};
+    bool oom = false;
+
+    if (c == NULL || !c->ephemeral) {
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        t_add(&sn[i], "[", 1);
+        t_add(&bn[i], "[", 1);
+    }
+    t_add(&singles, "[", 1);
+    t_add(&batches, "[", 1);
+    HASH_ITER(hh, c->publishes, pub, tmp)
+    {
+        bool listed = false;
+        for (unsigned k = 1; c->kind != LC_CLIENT_EPHEMERAL; k++) {
+            struct lc_instance *inst;
+            companion_id(cid, sizeof cid, id, k);
+            inst = lc_registry_instance_of(n->reg, cid, pub->service);
+            if (inst == NULL) {
+                break;
+            }
+            if (!listed) {
+                listed = true;
+                if (batches.len > 1) {
+                    t_add(&batches, ",", 1);
+                }
+                t_lit(&batches, "{\"instancePublishInfos\":[");
+                t_instance(&batches, pub->inst);
+            }
+            t_add(&batches, ",", 1);
+            t_instance(&batches, inst);
+        }
+        if (listed) {
+            t_add(&batches, "]}", 2);
+            t_names(bn, pub->service);
+        } else {
+            if (singles.len > 1) {
+                t_add(&singles, ",", 1);
+            }
+            t_instance(&singles, pub->inst);
+            t_names(sn, pub->service);
+        }
+    }
+    t_add(&out, "{", 1);
+    t_holder(&out, sn, "instancePublishInfos", &singles);
+    t_lit(&out, ",\"clientId\":");
+    t_str(&out, id);
+    snprintf(num, sizeof num,
+             ",\"attributes\":{\"clientAttributes\":{\"revision\":%llu}},"
+             "\"batchInstanceData\":{",
+             (unsigned long long)c->revision);
+    t_lit(&out, num);
+    t_holder(&out, bn, "batchInstancePublishInfos", &batches);
+    t_add(&out, "}", 1);
+    t_add(&out, "}", 1);
+    oom = out.oom;
+    for (int i = 0; i < 3; i++) {
+        oom = oom || sn[i].oom || bn[i].oom;
+        free(sn[i].p);
+        free(bn[i].p);
+    }
+    oom = oom || singles.oom || batches.oom;
+    free(singles.p);
+    free(batches.p);
+    if (oom) {
+        free(out.p);
+        return NULL;
+    }
+    *len = out.len;
+    return out.p;
+}
+
 /* ---------------------------------------------------------------- apply */
 
 /* What an entry of a ClientSyncData decodes to. */
 struct entry {
     struct lc_service_key key;
+    uint32_t hash; /* key_hash(key): most comparisons end there */
     struct lc_instance **insts; /* 1 (single) or more (batch) */
     size_t count;
 };
+
+/* FNV-1a over a service's three names (a client may publish hundreds of
+ * services: entries are told apart without comparing strings). */
+static uint32_t key_hash(const char *ns, const char *group, const char *name)
+{
+    const char *parts[3] = {ns, group, name};
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < 3; i++) {
+        for (const char *p = parts[i]; *p != '\0'; p++) {
+            h = (h ^ (unsigned char)*p) * 16777619u;
+        }
+        h = (h ^ 0xff) * 16777619u; /* a separator no name holds */
+    }
+    return h;
+}
 
 struct decoded {
     const char *id;
@@ -273,6 +516,7 @@ static struct lc_instance *decode_instance(const json_t *info,
     const char *instance_id = NULL;
     json_int_t port;
     char *text;
+    bool has_meta;
     struct lc_instance *inst;
 
     if (!json_is_object(info) || !good_text(json_object_get(info, "ip"),
@@ -301,13 +545,17 @@ static struct lc_instance *decode_instance(const json_t *info,
         bad(e, "instance extendDatum");
         return NULL;
     }
-    meta = json_object();
-    if (meta == NULL) {
-        lc_err_set(e, LC_ENOMEM, "out of memory");
-        return NULL;
-    }
+    meta = NULL; /* made on the first metadata key: most have none */
     json_object_foreach(ext, key, v)
     {
+        bool special =
+            (strcmp(key, "weight") == 0 && json_is_number(v)) ||
+            (strcmp(key, "enabled") == 0 && json_is_boolean(v)) ||
+            (strcmp(key, "customInstanceId") == 0 && json_is_string(v));
+        if (!special && meta == NULL && (meta = json_object()) == NULL) {
+            lc_err_set(e, LC_ENOMEM, "out of memory");
+            return NULL;
+        }
         if (strcmp(key, "weight") == 0 && json_is_number(v)) {
             weight = json_number_value(v);
         } else if (strcmp(key, "enabled") == 0 && json_is_boolean(v)) {
@@ -329,10 +577,11 @@ static struct lc_instance *decode_instance(const json_t *info,
         bad(e, "instance weight");
         return NULL;
     }
-    text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+    has_meta = meta != NULL;
+    text = has_meta ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(meta);
     v = json_object_get(info, "cluster");
-    inst = text == NULL ? NULL
+    inst = has_meta && text == NULL ? NULL
                         : lc_instance_new(
                               json_string_value(json_object_get(info, "ip")),
                               (int)port,
@@ -377,18 +626,21 @@ static int add_entry(struct decoded *d, const struct lc_service_key *key,
 {
     struct entry *en;
     size_t count = batch ? json_array_size(infos) : 1;
+    uint32_t hash = key_hash(key->ns, key->group, key->name);
     if (batch && (!json_is_array(infos) || count == 0 || count > 100000)) {
         return bad(e, "batchInstancePublishInfos");
     }
     for (size_t i = 0; i < d->count; i++) {
         struct lc_service_key *k = &d->entries[i].key;
-        if (strcmp(k->ns, key->ns) == 0 && strcmp(k->group, key->group) == 0 &&
+        if (d->entries[i].hash == hash && strcmp(k->ns, key->ns) == 0 &&
+            strcmp(k->group, key->group) == 0 &&
             strcmp(k->name, key->name) == 0) {
             return bad(e, "a service published twice");
         }
     }
     en = &d->entries[d->count];
     en->key = *key;
+    en->hash = hash;
     en->count = count;
     en->insts = calloc(count, sizeof *en->insts);
     if (en->insts == NULL) {
@@ -513,7 +765,10 @@ static int put(struct lc_naming *n, const char *who, enum lc_client_kind kind,
     int rv = 0;
     if (pub == NULL || !same_instance(pub->inst, inst)) {
         rv = lc_registry_publish(n->reg, who, kind, svc, inst);
-        pub = lc_registry_find_publish(n->reg, who, svc);
+        /* beats matter to an ip:port client only (the beat checker's) */
+        pub = kind == LC_CLIENT_EPHEMERAL
+                  ? lc_registry_find_publish(n->reg, who, svc)
+                  : NULL;
     }
     if (pub != NULL) {
         pub->beat_ms = n->loop != NULL ? uv_now(n->loop) : 0;
@@ -537,9 +792,11 @@ static void drop_companions(struct lc_naming *n, const char *id,
 
 static bool entry_has(const struct decoded *d, const struct lc_service *svc)
 {
+    uint32_t hash = key_hash(svc->ns, svc->group, svc->name);
     for (size_t i = 0; i < d->count; i++) {
         const struct lc_service_key *k = &d->entries[i].key;
-        if (strcmp(k->ns, svc->ns) == 0 && strcmp(k->group, svc->group) == 0 &&
+        if (d->entries[i].hash == hash && strcmp(k->ns, svc->ns) == 0 &&
+            strcmp(k->group, svc->group) == 0 &&
             strcmp(k->name, svc->name) == 0) {
             return true;
         }
@@ -556,22 +813,56 @@ static void set_synced(struct lc_naming *n, const char *id, uint64_t revision)
     }
 }
 
+int lc_sync_prepare(struct lc_naming *n, const json_t *csd,
+                    struct lc_sync_prepared **out, struct lc_err *e)
+{
+    struct decoded *d = malloc(sizeof *d);
+    int rv;
+    if (d == NULL) {
+        return lc_err_set(e, LC_ENOMEM, "out of memory");
+    }
+    rv = decode(n, csd, d, e);
+    if (rv != 0) {
+        free(d);
+        return rv;
+    }
+    *out = (struct lc_sync_prepared *)d;
+    return 0;
+}
+
+void lc_sync_prepared_free(struct lc_sync_prepared *p)
+{
+    if (p != NULL) {
+        decoded_free((struct decoded *)p);
+        free(p);
+    }
+}
+
 int lc_sync_apply(struct lc_naming *n, const json_t *csd, struct lc_err *e)
 {
-    struct decoded d;
-    struct lc_client *c;
-    enum lc_client_kind kind;
-    char cid[LC_SYNC_ID_MAX + 16];
-    int rv = decode(n, csd, &d, e);
-
+    struct lc_sync_prepared *p;
+    int rv = lc_sync_prepare(n, csd, &p, e);
     if (rv != 0) {
         return rv;
     }
+    rv = lc_sync_apply_prepared(n, p, e);
+    lc_sync_prepared_free(p);
+    return rv;
+}
+
+int lc_sync_apply_prepared(struct lc_naming *n, struct lc_sync_prepared *p,
+                           struct lc_err *e)
+{
+    const struct decoded d = *(struct decoded *)p;
+    struct lc_client *c;
+    enum lc_client_kind kind;
+    char cid[LC_SYNC_ID_MAX + 16];
+    int rv = 0;
+
     c = lc_registry_find_client(n->reg, d.id);
     if (c != NULL && c->kind == LC_CLIENT_CONNECTION) {
         lc_warnf("distro", "sync of %s ignored: a connection of this member",
                  d.id);
-        decoded_free(&d);
         return 0;
     }
     kind = is_ip_port(d.id) ? LC_CLIENT_EPHEMERAL : LC_CLIENT_SYNCED;
@@ -617,7 +908,6 @@ int lc_sync_apply(struct lc_naming *n, const json_t *csd, struct lc_err *e)
     } else {
         lc_err_set(e, LC_ENOMEM, "out of memory");
     }
-    decoded_free(&d);
     return rv;
 }
 

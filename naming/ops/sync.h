@@ -55,6 +55,11 @@ bool lc_sync_revision(struct lc_naming *n, const char *id, uint64_t *rev);
  * (or out of memory). */
 json_t *lc_sync_data(struct lc_naming *n, const char *id);
 
+/* The same ClientSyncData as compact JSON text (malloc'd, its length in
+ * *@len), written without building the tree; NULL when @id is unknown
+ * (or out of memory). */
+char *lc_sync_text(struct lc_naming *n, const char *id, size_t *len);
+
 /* Check ClientSyncData @csd: LC_EINVAL and why in @e, nothing changed.
  * lc_sync_apply checks it too; this lets a batch be checked whole before
  * any of it is applied. */
@@ -64,6 +69,16 @@ int lc_sync_check(struct lc_naming *n, const json_t *csd, struct lc_err *e);
  * own, creating it as a synced client; renew it. A connection this member
  * holds is left alone (0). Return 0 or LC_EINVAL / LC_ENOMEM with @e. */
 int lc_sync_apply(struct lc_naming *n, const json_t *csd, struct lc_err *e);
+
+/* The same in two steps, so that a batch is decoded once: check and
+ * decode @csd (which must outlive the result) into *@out, then apply it
+ * (what lc_sync_apply does) and free it. */
+struct lc_sync_prepared;
+int lc_sync_prepare(struct lc_naming *n, const json_t *csd,
+                    struct lc_sync_prepared **out, struct lc_err *e);
+int lc_sync_apply_prepared(struct lc_naming *n, struct lc_sync_prepared *p,
+                           struct lc_err *e);
+void lc_sync_prepared_free(struct lc_sync_prepared *p);
 
 /* DELETE: withdraw everything synced client @id publishes. A connection
  * this member holds is left alone. */

@@ -24,8 +24,12 @@
 #include "rpc/grpc/internal.h"
 
 #define CONNECT_TIMEOUT_MS 10000
-#define STREAM_WINDOW (1024 * 1024)
-#define CONN_WINDOW (4 * 1024 * 1024)
+/* Windows wide enough for a whole Distro snapshot piece (~5 MB): the
+ * answer to the next piece keeps arriving while this side applies the
+ * last one, instead of stalling on a window update every 1 MB. Memory is
+ * only taken by data actually sent. */
+#define STREAM_WINDOW (8 * 1024 * 1024)
+#define CONN_WINDOW (16 * 1024 * 1024)
 #define MAX_OUTBUF (4 * 1024 * 1024)
 
 struct lc_grpc_cstream {

@@ -126,6 +126,8 @@ struct answer {
     int status;
     long long code;
     char msg[512];
+    bool keep;   /* keep the body */
+    json_t *body;
 };
 
 static void on_answer(struct lc_nreq *r, int status, const char *type,
@@ -138,6 +140,9 @@ static void on_answer(struct lc_nreq *r, int status, const char *type,
     a->status = status;
     a->code = json_integer_value(json_object_get(body, "resultCode"));
     snprintf(a->msg, sizeof a->msg, "%s", m != NULL ? m : "");
+    if (a->keep) {
+        a->body = json_incref(body);
+    }
 }
 
 /* Send @type with @body (consumed) and wait; fail unless resultCode 200. */
@@ -514,6 +519,8 @@ static void test_restart_load(void **state)
     const unsigned services = 100, per = 1000, conns = 10;
     uint64_t start, up;
     char name[32];
+    /* its connections stay on the first two members on purpose (PROPS
+     * turns balancing off) */
     tc_up(t, "distro_load", 3, PROPS);
     loop_init();
     /* a client publishes 10 services of 1000: a sync of one stays well
@@ -680,6 +687,27 @@ static long long distro_call(struct cl *k, json_t *body, char *msg,
     return a.code;
 }
 
+/* The same, the whole answer returned (a new reference). */
+static json_t *distro_call_body(struct cl *k, json_t *body)
+{
+    struct answer a;
+    uint64_t until = tc_now_ms() + WAIT_MS;
+    memset(&a, 0, sizeof a);
+    a.r.data = &a;
+    a.keep = true;
+    assert_int_equal(lc_nclient_request(k->c, &a.r, "DistroDataRequest", body,
+                                        10000, on_answer),
+                     0);
+    json_decref(body);
+    while (!a.done && tc_now_ms() < until) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_true(a.done);
+    assert_int_equal(a.status, 0);
+    assert_non_null(a.body);
+    return a.body;
+}
+
 static char *b64(const char *text)
 {
     static const char tab[] =
@@ -812,6 +840,11 @@ static void test_bad_data_and_verify(void **state)
         json_object_set_new(body, "locusSnapshot",
                             json_pack("{s:i,s:i}", "session", 0, "cursor", -1));
         assert_int_equal(distro_call(&m.k, body, msg, sizeof msg), 500);
+        body = request(dd("", "SNAPSHOT", NULL, false));
+        json_object_set_new(body, "locusSnapshot",
+                            json_pack("{s:i,s:i,s:s}", "session", 0, "cursor",
+                                      0, "raw", "yes"));
+        assert_int_equal(distro_call(&m.k, body, msg, sizeof msg), 500);
     }
     /* nothing changed, the node is up */
     assert_int_equal(metric(t, 2, "instanceCount"), before);
@@ -825,6 +858,42 @@ static void test_bad_data_and_verify(void **state)
                      200);
     free(good);
     assert_true(has_host(t, 2, "bd", "127.0.0.66", 1));
+    /* A raw snapshot piece: the ClientSyncData list as JSON in
+     * locusContent, no base64 content; "y" in it as applied. */
+    {
+        json_t *body = request(dd("", "SNAPSHOT", NULL, false));
+        json_t *ans, *list, *v;
+        size_t i;
+        bool seen = false;
+        json_object_set_new(body, "locusSnapshot",
+                            json_pack("{s:i,s:i,s:b}", "session", 0, "cursor",
+                                      0, "raw", 1));
+        ans = distro_call_body(&m.k, body);
+        assert_int_equal(json_integer_value(json_object_get(ans, "resultCode")),
+                         200);
+        assert_null(json_object_get(json_object_get(ans, "distroData"),
+                                    "content"));
+        list = json_object_get(json_object_get(ans, "locusContent"),
+                               "clientSyncDataList");
+        assert_true(json_is_array(list));
+        json_array_foreach(list, i, v)
+        {
+            if (strcmp(json_string_value(json_object_get(v, "clientId")),
+                       "y") == 0) {
+                json_t *info = json_array_get(
+                    json_object_get(v, "instancePublishInfos"), 0);
+                seen = true;
+                assert_string_equal(
+                    json_string_value(json_object_get(info, "ip")),
+                    "127.0.0.66");
+            }
+        }
+        assert_true(seen);
+        assert_int_equal(json_integer_value(json_object_get(
+                             json_object_get(ans, "locusSnapshot"), "next")),
+                         -1);
+        json_decref(ans);
+    }
     /* ...and a DELETE removes it. */
     assert_int_equal(distro_call(&m.k, request(dd("y", "DELETE", NULL, false)),
                                  msg, sizeof msg),

@@ -398,6 +398,40 @@ static void test_render_once(void **state)
     json_decref(info);
 }
 
+/* lc_sync_text writes what lc_sync_data builds: escapes, metadata,
+ * batches, a metadata key extendDatum sets itself, integral weights. */
+static void test_text_same(void **state)
+{
+    struct env *env = *state;
+    struct lc_instance_req r;
+    struct lc_err e;
+    const char *ids[] = {CONN, "127.0.0.9:80#true", "1700000000002_127.0.0.1_2"};
+    populate(env);
+    req(&r, "s\"q\\1", "127.0.0.3", 1, "{\"a\\\"\":\"x\\u0001\u00e9\",\"b\":\"\"}");
+    r.weight = 1;
+    assert_int_equal(lc_op_conn_register(&env->a.n, ids[2], &r, &e), 0);
+    req_free(&r);
+    req(&r, "s4", "127.0.0.4", 2, "{\"weight\":\"9\",\"z\":\"1\"}");
+    r.enabled = false;
+    assert_int_equal(lc_op_conn_register(&env->a.n, ids[2], &r, &e), 0);
+    req_free(&r);
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        size_t len;
+        char *text = lc_sync_text(&env->a.n, ids[i], &len);
+        json_t *tree = lc_sync_data(&env->a.n, ids[i]);
+        json_t *parsed;
+        assert_non_null(text);
+        assert_int_equal(len, strlen(text));
+        parsed = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+        assert_non_null(parsed);
+        assert_true(json_equal(parsed, tree));
+        json_decref(parsed);
+        json_decref(tree);
+        free(text);
+    }
+    assert_null(lc_sync_text(&env->a.n, "nobody", &(size_t){0}));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +444,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_each, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_render_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_same, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
