@@ -34,8 +34,10 @@
  *
  * Startup load. The peers are asked in turn for a snapshot; the first that
  * answers every piece ends the load. A peer failing mid-load: the next is
- * asked from the start (applying is idempotent). A round where every peer
- * failed to connect means no other member runs: nothing to load, loaded. A
+ * asked from the start (applying is idempotent). A peer still loading
+ * itself answers {"locusSnapshot":{"loading":true}} and the next is asked.
+ * A round where every peer failed to connect or was loading means no other
+ * member holds the cluster's view: nothing to load, loaded. A
  * round where some peer was reachable but failed is retried after
  * load_retry_ms.
  */
@@ -1192,6 +1194,16 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
         fail(req, "distro data handle failed: locusSnapshot");
         return;
     }
+    if (ls != NULL && !d->loaded && json_integer_value(sv) == 0) {
+        /* Still loading itself: what it holds is not the cluster's view.
+         * A locus member asking is told so and asks the next member; when
+         * every member it reaches is loading (all started together), there
+         * is nothing to load. */
+        json_t *ans = json_pack("{s:{s:b}}", "locusSnapshot", "loading", 1);
+        lc_rpc_reply(req, RESP_TYPE, ans);
+        json_decref(ans);
+        return;
+    }
     if (ls != NULL) {
         cursor = json_integer_value(cv);
         if (json_integer_value(sv) != 0) {
@@ -1396,6 +1408,15 @@ static void on_load_answer(struct lc_nreq *r, int status, const char *type,
         unref(d);
         return;
     }
+    if (answer_ok(status, body) &&
+        json_is_true(json_object_get(json_object_get(body, "locusSnapshot"),
+                                     "loading"))) {
+        lc_infof("distro", "%s is loading too: asking the next member", addr);
+        d->load_index++;
+        load_next(d);
+        unref(d);
+        return;
+    }
     if (status == 0) {
         d->load_reachable = true;
     }
@@ -1487,7 +1508,8 @@ static void load_next(struct lc_distro *d)
     }
     if (load_member(d) == NULL) {
         if (!d->load_reachable) {
-            lc_infof("distro", "no other member reachable: nothing to load");
+            lc_infof("distro", "no other member reachable and loaded: "
+                               "nothing to load");
             loaded(d, "nobody");
             return;
         }

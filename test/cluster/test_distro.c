@@ -552,6 +552,40 @@ static void test_restart_load(void **state)
     tc_pass(t);
 }
 
+/* Two members restart together while the third holds the data, which is
+ * last in address order: the first restarted one asks the other restarted
+ * one first, is told it is loading too, and loads from the third. UP with
+ * everything at the first look (verify cannot fill it meanwhile: a loading
+ * member refuses VERIFY). */
+static void test_two_restart_load(void **state)
+{
+    struct tc *t = *state;
+    struct cl cls[2];
+    const unsigned per = 1000;
+    tc_up(t, "distro_two", 3, PROPS);
+    loop_init();
+    for (unsigned k = 0; k < 2; k++) {
+        cl_connect(&cls[k], t, 2);
+        cl_batch(&cls[k], k == 0 ? "two0" : "two1", k * per, per);
+    }
+    for (unsigned i = 0; i < 3; i++) {
+        wait_metric(t, i, "instanceCount", 2 * per, 30000);
+    }
+    tc_signal(t, 0, SIGKILL);
+    tc_signal(t, 1, SIGKILL);
+    tc_start(t, 0);
+    tc_start(t, 1);
+    for (unsigned i = 0; i < 2; i++) {
+        wait_up(t, i, 60000);
+        assert_int_equal(metric(t, i, "instanceCount"), 2 * per);
+    }
+    for (unsigned k = 0; k < 2; k++) {
+        cl_close(&cls[k]);
+    }
+    loop_fini();
+    tc_pass(t);
+}
+
 /* SIGSTOP C, change instances on A and B, SIGCONT, change on C: all three
  * converge. The retry of failed syncs is pushed past the test: what C
  * missed comes from the requests it finds queued when it resumes, or from
@@ -939,6 +973,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_converge, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_bad_data_and_verify, tc_setup,
+                                        tc_teardown),
+        cmocka_unit_test_setup_teardown(test_two_restart_load, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_restart_load, tc_setup,
                                         tc_teardown),
