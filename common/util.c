@@ -133,3 +133,51 @@ bool lc_parse_bool(const char *text)
 {
     return text != NULL && strcasecmp(text, "true") == 0;
 }
+
+void lc_buf_add(struct lc_buf *b, const char *s, size_t len)
+{
+    if (b->oom) {
+        return;
+    }
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap == 0 ? 1024 : b->cap;
+        char *grown;
+        while (cap < b->len + len + 1) {
+            cap *= 2;
+        }
+        grown = realloc(b->p, cap);
+        if (grown == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, len);
+    b->len += len;
+    b->p[b->len] = '\0';
+}
+
+void lc_buf_json_str(struct lc_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s;
+    lc_buf_add(b, "\"", 1);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        lc_buf_add(b, run, (size_t)(s - run));
+        if (c == '"' || c == '\\') {
+            esc[1] = (char)c;
+            lc_buf_add(b, esc, 2);
+        } else {
+            lc_buf_add(b, esc, 6);
+        }
+        run = s + 1;
+    }
+    lc_buf_add(b, run, (size_t)(s - run));
+    lc_buf_add(b, "\"", 1);
+}

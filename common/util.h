@@ -46,6 +46,25 @@ int lc_parse_double(const char *text, double *out);
 bool lc_parse_bool(const char *text);
 
 /* The value of hexadecimal digit @c (either case), or -1. */
+/* A growable text buffer, always NUL-terminated once written to: what
+ * renders JSON straight to text (Distro's requests, ClientSyncData). A
+ * failed growth sets @oom and makes every later append a no-op, so a
+ * renderer checks once at the end. Zero-initialise; free(b.p). */
+struct lc_buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+/* Append @len bytes of @s. */
+void lc_buf_add(struct lc_buf *b, const char *s, size_t len);
+
+/* Append @s as a JSON string: quotes, backslash and control bytes
+ * escaped, the rest (UTF-8) as is. */
+void lc_buf_json_str(struct lc_buf *b, const char *s);
+
+#define LC_BUF_LIT(b, lit) lc_buf_add((b), (lit), sizeof(lit) - 1)
+
 static inline int lc_hex_digit(int c)
 {
     if (c >= '0' && c <= '9') {

@@ -480,38 +480,6 @@ static void free_sent(struct peer *p)
     p->n_sent = 0;
 }
 
-/* A growable text buffer. */
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t len)
-{
-    if (b->oom) {
-        return;
-    }
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 4096 : b->cap;
-        while (cap < b->len + len + 1) {
-            cap *= 2;
-        }
-        char *grown = realloc(b->p, cap);
-        if (grown == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, len);
-    b->len += len;
-    b->p[b->len] = '\0';
-}
-
-
-#define BUF_LIT(b, lit) buf_add((b), (lit), sizeof(lit) - 1)
 
 /* ------------------------------------------------------- render cache */
 
@@ -586,43 +554,24 @@ static const struct rendered *cache_get(struct lc_distro *d, const char *id,
     return r;
 }
 
-/* @s as a JSON string into @b (ids and addresses: escaped all the same). */
-static void buf_str(struct buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    buf_add(b, "\"", 1);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            buf_add(b, esc, 2);
-        } else if (c < 0x20) {
-            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            buf_add(b, esc, 6);
-        } else {
-            buf_add(b, s, 1);
-        }
-    }
-    buf_add(b, "\"", 1);
-}
 
 /* One distroData item of @type for @id (content @b64: NULL for none). */
-static void buf_item(struct buf *b, const char *id, const char *target,
+static void buf_item(struct lc_buf *b, const char *id, const char *target,
                      const char *type, const struct rendered *r)
 {
-    BUF_LIT(b, "{\"distroKey\":{\"resourceKey\":");
-    buf_str(b, id);
-    BUF_LIT(b, ",\"resourceType\":\"" RESOURCE_TYPE "\",\"targetServer\":");
-    buf_str(b, target);
-    BUF_LIT(b, "},\"type\":\"");
-    buf_add(b, type, strlen(type));
-    buf_add(b, "\"", 1);
+    LC_BUF_LIT(b, "{\"distroKey\":{\"resourceKey\":");
+    lc_buf_json_str(b, id);
+    LC_BUF_LIT(b, ",\"resourceType\":\"" RESOURCE_TYPE "\",\"targetServer\":");
+    lc_buf_json_str(b, target);
+    LC_BUF_LIT(b, "},\"type\":\"");
+    lc_buf_add(b, type, strlen(type));
+    lc_buf_add(b, "\"", 1);
     if (r != NULL) {
-        BUF_LIT(b, ",\"content\":\"");
-        buf_add(b, r->b64, r->len);
-        buf_add(b, "\"", 1);
+        LC_BUF_LIT(b, ",\"content\":\"");
+        lc_buf_add(b, r->b64, r->len);
+        lc_buf_add(b, "\"", 1);
     }
-    buf_add(b, "}", 1);
+    lc_buf_add(b, "}", 1);
 }
 
 /* Send what is due to @p, one request at a time. The request is written
@@ -632,7 +581,7 @@ static void pump(struct peer *p)
     struct lc_distro *d = p->d;
     uint64_t now = now_ms(d);
     struct dirty *x, *tmp;
-    struct buf items = {0}, body = {0};
+    struct lc_buf items = {0}, body = {0};
     size_t bytes = 0, cap = 0, first_len = 0;
     const char *first_type = NULL;
     int rv;
@@ -685,7 +634,7 @@ static void pump(struct peer *p)
             if (first_type == NULL) {
                 first_type = type;
             } else {
-                buf_add(&items, ",", 1);
+                lc_buf_add(&items, ",", 1);
             }
             buf_item(&items, x->id, p->addr, type, r);
             if (first_len == 0) {
@@ -704,17 +653,17 @@ static void pump(struct peer *p)
         arm(p);
         return;
     }
-    BUF_LIT(&body,
+    LC_BUF_LIT(&body,
             "{\"headers\":{},\"module\":\"cluster\",\"dataOperation\":\"");
-    buf_add(&body, first_type, strlen(first_type));
-    BUF_LIT(&body, "\",\"distroData\":");
-    buf_add(&body, items.p, first_len);
+    lc_buf_add(&body, first_type, strlen(first_type));
+    LC_BUF_LIT(&body, "\",\"distroData\":");
+    lc_buf_add(&body, items.p, first_len);
     if (items.len > first_len) {
-        BUF_LIT(&body, ",\"locusBatch\":[");
-        buf_add(&body, items.p + first_len + 1, items.len - first_len - 1);
-        buf_add(&body, "]", 1);
+        LC_BUF_LIT(&body, ",\"locusBatch\":[");
+        lc_buf_add(&body, items.p + first_len + 1, items.len - first_len - 1);
+        lc_buf_add(&body, "]", 1);
     }
-    buf_add(&body, "}", 1);
+    lc_buf_add(&body, "}", 1);
     free(items.p);
     p->req.data = p;
     rv = body.oom ? LC_ENOMEM
@@ -1141,23 +1090,23 @@ static struct session *session_new(struct lc_distro *d)
  * base64 text in distroData's "content" (no encoding here, one parse on
  * the asker). Frees @list. */
 static void snapshot_raw_reply(struct lc_rpc_req *req, struct session *s,
-                               size_t next, struct buf *list)
+                               size_t next, struct lc_buf *list)
 {
-    struct buf out = {0};
+    struct lc_buf out = {0};
     char tail[160];
     static const char head[] =
         "{\"resultCode\":200,\"errorCode\":0,\"success\":true,"
         "\"distroData\":{\"distroKey\":{\"resourceKey\":\"\","
         "\"resourceType\":\"" RESOURCE_TYPE "\"},\"type\":\"SNAPSHOT\"},"
         "\"locusContent\":";
-    buf_add(&out, head, sizeof head - 1);
-    buf_add(&out, list->p, list->len);
+    lc_buf_add(&out, head, sizeof head - 1);
+    lc_buf_add(&out, list->p, list->len);
     snprintf(tail, sizeof tail,
              ",\"locusSnapshot\":{\"session\":%llu,\"next\":%lld,"
              "\"total\":%zu}}",
              (unsigned long long)s->id,
              next < s->count ? (long long)next : -1LL, s->count);
-    buf_add(&out, tail, strlen(tail));
+    lc_buf_add(&out, tail, strlen(tail));
     if (next >= s->count) {
         session_drop(s);
     }
@@ -1181,7 +1130,7 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
     json_t *rv = json_object_get(ls, "raw");
     bool raw = json_is_true(rv);
     struct session *s = NULL, whole = {0};
-    struct buf list = {0}, out = {0};
+    struct lc_buf list = {0}, out = {0};
     json_int_t cursor = 0;
     size_t i, limit;
     char head[256];
@@ -1227,7 +1176,7 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
         s = &whole;
         limit = SIZE_MAX;
     }
-    buf_add(&list, "{\"clientSyncDataList\":[", 23);
+    lc_buf_add(&list, "{\"clientSyncDataList\":[", 23);
     for (i = (size_t)cursor; i < s->count && list.len < limit; i++) {
         size_t len;
         char *text = lc_sync_text(d->n, s->ids[i], &len);
@@ -1235,12 +1184,12 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
             continue; /* gone since */
         }
         if (list.p[list.len - 1] != '[') {
-            buf_add(&list, ",", 1);
+            lc_buf_add(&list, ",", 1);
         }
-        buf_add(&list, text, len);
+        lc_buf_add(&list, text, len);
         free(text);
     }
-    buf_add(&list, "]}", 2);
+    lc_buf_add(&list, "]}", 2);
     if (raw) {
         snapshot_raw_reply(req, s, i, &list);
         return;
@@ -1259,10 +1208,10 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
              "\"distroData\":{\"distroKey\":{\"resourceKey\":\"\","
              "\"resourceType\":\"" RESOURCE_TYPE "\"},\"type\":\"SNAPSHOT\","
              "\"content\":\"");
-    buf_add(&out, head, strlen(head));
+    lc_buf_add(&out, head, strlen(head));
     {
         size_t n = b64_encode((const unsigned char *)list.p, list.len, enc);
-        buf_add(&out, enc, n);
+        lc_buf_add(&out, enc, n);
     }
     free(enc);
     free(list.p);
@@ -1279,7 +1228,7 @@ static void handle_snapshot(struct lc_distro *d, struct lc_rpc_req *req,
         snprintf(head, sizeof head, "\"}}");
         session_drop(&whole);
     }
-    buf_add(&out, head, strlen(head));
+    lc_buf_add(&out, head, strlen(head));
     if (out.oom) {
         free(out.p);
         fail(req, "out of memory");

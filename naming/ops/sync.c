@@ -207,69 +207,14 @@ json_t *lc_sync_data(struct lc_naming *n, const char *id)
     return o;
 }
 
-/* ClientSyncData as text, written directly (what lc_sync_data builds as
- * a tree and the caller then dumps, without the tree): the same JSON, the
- * same keys. A growable buffer; @oom set once any growth failed. */
-struct tbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void t_add(struct tbuf *b, const char *s, size_t len)
+/* ClientSyncData as text, written directly into a struct lc_buf (what
+ * lc_sync_data builds as a tree and the caller then dumps, without the
+ * tree): the same JSON, the same keys. */
+static void t_lit(struct lc_buf *b, const char *s)
 {
-    if (b->oom) {
-        return;
-    }
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 1024 : b->cap;
-        char *grown;
-        while (cap < b->len + len + 1) {
-            cap *= 2;
-        }
-        grown = realloc(b->p, cap);
-        if (grown == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, len);
-    b->len += len;
-    b->p[b->len] = '\0';
+    lc_buf_add(b, s, strlen(s));
 }
 
-static void t_lit(struct tbuf *b, const char *s)
-{
-    t_add(b, s, strlen(s));
-}
-
-/* @s as a JSON string: quotes, backslash and control bytes escaped; the
- * rest (UTF-8, checked where the registry took it in) as is. */
-static void t_str(struct tbuf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    const char *run = s;
-    t_add(b, "\"", 1);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            continue;
-        }
-        t_add(b, run, (size_t)(s - run));
-        if (c == '"' || c == '\\') {
-            esc[1] = (char)c;
-            t_add(b, esc, 2);
-        } else {
-            t_add(b, esc, 6);
-        }
-        run = s + 1;
-    }
-    t_add(b, run, (size_t)(s - run));
-    t_add(b, "\"", 1);
-}
 
 /* Whether @inst's metadata names a key extendDatum adds itself: such an
  * instance is rendered through the tree (which replaces the key) rather
@@ -282,7 +227,7 @@ static bool meta_clashes(const struct lc_instance *inst)
                          strstr(m, "\"customInstanceId\"") != NULL);
 }
 
-static void t_instance(struct tbuf *b, const struct lc_instance *inst)
+static void t_instance(struct lc_buf *b, const struct lc_instance *inst)
 {
     const char *m = inst->metadata_text;
     char num[64];
@@ -299,16 +244,16 @@ static void t_instance(struct tbuf *b, const struct lc_instance *inst)
         return;
     }
     t_lit(b, "{\"ip\":");
-    t_str(b, inst->ip);
+    lc_buf_json_str(b, inst->ip);
     snprintf(num, sizeof num, ",\"port\":%d,\"healthy\":%s,\"cluster\":",
              inst->port, inst->healthy ? "true" : "false");
     t_lit(b, num);
-    t_str(b, inst->cluster);
+    lc_buf_json_str(b, inst->cluster);
     t_lit(b, ",\"extendDatum\":{");
     if (m != NULL && strcmp(m, "{}") != 0) {
         size_t len = strlen(m); /* canonical: "{...}" */
-        t_add(b, m + 1, len - 2);
-        t_add(b, ",", 1);
+        lc_buf_add(b, m + 1, len - 2);
+        lc_buf_add(b, ",", 1);
     }
     /* a real as jansson writes it: 1 is "1.0" (Nacos reads a double) */
     snprintf(num, sizeof num, "\"weight\":%.17g", inst->weight);
@@ -319,39 +264,39 @@ static void t_instance(struct tbuf *b, const struct lc_instance *inst)
     t_lit(b, inst->enabled ? ",\"enabled\":true" : ",\"enabled\":false");
     if (inst->instance_id != NULL && inst->instance_id[0] != '\0') {
         t_lit(b, ",\"customInstanceId\":");
-        t_str(b, inst->instance_id);
+        lc_buf_json_str(b, inst->instance_id);
     }
     t_lit(b, "}}");
 }
 
 /* One service's names into the three parallel arrays' buffers. */
-static void t_names(struct tbuf names[3], const struct lc_service *svc)
+static void t_names(struct lc_buf names[3], const struct lc_service *svc)
 {
     for (int i = 0; i < 3; i++) {
         if (names[i].len > 1) {
-            t_add(&names[i], ",", 1);
+            lc_buf_add(&names[i], ",", 1);
         }
     }
-    t_str(&names[0], svc->ns);
-    t_str(&names[1], svc->group);
-    t_str(&names[2], svc->name);
+    lc_buf_json_str(&names[0], svc->ns);
+    lc_buf_json_str(&names[1], svc->group);
+    lc_buf_json_str(&names[2], svc->name);
 }
 
-static void t_holder(struct tbuf *b, struct tbuf names[3], const char *list,
-                     struct tbuf *items)
+static void t_holder(struct lc_buf *b, struct lc_buf names[3], const char *list,
+                     struct lc_buf *items)
 {
     static const char *keys[3] = {"\"namespaces\":", ",\"groupNames\":",
                                   ",\"serviceNames\":"};
     for (int i = 0; i < 3; i++) {
         t_lit(b, keys[i]);
-        t_add(b, names[i].p, names[i].len);
-        t_add(b, "]", 1);
+        lc_buf_add(b, names[i].p, names[i].len);
+        lc_buf_add(b, "]", 1);
     }
     t_lit(b, ",\"");
     t_lit(b, list);
     t_lit(b, "\":");
-    t_add(b, items->p, items->len);
-    t_add(b, "]", 1);
+    lc_buf_add(b, items->p, items->len);
+    lc_buf_add(b, "]", 1);
 }
 
 char *lc_sync_text(struct lc_naming *n, const char *id, size_t *len)
@@ -360,7 +305,7 @@ char *lc_sync_text(struct lc_naming *n, const char *id, size_t *len)
     struct lc_publish *pub, *tmp;
     char cid[LC_SYNC_ID_MAX + 16];
     char num[96];
-    struct tbuf out = {0}, sn[3] = {{0}}, bn[3] = {{0}}, singles = {0},
+    struct lc_buf out = {0}, sn[3] = {{0}}, bn[3] = {{0}}, singles = {0},
                 batches = {0};
     bool oom = false;
 
@@ -368,11 +313,11 @@ char *lc_sync_text(struct lc_naming *n, const char *id, size_t *len)
         return NULL;
     }
     for (int i = 0; i < 3; i++) {
-        t_add(&sn[i], "[", 1);
-        t_add(&bn[i], "[", 1);
+        lc_buf_add(&sn[i], "[", 1);
+        lc_buf_add(&bn[i], "[", 1);
     }
-    t_add(&singles, "[", 1);
-    t_add(&batches, "[", 1);
+    lc_buf_add(&singles, "[", 1);
+    lc_buf_add(&batches, "[", 1);
     HASH_ITER(hh, c->publishes, pub, tmp)
     {
         bool listed = false;
@@ -386,37 +331,37 @@ char *lc_sync_text(struct lc_naming *n, const char *id, size_t *len)
             if (!listed) {
                 listed = true;
                 if (batches.len > 1) {
-                    t_add(&batches, ",", 1);
+                    lc_buf_add(&batches, ",", 1);
                 }
                 t_lit(&batches, "{\"instancePublishInfos\":[");
                 t_instance(&batches, pub->inst);
             }
-            t_add(&batches, ",", 1);
+            lc_buf_add(&batches, ",", 1);
             t_instance(&batches, inst);
         }
         if (listed) {
-            t_add(&batches, "]}", 2);
+            lc_buf_add(&batches, "]}", 2);
             t_names(bn, pub->service);
         } else {
             if (singles.len > 1) {
-                t_add(&singles, ",", 1);
+                lc_buf_add(&singles, ",", 1);
             }
             t_instance(&singles, pub->inst);
             t_names(sn, pub->service);
         }
     }
-    t_add(&out, "{", 1);
+    lc_buf_add(&out, "{", 1);
     t_holder(&out, sn, "instancePublishInfos", &singles);
     t_lit(&out, ",\"clientId\":");
-    t_str(&out, id);
+    lc_buf_json_str(&out, id);
     snprintf(num, sizeof num,
              ",\"attributes\":{\"clientAttributes\":{\"revision\":%llu}},"
              "\"batchInstanceData\":{",
              (unsigned long long)c->revision);
     t_lit(&out, num);
     t_holder(&out, bn, "batchInstancePublishInfos", &batches);
-    t_add(&out, "}", 1);
-    t_add(&out, "}", 1);
+    lc_buf_add(&out, "}", 1);
+    lc_buf_add(&out, "}", 1);
     oom = out.oom;
     for (int i = 0; i < 3; i++) {
         oom = oom || sn[i].oom || bn[i].oom;

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <raft.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -375,6 +376,25 @@ static void test_err_from_raft(void **state)
     assert_int_equal(lc_err_from_raft(RAFT_IOERR), LC_EIO);
 }
 
+/* lc_buf: appends grow it and keep it NUL-terminated; JSON strings escape
+ * quotes, backslashes and control bytes only. */
+static void test_buf(void **state)
+{
+    struct lc_buf b = {0};
+    (void)state;
+    LC_BUF_LIT(&b, "{\"k\":");
+    lc_buf_json_str(&b, "a\"b\\c\n\x01\xc3\xa9");
+    LC_BUF_LIT(&b, "}");
+    assert_false(b.oom);
+    assert_string_equal(b.p, "{\"k\":\"a\\\"b\\\\c\\u000a\\u0001\xc3\xa9\"}");
+    for (unsigned i = 0; i < 1000; i++) {
+        LC_BUF_LIT(&b, "0123456789");
+    }
+    assert_int_equal(b.len, strlen(b.p));
+    assert_true(b.cap > b.len);
+    free(b.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_err_columns),
         cmocka_unit_test(test_err_from_uv),
         cmocka_unit_test(test_err_from_raft),
+        cmocka_unit_test(test_buf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
