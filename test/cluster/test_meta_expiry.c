@@ -238,7 +238,7 @@ static void expire_one(struct tc *t, const char *service, const char *ip,
         }
         tc_sleep_ms(100);
     }
-    /* Then it goes, on every member, with one entry. */
+    /* Then it goes, on every member. */
     while (!im_moved(t, base)) {
         if (tc_now_ms() > t0 + EXPIRED_MS + TC_WAIT_MS) {
             fail_msg("%s: overlay never removed", ip);
@@ -247,9 +247,13 @@ static void expire_one(struct tc *t, const char *service, const char *ip,
     }
     gone_at = tc_now_ms();
     assert_true(gone_at - t0 >= EXPIRED_MS - 500);
+    /* One DELETE, or one from each member that held the instance: an
+     * ephemeral instance synced by Distro is seen to go by every member
+     * holding a copy, and each may submit its DELETE before the first is
+     * applied (idempotent; Nacos's cleaners race the same way). */
     im_applied(t, after);
     for (unsigned i = 0; i < N; i++) {
-        assert_int_equal(after[i], base[i] + 1);
+        assert_true(after[i] >= base[i] + 1 && after[i] <= base[i] + N);
     }
     snprintf(needle, sizeof needle,
              "Remove expired metadata of instance %s:1:DEFAULT", ip);
