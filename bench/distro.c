@@ -180,7 +180,7 @@ static void on_probe_subscribed(struct lc_nreq *r, int status, const char *type,
 {
     struct probe *p = r->data;
     (void)type;
-    if (gbench_response_ok(status, body)) {
+    if (lc_nclient_ok(status, body)) {
         p->subscribed = true;
     } else {
         conv_error(p->v, gbench_response_error(status, body));
@@ -219,7 +219,7 @@ static void on_query(struct lc_nreq *r, int status, const char *type,
     unsigned asked = (unsigned)(uintptr_t)r->priv[9];
     (void)type;
     p->busy = false;
-    if (!gbench_response_ok(status, body)) {
+    if (!lc_nclient_ok(status, body)) {
         conv_error(v, gbench_response_error(status, body));
     } else if (v->active && asked == v->change &&
                hosts_have_port(body, CONV_BASE_PORT + v->change)) {
@@ -267,7 +267,7 @@ static void on_change_acked(struct lc_nreq *r, int status, const char *type,
     if (!v->active || (unsigned)(uintptr_t)r->priv[9] != v->change) {
         return; /* a change given up on */
     }
-    if (!gbench_response_ok(status, body)) {
+    if (!lc_nclient_ok(status, body)) {
         conv_error(v, gbench_response_error(status, body));
         v->active = false; /* counted as a failed change */
         return;
@@ -579,7 +579,7 @@ static void on_batch(struct lc_nreq *r, int status, const char *type,
     struct batch_state *st = b->ctx;
     (void)type;
     st->inflight--;
-    if (gbench_response_ok(status, body)) {
+    if (lc_nclient_ok(status, body)) {
         st->acked++;
     } else {
         st->failed++;

@@ -132,12 +132,6 @@ json_t *gbench_subscribe_request(const char *service, bool subscribe)
                      "clusters", "", "subscribe", subscribe);
 }
 
-/* A response is a success when resultCode is 200. */
-bool gbench_response_ok(int status, json_t *body)
-{
-    return status == 0 &&
-           json_integer_value(json_object_get(body, "resultCode")) == 200;
-}
 
 const char *gbench_response_error(int status, json_t *body)
 {

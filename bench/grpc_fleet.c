@@ -49,7 +49,7 @@ static void on_subscribed(struct lc_nreq *r, int status, const char *type,
     if (s->b->inflight > 0) {
         s->b->inflight--;
     }
-    if (gbench_response_ok(status, body)) {
+    if (lc_nclient_ok(status, body)) {
         s->subscribed = true;
         s->b->subscribed++;
     } else {
@@ -69,7 +69,7 @@ static void on_change_ack(struct lc_nreq *r, int status, const char *type,
 {
     struct bench *b = r->data;
     (void)type;
-    if (!gbench_response_ok(status, body)) {
+    if (!lc_nclient_ok(status, body)) {
         gbench_note_error(b, "change", gbench_response_error(status, body));
     }
     b->change_ack = gbench_now_us();
@@ -232,7 +232,7 @@ static void on_idle_registered(struct lc_nreq *r, int status, const char *type,
     if (s->b->inflight > 0) {
         s->b->inflight--;
     }
-    if (gbench_response_ok(status, body)) {
+    if (lc_nclient_ok(status, body)) {
         if (!s->registered) {
             s->registered = true;
             s->b->registered++;

@@ -145,8 +145,6 @@ void gbench_instance_ip(uint64_t n, char *ip, size_t size);
 json_t *gbench_instance_request(const char *service, const char *type,
                                 const char *ip, int port, bool ephemeral);
 json_t *gbench_subscribe_request(const char *service, bool subscribe);
-/* A response is a success when resultCode is 200. */
-bool gbench_response_ok(int status, json_t *body);
 const char *gbench_response_error(int status, json_t *body);
 /* Open --conns connections, CONNECT_WINDOW at a time; 0 when all are
  * ready. */

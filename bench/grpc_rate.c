@@ -25,7 +25,7 @@ static void on_registered(struct lc_nreq *r, int status, const char *type,
     unsigned k = (unsigned)(r - s->req);
     uint64_t sent = (uint64_t)(uintptr_t)r->priv[9];
     (void)type;
-    if (gbench_response_ok(status, body)) {
+    if (lc_nclient_ok(status, body)) {
         b->ok++;
         gbench_lat_add(b, gbench_now_us() - sent);
     } else {

@@ -55,6 +55,7 @@
 #include "members/members.h"
 #include "naming/ops/sync.h"
 #include "rpc/cluster/peers.h"
+#include "rpc/grpc/nclient.h"
 
 #define RESOURCE_TYPE "Nacos:Naming:v2:ClientData"
 #define REQ_TYPE "DistroDataRequest"
@@ -685,11 +686,6 @@ static void pump(struct peer *p)
     d->refs++;
 }
 
-static bool answer_ok(int status, json_t *body)
-{
-    return status == 0 &&
-           json_integer_value(json_object_get(body, "resultCode")) == 200;
-}
 
 static void on_sync_answer(struct lc_nreq *r, int status, const char *type,
                            json_t *body)
@@ -699,7 +695,7 @@ static void on_sync_answer(struct lc_nreq *r, int status, const char *type,
     (void)type;
     p->in_flight = false;
     if (!d->closing) {
-        if (answer_ok(status, body)) {
+        if (lc_nclient_ok(status, body)) {
             d->synced += p->n_sent;
         } else {
             uint64_t due = now_ms(d) + d->cfg.sync_retry_ms;
@@ -749,7 +745,7 @@ static void on_verify_answer(struct lc_nreq *r, int status, const char *type,
     struct lc_distro *d = p->d;
     (void)type;
     p->verifying--;
-    if (!d->closing && answer_ok(status, body)) {
+    if (!d->closing && lc_nclient_ok(status, body)) {
         json_t *failed = json_object_get(body, "locusFailed");
         size_t i;
         json_t *v;
@@ -1357,7 +1353,7 @@ static void on_load_answer(struct lc_nreq *r, int status, const char *type,
         unref(d);
         return;
     }
-    if (answer_ok(status, body) &&
+    if (lc_nclient_ok(status, body) &&
         json_is_true(json_object_get(json_object_get(body, "locusSnapshot"),
                                      "loading"))) {
         lc_infof("distro", "%s is loading too: asking the next member", addr);
@@ -1369,7 +1365,7 @@ static void on_load_answer(struct lc_nreq *r, int status, const char *type,
     if (status == 0) {
         d->load_reachable = true;
     }
-    if (!answer_ok(status, body)) {
+    if (!lc_nclient_ok(status, body)) {
         lc_warnf("distro", "snapshot from %s failed: %s", addr,
                  status != 0 ? lc_strerror(status)
                  : json_string_value(json_object_get(body, "message")) != NULL

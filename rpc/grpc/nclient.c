@@ -447,3 +447,9 @@ json_t *lc_nclient_instance(const char *ip, int port, bool ephemeral)
                      "ephemeral", ephemeral, "clusterName", "DEFAULT",
                      "metadata");
 }
+
+bool lc_nclient_ok(int status, const json_t *body)
+{
+    return status == 0 &&
+           json_integer_value(json_object_get(body, "resultCode")) == 200;
+}

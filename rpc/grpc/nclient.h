@@ -104,6 +104,10 @@ int lc_nclient_request_text(struct lc_nclient *c, struct lc_nreq *r,
                             const char *type, const char *text, size_t len,
                             unsigned timeout_ms, lc_nreq_cb cb);
 
+/* Whether a request's end (@status, @body of the callback) is a success:
+ * a response arrived and its resultCode is 200. */
+bool lc_nclient_ok(int status, const json_t *body);
+
 /* The JSON of an Instance for @ip:@port (ephemeral, weight 1, healthy,
  * enabled, cluster DEFAULT); a new reference. */
 json_t *lc_nclient_instance(const char *ip, int port, bool ephemeral);
