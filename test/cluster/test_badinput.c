@@ -337,6 +337,129 @@ static void test_bad_params(void **state)
     tc_pass(t);
 }
 
+/* ----------------------------------------- names and addresses (issue 11) */
+
+/* The number of services service/list counts. */
+static long service_count(struct tc *t, unsigned i)
+{
+    char *body = NULL;
+    json_t *j;
+    long n;
+    int st = tc_http(t, i, "GET",
+                     "/nacos/v1/ns/service/list?pageNo=1&pageSize=100", NULL,
+                     NULL, &body);
+    assert_int_equal(st, 200);
+    j = json_loads(body != NULL ? body : "", 0, NULL);
+    free(body);
+    assert_non_null(j);
+    n = (long)json_integer_value(json_object_get(j, "count"));
+    json_decref(j);
+    return n;
+}
+
+struct enc {
+    const char *method;
+    const char *path;
+    const char *form; /* body */
+    const char *inside;
+};
+
+#define ILLEGAL_CHARS "is illegal, illegal characters should not appear"
+#define IP_FORMAT "Param 'ip' is illegal, it should be an IPv4 or IPv6"
+
+static const struct enc encs[] = {
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=a%FF%FEb&ip=" IP "&port=9", "'serviceName' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=a%FF%FEb&ip=" IP "&port=9&ephemeral=false",
+     "'serviceName' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v2/ns/instance",
+     "serviceName=a%FF%FEb&ip=" IP "&port=9", "'serviceName' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance", "serviceName=svc&ip=127.1.1.%FF&port=9",
+     "'ip' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance", "serviceName=svc&ip=127.1.1.300&port=9",
+     IP_FORMAT},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&ip=127.1.1.300&port=9&ephemeral=false", IP_FORMAT},
+    {"POST", "/nacos/v2/ns/instance", "serviceName=svc&ip=bad..host&port=9",
+     IP_FORMAT},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&groupName=g%C3&ip=" IP "&port=9",
+     "'groupName' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&namespaceId=n%FF&ip=" IP "&port=9",
+     "'namespaceId' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&clusterName=c%FF&ip=" IP "&port=9",
+     "'clusterName' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&ip=" IP "&port=9&metadata=k%3D%FF",
+     "'metadata' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&ip=" IP "&port=9&metadata=%7B%22%ED%A0%80%22%3A%22v%22%7D",
+     "'metadata' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&ip=" IP "&port=9&app=%C0%AF", "'app' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance", "serviceName=svc&ip=" IP "&port=9&k%FF=1",
+     "Param name " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/service", "serviceName=a%FF", "'serviceName' "
+                                                         ILLEGAL_CHARS},
+    {"PUT", "/nacos/v1/ns/instance/beat",
+     "serviceName=a%FF&beat=%7B%22ip%22%3A%22" IP "%22%2C%22port%22%3A9%7D",
+     "'serviceName' " ILLEGAL_CHARS},
+    {"PUT", "/nacos/v1/ns/instance/beat",
+     "serviceName=svc&beat=%7B%22ip%22%3A%22127.1.1.300%22%2C%22port%22%3A9%"
+     "7D",
+     IP_FORMAT},
+    {"PUT", "/nacos/v1/ns/health/instance",
+     "serviceName=base&ip=127.9.0.%FF&port=1&healthy=false",
+     "'ip' " ILLEGAL_CHARS},
+    {"GET", "/nacos/v1/ns/catalog/instances?serviceName=a%FF&pageNo=1&"
+            "pageSize=10",
+     NULL, "'serviceName' " ILLEGAL_CHARS},
+};
+
+static void test_bad_encoding(void **state)
+{
+    struct tc *t = *state;
+    char *before;
+    char *body = NULL;
+    long services;
+    int st;
+
+    tc_up(t, "bad-encoding", 1, NULL);
+    tc_must_register(t, 0, "base", IP, 1);
+    tc_must_register(t, 0, "base", IP, 2);
+    before = state_of(t, 0);
+    services = service_count(t, 0);
+
+    for (size_t k = 0; k < sizeof encs / sizeof encs[0]; k++) {
+        const struct enc *b = &encs[k];
+        st = tc_http(t, 0, b->method, b->path, b->form != NULL ? CT_FORM : NULL,
+                     b->form, &body);
+        if (st != 400 || body == NULL || strstr(body, b->inside) == NULL) {
+            char copy[1024];
+            snprintf(copy, sizeof copy, "%s", body != NULL ? body : "(none)");
+            free(body);
+            fail_msg("%s %s %s: got %d '%s', want 400 '...%s...'", b->method,
+                     b->path, b->form != NULL ? b->form : "", st, copy,
+                     b->inside);
+        }
+        free(body);
+        body = NULL;
+        expect_state(t, 0, before, b->form != NULL ? b->form : b->path);
+        assert_int_equal(service_count(t, 0), services);
+    }
+    /* Valid UTF-8 names and host names still register. */
+    st = tc_http(t, 0, "POST", "/nacos/v1/ns/instance", CT_FORM,
+                 "serviceName=caf%C3%A9&ip=localhost&port=9", &body);
+    assert_int_equal(st, 200);
+    free(body);
+    assert_int_equal(service_count(t, 0), services + 1);
+    free(before);
+    tc_pass(t);
+}
+
 /* ------------------------------------------------------ 10c raft port */
 
 /* Connect to node @i's raft port and read its hello; returns the fd. */
@@ -435,6 +558,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_http, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_bad_params, tc_setup, tc_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_encoding, tc_setup,
+                                        tc_teardown),
         cmocka_unit_test_setup_teardown(test_raft_port_junk, tc_setup,
                                         tc_teardown),
     };
