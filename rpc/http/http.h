@@ -45,6 +45,14 @@ struct lc_http_limits {
     size_t max_body_bytes;   /* 413 beyond (1 MiB) */
     unsigned idle_timeout_ms; /* keep-alive idle close (60 s) */
     unsigned max_connections; /* further accepts are closed at once (4096) */
+    /* From a request's first byte to the end of its head, and from there to
+     * the end of its body: past either, 408 and close, however steadily
+     * bytes trickle in (10 s, 30 s; 0: none). */
+    unsigned head_timeout_ms;
+    unsigned body_timeout_ms;
+    /* Connections from one remote address; further ones are closed at once
+     * (1024; 0: no limit but max_connections). */
+    unsigned max_connections_per_ip;
 };
 
 /* Fill @limits with the defaults given above. */
