@@ -69,7 +69,9 @@ struct lc_http_server *lc_http_server_new(uv_loop_t *loop,
 
 /* Route requests whose path is exactly @path (no query) and whose method is in
  * @methods to @cb. @path is copied. A path routed for other methods answers
- * 405. Return 0 or LC_ENOMEM / LC_EEXIST. */
+ * 405. HEAD on a path routed for GET goes to the GET handler as a GET (as
+ * Spring maps it); the reply's body is dropped, its headers kept. Return 0
+ * or LC_ENOMEM / LC_EEXIST. */
 int lc_http_server_route(struct lc_http_server *srv, unsigned methods,
                          const char *path, lc_http_handler_cb cb, void *data);
 
