@@ -334,21 +334,30 @@ static void on_ops_raft(struct lc_http_exchange *ex, void *data)
     struct lc_raft_group *g = NULL;
     json_error_t jerr;
 
+    /* A body that does not bind is the client's mistake: 400 with the
+     * reason (Nacos's ConsoleExceptionHandler answers 500 with Jackson's
+     * message; jansson has none for valid JSON that is not an object). */
     if (len > 0) {
-        body = json_loadb(raw, len, 0, &jerr);
+        body = json_loadb(raw, len, JSON_DECODE_ANY, &jerr);
         if (body != NULL && !json_is_object(body)) {
             json_decref(body);
+            if (lc_http_param(ex, "command") == NULL) {
+                lc_http_reply_text(ex, 400,
+                                   "caused: JSON parse error: the body must "
+                                   "be a JSON object such as "
+                                   "{\"command\":\"doSnapshot\"};");
+                return;
+            }
             body = NULL;
         }
         if (body == NULL && lc_http_param(ex, "command") == NULL) {
-            /* Spring's binding failure, through ConsoleExceptionHandler. */
-            lc_http_reply_text(ex, 500,
+            lc_http_reply_text(ex, 400,
                                "caused: JSON parse error: %s (line %d);",
                                jerr.text, jerr.line);
             return;
         }
     } else if (lc_http_param(ex, "command") == NULL) {
-        lc_http_reply_text(ex, 500, "caused: Required request body is missing;");
+        lc_http_reply_text(ex, 400, "caused: Required request body is missing;");
         return;
     }
     group_id = ops_field(ex, body, "groupId");

@@ -91,6 +91,13 @@ static const struct prop props[] = {
      1024, 1024 * 1024, NULL},
     {"locus.http.max_body_bytes", P_NUM, FIELD(http_max_body_bytes), T_SIZE,
      1024, 1024 * 1024 * 1024, NULL},
+    {"locus.http.head_timeout_ms", P_NUM, FIELD(http_head_timeout_ms),
+     T_UNSIGNED, 0, 3600000, "0: none"},
+    {"locus.http.body_timeout_ms", P_NUM, FIELD(http_body_timeout_ms),
+     T_UNSIGNED, 0, 3600000, "0: none"},
+    {"locus.http.max_connections_per_ip", P_NUM,
+     FIELD(http_max_connections_per_ip), T_UNSIGNED, 0, 10000000,
+     "0: no limit"},
     {"nacos.naming.push.pushTaskDelay", P_NUM, FIELD(push_task_delay_ms),
      T_UNSIGNED, 0, 60000, NULL},
     {"locus.naming.push.ack_timeout_ms", P_NUM, FIELD(push_ack_timeout_ms),
@@ -625,6 +632,9 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->log_level = LC_LOG_INFO;
     cfg->http_max_header_bytes = 8192;
     cfg->http_max_body_bytes = 1024 * 1024;
+    cfg->http_head_timeout_ms = 10000;
+    cfg->http_body_timeout_ms = 30000;
+    cfg->http_max_connections_per_ip = 1024;
     cfg->push_task_delay_ms = 20;
     cfg->push_ack_timeout_ms = 10000;
     cfg->client_expired_ms = 180000;

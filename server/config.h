@@ -72,6 +72,11 @@ struct lc_config {
     /* locus.http.max_header_bytes (8192), locus.http.max_body_bytes (1 MiB) */
     size_t http_max_header_bytes;
     size_t http_max_body_bytes;
+    /* locus.http.head_timeout_ms (10 s), locus.http.body_timeout_ms (30 s),
+     * locus.http.max_connections_per_ip (1024): rpc/http/http.h */
+    unsigned http_head_timeout_ms;
+    unsigned http_body_timeout_ms;
+    unsigned http_max_connections_per_ip;
 
     /* nacos.naming.push.pushTaskDelay (20 ms; Nacos: 500): how long changes
      * of a service merge before one push; 0..60000 */

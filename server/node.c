@@ -537,6 +537,9 @@ int lc_node_run(const struct lc_config *cfg)
     lc_http_limits_default(&limits);
     limits.max_header_bytes = cfg->http_max_header_bytes;
     limits.max_body_bytes = cfg->http_max_body_bytes;
+    limits.head_timeout_ms = cfg->http_head_timeout_ms;
+    limits.body_timeout_ms = cfg->http_body_timeout_ms;
+    limits.max_connections_per_ip = cfg->http_max_connections_per_ip;
     n.http = lc_http_server_new(&n.loop, &limits);
     if (n.http == NULL || lc_naming_http_routes(n.naming, n.http) != 0 ||
         (n.admin = lc_admin_new(n.members, n.engine, n.http)) == NULL) {

@@ -1,10 +1,13 @@
 /* The naming HTTP API's one route table: every /nacos/v1/ns and
  * /nacos/v2/ns path with its handler. A path not listed under /v1/ns gets
- * Nacos's 501 "no such api", anything else Spring's 404. */
+ * Nacos's 501 "no such api", anything else Spring's 404. Every request's
+ * parameters must be valid UTF-8 before any filter or handler sees them. */
 #include <string.h>
 
 #include "naming/http/handlers.h"
+#include "naming/http/reply.h"
 #include "naming/http/routes.h"
+#include "naming/ops/check.h"
 
 /* The methods DistroFilter forwards (§11.7: the @CanDistro handlers under
  * /v1/ns; on /v2 the annotation has no effect). */
@@ -67,16 +70,47 @@ static void on_fallback(struct lc_http_exchange *ex, void *data)
     }
 }
 
-/* A route with DistroFilter: the filter answers or forwards, or the
- * handler serves the request here. The route is found again by its path
- * (the server routes by exact path). */
-static void on_distro_route(struct lc_http_exchange *ex, void *data)
+/* Refuse a request with a parameter whose name or decoded value is not
+ * valid UTF-8 (Tomcat would have turned the bytes into U+FFFD; stored as
+ * they are, the names would vanish from every JSON answer). Return true
+ * when it answered @ex. */
+static bool refused_encoding(struct lc_http_exchange *ex)
+{
+    const char *name;
+    const char *value;
+
+    for (size_t i = 0; lc_http_param_at(ex, i, &name, &value); i++) {
+        if (!lc_check_utf8(name)) {
+            lc_naming_failf(ex, LC_ECHECK,
+                            "Param name is illegal, illegal characters "
+                            "should not appear in the param.");
+            return true;
+        }
+        if (!lc_check_utf8(value)) {
+            lc_naming_failf(ex, LC_ECHECK,
+                            "Param '%s' is illegal, illegal characters "
+                            "should not appear in the param.",
+                            name);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every route: the encoding check, then DistroFilter for the methods it
+ * applies to (it answers or forwards), or the handler here. The route is
+ * found again by its path (the server routes by exact path). */
+static void on_route(struct lc_http_exchange *ex, void *data)
 {
     const char *path = lc_http_path(ex);
 
+    if (refused_encoding(ex)) {
+        return;
+    }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (routes[i].distro != 0 && strcmp(routes[i].path, path) == 0) {
-            if (!lc_filter_distro(data, ex, routes[i].distro)) {
+        if (strcmp(routes[i].path, path) == 0) {
+            if (routes[i].distro == 0 ||
+                !lc_filter_distro(data, ex, routes[i].distro)) {
                 routes[i].handler(ex, data);
             }
             return;
@@ -89,9 +123,7 @@ int lc_naming_http_routes(struct lc_naming *n, struct lc_http_server *srv)
 {
     lc_http_server_fallback(srv, on_fallback, n);
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (lc_http_server_route(srv, LC_HTTP_ANY, routes[i].path,
-                                 routes[i].distro != 0 ? on_distro_route
-                                                       : routes[i].handler,
+        if (lc_http_server_route(srv, LC_HTTP_ANY, routes[i].path, on_route,
                                  n) != 0) {
             return LC_ENOMEM;
         }

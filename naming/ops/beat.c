@@ -49,7 +49,9 @@ static int register_from_beat(struct lc_naming *n,
     struct lc_instance *inst;
     int rv;
 
-    if (lc_check_weight(b->weight, e) != 0 ||
+    /* The beat's RsInfo ip passed no parameter checker. */
+    if (lc_check_instance_ip(r->ip, e) != 0 ||
+        lc_check_weight(b->weight, e) != 0 ||
         lc_check_cluster_name(r->cluster, e) != 0) {
         return e->code;
     }

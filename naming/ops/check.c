@@ -4,6 +4,7 @@
  * HttpRequestInstanceBuilder and InstanceIdGeneratorManager. */
 #include "naming/ops/check.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -51,6 +52,16 @@ int lc_check_service_name(const char *grouped, struct lc_err *e)
     return msg == NULL ? 0 : lc_err_set(e, LC_EINVAL, "%s", msg);
 }
 
+int lc_check_instance_ip(const char *ip, struct lc_err *e)
+{
+    if (lc_check_ip(ip)) {
+        return 0;
+    }
+    return lc_err_set(e, LC_ECHECK,
+                      "Param 'ip' is illegal, it should be an IPv4 or IPv6 "
+                      "address or a host name.");
+}
+
 /* ------------------------------------------------------- param checker */
 
 static bool only(const char *s, const char *extra)
@@ -61,6 +72,104 @@ static bool only(const char *s, const char *extra)
         }
     }
     return true;
+}
+
+/* ------------------------------------------------------ encodings, ip */
+
+bool lc_check_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        unsigned cp;
+        int n;
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        if (*p >= 0xC2 && *p <= 0xDF) {
+            n = 1;
+            cp = *p & 0x1F;
+        } else if (*p >= 0xE0 && *p <= 0xEF) {
+            n = 2;
+            cp = *p & 0x0F;
+        } else if (*p >= 0xF0 && *p <= 0xF4) {
+            n = 3;
+            cp = *p & 0x07;
+        } else {
+            return false; /* continuation byte, C0/C1 or F5..FF */
+        }
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80) {
+                return false; /* also stops at the NUL */
+            }
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        p += n + 1;
+    }
+    return true;
+}
+
+static bool ipv6_literal(const char *ip)
+{
+    char addr[64];
+    struct in6_addr a6;
+    const char *zone = strchr(ip, '%');
+    size_t n = zone != NULL ? (size_t)(zone - ip) : strlen(ip);
+    if (n >= sizeof addr) {
+        return false;
+    }
+    memcpy(addr, ip, n);
+    addr[n] = '\0';
+    if (zone != NULL && (zone[1] == '\0' || !only(zone + 1, "-_."))) {
+        return false;
+    }
+    return inet_pton(AF_INET6, addr, &a6) == 1;
+}
+
+/* RFC 1123 labels, with '_' as service names in DNS use it; a name of
+ * digits and dots only is a mistyped IPv4 address. */
+static bool host_name(const char *ip)
+{
+    size_t label = 0;
+    bool digits_only = true;
+    char prev = '.';
+    if (strlen(ip) > 253) {
+        return false;
+    }
+    for (const char *p = ip; *p != '\0'; p++) {
+        if (*p == '.') {
+            if (label == 0 || prev == '-') {
+                return false;
+            }
+            label = 0;
+        } else {
+            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+                return false;
+            }
+            if ((label == 0 && *p == '-') || ++label > 63) {
+                return false;
+            }
+            digits_only = digits_only && isdigit((unsigned char)*p);
+        }
+        prev = *p;
+    }
+    return label > 0 && prev != '-' && !digits_only;
+}
+
+bool lc_check_ip(const char *ip)
+{
+    struct in_addr a4;
+    if (inet_pton(AF_INET, ip, &a4) == 1) {
+        return true;
+    }
+    if (strchr(ip, ':') != NULL) {
+        return ipv6_literal(ip);
+    }
+    return host_name(ip);
 }
 
 /* U+4E00..U+9FA5 in UTF-8: E4 B8 80 .. E9 BE A5. */
@@ -196,7 +305,7 @@ int lc_check_params(const struct lc_param_info *pi, struct lc_err *e)
             0) {
             return e->code;
         }
-        if (!service_chars_ok(pi->service)) {
+        if (!service_chars_ok(pi->service) || !lc_check_utf8(pi->service)) {
             return illegal(e, "serviceName");
         }
     }
@@ -220,6 +329,9 @@ int lc_check_params(const struct lc_param_info *pi, struct lc_err *e)
         }
         if (!ip_chars_ok(pi->ip)) {
             return illegal(e, "ip");
+        }
+        if (lc_check_instance_ip(pi->ip, e) != 0) {
+            return e->code;
         }
     }
     if (!lc_java_blank(pi->port)) {

@@ -21,6 +21,20 @@ const char *lc_check_service_name_format(const char *grouped);
 /* The same as an LC_EINVAL error. */
 int lc_check_service_name(const char *grouped, struct lc_err *e);
 
+/* Whether @s is well-formed UTF-8: no stray continuation bytes, truncated
+ * or overlong sequences, surrogates or code points past U+10FFFF. Names
+ * that are not could not be written into JSON answers. */
+bool lc_check_utf8(const char *s);
+
+/* Whether @ip is an address an instance can have: an IPv4 literal
+ * (dotted quad), an IPv6 literal (with an optional %zone), or a host name
+ * (dot-separated labels of letters, digits, '-' and '_', not all digits,
+ * no label starting or ending with '-'), at most 253 bytes. */
+bool lc_check_ip(const char *ip);
+
+/* lc_check_ip() as an LC_ECHECK error with the checker's message. */
+int lc_check_instance_ip(const char *ip, struct lc_err *e);
+
 /* What DefaultParamChecker looks at (NULL or blank: not checked). */
 struct lc_param_info {
     const char *ns;
@@ -35,7 +49,10 @@ struct lc_param_info {
 
 /* DefaultParamChecker.checkParamInfoList in Nacos's order: namespace,
  * service, group, clusters, cluster, ip, port, metadata. LC_ECHECK with
- * "Param '<name>' is illegal, ..." on failure. */
+ * "Param '<name>' is illegal, ..." on failure. Stricter than Nacos in two
+ * ways: every name must be valid UTF-8 (Tomcat would decode the bytes to
+ * U+FFFD), and ip must pass lc_check_ip() ("Param 'ip' is illegal, it
+ * should be an IPv4 or IPv6 address or a host name."). */
 int lc_check_params(const struct lc_param_info *pi, struct lc_err *e);
 
 /* The Java length a metadata map counts for the checker: every non-blank

@@ -464,8 +464,9 @@ static struct lc_instance *decode_instance(const json_t *info,
     bool has_meta;
     struct lc_instance *inst;
 
-    if (!json_is_object(info) || !good_text(json_object_get(info, "ip"),
-                                            IP_MAX_LEN, false)) {
+    if (!json_is_object(info) ||
+        !good_text(json_object_get(info, "ip"), IP_MAX_LEN, false) ||
+        !lc_check_ip(json_string_value(json_object_get(info, "ip")))) {
         bad(e, "instance ip");
         return NULL;
     }

@@ -45,6 +45,14 @@ struct lc_http_limits {
     size_t max_body_bytes;   /* 413 beyond (1 MiB) */
     unsigned idle_timeout_ms; /* keep-alive idle close (60 s) */
     unsigned max_connections; /* further accepts are closed at once (4096) */
+    /* From a request's first byte to the end of its head, and from there to
+     * the end of its body: past either, 408 and close, however steadily
+     * bytes trickle in (10 s, 30 s; 0: none). */
+    unsigned head_timeout_ms;
+    unsigned body_timeout_ms;
+    /* Connections from one remote address; further ones are closed at once
+     * (1024; 0: no limit but max_connections). */
+    unsigned max_connections_per_ip;
 };
 
 /* Fill @limits with the defaults given above. */
@@ -61,7 +69,9 @@ struct lc_http_server *lc_http_server_new(uv_loop_t *loop,
 
 /* Route requests whose path is exactly @path (no query) and whose method is in
  * @methods to @cb. @path is copied. A path routed for other methods answers
- * 405. Return 0 or LC_ENOMEM / LC_EEXIST. */
+ * 405. HEAD on a path routed for GET goes to the GET handler as a GET (as
+ * Spring maps it); the reply's body is dropped, its headers kept. Return 0
+ * or LC_ENOMEM / LC_EEXIST. */
 int lc_http_server_route(struct lc_http_server *srv, unsigned methods,
                          const char *path, lc_http_handler_cb cb, void *data);
 

@@ -80,6 +80,13 @@ struct lc_http_route {
     char *path;
 };
 
+/* Open connections of one remote address (max_connections_per_ip). */
+struct lc_http_ip_count {
+    UT_hash_handle hh;
+    unsigned n;
+    char ip[64];
+};
+
 struct lc_http_server {
     uv_loop_t *loop;
     struct lc_http_limits limits;
@@ -91,6 +98,7 @@ struct lc_http_server {
     struct lc_http_sconn *conns; /* open or closing, doubly linked */
     unsigned nconns;
     unsigned nrejects; /* refused sockets whose handles are closing */
+    struct lc_http_ip_count *by_ip; /* uthash by ip */
     char *rbuf;        /* every read lands here first (one loop thread) */
     lc_http_server_close_cb close_cb;
     void *close_data;
@@ -116,6 +124,13 @@ enum lc_http_sconn_state {
     LC_HTTP_DRAIN,   /* last response queued: flush, shut down, linger */
     LC_HTTP_CLOSING, /* handles closing */
     LC_HTTP_CLOSED,  /* handles closed; memory waits for the reply */
+};
+
+/* Which part of a request the connection is reading, for its deadlines. */
+enum lc_http_phase {
+    LC_HTTP_PHASE_NONE, /* between requests: the idle timeout applies */
+    LC_HTTP_PHASE_HEAD, /* request line and headers: head_timeout_ms */
+    LC_HTTP_PHASE_BODY, /* body: body_timeout_ms */
 };
 
 /* Offsets into lc_http_sconn.head of one header's NUL-terminated strings. */
@@ -163,6 +178,13 @@ struct lc_http_sconn {
     size_t out_cap;
 
     uint64_t last_active; /* loop time of the last read or reply */
+    enum lc_http_phase phase;
+    uint64_t phase_start; /* loop time the phase began */
+    uint64_t chunk_left;  /* data bytes of the current chunk not yet seen */
+    const char *exec_end; /* end of the bytes http_parser is executing */
+    int crlf_need;        /* bytes of a chunk's closing CRLF still to check */
+    bool head_req;        /* HEAD: answered without the body */
+    bool ip_counted;      /* counted in srv->by_ip */
     enum lc_http_sconn_state state;
     int handles; /* open libuv handles */
     bool fake;
@@ -191,6 +213,11 @@ void lc_http_sconn_respond(struct lc_http_sconn *c, int status,
                            const char *content_type, const char *body,
                            size_t len, char *owned, const char *extra,
                            bool close, bool head_only);
+
+/* http_server.c: the connection's request enters @phase (request.c's
+ * parser hooks call it); arms the deadline timer when needed. */
+void lc_http_sconn_phase(struct lc_http_sconn *c, enum lc_http_phase phase,
+                         bool has_body);
 
 /* http_server.c: true when the next request may be parsed now. */
 bool lc_http_sconn_can_parse(const struct lc_http_sconn *c);

@@ -112,6 +112,8 @@ static int on_message_begin(http_parser *p)
     c->reject = 0;
     c->body_len = 0;
     c->in_body = false;
+    c->crlf_need = 0;
+    lc_http_sconn_phase(c, LC_HTTP_PHASE_HEAD, false);
     return 0;
 }
 
@@ -194,6 +196,7 @@ static int on_headers_complete(http_parser *p)
     }
     c->keep_alive = http_should_keep_alive(p) && p->method != HTTP_CONNECT;
     c->http10 = p->http_major == 1 && p->http_minor == 0;
+    c->head_req = p->method == HTTP_HEAD;
 
     if (!chunked && has_len && p->content_length > max_body) {
         c->reject = 413;
@@ -213,6 +216,28 @@ static int on_headers_complete(http_parser *p)
         !c->http10 && (chunked || (has_len && p->content_length > 0))) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         lc_http_sconn_send(c, cont, sizeof cont - 1, NULL, 0, NULL);
+    }
+    lc_http_sconn_phase(c, LC_HTTP_PHASE_BODY,
+                        chunked || (has_len && p->content_length > 0));
+    return 0;
+}
+
+/* http_parser, built without HTTP_PARSER_STRICT as Debian ships it, takes
+ * any two bytes after a chunk's data for its CRLF: "2\r\nabcdef\r\n" would
+ * read as chunk "ab" and then a chunk of size 0xef, and the server would
+ * wait for it. Check those bytes here, from @at in the buffer being parsed
+ * as far as it goes; lc_http_sconn_parse() checks the rest at the start of
+ * the next. */
+static int crlf_check(struct lc_http_sconn *c, const char *at)
+{
+    static const char crlf[] = "\r\n";
+    while (c->crlf_need > 0 && at < c->exec_end) {
+        if (*at != crlf[2 - c->crlf_need]) {
+            c->reject = 400;
+            return -1;
+        }
+        at++;
+        c->crlf_need--;
     }
     return 0;
 }
@@ -241,6 +266,13 @@ static int on_body(http_parser *p, const char *at, size_t len)
     }
     memcpy(c->body + c->body_len, at, len);
     c->body_len += len;
+    if ((p->flags & F_CHUNKED) != 0 && len <= c->chunk_left) {
+        c->chunk_left -= len;
+        if (c->chunk_left == 0) {
+            c->crlf_need = 2;
+            return crlf_check(c, at + len);
+        }
+    }
     return 0;
 }
 
@@ -251,12 +283,14 @@ static int on_chunk_header(http_parser *p)
         c->reject = 413;
         return -1;
     }
+    c->chunk_left = p->content_length;
     return 0;
 }
 
 static int on_message_complete(http_parser *p)
 {
     struct lc_http_sconn *c = p->data;
+    lc_http_sconn_phase(c, LC_HTTP_PHASE_NONE, false);
     c->req_ready = true;
     http_parser_pause(p, 1); /* one request at a time: see dispatch() */
     return 0;
@@ -424,6 +458,13 @@ static void dispatch(struct lc_http_sconn *c)
     }
 
     HASH_FIND(hh, srv->routes, ex->path, strlen(ex->path), route);
+    if (route != NULL && ex->method == LC_HTTP_HEAD &&
+        (route->methods & LC_HTTP_GET) != 0) {
+        /* As Spring maps HEAD to GET handlers (and Tomcat's doHead runs
+         * doGet): the GET answer, its body dropped by the reply. */
+        ex->method = LC_HTTP_GET;
+        ex->method_name = "GET";
+    }
     if (route != NULL) {
         cb = NULL;
         for (unsigned i = 0; i < route->n; i++) {
@@ -490,10 +531,16 @@ size_t lc_http_sconn_parse(struct lc_http_sconn *c, const char *data,
 {
     size_t off = 0;
 
+    c->exec_end = data + len;
     while (off < len && lc_http_sconn_can_parse(c)) {
-        size_t n =
-            http_parser_execute(&c->parser, &settings, data + off, len - off);
-        enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+        size_t n;
+        enum http_errno err;
+        if (c->crlf_need > 0 && crlf_check(c, data + off) != 0) {
+            reject(c, HPE_CB_body);
+            return len;
+        }
+        n = http_parser_execute(&c->parser, &settings, data + off, len - off);
+        err = HTTP_PARSER_ERRNO(&c->parser);
         off += n;
         if (err == HPE_PAUSED) {
             http_parser_pause(&c->parser, 0);
@@ -615,7 +662,7 @@ static void reply_full(struct lc_http_exchange *ex, int status,
     }
     close = !c->keep_alive || c->srv->closing;
     lc_http_sconn_respond(c, status, content_type, body, len, owned, extra,
-                          close, ex->method == LC_HTTP_HEAD);
+                          close, c->head_req);
     lc_http_sconn_after_reply(c, close);
 }
 

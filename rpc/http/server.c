@@ -37,6 +37,9 @@ void lc_http_limits_default(struct lc_http_limits *limits)
     limits->max_body_bytes = 1024 * 1024;
     limits->idle_timeout_ms = 60 * 1000;
     limits->max_connections = 4096;
+    limits->head_timeout_ms = 10 * 1000;
+    limits->body_timeout_ms = 30 * 1000;
+    limits->max_connections_per_ip = 1024;
 }
 
 struct lc_http_server *lc_http_server_new(uv_loop_t *loop,
@@ -90,8 +93,51 @@ static void conn_link(struct lc_http_server *srv, struct lc_http_sconn *c)
     srv->nconns++;
 }
 
+/* Count @c against its address's limit; false when it is over. */
+static bool ip_count_add(struct lc_http_server *srv, struct lc_http_sconn *c)
+{
+    struct lc_http_ip_count *ic = NULL;
+    unsigned limit = srv->limits.max_connections_per_ip;
+
+    if (limit == 0) {
+        return true;
+    }
+    HASH_FIND_STR(srv->by_ip, c->remote_ip, ic);
+    if (ic == NULL) {
+        ic = calloc(1, sizeof *ic);
+        if (ic == NULL) {
+            return false;
+        }
+        lc_strlcpy(ic->ip, c->remote_ip, sizeof ic->ip);
+        HASH_ADD_STR(srv->by_ip, ip, ic);
+    }
+    if (ic->n >= limit) {
+        return false;
+    }
+    ic->n++;
+    c->ip_counted = true;
+    return true;
+}
+
+static void ip_count_remove(struct lc_http_server *srv,
+                            struct lc_http_sconn *c)
+{
+    struct lc_http_ip_count *ic = NULL;
+
+    if (!c->ip_counted) {
+        return;
+    }
+    c->ip_counted = false;
+    HASH_FIND_STR(srv->by_ip, c->remote_ip, ic);
+    if (ic != NULL && --ic->n == 0) {
+        HASH_DEL(srv->by_ip, ic);
+        free(ic);
+    }
+}
+
 static void conn_unlink(struct lc_http_server *srv, struct lc_http_sconn *c)
 {
+    ip_count_remove(srv, c);
     if (c->prev != NULL) {
         c->prev->next = c->next;
     } else {
@@ -485,11 +531,68 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     lc_http_sconn_close(c);
 }
 
+/* A request's head or body took longer than its deadline. */
+static void request_timeout(struct lc_http_sconn *c)
+{
+    static const char msg[] = "request timeout";
+    lc_http_sconn_respond(c, 408, "text/plain;charset=UTF-8", msg,
+                          sizeof msg - 1, NULL, NULL, true, false);
+    lc_http_sconn_drain(c);
+}
+
+static unsigned phase_limit(const struct lc_http_sconn *c)
+{
+    switch (c->phase) {
+        case LC_HTTP_PHASE_HEAD:
+            return c->srv->limits.head_timeout_ms;
+        case LC_HTTP_PHASE_BODY:
+            return c->srv->limits.body_timeout_ms;
+        default:
+            return 0;
+    }
+}
+
+void lc_http_sconn_phase(struct lc_http_sconn *c, enum lc_http_phase phase,
+                         bool has_body)
+{
+    uint64_t now;
+    uint64_t due = UINT64_MAX; /* when the armed head deadline fires */
+    unsigned limit;
+    unsigned idle;
+
+    if (c->fake) {
+        c->phase = phase;
+        return;
+    }
+    now = uv_now(c->srv->loop);
+    if (c->phase == LC_HTTP_PHASE_HEAD && c->srv->limits.head_timeout_ms > 0) {
+        due = c->phase_start + c->srv->limits.head_timeout_ms;
+    }
+    c->phase = phase;
+    c->phase_start = now;
+    limit = phase_limit(c);
+    /* One timer start per request on the fast path: the head's deadline
+     * is armed when it begins; a body only re-arms the timer when the
+     * head's deadline would fire after the body's. */
+    if (limit == 0 || (phase == LC_HTTP_PHASE_BODY &&
+                       (!has_body || due <= now + limit))) {
+        return;
+    }
+    /* The timer also keeps the idle timeout (a client silent mid-request,
+     * and the wait for the next request once this one is answered). */
+    idle = c->srv->limits.idle_timeout_ms;
+    uv_timer_start(&c->timer, on_conn_timer,
+                   idle > 0 && idle < limit ? idle : limit, 0);
+}
+
 static void on_conn_timer(uv_timer_t *t)
 {
     struct lc_http_sconn *c = t->data;
     unsigned idle = c->srv->limits.idle_timeout_ms;
+    unsigned limit;
+    uint64_t now;
     uint64_t elapsed;
+    uint64_t next = UINT64_MAX;
 
     if (c->state == LC_HTTP_DRAIN) {
         lc_http_sconn_close(c); /* linger over, or the client never read */
@@ -499,19 +602,35 @@ static void on_conn_timer(uv_timer_t *t)
         return;
     }
     conn_process(c); /* resume after an asynchronous reply */
-    if (c->state != LC_HTTP_OPEN || idle == 0) {
+    if (c->state != LC_HTTP_OPEN) {
         return;
     }
-    if (c->ex_inflight) {
-        uv_timer_start(t, on_conn_timer, idle, 0);
-        return;
+    now = uv_now(c->srv->loop);
+    /* A request being read has a deadline however steadily bytes come. */
+    limit = phase_limit(c);
+    if (!c->ex_inflight && limit > 0) {
+        elapsed = now - c->phase_start;
+        if (elapsed >= limit) {
+            request_timeout(c);
+            return;
+        }
+        next = limit - elapsed;
     }
-    elapsed = uv_now(c->srv->loop) - c->last_active;
-    if (elapsed >= idle) {
-        lc_http_sconn_close(c);
-        return;
+    if (idle > 0) {
+        if (c->ex_inflight) {
+            next = next < idle ? next : idle;
+        } else {
+            elapsed = now - c->last_active;
+            if (elapsed >= idle) {
+                lc_http_sconn_close(c);
+                return;
+            }
+            next = next < idle - elapsed ? next : idle - elapsed;
+        }
     }
-    uv_timer_start(t, on_conn_timer, idle - elapsed, 0);
+    if (next != UINT64_MAX) {
+        uv_timer_start(t, on_conn_timer, next, 0);
+    }
 }
 
 static void peer_name(struct lc_http_sconn *c)
@@ -593,6 +712,12 @@ static void on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     peer_name(c);
+    if (!ip_count_add(srv, c)) {
+        lc_debugf("http", "refusing a connection from %s: "
+                  "locus.http.max_connections_per_ip reached", c->remote_ip);
+        lc_http_sconn_close(c);
+        return;
+    }
     c->last_active = uv_now(srv->loop);
     read_start(c);
     if (srv->limits.idle_timeout_ms > 0 && c->state == LC_HTTP_OPEN) {
@@ -662,6 +787,15 @@ static void on_grace_closed(uv_handle_t *h)
         HASH_DEL(srv->routes, route);
         free(route->path);
         free(route);
+    }
+    {
+        struct lc_http_ip_count *ic;
+        struct lc_http_ip_count *itmp;
+        HASH_ITER(hh, srv->by_ip, ic, itmp)
+        {
+            HASH_DEL(srv->by_ip, ic);
+            free(ic);
+        }
     }
     free(srv->rbuf);
     free(srv);

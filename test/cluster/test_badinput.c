@@ -337,6 +337,253 @@ static void test_bad_params(void **state)
     tc_pass(t);
 }
 
+/* ----------------------------------------- names and addresses (issue 11) */
+
+/* The number of services service/list counts. */
+static long service_count(struct tc *t, unsigned i)
+{
+    char *body = NULL;
+    json_t *j;
+    long n;
+    int st = tc_http(t, i, "GET",
+                     "/nacos/v1/ns/service/list?pageNo=1&pageSize=100", NULL,
+                     NULL, &body);
+    assert_int_equal(st, 200);
+    j = json_loads(body != NULL ? body : "", 0, NULL);
+    free(body);
+    assert_non_null(j);
+    n = (long)json_integer_value(json_object_get(j, "count"));
+    json_decref(j);
+    return n;
+}
+
+struct enc {
+    const char *method;
+    const char *path;
+    const char *form; /* body */
+    const char *inside;
+};
+
+#define ILLEGAL_CHARS "is illegal, illegal characters should not appear"
+#define IP_FORMAT "Param 'ip' is illegal, it should be an IPv4 or IPv6"
+
+static const struct enc encs[] = {
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=a%FF%FEb&ip=" IP "&port=9", "'serviceName' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=a%FF%FEb&ip=" IP "&port=9&ephemeral=false",
+     "'serviceName' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v2/ns/instance",
+     "serviceName=a%FF%FEb&ip=" IP "&port=9", "'serviceName' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance", "serviceName=svc&ip=127.1.1.%FF&port=9",
+     "'ip' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance", "serviceName=svc&ip=127.1.1.300&port=9",
+     IP_FORMAT},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&ip=127.1.1.300&port=9&ephemeral=false", IP_FORMAT},
+    {"POST", "/nacos/v2/ns/instance", "serviceName=svc&ip=bad..host&port=9",
+     IP_FORMAT},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&groupName=g%C3&ip=" IP "&port=9",
+     "'groupName' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&namespaceId=n%FF&ip=" IP "&port=9",
+     "'namespaceId' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&clusterName=c%FF&ip=" IP "&port=9",
+     "'clusterName' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&ip=" IP "&port=9&metadata=k%3D%FF",
+     "'metadata' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&ip=" IP "&port=9&metadata=%7B%22%ED%A0%80%22%3A%22v%22%7D",
+     "'metadata' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance",
+     "serviceName=svc&ip=" IP "&port=9&app=%C0%AF", "'app' " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/instance", "serviceName=svc&ip=" IP "&port=9&k%FF=1",
+     "Param name " ILLEGAL_CHARS},
+    {"POST", "/nacos/v1/ns/service", "serviceName=a%FF", "'serviceName' "
+                                                         ILLEGAL_CHARS},
+    {"PUT", "/nacos/v1/ns/instance/beat",
+     "serviceName=a%FF&beat=%7B%22ip%22%3A%22" IP "%22%2C%22port%22%3A9%7D",
+     "'serviceName' " ILLEGAL_CHARS},
+    {"PUT", "/nacos/v1/ns/instance/beat",
+     "serviceName=svc&beat=%7B%22ip%22%3A%22127.1.1.300%22%2C%22port%22%3A9%"
+     "7D",
+     IP_FORMAT},
+    {"PUT", "/nacos/v1/ns/health/instance",
+     "serviceName=base&ip=127.9.0.%FF&port=1&healthy=false",
+     "'ip' " ILLEGAL_CHARS},
+    {"GET", "/nacos/v1/ns/catalog/instances?serviceName=a%FF&pageNo=1&"
+            "pageSize=10",
+     NULL, "'serviceName' " ILLEGAL_CHARS},
+};
+
+static void test_bad_encoding(void **state)
+{
+    struct tc *t = *state;
+    char *before;
+    char *body = NULL;
+    long services;
+    int st;
+
+    tc_up(t, "bad-encoding", 1, NULL);
+    tc_must_register(t, 0, "base", IP, 1);
+    tc_must_register(t, 0, "base", IP, 2);
+    before = state_of(t, 0);
+    services = service_count(t, 0);
+
+    for (size_t k = 0; k < sizeof encs / sizeof encs[0]; k++) {
+        const struct enc *b = &encs[k];
+        st = tc_http(t, 0, b->method, b->path, b->form != NULL ? CT_FORM : NULL,
+                     b->form, &body);
+        if (st != 400 || body == NULL || strstr(body, b->inside) == NULL) {
+            char copy[1024];
+            snprintf(copy, sizeof copy, "%s", body != NULL ? body : "(none)");
+            free(body);
+            fail_msg("%s %s %s: got %d '%s', want 400 '...%s...'", b->method,
+                     b->path, b->form != NULL ? b->form : "", st, copy,
+                     b->inside);
+        }
+        free(body);
+        body = NULL;
+        expect_state(t, 0, before, b->form != NULL ? b->form : b->path);
+        assert_int_equal(service_count(t, 0), services);
+    }
+    /* Valid UTF-8 names and host names still register. */
+    st = tc_http(t, 0, "POST", "/nacos/v1/ns/instance", CT_FORM,
+                 "serviceName=caf%C3%A9&ip=localhost&port=9", &body);
+    assert_int_equal(st, 200);
+    free(body);
+    assert_int_equal(service_count(t, 0), services + 1);
+    free(before);
+    tc_pass(t);
+}
+
+/* -------------------------------------------- HTTP/1 edges (issue 11) */
+
+/* Send @req on a fresh connection and read until the server closes it;
+ * @out gets what it sent (NUL-terminated). Fails if it stays open. */
+static void raw_exchange(struct tc *t, const char *req, char *out, size_t size)
+{
+    int fd = connect_to(t->c.nodes[0].port);
+    send_all(fd, req, strlen(req));
+    if (read_until_close(fd, out, size) < 0) {
+        close(fd);
+        fail_msg("the server kept the connection open after: %.100s", req);
+    }
+    close(fd);
+}
+
+static void test_http_edges(void **state)
+{
+    struct tc *t = *state;
+    char out[8192];
+    char *before;
+    char *body = NULL;
+    const char *cl;
+    int st;
+    static const char chunk_bad[] =
+        "POST /nacos/v1/ns/instance HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: " CT_FORM "\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2\r\nabcdef\r\n0\r\n\r\n";
+
+    tc_up(t, "http-edges", 1,
+          "locus.http.head_timeout_ms=500\nlocus.http.body_timeout_ms=500\n"
+          "locus.http.max_connections_per_ip=3\n");
+    tc_must_register(t, 0, "base", IP, 1);
+    before = state_of(t, 0);
+
+    /* (a) the CRLF after a chunk's data is checked: 400 and closed. */
+    assert_int_equal(raw_http(t, 0, chunk_bad, sizeof chunk_bad - 1), 400);
+    expect_state(t, 0, before, "a chunk without its CRLF");
+
+    /* (c) HEAD on a GET route: the GET's status and headers, no body. */
+    raw_exchange(t,
+                 "HEAD /nacos/v1/ns/instance/list?serviceName=base HTTP/1.1\r\n"
+                 "Host: x\r\nConnection: close\r\n\r\n",
+                 out, sizeof out);
+    assert_true(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    cl = strstr(out, "Content-Length: ");
+    assert_non_null(cl);
+    assert_true(atoi(cl + 16) > 0);
+    assert_string_equal(strstr(out, "\r\n\r\n"), "\r\n\r\n");
+    raw_exchange(t,
+                 "HEAD /nacos/v2/ns/instance/list?serviceName=base HTTP/1.1\r\n"
+                 "Host: x\r\nConnection: close\r\n\r\n",
+                 out, sizeof out);
+    assert_true(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+
+    /* (d) ops/raft with a body that is not a JSON object: 400. */
+    st = tc_http(t, 0, "POST", "/nacos/v1/core/ops/raft", "application/json",
+                 "[1,2]", &body);
+    assert_int_equal(st, 400);
+    assert_non_null(body);
+    assert_non_null(strstr(body, "must be a JSON object"));
+    free(body);
+    st = tc_http(t, 0, "POST", "/nacos/v1/core/ops/raft", "application/json",
+                 "{\"command\":", &body);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(body, "JSON parse error: "));
+    free(body);
+    body = NULL;
+
+    /* (b) a head trickled a byte every 100 ms: 408 at its deadline. */
+    {
+        int fd = connect_to(t->c.nodes[0].port);
+        struct timeval tv = {0, 100 * 1000};
+        uint64_t t0 = tc_now_ms();
+        size_t got = 0;
+        static const char start[] =
+            "GET /nacos/v1/ns/operator/metrics HTTP/1.1\r\nX-Slow: ";
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        send_all(fd, start, sizeof start - 1);
+        while (tc_now_ms() - t0 < 5000) {
+            ssize_t n;
+            send(fd, "a", 1, MSG_NOSIGNAL);
+            n = recv(fd, out + got, sizeof out - 1 - got, 0);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                break;
+            }
+            if (n > 0) {
+                got += (size_t)n;
+            }
+        }
+        out[got] = '\0';
+        close(fd);
+        if (strncmp(out, "HTTP/1.1 408 ", 13) != 0) {
+            fail_msg("trickled head: got '%.100s' after %llu ms", out,
+                     (unsigned long long)(tc_now_ms() - t0));
+        }
+        assert_true(tc_now_ms() - t0 >= 450 && tc_now_ms() - t0 < 3000);
+    }
+
+    /* (b) connections per address: the 4th from 127.0.0.1 is closed. */
+    {
+        int fds[4];
+        for (int i = 0; i < 4; i++) {
+            static const char req[] =
+                "GET /nacos/v1/ns/operator/metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+            ssize_t n;
+            fds[i] = connect_to(t->c.nodes[0].port);
+            send_all(fds[i], req, sizeof req - 1);
+            n = recv(fds[i], out, sizeof out - 1, 0);
+            if (i < 3) {
+                assert_true(n > 13 && strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+            } else if (n != 0 && !(n < 0 && errno == ECONNRESET)) {
+                fail_msg("a 4th connection from one address was served");
+            }
+        }
+        for (int i = 0; i < 4; i++) {
+            close(fds[i]);
+        }
+    }
+    tc_sleep_ms(100);
+    expect_state(t, 0, before, "the HTTP edge cases");
+    free(before);
+    tc_pass(t);
+}
+
 /* ------------------------------------------------------ 10c raft port */
 
 /* Connect to node @i's raft port and read its hello; returns the fd. */
@@ -435,6 +682,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_http, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_bad_params, tc_setup, tc_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_encoding, tc_setup,
+                                        tc_teardown),
+        cmocka_unit_test_setup_teardown(test_http_edges, tc_setup,
+                                        tc_teardown),
         cmocka_unit_test_setup_teardown(test_raft_port_junk, tc_setup,
                                         tc_teardown),
     };

@@ -734,6 +734,31 @@ static void test_bad_input(void **state)
                  "Param check invalid:Param 'ip' is illegal, illegal "
                  "characters should not appear in the param.");
     json_decref(r);
+    /* an ip that is neither an address nor a host name (issue 11) */
+    r = instance_req(&g, "InstanceRequest", "badsvc", "registerInstance",
+                     instance("127.1.1.300", 1, true), rtype, sizeof rtype);
+    expect_error(r, rtype, "InstanceResponse", 400,
+                 "Param check invalid:Param 'ip' is illegal, it should be an "
+                 "IPv4 or IPv6 address or a host name.");
+    json_decref(r);
+    r = instance_req(&g, "PersistentInstanceRequest", "badsvc",
+                     "registerInstance", instance("bad..host", 1, false),
+                     rtype, sizeof rtype);
+    expect_error(r, rtype, "InstanceResponse", 400, NULL);
+    json_decref(r);
+    o = naming_req("badsvc", "DEFAULT_GROUP");
+    json_object_set_new(o, "type", json_string("batchRegisterInstance"));
+    {
+        json_t *list = json_array();
+        json_array_append_new(list, instance("127.0.0.1", 7001, true));
+        json_array_append_new(list, instance("127.0.0.-1", 7002, true));
+        json_object_set_new(o, "instances", list);
+    }
+    r = gc_request(&g, "BatchInstanceRequest", o, rtype, sizeof rtype);
+    if (json_is_true(json_object_get(r, "success"))) {
+        fail_msg("a batch with ip 127.0.0.-1 was accepted");
+    }
+    json_decref(r);
     /* an unknown instance request type */
     r = instance_req(&g, "InstanceRequest", "badsvc", "updateInstance",
                      instance("127.0.0.1", 1, true), rtype, sizeof rtype);

@@ -139,6 +139,52 @@ static void test_params(void **state)
          "not appear in the param.");
 }
 
+/* Names must be valid UTF-8 (JSON answers could not carry them) and an ip
+ * an IPv4 or IPv6 literal or a host name. */
+static void test_params_encoding_and_ip(void **state)
+{
+    static const char *good_ips[] = {
+        "127.0.0.1", "::1", "fe80::1%eth0", "2001:db8::8a2e:370:7334",
+        "localhost", "my-host.example.com", "abc", "host_1.svc", NULL,
+    };
+    static const char *bad_ips[] = {
+        "127.1.1.\xff", "127.1.1.300", "1.2.3", "127.0.0.", "a..b",
+        "-a.b", "a.b-", "[::1", "::g", "a/b", "a:b", "h\xc3\xa9", NULL,
+    };
+    struct lc_err e;
+    struct lc_param_info pi = {.ns = "public", .group = "g", .service = "s"};
+    (void)state;
+    for (int i = 0; good_ips[i] != NULL; i++) {
+        pi.ip = good_ips[i];
+        if (lc_check_params(&pi, &e) != 0) {
+            fail_msg("ip '%s' refused: %s", good_ips[i], e.msg);
+        }
+    }
+    for (int i = 0; bad_ips[i] != NULL; i++) {
+        pi.ip = bad_ips[i];
+        if (lc_check_params(&pi, &e) != LC_ECHECK) {
+            fail_msg("ip '%s' accepted", bad_ips[i]);
+        }
+        assert_string_equal(e.msg, "Param 'ip' is illegal, it should be an "
+                                   "IPv4 or IPv6 address or a host name.");
+    }
+    pi.ip = NULL;
+    pi.service = "a\xff\xfe" "b";
+    want(lc_check_params(&pi, &e), &e, LC_ECHECK,
+         "Param 'serviceName' is illegal, illegal characters should not "
+         "appear in the param.");
+    pi.service = "a\xc3"; /* truncated sequence */
+    assert_int_equal(lc_check_params(&pi, &e), LC_ECHECK);
+    pi.service = "a\xed\xa0\x80"; /* a UTF-16 surrogate */
+    assert_int_equal(lc_check_params(&pi, &e), LC_ECHECK);
+    pi.service = "a\xc0\xaf"; /* overlong '/' */
+    assert_int_equal(lc_check_params(&pi, &e), LC_ECHECK);
+    pi.service = "caf\xc3\xa9-\xf0\x9f\x98\x80"; /* fine: é and an emoji */
+    assert_int_equal(lc_check_params(&pi, &e), 0);
+    assert_true(lc_check_utf8("caf\xc3\xa9"));
+    assert_false(lc_check_utf8("\xf4\x90\x80\x80")); /* past U+10FFFF */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_metadata),
         cmocka_unit_test(test_service_name),
         cmocka_unit_test(test_params),
+        cmocka_unit_test(test_params_encoding_and_ip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -493,15 +493,30 @@ static void test_check_cluster(void **state)
     want_pass("/params?clusterName=ok&cluster=a.b", "pass []");
 }
 
+#define IP_FORMAT                                                              \
+    "Param 'ip' is illegal, it should be an IPv4 or IPv6 address or a host "   \
+    "name."
+
 static void test_check_ip_port(void **state)
 {
+    char host[129];
     (void)state;
+    /* 128 bytes of a host name: labels "aaaaaaa." and a last 'h'. */
+    for (size_t i = 0; i < 128; i++) {
+        host[i] = i % 8 == 7 ? '.' : 'a';
+    }
+    host[127] = 'h';
+    host[128] = '\0';
     want_check(url("/params?ip=%s", rep('1', 129)), TOO_LONG("ip", 128));
-    want_pass(url("/params?ip=%s", rep('1', 128)), "pass []");
+    want_pass(url("/params?ip=%s", host), "pass []");
     want_check("/params?ip=127.2.3.4%20", ILLEGAL("ip"));
     want_check("/params?ip=%E4%B8%AD", ILLEGAL("ip"));
-    want_pass("/params?ip=abc", "pass []"); /* no format check */
+    want_pass("/params?ip=abc", "pass []"); /* a host name */
     want_pass("/params?ip=::1", "pass []");
+    /* Stricter than Nacos: an address or a host name. */
+    want_check("/params?ip=127.1.1.%FF", IP_FORMAT);
+    want_check("/params?ip=127.1.1.300", IP_FORMAT);
+    want_check(url("/params?ip=%s", rep('1', 128)), IP_FORMAT);
 
     want_check("/params?port=abc", PORT_MSG);
     want_check("/params?port=70000", PORT_MSG);

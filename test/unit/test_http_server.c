@@ -221,12 +221,33 @@ static void test_head(void **state)
     assert_false(r->eof);
     ht_raw_free(r);
 
-    /* HEAD on a route without HEAD. */
+    /* HEAD on a GET route: served by the GET handler, without the body
+     * (as Tomcat and Spring do). */
     r = ht_raw_open(env);
     ht_raw_sends(r, "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n");
     ht_run_until(env, ht_never, NULL, 100);
-    assert_string_equal(r->in, HT_TEXT_HEAD("405 Method Not Allowed",
-                                            "18") "Allow: GET\r\n\r\n");
+    assert_string_equal(r->in, HT_TEXT_HEAD("200 OK", "1") "\r\n");
+    assert_false(r->eof);
+    ht_raw_free(r);
+
+    /* On a route for any method the handler sees GET: the same head as
+     * the GET's, with no body. */
+    r = ht_raw_open(env);
+    ht_raw_sends(r, "GET /echo?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    ht_run_until(env, ht_never, NULL, 100);
+    {
+        static char get_head[sizeof r->in];
+        char *end = strstr(r->in, "\r\n\r\n");
+        assert_non_null(end);
+        assert_true(strncmp(end + 4, "GET", 3) == 0);
+        end[4] = '\0';
+        memcpy(get_head, r->in, (size_t)(end + 5 - r->in));
+        ht_raw_free(r);
+        r = ht_raw_open(env);
+        ht_raw_sends(r, "HEAD /echo?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        ht_run_until(env, ht_never, NULL, 100);
+        assert_string_equal(r->in, get_head);
+    }
     ht_raw_free(r);
 }
 

@@ -347,6 +347,10 @@ static void test_bad_input(void **state)
         "{\"namespaces\":[\"public\"],\"groupNames\":[\"G\"],\"serviceNames\":"
         "[\"s\"],\"batchInstancePublishInfos\":[{\"instancePublishInfos\":"
         "[{\"ip\":\"127.0.0.1\",\"port\":1}]}]}}",
+        /* an ip that is no address nor host name (issue 11) */
+        "{\"clientId\":\"c\",\"namespaces\":[\"public\"],\"groupNames\":"
+        "[\"G\"],\"serviceNames\":[\"s\"],\"instancePublishInfos\":[{\"ip\":"
+        "\"127.1.1.300\",\"port\":1}]}",
         /* a good instance followed by a bad one: nothing applied */
         "{\"clientId\":\"c\",\"namespaces\":[\"public\",\"public\"],"
         "\"groupNames\":[\"G\",\"G\"],\"serviceNames\":[\"s\",\"t\"],"
