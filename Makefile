@@ -302,7 +302,7 @@ build-fuzz/fuzz_%: build-fuzz/obj/test/fuzz/fuzz_%.o build-fuzz/liblocus.a
 
 # ---------------------------------------------------------------- benchmarks
 
-bench-failover: deps
+bench-failover: deps deps-netns
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/locusctl bench failover --locusd $(BUILD)/locusd --dir data/bench-failover
 

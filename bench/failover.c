@@ -37,6 +37,7 @@
 
 #include "bench/bench.h"
 #include "bench/cluster.h"
+#include "bench/netns.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "rpc/http/http.h"
@@ -131,10 +132,15 @@ struct fo {
     uv_timer_t poll_timer;
     uv_timer_t stop_timer;
     uv_timer_t undo_timer;
+    /* Network namespaces (NULL: every node on 127.0.0.1, no partitions). */
+    struct lc_netns *netns;
+    char no_netns[200]; /* why there are none */
 };
 
 struct trial {
     int faulted;
+    bool apply_failed;
+    double apply_ms; /* how long applying the fault took (ip/nft, kill) */
     double leader_ms;
     double gap_ms;
     uint64_t leader_changes;
@@ -200,12 +206,10 @@ uint64_t lc_bench_percentile(const uint64_t *sorted, size_t n, double p)
 
 /* ------------------------------------------------------------ addresses */
 
-/* Where clients reach node @i. */
+/* Where clients reach node @i: 127.0.0.1, or its namespace's address. */
 static const char *node_host(const struct fo *fo, unsigned i)
 {
-    (void)fo;
-    (void)i;
-    return "127.0.0.1";
+    return fo->cluster.nodes[i].host;
 }
 
 /* Node @i's raft address as the members name their leader. */
@@ -549,6 +553,10 @@ static int fault_apply(struct fo *fo, enum fault kind, unsigned i)
         case F_PAUSE:
             return lc_cluster_signal(&fo->cluster, i, SIGSTOP);
         case F_PARTITION:
+            if (fo->netns != NULL) {
+                return lc_netns_isolate(fo->netns, i);
+            }
+            break;
         case N_FAULTS:
             break;
     }
@@ -566,6 +574,8 @@ static void fault_undo(struct fo *fo)
     fo->undo_us = lc_mono_us();
     if (fo->kind == F_PAUSE) {
         lc_cluster_signal(&fo->cluster, (unsigned)fo->faulted, SIGCONT);
+    } else if (fo->kind == F_PARTITION) {
+        lc_netns_heal(fo->netns);
     }
 }
 
@@ -753,7 +763,9 @@ static void measure(struct fo *fo, struct kind_result *r, struct trial *t)
     fo->recovering = true;
     if (fault_apply(fo, fo->kind, (unsigned)fo->faulted) != 0) {
         fo->recovering = false;
+        t->apply_failed = true;
     }
+    t->apply_ms = (double)(lc_mono_us() - fo->fault_us) / 1000.0;
     if (fo->kind != F_KILL) {
         uv_update_time(&fo->loop);
         uv_timer_start(&fo->undo_timer, on_undo_timer, fo->fault_ms, 0);
@@ -768,8 +780,10 @@ static void measure(struct fo *fo, struct kind_result *r, struct trial *t)
         uint64_t now = lc_mono_us();
         bool undone = fo->kind == F_KILL ||
                       (fo->undo_us != 0 && now > fo->undo_us + 1000000);
-        if ((fo->leader_us != 0 && all_recovered(fo) && undone) ||
-            now > end) {
+        /* A paused or partitioned leader may be back before anyone
+         * replaced it: then there is no new leader to wait for. */
+        bool led = fo->leader_us != 0 || (fo->kind != F_KILL && undone);
+        if ((led && all_recovered(fo) && undone) || now > end) {
             break;
         }
         run_for(fo, 10);
@@ -822,6 +836,10 @@ static int run_trial(struct fo *fo, struct kind_result *r, struct trial *t)
         fo->clients[i].n_acked = 0;
     }
     measure(fo, r, t);
+    if (t->apply_failed) {
+        fprintf(stderr, "  could not apply the fault\n");
+        return -1;
+    }
 
     if (fo->kind == F_KILL) {
         lc_cluster_start_node(&fo->cluster, (unsigned)leader);
@@ -1078,6 +1096,7 @@ static json_t *kind_json(struct kind_result *r)
         const struct trial *t = &r->t[i];
         json_t *j = json_object();
         json_object_set_new(j, "node", json_integer(t->faulted));
+        json_object_set_new(j, "applyMs", json_real(t->apply_ms));
         json_object_set_new(j, "newLeaderMs", json_real(t->leader_ms));
         json_object_set_new(j, "maxGapMs", json_real(t->gap_ms));
         json_object_set_new(j, "leaderChanges",
@@ -1116,6 +1135,10 @@ static void print_kind(const char *name, struct kind_result *r)
     print_row("unavailable, clients of others", dist_of(&r->unavail_other));
     print_row("new leader", leader_dist(r));
     print_row("longest gap between acks", gap_dist(r));
+    if (leader_dist(r).n < r->trials) {
+        printf("  no new leader in %zu trials (the leader was back first)\n",
+               r->trials - leader_dist(r).n);
+    }
     printf("  leader changes %llu, terms %llu, client timeouts %llu, "
            "errors %llu, clients not back within %u s: %u\n",
            (unsigned long long)SUM(r, leader_changes),
@@ -1154,7 +1177,7 @@ static const char fo_usage[] =
     "usage: locusctl bench failover [--fault kill|partition|pause[,...]]\n"
     "       [--trials N] [--clients N] [--steady S] [--fault-secs S]\n"
     "       [--timeout-ms MS] [--port P | --ports P1,P2,P3] [--dir D]\n"
-    "       [--locusd PATH] [--json]\n"
+    "       [--locusd PATH] [--no-netns] [--net N] [--json]\n"
     "\n"
     "Starts a fresh 3-node cluster for each fault kind (HTTP ports P, P+10,\n"
     "P+20; default 19848), runs N clients (16) writing persistent instances,\n"
@@ -1166,7 +1189,10 @@ static const char fo_usage[] =
     "skipped otherwise), pause = SIGSTOP; both undone after --fault-secs (3).\n"
     "Unavailability is per client: fault -> its first acknowledged write sent\n"
     "after the fault; clients retry on the next member after an error or\n"
-    "their --timeout-ms (1000). --trials 0 with --steady S: steady only.\n";
+    "their --timeout-ms (1000). --trials 0 with --steady S: steady only.\n"
+    "When it can (root, ip, nft), every kind runs with each node in its own\n"
+    "network namespace on 198.18.N.0/24 (--net, 77), clients reaching them\n"
+    "through a bridge; --no-netns keeps every node on 127.0.0.1.\n";
 
 static int parse_faults(const char *v, bool *want)
 {
@@ -1199,11 +1225,11 @@ static int parse_ports(const char *v, int *ports)
 }
 
 /* Whether @kind can run here; @why when not. */
-static bool fault_possible(enum fault kind, char *why, size_t len)
+static bool fault_possible(const struct fo *fo, enum fault kind, char *why,
+                           size_t len)
 {
-    if (kind == F_PARTITION) {
-        snprintf(why, len, "network namespaces are not built into this "
-                           "locusctl yet (bench/netns.h)");
+    if (kind == F_PARTITION && fo->netns == NULL) {
+        lc_strlcpy(why, fo->no_netns, len);
         return false;
     }
     return true;
@@ -1213,7 +1239,7 @@ static int run_kind(struct fo *fo, enum fault kind, unsigned trials,
                     struct steady *s, struct kind_result *r)
 {
     r->run = true;
-    if (!fault_possible(kind, r->reason, sizeof r->reason)) {
+    if (!fault_possible(fo, kind, r->reason, sizeof r->reason)) {
         r->skipped = true;
         fprintf(stderr, "%s: skipped: %s\n", fault_names[kind], r->reason);
         return 0;
@@ -1266,6 +1292,8 @@ int lc_bench_failover(int argc, char **argv, bool json)
     uint64_t lost = 0;
     uint64_t unverified = 0;
     bool steady_done = false;
+    bool use_netns = true;
+    unsigned net = 77;
 
     memset(&fo, 0, sizeof fo);
     memset(results, 0, sizeof results);
@@ -1283,6 +1311,10 @@ int lc_bench_failover(int argc, char **argv, bool json)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--json") == 0) {
             json = true;
+            continue;
+        }
+        if (strcmp(a, "--no-netns") == 0) {
+            use_netns = false;
             continue;
         }
         if (strcmp(a, "--help") == 0) {
@@ -1306,6 +1338,8 @@ int lc_bench_failover(int argc, char **argv, bool json)
             steady.seconds = (unsigned)atoi(v);
         } else if (strcmp(a, "--fault-secs") == 0) {
             fo.fault_ms = (unsigned)(atof(v) * 1000);
+        } else if (strcmp(a, "--net") == 0) {
+            net = (unsigned)atoi(v);
         } else if (strcmp(a, "--timeout-ms") == 0) {
             fo.timeout_ms = (unsigned)atoi(v);
         } else if (strcmp(a, "--port") == 0) {
@@ -1342,6 +1376,16 @@ int lc_bench_failover(int argc, char **argv, bool json)
         return 2;
     }
 
+    if (!use_netns) {
+        snprintf(fo.no_netns, sizeof fo.no_netns, "--no-netns");
+    } else if (lc_netns_available(fo.no_netns, sizeof fo.no_netns) &&
+               lc_netns_create("lcbf", net, fo.spec.n, &fo.netns, fo.no_netns,
+                               sizeof fo.no_netns) == 0) {
+        fo.spec.netns = fo.netns;
+        fprintf(stderr, "nodes in network namespaces lcbf0..%u on "
+                        "198.18.%u.0/24\n",
+                fo.spec.n - 1, net);
+    }
     uv_loop_init(&fo.loop);
     uv_timer_init(&fo.loop, &fo.poll_timer);
     uv_timer_init(&fo.loop, &fo.stop_timer);
@@ -1445,5 +1489,6 @@ int lc_bench_failover(int argc, char **argv, bool json)
     }
     free(fo.acks.v);
     free(fo.latencies.v);
+    lc_netns_destroy(fo.netns);
     return rc != 0 ? rc : (lost > 0 || unverified > 0 ? 1 : 0);
 }
