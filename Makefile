@@ -328,8 +328,8 @@ bench-memory: deps
 
 bench-puts: deps-bench
 	@$(MAKE) --no-print-directory all
-	bench/puts_vs_etcd.sh
-	bench/grpc_puts_vs_etcd.sh
+	BENCH_LOCUSD=$(BUILD)/locusd BENCH_LOCUSCTL=$(BUILD)/locusctl bench/puts_vs_etcd.sh
+	BENCH_LOCUSD=$(BUILD)/locusd BENCH_LOCUSCTL=$(BUILD)/locusctl bench/grpc_puts_vs_etcd.sh
 
 # The 2.x gRPC protocol: registrations/s, push latency with 1,000 and 10,000
 # subscribed connections, RSS of 10,000 idle connections, a reconnect storm,
