@@ -174,6 +174,14 @@ static void load_begin(struct fo *fo)
     uv_update_time(&fo->loop);
     for (unsigned i = 0; i < fo->n_clients; i++) {
         struct client *c = &fo->clients[i];
+        /* Every trial starts with the clients spread evenly: after a
+         * kill they moved off the dead member and would otherwise pile up
+         * on the survivors. */
+        if (c->node != i % fo->cluster.n && c->conn != NULL) {
+            lc_http_conn_close(c->conn);
+            c->conn = NULL;
+        }
+        c->node = i % fo->cluster.n;
         c->slot = 0;
         c->first_us = 0;
         c->node_at_fault = -1;
