@@ -431,7 +431,8 @@ int lc_bench_failover(int argc, char **argv, bool json)
     }
 
     if (!use_netns) {
-        snprintf(fo.no_netns, sizeof fo.no_netns, "--no-netns");
+        snprintf(fo.no_netns, sizeof fo.no_netns,
+                 "network namespaces not used (--no-netns)");
     } else if (lc_netns_available(fo.no_netns, sizeof fo.no_netns) &&
                lc_netns_create("lcbf", net, fo.spec.n, &fo.netns, fo.no_netns,
                                sizeof fo.no_netns) == 0) {
