@@ -353,6 +353,7 @@ int lc_bench_failover(int argc, char **argv, bool json)
     fo.n_clients = 16;
     fo.timeout_ms = 1000;
     fo.fault_ms = 3000;
+    fo.ring = SLOTS;
     fo.debug = getenv("LOCUS_BENCH_DEBUG") != NULL;
     fo.spec = (struct lc_cluster_spec){.n = 3,
                                        .base_port = 19848,

@@ -16,6 +16,10 @@ struct lc_netns;
 
 #define GROUP "naming_persistent_service_v2"
 #define SLOTS 8000 /* per client: 127.201.<client>.<1 + slot / 1000> */
+/* Slots a client cycles through in the steady phase: the registry keeps
+ * the same size however long it runs (instances, health checks and
+ * snapshots would otherwise grow with the duration and slow every write). */
+#define STEADY_SLOTS 500
 #define MAX_TRIALS 256
 #define MAX_CLIENTS 250
 #define RECOVERY_MS 20000 /* a trial fails when a client waits longer */
@@ -87,6 +91,7 @@ struct fo {
     unsigned n_clients;
     unsigned timeout_ms;
     unsigned fault_ms;
+    unsigned ring; /* slots the clients cycle through now */
     bool running;
     bool debug; /* LOCUS_BENCH_DEBUG: each client's requests around a fault */
     uint64_t errors;

@@ -141,7 +141,7 @@ static void client_send(struct client *c)
         }
     }
     slot = c->slot;
-    c->slot = (c->slot + 1) % SLOTS;
+    c->slot = (c->slot + 1) % fo->ring;
     c->in_slot = slot;
     c->in_seq = ++c->seq;
     /* metadata={"s":"<seq>"} */
@@ -740,6 +740,7 @@ static void run_steady(struct fo *fo, struct steady *s)
     uint64_t prev = 0;
     read_view(fo, &before);
     fo->faulted = -1;
+    fo->ring = STEADY_SLOTS;
     load_begin(fo);
     for (unsigned k = 0; k < s->seconds; k += 10) {
         unsigned step = s->seconds - k < 10 ? s->seconds - k : 10;
@@ -751,6 +752,7 @@ static void run_steady(struct fo *fo, struct steady *s)
         prev = fo->acks.n;
     }
     load_end(fo);
+    fo->ring = SLOTS;
     s->acked = fo->acks.n;
     s->rate = (double)fo->acks.n / (double)s->seconds;
     s->errors = fo->errors;
