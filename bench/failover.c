@@ -518,10 +518,13 @@ int lc_bench_failover(int argc, char **argv, bool json)
         if (steady_done && steady.seconds > 0) {
             print_steady(&steady, fo.n_clients);
         }
-        printf("%u clients, client timeout %u ms, faults undone after %u ms; "
-               "unavailability = fault -> a client's first acknowledged "
-               "write sent after it\n\n",
-               fo.n_clients, fo.timeout_ms, fo.fault_ms);
+        if (trials > 0) {
+            printf(
+                "%u clients, client timeout %u ms, faults undone after %u ms; "
+                "unavailability = fault -> a client's first acknowledged "
+                "write sent after it\n\n",
+                fo.n_clients, fo.timeout_ms, fo.fault_ms);
+        }
         for (int k = 0; k < N_FAULTS && trials > 0; k++) {
             if (results[k].run) {
                 print_kind(lc_fo_fault_names[k], &results[k]);
