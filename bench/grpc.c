@@ -358,6 +358,9 @@ static const char usage[] =
     "  --changes N      push: changes (20)\n"
     "  --seconds N      register/puts: seconds per run (5)\n"
     "  --runs N         register/puts: runs, the median reported (3)\n"
+    "  --first-seq N    register/puts: number of the first request (0);\n"
+    "                   request n writes instance / key n, so separate\n"
+    "                   invocations with distinct ranges write new ones\n"
     "  --server H:P     a running node's HTTP port (gRPC = +1000)\n"
     "  --etcd H:P       puts: etcd's client port instead of locus\n"
     "  --port P         HTTP port of the node it starts (18848)\n"
@@ -412,6 +415,8 @@ int gbench_parse_opts(int argc, char **argv, struct opts *o,
             o->seconds = (unsigned)atoi(v);
         } else if (strcmp(a, "--runs") == 0) {
             o->runs = (unsigned)atoi(v);
+        } else if (strcmp(a, "--first-seq") == 0) {
+            o->first_seq = strtoull(v, NULL, 10);
         } else if (strcmp(a, "--port") == 0) {
             o->port = atoi(v);
         } else if (strcmp(a, "--dir") == 0) {

@@ -29,6 +29,7 @@ struct opts {
     unsigned services;
     unsigned seconds;
     unsigned runs;
+    uint64_t first_seq; /* register/puts: number of the first request */
     unsigned changes;
     int port;
     const char *dir;

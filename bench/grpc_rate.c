@@ -330,6 +330,7 @@ int gbench_bench_rate(struct bench *b)
                                              : "persistent registrations/s")
                            : "ephemeral registrations/s";
     int rc = 0;
+    b->seq = b->o.first_seq;
     if (b->o.cmd == CMD_PUTS && b->o.etcd_port != 0) {
         fprintf(stderr, "connecting %u gRPC connections to etcd %s:%d...\n",
                 b->o.conns, b->o.etcd_host, b->o.etcd_port);

@@ -6,6 +6,7 @@
  *   locusctl [--server host:port] raft transfer|snapshot|remove-peer|
  *            remove-peers|change-peers|reset-peers [--group G] PEERS
  *   locusctl cluster start|stop [--dir D] [--nodes N] [--port P] [--locusd F]
+ *                               [--set K=V]...
  *   locusctl bench failover [options]       (see --help)
  *   locusctl [--server host:port] bench push [options]
  *   locusctl bench register|query|memory [options]
@@ -43,8 +44,9 @@ static const char usage[] =
     "                               to recover a group that lost its quorum\n"
     "       (raft commands take --group G; default: every group)\n"
     "  cluster start [--dir D] [--nodes N] [--port P] [--locusd PATH]\n"
+    "                [--set K=V]...  (a property for every node)\n"
     "  cluster stop [--dir D]\n"
-    "  bench failover [--help]      leader-kill benchmark on its own cluster\n"
+    "  bench failover [--help]      leader kill/partition/pause benchmark\n"
     "  bench push [--help]          change -> UDP subscriber latency\n"
     "  bench register [--help]      registrations/s on one node\n"
     "  bench query [--help]         instance/list queries/s on one node\n"
@@ -411,9 +413,10 @@ static int cmd_raft(struct ctl *c, int argc, char **argv)
 static int cmd_cluster(int argc, char **argv)
 {
     struct lc_cluster_spec spec = {
-        3, 8848, 10, "data/cluster", "build/locusd", NULL, true, NULL};
+        3, 8848, 10, "data/cluster", "build/locusd", NULL, true, NULL, NULL};
     struct lc_cluster c;
     const char *verb;
+    char extra[1024] = "";
 
     if (argc < 1) {
         fputs(usage, stderr);
@@ -433,6 +436,11 @@ static int cmd_cluster(int argc, char **argv)
             spec.base_port = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--locusd") == 0) {
             spec.locusd = argv[++i];
+        } else if (strcmp(argv[i], "--set") == 0) {
+            /* A property line for every node, K=V (repeatable). */
+            size_t l = strlen(extra);
+            snprintf(extra + l, sizeof extra - l, "%s\n", argv[++i]);
+            spec.extra = extra;
         } else {
             fprintf(stderr, "locusctl: unknown option %s\n", argv[i]);
             return 2;

@@ -1,7 +1,9 @@
 -- wrk script: etcd v3 puts through the JSON gateway (/v3/kv/put), each a new
--- key with a value about the size of a locus registration.
+-- key with a value about the size of a locus registration. The argument is
+-- the run number: keys are /bench/<run>/<n % 64>/<n>, new in every run.
 local counter = 0
 local base = 0
+local run = 0
 local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 local function b64(data)
@@ -26,11 +28,12 @@ end
 
 function init(args)
   base = tonumber(wrk.thread:get("base")) or 0
+  run = tonumber(args[1]) or 0
 end
 
 function request()
   counter = counter + 1
-  local key = b64(string.format("/bench/%d/%d", (base + counter) % 64, base + counter))
+  local key = b64(string.format("/bench/%d/%d/%d", run, (base + counter) % 64, base + counter))
   local body = '{"key":"' .. key .. '","value":"' .. value .. '"}'
   return wrk.format("POST", "/v3/kv/put", { ["Content-Type"] = "application/json" }, body)
 end

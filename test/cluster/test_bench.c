@@ -1,4 +1,5 @@
-/* Smoke tests of `locusctl bench register | query | memory | distro`: each
+/* Smoke tests of `locusctl bench register | query | memory | distro |
+ * failover`: each
  * runs for
  * about a second with tiny counts, so the code paths keep working. They
  * check the output (the JSON parses, rates are positive, no request failed,
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/netns.h"
 #include "test/support/tcluster.h"
 
 /* build/locusctl, next to the locusd under test. */
@@ -204,6 +206,67 @@ static void test_distro(void **state)
     tc_pass(t);
 }
 
+/* One trial of bench failover with @fault on its own 3-node cluster (in
+ * network namespaces when it can make them): every client recovered, no
+ * acknowledged write lost, the figures present and ordered. */
+static void failover_once(struct tc *t, const char *fault)
+{
+    char args[256];
+    json_t *root, *k, *u, *st, *tr;
+    int p0 = tc_node_port(t);
+    int p1 = tc_node_port(t);
+    int p2 = tc_node_port(t);
+    snprintf(args, sizeof args,
+             "failover --fault %s --trials 1 --clients 4 --steady 1 "
+             "--ports %d,%d,%d",
+             fault, p0, p1, p2);
+    root = bench(t, p0, args);
+    assert_int_equal(json_integer_value(json_object_get(root, "lost")), 0);
+    assert_int_equal(json_integer_value(json_object_get(root, "unverified")),
+                     0);
+    st = json_object_get(root, "steady");
+    assert_true(json_real_value(json_object_get(st, "writesPerSec")) > 0);
+    assert_true(json_array_size(json_object_get(st, "groups")) >= 1);
+    k = json_object_get(json_object_get(root, "faults"), fault);
+    assert_non_null(k);
+    assert_false(json_is_true(json_object_get(k, "skipped")));
+    assert_int_equal(json_integer_value(json_object_get(k, "trials")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(k, "unrecoveredClients")), 0);
+    assert_int_equal(json_integer_value(json_object_get(k, "lost")), 0);
+    u = json_object_get(k, "unavailableMs");
+    assert_int_equal(json_integer_value(json_object_get(u, "count")), 4);
+    assert_true(json_real_value(json_object_get(u, "min")) > 0);
+    assert_true(json_real_value(json_object_get(u, "median")) >=
+                json_real_value(json_object_get(u, "min")));
+    assert_true(json_real_value(json_object_get(u, "max")) >=
+                json_real_value(json_object_get(u, "p90")));
+    tr = json_array_get(json_object_get(k, "trialDetails"), 0);
+    assert_true(json_integer_value(json_object_get(tr, "acked")) > 0);
+    json_decref(root);
+}
+
+static void test_failover_pause(void **state)
+{
+    struct tc *t = *state;
+    tc_init(t, "bench-failover-pause", 1, NULL);
+    failover_once(t, "pause");
+    tc_pass(t);
+}
+
+static void test_failover_partition(void **state)
+{
+    struct tc *t = *state;
+    char why[200];
+    if (!lc_netns_available(why, sizeof why)) {
+        print_message("SKIP partition: %s\n", why);
+        skip();
+    }
+    tc_init(t, "bench-failover-partition", 1, NULL);
+    failover_once(t, "partition");
+    tc_pass(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +274,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query, tc_setup, tc_teardown),
         cmocka_unit_test_setup_teardown(test_memory, tc_setup, tc_teardown),
         cmocka_unit_test_setup_teardown(test_distro, tc_setup, tc_teardown),
+        cmocka_unit_test_setup_teardown(test_failover_pause, tc_setup,
+                                        tc_teardown),
+        cmocka_unit_test_setup_teardown(test_failover_partition, tc_setup,
+                                        tc_teardown),
     };
     tc_filter_from_env();
     return cmocka_run_group_tests(tests, NULL, NULL);
