@@ -17,6 +17,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/loopmon.h"
 #include "common/util.h"
 #include "snapshots/snapshots.h"
 #include "statemachine/statemachine.h"
@@ -26,6 +27,11 @@ struct lc_statemachine {
     struct lc_processor *proc;
     struct lc_raft_group *group;
 };
+
+/* Phases named in "event loop blocked" warnings (common/loopmon.h). */
+static const char PHASE_APPLY[] = "raft apply";
+static const char PHASE_FREEZE[] = "snapshot freeze";
+static const char PHASE_RESTORE[] = "snapshot restore";
 
 struct frozen {
     void *state;
@@ -37,8 +43,10 @@ static void sm_apply(struct lc_raft_sm *rsm, uint64_t index, const void *buf,
                      size_t len, struct lc_raft_result *result)
 {
     struct lc_statemachine *sm = rsm->data;
-    Locus__Consistency__WriteRequest *req =
-        locus__consistency__write_request__unpack(NULL, len, buf);
+    Locus__Consistency__WriteRequest *req;
+
+    lc_loopmon_enter(PHASE_APPLY);
+    req = locus__consistency__write_request__unpack(NULL, len, buf);
     if (req == NULL) {
         lc_errorf("sm",
                   "group %s: entry %llu is not a "
@@ -47,6 +55,7 @@ static void sm_apply(struct lc_raft_sm *rsm, uint64_t index, const void *buf,
         result->status = LC_ECORRUPT;
         lc_strlcpy(result->message, "undecodable log entry",
                    sizeof result->message);
+        lc_loopmon_leave();
         return;
     }
     if (strcmp(req->group, sm->proc->group) != 0) {
@@ -60,6 +69,7 @@ static void sm_apply(struct lc_raft_sm *rsm, uint64_t index, const void *buf,
         sm->proc->on_apply(sm->proc, index, req, result);
     }
     locus__consistency__write_request__free_unpacked(req, NULL);
+    lc_loopmon_leave();
 }
 
 static int sm_snapshot_take(struct lc_raft_sm *rsm, uint64_t index,
@@ -71,7 +81,9 @@ static int sm_snapshot_take(struct lc_raft_sm *rsm, uint64_t index,
     if (f == NULL) {
         return LC_ENOMEM;
     }
+    lc_loopmon_enter(PHASE_FREEZE);
     rv = sm->proc->snapshot_freeze(sm->proc, &f->state);
+    lc_loopmon_leave();
     if (rv != 0) {
         free(f);
         return rv;
@@ -136,13 +148,16 @@ static int sm_restore(struct lc_raft_sm *rsm, const void *buf, size_t len,
     sqlite3 *db;
     int rv;
 
+    lc_loopmon_enter(PHASE_RESTORE);
     rv = lc_snapshot_open(buf, len, sm->proc->group, &db, &meta, errmsg,
                           errlen);
     if (rv != 0) {
+        lc_loopmon_leave();
         return rv;
     }
     rv = sm->proc->snapshot_load(sm->proc, db, errmsg, errlen);
     lc_snapshot_close(db);
+    lc_loopmon_leave();
     if (rv != 0) {
         return rv;
     }
