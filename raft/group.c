@@ -648,6 +648,13 @@ void lc_group_force_snapshot(struct lc_raft_group *g)
     raft_set_snapshot_threshold(r, 1);
 }
 
+uint64_t lc_group_visible_index(struct lc_raft_group *g, struct raft *r)
+{
+    uint64_t visible = g->sm->visible != NULL ? g->sm->visible(g->sm)
+                                              : UINT64_MAX;
+    return visible < r->last_applied ? visible : r->last_applied;
+}
+
 const char *lc_raft_group_name(const struct lc_raft_group *g)
 {
     return g->name;
