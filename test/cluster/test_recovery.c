@@ -231,6 +231,75 @@ static void test_standalone_restart(void **state)
     tc_pass(t);
 }
 
+/* 5c. A follower installs the leader's snapshot while clients write through
+ * every member: it is loaded in slices (statemachine.h) with entries
+ * queued behind it, and the follower ends exactly like the others:
+ * every acknowledged registration, no deregistered one, none extra. */
+static void test_install_while_writing(void **state)
+{
+    struct tc *t = *state;
+    static int ports[600];
+    static int kept[600];
+    size_t n_kept = 0;
+    struct tc_writer *w;
+    char addr[64];
+    char *body = NULL;
+    int l;
+    unsigned f;
+    unsigned o;
+
+    tc_up(t, "install-writing", 3,
+          "locus.raft.snapshot_threshold=100000\n"
+          "locus.raft.snapshot_trailing=16\n");
+    l = tc_leader(t, TC_PS, 0, 5000);
+    f = a_follower(l);
+    o = 3u - f - (unsigned)l;
+    write_range(t, 7, "inst", 1, 300, ports);
+    tc_signal(t, f, SIGTERM);
+    write_range(t, 7u & ~(1u << f), "inst", 301, 300, ports + 300);
+    for (int k = 0; k < 600; k++) {
+        if (k % 6 == 0) {
+            deregister(t, (unsigned)l, "inst", ports[k]);
+        } else {
+            kept[n_kept++] = ports[k];
+        }
+    }
+    /* Both compact past the stopped member's log, and the leadership
+     * moves: raft_uv 0.15 delivers AppendEntries it queued for a peer
+     * that was down, which would spare the follower the snapshot. */
+    assert_int_equal(tc_ops(t, (unsigned)l, TC_PS, "doSnapshot", NULL, NULL),
+                     200);
+    assert_int_equal(tc_ops(t, o, TC_PS, "doSnapshot", NULL, NULL), 200);
+    tc_raft_addr(t, o, addr, sizeof addr);
+    assert_int_equal(
+        tc_ops(t, (unsigned)l, TC_PS, "transferLeader", addr, &body), 200);
+    free(body);
+    tc_wait_agree(t, TC_PS, o, 1u << f, 5000);
+
+    w = tc_writer_start(t, "inst-w", IP, 7);
+    tc_writer_wait_more(w, 20, 10000, "writes before the restart");
+    tc_start(t, f);
+    tc_wait_ready(t, f);
+    tc_writer_wait_more(w, 50, 20000, "writes after the restart");
+    tc_writer_stop(w);
+
+    if (!tc_log_contains(t, f, "loaded in")) {
+        fail_msg("node %u did not load a snapshot in slices", f);
+    }
+    for (unsigned i = 0; i < t->c.n; i++) {
+        int st = 0;
+        json_t *root;
+        tc_expect_all(t, i, "inst-w", IP, w->acked, w->n_acked);
+        expect_local_and_consistent(t, i, "inst", kept, n_kept);
+        root = tc_list(t, i, "inst", true, &st);
+        assert_non_null(root);
+        assert_int_equal(json_array_size(json_object_get(root, "hosts")),
+                         n_kept);
+        json_decref(root);
+    }
+    tc_pass(t);
+}
+
 /* 8. Quorum loss: two of three members are killed while a client writes
  * through all three; the documented recovery (docs/operations.md,
  * "Recovering a group that lost its quorum": resetPeers on the survivor,
@@ -300,6 +369,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_catch_up_log, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_catch_up_snapshot, tc_setup,
+                                        tc_teardown),
+        cmocka_unit_test_setup_teardown(test_install_while_writing, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_full_restart, tc_setup,
                                         tc_teardown),
