@@ -14,6 +14,12 @@
  * time until it has applied what the leader had committed at restart, and
  * the longest "event loop blocked N ms in <phase>" its log shows (locusd's
  * lag monitor warns from 50 ms; "-" when none), with the phase.
+ *
+ * With --pauses it measures instead what snapshots cost acknowledged
+ * writes: with the default snapshot threshold, after loading --instances,
+ * --conns clients register new instances through the leader for
+ * --seconds; it prints the latency percentiles and the longest write (the
+ * median of --runs) and how many snapshots the members took meanwhile.
  */
 #include <jansson.h>
 #include <signal.h>
@@ -36,6 +42,8 @@ struct ropts {
     unsigned backlog;
     unsigned runs;
     unsigned conns;
+    unsigned seconds;
+    bool pauses;
     const char *locusd;
     const char *dir;
     int port;
@@ -332,6 +340,100 @@ static int one_case(const struct ropts *o, struct lc_cluster *c, bool install,
     return restart_and_time(c, f, leader, fig);
 }
 
+/* Lines of every node's log from @from[i] that contain "snapshot at index"
+ * (one per snapshot taken). */
+static unsigned count_snapshots(struct lc_cluster *c, const long *from)
+{
+    unsigned n = 0;
+    char line[1024];
+    for (unsigned i = 0; i < c->n; i++) {
+        FILE *fp = fopen(c->nodes[i].log, "r");
+        if (fp == NULL) {
+            continue;
+        }
+        fseek(fp, from[i], SEEK_SET);
+        while (fgets(line, sizeof line, fp) != NULL) {
+            n += strstr(line, "snapshot at index") != NULL &&
+                 strstr(line, "bytes;") != NULL;
+        }
+        fclose(fp);
+    }
+    return n;
+}
+
+/* --conns clients writing new instances through @leader for --seconds,
+ * while members snapshot by threshold (the defaults). */
+static int pause_run(const struct ropts *o, struct lc_cluster *c, int leader,
+                     struct lc_load_result *out, unsigned *n_snap)
+{
+    struct lc_load_spec spec;
+    uint64_t base = next_seq;
+    long from[LC_CLUSTER_MAX];
+
+    for (unsigned i = 0; i < c->n; i++) {
+        from[i] = file_size(c->nodes[i].log);
+    }
+    memset(&spec, 0, sizeof spec);
+    spec.host = "127.0.0.1";
+    spec.port = c->nodes[leader].port;
+    spec.conns = o->conns;
+    spec.ms = o->seconds * 1000;
+    spec.method = "POST";
+    spec.path = register_path;
+    spec.data = &base;
+    spec.body_equals = "ok";
+    spec.quiet = true;
+    if (lc_load_run(&spec, out) != 0 || out->errors > 0) {
+        fprintf(stderr, "bench restart: writers failed: %llu errors (%s)\n",
+                (unsigned long long)out->errors, out->first_error);
+        return -1;
+    }
+    next_seq += out->requests + 1000; /* never reuse an address */
+    *n_snap = count_snapshots(c, from);
+    fprintf(stderr,
+            "bench restart: %llu writes (%.0f/s), p50 %.1f ms, p99 %.1f ms, "
+            "longest %.1f ms; %u snapshot(s) taken by the members\n",
+            (unsigned long long)out->requests, out->rate, out->p50_ms,
+            out->p99_ms, out->max_ms, *n_snap);
+    return 0;
+}
+
+static int cmp_max(const void *a, const void *b)
+{
+    double x = ((const struct lc_load_result *)a)->max_ms;
+    double y = ((const struct lc_load_result *)b)->max_ms;
+    return (x > y) - (x < y);
+}
+
+static int pauses(const struct ropts *o, struct lc_cluster *c, int leader,
+                  json_t *out)
+{
+    struct lc_load_result runs[MAX_RUNS];
+    unsigned snaps = 0;
+    for (unsigned r = 0; r < o->runs; r++) {
+        unsigned n = 0;
+        if (pause_run(o, c, leader, &runs[r], &n) != 0) {
+            return -1;
+        }
+        snaps += n;
+    }
+    qsort(runs, o->runs, sizeof *runs, cmp_max);
+    printf("acknowledged writes: %u clients through the leader for %u s a "
+           "run, on top of %u persistent instances, default snapshot "
+           "threshold; %u snapshot(s) in all\n",
+           o->conns, o->seconds, o->instances, snaps);
+    printf("  median of %u run(s): %.0f writes/s, p50 %.1f ms, p99 %.1f ms, "
+           "longest write %.1f ms (runs: %.0f..%.0f ms)\n",
+           o->runs, runs[o->runs / 2].rate, runs[o->runs / 2].p50_ms,
+           runs[o->runs / 2].p99_ms, runs[o->runs / 2].max_ms,
+           runs[0].max_ms, runs[o->runs - 1].max_ms);
+    json_object_set_new(out, "longestWriteMs",
+                        json_real(runs[o->runs / 2].max_ms));
+    json_object_set_new(out, "p99Ms", json_real(runs[o->runs / 2].p99_ms));
+    json_object_set_new(out, "snapshots", json_integer(snaps));
+    return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -382,6 +484,9 @@ static const char usage[] =
     "  --backlog N      entries the follower is behind (20000)\n"
     "  --runs N         runs of each case (3)\n"
     "  --conns N        keep-alive connections registering (32)\n"
+    "  --pauses         write latency under load with snapshots by\n"
+    "                   threshold (defaults) instead\n"
+    "  --seconds S      --pauses: length of each run (30)\n"
     "  --locusd PATH    (build/locusd)  --dir D (data/bench-restart)\n"
     "  --port P         HTTP port of node 0 (28848)\n"
     "  --json           machine-readable output\n";
@@ -394,6 +499,10 @@ static int parse(int argc, char **argv, struct ropts *o)
         if (strcmp(argv[i], "--help") == 0) {
             fputs(usage, stdout);
             return 1;
+        }
+        if (strcmp(argv[i], "--pauses") == 0) {
+            o->pauses = true;
+            continue;
         }
         if (v == NULL) {
             fprintf(stderr, "locusctl: %s needs a value\n%s", argv[i], usage);
@@ -412,6 +521,8 @@ static int parse(int argc, char **argv, struct ropts *o)
             o->backlog = (unsigned)n;
         } else if (strcmp(argv[i], "--runs") == 0 && n <= MAX_RUNS) {
             o->runs = (unsigned)n;
+        } else if (strcmp(argv[i], "--seconds") == 0 && n <= 3600) {
+            o->seconds = (unsigned)n;
         } else if (strcmp(argv[i], "--conns") == 0 && n <= 1024) {
             o->conns = (unsigned)n;
         } else if (strcmp(argv[i], "--port") == 0 && n < 65000) {
@@ -427,7 +538,7 @@ static int parse(int argc, char **argv, struct ropts *o)
 
 int lc_bench_restart(int argc, char **argv, bool json)
 {
-    struct ropts o = {100000, 20000, 3, 32, "build/locusd",
+    struct ropts o = {100000, 20000, 3, 32, 30, false, "build/locusd",
                       "data/bench-restart", 28848};
     struct lc_cluster_spec spec;
     struct lc_cluster c;
@@ -447,8 +558,9 @@ int lc_bench_restart(int argc, char **argv, bool json)
     spec.locusd = o.locusd;
     /* Snapshots only when asked, so each case sees the state it sets up;
      * a short trailing log, so the leader compacts past a stopped member. */
-    spec.extra = "locus.raft.snapshot_threshold=10000000\n"
-                 "locus.raft.snapshot_trailing=1024\n";
+    spec.extra = o.pauses ? NULL
+                          : "locus.raft.snapshot_threshold=10000000\n"
+                            "locus.raft.snapshot_trailing=1024\n";
     if (lc_cluster_init(&c, &spec) != 0 || lc_cluster_wipe(&c) != 0 ||
         lc_cluster_start(&c) != 0 ||
         lc_cluster_wait_all_ready(&c, 30000) != 0) {
@@ -471,6 +583,12 @@ int lc_bench_restart(int argc, char **argv, bool json)
     if (leader < 0 || register_n(&o, &c, (unsigned)leader, o.instances) != 0) {
         goto fail;
     }
+    if (o.pauses) {
+        if (pauses(&o, &c, leader, out) != 0) {
+            goto fail;
+        }
+        goto done;
+    }
     for (unsigned i = 0; i < c.n; i++) {
         if (snapshot_on(&c, i) != 0) {
             goto fail;
@@ -488,6 +606,7 @@ int lc_bench_restart(int argc, char **argv, bool json)
            o.instances, o.backlog);
     report("log", logf, o.runs, out);
     report("install", inst, o.runs, out);
+done:
     if (json) {
         char *text = json_dumps(out, JSON_COMPACT);
         printf("%s\n", text);
