@@ -130,6 +130,13 @@ static void sm_apply(struct lc_raft_sm *rsm, uint64_t index, const void *buf,
         /* A client waits for this entry's result from this member. */
         finish_now(sm, "an entry applied as leader");
     }
+    if (sm->broken) {
+        /* Never visible again (run_slice logged why): keep nothing. */
+        result->status = LC_ECORRUPT;
+        lc_strlcpy(result->message, "state machine failed to load a snapshot",
+                   sizeof result->message);
+        return;
+    }
     if (sm->pending) {
         /* Applied after the staged work, in order. Only a leader's result
          * reaches a client, and a follower's waiters use the leader's. */
@@ -150,9 +157,9 @@ static void sm_apply(struct lc_raft_sm *rsm, uint64_t index, const void *buf,
             sm->n_queued++;
             return;
         }
-    }
-    if (sm->pending) {
-        return; /* broken: never applied */
+        if (sm->broken) {
+            return;
+        }
     }
     apply_entry(sm, index, buf, len, result);
     sm->applied = index;
