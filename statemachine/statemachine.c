@@ -60,8 +60,13 @@ struct lc_statemachine {
     struct queued *q_tail;
     size_t n_queued;
     uint64_t applied; /* last index applied here (entries and snapshots) */
+    /* The run of entries raft is applying in this loop iteration. */
+    uint64_t burst_loop_ms; /* uv_now() when it began */
+    uint64_t burst_us;      /* lc_mono_us() when it began */
+    bool backlog;           /* queueing a long run (no snapshot staged) */
     bool pending;     /* staged load or queue not done: visible < applied */
     bool broken;      /* a staged load failed: never visible again */
+    char error[256];  /* why */
     struct lc_sm_read *held; /* consistent reads waiting for the load */
 };
 
@@ -122,6 +127,21 @@ static bool leading(struct lc_statemachine *sm)
     return strcmp(st.state, "leader") == 0;
 }
 
+static void on_idle(uv_idle_t *h);
+
+/* Whether this entry comes after LC_SM_SLICE_US of entries applied in the
+ * same loop iteration, on a member whose results no client waits for. */
+static bool long_run(struct lc_statemachine *sm)
+{
+    uint64_t now_ms = uv_now(sm->idle->loop);
+    if (now_ms != sm->burst_loop_ms) {
+        sm->burst_loop_ms = now_ms;
+        sm->burst_us = lc_mono_us();
+        return false;
+    }
+    return lc_mono_us() - sm->burst_us > LC_SM_SLICE_US && !leading(sm);
+}
+
 static void sm_apply(struct lc_raft_sm *rsm, uint64_t index, const void *buf,
                      size_t len, struct lc_raft_result *result)
 {
@@ -129,6 +149,17 @@ static void sm_apply(struct lc_raft_sm *rsm, uint64_t index, const void *buf,
     if (sm->pending && !sm->broken && leading(sm)) {
         /* A client waits for this entry's result from this member. */
         finish_now(sm, "an entry applied as leader");
+    }
+    if (!sm->pending && sm->idle != NULL && long_run(sm)) {
+        /* canonical/raft 0.15 applies every committed entry in one call
+         * (a follower back from a restart: its whole backlog): queue the
+         * rest of the run and apply it in slices. */
+        sm->pending = true;
+        sm->backlog = true;
+        sm->load_start_us = lc_mono_us();
+        sm->longest_us = 0;
+        sm->slices = 0;
+        uv_idle_start(sm->idle, on_idle);
     }
     if (sm->broken) {
         /* Never visible again (run_slice logged why): keep nothing. */
@@ -277,13 +308,26 @@ static void on_done(struct lc_statemachine *sm)
     if (sm->idle != NULL) {
         uv_idle_stop(sm->idle);
     }
-    lc_infof("sm",
-             "group %s: snapshot at index %llu loaded in %u slice(s) over "
-             "%.0f ms (longest %.1f ms), entries applied after it up to %llu",
-             sm->proc->group, (unsigned long long)sm->staged_index,
-             sm->slices, (double)(lc_mono_us() - sm->load_start_us) / 1000.0,
-             (double)sm->longest_us / 1000.0,
-             (unsigned long long)sm->applied);
+    if (sm->backlog) {
+        lc_infof("sm",
+                 "group %s: a backlog of entries applied in %u slice(s) over "
+                 "%.0f ms (longest %.1f ms), up to %llu",
+                 sm->proc->group, sm->slices,
+                 (double)(lc_mono_us() - sm->load_start_us) / 1000.0,
+                 (double)sm->longest_us / 1000.0,
+                 (unsigned long long)sm->applied);
+    } else {
+        lc_infof("sm",
+                 "group %s: snapshot at index %llu loaded in %u slice(s) over "
+                 "%.0f ms (longest %.1f ms), entries applied after it up to "
+                 "%llu",
+                 sm->proc->group, (unsigned long long)sm->staged_index,
+                 sm->slices,
+                 (double)(lc_mono_us() - sm->load_start_us) / 1000.0,
+                 (double)sm->longest_us / 1000.0,
+                 (unsigned long long)sm->applied);
+    }
+    sm->backlog = false;
     while (held != NULL) {
         struct lc_sm_read *next = held->held_next;
         deliver_read(held, 0);
@@ -309,12 +353,17 @@ static void run_slice(struct lc_statemachine *sm, uint64_t until_us)
                                      errmsg, sizeof errmsg);
         if (rv != 0) {
             /* The image passed its checksum, so this is a bug or memory
-             * exhaustion; the state is part old, part new: never serve it. */
-            lc_errorf("sm",
-                      "group %s: loading snapshot at index %llu failed: %s; "
-                      "this member stays unready until restarted",
-                      sm->proc->group, (unsigned long long)sm->staged_index,
-                      errmsg[0] != '\0' ? errmsg : lc_strerror(rv));
+             * exhaustion; the state is part old, part new: never serve it
+             * (a detached glue refuses the snapshot instead: sm_restore). */
+            snprintf(sm->error, sizeof sm->error, "%s",
+                     errmsg[0] != '\0' ? errmsg : lc_strerror(rv));
+            if (sm->idle != NULL) {
+                lc_errorf("sm",
+                          "group %s: loading snapshot at index %llu failed: "
+                          "%s; this member stays unready until restarted",
+                          sm->proc->group,
+                          (unsigned long long)sm->staged_index, sm->error);
+            }
             sm->broken = true;
             release_staged(sm);
             drop_queue(sm);
@@ -410,6 +459,7 @@ static int stage_restore(struct lc_statemachine *sm, const void *buf,
     sm->slices = 0;
     sm->pending = true;
     sm->broken = false;
+    sm->backlog = false;
     return 0;
 }
 
@@ -434,9 +484,13 @@ static int sm_restore(struct lc_raft_sm *rsm, const void *buf, size_t len,
                 run_slice(sm, UINT64_MAX);
             }
             lc_loopmon_enter(PHASE_RESTORE);
-            rv = sm->broken ? LC_ECORRUPT : 0;
-            if (rv != 0) {
-                snprintf(errmsg, errlen, "the snapshot's rows do not load");
+            if (sm->broken) {
+                /* Refused, as a bad row is found before anything is
+                 * published (load_step's first phase). */
+                rv = LC_ECORRUPT;
+                snprintf(errmsg, errlen, "%s", sm->error);
+                sm->broken = false;
+                sm->pending = false;
             }
         }
     } else {
