@@ -261,10 +261,11 @@ struct lrow {
  * reads and validates rows without touching the state; PUBLISH publishes
  * what is new or changed; WITHDRAW walks the registry's persistent rows
  * from the end (a withdrawn row's place is taken by one already visited)
- * and withdraws what the snapshot does not hold. Nothing else changes
+ * and withdraws what the snapshot does not hold; FREE releases the
+ * staging a few rows at a time. Nothing else changes
  * persistent rows meanwhile: entries wait in the glue until the load is
  * done, and ephemeral clients have no rows. */
-enum load_phase { PARSE, PUBLISH, WITHDRAW, DONE };
+enum load_phase { PARSE, PUBLISH, WITHDRAW, FREE, DONE };
 
 struct staged {
     enum load_phase phase;
@@ -277,16 +278,21 @@ struct staged {
     struct seen *seen;
 };
 
+static void lrow_free(struct lrow *r)
+{
+    free(r->client_id);
+    free(r->ns);
+    free(r->group);
+    free(r->service);
+    lc_instance_unref(r->inst);
+}
+
 static void staged_free(struct staged *f)
 {
     struct seen *s, *stmp;
     sqlite3_finalize(f->st);
     for (size_t i = 0; i < f->n; i++) {
-        free(f->rows[i].client_id);
-        free(f->rows[i].ns);
-        free(f->rows[i].group);
-        free(f->rows[i].service);
-        lc_instance_unref(f->rows[i].inst);
+        lrow_free(&f->rows[i]);
     }
     HASH_ITER(hh, f->seen, s, stmp)
     {
@@ -459,6 +465,18 @@ static int load_step(struct lc_processor *p, void *staged, uint64_t until_us,
                     if (i < n->reg->n_rows) {
                         withdraw_row(n, f, i);
                     }
+                } else {
+                    f->phase = FREE;
+                }
+                break;
+            case FREE:
+                if (f->n > 0) {
+                    lrow_free(&f->rows[--f->n]);
+                } else if (f->seen != NULL) {
+                    struct seen *sn = f->seen;
+                    HASH_DEL(f->seen, sn);
+                    free(sn->key);
+                    free(sn);
                 } else {
                     f->phase = DONE;
                 }
