@@ -43,6 +43,7 @@ struct ropts {
     unsigned runs;
     unsigned conns;
     unsigned seconds;
+    unsigned threshold; /* --pauses: snapshot threshold, 0 = default */
     bool pauses;
     const char *locusd;
     const char *dir;
@@ -422,9 +423,10 @@ static int pauses(const struct ropts *o, struct lc_cluster *c, int leader,
     }
     qsort(runs, o->runs, sizeof *runs, cmp_max);
     printf("acknowledged writes: %u clients through the leader for %u s a "
-           "run, on top of %u persistent instances, default snapshot "
-           "threshold; %u snapshot(s) in all\n",
-           o->conns, o->seconds, o->instances, snaps);
+           "run, on top of %u persistent instances, snapshot threshold %s; "
+           "%u snapshot(s) in all\n",
+           o->conns, o->seconds, o->instances,
+           o->threshold > 0 ? "set" : "default", snaps);
     printf("  median of %u run(s): %.0f writes/s, p50 %.1f ms, p99 %.1f ms, "
            "longest write %.1f ms (runs: %.0f..%.0f ms)\n",
            o->runs, runs[o->runs / 2].rate, runs[o->runs / 2].p50_ms,
@@ -490,6 +492,7 @@ static const char usage[] =
     "  --pauses         write latency under load with snapshots by\n"
     "                   threshold (defaults) instead\n"
     "  --seconds S      --pauses: length of each run (30)\n"
+    "  --threshold N    --pauses: locus.raft.snapshot_threshold (default)\n"
     "  --locusd PATH    (build/locusd)  --dir D (data/bench-restart)\n"
     "  --port P         HTTP port of node 0 (28848)\n"
     "  --json           machine-readable output\n";
@@ -524,6 +527,8 @@ static int parse(int argc, char **argv, struct ropts *o)
             o->backlog = (unsigned)n;
         } else if (strcmp(argv[i], "--runs") == 0 && n <= MAX_RUNS) {
             o->runs = (unsigned)n;
+        } else if (strcmp(argv[i], "--threshold") == 0) {
+            o->threshold = (unsigned)n;
         } else if (strcmp(argv[i], "--seconds") == 0 && n <= 3600) {
             o->seconds = (unsigned)n;
         } else if (strcmp(argv[i], "--conns") == 0 && n <= 1024) {
@@ -541,7 +546,7 @@ static int parse(int argc, char **argv, struct ropts *o)
 
 int lc_bench_restart(int argc, char **argv, bool json)
 {
-    struct ropts o = {100000, 20000, 3, 32, 30, false, "build/locusd",
+    struct ropts o = {100000, 20000, 3, 32, 30, 0, false, "build/locusd",
                       "data/bench-restart", 28848};
     struct lc_cluster_spec spec;
     struct lc_cluster c;
@@ -561,7 +566,12 @@ int lc_bench_restart(int argc, char **argv, bool json)
     spec.locusd = o.locusd;
     /* Snapshots only when asked, so each case sees the state it sets up;
      * a short trailing log, so the leader compacts past a stopped member. */
-    spec.extra = o.pauses ? NULL
+    char extra[128] = "";
+    if (o.pauses && o.threshold > 0) {
+        snprintf(extra, sizeof extra, "locus.raft.snapshot_threshold=%u\n",
+                 o.threshold);
+    }
+    spec.extra = o.pauses ? extra
                           : "locus.raft.snapshot_threshold=10000000\n"
                             "locus.raft.snapshot_trailing=1024\n";
     if (lc_cluster_init(&c, &spec) != 0 || lc_cluster_wipe(&c) != 0 ||
