@@ -82,9 +82,9 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
  * default all take a snapshot at the same index at the same moment. On a
  * follower that is when canonical/raft 0.15 drops the compacted entries,
  * and for each AppendEntries batch it received it scans the whole log
- * (log.c, isBatchReferenced): about 250 ms with the default threshold
- * under load, with both followers stalled at once, the leader cannot
- * commit. So member k of n (its place in the member list) snapshots at the
+ * (log.c, isBatchReferenced), for a few hundred ms with the default
+ * threshold under load; with both followers stalled at once the leader
+ * cannot commit (docs/benchmarks.md: writes paused up to 157-680 ms). So member k of n (its place in the member list) snapshots at the
  * indexes congruent to k * threshold / n modulo threshold: one member at a
  * time, a quorum always free. The first snapshot is at least half a
  * threshold after the last. */
