@@ -35,6 +35,10 @@ int lc_bench_grpc(int argc, char **argv, bool json);
  * code. */
 int lc_bench_distro(int argc, char **argv, bool json);
 
+/* locusctl bench restart [options]: see bench/restart.c. Returns the exit
+ * code. */
+int lc_bench_restart(int argc, char **argv, bool json);
+
 /* Field @field ("VmRSS", "VmHWM") of /proc/@pid/status in kB, or -1
  * (bench/cluster.c). */
 long lc_bench_status_kb(pid_t pid, const char *field);

@@ -324,6 +324,11 @@ void lc_engine_update_caught_up(struct lc_raft_engine *e)
     }
 }
 
+uv_loop_t *lc_raft_engine_loop(struct lc_raft_engine *e)
+{
+    return e->loop;
+}
+
 bool lc_raft_engine_caught_up(const struct lc_raft_engine *e)
 {
     return e->caught_up;

@@ -86,6 +86,12 @@ struct lc_raft_sm {
     int (*restore)(struct lc_raft_sm *sm, const void *buf, size_t len,
                    struct lc_raft_snapshot_info *info, char *errmsg,
                    size_t errlen);
+    /* Optional (NULL: whatever raft applied is visible). The last index
+     * whose effect the state shows, when restore or apply left work for
+     * later loop iterations; UINT64_MAX when none is left. Requests
+     * waiting on this member for an index wait for it too, and a leader is
+     * not ready before; call lc_raft_group_visible() as it advances. */
+    uint64_t (*visible)(struct lc_raft_sm *sm);
 };
 
 /* ------------------------------------------------------------- lifecycle */
@@ -129,6 +135,13 @@ unsigned lc_raft_engine_n_groups(const struct lc_raft_engine *e);
 struct lc_raft_group *lc_raft_engine_group_at(struct lc_raft_engine *e,
                                               unsigned i);
 const char *lc_raft_group_name(const struct lc_raft_group *g);
+
+/* The loop the engine runs on. */
+uv_loop_t *lc_raft_engine_loop(struct lc_raft_engine *e);
+
+/* @g's state machine made more applied entries visible (lc_raft_sm's
+ * visible): complete what waited for them. */
+void lc_raft_group_visible(struct lc_raft_group *g);
 
 /* True once every group has caught up with what was committed when this node
  * first heard from a leader (and, on a leader, its first barrier is applied).

@@ -181,10 +181,15 @@ void lc_group_check_waiters(struct lc_raft_group *g)
         return;
     }
     while (g->wait_apply.head != NULL &&
-           g->wait_apply.head->index <= r->last_applied) {
+           g->wait_apply.head->index <= lc_group_visible_index(g, r)) {
         struct lc_raft__req *q = g->wait_apply.head;
         lc_req_complete(q, 0, &q->result);
     }
+}
+
+void lc_raft_group_visible(struct lc_raft_group *g)
+{
+    lc_group_check_waiters(g);
 }
 
 void lc_group_on_applied(struct lc_raft_group *g, uint64_t index,
@@ -201,7 +206,11 @@ void lc_group_on_applied(struct lc_raft_group *g, uint64_t index,
         }
         lc_req_complete(g->applying.head, 0, result);
     }
-    /* Follower: forwarded writes applied at or before @index. */
+    /* Follower: forwarded writes applied at or before @index (and visible:
+     * a state machine may still be loading a snapshot in slices). */
+    if (g->sm->visible != NULL && g->sm->visible(g->sm) < index) {
+        return;
+    }
     while (g->wait_apply.head != NULL && g->wait_apply.head->index <= index) {
         struct lc_raft__req *q = g->wait_apply.head;
         lc_req_complete(q, 0, &q->result);
@@ -418,7 +427,7 @@ static void on_forward_reply(struct lc_net_call *call, int status,
      * result): wait until it is applied here too. */
     q->result.status = resp->status;
     q->index = resp->index;
-    if (r != NULL && r->last_applied >= q->index) {
+    if (r != NULL && lc_group_visible_index(g, r) >= q->index) {
         lc_req_complete(q, 0, &q->result);
         return;
     }

@@ -76,6 +76,38 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
     return 0;
 }
 
+/* Entries before @g's next snapshot, when its last one is at @last.
+ *
+ * Every member snapshots by the same threshold of applied entries, so by
+ * default all take a snapshot at the same index at the same moment. On a
+ * follower that is when canonical/raft 0.15 drops the compacted entries,
+ * and for each AppendEntries batch it received it scans the whole log
+ * (log.c, isBatchReferenced), for a few hundred ms with the default
+ * threshold under load; with both followers stalled at once the leader
+ * cannot commit (docs/benchmarks.md: writes paused up to 157-680 ms). So member k of n (its place in the member list) snapshots at the
+ * indexes congruent to k * threshold / n modulo threshold: one member at a
+ * time, a quorum always free. The first snapshot is at least half a
+ * threshold after the last. */
+static unsigned next_threshold(const struct lc_raft_group *g, uint64_t last)
+{
+    const struct lc_raft_engine *e = g->e;
+    uint64_t t = e->opts.snapshot_threshold;
+    uint64_t slot = 0;
+    uint64_t next;
+    for (unsigned i = 0; i < e->opts.n_members; i++) {
+        if (strcmp(e->members[i], e->self) == 0) {
+            slot = t * i / e->opts.n_members;
+        }
+    }
+    if (t < 64) {
+        return (unsigned)t; /* tests: exact thresholds */
+    }
+    /* The smallest index > last + t/2 that is congruent to slot mod t. */
+    next = last + t / 2 + 1;
+    next += (slot + t - next % t) % t;
+    return (unsigned)(next - last);
+}
+
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
                         unsigned *n_bufs)
 {
@@ -165,10 +197,9 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
         lc_warnf("raft", "group %s: snapshot at index %llu failed", g->name,
                  (unsigned long long)g->snap_index);
     }
-    if (g->snap_forced) {
-        raft_set_snapshot_threshold(r, g->e->opts.snapshot_threshold);
-        g->snap_forced = false;
-    }
+    g->snap_forced = false;
+    raft_set_snapshot_threshold(r,
+                                next_threshold(g, r->log.snapshot.last_index));
     lc_admin_snapshot_done(g, ok ? 0 : LC_EIO);
     return 0;
 }
@@ -357,7 +388,7 @@ static void set_options(struct lc_raft_group *g, struct raft *r)
     raft_set_heartbeat_timeout(r, o->heartbeat_ms);
     raft_set_install_snapshot_timeout(r, 5 * o->election_timeout_ms);
     raft_set_pre_vote(r, true);
-    raft_set_snapshot_threshold(r, o->snapshot_threshold);
+    raft_set_snapshot_threshold(r, next_threshold(g, 0));
     raft_set_snapshot_trailing(r, o->snapshot_trailing);
 }
 
@@ -646,6 +677,13 @@ void lc_group_force_snapshot(struct lc_raft_group *g)
      * next applied entry triggers one, restored in finalize. */
     g->snap_forced = true;
     raft_set_snapshot_threshold(r, 1);
+}
+
+uint64_t lc_group_visible_index(struct lc_raft_group *g, struct raft *r)
+{
+    uint64_t visible = g->sm->visible != NULL ? g->sm->visible(g->sm)
+                                              : UINT64_MAX;
+    return visible < r->last_applied ? visible : r->last_applied;
 }
 
 const char *lc_raft_group_name(const struct lc_raft_group *g)

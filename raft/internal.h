@@ -264,6 +264,8 @@ void lc_group_kick(struct lc_raft_group *g);
 void lc_group_on_applied(struct lc_raft_group *g, uint64_t index,
                          const struct lc_raft_result *result);
 void lc_group_check_waiters(struct lc_raft_group *g);
+/* What @r applied and @g's state machine shows (lc_raft_sm's visible). */
+uint64_t lc_group_visible_index(struct lc_raft_group *g, struct raft *r);
 void lc_group_sweep(struct lc_raft_group *g, uint64_t now);
 /* Serve @msg, a member's request; answer @req (see struct lc_net_cbs). */
 void lc_forward_serve(struct lc_raft_engine *e, struct lc_net_request *req,

@@ -434,7 +434,8 @@ static void update_caught_up(struct lc_raft_group *g, struct raft *r,
         return;
     }
     if (raft_state(r) == RAFT_LEADER) {
-        g->caught_up = g->leader_ready;
+        g->caught_up = g->leader_ready &&
+                       lc_group_visible_index(g, r) >= r->last_applied;
     } else {
         /* A follower has caught up once a read barrier through the leader
          * is applied here. Its own commit index says nothing of what the

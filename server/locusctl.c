@@ -53,6 +53,8 @@ static const char usage[] =
     "  bench memory [--help]        RSS of a node holding 100,000 instances\n"
     "  bench grpc register|push|idle|storm|puts [--help]\n"
     "                               the 2.x gRPC protocol under load\n"
+    "  bench restart [--help]       follower restart behind a large state:\n"
+    "                               catch-up time, longest event-loop block\n"
     "  bench distro [--help]        AP cluster: convergence, registrations/s,\n"
     "                               restart to UP (own 3-node cluster)\n"
     "\n"
@@ -547,6 +549,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "grpc") == 0) {
         return lc_bench_grpc(argc - i - 2, argv + i + 2, c.json);
+    }
+    if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
+        strcmp(argv[i + 1], "restart") == 0) {
+        return lc_bench_restart(argc - i - 2, argv + i + 2, c.json);
     }
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "distro") == 0) {

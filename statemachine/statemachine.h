@@ -11,6 +11,7 @@
 #define LC_STATEMACHINE_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,12 +51,40 @@ struct lc_processor {
      * changed. On error the state must be unchanged. */
     int (*snapshot_load)(struct lc_processor *p, sqlite3 *db, char *errmsg,
                          size_t errlen);
+
+    /* Instead of snapshot_load, for states large enough to hold the loop
+     * (all three or none): load in slices. load_begin stages @db (borrowed
+     * until load_end) without touching the state. load_step works until
+     * the monotonic clock passes @until_us (checked every few rows) and
+     * sets *@done once the state is exactly the snapshot's; an error (the
+     * image is bad) may leave the state partly changed. load_end frees the
+     * staging, done or not. Between slices the glue holds back entries
+     * and consistent reads (see lc_statemachine_register). */
+    int (*load_begin)(struct lc_processor *p, sqlite3 *db, void **staged,
+                      char *errmsg, size_t errlen);
+    int (*load_step)(struct lc_processor *p, void *staged, uint64_t until_us,
+                     bool *done, char *errmsg, size_t errlen);
+    void (*load_end)(struct lc_processor *p, void *staged);
 };
 
 struct lc_statemachine;
 
+/* Longest slice of a staged snapshot load or of queued entries. */
+#define LC_SM_SLICE_US 5000
+
 /* Create the glue for @p (borrowed for the engine's lifetime) and its group
- * in @e (before lc_raft_engine_start). Return 0 or an LC_E* code. */
+ * in @e (before lc_raft_engine_start). Return 0 or an LC_E* code.
+ *
+ * A snapshot installed while running (a follower far behind) is loaded in
+ * slices of LC_SM_SLICE_US on the engine's loop when @p has load_step: the
+ * image is validated (checksum, group) before raft is told it is restored,
+ * then published over later loop iterations. Until the last slice, entries
+ * raft applies are queued and applied after it (in slices too), the group
+ * is told that only entries up to the last one applied here are visible
+ * (writes and reads waiting on this member, and its readiness, wait for
+ * them), consistent reads are held, a snapshot or a term as leader first
+ * finishes the load at once. The state is the same as after a load in one
+ * piece. */
 int lc_statemachine_register(struct lc_raft_engine *e, struct lc_processor *p,
                              struct lc_statemachine **out);
 
@@ -118,6 +147,7 @@ struct lc_sm_read {
     struct lc_statemachine *sm;
     Locus__Consistency__ReadRequest req;
     uint8_t *req_data;
+    struct lc_sm_read *held_next; /* held while a snapshot loads */
 };
 
 /* Submit a consistent read of @data (copied). Return 0 or an LC_E* code. */

@@ -9,7 +9,9 @@
  *
  * Snapshot: one `instances` table, a row per (client, service). Loading a
  * snapshot replaces the persistent clients, publishing events only for what
- * actually differs, so subscribers see no flapping.
+ * actually differs, so subscribers see no flapping. It is loaded in slices
+ * (load_begin/load_step), so that a member installing a snapshot of 200,000
+ * instances keeps serving (statemachine.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -255,159 +257,245 @@ struct lrow {
     struct lc_instance *inst;
 };
 
-struct loaded {
+/* A snapshot being loaded in slices (statemachine.h, load_begin). PARSE
+ * reads and validates rows without touching the state; PUBLISH publishes
+ * what is new or changed; WITHDRAW walks the registry's persistent rows
+ * from the end (a withdrawn row's place is taken by one already visited)
+ * and withdraws what the snapshot does not hold; FREE releases the
+ * staging a few rows at a time. Nothing else changes
+ * persistent rows meanwhile: entries wait in the glue until the load is
+ * done, and ephemeral clients have no rows. */
+enum load_phase { PARSE, PUBLISH, WITHDRAW, FREE, DONE };
+
+struct staged {
+    enum load_phase phase;
+    sqlite3 *db;        /* borrowed until load_end */
+    sqlite3_stmt *st;   /* PARSE */
     struct lrow *rows;
     size_t n;
+    size_t cap;
+    size_t cursor;      /* PUBLISH: next row; WITHDRAW: rows left */
+    struct seen *seen;
 };
 
-static void loaded_free(struct loaded *f)
+static void lrow_free(struct lrow *r)
 {
+    free(r->client_id);
+    free(r->ns);
+    free(r->group);
+    free(r->service);
+    lc_instance_unref(r->inst);
+}
+
+static void staged_free(struct staged *f)
+{
+    struct seen *s, *stmp;
+    sqlite3_finalize(f->st);
     for (size_t i = 0; i < f->n; i++) {
-        free(f->rows[i].client_id);
-        free(f->rows[i].ns);
-        free(f->rows[i].group);
-        free(f->rows[i].service);
-        lc_instance_unref(f->rows[i].inst);
+        lrow_free(&f->rows[i]);
+    }
+    HASH_ITER(hh, f->seen, s, stmp)
+    {
+        HASH_DEL(f->seen, s);
+        free(s->key);
+        free(s);
     }
     free(f->rows);
     free(f);
 }
 
-static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
-                         size_t errlen)
+static int load_begin(struct lc_processor *p, sqlite3 *db, void **out,
+                      char *errmsg, size_t errlen)
 {
-    struct lc_naming *n = p->data;
-    struct loaded *f = calloc(1, sizeof *f);
-    struct seen *seen = NULL, *s, *stmp;
-    sqlite3_stmt *st = NULL;
-    size_t cap = 0;
-    int rc;
-    int rv = 0;
-
+    struct staged *f = calloc(1, sizeof *f);
+    int rv;
+    (void)p;
     if (f == NULL) {
         return LC_ENOMEM;
     }
-    /* Read and validate every row before touching the state. */
-    rc = lc_snapshot_select(db, "instances",
+    rv = lc_snapshot_select(db, "instances",
                             "client_id, namespace, group_name, service_name,"
                             " ip, port, cluster, weight, healthy, enabled,"
                             " metadata, instance_id",
-                            &st, errmsg, errlen);
-    if (rc != 0) {
-        free(f);
-        return rc;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct lrow *r;
-        const char *txt[12];
-        if (f->n == cap) {
-            size_t ncap = cap == 0 ? 64 : cap * 2;
-            struct lrow *nrows = realloc(f->rows, ncap * sizeof *nrows);
-            if (nrows == NULL) {
-                rv = LC_ENOMEM;
-                break;
-            }
-            f->rows = nrows;
-            cap = ncap;
-        }
-        for (int i = 0; i < 12; i++) {
-            txt[i] = (const char *)sqlite3_column_text(st, i);
-        }
-        if (txt[0] == NULL || txt[1] == NULL || txt[2] == NULL ||
-            txt[3] == NULL || txt[4] == NULL || txt[6] == NULL ||
-            txt[10] == NULL || txt[11] == NULL) {
-            snprintf(errmsg, errlen, "snapshot row %zu has NULL fields",
-                     f->n + 1);
-            rv = LC_ECORRUPT;
-            break;
-        }
-        r = &f->rows[f->n];
-        memset(r, 0, sizeof *r);
-        r->inst = lc_instance_new(
-            txt[4], sqlite3_column_int(st, 5), txt[6],
-            sqlite3_column_double(st, 7), sqlite3_column_int(st, 8) != 0,
-            sqlite3_column_int(st, 9) != 0, false, txt[10], txt[11]);
-        r->client_id = strdup(txt[0]);
-        r->ns = strdup(txt[1]);
-        r->group = strdup(txt[2]);
-        r->service = strdup(txt[3]);
-        f->n++;
-        if (r->inst == NULL || r->client_id == NULL || r->ns == NULL ||
-            r->group == NULL || r->service == NULL) {
-            snprintf(errmsg, errlen, "snapshot row %zu is invalid", f->n);
-            rv = LC_ECORRUPT;
-            break;
-        }
-    }
-    if (rv == 0 && rc != SQLITE_DONE) {
-        snprintf(errmsg, errlen, "reading instances: %s", sqlite3_errmsg(db));
-        rv = LC_ECORRUPT;
-    }
-    sqlite3_finalize(st);
+                            &f->st, errmsg, errlen);
     if (rv != 0) {
-        loaded_free(f);
+        free(f);
         return rv;
     }
+    f->db = db;
+    *out = f;
+    return 0;
+}
 
-    /* Apply: publish what is new or changed, then withdraw what is gone. */
-    for (size_t i = 0; i < f->n; i++) {
-        struct lrow *r = &f->rows[i];
-        struct lc_service_key key = {r->ns, r->group, r->service};
-        struct lc_service *svc = lc_registry_service(n->reg, &key, false);
-        struct lc_instance *old;
-        char k[2048];
-        if (svc == NULL) {
-            rv = LC_ENOMEM;
-            break;
+/* Read one row into f->rows: 0, or LC_ECORRUPT / LC_ENOMEM. */
+static int parse_row(struct staged *f, char *errmsg, size_t errlen)
+{
+    sqlite3_stmt *st = f->st;
+    const char *txt[12];
+    struct lrow *r;
+    if (f->n == f->cap) {
+        size_t ncap = f->cap == 0 ? 1024 : f->cap * 2;
+        struct lrow *nrows = realloc(f->rows, ncap * sizeof *nrows);
+        if (nrows == NULL) {
+            return LC_ENOMEM;
         }
-        snprintf(k, sizeof k, "%s\x1e%s", r->client_id, svc->key);
-        s = calloc(1, sizeof *s);
-        if (s == NULL || (s->key = strdup(k)) == NULL) {
-            free(s);
-            rv = LC_ENOMEM;
-            break;
-        }
-        HASH_ADD_KEYPTR(hh, seen, s->key, strlen(s->key), s);
-        old = lc_registry_instance_of(n->reg, r->client_id, svc);
-        if (old == NULL || !lc_instance_equal(old, r->inst)) {
-            lc_registry_publish(n->reg, r->client_id, LC_CLIENT_PERSISTENT, svc, r->inst);
-        }
+        f->rows = nrows;
+        f->cap = ncap;
     }
-    if (rv == 0) {
-        struct lc_client *c, *ctmp;
-        HASH_ITER(hh, n->reg->clients, c, ctmp)
-        {
-            struct lc_publish *pub, *ptmp;
-            if (c->ephemeral) {
-                continue;
-            }
-            HASH_ITER(hh, c->publishes, pub, ptmp)
-            {
-                char k[2048];
-                snprintf(k, sizeof k, "%s\x1e%s", c->id, pub->service_key);
-                HASH_FIND_STR(seen, k, s);
-                if (s == NULL) {
-                    /* May free c (its last publish): stop using it after. */
-                    bool last = HASH_COUNT(c->publishes) == 1;
-                    lc_registry_unpublish(n->reg, c->id, pub->service);
-                    if (last) {
-                        break;
-                    }
-                }
-            }
-        }
+    for (int i = 0; i < 12; i++) {
+        txt[i] = (const char *)sqlite3_column_text(st, i);
     }
-    HASH_ITER(hh, seen, s, stmp)
-    {
-        HASH_DEL(seen, s);
-        free(s->key);
+    if (txt[0] == NULL || txt[1] == NULL || txt[2] == NULL ||
+        txt[3] == NULL || txt[4] == NULL || txt[6] == NULL ||
+        txt[10] == NULL || txt[11] == NULL) {
+        snprintf(errmsg, errlen, "snapshot row %zu has NULL fields",
+                 f->n + 1);
+        return LC_ECORRUPT;
+    }
+    r = &f->rows[f->n++];
+    memset(r, 0, sizeof *r);
+    r->inst = lc_instance_new(
+        txt[4], sqlite3_column_int(st, 5), txt[6], sqlite3_column_double(st, 7),
+        sqlite3_column_int(st, 8) != 0, sqlite3_column_int(st, 9) != 0, false,
+        txt[10], txt[11]);
+    r->client_id = strdup(txt[0]);
+    r->ns = strdup(txt[1]);
+    r->group = strdup(txt[2]);
+    r->service = strdup(txt[3]);
+    if (r->inst == NULL || r->client_id == NULL || r->ns == NULL ||
+        r->group == NULL || r->service == NULL) {
+        snprintf(errmsg, errlen, "snapshot row %zu is invalid", f->n);
+        return LC_ECORRUPT;
+    }
+    return 0;
+}
+
+static int publish_row(struct lc_naming *n, struct staged *f,
+                       const struct lrow *r)
+{
+    struct lc_service_key key = {r->ns, r->group, r->service};
+    struct lc_service *svc = lc_registry_service(n->reg, &key, false);
+    struct lc_instance *old;
+    struct seen *s;
+    size_t klen;
+    if (svc == NULL || (s = calloc(1, sizeof *s)) == NULL) {
+        return LC_ENOMEM;
+    }
+    klen = strlen(r->client_id) + 1 + strlen(svc->key);
+    if ((s->key = malloc(klen + 1)) == NULL) {
         free(s);
+        return LC_ENOMEM;
     }
-    loaded_free(f);
-    if (rv != 0) {
+    snprintf(s->key, klen + 1, "%s\x1e%s", r->client_id, svc->key);
+    HASH_ADD_KEYPTR(hh, f->seen, s->key, klen, s);
+    old = lc_registry_instance_of(n->reg, r->client_id, svc);
+    if (old == NULL || !lc_instance_equal(old, r->inst)) {
+        lc_registry_publish(n->reg, r->client_id, LC_CLIENT_PERSISTENT, svc,
+                            r->inst);
+    }
+    return 0;
+}
+
+/* Withdraw the persistent row at @i if the snapshot does not hold it. */
+static void withdraw_row(struct lc_naming *n, struct staged *f, size_t i)
+{
+    const struct lc_row *row = &n->reg->rows[i];
+    char buf[2048];
+    char *k = buf;
+    struct seen *s;
+    size_t len = strlen(row->client_id) + 1 + strlen(row->service->key);
+    if (len >= sizeof buf && (k = malloc(len + 1)) == NULL) {
+        return; /* kept: an extra row rather than a crash */
+    }
+    {
+        size_t c = strlen(row->client_id);
+        memcpy(k, row->client_id, c);
+        k[c] = '\x1e';
+        memcpy(k + c + 1, row->service->key, len - c - 1);
+    }
+    HASH_FIND(hh, f->seen, k, len, s);
+    if (k != buf) {
+        free(k);
+    }
+    if (s == NULL) {
+        struct lc_publish *pub =
+            lc_registry_find_publish(n->reg, row->client_id, row->service);
+        if (pub != NULL) {
+            lc_registry_unpublish(n->reg, row->client_id, pub->service);
+        }
+    }
+}
+
+static int load_step(struct lc_processor *p, void *staged, uint64_t until_us,
+                     bool *done, char *errmsg, size_t errlen)
+{
+    struct lc_naming *n = p->data;
+    struct staged *f = staged;
+    unsigned k = 0;
+    int rc;
+    int rv = 0;
+
+    /* The clock is read every 16 rows (tens of microseconds of work). */
+    while (f->phase != DONE && rv == 0 &&
+           ((++k & 15) != 0 || lc_mono_us() < until_us)) {
+        switch (f->phase) {
+            case PARSE:
+                rc = sqlite3_step(f->st);
+                if (rc == SQLITE_ROW) {
+                    rv = parse_row(f, errmsg, errlen);
+                } else if (rc == SQLITE_DONE) {
+                    f->phase = PUBLISH;
+                } else {
+                    snprintf(errmsg, errlen, "reading instances: %s",
+                             sqlite3_errmsg(f->db));
+                    rv = LC_ECORRUPT;
+                }
+                break;
+            case PUBLISH:
+                if (f->cursor < f->n) {
+                    rv = publish_row(n, f, &f->rows[f->cursor++]);
+                } else {
+                    f->phase = WITHDRAW;
+                    f->cursor = n->reg->n_rows;
+                }
+                break;
+            case WITHDRAW:
+                if (f->cursor > 0) {
+                    size_t i = --f->cursor;
+                    if (i < n->reg->n_rows) {
+                        withdraw_row(n, f, i);
+                    }
+                } else {
+                    f->phase = FREE;
+                }
+                break;
+            case FREE:
+                if (f->n > 0) {
+                    lrow_free(&f->rows[--f->n]);
+                } else if (f->seen != NULL) {
+                    struct seen *sn = f->seen;
+                    HASH_DEL(f->seen, sn);
+                    free(sn->key);
+                    free(sn);
+                } else {
+                    f->phase = DONE;
+                }
+                break;
+            case DONE:
+                break;
+        }
+    }
+    if (rv == LC_ENOMEM) {
         snprintf(errmsg, errlen, "out of memory loading snapshot");
     }
+    *done = f->phase == DONE;
     return rv;
+}
+
+static void load_end(struct lc_processor *p, void *staged)
+{
+    (void)p;
+    staged_free(staged);
 }
 
 void lc_naming_persistent_processor(struct lc_naming *n,
@@ -421,5 +509,7 @@ void lc_naming_persistent_processor(struct lc_naming *n,
     p->snapshot_freeze = snapshot_freeze;
     p->snapshot_save = snapshot_save;
     p->snapshot_release = snapshot_release;
-    p->snapshot_load = snapshot_load;
+    p->load_begin = load_begin;
+    p->load_step = load_step;
+    p->load_end = load_end;
 }

@@ -1,7 +1,8 @@
 /* Restarts: a member catching up from the log and from a snapshot, full
- * cluster restarts (SIGTERM and kill -9), a standalone restart. Persistent
- * instances must all come back (Nacos lost them: alibaba/nacos#6684,
- * #11178). */
+ * cluster restarts (SIGTERM and kill -9), a standalone restart, and the
+ * documented recovery from quorum loss (resetPeers on the survivor).
+ * Persistent instances must all come back (Nacos lost them:
+ * alibaba/nacos#6684, #11178). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -230,6 +231,138 @@ static void test_standalone_restart(void **state)
     tc_pass(t);
 }
 
+/* 5c. A follower installs the leader's snapshot while clients write through
+ * every member: it is loaded in slices (statemachine.h) with entries
+ * queued behind it, and the follower ends exactly like the others:
+ * every acknowledged registration, no deregistered one, none extra. */
+static void test_install_while_writing(void **state)
+{
+    struct tc *t = *state;
+    static int ports[600];
+    static int kept[600];
+    size_t n_kept = 0;
+    struct tc_writer *w;
+    char addr[64];
+    char *body = NULL;
+    int l;
+    unsigned f;
+    unsigned o;
+
+    tc_up(t, "install-writing", 3,
+          "locus.raft.snapshot_threshold=100000\n"
+          "locus.raft.snapshot_trailing=16\n");
+    l = tc_leader(t, TC_PS, 0, 5000);
+    f = a_follower(l);
+    o = 3u - f - (unsigned)l;
+    write_range(t, 7, "inst", 1, 300, ports);
+    tc_signal(t, f, SIGTERM);
+    write_range(t, 7u & ~(1u << f), "inst", 301, 300, ports + 300);
+    for (int k = 0; k < 600; k++) {
+        if (k % 6 == 0) {
+            deregister(t, (unsigned)l, "inst", ports[k]);
+        } else {
+            kept[n_kept++] = ports[k];
+        }
+    }
+    /* Both compact past the stopped member's log, and the leadership
+     * moves: raft_uv 0.15 delivers AppendEntries it queued for a peer
+     * that was down, which would spare the follower the snapshot. */
+    assert_int_equal(tc_ops(t, (unsigned)l, TC_PS, "doSnapshot", NULL, NULL),
+                     200);
+    assert_int_equal(tc_ops(t, o, TC_PS, "doSnapshot", NULL, NULL), 200);
+    tc_raft_addr(t, o, addr, sizeof addr);
+    assert_int_equal(
+        tc_ops(t, (unsigned)l, TC_PS, "transferLeader", addr, &body), 200);
+    free(body);
+    tc_wait_agree(t, TC_PS, o, 1u << f, 5000);
+
+    w = tc_writer_start(t, "inst-w", IP, 7);
+    tc_writer_wait_more(w, 20, 10000, "writes before the restart");
+    tc_start(t, f);
+    tc_wait_ready(t, f);
+    tc_writer_wait_more(w, 50, 20000, "writes after the restart");
+    tc_writer_stop(w);
+
+    if (!tc_log_contains(t, f, "loaded in")) {
+        fail_msg("node %u did not load a snapshot in slices", f);
+    }
+    for (unsigned i = 0; i < t->c.n; i++) {
+        int st = 0;
+        json_t *root;
+        tc_expect_all(t, i, "inst-w", IP, w->acked, w->n_acked);
+        expect_local_and_consistent(t, i, "inst", kept, n_kept);
+        root = tc_list(t, i, "inst", true, &st);
+        assert_non_null(root);
+        assert_int_equal(json_array_size(json_object_get(root, "hosts")),
+                         n_kept);
+        json_decref(root);
+    }
+    tc_pass(t);
+}
+
+/* 8. Quorum loss: two of three members are killed while a client writes
+ * through all three; the documented recovery (docs/operations.md,
+ * "Recovering a group that lost its quorum": resetPeers on the survivor,
+ * every group) must keep every acknowledged write, and the survivor must
+ * take new writes alone. The writer stops just before the kills, so the
+ * last acknowledged entries may be in the survivor's log without it
+ * knowing they were committed: the reset must still apply them. */
+static void test_quorum_loss_reset(void **state)
+{
+    struct tc *t = *state;
+    struct tc_writer *w;
+    char addr[64];
+    char *body = NULL;
+    int *acked;
+    size_t n;
+    int st;
+    int l;
+    unsigned s;
+
+    tc_up(t, "quorum-loss", 3, NULL);
+    l = tc_leader(t, TC_PS, 0, 5000);
+    s = a_follower(l);
+    w = tc_writer_start(t, "quorum", IP, 7);
+    tc_writer_wait_more(w, 200, 30000, "writes before the kills");
+    tc_writer_stop(w);
+    for (unsigned i = 0; i < t->c.n; i++) {
+        if (i != s) {
+            tc_signal(t, i, SIGKILL);
+        }
+    }
+    n = w->n_acked;
+    acked = w->acked;
+    print_message("%zu acknowledged writes; survivor node %u, leader was "
+                  "node %d\n",
+                  n, s, l);
+
+    /* Without the reset the survivor cannot answer a consistent read. */
+    assert_int_not_equal(tc_missing(t, s, "quorum", IP, acked, n, true, NULL),
+                         0);
+
+    tc_raft_addr(t, s, addr, sizeof addr);
+    st = tc_ops(t, s, NULL, "resetPeers", addr, &body);
+    if (st != 200 || tc_rest_code(body) != 200) {
+        fail_msg("resetPeers on node %u: %d %s", s, st,
+                 body != NULL ? body : "");
+    }
+    free(body);
+    assert_int_equal(tc_leader(t, TC_PS, ~(1u << s) & 7u, 10000), (int)s);
+    expect_local_and_consistent(t, s, "quorum", acked, n);
+
+    /* It takes writes alone, also of services Distro had mapped to the
+     * members that are gone (tried after they are seen down). */
+    tc_must_register(t, s, "quorum", IP, 60000);
+    for (int k = 0; k < 20; k++) {
+        char svc[32];
+        int port = 61000 + k;
+        snprintf(svc, sizeof svc, "after-%d", k);
+        tc_must_register(t, s, svc, IP, port);
+        tc_expect_all(t, s, svc, IP, &port, 1);
+    }
+    tc_pass(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,9 +370,13 @@ int main(void)
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_catch_up_snapshot, tc_setup,
                                         tc_teardown),
+        cmocka_unit_test_setup_teardown(test_install_while_writing, tc_setup,
+                                        tc_teardown),
         cmocka_unit_test_setup_teardown(test_full_restart, tc_setup,
                                         tc_teardown),
         cmocka_unit_test_setup_teardown(test_standalone_restart, tc_setup,
+                                        tc_teardown),
+        cmocka_unit_test_setup_teardown(test_quorum_loss_reset, tc_setup,
                                         tc_teardown),
     };
     tc_filter_from_env();
