@@ -159,6 +159,17 @@ $(BUILD)/test/%: $(BUILD)/obj/test/%.o $(TEST_SUPPORT) $(BENCH_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+# The fault suite (test/faults, `make test-faults`) is a program, not a
+# cmocka binary; its history checker has a unit test of its own.
+FAULTS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/faults/*.c))
+
+$(BUILD)/test/unit/test_history: $(BUILD)/obj/test/faults/history.o
+
+$(BUILD)/test/faults/faults: $(FAULTS_OBJS) $(BENCH_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 # ---------------------------------------------------------------- run
 
 run: deps
