@@ -162,7 +162,14 @@ struct append_wrap {
 static void on_disk_failure_timer(uv_timer_t *t)
 {
     struct lc_raft_group *g = t->data;
-    lc_group_restart(g, "a disk write failed while leader", NULL);
+    lc_group_restart(g, "a disk write failed", NULL);
+}
+
+/* Restart @g on the next turn (not from inside raft's callback). */
+static void restart_after_disk_failure(struct lc_raft_group *g)
+{
+    lc_engine_timer_start(g->e, &g->restart_timer, on_disk_failure_timer, 0,
+                          0);
 }
 
 static void on_append_done(struct raft_io_append *req, int status)
@@ -195,16 +202,20 @@ static void on_append_done(struct raft_io_append *req, int status)
         }
         return;
     }
+    /* A leader must not go on leading with entries that never reached its
+     * disk. And raft_uv 0.15 marks itself errored after a failed write (a
+     * segment it could not create on a full disk, say) and refuses every
+     * later one, so a follower that kept this instance would never write
+     * again, even once the disk has room: its group is restarted as well
+     * (reopening retries every second while the disk still fails). */
     if (raft_state(inc->raft) == RAFT_LEADER) {
         lc_errorf("raft", "group %s: disk write failed on the leader: %s",
                   g->name, raft_strerror(status));
-        /* Not from inside raft's callback: restart on the next turn. */
-        lc_engine_timer_start(g->e, &g->restart_timer, on_disk_failure_timer,
-                              0, 0);
     } else {
         lc_errorf("raft", "group %s: disk write failed: %s", g->name,
                   raft_strerror(status));
     }
+    restart_after_disk_failure(g);
     lc_observe(g);
 }
 
@@ -254,6 +265,10 @@ static int wrap_append(struct raft_io *io, struct raft_io_append *req,
     rv = inc->orig_append(io, &w->req, entries, n, on_append_done);
     if (rv != 0) {
         free(w);
+        if (rv == RAFT_IOERR && inc->started) {
+            /* raft_uv is errored (see on_append_done). */
+            restart_after_disk_failure(g);
+        }
         return rv;
     }
     if (inc->tr_inited) {
