@@ -327,6 +327,15 @@ static enum fh_outcome one_op(struct fc_client *c)
              fc_key_port(op.key));
     op.invoke_us = fc_now_us();
     if (op.reg) {
+        /* A weight of its own (1 in 100,000 to repeat one): a registration
+         * always changes the instance, so it is a real Raft write even when
+         * the instance is there already (an unchanged one may be answered
+         * without one), and its acknowledgement shows the cluster could
+         * write. */
+        unsigned w = next_rand(&c->rng) % 100000u;
+        size_t used = strlen(form);
+        snprintf(form + used, sizeof form - used, "&weight=%u.%02u",
+                 1 + w / 100u, w % 100u);
         o = fc_http(cfg->hosts[c->node], cfg->port, "POST",
                     "/nacos/v1/ns/instance", form, cfg->timeout_ms, &status,
                     body, sizeof body);

@@ -205,13 +205,17 @@ static void tear_down(struct fs_suite *s)
 }
 
 /* Per fault: from the strike to the completion of the first acknowledged
- * write invoked at or after it (any client); @end_us when none came. */
+ * registration invoked at or after it (any client); @end_us when none
+ * came. Registrations only: each changes its instance (a weight of its
+ * own), while deregistering an absent instance may be answered at once
+ * without any Raft write, even by a member cut off from the leader. */
 static uint64_t unavailability_ms(const struct fh_op *ops, size_t n,
                                   uint64_t at_us, uint64_t end_us)
 {
     uint64_t best = end_us;
     for (size_t i = 0; i < n; i++) {
-        if (ops[i].outcome == FH_OK && ops[i].invoke_us >= at_us &&
+        if (ops[i].outcome == FH_OK && ops[i].reg &&
+            ops[i].invoke_us >= at_us &&
             ops[i].complete_us < best) {
             best = ops[i].complete_us;
         }

@@ -286,9 +286,10 @@ int fs_inject(struct fs_suite *s, enum fs_kind kind, struct fs_fault *f)
             int rv;
             f->node = (int)i;
             hold = fs_between(s, 2000, 6000);
-            f->at_us = fc_now_us();
             rv = kind == FS_LINK_DOWN ? lc_netns_link_down(s->ns, i)
                                       : lc_netns_isolate(s->ns, i);
+            /* From when every rule is in (they take a few ms to add). */
+            f->at_us = fc_now_us();
             if (rv != 0) {
                 fprintf(stderr, "faults: could not cut node %u\n", i);
             }
