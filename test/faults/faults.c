@@ -21,6 +21,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
@@ -403,6 +404,7 @@ int main(int argc, char **argv)
     for (unsigned k = 0; k < FS_KINDS; k++) {
         kinds[k] = true;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows when piped */
     if (parse_args(&s, kinds, argc, argv) != 0) {
         return 2;
     }
