@@ -10,6 +10,8 @@
 #   make test-java     the Nacos Java client 2.4.3 against real locusd (when
 #                      ../shared/nacos-java exists, or NACOS_JAVA=dir)
 #   make asan       the same tests under AddressSanitizer + UBSan
+#   make test-faults   the fault suite: kills, pauses, partitions, a full
+#                   disk on a 3-node cluster in network namespaces (root)
 #   make fuzz       libFuzzer builds of the test/fuzz drivers (needs clang)
 #   make bench-failover / bench-puts / bench-push   benchmarks (see docs/benchmarks.md)
 #   make bench-register / bench-query / bench-memory   one-node naming figures
@@ -78,7 +80,7 @@ FUZZ_REPLAYS := $(patsubst %,$(BUILD)/test/fuzz/fuzz_%,$(FUZZ_NAMES))
 ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS) $(CLUSTER_TESTS)
 
 .PHONY: all deps deps-bench deps-netns deps-node deps-java run cluster cluster-stop test test-unit \
-	check-layers test-cluster test-compat test-compat-run test-java test-java-run asan ubsan \
+	check-layers test-cluster test-faults test-compat test-compat-run test-java test-java-run asan ubsan \
 	bench-failover bench-puts bench-push clean fuzz format bench-register bench-query \
 	bench-memory bench-grpc bench-distro
 
@@ -158,6 +160,17 @@ $(BUILD)/locusctl: $(BUILD)/obj/server/locusctl.o $(BENCH_LIB) $(LIB)
 $(BUILD)/test/%: $(BUILD)/obj/test/%.o $(TEST_SUPPORT) $(BENCH_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+# The fault suite (test/faults, `make test-faults`) is a program, not a
+# cmocka binary; its history checker has a unit test of its own.
+FAULTS_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard test/faults/*.c))
+
+$(BUILD)/test/unit/test_history: $(BUILD)/obj/test/faults/history.o
+
+$(BUILD)/test/faults/faults: $(FAULTS_OBJS) $(BENCH_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # ---------------------------------------------------------------- run
 
@@ -261,6 +274,20 @@ test-java-run:
 asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT="-O1" \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+
+# The fault suite (test/faults, docs/reliability.md): three members in their
+# own network namespaces, node 0 an ASan build, under concurrent clients and
+# 100 random faults, then the history check. Not part of `make test`; needs
+# root. Options through FAULTS_ARGS (e.g. FAULTS_ARGS="--faults 20").
+test-faults: deps deps-netns
+	@[ "$$(id -u)" = 0 ] || { echo "test-faults: cannot run: it needs root \
+	(network namespaces, nftables rules, a tmpfs mount); run it as root" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(BUILD)/locusd $(BUILD)/test/faults/faults
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1" \
+		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		build-asan/locusd
+	flock /tmp/locus-cluster.lock $(BUILD)/test/faults/faults --locusd $(BUILD)/locusd \
+		--locusd-asan build-asan/locusd $(FAULTS_ARGS)
 
 ubsan:
 	@$(MAKE) --no-print-directory test BUILD=build-ubsan OPT="-O1" \

@@ -218,8 +218,11 @@ int lc_cluster_start_node(struct lc_cluster *c, unsigned i)
                     lc_netns_name(c->spec.netns, i), strerror(errno));
             _exit(126);
         }
-        execl(c->locusd, c->locusd, "--conf", nd->conf, "--cluster-conf",
-              c->cluster_conf, (char *)NULL);
+        {
+            const char *bin = nd->locusd != NULL ? nd->locusd : c->locusd;
+            execl(bin, bin, "--conf", nd->conf, "--cluster-conf",
+                  c->cluster_conf, (char *)NULL);
+        }
         _exit(127);
     }
     nd->pid = pid;

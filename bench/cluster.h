@@ -38,6 +38,9 @@ struct lc_cluster_spec {
 struct lc_cluster_node {
     int port;
     char host[64]; /* its address: 127.0.0.1, or its namespace's */
+    /* Its own locusd binary (borrowed; e.g. a sanitizer build for one
+     * member), or NULL for the cluster's. */
+    const char *locusd;
     pid_t pid; /* 0 when not running */
     int exit_status; /* wait status of its last exit, -1 if not seen */
     char data_dir[1100];
