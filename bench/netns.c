@@ -218,6 +218,37 @@ static void fix_path(void)
     setenv("PATH", buf, 1);
 }
 
+/* Try what a cluster needs, once per process: a namespace, nftables inside
+ * it, and a bridge in this one. Root in a container without CAP_NET_ADMIN
+ * or CAP_SYS_ADMIN, or a kernel without nf_tables, fails here with the
+ * command's own message instead of in the middle of a test. */
+static bool probe(char *why, size_t len)
+{
+    static int known = -1;
+    static char reason[256];
+    char name[32];
+    char br[16];
+    if (known < 0) {
+        fix_path();
+        snprintf(name, sizeof name, "lcprobe%d", (int)getpid());
+        snprintf(br, sizeof br, "lcpb%d", (int)getpid() % 100000);
+        known = run(NULL, 0, reason, sizeof reason, "ip", "netns", "add",
+                    name, (char *)NULL) == 0 &&
+                run(NULL, 0, reason, sizeof reason, "ip", "netns", "exec",
+                    name, "nft", "add table inet lcprobe", (char *)NULL) ==
+                    0 &&
+                run(NULL, 0, reason, sizeof reason, "ip", "link", "add", br,
+                    "type", "bridge", (char *)NULL) == 0;
+        run(NULL, 0, NULL, 0, "ip", "link", "del", br, (char *)NULL);
+        run(NULL, 0, NULL, 0, "ip", "netns", "del", name, (char *)NULL);
+        if (known) {
+            snprintf(reason, sizeof reason, "available");
+        }
+    }
+    snprintf(why, len, "%s", reason);
+    return known == 1;
+}
+
 bool lc_netns_available(char *why, size_t len)
 {
     char dummy[8];
@@ -243,8 +274,7 @@ bool lc_netns_available(char *why, size_t len)
         snprintf(why, len, "`nft` not found (apt-get install nftables)");
         return false;
     }
-    snprintf(why, len, "available");
-    return true;
+    return probe(why, len);
 }
 
 /* The nftables table of namespace @i: a set of cut peers, dropped on
