@@ -29,7 +29,9 @@ DEPS_BUILD := gcc make pkg-config libraft-dev libuv1-dev libprotobuf-c-dev \
 	libhttp-parser-dev uthash-dev libsodium-dev libxxhash-dev libcmocka-dev \
 	zlib1g-dev sqlite3
 # Network namespaces and silent partitions (bench/netns.c): test-faults and
-# the benchmarks that cut members apart.
+# the benchmarks that cut members apart; make test installs them too, so the
+# partition tests run wherever root may make namespaces (they say SKIP and why
+# where it may not).
 DEPS_NETNS := iproute2 nftables
 # Peers and load tools the benchmarks drive.
 DEPS_BENCH := etcd-server etcd-client wrk hyperfine nghttp2-client $(DEPS_NETNS)
@@ -197,7 +199,7 @@ check-layers:
 # Every test: check-layers, the C binaries through test/run, then
 # test-compat and test-java (each run even when an earlier one failed; the
 # exit status says whether anything failed).
-test: deps deps-node
+test: deps deps-netns deps-node
 	@rc=0; $(MAKE) --no-print-directory check-layers || rc=1; \
 	$(MAKE) --no-print-directory all $(ALL_TESTS) || exit 1; \
 	BUILD=$(BUILD) test/run $(ALL_TESTS) || rc=1; \
