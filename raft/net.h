@@ -186,6 +186,10 @@ struct lc_net_config {
     unsigned n_peers;
     const void *secret; /* cluster secret for prefaces (copied) */
     size_t secret_len;
+    /* A peer link on which nothing arrived for this long (pings included)
+     * is reset and the peer reported down; every connection on the raft
+     * port gets twice this as TCP_USER_TIMEOUT. 0: neither. */
+    unsigned liveness_ms;
 };
 
 /* Fill @net (caller-allocated, kept until its close callback) with the
@@ -226,6 +230,9 @@ int lc_net_hub_new(uv_loop_t *loop, const char *self_address, raft_id self_id,
                    lc_net_accept_cb accept, void *data,
                    struct lc_net_hub **out);
 int lc_net_hub_listen(struct lc_net_hub *hub, char *errmsg, size_t errlen);
+/* Set TCP_USER_TIMEOUT to @ms (0: the kernel's default) on every connection
+ * made or accepted from now on. */
+void lc_net_hub_set_user_timeout(struct lc_net_hub *hub, unsigned ms);
 /* Connect to @address and open @channel (both copied). The callback fires
  * exactly once, never from inside this call. */
 int lc_net_hub_connect(struct lc_net_hub *hub, struct lc_net_connect *req,
