@@ -26,8 +26,11 @@ DEPS_BUILD := gcc make pkg-config libraft-dev libuv1-dev libprotobuf-c-dev \
 	protobuf-c-compiler libprotobuf-dev libnghttp2-dev libsqlite3-dev libjansson-dev \
 	libhttp-parser-dev uthash-dev libsodium-dev libxxhash-dev libcmocka-dev \
 	zlib1g-dev sqlite3
+# Network namespaces and silent partitions (bench/netns.c): test-faults and
+# the benchmarks that cut members apart.
+DEPS_NETNS := iproute2 nftables
 # Peers and load tools the benchmarks drive.
-DEPS_BENCH := etcd-server etcd-client wrk hyperfine nghttp2-client
+DEPS_BENCH := etcd-server etcd-client wrk hyperfine nghttp2-client $(DEPS_NETNS)
 
 PKGS := raft libuv libprotobuf-c libnghttp2 sqlite3 jansson libsodium \
 	libxxhash zlib
@@ -74,7 +77,7 @@ FUZZ_NAMES := $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_REPLAYS := $(patsubst %,$(BUILD)/test/fuzz/fuzz_%,$(FUZZ_NAMES))
 ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS) $(CLUSTER_TESTS)
 
-.PHONY: all deps deps-bench deps-node deps-java run cluster cluster-stop test test-unit \
+.PHONY: all deps deps-bench deps-netns deps-node deps-java run cluster cluster-stop test test-unit \
 	check-layers test-cluster test-compat test-compat-run test-java test-java-run asan ubsan \
 	bench-failover bench-puts bench-push clean fuzz format bench-register bench-query \
 	bench-memory bench-grpc bench-distro
@@ -119,6 +122,9 @@ deps-java:
 
 deps-bench: deps
 	@$(MAKE) --no-print-directory deps DEPS_BUILD="$(DEPS_BENCH)"
+
+deps-netns:
+	@$(MAKE) --no-print-directory deps DEPS_BUILD="$(DEPS_NETNS)"
 
 # ---------------------------------------------------------------- build
 

@@ -5,6 +5,10 @@
  * directory, properties file and log file under the cluster directory, and a
  * shared cluster.conf and secret. Nodes are real processes started with
  * fork/exec, killed with real signals.
+ *
+ * With spec.netns, node i runs inside network namespace i (bench/netns.h)
+ * on that namespace's address, every node on the same ports (ports[0] or
+ * base_port); this process reaches them through the bridge.
  */
 #ifndef LC_BENCH_CLUSTER_H
 #define LC_BENCH_CLUSTER_H
@@ -12,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+struct lc_netns;
 
 #define LC_CLUSTER_MAX 9
 
@@ -24,10 +30,14 @@ struct lc_cluster_spec {
     const char *extra;     /* extra properties lines, or NULL */
     bool detach;           /* survive this process (make cluster) */
     const int *ports;      /* n HTTP ports (copied), or NULL: base + i step */
+    /* Namespaces, one per node (borrowed: must outlive the cluster), or
+     * NULL for loopback. */
+    const struct lc_netns *netns;
 };
 
 struct lc_cluster_node {
     int port;
+    char host[64]; /* its address: 127.0.0.1, or its namespace's */
     pid_t pid; /* 0 when not running */
     int exit_status; /* wait status of its last exit, -1 if not seen */
     char data_dir[1100];

@@ -411,7 +411,7 @@ static int cmd_raft(struct ctl *c, int argc, char **argv)
 static int cmd_cluster(int argc, char **argv)
 {
     struct lc_cluster_spec spec = {
-        3, 8848, 10, "data/cluster", "build/locusd", NULL, true, NULL};
+        3, 8848, 10, "data/cluster", "build/locusd", NULL, true, NULL, NULL};
     struct lc_cluster c;
     const char *verb;
 

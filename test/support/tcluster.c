@@ -466,7 +466,7 @@ int tc_http_timeout(struct tc *t, unsigned i, const char *method,
     if (body != NULL) {
         *body = NULL;
     }
-    if (lc_http_fetch("127.0.0.1", t->c.nodes[i].port, method, path,
+    if (lc_http_fetch(t->c.nodes[i].host, t->c.nodes[i].port, method, path,
                       content_type, req_body,
                       req_body != NULL ? strlen(req_body) : 0, timeout_ms,
                       &status, body, &len) != 0) {
@@ -608,7 +608,7 @@ void tc_expect_all(struct tc *t, unsigned i, const char *service,
 
 const char *tc_raft_addr(struct tc *t, unsigned i, char *buf, size_t size)
 {
-    snprintf(buf, size, "127.0.0.1:%d", t->c.nodes[i].port - 1000);
+    snprintf(buf, size, "%s:%d", t->c.nodes[i].host, t->c.nodes[i].port - 1000);
     return buf;
 }
 

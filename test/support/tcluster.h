@@ -157,7 +157,7 @@ void tc_expect_all(struct tc *t, unsigned i, const char *service,
 
 /* --------------------------------------------------------------- raft */
 
-/* Raft address "127.0.0.1:<port-1000>" of node @i into @buf. */
+/* Raft address "<host>:<port-1000>" of node @i into @buf. */
 const char *tc_raft_addr(struct tc *t, unsigned i, char *buf, size_t size);
 
 /* Node @i's /v1/core/raft/groups, parsed, or NULL. */
