@@ -470,6 +470,7 @@ static int forward(struct lc_raft__req *q, const char *leader)
     Locus__Raft__PeerRequest req = LOCUS__RAFT__PEER_REQUEST__INIT;
     struct lc_net *net = &q->group->e->net;
     struct lc_net_call *call = calloc(1, sizeof *call);
+    uint64_t now = lc_engine_now(q->group->e);
     int rv;
     if (call == NULL) {
         return LC_ENOMEM;
@@ -479,7 +480,6 @@ static int forward(struct lc_raft__req *q, const char *leader)
         req.kind = LOCUS__RAFT__PEER_REQUEST__KIND__WRITE;
         req.entry.data = q->buf;
         req.entry.len = q->len;
-        uint64_t now = lc_engine_now(q->group->e);
         req.budget_ms = q->deadline > now ? (uint32_t)(q->deadline - now) : 1;
     } else {
         req.kind = LOCUS__RAFT__PEER_REQUEST__KIND__READ_INDEX;
@@ -496,9 +496,11 @@ static int forward(struct lc_raft__req *q, const char *leader)
     return 0;
 }
 
-/* No leader we can reach, and fewer than a majority of voters (us
- * included) reachable on the peer channel: no leader will be elected on our
- * side soon. Peer links are reset after an election timeout of silence. */
+/* No leader we can reach (on the peer channel, or heard from within an
+ * election timeout: its link may be reconnecting after a heal), and fewer
+ * than a majority of voters (us included) reachable on the peer channel: no
+ * leader will be elected on our side soon. Peer links are reset after an
+ * election timeout of silence. */
 static bool isolated(struct lc_raft_group *g, struct raft *r)
 {
     struct lc_raft_engine *e = g->e;
@@ -512,7 +514,10 @@ static bool isolated(struct lc_raft_group *g, struct raft *r)
         return false;
     }
     raft_leader(r, &leader, &leader_addr);
-    if (leader != 0 && net->peer_up(net, leader_addr)) {
+    if (leader != 0 &&
+        (net->peer_up(net, leader_addr) ||
+         lc_engine_now(e) - g->last_leader_contact <
+             e->opts.election_timeout_ms)) {
         return false;
     }
     for (unsigned i = 0; i < r->configuration.n; i++) {
@@ -567,10 +572,6 @@ void lc_req_route(struct lc_raft__req *q)
         forward(q, leader_addr) == 0) {
         return;
     }
-    if (r != NULL && isolated(g, r)) {
-        lc_req_complete(q, LC_ENOLEADER, NULL);
-        return;
-    }
     q->state = LC_REQ_WAIT_LEADER;
     lc_req_list_push(&g->wait_leader, q);
 }
@@ -619,11 +620,15 @@ static void prepare(struct lc_raft_group *g, struct lc_raft__req *q, int kind)
 
 static int check_open(struct lc_raft_group *g)
 {
+    struct raft *r = lc_group_raft(g);
     if (g->closing) {
         return LC_ESHUTDOWN;
     }
     if (!lc_raft_engine_caught_up(g->e)) {
         return LC_ENOTREADY;
+    }
+    if (r != NULL && isolated(g, r)) {
+        return LC_ENOLEADER; /* what waits for a leader fails the same way */
     }
     return 0;
 }

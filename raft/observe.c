@@ -612,6 +612,7 @@ void lc_observe(struct lc_raft_group *g)
     }
     update_caught_up(g, r, leader);
     lc_group_check_waiters(g);
+    lc_group_fail_unreachable(g);
 }
 
 static void on_fast_timer(uv_timer_t *t)

@@ -141,25 +141,39 @@ static void test_write_waits_for_leader(void **state)
     assert_int_equal(index_of_value(s, f, 9), index_of_value(s, next, 9));
 }
 
-/* No quorum: a member that can reach no leader and no majority fails a
- * write at once with LC_ENOLEADER (it was not applied), so its client can
- * retry elsewhere instead of waiting out the rpc timeout. */
+/* No quorum: a member that can reach no leader and no majority refuses a
+ * write at once with LC_ENOLEADER (nothing applied), so its client can
+ * retry elsewhere instead of waiting out the rpc timeout; a write already
+ * waiting for a leader fails the same way, once the member finds itself
+ * alone. */
 static void test_write_times_out(void **state)
 {
     struct lc_sim *s = lc_sim_new3(state, true);
     unsigned leader = lc_sim_wait_ready(s, 10000);
     unsigned f = (leader + 1) % s->n;
+    unsigned g = lc_sim_other(s, leader, f);
     struct lc_sim_write *w;
     uint64_t start;
 
+    /* Waiting: the leader is gone, g is still reachable. */
+    lc_sim_link(s, f, leader, false);
     lc_sim_kill(s, leader);
-    lc_sim_kill(s, lc_sim_other(s, leader, f));
+    lc_sim_raft_link(s, f, g, false);
     start = lc_sim_now(s);
-    w = lc_sim_write(s, f, 11);
+    w = lc_sim_write(s, f, 10);
     assert_int_equal(w->rv, 0);
+    lc_sim_run_for(s, 50);
+    assert_int_equal(w->n_cb, 0);
+    /* g goes too: the waiting write fails at once. */
+    lc_sim_kill(s, g);
     assert_true(lc_sim_wait_write(s, w, 3 * RPC));
     assert_int_equal(w->status, LC_ENOLEADER);
     assert_true(w->done_at - start <= 300);
+    assert_int_equal(index_of_value(s, f, 10), 0);
+
+    w = lc_sim_write(s, f, 11);
+    assert_int_equal(w->rv, LC_ENOLEADER);
+    assert_int_equal(w->n_cb, 0);
     assert_int_equal(index_of_value(s, f, 11), 0);
 }
 
