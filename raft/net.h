@@ -154,6 +154,11 @@ struct lc_net {
     /* Whether our link to the member at @address is up (false for an
      * address that is not a member). */
     bool (*peer_up)(struct lc_net *net, const char *address);
+    /* Milliseconds since anything arrived on our link to the member at
+     * @address (pings answered included): a small number means its process
+     * runs and the network between us works. UINT64_MAX when the link is
+     * down or unknown. May be NULL (a simulation): unknown. */
+    uint64_t (*peer_quiet_ms)(struct lc_net *net, const char *address);
     /* Send @msg (copied) to the member at @address; @call's callback fires
      * exactly once, later, unless the call is canceled. Return 0, or LC_ECONN
      * when that link is not up, LC_ENOMEM, LC_ETOOBIG (then the callback never

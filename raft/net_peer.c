@@ -639,6 +639,17 @@ static bool net_peer_up(struct lc_net *net, const char *address)
     return peer != NULL && peer->up;
 }
 
+static uint64_t net_peer_quiet_ms(struct lc_net *net, const char *address)
+{
+    struct net *n = net->impl;
+    struct peer *peer = peer_find(n, address);
+    if (peer == NULL || !peer->up || peer->out == NULL ||
+        n->liveness_ms == 0) {
+        return UINT64_MAX;
+    }
+    return uv_now(n->loop) - peer->out->last_read;
+}
+
 static int net_send(struct lc_net *net, const char *address,
                     const Locus__Raft__PeerRequest *msg,
                     struct lc_net_call *call, lc_net_call_cb cb)
@@ -795,6 +806,7 @@ int lc_net_init(struct lc_net *net, uv_loop_t *loop,
     net->listen = net_listen;
     net->connect = net_connect;
     net->peer_up = net_peer_up;
+    net->peer_quiet_ms = net_peer_quiet_ms;
     net->send = net_send;
     net->cancel = net_cancel;
     net->respond = net_respond;

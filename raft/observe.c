@@ -151,12 +151,10 @@ static void on_recv(struct raft_io *io, struct raft_message *m)
     struct lc_raft_group *g = inc->group;
     uint64_t now = lc_engine_now(g->e);
 
+    if (m->server_id == g->obs_leader) {
+        g->last_leader_contact = now; /* AppendEntries, InstallSnapshot */
+    }
     switch (m->type) {
-        case RAFT_IO_APPEND_ENTRIES:
-            if (m->server_id == g->obs_leader) {
-                g->last_leader_contact = now;
-            }
-            break;
         case RAFT_IO_APPEND_ENTRIES_RESULT:
             record_contact(g, m->server_id, now);
             if (m->append_entries_result.rejected > 0) {
@@ -734,6 +732,18 @@ static void follower_watch(struct lc_raft_group *g, struct raft *r,
     raft_leader(r, &leader, &addr);
     if (leader == 0 || leader != g->obs_leader) {
         return;
+    }
+    if (now >= due && e->net.peer_quiet_ms != NULL) {
+        /* Its process answers our pings: it is alive and reachable, just
+         * not sending to us (a snapshot in flight, a backlog to a member
+         * that restarted). Not a failure; look again when the link has
+         * been quiet for long enough too (it is reset then anyway). */
+        uint64_t quiet = e->net.peer_quiet_ms(&e->net, addr);
+        if (quiet < e->opts.election_timeout_ms) {
+            lc_engine_timer_start(e, &g->watch_timer, on_watch_timer,
+                                  e->opts.election_timeout_ms - quiet, 0);
+            return;
+        }
     }
     if (now >= due) {
         snprintf(why, sizeof why, "has been silent for %llu ms",
