@@ -120,6 +120,7 @@ int lc_engine_new_on(uv_loop_t *loop, const struct lc_raft_options *opts,
         config.self_id = e->self_id;
         config.secret = e->secret;
         config.secret_len = opts->secret_len;
+        config.liveness_ms = opts->election_timeout_ms;
         config.peers = peers;
         for (unsigned i = 0; i < opts->n_members; i++) {
             if (strcmp(e->members[i], e->self) != 0) {
@@ -438,6 +439,7 @@ static void on_net_peer_down(void *data, const char *address)
     struct lc_raft_engine *e = data;
     for (unsigned i = 0; i < e->n_groups; i++) {
         lc_observe_peer_down(e->groups[i], address);
+        lc_group_fail_unreachable(e->groups[i]);
     }
 }
 

@@ -192,8 +192,11 @@ struct lc_raft_write {
  * to the engine in every case) to @g. @len must be a non-zero multiple of 8:
  * raft_uv 0.15 cannot load other entries back from disk (LC_EINVAL). @cb gets status 0 and the state
  * machine's result once the entry is applied on this node, or LC_ENOTREADY,
- * LC_ETIMEDOUT, LC_ELEADERSHIPLOST (outcome unknown), LC_ECONN, LC_ESHUTDOWN.
- * Return 0, or an LC_E* code (then @cb never fires). */
+ * LC_ENOLEADER (no leader reachable: not applied), LC_ETIMEDOUT (the leader
+ * did not answer in time), LC_ELEADERSHIPLOST, LC_ECONN (these three:
+ * outcome unknown), LC_ESHUTDOWN. Return 0, or an LC_E* code (then @cb
+ * never fires): LC_ENOLEADER at once when this member knows no reachable
+ * leader and reaches no majority of voters. */
 int lc_raft_group_write(struct lc_raft_group *g, struct lc_raft_write *req,
                         void *buf, size_t len, lc_raft_write_cb cb);
 

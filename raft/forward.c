@@ -15,8 +15,18 @@
  *
  * Failures: a request whose outcome is unknown (appended, then leadership
  * lost; or the link to the leader dropped after sending) fails with
- * LC_ELEADERSHIPLOST or LC_ECONN; anything still queued after the rpc timeout
- * fails with LC_ETIMEDOUT.
+ * LC_ELEADERSHIPLOST or LC_ECONN; a request still waiting for a leader after
+ * the rpc timeout fails with LC_ENOLEADER (it was not applied), anything
+ * else then with LC_ETIMEDOUT. A member that knows no reachable leader and
+ * cannot reach a majority of voters fails requests at once with
+ * LC_ENOLEADER, so clients retry elsewhere instead of waiting.
+ *
+ * A forwarded write carries the time its asker still waits. The leader
+ * appends it only before that time (less a margin, measured from receipt):
+ * an entry that took too long to arrive must not be applied after a later
+ * write the client made once it gave up. The peer channel resets a silent
+ * link, discarding what it had not delivered (net_peer.c), so nothing stays
+ * in flight for longer than the margin.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +45,16 @@ struct read_batch {
 };
 
 static void flush_reads(struct lc_raft_group *g, struct raft *r);
+
+/* How much of a forwarded write's @budget the leader keeps in reserve: it
+ * covers the time the request took to arrive, which the peer channel's
+ * liveness check bounds by about one election timeout (half the budget at
+ * most, for very short rpc timeouts). */
+static uint64_t budget_margin(const struct lc_raft_engine *e, uint64_t budget)
+{
+    uint64_t m = 2 * (uint64_t)e->opts.election_timeout_ms + 100;
+    return m < budget / 2 ? m : budget / 2;
+}
 
 /* ----------------------------------------------------------------- lists */
 
@@ -264,6 +284,20 @@ void lc_group_kick(struct lc_raft_group *g)
     }
 }
 
+/* A forwarded write whose asker has given up is never appended. */
+static void drop_expired(struct lc_raft_group *g)
+{
+    uint64_t now = lc_engine_now(g->e);
+    struct lc_raft__req *q = g->pending.head;
+    while (q != NULL) {
+        struct lc_raft__req *next = q->next;
+        if (q->served && now >= q->deadline) {
+            lc_req_complete(q, LC_ETIMEDOUT, NULL);
+        }
+        q = next;
+    }
+}
+
 void lc_group_flush(struct lc_raft_group *g)
 {
     struct raft *r = lc_group_raft(g);
@@ -283,6 +317,11 @@ void lc_group_flush(struct lc_raft_group *g)
     }
     if (r == NULL || raft_state(r) != RAFT_LEADER || r->transfer != NULL) {
         lc_req_reroute_all(g, &g->pending);
+        return;
+    }
+    drop_expired(g);
+    n = g->pending.n;
+    if (n == 0) {
         return;
     }
     bufs = malloc(n * sizeof *bufs);
@@ -440,6 +479,7 @@ static int forward(struct lc_raft__req *q, const char *leader)
     Locus__Raft__PeerRequest req = LOCUS__RAFT__PEER_REQUEST__INIT;
     struct lc_net *net = &q->group->e->net;
     struct lc_net_call *call = calloc(1, sizeof *call);
+    uint64_t now = lc_engine_now(q->group->e);
     int rv;
     if (call == NULL) {
         return LC_ENOMEM;
@@ -449,6 +489,7 @@ static int forward(struct lc_raft__req *q, const char *leader)
         req.kind = LOCUS__RAFT__PEER_REQUEST__KIND__WRITE;
         req.entry.data = q->buf;
         req.entry.len = q->len;
+        req.budget_ms = q->deadline > now ? (uint32_t)(q->deadline - now) : 1;
     } else {
         req.kind = LOCUS__RAFT__PEER_REQUEST__KIND__READ_INDEX;
     }
@@ -462,6 +503,43 @@ static int forward(struct lc_raft__req *q, const char *leader)
     q->state = LC_REQ_FORWARDED;
     lc_req_list_push(&q->group->forwarded, q);
     return 0;
+}
+
+/* No leader we can reach (on the peer channel, or heard from within an
+ * election timeout: its link may be reconnecting after a heal), and fewer
+ * than a majority of voters (us included) reachable on the peer channel: no
+ * leader will be elected on our side soon. Peer links are reset after an
+ * election timeout of silence. */
+static bool isolated(struct lc_raft_group *g, struct raft *r)
+{
+    struct lc_raft_engine *e = g->e;
+    struct lc_net *net = &e->net;
+    raft_id leader = 0;
+    const char *leader_addr = NULL;
+    unsigned voters = 0;
+    unsigned reachable = 0;
+
+    if (raft_state(r) == RAFT_LEADER) {
+        return false;
+    }
+    raft_leader(r, &leader, &leader_addr);
+    if (leader != 0 &&
+        (net->peer_up(net, leader_addr) ||
+         lc_engine_now(e) - g->last_leader_contact <
+             e->opts.election_timeout_ms)) {
+        return false;
+    }
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        const struct raft_server *s = &r->configuration.servers[i];
+        if (s->role != RAFT_VOTER) {
+            continue;
+        }
+        voters++;
+        if (s->id == r->id || net->peer_up(net, s->address)) {
+            reachable++;
+        }
+    }
+    return voters > 0 && reachable <= voters / 2;
 }
 
 void lc_req_route(struct lc_raft__req *q)
@@ -507,6 +585,14 @@ void lc_req_route(struct lc_raft__req *q)
     lc_req_list_push(&g->wait_leader, q);
 }
 
+void lc_group_fail_unreachable(struct lc_raft_group *g)
+{
+    struct raft *r = lc_group_raft(g);
+    if (r != NULL && !g->closing && g->wait_leader.n > 0 && isolated(g, r)) {
+        lc_req_fail_all(g, &g->wait_leader, LC_ENOLEADER);
+    }
+}
+
 void lc_group_sweep(struct lc_raft_group *g, uint64_t now)
 {
     struct lc_req_list *lists[] = {&g->wait_leader, &g->pending,
@@ -516,8 +602,11 @@ void lc_group_sweep(struct lc_raft_group *g, uint64_t now)
         struct lc_raft__req *q = lists[i]->head;
         while (q != NULL) {
             struct lc_raft__req *next = q->next;
-            if (now >= q->deadline && q->state != LC_REQ_APPLYING &&
-                q->state != LC_REQ_BARRIER) {
+            if (now >= q->deadline && q->state == LC_REQ_WAIT_LEADER) {
+                /* Never sent, or refused by whom we sent it to. */
+                lc_req_complete(q, LC_ENOLEADER, NULL);
+            } else if (now >= q->deadline && q->state != LC_REQ_APPLYING &&
+                       q->state != LC_REQ_BARRIER) {
                 lc_req_complete(q, LC_ETIMEDOUT, NULL);
             } else if (now >= q->deadline + q->group->e->opts.rpc_timeout_ms) {
                 /* Appended but never applied: the cluster lost quorum. */
@@ -540,11 +629,15 @@ static void prepare(struct lc_raft_group *g, struct lc_raft__req *q, int kind)
 
 static int check_open(struct lc_raft_group *g)
 {
+    struct raft *r = lc_group_raft(g);
     if (g->closing) {
         return LC_ESHUTDOWN;
     }
     if (!lc_raft_engine_caught_up(g->e)) {
         return LC_ENOTREADY;
+    }
+    if (r != NULL && isolated(g, r)) {
+        return LC_ENOLEADER; /* what waits for a leader fails the same way */
     }
     return 0;
 }
@@ -677,6 +770,16 @@ void lc_forward_serve(struct lc_raft_engine *e, struct lc_net_request *req,
         s->w.data = s;
         s->w.cb = on_served_write;
         prepare(g, &s->w.priv, LC_REQ_WRITE);
+        if (msg->budget_ms != 0) {
+            uint64_t margin = budget_margin(e, msg->budget_ms);
+            if (msg->budget_ms <= margin || msg->budget_ms < 10) {
+                raft_free(buf);
+                served_reply(s, LC_ETIMEDOUT, 0,
+                             "the write arrived too late to be applied", g);
+                return;
+            }
+            s->w.priv.deadline = lc_engine_now(e) + msg->budget_ms - margin;
+        }
         s->w.priv.served = true;
         s->w.priv.buf = buf;
         s->w.priv.len = msg->entry.len;

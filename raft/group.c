@@ -276,10 +276,12 @@ int lc_group_new(struct lc_raft_engine *e, const char *name,
     uv_check_init(e->loop, &g->flush_check);
     uv_timer_init(e->loop, &g->fast_timer);
     uv_timer_init(e->loop, &g->restart_timer);
+    uv_timer_init(e->loop, &g->watch_timer);
     g->flush_check.data = g;
     g->fast_timer.data = g;
     g->restart_timer.data = g;
-    g->n_handles_open = 3;
+    g->watch_timer.data = g;
+    g->n_handles_open = 4;
     g->fsm.version = 3;
     g->fsm.data = g;
     g->fsm.apply = fsm_apply;
@@ -359,6 +361,7 @@ static void group_on_raft_closed(struct raft *r)
         uv_close((uv_handle_t *)&g->flush_check, group_on_handle_closed);
         uv_close((uv_handle_t *)&g->fast_timer, group_on_handle_closed);
         uv_close((uv_handle_t *)&g->restart_timer, group_on_handle_closed);
+        uv_close((uv_handle_t *)&g->watch_timer, group_on_handle_closed);
         return;
     }
     if (g->restarting) {
@@ -475,7 +478,7 @@ static int incarnation_open(struct lc_raft_group *g, char *errmsg,
         inc->io->version = 2;
     }
     raft_uv_set_snapshot_compression(inc->io, false);
-    raft_uv_set_connect_retry_delay(inc->io, 200);
+    raft_uv_set_connect_retry_delay(inc->io, 100);
     lc_observe_wrap_io(inc);
     /* 0.15's raft_uv draws election timeouts with rand(), never seeded:
      * every process draws the same ones. */
@@ -647,6 +650,7 @@ void lc_group_close(struct lc_raft_group *g)
     g->closing = true;
     lc_engine_timer_stop(g->e, &g->restart_timer);
     lc_engine_timer_stop(g->e, &g->fast_timer);
+    lc_engine_timer_stop(g->e, &g->watch_timer);
     lc_req_fail_all(g, &g->pending, LC_ESHUTDOWN);
     lc_req_fail_all(g, &g->applying, LC_ESHUTDOWN);
     lc_req_fail_all(g, &g->pending_reads, LC_ESHUTDOWN);
@@ -662,6 +666,7 @@ void lc_group_close(struct lc_raft_group *g)
         uv_close((uv_handle_t *)&g->flush_check, group_on_handle_closed);
         uv_close((uv_handle_t *)&g->fast_timer, group_on_handle_closed);
         uv_close((uv_handle_t *)&g->restart_timer, group_on_handle_closed);
+        uv_close((uv_handle_t *)&g->watch_timer, group_on_handle_closed);
     }
     /* else: a raft_close is already under way (restart); its callback sees
      * g->closing and finishes the job. */

@@ -165,9 +165,15 @@ struct lc_raft_group {
     bool catchup_reading; /* follower: catchup_read in flight */
     struct lc_raft_read catchup_read;
 
-    /* fast failover */
+    /* fast failover and the failure detector (observe.c) */
     bool fast_mode;
     uv_timer_t fast_timer;
+    uv_timer_t watch_timer;  /* follower: fires when the leader is overdue */
+    uint64_t last_tick_at;   /* loop time of the last raft tick */
+    uint64_t judge_from;     /* no timing verdicts before (loop stalled) */
+    uint64_t leader_since;   /* leader: when this node became leader */
+    raft_id counted_leader;  /* last leader counted in `elections` */
+    uint64_t counted_term;
     uv_timer_t restart_timer;
 
     /* snapshots */
@@ -267,6 +273,9 @@ void lc_group_check_waiters(struct lc_raft_group *g);
 /* What @r applied and @g's state machine shows (lc_raft_sm's visible). */
 uint64_t lc_group_visible_index(struct lc_raft_group *g, struct raft *r);
 void lc_group_sweep(struct lc_raft_group *g, uint64_t now);
+/* Fail what waits for a leader with LC_ENOLEADER when none is reachable and
+ * neither is a majority of voters: nobody can commit it soon. */
+void lc_group_fail_unreachable(struct lc_raft_group *g);
 /* Serve @msg, a member's request; answer @req (see struct lc_net_cbs). */
 void lc_forward_serve(struct lc_raft_engine *e, struct lc_net_request *req,
                       const Locus__Raft__PeerRequest *msg);

@@ -154,6 +154,11 @@ struct lc_net {
     /* Whether our link to the member at @address is up (false for an
      * address that is not a member). */
     bool (*peer_up)(struct lc_net *net, const char *address);
+    /* Milliseconds since anything arrived on our link to the member at
+     * @address (pings answered included): a small number means its process
+     * runs and the network between us works. UINT64_MAX when the link is
+     * down or unknown. May be NULL (a simulation): unknown. */
+    uint64_t (*peer_quiet_ms)(struct lc_net *net, const char *address);
     /* Send @msg (copied) to the member at @address; @call's callback fires
      * exactly once, later, unless the call is canceled. Return 0, or LC_ECONN
      * when that link is not up, LC_ENOMEM, LC_ETOOBIG (then the callback never
@@ -186,6 +191,10 @@ struct lc_net_config {
     unsigned n_peers;
     const void *secret; /* cluster secret for prefaces (copied) */
     size_t secret_len;
+    /* A peer link on which nothing arrived for this long (pings included)
+     * is reset and the peer reported down; every connection on the raft
+     * port gets twice this as TCP_USER_TIMEOUT. 0: neither. */
+    unsigned liveness_ms;
 };
 
 /* Fill @net (caller-allocated, kept until its close callback) with the
@@ -226,6 +235,9 @@ int lc_net_hub_new(uv_loop_t *loop, const char *self_address, raft_id self_id,
                    lc_net_accept_cb accept, void *data,
                    struct lc_net_hub **out);
 int lc_net_hub_listen(struct lc_net_hub *hub, char *errmsg, size_t errlen);
+/* Set TCP_USER_TIMEOUT to @ms (0: the kernel's default) on every connection
+ * made or accepted from now on. */
+void lc_net_hub_set_user_timeout(struct lc_net_hub *hub, unsigned ms);
 /* Connect to @address and open @channel (both copied). The callback fires
  * exactly once, never from inside this call. */
 int lc_net_hub_connect(struct lc_net_hub *hub, struct lc_net_connect *req,

@@ -17,6 +17,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,11 @@
 #include "raft/net.h"
 
 #define HANDSHAKE_TIMEOUT_MS 3000
+/* An outbound connection whose handshake has not completed in this long is
+ * abandoned and retried by its owner: during a partition the kernel would
+ * otherwise back off its SYN retransmissions (1 s, 2 s, 4 s...) and a
+ * connect started then would complete seconds after the network heals. */
+#define CONNECT_TIMEOUT_MS 400
 #define MAX_INBOUND 256
 #define LOG_BURST 20 /* dropped-connection lines per 10 s */
 
@@ -92,12 +99,36 @@ struct lc_net_hub {
     unsigned n_inbound;
     struct outbound *outbound;
     bool closing;
+    unsigned user_timeout_ms; /* TCP_USER_TIMEOUT on every socket, 0 none */
     uint64_t log_window;
     unsigned log_count;
     unsigned log_suppressed;
 };
 
 /* ------------------------------------------------------------------ hub */
+
+/* Give @tcp a TCP_USER_TIMEOUT: unacknowledged data older than that
+ * aborts the connection (the kernel resets it and discards what is
+ * buffered) instead of retransmitting with exponential back-off for up to
+ * ~15 minutes. raft_uv never reads from the links it opens, so a link that
+ * died silently (a partition) is only noticed when a write fails; without
+ * this it would wait out the back-off after the network heals. */
+static void set_user_timeout(const struct lc_net_hub *hub, uv_tcp_t *tcp)
+{
+    uv_os_fd_t fd;
+    unsigned ms = hub->user_timeout_ms;
+    if (ms == 0 || uv_fileno((uv_handle_t *)tcp, &fd) != 0) {
+        return;
+    }
+    if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms) != 0) {
+        lc_debugf("raft", "TCP_USER_TIMEOUT: %s", strerror(errno));
+    }
+}
+
+void lc_net_hub_set_user_timeout(struct lc_net_hub *hub, unsigned ms)
+{
+    hub->user_timeout_ms = ms;
+}
 
 void lc_net_stream_close(uv_stream_t *stream)
 {
@@ -377,6 +408,7 @@ static void hub_on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(in->tcp, 1);
     uv_tcp_keepalive(in->tcp, 1, 10);
+    set_user_timeout(hub, in->tcp);
 
     randombytes_buf(in->nonce, sizeof in->nonce);
     lc_preface_hello(in->hello, in->nonce);
@@ -589,6 +621,7 @@ static void outbound_on_connect(uv_connect_t *c, int status)
     }
     uv_tcp_nodelay(o->tcp, 1);
     uv_tcp_keepalive(o->tcp, 1, 10);
+    set_user_timeout(o->hub, o->tcp);
     o->rbuf = o->hello;
     o->need = sizeof o->hello;
     o->got = 0;
@@ -672,7 +705,7 @@ int lc_net_hub_connect(struct lc_net_hub *hub, struct lc_net_connect *req,
         hub->outbound->prev = o;
     }
     hub->outbound = o;
-    uv_timer_start(&o->timer, outbound_on_timeout, HANDSHAKE_TIMEOUT_MS, 0);
+    uv_timer_start(&o->timer, outbound_on_timeout, CONNECT_TIMEOUT_MS, 0);
 
     rv = resolve_numeric(address, &ss);
     if (rv == 0) {

@@ -10,10 +10,17 @@
  * the same link. A link that sends a malformed or oversized frame is closed.
  *
  * Each peer keeps one outgoing link open, reconnecting with backoff
- * (50 ms doubling to 1 s). The peer is "up" while that link is; when it drops
+ * (50 ms doubling to 250 ms). The peer is "up" while that link is; when it drops
  * the engine hears of it (peer_down) and may start an election at once (fast
  * failover); calls in flight fail with LC_ECONN. Requests from a member go up
  * to the engine (request), which answers each once (respond).
+ *
+ * Liveness: a partition or a frozen process closes nothing, and TCP would
+ * keep a silent link "up" for minutes. Every outbound link sends an empty
+ * PING frame each quarter of the liveness window and the other end answers
+ * PONG; a link (either end) on which nothing arrived for the whole window
+ * is closed with a reset (SO_LINGER 0), so bytes still in its send buffer
+ * are discarded and can never reach the peer after we gave up on them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +34,10 @@
 #define FRAME_MAX (64u << 20)
 #define TYPE_REQUEST 1
 #define TYPE_RESPONSE 2
+#define TYPE_PING 3 /* empty; answered with TYPE_PONG */
+#define TYPE_PONG 4
 #define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 1000
+#define BACKOFF_MAX_MS 250
 
 /* The network layer: struct lc_net's impl. */
 struct net {
@@ -40,7 +49,10 @@ struct net {
     unsigned n_peers;
     struct link *links; /* every open peer-channel link */
     uint64_t next_corr;
-    unsigned n_live; /* hub, peers, links not yet freed */
+    unsigned liveness_ms; /* 0: no pings, no silence check */
+    uv_timer_t live_timer;
+    uint64_t live_last; /* when live_timer last fired */
+    unsigned n_live; /* hub, peers, links, live_timer not yet freed */
     bool closing;
     lc_net_close_cb close_cb;
 };
@@ -51,6 +63,8 @@ struct link {
     uv_tcp_t *tcp;
     bool outbound;
     bool closing;
+    bool reset;         /* close with RST: the peer went silent */
+    uint64_t last_read; /* loop time of the last bytes read */
     unsigned refs;
     uint8_t *rbuf;
     size_t rlen;
@@ -172,7 +186,10 @@ static void link_close(struct link *link)
         return;
     }
     link->closing = true;
-    uv_close((uv_handle_t *)link->tcp, link_on_close);
+    if (!link->reset ||
+        uv_tcp_close_reset(link->tcp, link_on_close) != 0) {
+        uv_close((uv_handle_t *)link->tcp, link_on_close);
+    }
     if (link->outbound && link->peer != NULL) {
         struct peer *peer = link->peer;
         link->peer = NULL;
@@ -230,6 +247,37 @@ static int link_send(struct link *link, uint8_t type, uint64_t corr,
     }
     link_ref(link);
     return 0;
+}
+
+/* Send an empty frame of @type (a ping or a pong). */
+static void link_send_empty(struct link *link, uint8_t type)
+{
+    struct frame_write *fw;
+    uint8_t *buf;
+    if (link->closing) {
+        return;
+    }
+    fw = malloc(sizeof *fw);
+    buf = malloc(FRAME_HEAD);
+    if (fw == NULL || buf == NULL) {
+        free(fw);
+        free(buf);
+        return; /* the silence check closes the link if this persists */
+    }
+    put32(buf, 9);
+    buf[4] = type;
+    put64(buf + 5, 0);
+    fw->buf = uv_buf_init((char *)buf, FRAME_HEAD);
+    fw->link = link;
+    fw->req.data = fw;
+    if (uv_write(&fw->req, (uv_stream_t *)link->tcp, &fw->buf, 1,
+                 on_frame_written) != 0) {
+        free(buf);
+        free(fw);
+        link_close(link);
+        return;
+    }
+    link_ref(link);
 }
 
 static void link_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -321,13 +369,14 @@ static void link_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     link->rlen += (size_t)nread;
+    link->last_read = uv_now(link->n->loop);
     link_ref(link); /* dispatching may close the link */
     while (!link->closing && link->rlen - off >= FRAME_HEAD) {
         uint32_t len = get32(link->rbuf + off);
         uint8_t type = link->rbuf[off + 4];
         uint64_t corr = get64(link->rbuf + off + 5);
-        if (len < 9 || len > FRAME_MAX ||
-            (type != TYPE_REQUEST && type != TYPE_RESPONSE)) {
+        if (len < 9 || len > FRAME_MAX || type < TYPE_REQUEST ||
+            type > TYPE_PONG) {
             lc_warnf("raft", "peer %s sent a bad frame; closing link",
                      link->remote);
             link_close(link);
@@ -339,7 +388,11 @@ static void link_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         const uint8_t *payload = link->rbuf + off + FRAME_HEAD;
         size_t n = (size_t)len - 9;
         off += 4 + (size_t)len;
-        if (type == TYPE_RESPONSE && link->outbound) {
+        if (type == TYPE_PING && !link->outbound) {
+            link_send_empty(link, TYPE_PONG);
+        } else if (type == TYPE_PONG && link->outbound) {
+            /* only proves the link alive (last_read) */
+        } else if (type == TYPE_RESPONSE && link->outbound) {
             dispatch_response(link, corr, payload, n);
         } else if (type == TYPE_REQUEST && !link->outbound) {
             dispatch_request(link, corr, payload, n);
@@ -373,6 +426,7 @@ static struct link *link_new(struct net *n, uv_stream_t *stream,
     }
     n->links = link;
     lc_strlcpy(link->remote, remote, sizeof link->remote);
+    link->last_read = uv_now(n->loop);
     return link;
 }
 
@@ -526,6 +580,43 @@ static struct peer *peer_find(struct net *n, const char *address)
     return NULL;
 }
 
+/* -------------------------------------------------------------- liveness */
+
+/* Each quarter window: reset links that have been silent for the whole
+ * window, ping the others. */
+static void on_live_timer(uv_timer_t *t)
+{
+    struct net *n = t->data;
+    uint64_t now = uv_now(n->loop);
+    uint64_t period = t->repeat;
+    /* Timers run before the loop reads its sockets: after a stall of our
+     * own loop every link looks silent. Judge only when on time. */
+    bool on_time = now - n->live_last <= 2 * period;
+    struct link *next;
+    n->live_last = now;
+    for (struct link *link = n->links; link != NULL; link = next) {
+        next = link->next;
+        if (link->closing) {
+            continue;
+        }
+        if (on_time && now - link->last_read >= n->liveness_ms) {
+            lc_warnf("raft", "peer link %s (%s): nothing heard for %llu ms; "
+                             "resetting it",
+                     link->remote, link->outbound ? "out" : "in",
+                     (unsigned long long)(now - link->last_read));
+            link->reset = true;
+            link_close(link);
+        } else if (link->outbound) {
+            link_send_empty(link, TYPE_PING);
+        }
+    }
+}
+
+static void on_live_timer_closed(uv_handle_t *h)
+{
+    net_handle_closed(h->data);
+}
+
 /* --------------------------------------------------------------- methods */
 
 static int net_listen(struct lc_net *net, char *errmsg, size_t errlen)
@@ -546,6 +637,17 @@ static bool net_peer_up(struct lc_net *net, const char *address)
 {
     struct peer *peer = peer_find(net->impl, address);
     return peer != NULL && peer->up;
+}
+
+static uint64_t net_peer_quiet_ms(struct lc_net *net, const char *address)
+{
+    struct net *n = net->impl;
+    struct peer *peer = peer_find(n, address);
+    if (peer == NULL || !peer->up || peer->out == NULL ||
+        n->liveness_ms == 0) {
+        return UINT64_MAX;
+    }
+    return uv_now(n->loop) - peer->out->last_read;
 }
 
 static int net_send(struct lc_net *net, const char *address,
@@ -608,6 +710,7 @@ static void net_close(struct lc_net *net, lc_net_close_cb cb)
     n->closing = true;
     n->close_cb = cb;
     n->n_live++; /* hold the layer while closing everything below */
+    uv_close((uv_handle_t *)&n->live_timer, on_live_timer_closed);
     for (unsigned i = 0; i < n->n_peers; i++) {
         peer_close(n->peers[i]);
     }
@@ -686,13 +789,24 @@ int lc_net_init(struct lc_net *net, uv_loop_t *loop,
         uv_timer_init(loop, &n->peers[i]->retry);
         n->peers[i]->retry.data = n->peers[i];
     }
-    n->n_live = 1 + n->n_peers; /* the hub and the peers */
+    n->n_live = 2 + n->n_peers; /* the hub, the peers, live_timer */
+    n->liveness_ms = config->liveness_ms;
+    uv_timer_init(loop, &n->live_timer);
+    n->live_timer.data = n;
+    if (n->liveness_ms > 0) {
+        uint64_t period = n->liveness_ms / 4 > 10 ? n->liveness_ms / 4 : 10;
+        lc_net_hub_set_user_timeout(n->hub, 2 * n->liveness_ms);
+        n->live_last = uv_now(loop);
+        uv_timer_start(&n->live_timer, on_live_timer, period, period);
+        uv_unref((uv_handle_t *)&n->live_timer);
+    }
 
     memset(net, 0, sizeof *net);
     net->impl = n;
     net->listen = net_listen;
     net->connect = net_connect;
     net->peer_up = net_peer_up;
+    net->peer_quiet_ms = net_peer_quiet_ms;
     net->send = net_send;
     net->cancel = net_cancel;
     net->respond = net_respond;

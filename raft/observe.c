@@ -20,6 +20,18 @@
  * Also fast failover: when the network layer reports the peer link to the
  * leader down (its process died), followers forget the leader and start an
  * election at once, staggered by rank so they do not split the vote.
+ *
+ * And a failure detector for what closes no connection (a partition, a
+ * frozen or dead host). A follower that has had no AppendEntries from its
+ * leader for one election timeout forgets it and elects the same way: in
+ * 0.15 a follower refuses every vote while it still knows a leader, so
+ * waiting for raft's own randomised timer (one to two election timeouts,
+ * then a retry) left the cluster leaderless for ~1.7 election timeouts on
+ * average. A leader that has not heard from a majority for one election
+ * timeout steps down (check-quorum: 0.15 has one, but counts per window, so
+ * it takes up to two timeouts; ours replaces it). No verdict is passed on a
+ * tick that comes late: timers run before the loop reads its sockets, so
+ * after a stall of our own everyone would look silent.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -99,11 +111,36 @@ bool lc_observe_fix_append(struct raft *r, struct raft_message *m)
 
 /* ------------------------------------------------------------ wrappers */
 
+static void watch(struct lc_raft_group *g, struct raft *r);
+
+/* Note when this tick comes late (our loop stalled); then keep raft's own
+ * timers from judging too, until the loop has read what arrived. */
+static void before_tick(struct lc_raft_group *g, struct raft *r)
+{
+    uint64_t now = lc_engine_now(g->e);
+    bool late = g->last_tick_at != 0 &&
+                now - g->last_tick_at > 3 * (uint64_t)g->e->opts.heartbeat_ms;
+    g->last_tick_at = now;
+    if (!late) {
+        return;
+    }
+    g->judge_from = now + 1;
+    if (raft_state(r) == RAFT_LEADER ||
+        (raft_state(r) == RAFT_FOLLOWER &&
+         r->follower_state.current_leader.id != 0)) {
+        r->election_timer_start = r->io->time(r->io);
+    }
+}
+
 static void on_tick(struct raft_io *io)
 {
     struct lc_incarnation *inc = inc_of(io);
+    if (inc->started) {
+        before_tick(inc->group, inc->raft);
+    }
     inc->tick(io);
     if (inc->started) {
+        watch(inc->group, inc->raft);
         lc_observe(inc->group);
     }
 }
@@ -114,12 +151,10 @@ static void on_recv(struct raft_io *io, struct raft_message *m)
     struct lc_raft_group *g = inc->group;
     uint64_t now = lc_engine_now(g->e);
 
+    if (m->server_id == g->obs_leader) {
+        g->last_leader_contact = now; /* AppendEntries, InstallSnapshot */
+    }
     switch (m->type) {
-        case RAFT_IO_APPEND_ENTRIES:
-            if (m->server_id == g->obs_leader) {
-                g->last_leader_contact = now;
-            }
-            break;
         case RAFT_IO_APPEND_ENTRIES_RESULT:
             record_contact(g, m->server_id, now);
             if (m->append_entries_result.rejected > 0) {
@@ -424,6 +459,7 @@ static void on_became_leader(struct lc_raft_group *g, struct raft *r)
 {
     int rv;
     g->leader_ready = false;
+    g->leader_since = lc_engine_now(g->e);
     leave_fast_mode(g, r);
     if (g->leader_barrier_pending) {
         return; /* cannot happen: stepping down fails it synchronously */
@@ -533,6 +569,8 @@ void lc_observe_reset(struct lc_raft_group *g)
     g->fast_mode = false;
     g->n_contacts = 0;
     g->last_leader_contact = lc_engine_now(g->e);
+    g->last_tick_at = 0;
+    g->judge_from = 0;
 }
 
 void lc_observe(struct lc_raft_group *g)
@@ -567,11 +605,16 @@ void lc_observe(struct lc_raft_group *g)
     if (leader != g->obs_leader ||
         (leader != 0 && r->current_term != g->obs_term)) {
         if (leader != 0) {
-            if (g->seen_leader) {
+            /* A follower that lost and found the same leader in the same
+             * term saw no election. */
+            if (g->seen_leader && (leader != g->counted_leader ||
+                                   r->current_term != g->counted_term)) {
                 g->elections++;
                 g->last_election_ms = (int64_t)(now - g->last_leader_contact);
             }
             g->seen_leader = true;
+            g->counted_leader = leader;
+            g->counted_term = r->current_term;
             g->last_leader_contact = now;
             lc_strlcpy(g->obs_leader_addr, leader_addr,
                        sizeof g->obs_leader_addr);
@@ -600,6 +643,7 @@ void lc_observe(struct lc_raft_group *g)
     }
     update_caught_up(g, r, leader);
     lc_group_check_waiters(g);
+    lc_group_fail_unreachable(g);
 }
 
 static void on_fast_timer(uv_timer_t *t)
@@ -618,24 +662,22 @@ static void on_fast_timer(uv_timer_t *t)
     }
 }
 
-void lc_observe_peer_down(struct lc_raft_group *g, const char *address)
+/* Forget the leader @leader and elect now: at once (rank 0, after @base
+ * ms) or a little later (rank n: voters with a lower id we can reach go
+ * first), so the survivors do not split the vote. Forgetting the leader
+ * also makes us grant the others' pre-votes. Retries after a split vote use
+ * a short timeout until a leader is known. */
+static void elect_now(struct lc_raft_group *g, struct raft *r, raft_id leader,
+                      unsigned base, const char *why)
 {
     struct lc_raft_engine *e = g->e;
-    struct raft *r = lc_group_raft(g);
     const struct raft_server *self = NULL;
-    raft_id leader;
-    const char *leader_addr;
     unsigned rank = 0;
-    unsigned stagger;
+    unsigned delay;
+    /* Long enough for rank 0 to win (a pre-vote and a vote round trip
+     * with an fsync each), short enough to matter when it cannot. */
+    const unsigned stagger = 30;
 
-    if (r == NULL || !e->opts.fast_failover ||
-        raft_state(r) != RAFT_FOLLOWER) {
-        return;
-    }
-    raft_leader(r, &leader, &leader_addr);
-    if (leader == 0 || strcmp(leader_addr, address) != 0) {
-        return;
-    }
     for (unsigned i = 0; i < r->configuration.n; i++) {
         const struct raft_server *s = &r->configuration.servers[i];
         if (s->id == r->id) {
@@ -648,31 +690,158 @@ void lc_observe_peer_down(struct lc_raft_group *g, const char *address)
     if (self == NULL || self->role != RAFT_VOTER) {
         return;
     }
-    /* Long enough for rank 0 to win (a pre-vote and a vote round trip
-     * with an fsync each), short enough to matter when it cannot. */
-    stagger = 30;
-    lc_infof("raft", "group %s: leader %s is gone; electing now (rank %u)",
-             g->name, address, rank);
-
-    /* Forget the dead leader, so our pre-vote and that of the other
-     * survivors are granted, and time out at once (rank 0) or a little
-     * later (rank n). Retries after a split vote use a short timeout until
-     * a leader is known. */
+    delay = base + rank * stagger;
+    lc_infof("raft", "group %s: leader %s %s; electing now (rank %u)",
+             g->name, g->obs_leader_addr, why, rank);
     raft_free(r->follower_state.current_leader.address);
     r->follower_state.current_leader.address = NULL;
     r->follower_state.current_leader.id = 0;
     g->fast_mode = true;
+    lc_engine_timer_stop(e, &g->watch_timer);
     raft_set_election_timeout(r, e->opts.election_timeout_ms / 4 >
                                          3 * e->opts.heartbeat_ms
                                      ? e->opts.election_timeout_ms / 4
                                      : 3 * e->opts.heartbeat_ms);
     r->election_timer_start = r->io->time(r->io);
-    r->follower_state.randomized_election_timeout = rank * stagger;
-    if (rank == 0) {
+    r->follower_state.randomized_election_timeout = delay;
+    if (delay == 0) {
         g->inc->tick(g->inc->io);
         lc_observe(g);
     } else {
-        lc_engine_timer_start(e, &g->fast_timer, on_fast_timer,
-                              rank * stagger, 0);
+        lc_engine_timer_start(e, &g->fast_timer, on_fast_timer, delay, 0);
+    }
+}
+
+void lc_observe_peer_down(struct lc_raft_group *g, const char *address)
+{
+    struct raft *r = lc_group_raft(g);
+    raft_id leader;
+    const char *leader_addr;
+
+    if (r == NULL || !g->e->opts.fast_failover ||
+        raft_state(r) != RAFT_FOLLOWER) {
+        return;
+    }
+    raft_leader(r, &leader, &leader_addr);
+    if (leader == 0 || strcmp(leader_addr, address) != 0) {
+        return;
+    }
+    elect_now(g, r, leader, 0, "is gone");
+}
+
+/* ---------------------------------------------------- failure detector */
+
+static void follower_watch(struct lc_raft_group *g, struct raft *r,
+                           uint64_t now);
+
+static void on_watch_timer(uv_timer_t *t)
+{
+    struct lc_raft_group *g = t->data;
+    struct raft *r = lc_group_raft(g);
+    uint64_t now = lc_engine_now(g->e);
+    if (r == NULL || g->closing || now < g->judge_from ||
+        now - g->last_tick_at > 3 * (uint64_t)g->e->opts.heartbeat_ms) {
+        return; /* our loop stalled: the next tick judges */
+    }
+    follower_watch(g, r, now);
+    lc_observe(g);
+}
+
+/* Follower: elect when the leader has been silent for an election timeout;
+ * when that moment falls before the next tick, be there on time. */
+static void follower_watch(struct lc_raft_group *g, struct raft *r,
+                           uint64_t now)
+{
+    struct lc_raft_engine *e = g->e;
+    uint64_t due = g->last_leader_contact + e->opts.election_timeout_ms;
+    raft_id leader;
+    const char *addr;
+    char why[64];
+
+    if (!e->opts.fast_failover || raft_state(r) != RAFT_FOLLOWER ||
+        g->fast_mode) {
+        return;
+    }
+    raft_leader(r, &leader, &addr);
+    if (leader == 0 || leader != g->obs_leader) {
+        return;
+    }
+    if (now >= due && e->net.peer_quiet_ms != NULL) {
+        /* Its process answers our pings: it is alive and reachable, just
+         * not sending to us (a snapshot in flight, a backlog to a member
+         * that restarted). Not a failure; look again when the link has
+         * been quiet for long enough too (it is reset then anyway). */
+        uint64_t quiet = e->net.peer_quiet_ms(&e->net, addr);
+        if (quiet < e->opts.election_timeout_ms) {
+            lc_engine_timer_start(e, &g->watch_timer, on_watch_timer,
+                                  e->opts.election_timeout_ms - quiet, 0);
+            return;
+        }
+    }
+    if (now >= due) {
+        snprintf(why, sizeof why, "has been silent for %llu ms",
+                 (unsigned long long)(now - g->last_leader_contact));
+        /* The other followers heard the same last heartbeat; give them a
+         * moment to reach the same verdict, or they refuse our vote. */
+        elect_now(g, r, leader, 15, why);
+        return;
+    }
+    if (due - now <= e->opts.heartbeat_ms + e->opts.heartbeat_ms / 2) {
+        lc_engine_timer_start(e, &g->watch_timer, on_watch_timer, due - now,
+                              0);
+    }
+}
+
+/* Leader: step down when fewer than a majority of voters (us included)
+ * answered within the last election timeout, so our clients hear at once
+ * that we cannot commit, and go elsewhere. Stepping down goes through
+ * raft's own check (tickLeader), made to fail; while we hear a majority we
+ * keep raft's window from expiring, so only this check decides. */
+static void check_quorum(struct lc_raft_group *g, struct raft *r, uint64_t now)
+{
+    unsigned et = g->e->opts.election_timeout_ms;
+    uint64_t since = now > et ? now - et : 0;
+    unsigned voters = 0;
+    unsigned heard = 0;
+
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        const struct raft_server *s = &r->configuration.servers[i];
+        uint64_t at;
+        if (s->role != RAFT_VOTER) {
+            continue;
+        }
+        voters++;
+        at = s->id == r->id ? now : lc_observe_contact(g, s->id);
+        if (at < g->leader_since) {
+            at = g->leader_since;
+        }
+        if (at >= since) {
+            heard++;
+        }
+    }
+    if (heard > voters / 2) {
+        r->election_timer_start = r->io->time(r->io);
+        return;
+    }
+    lc_warnf("raft", "group %s: heard from %u of %u voters in the last %u ms; "
+                     "stepping down",
+             g->name, heard, voters, et);
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        r->leader_state.progress[i].recent_recv = false;
+    }
+    r->election_timer_start = r->io->time(r->io) - r->election_timeout;
+    g->inc->tick(g->inc->io);
+}
+
+static void watch(struct lc_raft_group *g, struct raft *r)
+{
+    uint64_t now = lc_engine_now(g->e);
+    if (now < g->judge_from || g->closing) {
+        return;
+    }
+    if (raft_state(r) == RAFT_LEADER) {
+        check_quorum(g, r, now);
+    } else {
+        follower_watch(g, r, now);
     }
 }

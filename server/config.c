@@ -26,6 +26,9 @@
 #define PORT_NOTE "raft uses port - 1000, gRPC port + 1000 and port + 1001"
 #define MIN_SECRET_LEN 16
 #define MIN_HEARTBEAT_MS 10
+/* Heartbeats per election timeout when locus.raft.heartbeat_ms is not set:
+ * six, as etcd's 300/50 (a follower elects after ~3-6 missed heartbeats). */
+#define HEARTBEAT_DIVISOR 6
 #define MEMBER_RULE "expected ip, ip:port or [ipv6]:port, port 1..65535"
 
 /* What lc_config_load remembers across sources; NULL outside it. */
@@ -160,6 +163,22 @@ static const struct prop props[] = {
 };
 
 /* Prefixes of a Nacos application.properties that locus does not use. */
+/* Nacos's JRaft settings (RaftSysConstants, under
+ * nacos.core.protocol.raft.data.) that locus accepts and ignores: they tune
+ * JRaft's threads, buffers and batching, which canonical/raft does not
+ * have. election_timeout_ms, snapshot_interval_secs and
+ * rpc_request_timeout_ms are read (props above). */
+#define RAFT_DATA_PREFIX "nacos.core.protocol.raft.data."
+#define RAFT_PREFIX "nacos.core.protocol.raft."
+static const char *const jraft_ignored[] = {
+    "request_failoverRetries", "core_thread_num", "cli_service_thread_num",
+    "read_index_type", "max_byte_count_per_rpc", "max_entries_size",
+    "max_body_size", "max_append_buffer_size", "max_election_delay_ms",
+    "election_heartbeat_factor", "apply_batch", "sync", "sync_meta",
+    "disruptor_buffer_size", "replicator_pipeline",
+    "max_replicator_inflight_msgs", "enable_log_entry_checksum",
+};
+
 static const char *const ignored_prefixes[] = {
     "nacos.", "server.", "spring.", "management.", "db.",
 };
@@ -427,6 +446,40 @@ out:
 
 /* ------------------------------------------------------------- properties */
 
+const char *lc_config_raft_key_note(const char *key)
+{
+    if (find_prop(key) != NULL || !has_prefix(key, RAFT_PREFIX)) {
+        return NULL;
+    }
+    if (has_prefix(key, RAFT_DATA_PREFIX)) {
+        const char *name = key + strlen(RAFT_DATA_PREFIX);
+        for (size_t i = 0; i < LC_ARRAY_SIZE(jraft_ignored); i++) {
+            if (strcmp(name, jraft_ignored[i]) == 0) {
+                return "ignored";
+            }
+        }
+    }
+    return "unknown";
+}
+
+/* A nacos.core.protocol.raft.* key locus does not read: say so at start,
+ * as a migrated configuration may expect it to matter. */
+static void report_raft_key(const char *key, const char *at)
+{
+    const char *note = lc_config_raft_key_note(key);
+    if (strcmp(note, "ignored") == 0) {
+        lc_warnf("config", "%s%s%s is a JRaft setting locus does not use; "
+                           "ignored",
+                 at != NULL ? at : "", at != NULL ? ": " : "", key);
+    } else {
+        lc_warnf("config", "%s%sunknown raft key %s; ignored (locus reads "
+                           "election_timeout_ms, snapshot_interval_secs and "
+                           "rpc_request_timeout_ms under %s)",
+                 at != NULL ? at : "", at != NULL ? ": " : "", key,
+                 RAFT_DATA_PREFIX);
+    }
+}
+
 /* Set @key to @value. Messages start with "@where: " (a file and line, or a
  * flag), or "bad config: " if @where is NULL. @st is NULL outside
  * lc_config_load. */
@@ -442,6 +495,10 @@ static int set_prop(struct lc_config *cfg, const char *key, const char *value,
     if (p == NULL) {
         if (has_prefix(key, "locus.")) {
             return fail(err, errlen, "%s: unknown key %s", where, key);
+        }
+        if (has_prefix(key, RAFT_PREFIX)) {
+            report_raft_key(key, at);
+            return 0;
         }
         for (size_t i = 0; i < LC_ARRAY_SIZE(ignored_prefixes); i++) {
             if (has_prefix(key, ignored_prefixes[i])) {
@@ -622,8 +679,10 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->standalone = false;
     cfg->join = false;
     lc_strlcpy(cfg->data_dir, "data", sizeof cfg->data_dir);
-    cfg->election_timeout_ms = 1000;
-    cfg->heartbeat_ms = 100; /* election timeout / 10 */
+    /* A dead or cut-off leader is replaced about one election timeout after
+     * its last heartbeat (raft/observe.c); see docs/operations.md. */
+    cfg->election_timeout_ms = 300;
+    cfg->heartbeat_ms = 50; /* election timeout / HEARTBEAT_DIVISOR */
     cfg->snapshot_interval_secs = 1800;
     cfg->snapshot_threshold = 65536;
     cfg->snapshot_trailing = 4096;
@@ -1020,7 +1079,7 @@ int lc_config_load(struct lc_config *cfg, int argc, char **argv, char *err,
     }
 
     if (!st.heartbeat_set) {
-        cfg->heartbeat_ms = cfg->election_timeout_ms / 10;
+        cfg->heartbeat_ms = cfg->election_timeout_ms / HEARTBEAT_DIVISOR;
         if (cfg->heartbeat_ms < MIN_HEARTBEAT_MS) {
             cfg->heartbeat_ms = MIN_HEARTBEAT_MS;
         }

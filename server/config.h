@@ -195,4 +195,10 @@ int lc_config_validate(const struct lc_config *cfg, char *err, size_t errlen);
 /* Raft port of a main port (Nacos's offset, -1000). */
 int lc_config_raft_port(int port);
 
+/* For a nacos.core.protocol.raft.* key locus does not read: "ignored" for
+ * Nacos's JRaft settings it accepts without effect, "unknown" for anything
+ * else (both logged as a warning when set); NULL for keys locus reads and
+ * keys outside that prefix. The result is static. */
+const char *lc_config_raft_key_note(const char *key);
+
 #endif /* LC_SERVER_CONFIG_H */

@@ -18,9 +18,13 @@ int lc_op_ready(struct lc_naming *n, struct lc_err *e)
     return 0;
 }
 
-/* The engine's failure of a write (@status) as Nacos words it. */
-static int write_failed(int errors, int status, struct lc_err *e)
+/* The engine's failure of a write or read (@status) as Nacos words it.
+ * "No leader" is said only when none was reachable (the request never left
+ * this member, or was refused there); a leader that did not answer in time
+ * is another case, and the write may then still be applied. */
+static int raft_failed(int errors, int status, bool read, struct lc_err *e)
 {
+    const char *what = read ? "read" : "write";
     switch (status) {
         case LC_ENOTREADY:
             return lc_err_set(e, LC_ENOTREADY,
@@ -38,23 +42,46 @@ static int write_failed(int errors, int status, struct lc_err *e)
                           lc_strerror(status));
     }
     switch (status) {
+        case LC_ENOLEADER:
+            return lc_err_set(e, LC_ENOLEADER,
+                              "raft %s failed: no raft leader is reachable "
+                              "from this member (it cannot reach a majority "
+                              "or an election is under way); it was not "
+                              "applied, retry on another member",
+                              what);
         case LC_ETIMEDOUT:
+            if (read) {
+                return lc_err_set(e, LC_ETIMEDOUT,
+                                  "raft read timed out: the raft leader did "
+                                  "not confirm it in time, retry");
+            }
             return lc_err_set(e, LC_ETIMEDOUT,
-                              "raft write timed out: no leader committed it "
-                              "in time; it may still be applied, retry");
+                              "raft write timed out: the raft leader did not "
+                              "commit it in time; it may still be applied, "
+                              "retry");
         case LC_ELEADERSHIPLOST:
             return lc_err_set(e, LC_ELEADERSHIPLOST,
                               "raft leadership changed before the write was "
                               "committed; it may or may not be applied, "
                               "retry");
         case LC_ECONN:
+            if (read) {
+                return lc_err_set(e, LC_ECONN,
+                                  "lost the connection to the raft leader "
+                                  "before it confirmed the read, retry");
+            }
             return lc_err_set(e, LC_ECONN,
                               "lost the connection to the raft leader before "
                               "it answered; the write may or may not be "
                               "applied, retry");
     }
-    return lc_err_set(e, LC_ESERVER, "raft write failed: %s",
+    return lc_err_set(e, LC_ESERVER, "raft %s failed: %s", what,
                       lc_strerror(status));
+}
+
+static int write_failed(int errors, int status, struct lc_err *e)
+{
+    return raft_failed(errors, status, false, e);
 }
 
 int lc_op_write_result(int errors, int status,
@@ -133,7 +160,7 @@ static void on_barrier(struct lc_sm_read *rd, int status,
     (void)resp;
     op->pending = false;
     if (status != 0) {
-        write_failed(LC_OP_ERRORS_INSTANCE, status, &e);
+        raft_failed(LC_OP_ERRORS_INSTANCE, status, true, &e);
         op->cb(op, &e);
     } else {
         op->cb(op, NULL);
@@ -149,7 +176,7 @@ static int barrier(struct lc_statemachine *sm, struct lc_op *op, lc_op_cb cb,
     op->rd.data = op;
     rv = lc_sm_read(sm, &op->rd, "", 0, on_barrier);
     if (rv != 0) {
-        return write_failed(LC_OP_ERRORS_INSTANCE, rv, e);
+        return raft_failed(LC_OP_ERRORS_INSTANCE, rv, true, e);
     }
     op->pending = true;
     return 0;

@@ -264,6 +264,41 @@ static void test_peer_up_releases_waiting(void **state)
     assert_int_equal(w->status, 0);
 }
 
+static bool not_leader(struct lc_sim *s, void *arg)
+{
+    return raft_state(lc_sim_raft(s, *(unsigned *)arg)) != RAFT_LEADER;
+}
+
+/* A leader cut off from raft's traffic, with nothing closed (the peer
+ * channel stays up: a partition of the raft port, a frozen process): it
+ * steps down one election timeout after it last heard a majority
+ * (check-quorum), and the followers elect one of them about as soon (the
+ * failure detector), instead of after one to two timeouts of raft's own
+ * randomised timer plus refused votes. Exactly one election. */
+static void test_silent_leader_replaced(void **state)
+{
+    struct lc_sim *s = lc_sim_new3(state, true);
+    unsigned leader = lc_sim_wait_ready(s, 10000);
+    unsigned a = (leader + 1) % s->n;
+    unsigned b = lc_sim_other(s, leader, a);
+    struct lc_raft_group_status st;
+    uint64_t elections;
+    uint64_t cut;
+
+    lc_sim_status(s, a, &st);
+    elections = st.elections;
+    lc_sim_raft_link(s, leader, a, false);
+    lc_sim_raft_link(s, leader, b, false);
+    cut = lc_sim_now(s);
+    assert_true(lc_sim_step_until(s, has_leader_except, &leader, 5000));
+    assert_true(lc_sim_now(s) - cut <= ELECTION + 150);
+    assert_true(lc_sim_step_until(s, not_leader, &leader, 5000));
+    assert_true(lc_sim_now(s) - cut <= ELECTION + LC_SIM_HEARTBEAT_MS);
+    lc_sim_run_for(s, 2 * ELECTION);
+    lc_sim_status(s, a, &st);
+    assert_int_equal(st.elections, elections + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +312,8 @@ int main(void)
                                   lc_sim_teardown),
         cmocka_unit_test_teardown(test_peer_down_not_leader, lc_sim_teardown),
         cmocka_unit_test_teardown(test_peer_up_releases_waiting,
+                                  lc_sim_teardown),
+        cmocka_unit_test_teardown(test_silent_leader_replaced,
                                   lc_sim_teardown),
     };
     lc_log_set_level(LC_LOG_ERROR);

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,8 +113,8 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.conf_path, "");
     assert_string_equal(cfg.cluster_conf_path, "");
     assert_int_equal(cfg.n_members, 0);
-    assert_int_equal(cfg.election_timeout_ms, 1000);
-    assert_int_equal(cfg.heartbeat_ms, 100);
+    assert_int_equal(cfg.election_timeout_ms, 300);
+    assert_int_equal(cfg.heartbeat_ms, 50);
     assert_int_equal(cfg.snapshot_interval_secs, 1800);
     assert_int_equal(cfg.snapshot_threshold, 65536);
     assert_int_equal(cfg.snapshot_trailing, 4096);
@@ -314,7 +315,7 @@ static void test_messages(void **state)
                      LC_ECONFIG);
     assert_contains(err, "only the /nacos context");
     /* A failed set leaves the field alone. */
-    assert_int_equal(cfg.election_timeout_ms, 1000);
+    assert_int_equal(cfg.election_timeout_ms, 300);
 }
 
 static void test_unknown_keys(void **state)
@@ -910,13 +911,16 @@ static void test_derived_heartbeat(void **state)
     (void)state;
 
     assert_int_equal(LOAD(&cfg, err, "--standalone"), 0);
-    assert_int_equal(cfg.heartbeat_ms, 100);
+    assert_int_equal(cfg.heartbeat_ms, 50);
 
+    /* Nacos's key keeps its meaning: the election timeout; the heartbeat
+     * follows it (a sixth). */
     assert_int_equal(
         LOAD(&cfg, err, "--standalone", "--set",
              "nacos.core.protocol.raft.data.election_timeout_ms=3000"),
         0);
-    assert_int_equal(cfg.heartbeat_ms, 300);
+    assert_int_equal(cfg.election_timeout_ms, 3000);
+    assert_int_equal(cfg.heartbeat_ms, 500);
 
     /* Never below 10 ms. */
     assert_int_equal(
@@ -937,13 +941,103 @@ static void test_derived_heartbeat(void **state)
 
     /* Up to half the election timeout. */
     assert_int_equal(
-        LOAD(&cfg, err, "--standalone", "--set", "locus.raft.heartbeat_ms=500"),
+        LOAD(&cfg, err, "--standalone", "--set", "locus.raft.heartbeat_ms=150"),
         0);
     assert_int_equal(
-        LOAD(&cfg, err, "--standalone", "--set", "locus.raft.heartbeat_ms=501"),
+        LOAD(&cfg, err, "--standalone", "--set", "locus.raft.heartbeat_ms=151"),
         LC_ECONFIG);
     assert_contains(err, "locus.raft.heartbeat_ms");
     assert_contains(err, "election_timeout_ms");
+}
+
+/* Run lc_config_load_properties on @path with stderr (where warnings go)
+ * captured into @out. */
+static int load_capturing(struct lc_config *cfg, const char *path, char *err,
+                          size_t errlen, char *out, size_t outlen)
+{
+    char cap[300];
+    int saved = dup(STDERR_FILENO);
+    int fd;
+    int rv;
+    FILE *f;
+    size_t n;
+
+    snprintf(cap, sizeof cap, "%s/stderr.txt", tmpdir);
+    fd = open(cap, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    rv = lc_config_load_properties(cfg, path, err, errlen);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    f = fopen(cap, "r");
+    assert_non_null(f);
+    n = fread(out, 1, outlen - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    return rv;
+}
+
+/* A Nacos configuration's raft keys: the ones locus reads keep their
+ * meaning; Nacos's JRaft tuning keys are accepted and reported as ignored;
+ * anything else under nacos.core.protocol.raft. is reported as unknown. */
+static void test_raft_keys(void **state)
+{
+    struct lc_config cfg;
+    char err[512] = "";
+    char out[4096];
+    char path[256];
+    (void)state;
+
+    assert_null(lc_config_raft_key_note(
+        "nacos.core.protocol.raft.data.election_timeout_ms"));
+    assert_null(lc_config_raft_key_note(
+        "nacos.core.protocol.raft.data.rpc_request_timeout_ms"));
+    assert_null(lc_config_raft_key_note("nacos.naming.data.warmup"));
+    static const char *ignored[] = {
+        "core_thread_num",        "cli_service_thread_num",
+        "read_index_type",        "max_byte_count_per_rpc",
+        "max_entries_size",       "max_body_size",
+        "max_append_buffer_size", "max_election_delay_ms",
+        "election_heartbeat_factor", "apply_batch",
+        "sync",                   "sync_meta",
+        "disruptor_buffer_size",  "replicator_pipeline",
+        "max_replicator_inflight_msgs", "enable_log_entry_checksum",
+        "request_failoverRetries",
+    };
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "nacos.core.protocol.raft.data.%s",
+                 ignored[i]);
+        assert_non_null(lc_config_raft_key_note(key));
+        assert_string_equal(lc_config_raft_key_note(key), "ignored");
+    }
+    assert_string_equal(
+        lc_config_raft_key_note("nacos.core.protocol.raft.data.electionTimeout"),
+        "unknown");
+    assert_string_equal(lc_config_raft_key_note("nacos.core.protocol.raft.x"),
+                        "unknown");
+
+    lc_config_defaults(&cfg);
+    write_file(path, sizeof path, "raft.properties",
+               "nacos.core.protocol.raft.data.election_timeout_ms=900\n"
+               "nacos.core.protocol.raft.data.core_thread_num=8\n"
+               "nacos.core.protocol.raft.data.read_index_type=ReadOnlySafe\n"
+               "nacos.core.protocol.raft.data.election_timeout=5000\n");
+    assert_int_equal(
+        load_capturing(&cfg, path, err, sizeof err, out, sizeof out), 0);
+    assert_int_equal(cfg.election_timeout_ms, 900);
+    assert_contains(out, "nacos.core.protocol.raft.data.core_thread_num is a "
+                         "JRaft setting locus does not use; ignored");
+    assert_contains(out, "nacos.core.protocol.raft.data.read_index_type is a "
+                         "JRaft setting locus does not use; ignored");
+    assert_contains(out, "unknown raft key "
+                         "nacos.core.protocol.raft.data.election_timeout;");
+    assert_null(strstr(out, "election_timeout_ms is"));
+    assert_null(strstr(out, "raft key nacos.core.protocol.raft.data."
+                            "election_timeout_ms"));
 }
 
 /* The push keys: defaults, Nacos's names, ranges. */
@@ -1001,6 +1095,7 @@ int main(void)
         T(test_cluster_validation),
         T(test_standalone),
         T(test_derived_heartbeat),
+        T(test_raft_keys),
         T(test_push_keys),
 #undef T
     };
