@@ -206,6 +206,25 @@ static bool from_peer(const struct lc_http_exchange *ex)
     return ua != NULL && strstr(ua, "Nacos-Server") != NULL;
 }
 
+/* A registration or deregistration of a persistent instance, or a health
+ * update (persistent instances only): a Raft write any member can submit.
+ * Nacos forwards these too, which only adds a hop and makes a third of them
+ * wait on one member: a paused or partitioned responsible member holds them
+ * until it is marked DOWN, long after Raft has a new leader. */
+static bool raft_write(const struct lc_http_exchange *ex)
+{
+    const char *path = lc_http_path(ex);
+    const char *eph = lc_http_param(ex, "ephemeral");
+    unsigned m = lc_http_method(ex);
+
+    if (strncmp(path, "/nacos/v1/ns/health", 19) == 0) {
+        return true;
+    }
+    return strcmp(path, "/nacos/v1/ns/instance") == 0 &&
+           (m == LC_HTTP_POST || m == LC_HTTP_DELETE) && eph != NULL &&
+           strcasecmp(eph, "false") == 0;
+}
+
 bool lc_filter_distro(struct lc_naming *n, struct lc_http_exchange *ex,
                       unsigned methods)
 {
@@ -225,6 +244,9 @@ bool lc_filter_distro(struct lc_naming *n, struct lc_http_exchange *ex,
         lc_filter_service_name(ex, grouped, sizeof grouped, &e) != 0) {
         lc_naming_fail(ex, &e);
         return true;
+    }
+    if (raft_write(ex)) {
+        return false;
     }
     lc_filter_distro_tag(ex, tag, sizeof tag);
     target = lc_op_distro_target(n, tag);

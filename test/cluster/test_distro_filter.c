@@ -364,6 +364,7 @@ static void test_dead_responsible(void **state)
     unsigned refused = 0;
     unsigned r2;
     int p;
+    int p2;
 
     tc_up(t, "distro-dead", 3, NULL);
     p = port_for(ALL, IP, 2, 6000);
@@ -377,6 +378,26 @@ static void test_dead_responsible(void **state)
                   "java.net.SocketTimeoutException: Read timed out",
                   "forward to a stopped member");
     answer_free(&a);
+
+    /* A persistent registration for the same tag is a Raft write: served
+     * by the member asked (its own text/plain answer), not held up by the
+     * stopped responsible member (which may have led Raft: the survivors
+     * elect within a second). */
+    p2 = port_for(ALL, IP, 2, 7000);
+    snprintf(form, sizeof form,
+             "serviceName=dead-p&ip=" IP "&port=%d&ephemeral=false", p2);
+    {
+        uint64_t t0 = tc_now_ms();
+        raw(t, 0, "POST", NS "/instance", NULL, form, &a);
+        expect_answer(&a, 200, "text/plain;charset=UTF-8", "ok",
+                      "persistent register with the responsible member "
+                      "stopped");
+        answer_free(&a);
+        assert_true(tc_now_ms() - t0 < 1900);
+    }
+    expect_held(t, 1, "dead-p", IP, p2);
+    snprintf(form, sizeof form,
+             "serviceName=dead&ip=" IP "&port=%d&ephemeral=true", p);
 
     /* Dead: refused until membership notices, then the new responsible
      * member (among the two left) serves. */
