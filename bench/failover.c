@@ -294,8 +294,10 @@ static const char fo_usage[] =
     "the trial), partition = isolated in its network namespace (needs root;\n"
     "skipped otherwise), pause = SIGSTOP; both undone after --fault-secs (3).\n"
     "Unavailability is per client: fault -> its first acknowledged write sent\n"
-    "after the fault; clients retry on the next member after an error or\n"
-    "their --timeout-ms (1000). --trials 0 with --steady S: steady only.\n"
+    "after the fault; a client retries a member that answered an error\n"
+    "once, then moves to the next member, as after its --timeout-ms (500;\n"
+    "a paused member cannot answer, so its clients wait that long).\n"
+    "--trials 0 with --steady S: steady only.\n"
     "When it can (root, ip, nft), every kind runs with each node in its own\n"
     "network namespace on 198.18.N.0/24 (--net, 77), clients reaching them\n"
     "through a bridge; --no-netns keeps every node on 127.0.0.1.\n";
@@ -351,7 +353,7 @@ int lc_bench_failover(int argc, char **argv, bool json)
     memset(&fo, 0, sizeof fo);
     memset(results, 0, sizeof results);
     fo.n_clients = 16;
-    fo.timeout_ms = 1000;
+    fo.timeout_ms = 500;
     fo.fault_ms = 3000;
     fo.ring = SLOTS;
     fo.debug = getenv("LOCUS_BENCH_DEBUG") != NULL;

@@ -49,6 +49,7 @@ struct client {
     uint64_t n_acked;
     int node_at_fault; /* the member it wrote to when the fault came */
     uint64_t shun_until[LC_CLUSTER_MAX]; /* a member that timed out (us) */
+    bool answered_error; /* its member answered the last request with an error */
     uint64_t first_us; /* first ack of a request sent after the fault */
     char service[64];
 };

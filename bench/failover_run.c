@@ -101,6 +101,7 @@ static void on_response(struct lc_http_call *call, int status, int http_status,
             c->acked[c->in_slot] = c->in_seq;
         }
         c->n_acked++;
+        c->answered_error = false;
         lc_fo_push(&fo->acks, now);
         lc_fo_push(&fo->latencies, now - c->sent_us);
         if (fo->fault_us != 0 && c->first_us == 0 &&
@@ -114,7 +115,16 @@ static void on_response(struct lc_http_call *call, int status, int http_status,
     }
     fo->errors++;
     fo->timeouts += status == LC_ETIMEDOUT;
-    client_switch(c, status == LC_ETIMEDOUT);
+    /* A member that answered is alive: its error ("lost the connection to
+     * the raft leader ... retry") is retried there once before moving on,
+     * as it may well have a new leader by now; the next member in the list
+     * may be the one that hangs. A second error, or a timeout, moves on. */
+    if (status == 0 && http_status != 0 && !c->answered_error) {
+        c->answered_error = true;
+    } else {
+        c->answered_error = false;
+        client_switch(c, status == LC_ETIMEDOUT);
+    }
     if (fo->running) {
         uv_timer_start(&c->retry, on_retry, 2, 0);
     }
