@@ -225,6 +225,17 @@ static void on_push_closed(void *data)
     }
 }
 
+void lc_naming_detach_raft(struct lc_naming *n)
+{
+    if (n == NULL) {
+        return;
+    }
+    lc_statemachine_detach(n->persistent_sm);
+    lc_statemachine_detach(n->service_meta_sm);
+    lc_statemachine_detach(n->instance_meta_sm);
+    lc_statemachine_detach(n->switch_sm);
+}
+
 void lc_naming_close(struct lc_naming *n, void (*cb)(void *data), void *data)
 {
     struct lc_push *p = n->push;

@@ -77,6 +77,10 @@ void lc_naming_set_members(struct lc_naming *n,
  * lc_naming_free. */
 void lc_naming_close(struct lc_naming *n, void (*cb)(void *data), void *data);
 
+/* Shutting down, before lc_raft_engine_close(): the state machines stop
+ * touching their raft groups, which the engine frees as it closes. */
+void lc_naming_detach_raft(struct lc_naming *n);
+
 /* Nacos's naming cleaners (nacos.naming.clean.*), in milliseconds. */
 struct lc_naming_clean_options {
     unsigned empty_service_interval_ms;    /* 60000 */

@@ -182,6 +182,7 @@ static void on_http_closed(struct lc_http_server *srv, void *data)
     struct node *n = data;
     (void)srv;
     n->http = NULL;
+    lc_naming_detach_raft(n->naming);
     lc_raft_engine_close(n->engine, on_engine_closed, n);
 }
 

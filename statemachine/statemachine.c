@@ -300,6 +300,16 @@ static void drop_queue(struct lc_statemachine *sm)
 
 static void deliver_read(struct lc_sm_read *r, int status);
 
+/* Held reads fail with @status; nothing waits for the load any more. */
+static void fail_held(struct lc_statemachine *sm, int status)
+{
+    while (sm->held != NULL) {
+        struct lc_sm_read *r = sm->held;
+        sm->held = r->held_next;
+        deliver_read(r, status);
+    }
+}
+
 /* Everything staged and queued is applied: the state is visible again. */
 static void on_done(struct lc_statemachine *sm)
 {
@@ -376,6 +386,7 @@ static void run_slice(struct lc_statemachine *sm, uint64_t until_us)
             if (sm->idle != NULL) {
                 uv_idle_stop(sm->idle);
             }
+            fail_held(sm, LC_ECORRUPT);
             lc_loopmon_leave();
             return;
         }
@@ -437,8 +448,9 @@ static int stage_restore(struct lc_statemachine *sm, const void *buf,
                          char *errmsg, size_t errlen)
 {
     uint64_t t0 = lc_mono_us();
+    bool replacing = sm->pending && !sm->broken;
     int rv;
-    if (sm->pending && !sm->broken) {
+    if (replacing) {
         /* The new image replaces everything the old one and the queued
          * entries (all before it) would have made. */
         release_staged(sm);
@@ -446,7 +458,8 @@ static int stage_restore(struct lc_statemachine *sm, const void *buf,
     }
     sm->image = malloc(len > 0 ? len : 1);
     if (sm->image == NULL) {
-        return LC_ENOMEM;
+        rv = LC_ENOMEM;
+        goto fail;
     }
     memcpy(sm->image, buf, len);
     rv = lc_snapshot_open(sm->image, len, sm->proc->group, &sm->db, meta,
@@ -457,7 +470,7 @@ static int stage_restore(struct lc_statemachine *sm, const void *buf,
     }
     if (rv != 0) {
         release_staged(sm);
-        return rv;
+        goto fail;
     }
     sm->staged_index = meta->index;
     sm->load_start_us = lc_mono_us();
@@ -468,6 +481,17 @@ static int stage_restore(struct lc_statemachine *sm, const void *buf,
     sm->broken = false;
     sm->backlog = false;
     return 0;
+
+fail:
+    if (replacing) {
+        /* The state is part of the old load: never serve it. */
+        snprintf(sm->error, sizeof sm->error,
+                 "a snapshot replacing a load under way failed: %s",
+                 lc_strerror(rv));
+        sm->broken = true;
+        fail_held(sm, LC_ECORRUPT);
+    }
+    return rv;
 }
 
 static int sm_restore(struct lc_raft_sm *rsm, const void *buf, size_t len,
@@ -554,19 +578,24 @@ int lc_statemachine_register(struct lc_raft_engine *e, struct lc_processor *p,
     if (rv != 0) {
         return rv;
     }
-    rv = lc_raft_engine_add_group(e, p->group, &sm->sm, &sm->group);
-    if (rv == 0 && p->load_step != NULL) {
+    /* The idle handle first: once the group is added, the engine holds
+     * &sm->sm and sm must live. */
+    if (p->load_step != NULL) {
         sm->idle = malloc(sizeof *sm->idle);
         if (sm->idle == NULL) {
-            rv = LC_ENOMEM; /* the group stays registered; unused */
-        } else {
-            uv_idle_init(lc_raft_engine_loop(e), sm->idle);
-            sm->idle->data = sm;
+            free(sm);
+            return LC_ENOMEM;
         }
     }
+    rv = lc_raft_engine_add_group(e, p->group, &sm->sm, &sm->group);
     if (rv != 0) {
+        free(sm->idle);
         free(sm);
         return rv;
+    }
+    if (sm->idle != NULL) {
+        uv_idle_init(lc_raft_engine_loop(e), sm->idle);
+        sm->idle->data = sm;
     }
     *out = sm;
     return 0;
@@ -577,6 +606,18 @@ static void on_idle_closed(uv_handle_t *h)
     free(h);
 }
 
+void lc_statemachine_detach(struct lc_statemachine *sm)
+{
+    if (sm == NULL) {
+        return;
+    }
+    if (sm->idle != NULL) {
+        uv_close((uv_handle_t *)sm->idle, on_idle_closed);
+        sm->idle = NULL;
+    }
+    fail_held(sm, LC_ESHUTDOWN);
+}
+
 void lc_statemachine_free(struct lc_statemachine *sm)
 {
     if (sm == NULL) {
@@ -585,11 +626,7 @@ void lc_statemachine_free(struct lc_statemachine *sm)
     if (sm->idle != NULL) {
         uv_close((uv_handle_t *)sm->idle, on_idle_closed);
     }
-    while (sm->held != NULL) {
-        struct lc_sm_read *r = sm->held;
-        sm->held = r->held_next;
-        deliver_read(r, LC_ESHUTDOWN);
-    }
+    fail_held(sm, LC_ESHUTDOWN);
     release_staged(sm);
     drop_queue(sm);
     free(sm);
@@ -672,6 +709,10 @@ static void on_raft_read(struct lc_raft_read *rr, int status)
 {
     struct lc_sm_read *r = LC_CONTAINER_OF(rr, struct lc_sm_read, raft);
     struct lc_statemachine *sm = r->sm;
+    if (status == 0 && sm->broken) {
+        deliver_read(r, LC_ECORRUPT);
+        return;
+    }
     if (status == 0 && sm->pending) {
         /* The barrier is applied but the state does not show it yet. */
         r->held_next = sm->held;

@@ -99,6 +99,12 @@ int lc_statemachine_new_detached(struct lc_processor *p,
 /* The lc_raft_sm running @sm's processor (owned by @sm). */
 struct lc_raft_sm *lc_statemachine_sm(struct lc_statemachine *sm);
 
+/* Shutting down, before the engine closes (it frees the group): stop the
+ * deferred slices (nothing runs after the group is gone) and fail reads
+ * held for a load with LC_ESHUTDOWN. Writes and reads submitted afterwards
+ * fail as the engine closes. */
+void lc_statemachine_detach(struct lc_statemachine *sm);
+
 /* Free the glue (after the engine is closed). */
 void lc_statemachine_free(struct lc_statemachine *sm);
 
