@@ -489,7 +489,10 @@ static int forward(struct lc_raft__req *q, const char *leader)
         req.kind = LOCUS__RAFT__PEER_REQUEST__KIND__WRITE;
         req.entry.data = q->buf;
         req.entry.len = q->len;
-        req.budget_ms = q->deadline > now ? (uint32_t)(q->deadline - now) : 1;
+        req.budget_ms = q->deadline <= now ? 1
+                        : q->deadline - now > UINT32_MAX
+                            ? UINT32_MAX /* 0 would mean "no deadline" */
+                            : (uint32_t)(q->deadline - now);
     } else {
         req.kind = LOCUS__RAFT__PEER_REQUEST__KIND__READ_INDEX;
     }
@@ -772,7 +775,7 @@ void lc_forward_serve(struct lc_raft_engine *e, struct lc_net_request *req,
         prepare(g, &s->w.priv, LC_REQ_WRITE);
         if (msg->budget_ms != 0) {
             uint64_t margin = budget_margin(e, msg->budget_ms);
-            if (msg->budget_ms <= margin || msg->budget_ms < 10) {
+            if (msg->budget_ms < 10) { /* margin is at most half of it */
                 raft_free(buf);
                 served_reply(s, LC_ETIMEDOUT, 0,
                              "the write arrived too late to be applied", g);

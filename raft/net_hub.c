@@ -29,7 +29,7 @@
 #include "raft/net.h"
 
 #define HANDSHAKE_TIMEOUT_MS 3000
-/* An outbound connection whose handshake has not completed in this long is
+/* An outbound connection whose TCP connect has not completed in this long is
  * abandoned and retried by its owner: during a partition the kernel would
  * otherwise back off its SYN retransmissions (1 s, 2 s, 4 s...) and a
  * connect started then would complete seconds after the network heals. */
@@ -622,6 +622,10 @@ static void outbound_on_connect(uv_connect_t *c, int status)
     uv_tcp_nodelay(o->tcp, 1);
     uv_tcp_keepalive(o->tcp, 1, 10);
     set_user_timeout(o->hub, o->tcp);
+    /* Connected: the preface (hello, claim, status) gets the handshake's
+     * own bound, as two round trips and the remote loop's turn can take
+     * longer than a connect should. */
+    uv_timer_start(&o->timer, outbound_on_timeout, HANDSHAKE_TIMEOUT_MS, 0);
     o->rbuf = o->hello;
     o->need = sizeof o->hello;
     o->got = 0;
