@@ -25,6 +25,7 @@
 
 #include "bench/cluster.h"
 #include "bench/netns.h"
+#include "test/support/netns_env.h"
 #include "test/support/tcluster.h"
 
 #define PREFIX "lctns"
@@ -33,13 +34,6 @@
 #define GROUP "naming_persistent_service_v2"
 
 enum probe { REACHED = 0, REFUSED = 1, SILENT = 2, OTHER = 3 };
-
-struct fixture {
-    struct lc_netns *ns;
-    struct lc_cluster c;
-    bool started;
-    char dir[256];
-};
 
 /* Connect to @addr:@port with a @ms deadline from the calling namespace. */
 static enum probe connect_probe(const char *addr, int port, int ms)
@@ -73,7 +67,7 @@ static enum probe connect_probe(const char *addr, int port, int ms)
 }
 
 /* The same from inside namespace @from (a forked child joins it). */
-static enum probe probe_from(struct fixture *f, unsigned from, unsigned to,
+static enum probe probe_from(struct tn_env *f, unsigned from, unsigned to,
                              int port)
 {
     int status;
@@ -90,61 +84,7 @@ static enum probe probe_from(struct fixture *f, unsigned from, unsigned to,
     return (enum probe)WEXITSTATUS(status);
 }
 
-static int setup(void **state)
-{
-    char why[256];
-    char err[512];
-    struct fixture *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!lc_netns_available(why, sizeof why)) {
-        return 0;
-    }
-    if (lc_netns_create(PREFIX, NET, 3, &f->ns, err, sizeof err) != 0) {
-        fprintf(stderr, "netns: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    if (f->started) {
-        lc_cluster_stop(&f->c);
-    }
-    lc_netns_destroy(f->ns);
-    if (f->dir[0] != '\0' && getenv("LOCUS_TEST_KEEP") == NULL) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "cannot remove %s\n", f->dir);
-        }
-    }
-    free(f);
-    return 0;
-}
-
-static void start_cluster(struct fixture *f)
-{
-    struct lc_cluster_spec spec = {0};
-    snprintf(f->dir, sizeof f->dir, "/tmp/locus-netns-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    spec.n = 3;
-    spec.base_port = PORT;
-    spec.dir = f->dir;
-    spec.locusd = tc_locusd();
-    spec.netns = f->ns;
-    assert_int_equal(lc_cluster_init(&f->c, &spec), 0);
-    for (unsigned i = 0; i < 3; i++) {
-        assert_string_equal(f->c.nodes[i].host, lc_netns_addr(f->ns, i));
-        assert_int_equal(f->c.nodes[i].port, PORT);
-    }
-    assert_int_equal(lc_cluster_start(&f->c), 0);
-    f->started = true;
-    assert_int_equal(lc_cluster_wait_all_ready(&f->c, 30000), 0);
-}
-
-static bool write_ok(struct fixture *f, unsigned i, int port)
+static bool write_ok(struct tn_env *f, unsigned i, int port)
 {
     char form[200];
     char *body = NULL;
@@ -162,7 +102,7 @@ static bool write_ok(struct fixture *f, unsigned i, int port)
 /* Register port @port through node @a or @b, retried for up to 30 s: the
  * member DistroFilter holds responsible for the service may be the one cut
  * off, until the others mark it down. */
-static bool write_eventually(struct fixture *f, unsigned a, unsigned b,
+static bool write_eventually(struct tn_env *f, unsigned a, unsigned b,
                              int port)
 {
     uint64_t end = tc_now_ms() + 30000;
@@ -176,7 +116,7 @@ static bool write_eventually(struct fixture *f, unsigned a, unsigned b,
 }
 
 /* Whether node @i lists 127.11.0.1:@port by a consistent read. */
-static bool lists(struct fixture *f, unsigned i, int port)
+static bool lists(struct tn_env *f, unsigned i, int port)
 {
     char *body = NULL;
     char needle[64];
@@ -193,20 +133,15 @@ static bool lists(struct fixture *f, unsigned i, int port)
 
 static void test_cut_isolate_heal(void **state)
 {
-    struct fixture *f = *state;
+    struct tn_env *f = *state;
     int leader;
     int next;
     uint64_t end;
     unsigned a;
     unsigned b;
 
-    if (f->ns == NULL) {
-        char why[256];
-        lc_netns_available(why, sizeof why);
-        print_message("SKIP: %s\n", why);
-        skip();
-    }
-    start_cluster(f);
+    tn_skip_if_unavailable(f);
+    tn_start(f, "netns", PORT);
     leader = lc_cluster_leader(&f->c, GROUP, 0, 20000);
     assert_true(leader >= 0);
     assert_true(write_ok(f, (unsigned)leader, 1));
@@ -262,11 +197,16 @@ static void test_cut_isolate_heal(void **state)
     }
 }
 
+static int setup(void **state)
+{
+    return tn_setup(state, PREFIX, NET);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cut_isolate_heal, setup,
-                                        teardown),
+                                        tn_teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     tc_filter_from_env();

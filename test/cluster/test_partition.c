@@ -35,86 +35,18 @@
 #include "bench/cluster.h"
 #include "bench/netns.h"
 #include "rpc/http/http.h"
+#include "test/support/netns_env.h"
 #include "test/support/tcluster.h"
 
 #define PREFIX "lcprt"
-#define NET 212
+#define NET 213
 #define PORT 18848
 #define SERVICE "partition"
 #define FORM "application/x-www-form-urlencoded"
 #define RPC_TIMEOUT_MS 5000 /* nacos.core.protocol.raft.data.rpc_request_timeout_ms */
 
-struct fixture {
-    struct lc_netns *ns;
-    struct lc_cluster c;
-    bool started;
-    char dir[256];
-};
-
-static int setup(void **state)
-{
-    char why[256];
-    char err[512];
-    struct fixture *f = calloc(1, sizeof *f);
-    *state = f;
-    if (!lc_netns_available(why, sizeof why)) {
-        return 0;
-    }
-    if (lc_netns_create(PREFIX, NET, 3, &f->ns, err, sizeof err) != 0) {
-        fprintf(stderr, "netns: %s\n", err);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    if (f->started) {
-        lc_cluster_stop(&f->c);
-    }
-    lc_netns_destroy(f->ns);
-    if (f->dir[0] != '\0' && getenv("LOCUS_TEST_KEEP") == NULL) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "cannot remove %s\n", f->dir);
-        }
-    }
-    free(f);
-    return 0;
-}
-
-/* Skip (passing) when setup could make no namespaces. */
-static bool skipped(struct fixture *f)
-{
-    char why[256];
-    if (f->ns != NULL) {
-        return false;
-    }
-    lc_netns_available(why, sizeof why);
-    print_message("SKIP: network namespaces unavailable: %s\n", why);
-    return true;
-}
-
-static void start_cluster(struct fixture *f)
-{
-    struct lc_cluster_spec spec = {0};
-    snprintf(f->dir, sizeof f->dir, "/tmp/locus-partition-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    spec.n = 3;
-    spec.base_port = PORT;
-    spec.dir = f->dir;
-    spec.locusd = tc_locusd();
-    spec.netns = f->ns;
-    assert_int_equal(lc_cluster_init(&f->c, &spec), 0);
-    assert_int_equal(lc_cluster_start(&f->c), 0);
-    f->started = true;
-    assert_int_equal(lc_cluster_wait_all_ready(&f->c, 30000), 0);
-}
-
 /* HTTP to node @i with a deadline of @timeout_ms: the status, or -1. */
-static int http(struct fixture *f, unsigned i, const char *method,
+static int http(struct tn_env *f, unsigned i, const char *method,
                 const char *path, const char *form, unsigned timeout_ms,
                 char **body)
 {
@@ -133,7 +65,7 @@ static int http(struct fixture *f, unsigned i, const char *method,
 /* POST or DELETE the persistent instance 127.12.0.1:@port on node @i,
  * through the v2 Open API: v1 writes go through DistroFilter, which would
  * proxy them to the member responsible for the instance instead. */
-static int instance(struct fixture *f, unsigned i, const char *method,
+static int instance(struct tn_env *f, unsigned i, const char *method,
                     int port, unsigned timeout_ms, char **body)
 {
     char form[200];
@@ -143,7 +75,7 @@ static int instance(struct fixture *f, unsigned i, const char *method,
     return http(f, i, method, "/nacos/v2/ns/instance", form, timeout_ms, body);
 }
 
-static bool write_ok(struct fixture *f, unsigned i, int port,
+static bool write_ok(struct tn_env *f, unsigned i, int port,
                      unsigned timeout_ms)
 {
     char *body = NULL;
@@ -154,7 +86,7 @@ static bool write_ok(struct fixture *f, unsigned i, int port,
 }
 
 /* Whether node @i lists 127.12.0.1:@port: 1 yes, 0 no, -1 no answer. */
-static int lists(struct fixture *f, unsigned i, int port, bool consistent)
+static int lists(struct tn_env *f, unsigned i, int port, bool consistent)
 {
     char *body = NULL;
     char needle[64];
@@ -171,7 +103,7 @@ static int lists(struct fixture *f, unsigned i, int port, bool consistent)
 }
 
 /* Node @i's /v1/core/raft/groups, or NULL. */
-static json_t *groups_of(struct fixture *f, unsigned i)
+static json_t *groups_of(struct tn_env *f, unsigned i)
 {
     char *body = NULL;
     json_t *root = NULL;
@@ -190,7 +122,7 @@ static const char *str(json_t *g, const char *key)
 }
 
 /* Node @i's state in @group ("leader", "follower", ...) into @out. */
-static void state_of(struct fixture *f, unsigned i, const char *group,
+static void state_of(struct tn_env *f, unsigned i, const char *group,
                      char *out, size_t size)
 {
     json_t *root = groups_of(f, i);
@@ -208,7 +140,7 @@ static void state_of(struct fixture *f, unsigned i, const char *group,
 
 /* Whether @old agrees with @ref on every group's leader and has applied at
  * least what @ref had committed in each. */
-static bool rejoined(struct fixture *f, unsigned old, unsigned ref)
+static bool rejoined(struct tn_env *f, unsigned old, unsigned ref)
 {
     json_t *a = groups_of(f, old);
     json_t *b = groups_of(f, ref);
@@ -248,7 +180,7 @@ static bool rejoined(struct fixture *f, unsigned old, unsigned ref)
  * on every member. */
 static void test_timed_out_write_stays_undone(void **state)
 {
-    struct fixture *f = *state;
+    struct tn_env *f = *state;
     char *body = NULL;
     uint64_t t0;
     uint64_t took;
@@ -258,10 +190,8 @@ static void test_timed_out_write_stays_undone(void **state)
     int st;
     bool claims_no_leader;
 
-    if (skipped(f)) {
-        skip();
-    }
-    start_cluster(f);
+    tn_skip_if_unavailable(f);
+    tn_start(f, "partition", PORT);
     leader = lc_cluster_leader(&f->c, TC_PS, 0, 20000);
     assert_true(leader >= 0);
     fo = ((unsigned)leader + 1) % 3;
@@ -309,7 +239,7 @@ static void test_timed_out_write_stays_undone(void **state)
 /* (b) The leader is isolated for @secs; the others elect and take writes;
  * after the heal the old leader follows the new one and catches up within
  * 1.5 s, whatever the length of the partition. */
-static void isolate_and_rejoin(struct fixture *f, unsigned secs, int port)
+static void isolate_and_rejoin(struct tn_env *f, unsigned secs, int port)
 {
     int leader = lc_cluster_leader(&f->c, TC_PS, 0, 20000);
     int next;
@@ -353,11 +283,9 @@ static void isolate_and_rejoin(struct fixture *f, unsigned secs, int port)
 
 static void test_old_leader_rejoins(void **state)
 {
-    struct fixture *f = *state;
-    if (skipped(f)) {
-        skip();
-    }
-    start_cluster(f);
+    struct tn_env *f = *state;
+    tn_skip_if_unavailable(f);
+    tn_start(f, "partition", PORT);
     isolate_and_rejoin(f, 10, 10);
     if (getenv("LOCUS_TEST_QUICK") == NULL) {
         isolate_and_rejoin(f, 30, 20);
@@ -369,7 +297,7 @@ static void test_old_leader_rejoins(void **state)
  * error within 1 s, well under the rpc timeout. */
 static void test_isolated_leader_answers_fast(void **state)
 {
-    struct fixture *f = *state;
+    struct tn_env *f = *state;
     char *body = NULL;
     char st_text[32];
     uint64_t t0;
@@ -378,10 +306,8 @@ static void test_isolated_leader_answers_fast(void **state)
     int leader;
     int st;
 
-    if (skipped(f)) {
-        skip();
-    }
-    start_cluster(f);
+    tn_skip_if_unavailable(f);
+    tn_start(f, "partition", PORT);
     leader = lc_cluster_leader(&f->c, TC_PS, 0, 20000);
     assert_true(leader >= 0);
     assert_int_equal(lc_netns_isolate(f->ns, (unsigned)leader), 0);
@@ -414,7 +340,7 @@ static void test_isolated_leader_answers_fast(void **state)
 
 /* Time from the fault to the first acknowledged write sent after it, with
  * a client that tries each survivor in turn. */
-static uint64_t unavailability(struct fixture *f, unsigned old, int port)
+static uint64_t unavailability(struct tn_env *f, unsigned old, int port)
 {
     uint64_t t0 = tc_now_ms();
     unsigned k = 0;
@@ -432,12 +358,10 @@ static uint64_t unavailability(struct fixture *f, unsigned old, int port)
  * here; `locusctl bench failover` measures it properly). */
 static void test_failover_figures(void **state)
 {
-    struct fixture *f = *state;
+    struct tn_env *f = *state;
     unsigned trials = 3;
-    if (skipped(f)) {
-        skip();
-    }
-    start_cluster(f);
+    tn_skip_if_unavailable(f);
+    tn_start(f, "partition", PORT);
     for (unsigned t = 0; t < trials; t++) {
         int leader = lc_cluster_leader(&f->c, TC_PS, 0, 20000);
         uint64_t ms;
@@ -462,17 +386,22 @@ static void test_failover_figures(void **state)
     }
 }
 
+static int setup(void **state)
+{
+    return tn_setup(state, PREFIX, NET);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_timed_out_write_stays_undone,
-                                        setup, teardown),
+                                        setup, tn_teardown),
         cmocka_unit_test_setup_teardown(test_isolated_leader_answers_fast,
-                                        setup, teardown),
+                                        setup, tn_teardown),
         cmocka_unit_test_setup_teardown(test_old_leader_rejoins, setup,
-                                        teardown),
+                                        tn_teardown),
         cmocka_unit_test_setup_teardown(test_failover_figures, setup,
-                                        teardown),
+                                        tn_teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     tc_filter_from_env();
