@@ -46,13 +46,6 @@ struct fc_clients {
     unsigned started;
 };
 
-uint64_t fc_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 void fc_key_service(unsigned k, char *buf, size_t size)
 {
     snprintf(buf, size, "faults%u", k % FC_SERVICES);
@@ -65,7 +58,7 @@ int fc_key_port(unsigned k)
 
 static int remaining_ms(uint64_t deadline_us)
 {
-    uint64_t now = fc_now_us();
+    uint64_t now = lc_mono_us();
     return now >= deadline_us ? 0 : (int)((deadline_us - now + 999) / 1000);
 }
 
@@ -218,7 +211,7 @@ enum fh_outcome fc_http(const char *host, int port, const char *method,
                         unsigned timeout_ms, int *status, char *body,
                         size_t body_size)
 {
-    uint64_t deadline = fc_now_us() + (uint64_t)timeout_ms * 1000u;
+    uint64_t deadline = lc_mono_us() + (uint64_t)timeout_ms * 1000u;
     char req[2048];
     char buf[16384];
     size_t len = 0;
@@ -325,7 +318,7 @@ static enum fh_outcome one_op(struct fc_client *c)
     snprintf(form, sizeof form,
              "serviceName=%s&ip=" FC_IP "&port=%d&ephemeral=false", service,
              fc_key_port(op.key));
-    op.invoke_us = fc_now_us();
+    op.invoke_us = lc_mono_us();
     if (op.reg) {
         /* A weight of its own (1 in 100,000 to repeat one): a registration
          * always changes the instance, so it is a real Raft write even when
@@ -344,7 +337,7 @@ static enum fh_outcome one_op(struct fc_client *c)
         o = fc_http(cfg->hosts[c->node], cfg->port, "DELETE", target, NULL,
                     cfg->timeout_ms, &status, body, sizeof body);
     }
-    op.complete_us = fc_now_us();
+    op.complete_us = lc_mono_us();
     if (o == FH_OK) {
         /* An answer: which kind? */
         if (status == 200 && strcmp(body, "ok") == 0) {

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/util.h"
+
 #include "test/faults/history.h"
 
 #define FC_IP "127.42.0.1"
@@ -37,8 +39,8 @@ struct fc_config {
     uint32_t seed;
 };
 
-/* Microseconds on the monotonic clock every timestamp uses. */
-uint64_t fc_now_us(void);
+/* Every timestamp is lc_mono_us() (common/util.h): microseconds on the
+ * monotonic clock. */
 
 /* Start the clients; NULL on failure. */
 struct fc_clients *fc_start(const struct fc_config *cfg);

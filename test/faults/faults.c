@@ -437,7 +437,7 @@ int main(int argc, char **argv)
         tear_down(&s);
         return 2;
     }
-    s.start_us = fc_now_us();
+    s.start_us = lc_mono_us();
     for (unsigned i = 0; i < FS_NODES; i++) {
         fs_start_node(&s, i);
     }
@@ -474,7 +474,7 @@ int main(int argc, char **argv)
     lc_netns_heal(s.ns);
     fs_sleep_ms(3000);
     fc_stop(s.cl);
-    end_us = fc_now_us();
+    end_us = lc_mono_us();
     ops = fc_ops(s.cl, &n_ops);
     printf("\nclients stopped at %.1f s; checking the members\n",
            fs_elapsed(&s));

@@ -50,7 +50,7 @@ void fs_sleep_ms(unsigned ms)
 
 double fs_elapsed(const struct fs_suite *s)
 {
-    return (double)(fc_now_us() - s->start_us) / 1e6;
+    return (double)(lc_mono_us() - s->start_us) / 1e6;
 }
 
 int fs_start_node(struct fs_suite *s, unsigned i)
@@ -116,13 +116,13 @@ void fs_reap_crashes(struct fs_suite *s)
 
 int fs_wait_healthy(struct fs_suite *s, unsigned timeout_ms)
 {
-    uint64_t end = fc_now_us() + (uint64_t)timeout_ms * 1000u;
-    while (fc_now_us() < end) {
-        unsigned left = (unsigned)((end - fc_now_us()) / 1000u);
+    uint64_t end = lc_mono_us() + (uint64_t)timeout_ms * 1000u;
+    while (lc_mono_us() < end) {
+        unsigned left = (unsigned)((end - lc_mono_us()) / 1000u);
         fs_reap_crashes(s);
         if (lc_cluster_wait_all_ready(&s->c, left) == 0) {
             fs_reap_crashes(s);
-            left = fc_now_us() < end ? (unsigned)((end - fc_now_us()) / 1000u)
+            left = lc_mono_us() < end ? (unsigned)((end - lc_mono_us()) / 1000u)
                                      : 1;
             if (lc_cluster_leader(&s->c, FS_GROUP, 0, left) >= 0) {
                 return 0;
@@ -198,7 +198,7 @@ static void top_up(struct fs_suite *s, int fd)
 static void hold_disk_full(struct fs_suite *s, unsigned hold_ms)
 {
     char fill[1200];
-    uint64_t end = fc_now_us() + (uint64_t)hold_ms * 1000u;
+    uint64_t end = lc_mono_us() + (uint64_t)hold_ms * 1000u;
     int fd;
     snprintf(fill, sizeof fill, "%s/fill", s->disk_path);
     fd = open(fill, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -207,7 +207,7 @@ static void hold_disk_full(struct fs_suite *s, unsigned hold_ms)
                 strerror(errno));
         return;
     }
-    while (fc_now_us() < end) {
+    while (lc_mono_us() < end) {
         top_up(s, fd);
         fs_sleep_ms(5);
     }
@@ -230,7 +230,7 @@ static unsigned disk_errors_since(const char *path, long offset)
 
 static uint64_t ms_since(uint64_t us)
 {
-    return (fc_now_us() - us) / 1000u;
+    return (lc_mono_us() - us) / 1000u;
 }
 
 int fs_inject(struct fs_suite *s, enum fs_kind kind, struct fs_fault *f)
@@ -247,14 +247,14 @@ int fs_inject(struct fs_suite *s, enum fs_kind kind, struct fs_fault *f)
             unsigned i = kind == FS_KILL_LEADER ? pick_leader(s)
                                                 : pick_follower(s);
             f->node = (int)i;
-            f->at_us = fc_now_us();
+            f->at_us = lc_mono_us();
             kill_node(s, i);
             fs_sleep_ms(fs_between(s, 200, 2000));
             fs_start_node(s, i);
             break;
         }
         case FS_KILL_ALL:
-            f->at_us = fc_now_us();
+            f->at_us = lc_mono_us();
             for (unsigned i = 0; i < s->c.n; i++) {
                 signal_node(s, i, SIGKILL);
             }
@@ -270,7 +270,7 @@ int fs_inject(struct fs_suite *s, enum fs_kind kind, struct fs_fault *f)
             unsigned i = pick_leader(s);
             f->node = (int)i;
             hold = fs_between(s, 1000, 3000);
-            f->at_us = fc_now_us();
+            f->at_us = lc_mono_us();
             signal_node(s, i, SIGSTOP);
             fs_sleep_ms(hold);
             signal_node(s, i, SIGCONT);
@@ -289,7 +289,7 @@ int fs_inject(struct fs_suite *s, enum fs_kind kind, struct fs_fault *f)
             rv = kind == FS_LINK_DOWN ? lc_netns_link_down(s->ns, i)
                                       : lc_netns_isolate(s->ns, i);
             /* From when every rule is in (they take a few ms to add). */
-            f->at_us = fc_now_us();
+            f->at_us = lc_mono_us();
             if (rv != 0) {
                 fprintf(stderr, "faults: could not cut node %u\n", i);
             }
@@ -311,7 +311,7 @@ int fs_inject(struct fs_suite *s, enum fs_kind kind, struct fs_fault *f)
                 fs_between(s, 2, 60), &status, body, sizeof body);
             f->node = (int)i;
             f->note = o != FH_OK; /* no answer yet: still in flight */
-            f->at_us = fc_now_us();
+            f->at_us = lc_mono_us();
             kill_node(s, i);
             fs_sleep_ms(fs_between(s, 200, 1500));
             fs_start_node(s, i);
@@ -321,7 +321,7 @@ int fs_inject(struct fs_suite *s, enum fs_kind kind, struct fs_fault *f)
             long off = file_size(s->c.nodes[s->disk_node].log);
             f->node = (int)s->disk_node;
             hold = fs_between(s, 3000, 7000);
-            f->at_us = fc_now_us();
+            f->at_us = lc_mono_us();
             hold_disk_full(s, hold);
             f->note = disk_errors_since(s->c.nodes[s->disk_node].log, off) > 0;
             break;
@@ -330,7 +330,7 @@ int fs_inject(struct fs_suite *s, enum fs_kind kind, struct fs_fault *f)
             return -1;
     }
     f->held_ms = ms_since(f->at_us);
-    healed = fc_now_us();
+    healed = lc_mono_us();
     if (fs_wait_healthy(s, 60000) != 0 && fs_wait_healthy(s, 60000) != 0) {
         s->stuck = true;
         return -1;

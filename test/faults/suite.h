@@ -31,7 +31,7 @@ enum fs_kind {
 struct fs_fault {
     enum fs_kind kind;
     int node;            /* the member it hit (-1: all) */
-    uint64_t at_us;      /* when it struck (fc_now_us) */
+    uint64_t at_us;      /* when it struck (lc_mono_us) */
     uint64_t held_ms;    /* how long it lasted until heal / restart */
     uint64_t recover_ms; /* from the heal until all UP with a leader */
     bool note;           /* kind-specific: snapshot in flight at the kill,

@@ -111,7 +111,7 @@ unsigned fs_verify(struct fs_suite *s, const struct fh_op *ops, size_t n,
 {
     static struct view local[FS_NODES];
     static struct view cons[FS_NODES];
-    uint64_t end = fc_now_us() + 90u * 1000000u;
+    uint64_t end = lc_mono_us() + 90u * 1000000u;
     bool converged = false;
     unsigned violations = 0;
     unsigned cons0 = 0; /* node 0's consistent read's violations */
@@ -122,7 +122,7 @@ unsigned fs_verify(struct fs_suite *s, const struct fh_op *ops, size_t n,
         printf("  the cluster is not healthy after the run\n");
         violations++;
     }
-    while (fc_now_us() < end) {
+    while (lc_mono_us() < end) {
         if (read_all(s, local, cons)) {
             converged = true;
             break;
@@ -131,7 +131,7 @@ unsigned fs_verify(struct fs_suite *s, const struct fh_op *ops, size_t n,
     }
     printf("members %s after %.1f s\n",
            converged ? "converged" : "did NOT converge",
-           (double)(fc_now_us() + 90u * 1000000u - end) / 1e6);
+           (double)(lc_mono_us() + 90u * 1000000u - end) / 1e6);
     if (!converged) {
         violations++;
         /* Check what could be read anyway. */
