@@ -99,6 +99,8 @@ struct lc_http_server {
     unsigned nconns;
     unsigned nrejects; /* refused sockets whose handles are closing */
     struct lc_http_ip_count *by_ip; /* uthash by ip */
+    uint64_t ip_refused_since; /* loop ms: start of the refusal log window */
+    unsigned ip_refused;       /* refusals per address limit in the window */
     char *rbuf;        /* every read lands here first (one loop thread) */
     lc_http_server_close_cb close_cb;
     void *close_data;

@@ -682,6 +682,28 @@ static void reject_connection(struct lc_http_server *srv)
     uv_close((uv_handle_t *)tcp, on_reject_closed);
 }
 
+/* A client that hits the per-address limit sees its connections reset:
+ * say so at warn, at most LOG_IP_BURST lines per 10 s. */
+#define LOG_IP_BURST 5
+static void log_ip_refusal(struct lc_http_server *srv, const char *ip)
+{
+    uint64_t now = uv_now(srv->loop);
+    if (now - srv->ip_refused_since >= 10000) {
+        if (srv->ip_refused > LOG_IP_BURST) {
+            lc_warnf("http", "%u more connections refused by "
+                     "locus.http.max_connections_per_ip not logged",
+                     srv->ip_refused - LOG_IP_BURST);
+        }
+        srv->ip_refused_since = now;
+        srv->ip_refused = 0;
+    }
+    if (++srv->ip_refused <= LOG_IP_BURST) {
+        lc_warnf("http", "refusing a connection from %s: "
+                 "locus.http.max_connections_per_ip (%u) reached",
+                 ip, srv->limits.max_connections_per_ip);
+    }
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct lc_http_server *srv = server->data;
@@ -713,8 +735,7 @@ static void on_connection(uv_stream_t *server, int status)
     uv_tcp_nodelay(&c->tcp, 1);
     peer_name(c);
     if (!ip_count_add(srv, c)) {
-        lc_debugf("http", "refusing a connection from %s: "
-                  "locus.http.max_connections_per_ip reached", c->remote_ip);
+        log_ip_refusal(srv, c->remote_ip);
         lc_http_sconn_close(c);
         return;
     }
