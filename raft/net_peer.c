@@ -210,6 +210,25 @@ static void on_frame_written(uv_write_t *w, int status)
     link_unref(link);
 }
 
+/* Queue the frame @buf/@len (malloc'd, as @fw; both owned from here on).
+ * A write that cannot be queued closes the link. */
+static int link_write(struct link *link, struct frame_write *fw, uint8_t *buf,
+                      size_t len)
+{
+    fw->buf = uv_buf_init((char *)buf, (unsigned)len);
+    fw->link = link;
+    fw->req.data = fw;
+    if (uv_write(&fw->req, (uv_stream_t *)link->tcp, &fw->buf, 1,
+                 on_frame_written) != 0) {
+        free(buf);
+        free(fw);
+        link_close(link);
+        return LC_ECONN;
+    }
+    link_ref(link);
+    return 0;
+}
+
 /* Send one frame whose payload is the packed @msg. */
 static int link_send(struct link *link, uint8_t type, uint64_t corr,
                      const ProtobufCMessage *msg)
@@ -235,18 +254,7 @@ static int link_send(struct link *link, uint8_t type, uint64_t corr,
     buf[4] = type;
     put64(buf + 5, corr);
     protobuf_c_message_pack(msg, buf + FRAME_HEAD);
-    fw->buf = uv_buf_init((char *)buf, (unsigned)(FRAME_HEAD + n));
-    fw->link = link;
-    fw->req.data = fw;
-    if (uv_write(&fw->req, (uv_stream_t *)link->tcp, &fw->buf, 1,
-                 on_frame_written) != 0) {
-        free(buf);
-        free(fw);
-        link_close(link);
-        return LC_ECONN;
-    }
-    link_ref(link);
-    return 0;
+    return link_write(link, fw, buf, FRAME_HEAD + n);
 }
 
 /* Send an empty frame of @type (a ping or a pong). */
@@ -267,17 +275,7 @@ static void link_send_empty(struct link *link, uint8_t type)
     put32(buf, 9);
     buf[4] = type;
     put64(buf + 5, 0);
-    fw->buf = uv_buf_init((char *)buf, FRAME_HEAD);
-    fw->link = link;
-    fw->req.data = fw;
-    if (uv_write(&fw->req, (uv_stream_t *)link->tcp, &fw->buf, 1,
-                 on_frame_written) != 0) {
-        free(buf);
-        free(fw);
-        link_close(link);
-        return;
-    }
-    link_ref(link);
+    (void)link_write(link, fw, buf, FRAME_HEAD);
 }
 
 static void link_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
