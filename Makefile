@@ -27,7 +27,7 @@ V ?= 0
 DEPS_BUILD := gcc make pkg-config libraft-dev libuv1-dev libprotobuf-c-dev \
 	protobuf-c-compiler libprotobuf-dev libnghttp2-dev libsqlite3-dev libjansson-dev \
 	libhttp-parser-dev uthash-dev libsodium-dev libxxhash-dev libcmocka-dev \
-	zlib1g-dev sqlite3
+	zlib1g-dev sqlite3 libssl-dev libcrypt-dev
 # Network namespaces and silent partitions (bench/netns.c): test-faults and
 # the benchmarks that cut members apart; make test installs them too, so the
 # partition tests run wherever root may make namespaces (they say SKIP and why
@@ -37,7 +37,7 @@ DEPS_NETNS := iproute2 nftables
 DEPS_BENCH := etcd-server etcd-client wrk hyperfine nghttp2-client $(DEPS_NETNS)
 
 PKGS := raft libuv libprotobuf-c libnghttp2 sqlite3 jansson libsodium \
-	libxxhash zlib
+	libxxhash zlib libcrypto libxcrypt
 
 # Recursive '=' so pkg-config only runs when something is compiled, after
 # 'make deps' has had a chance to install it.
@@ -56,7 +56,7 @@ else
 Q :=
 endif
 
-MODULES := common members raft statemachine snapshots naming distro rpc server
+MODULES := common members raft statemachine snapshots naming distro auth rpc server
 # Sources live in each module's folder and its subfolders (naming/core, ...).
 PROTOS := $(shell find $(MODULES) -name '*.proto')
 GEN_C := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))

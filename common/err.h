@@ -68,7 +68,10 @@ enum lc_err_form {
     X(LC_ESERVICE_EXISTS, 29, "service already exists", 400, TEXT, 21007,   \
       400)                                                                  \
     X(LC_ESERVICE_NOTFOUND, 30, "service not found", 400, TEXT, 21008, 400) \
-    X(LC_ESERVICE_NOTEMPTY, 31, "service not empty", 400, TEXT, 21009, 400)
+    X(LC_ESERVICE_NOTEMPTY, 31, "service not empty", 400, TEXT, 21009, 400) \
+    /* auth: AuthFilter's sendError(403) (Spring's JSON on v1 and v2 alike), \
+     * errorCode 403 in the handler's typed gRPC response */                \
+    X(LC_EDENIED, 32, "access denied", 403, SPRING, 30000, 403)
 
 enum {
 #define LC__ERR_ENUM(name, value, msg, http, form, v2, grpc) name = value,

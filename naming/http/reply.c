@@ -23,6 +23,8 @@ static const char *reason(int status)
     switch (status) {
         case 400:
             return "Bad Request";
+        case 403:
+            return "Forbidden";
         case 404:
             return "Not Found";
         case 500:

@@ -1,0 +1,77 @@
+/* What auth/'s files share (private to auth/).
+ *
+ *   auth.c      the module, config checks, lc_auth_check, lc_auth_login,
+ *               the cache of good username+password pairs
+ *   jwt.c       Nacos's tokens: sign and verify (OpenSSL HMAC)
+ *   password.c  BCrypt through libxcrypt, on the libuv thread pool
+ *   limiter.c   failed password checks per user and per source address
+ *   store.c     the processor of LC_AUTH_GROUP and the lc_auth_* writes
+ *   perm.c      Nacos's resource patterns
+ *   http.c      the /nacos/v1/auth endpoints
+ */
+#ifndef LC_AUTH_INTERNAL_H
+#define LC_AUTH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "auth/auth.h"
+#include "auth/store.h"
+
+/* ---------------------------------------------------------------- jwt.c */
+
+/* Sign a token for @sub expiring at @exp (epoch seconds) with @key (the
+ * decoded secret): the header by @keylen (HS256 < 48 <= HS384 < 64 <=
+ * HS512). Return 0, or LC_ETOOBIG when @size is too small. */
+int lc_jwt_sign(const uint8_t *key, size_t keylen, const char *sub,
+                int64_t exp, char *out, size_t size);
+
+/* Verify @token at @now (epoch seconds), in Nacos's order: blank "user not
+ * found!", not three parts "token invalid!", an unknown header
+ * "unsupported signature algorithm", a bad signature "Invalid signature",
+ * expired "token expired!" (each LC_EDENIED in @e). On 0 the subject is in
+ * @sub and the expiry in *@exp. */
+int lc_jwt_verify(const uint8_t *key, size_t keylen, const char *token,
+                  int64_t now, char *sub, size_t sublen, int64_t *exp,
+                  struct lc_err *e);
+
+/* Decode standard base64 @b64 (as Java's Base64 decoder: padding optional)
+ * into @out. Return the length, or -1 when it is not base64 or too long. */
+long lc_auth_b64_decode(const char *b64, uint8_t *out, size_t size);
+
+/* ----------------------------------------------------------- password.c */
+
+/* Blocking (call from the thread pool): BCrypt $2a$10$ hash of @password
+ * with a fresh salt into @out (61 bytes needed). Return 0 or LC_E*. */
+int lc_password_hash(const char *password, char *out, size_t size);
+
+/* Blocking: whether @password matches @hash ($2a$/$2b$/$2y$ BCrypt),
+ * compared in constant time. */
+bool lc_password_verify(const char *password, const char *hash);
+
+/* Nacos's PasswordGeneratorUtil: 8 characters with at least one lower,
+ * upper, digit and one of "!@#$%&", from a CSPRNG. @out >= 9 bytes. */
+void lc_password_generate(char *out);
+
+/* Hash @password on the thread pool; @cb from the loop with status 0
+ * (j->hash set) or an LC_E* code. */
+struct lc_auth_hash_job;
+typedef void (*lc_auth_hash_cb)(struct lc_auth_hash_job *j, int status);
+struct lc_auth_hash_job {
+    void *data;
+    lc_auth_hash_cb cb;
+    char hash[128];
+    /* private */
+    uv_work_t work;
+    char password[512];
+    int status;
+};
+int lc_auth_hash_async(struct lc_auth *a, struct lc_auth_hash_job *j,
+                       const char *password, lc_auth_hash_cb cb);
+
+/* The loop the module runs on (store.c's writes). */
+uv_loop_t *lc_auth_loop(struct lc_auth *a);
+
+#endif /* LC_AUTH_INTERNAL_H */
