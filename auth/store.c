@@ -820,11 +820,15 @@ static void on_apply(struct lc_processor *p, uint64_t index,
     result->status = rv;
     if (rv == 0 && changed) {
         s->epoch++;
-        lc_infof("auth", "%s applied (%s%s%s)", op,
-                 field(doc, "username") != NULL ? field(doc, "username")
-                                                : "",
-                 field(doc, "role") != NULL ? " role " : "",
-                 field(doc, "role") != NULL ? field(doc, "role") : "");
+        const char *u = field(doc, "username");
+        const char *r = field(doc, "role");
+        const char *res = field(doc, "resource");
+        const char *act = field(doc, "action");
+        lc_infof("auth", "applied %s%s%s%s%s%s%s%s%s", op,
+                 u != NULL ? " username=" : "", u != NULL ? u : "",
+                 r != NULL ? " role=" : "", r != NULL ? r : "",
+                 res != NULL ? " resource=" : "", res != NULL ? res : "",
+                 act != NULL ? " action=" : "", act != NULL ? act : "");
     }
     json_decref(doc);
 }
