@@ -144,6 +144,17 @@ void lc_limiter_fail(struct lc_limiter *l, const char *key, uint64_t now_ms)
     l->count++;
 }
 
+void lc_limiter_undo(struct lc_limiter *l, const char *key)
+{
+    if (l == NULL || key == NULL || key[0] == '\0')
+        return;
+    uint64_t h = hash_key(l, key);
+    struct entry *e = NULL;
+    HASH_FIND(hh, l->table, &h, sizeof h, e);
+    if (e != NULL && --e->fails == 0)
+        drop(l, e);
+}
+
 void lc_limiter_reset(struct lc_limiter *l, const char *key)
 {
     if (l == NULL || key == NULL || key[0] == '\0')

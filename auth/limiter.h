@@ -30,6 +30,10 @@ uint64_t lc_limiter_blocked(struct lc_limiter *l, const char *key,
 /* Count a failure of @key at @now_ms. */
 void lc_limiter_fail(struct lc_limiter *l, const char *key, uint64_t now_ms);
 
+/* Take back one failure of @key (an attempt counted when it started that
+ * turned out good). */
+void lc_limiter_undo(struct lc_limiter *l, const char *key);
+
 /* Forget @key's failures (a success). */
 void lc_limiter_reset(struct lc_limiter *l, const char *key);
 
