@@ -42,9 +42,10 @@
 /* Keys each brute-force limiter holds. */
 #define LIMITER_MAX 16384
 
-/* BCrypt of a random string, checked against when the user does not exist
- * so that the answer takes as long as for a wrong password. Never
- * accepted: the result is discarded. */
+/* A BCrypt hash of cost 10 (Nacos's published one of "nacos"), checked
+ * against when the user does not exist so that the answer takes as long as
+ * for a wrong password. Never accepted: the job's verdict is false
+ * whatever it says. */
 static const char DUMMY_HASH[] =
     "$2a$10$EuWPZHzz32dJN7jexM34MOeYirDdFAZm2kuWj7VEOJhhZkDrxfvUu";
 
@@ -104,6 +105,8 @@ struct job {
     char ip[64];
     bool known; /* the user exists (else hash is the dummy) */
     bool ok;    /* worker's verdict */
+    /* Counting this attempt reached the user's or the address's limit. */
+    bool user_at_max, ip_at_max;
     struct job *prev, *next;
 };
 
@@ -115,6 +118,17 @@ static bool blank(const char *s)
         if (!isspace((unsigned char)*s))
             return false;
     return true;
+}
+
+/* @s for a log line: itself when short and printable ASCII, else a
+ * placeholder (names come from clients). */
+static const char *printable(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if (n >= 64 || s[n] < 0x21 || s[n] > 0x7e || s[n] == '"')
+            return "(not shown: long or unprintable)";
+    return s;
 }
 
 static void clear_err(struct lc_err *e)
@@ -270,6 +284,15 @@ static int auth_new(uv_loop_t *loop, struct lc_raft_engine *engine,
                   : lc_auth_store_new(engine, &a->store);
     if (rv != 0)
         goto err_after_ip_limiter;
+    if (cfg->enabled)
+        lc_infof("auth",
+                 "on: tokens HS%d, valid %u s; at most %u failed password "
+                 "checks per user and %u per address in %u s; server "
+                 "identity %s",
+                 a->keylen < 48 ? 256 : a->keylen < 64 ? 384 : 512,
+                 cfg->token_ttl_s, cfg->max_fails_per_user,
+                 cfg->max_fails_per_ip, cfg->fail_window_s,
+                 cfg->identity_key[0] != '\0' ? "set" : "not set");
     *out = a;
     return 0;
 
@@ -571,6 +594,19 @@ static void on_job_done(uv_work_t *work, int status)
         lc_limiter_undo(a->by_ip, j->ip);
         lc_limiter_reset(a->by_user, j->username);
         cache_put(a, j->username, j->password, j->hash);
+    } else if (!a->detached && status == 0) {
+        if (j->user_at_max)
+            lc_warnf("auth",
+                     "user \"%s\" reached %u failed logins in %u s: its "
+                     "password checks are refused until the window ends",
+                     printable(j->username), a->cfg.max_fails_per_user,
+                     a->cfg.fail_window_s);
+        if (j->ip_at_max)
+            lc_warnf("auth",
+                     "address %s reached %u failed logins in %u s: its "
+                     "password checks are refused until the window ends",
+                     printable(j->ip), a->cfg.max_fails_per_ip,
+                     a->cfg.fail_window_s);
     }
     sodium_memzero(j->password, sizeof j->password);
     /* Out of the list, so a check made from a callback does not wait on it
@@ -692,8 +728,10 @@ static int submit(struct lc_auth *a, struct lc_auth_check *c,
     /* Counted as a failure from now on, taken back if it is good: so that
      * attempts running together cannot pass the limits before any ends. */
     uint64_t now = uv_now(a->loop);
-    lc_limiter_fail(a->by_user, j->username, now);
-    lc_limiter_fail(a->by_ip, j->ip, now);
+    j->user_at_max = lc_limiter_fail(a->by_user, j->username, now) ==
+                     a->cfg.max_fails_per_user;
+    j->ip_at_max =
+        lc_limiter_fail(a->by_ip, j->ip, now) == a->cfg.max_fails_per_ip;
     return LC_EAGAIN;
 }
 

@@ -743,7 +743,7 @@ static void test_free_from_callback(void **state)
 
 int main(void)
 {
-    lc_log_set_level(LC_LOG_WARN);
+    lc_log_set_level(LC_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_off),
         cmocka_unit_test(test_token),
