@@ -156,6 +156,12 @@ static const struct rule rules[] = {
     ADMIN("/nacos/v1/auth/roles/search", GET, 'r', "console/roles"),
     ADMIN("/nacos/v1/auth/permissions", GET, 'r', "console/permissions"),
     ADMIN("/nacos/v1/auth/permissions", POST | DEL, 'w', "console/permissions"),
+    /* UserController is mapped at /v1/auth too. */
+    OPEN("/nacos/v1/auth", PUT),
+    OPEN("/nacos/v1/auth/admin", POST),
+    ADMIN("/nacos/v1/auth", GET, 'r', "console/users"),
+    ADMIN("/nacos/v1/auth", POST | DEL, 'w', "console/users"),
+    ADMIN("/nacos/v1/auth/search", GET, 'r', "console/users"),
     /* The console's state (auth_admin_request): unsecured in Nacos. */
     OPEN("/nacos/v1/console/server/state", GET),
 };
@@ -439,8 +445,8 @@ int lc_gate_new(struct lc_auth *auth, struct lc_http_server *srv,
 static void on_route(const char *path, unsigned methods, void *data)
 {
     (void)methods;
-    (void)data;
     if (!listed(path)) {
+        ++*(unsigned *)data;
         lc_warnf("auth",
                  "%s is routed but not in the auth gate's table: with auth "
                  "on only a global admin may use it",
@@ -448,10 +454,11 @@ static void on_route(const char *path, unsigned methods, void *data)
     }
 }
 
-void lc_gate_check_routes(struct lc_gate *g, struct lc_http_server *srv)
+unsigned lc_gate_check_routes(struct lc_http_server *srv)
 {
-    (void)g;
-    lc_http_server_each_route(srv, on_route, NULL);
+    unsigned unlisted = 0;
+    lc_http_server_each_route(srv, on_route, &unlisted);
+    return unlisted;
 }
 
 void lc_gate_free(struct lc_gate *g)
