@@ -692,6 +692,52 @@ static void test_bypasses(void **state)
     tc_pass(t);
 }
 
+/* Requests held for their password check whose clients go away: their
+ * handlers never run, and the node carries on. */
+static void test_gone_while_held(void **state)
+{
+    struct tc *t = *state;
+    char adm[1024];
+    char head[1024];
+    char q[256];
+    char *body = NULL;
+    int n;
+
+    tc_up(t, "auth-gone", 1, AUTH_CONF);
+    init_admin(t, 0);
+    login(t, 0, "nacos", ADMIN_PASS, adm, sizeof adm);
+    for (int i = 0; i < 5; i++) {
+        snprintf(q, sizeof q, "username=u%d&password=U-Pass-%d", i, i);
+        manage(t, 0, adm, "POST", "users", q);
+        snprintf(q, sizeof q, "role=ROLE_D&username=u%d", i);
+        manage(t, 0, adm, "POST", "roles", q);
+    }
+    manage(t, 0, adm, "POST", "permissions",
+           "role=ROLE_D&resource=:*:*&action=rw");
+    /* Each user's first request: its password is not cached, so the check
+     * goes to the thread pool, and the client is gone long before. */
+    for (int i = 0; i < 5; i++) {
+        int fd = connect_to(t->c.nodes[0].port);
+        n = snprintf(head, sizeof head,
+                     "POST /nacos/v1/ns/instance?serviceName=gone&ip=" IP
+                     "&port=%d&ephemeral=false&username=u%d&password="
+                     "U-Pass-%d HTTP/1.1\r\nHost: x\r\n\r\n",
+                     i + 1, i, i);
+        assert_int_equal(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);
+        close(fd);
+    }
+    tc_sleep_ms(1000);
+    answers(t, 0, "GET", "/nacos/v1/ns/operator/metrics", NULL, 200);
+    assert_int_equal(hosts(t, 0, adm, "public", "gone"), 0);
+    /* The same users, staying for the answer, pass. */
+    assert_int_equal(
+        reg(t, 0, "public", "gone", 9, "&username=u0&password=U-Pass-0", NULL),
+        200);
+    assert_int_equal(hosts(t, 0, adm, "public", "gone"), 1);
+    (void)body;
+    tc_pass(t);
+}
+
 /* N wrong passwords, then the right one is refused for the window. */
 static void test_brute_force(void **state)
 {
@@ -1072,7 +1118,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, tc_setup, tc_teardown)
         T(test_auth_off),    T(test_start_refusals), T(test_http_tokens),
         T(test_permissions), T(test_bypasses),       T(test_brute_force),
-        T(test_grpc),        T(test_cluster),
+        T(test_grpc),        T(test_cluster),        T(test_gone_while_held),
 #undef T
     };
     tc_filter_from_env();
