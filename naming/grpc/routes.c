@@ -53,7 +53,17 @@ static void on_checked(struct lc_auth_check *c, const struct lc_err *e)
     struct lc_naming_grpc *g = h->g;
     const struct route *r = h->route;
 
+    struct lc_rpc_conn *conn = lc_rpc_req_conn(req);
+    struct lc_err gone;
+
     free(h);
+    if (e == NULL && (conn == NULL || !lc_rpc_conn_registered(conn))) {
+        /* Closed while checked: its instances and subscriptions are gone
+         * already, and a handler would publish for nobody. The answer is
+         * dropped. */
+        lc_err_set(&gone, LC_ECONN, "Connection is unregistered.");
+        e = &gone;
+    }
     if (e == NULL) {
         r->handler(req, g);
     } else {

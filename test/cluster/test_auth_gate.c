@@ -996,6 +996,42 @@ static void test_grpc(void **state)
 
     lc_nclient_close(g.c);
     spin(&g, is_closed, 5000);
+
+    /* A connection that closes while its request waits for the password
+     * check: nothing is registered for it. */
+    manage(t, 0, adm, "POST", "users", "username=gu&password=Gu-Pass-1");
+    manage(t, 0, adm, "POST", "roles", "role=ROLE_G&username=gu");
+    manage(t, 0, adm, "POST", "permissions",
+           "role=ROLE_G&resource=:*:*&action=rw");
+    g.closed = false;
+    g.ready = 0;
+    assert_int_equal(lc_nclient_new(&g.loop, "127.0.0.1",
+                                    t->c.nodes[0].port + 1000, &cbs, &g.c),
+                     0);
+    spin(&g, is_ready, 10000);
+    assert_int_equal(g.ready, 1);
+    {
+        struct lc_nreq r = {0};
+        json_t *body = json_pack(
+            "{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "namespace", "public",
+            "serviceName", "grpc-20", "groupName", "DEFAULT_GROUP", "type",
+            "registerInstance", "instance", lc_nclient_instance(IP, 20, true),
+            "headers", "username", "gu", "password", "Gu-Pass-1");
+        r.data = &g;
+        g.done = false;
+        assert_int_equal(lc_nclient_request(g.c, &r, "InstanceRequest", body,
+                                            3000, on_reply),
+                         0);
+        json_decref(body);
+        uv_run(&g.loop, UV_RUN_NOWAIT); /* sent */
+        lc_nclient_close(g.c);
+        spin(&g, is_closed, 5000);
+        spin(&g, is_done, 1000);
+        json_decref(g.body);
+    }
+    tc_sleep_ms(500);
+    assert_int_equal(hosts(t, 0, adm, "public", "grpc-20"), 0);
+
     uv_run(&g.loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&g.loop), 0);
     tc_pass(t);
