@@ -4,7 +4,6 @@
  * with it. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "auth/auth.h"
 #include "common/java.h"
@@ -71,26 +70,18 @@ static void on_checked(struct lc_auth_check *c, const struct lc_err *e)
     }
 }
 
-/* Header @name of @req: Nacos's Request holds the body's "headers" and
- * then the metadata's (which win), in a case-insensitive map. */
+/* Header @name of @req, by its exact name (GrpcIdentityContextBuilder
+ * compares the keys as sent): the metadata's, else the body's "headers"
+ * (Nacos's Request holds both, the metadata's put last). */
 static const char *header(struct lc_rpc_req *req, const char *name)
 {
-    const char *v = lc_rpc_req_header(req, name);
-    json_t *hs;
-    const char *key;
-    json_t *value;
-
+    const char *v =
+        json_string_value(json_object_get(lc_rpc_req_headers(req), name));
     if (v != NULL) {
         return v;
     }
-    hs = json_object_get(lc_rpc_req_body(req), "headers");
-    json_object_foreach(hs, key, value)
-    {
-        if (strcasecmp(key, name) == 0) {
-            return json_string_value(value);
-        }
-    }
-    return NULL;
+    return json_string_value(json_object_get(
+        json_object_get(lc_rpc_req_body(req), "headers"), name));
 }
 
 /* Nacos's GrpcIdentityContextBuilder: a token from "Authorization: Bearer

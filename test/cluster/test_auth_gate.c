@@ -979,6 +979,11 @@ static void test_grpc(void **state)
         assert_true(lc_nclient_ok(0, resp));
         json_decref(resp);
     }
+    /* Keys are compared exactly, as GrpcIdentityContextBuilder does. */
+    resp = grpc_register_meta(&g, 10, json_pack("{s:s}", "accesstoken", adm));
+    assert_int_equal(json_integer_value(json_object_get(resp, "errorCode")),
+                     403);
+    json_decref(resp);
     /* In the metadata, as the Java client puts them. */
     resp = grpc_register_meta(&g, 7, json_object());
     assert_string_equal(g.type, "InstanceResponse");
