@@ -68,8 +68,12 @@ static void on_written(struct lc_sm_write *sw, int status,
 static int submit(struct op *op)
 {
     struct lc_auth_store *s = lc_auth_store(op->a);
-    char *text = json_dumps(op->doc, JSON_COMPACT);
+    char *text;
     int rv;
+    if (lc_auth_store_detached(s)) {
+        return LC_ESHUTDOWN; /* the group is going away */
+    }
+    text = json_dumps(op->doc, JSON_COMPACT);
     if (text == NULL) {
         return LC_ENOMEM;
     }
@@ -106,10 +110,14 @@ static int start(struct lc_auth *a, struct lc_auth_write *w,
                  const char *name, const char *key, const char *password,
                  lc_auth_write_cb cb, ...)
 {
-    struct op *op = calloc(1, sizeof *op);
+    struct op *op;
     va_list ap;
     const char *k;
     int rv = 0;
+    if (lc_auth_store_detached(lc_auth_store(a))) {
+        return LC_ESHUTDOWN;
+    }
+    op = calloc(1, sizeof *op);
     if (op == NULL) {
         return LC_ENOMEM;
     }
