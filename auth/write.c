@@ -37,19 +37,20 @@ static void op_free(struct op *op)
     free(op);
 }
 
+/* Answer @op's caller and free it. @msg may point into @op (the entry's
+ * result): it is copied first. */
 static void finish(struct op *op, int status, const char *msg)
 {
     struct lc_auth_write *w = op->w;
     struct lc_err e;
+    if (status != 0) {
+        lc_err_set(&e, status, "%s",
+                   msg != NULL && msg[0] != '\0' ? msg
+                                                  : lc_strerror(status));
+    }
     op_free(op);
     w->priv[0] = NULL;
-    if (status == 0) {
-        w->cb(w, NULL);
-        return;
-    }
-    lc_err_set(&e, status, "%s",
-               msg != NULL && msg[0] != '\0' ? msg : lc_strerror(status));
-    w->cb(w, &e);
+    w->cb(w, status == 0 ? NULL : &e);
 }
 
 static void on_written(struct lc_sm_write *sw, int status,
