@@ -148,11 +148,14 @@ static void gated(const struct route *r, struct lc_rpc_req *req,
         return;
     }
     free(h);
-    if (e.code == 0) {
+    if (rv == 0 && e.code == 0) {
         r->handler(req, g);
-    } else {
-        lc_rpc_reply_error(req, r->response, &e);
+        return;
     }
+    if (e.code == 0) {
+        lc_err_set(&e, rv, "%s", lc_strerror(rv));
+    }
+    lc_rpc_reply_error(req, r->response, &e);
 }
 
 #define GATED(name, i)                                                         \
