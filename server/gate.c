@@ -420,8 +420,11 @@ static bool on_gate(struct lc_http_exchange *ex, void *data)
         return true; /* on_checked answers or passes */
     }
     free(h);
-    if (e.code == 0) {
+    if (rv == 0 && e.code == 0) {
         return false;
+    }
+    if (e.code == 0) {
+        lc_err_set(&e, rv, "%s", lc_strerror(rv));
     }
     deny(ex, &e);
     return true;
