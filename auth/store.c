@@ -21,9 +21,17 @@
  * replaces the old one only when all of it is good.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* uthash answers a failed allocation by exiting unless told otherwise:
+ * here an add that could not get memory is undone and flagged, and the
+ * change is refused with LC_ENOMEM. */
+static bool hash_oom;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (hash_oom = true)
 #include <uthash.h>
 
 #include "auth/auth.h"
@@ -256,39 +264,54 @@ static struct role *role_find(const struct state *st, const char *name)
     return r;
 }
 
+/* Write a row's key from @n strings into @out (@size bytes); false when it
+ * does not fit. *@len gets its length. */
+static bool row_key_into(char *out, size_t size, const char *const *f,
+                         size_t n, size_t *len)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(f[i]) + 1;
+        if (l > size - total) {
+            return false;
+        }
+        memcpy(out + total, f[i], l);
+        total += l;
+    }
+    *len = total;
+    return true;
+}
+
+/* The largest key a stored row can have: role, resource and action with
+ * their NULs (a username is no longer than a role). */
+#define ROW_KEY_MAX (LC_AUTH_NAME_MAX + LC_AUTH_RESOURCE_MAX + 3 + 3)
+
 /* A row's key from @n strings (malloc'd; *@len its length). */
 static char *row_key(const char *const *f, size_t n, size_t *len)
 {
-    size_t total = 0;
+    char buf[ROW_KEY_MAX];
     char *key;
-    char *o;
-    for (size_t i = 0; i < n; i++) {
-        total += strlen(f[i]) + 1;
-    }
-    key = malloc(total);
-    if (key == NULL) {
+    if (!row_key_into(buf, sizeof buf, f, n, len)) {
         return NULL;
     }
-    o = key;
-    for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(f[i]) + 1;
-        memcpy(o, f[i], l);
-        o += l;
+    key = malloc(*len);
+    if (key != NULL) {
+        memcpy(key, buf, *len);
     }
-    *len = total;
     return key;
 }
 
+/* Without allocating (a lookup must not fail for want of memory): a key
+ * too long for any stored row finds nothing. */
 static struct row *row_find(struct row *table, const char *const *f, size_t n)
 {
+    char key[ROW_KEY_MAX];
     struct row *r = NULL;
     size_t len;
-    char *key = row_key(f, n, &len);
-    if (key == NULL) {
+    if (!row_key_into(key, sizeof key, f, n, &len)) {
         return NULL;
     }
     HASH_FIND(hh, table, key, len, r);
-    free(key);
     return r;
 }
 
@@ -366,7 +389,13 @@ static struct role *role_get(struct state *st, const char *name)
         free(r);
         return NULL;
     }
+    hash_oom = false;
     HASH_ADD_KEYPTR(hh, st->roles, r->name, strlen(r->name), r);
+    if (hash_oom) {
+        free(r->name);
+        free(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -394,7 +423,14 @@ static int user_add(struct state *st, const char *name, const char *hash)
         free(u);
         return LC_ENOMEM;
     }
+    hash_oom = false;
     HASH_ADD_KEYPTR(hh, st->users, u->name, strlen(u->name), u);
+    if (hash_oom) {
+        free(u->name);
+        free(u->hash);
+        free(u);
+        return LC_ENOMEM;
+    }
     return 0;
 }
 
@@ -416,12 +452,19 @@ static int grant_add(struct state *st, struct user *u, const char *role)
         row_free(row);
         return LC_ENOMEM;
     }
+    hash_oom = false;
+    HASH_ADD_KEYPTR(hh, st->rows, row->key, row->keylen, row);
+    if (hash_oom) {
+        role_maybe_free(st, r);
+        row_free(row);
+        return LC_ENOMEM;
+    }
+    /* Nothing below allocates. */
     u->roles[u->n_roles++] = r;
     r->holders++;
     if (strcmp(role, LC_AUTH_ROLE_ADMIN) == 0) {
         u->admin = true;
     }
-    HASH_ADD_KEYPTR(hh, st->rows, row->key, row->keylen, row);
     return 0;
 }
 
@@ -459,8 +502,14 @@ static int perm_add(struct state *st, const char *role, const char *resource,
         row_free(row);
         return LC_ENOMEM;
     }
-    r->perms[r->n_perms++] = row;
+    hash_oom = false;
     HASH_ADD_KEYPTR(hh, st->perms, row->key, row->keylen, row);
+    if (hash_oom) {
+        role_maybe_free(st, r);
+        row_free(row);
+        return LC_ENOMEM;
+    }
+    r->perms[r->n_perms++] = row;
     return 0;
 }
 
@@ -479,16 +528,10 @@ static void user_del(struct state *st, struct user *u)
 {
     while (u->n_roles > 0) {
         const char *f[2] = {u->roles[0]->name, u->name};
-        struct row *row = NULL;
-        size_t len;
-        char *key = row_key(f, 2, &len);
-        if (key != NULL) {
-            HASH_FIND(hh, st->rows, key, len, row);
-            free(key);
-        }
+        struct row *row = row_find(st->rows, f, 2);
         if (row == NULL) {
-            /* Out of memory for the key (or a broken index): drop the
-             * role from the user anyway so the loop ends. */
+            /* A broken index (never expected): drop the role from the
+             * user anyway so the loop ends. */
             struct role *r = u->roles[0];
             remove_ptr((void **)u->roles, &u->n_roles, r);
             r->holders--;
@@ -783,6 +826,17 @@ static void on_apply(struct lc_processor *p, uint64_t index,
     if (req->data.len > 0) {
         doc = json_loadb((const char *)req->data.data, req->data.len, 0,
                          NULL);
+    }
+    /* Entries are compact JSON (auth/write.c); re-encoding must give as
+     * many bytes back. jansson's lexer can drop a character when an
+     * allocation fails and still return a document: such an entry would
+     * store another hash or name than the other members do. */
+    if (doc != NULL &&
+        json_dumpb(doc, NULL, 0, JSON_COMPACT) != req->data.len) {
+        json_decref(doc);
+        result->status = LC_ENOMEM;
+        lc_strlcpy(msg, "auth entry decoded wrong (out of memory?)", size);
+        return;
     }
     if (!json_is_object(doc)) {
         result->status = LC_ECORRUPT;

@@ -113,7 +113,10 @@ bool lc_auth_password_valid(const char *password, const char **why);
  * "resource", "action" the operation needs. Every entry is validated again
  * when applied; a refusal is the entry's result (status LC_EEXIST,
  * LC_ENOTFOUND or LC_EINVAL and Nacos's message), so every member refuses
- * the same entries. */
+ * the same entries. The data must be compact JSON (json_dumps with
+ * JSON_COMPACT, as auth/write.c writes it): an entry that does not encode
+ * back to as many bytes is refused (LC_ENOMEM), because jansson's lexer can
+ * drop a character when an allocation fails and still return a document. */
 #define LC_AUTH_OP_USER_CREATE "UserCreate"
 #define LC_AUTH_OP_USER_PASSWORD "UserPassword"
 #define LC_AUTH_OP_USER_DELETE "UserDelete"
