@@ -843,6 +843,27 @@ int lc_config_validate(const struct lc_config *cfg, char *err, size_t errlen)
                     "warn, error (got level %d)",
                     cfg->log_level);
     }
+    /* Peers send the identity as an HTTP header (whenever it is set, as
+     * Nacos's AuthHeaderUtil): a header name and a value a request can
+     * carry. */
+    for (const char *c = cfg->auth.identity_key; *c != '\0'; c++) {
+        if (!isalnum((unsigned char)*c) &&
+            strchr("!#$%&'*+-.^_`|~", *c) == NULL) {
+            return fail(err, errlen,
+                        "bad config: nacos.core.auth.server.identity.key must "
+                        "be an HTTP header name (letters, digits and "
+                        "!#$%%&'*+-.^_`|~; got '%.100s')",
+                        cfg->auth.identity_key);
+        }
+    }
+    for (const char *c = cfg->auth.identity_value; *c != '\0'; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            return fail(err, errlen,
+                        "bad config: nacos.core.auth.server.identity.value "
+                        "must not hold control characters (value not "
+                        "shown)");
+        }
+    }
     if (cfg->auth.enabled) {
         char amsg[512];
         if (strcmp(cfg->auth_system_type, "nacos") != 0) {

@@ -1171,6 +1171,20 @@ static void test_auth_keys(void **state)
                      LC_ECONFIG);
     assert_contains(err, "nacos.core.auth.server.identity");
 
+    /* The identity travels as a header. */
+    assert_int_equal(LOAD(&cfg, err, "--standalone", "--set",
+                          "nacos.core.auth.server.identity.key=X Peer"),
+                     LC_ECONFIG);
+    assert_contains(err, "nacos.core.auth.server.identity.key");
+    assert_int_equal(LOAD(&cfg, err, "--standalone", "--set",
+                          "nacos.core.auth.server.identity.key=X:Peer"),
+                     LC_ECONFIG);
+    assert_contains(err, "nacos.core.auth.server.identity.key");
+    assert_int_equal(LOAD(&cfg, err, "--standalone", "--set",
+                          "nacos.core.auth.server.identity.value=a\tb"),
+                     LC_ECONFIG);
+    assert_contains(err, "nacos.core.auth.server.identity.value");
+
     /* Not echoed: the identity value and the secret. */
     assert_int_equal(
         LOAD(&cfg, err, "--standalone", "--set",
