@@ -1,7 +1,8 @@
 /* What auth/'s files share (private to auth/).
  *
- *   auth.c      the module, config checks, lc_auth_check, lc_auth_login,
- *               the cache of good username+password pairs
+ *   auth.c      the module, lc_auth_check, lc_auth_login, the cache of
+ *               good username+password pairs
+ *   config.c    the properties' defaults and start refusals
  *   jwt.c       Nacos's tokens: sign and verify (OpenSSL HMAC)
  *   password.c  BCrypt through libxcrypt, on the libuv thread pool
  *   limiter.c   failed password checks per user and per source address
@@ -21,6 +22,9 @@
 #include "auth/store.h"
 
 /* ---------------------------------------------------------------- jwt.c */
+
+/* Longest decoded token secret (secret_b64 holds 1023 characters). */
+#define LC_AUTH_KEY_MAX 768
 
 /* Sign a token for @sub expiring at @exp (epoch seconds) with @key (the
  * decoded secret): the header by @keylen (HS256 < 48 <= HS384 < 64 <=
@@ -70,6 +74,12 @@ struct lc_auth_hash_job {
 };
 int lc_auth_hash_async(struct lc_auth *a, struct lc_auth_hash_job *j,
                        const char *password, lc_auth_hash_cb cb);
+
+/* For tests and tools: lc_auth_new with a store that has no raft group
+ * (lc_auth_store_new_detached), driven through
+ * lc_statemachine_sm(lc_auth_store_sm(lc_auth_store(a))). */
+int lc_auth_new_detached(uv_loop_t *loop, const struct lc_auth_config *cfg,
+                         struct lc_auth **out);
 
 /* The loop the module runs on (store.c's writes). */
 uv_loop_t *lc_auth_loop(struct lc_auth *a);

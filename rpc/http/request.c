@@ -344,6 +344,40 @@ int lc_http_server_route(struct lc_http_server *srv, unsigned methods,
     return 0;
 }
 
+void lc_http_server_gate(struct lc_http_server *srv, lc_http_gate_cb cb,
+                         void *data)
+{
+    srv->gate_cb = cb;
+    srv->gate_data = data;
+}
+
+void lc_http_pass(struct lc_http_exchange *ex)
+{
+    struct lc_http_sconn *c = conn_of(ex);
+
+    if (c->state >= LC_HTTP_CLOSING) {
+        /* Gone while held: nobody reads the answer, and the handler must
+         * not act for a client that left. This frees the exchange. */
+        lc_http_reply(ex, 503, CT_TEXT, "client gone", 11);
+        return;
+    }
+    ex->route_cb(ex, ex->route_data);
+}
+
+void lc_http_server_each_route(struct lc_http_server *srv,
+                               void (*cb)(const char *path, unsigned methods,
+                                          void *data),
+                               void *data)
+{
+    struct lc_http_route *route;
+    struct lc_http_route *tmp;
+
+    HASH_ITER(hh, srv->routes, route, tmp)
+    {
+        cb(route->path, route->methods, data);
+    }
+}
+
 void lc_http_server_fallback(struct lc_http_server *srv, lc_http_handler_cb cb,
                              void *data)
 {
@@ -482,8 +516,15 @@ static void dispatch(struct lc_http_sconn *c)
     if (cb == NULL) {
         cb = default_fallback;
     }
+    ex->route_cb = cb;
+    ex->route_data = data;
     c->dispatching = true;
-    cb(ex, data);
+    /* A gate sees routed requests only: the fallback's answers (404, 501)
+     * change nothing. */
+    if (route == NULL || srv->gate_cb == NULL ||
+        !srv->gate_cb(ex, srv->gate_data)) {
+        cb(ex, data);
+    }
     c->dispatching = false;
     return;
 
@@ -712,6 +753,66 @@ void lc_http_reply_json(struct lc_http_exchange *ex, int status,
                         const char *json, size_t len)
 {
     reply_full(ex, status, CT_JSON, json, len, NULL, NULL);
+}
+
+static bool header_name_ok(const char *n)
+{
+    if (n == NULL || n[0] == '\0') {
+        return false;
+    }
+    for (; *n != '\0'; n++) {
+        unsigned char c = (unsigned char)*n;
+        if (c <= ' ' || c >= 0x7f || c == ':') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool header_value_ok(const char *v)
+{
+    return v != NULL && strpbrk(v, "\r\n") == NULL;
+}
+
+void lc_http_reply_headers(struct lc_http_exchange *ex, int status,
+                           const char *content_type, const char *body,
+                           size_t len, const char *const *headers)
+{
+    size_t need = 1;
+    char *extra;
+    char *o;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL &&
+                       headers[i + 1] != NULL;
+         i += 2) {
+        need += strlen(headers[i]) + strlen(headers[i + 1]) + 4;
+    }
+    extra = malloc(need);
+    if (extra == NULL) {
+        reply_full(ex, status, content_type, body, len, NULL, NULL);
+        return;
+    }
+    o = extra;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL &&
+                       headers[i + 1] != NULL;
+         i += 2) {
+        size_t nl = strlen(headers[i]);
+        size_t vl = strlen(headers[i + 1]);
+        if (!header_name_ok(headers[i]) || !header_value_ok(headers[i + 1])) {
+            continue;
+        }
+        memcpy(o, headers[i], nl);
+        o += nl;
+        memcpy(o, ": ", 2);
+        o += 2;
+        memcpy(o, headers[i + 1], vl);
+        o += vl;
+        memcpy(o, "\r\n", 2);
+        o += 2;
+    }
+    *o = '\0';
+    reply_full(ex, status, content_type, body, len, NULL,
+               extra[0] != '\0' ? extra : NULL);
+    free(extra);
 }
 
 /* ------------------------------------------------------------ accessors */
