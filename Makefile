@@ -62,7 +62,9 @@ PROTOS := $(shell find $(MODULES) -name '*.proto')
 GEN_C := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H := $(GEN_C:.c=.h)
 
-MAINS := server/locusd.c server/locusctl.c
+# locusctl's own files are not part of the library locusd links.
+LOCUSCTL_SRCS := server/locusctl.c server/locusctl_auth.c
+MAINS := server/locusd.c $(LOCUSCTL_SRCS)
 LIB_SRCS := $(filter-out $(MAINS),$(shell find $(MODULES) -name '*.c'))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
 	$(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
@@ -155,7 +157,7 @@ $(BUILD)/locusd: $(BUILD)/obj/server/locusd.o $(LIB)
 	@echo "  LD  $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/locusctl: $(BUILD)/obj/server/locusctl.o $(BENCH_LIB) $(LIB)
+$(BUILD)/locusctl: $(patsubst %.c,$(BUILD)/obj/%.o,$(LOCUSCTL_SRCS)) $(BENCH_LIB) $(LIB)
 	@echo "  LD  $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
