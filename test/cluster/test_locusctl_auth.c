@@ -45,7 +45,7 @@ struct out {
 static struct out *ctl(struct tc *t, const char *env, const char *args)
 {
     static struct out o;
-    char cmd[PATH_MAX + 2048], err_path[600];
+    char cmd[PATH_MAX + 12288], err_path[600];
     size_t n = 0, r;
     FILE *p;
     int st;
@@ -128,7 +128,7 @@ static const char *pwfile(struct tc *t, const char *name, const char *text)
 static void test_locusctl_auth(void **state)
 {
     struct tc *t = *state;
-    char args[2048], env[256], token[2048], bob_token[2048];
+    char args[8192], env[2304], token[2048], bob_token[2048];
     struct out *o;
     json_t *j;
 
