@@ -1,7 +1,8 @@
 /* What auth/'s files share (private to auth/).
  *
- *   auth.c      the module, config checks, lc_auth_check, lc_auth_login,
- *               the cache of good username+password pairs
+ *   auth.c      the module, lc_auth_check, lc_auth_login, the cache of
+ *               good username+password pairs
+ *   config.c    the properties' defaults and start refusals
  *   jwt.c       Nacos's tokens: sign and verify (OpenSSL HMAC)
  *   password.c  BCrypt through libxcrypt, on the libuv thread pool
  *   limiter.c   failed password checks per user and per source address
@@ -21,6 +22,9 @@
 #include "auth/store.h"
 
 /* ---------------------------------------------------------------- jwt.c */
+
+/* Longest decoded token secret (secret_b64 holds 1023 characters). */
+#define LC_AUTH_KEY_MAX 768
 
 /* Sign a token for @sub expiring at @exp (epoch seconds) with @key (the
  * decoded secret): the header by @keylen (HS256 < 48 <= HS384 < 64 <=

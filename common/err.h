@@ -71,7 +71,10 @@ enum lc_err_form {
     X(LC_ESERVICE_NOTEMPTY, 31, "service not empty", 400, TEXT, 21009, 400) \
     /* auth: AuthFilter's sendError(403) (Spring's JSON on v1 and v2 alike), \
      * errorCode 403 in the handler's typed gRPC response */                \
-    X(LC_EDENIED, 32, "access denied", 403, SPRING, 30000, 403)
+    X(LC_EDENIED, 32, "access denied", 403, SPRING, 30000, 403)            \
+    /* not a failure: the answer comes later, from a callback (the thread \
+     * pool's password checks); never sent to a client */                  \
+    X(LC_EAGAIN, 33, "in progress", 500, TEXT, 30000, 500)
 
 enum {
 #define LC__ERR_ENUM(name, value, msg, http, form, v2, grpc) name = value,

@@ -93,6 +93,10 @@ struct lc_naming {
      * load, lc_naming_set_gate), or NULL. */
     bool (*gate)(void *data);
     void *gate_data;
+    /* The peer identity header (lc_naming_set_peer_identity): "" when
+     * none. */
+    char peer_id_key[256];
+    char peer_id_value[1024];
 };
 
 void lc_naming_persistent_processor(struct lc_naming *n,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "naming/clean/instance_meta_clean.h"
 #include "naming/internal.h"
 #include "naming/push/push.h"
@@ -176,6 +177,18 @@ void lc_naming_set_conn_count(struct lc_naming *n,
 {
     n->conn_count = count;
     n->conn_count_data = data;
+}
+
+void lc_naming_set_peer_identity(struct lc_naming *n, const char *key,
+                                 const char *value)
+{
+    if (key == NULL || key[0] == '\0' || value == NULL) {
+        n->peer_id_key[0] = '\0';
+        n->peer_id_value[0] = '\0';
+        return;
+    }
+    lc_strlcpy(n->peer_id_key, key, sizeof n->peer_id_key);
+    lc_strlcpy(n->peer_id_value, value, sizeof n->peer_id_value);
 }
 
 void lc_naming_set_members(struct lc_naming *n,

@@ -72,6 +72,15 @@ void lc_naming_set_members(struct lc_naming *n,
                            const struct lc_members *members,
                            unsigned timeout_ms);
 
+/* The header the HTTP requests naming sends to other members carry
+ * (DistroFilter's forwards, subscriber aggregation):
+ * nacos.core.auth.server.identity.key and .value (copied; a member with
+ * auth on lets such a request through unchecked, as Nacos does). A
+ * client's own copy of that header is never forwarded. NULL or "" key:
+ * none. */
+void lc_naming_set_peer_identity(struct lc_naming *n, const char *key,
+                                 const char *value);
+
 /* Close the module's own handles (the UDP push socket and its timers); @cb
  * runs once they are closed. Call after the engine is closed, before
  * lc_naming_free. */

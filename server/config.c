@@ -46,6 +46,8 @@ enum prop_kind {
     P_LOG_LEVEL, /* debug/info/warn/error */
     P_MEMBERS,   /* comma-separated ip[:port] */
     P_CONTEXT,   /* must be /nacos */
+    P_STR,       /* any text shorter than the field */
+    P_NOEFFECT,  /* true/false, accepted without effect (logged) */
 };
 
 enum num_type { T_INT, T_UNSIGNED, T_SIZE };
@@ -157,6 +159,31 @@ static const struct prop props[] = {
      T_UNSIGNED, 1, 99, NULL},
     {"locus.loader.balance.batch", P_NUM, FIELD(balance_batch), T_UNSIGNED, 1,
      1000000, "ConnectResets per interval"},
+    /* Auth (auth/auth.h). */
+    {"nacos.core.auth.enabled", P_BOOL, FIELD(auth.enabled), 0, 0, 0, NULL},
+    {"nacos.core.auth.system.type", P_STR, FIELD(auth_system_type), 0, 0, 0,
+     NULL},
+    {"nacos.core.auth.plugin.nacos.token.secret.key", P_SECRET,
+     FIELD(auth.secret_b64), 0, 0, 0, NULL},
+    {"nacos.core.auth.plugin.nacos.token.expire.seconds", P_NUM,
+     FIELD(auth.token_ttl_s), T_UNSIGNED, 1, 315360000, NULL},
+    {"nacos.core.auth.server.identity.key", P_STR, FIELD(auth.identity_key), 0,
+     0, 0, NULL},
+    {"nacos.core.auth.server.identity.value", P_SECRET,
+     FIELD(auth.identity_value), 0, 0, 0, NULL},
+    {"nacos.core.auth.enable.userAgentAuthWhite", P_BOOL, FIELD(auth_ua_white),
+     0, 0, 0, NULL},
+    /* Nacos's caches of users, roles and tokens: locus applies every change
+     * at once and signs a token per login. */
+    {"nacos.core.auth.caching.enabled", P_NOEFFECT, 0, 0, 0, 0, 0, NULL},
+    {"nacos.core.auth.plugin.nacos.token.cache.enable", P_NOEFFECT, 0, 0, 0, 0,
+     0, NULL},
+    {"locus.auth.login.max_fails_per_user", P_NUM,
+     FIELD(auth.max_fails_per_user), T_UNSIGNED, 1, 1000000, NULL},
+    {"locus.auth.login.max_fails_per_ip", P_NUM, FIELD(auth.max_fails_per_ip),
+     T_UNSIGNED, 1, 1000000, NULL},
+    {"locus.auth.login.fail_window_s", P_NUM, FIELD(auth.fail_window_s),
+     T_UNSIGNED, 1, 86400, NULL},
     /* Spring accepts both spellings. */
     {"server.servlet.contextPath", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
     {"server.servlet.context-path", P_CONTEXT, 0, 0, 0, 0, 0, NULL},
@@ -214,7 +241,8 @@ static bool has_prefix(const char *s, const char *prefix)
  * carry the cluster secret. */
 static bool mentions_secret(const char *s)
 {
-    return s != NULL && strstr(s, "secret") != NULL;
+    return s != NULL &&
+           (strstr(s, "secret") != NULL || strstr(s, "identity.value") != NULL);
 }
 
 static const struct prop *find_prop(const char *key)
@@ -620,6 +648,29 @@ static int set_prop(struct lc_config *cfg, const char *key, const char *value,
             return rc;
         }
 
+        case P_STR:
+            if (strlen(value) >= p->size) {
+                return fail(err, errlen,
+                            "%s: %s must be shorter than %zu characters "
+                            "(got '%.200s...')",
+                            where, key, p->size, value);
+            }
+            lc_strlcpy(field_of(cfg, p), value, p->size);
+            return 0;
+
+        case P_NOEFFECT:
+            if (strcasecmp(value, "true") != 0 &&
+                strcasecmp(value, "false") != 0) {
+                return fail(err, errlen,
+                            "%s: %s must be true or false (got '%.200s')",
+                            where, key, value);
+            }
+            lc_infof("config",
+                     "%s%s%s has no effect: locus applies user, role and "
+                     "permission changes at once",
+                     at != NULL ? at : "", at != NULL ? ": " : "", key);
+            return 0;
+
         case P_CONTEXT:
             if (strcmp(value, "/nacos") != 0) {
                 return fail(err, errlen,
@@ -713,6 +764,9 @@ void lc_config_defaults(struct lc_config *cfg)
     cfg->clean_metadata_expired_ms = 60000;
     cfg->subscribers_timeout_ms = 5000;
     cfg->member_fail_access_cnt = 3;
+    lc_auth_config_default(&cfg->auth);
+    lc_strlcpy(cfg->auth_system_type, "nacos", sizeof cfg->auth_system_type);
+    cfg->auth_ua_white = false;
 }
 
 int lc_config_raft_port(int port)
@@ -788,6 +842,28 @@ int lc_config_validate(const struct lc_config *cfg, char *err, size_t errlen)
                     "bad config: locus.log.level must be one of debug, info, "
                     "warn, error (got level %d)",
                     cfg->log_level);
+    }
+    if (cfg->auth.enabled) {
+        char amsg[512];
+        if (strcmp(cfg->auth_system_type, "nacos") != 0) {
+            return fail(err, errlen,
+                        "bad config: nacos.core.auth.system.type must be "
+                        "nacos with nacos.core.auth.enabled=true: locus has "
+                        "Nacos's default auth plugin only (got '%.100s')",
+                        cfg->auth_system_type);
+        }
+        if (cfg->auth_ua_white) {
+            return fail(err, errlen,
+                        "bad config: nacos.core.auth.enable.userAgentAuthWhite "
+                        "must be false: a User-Agent starting with "
+                        "Nacos-Server would skip auth (CVE-2021-29441); peers "
+                        "authenticate with nacos.core.auth.server.identity.key "
+                        "and .value");
+        }
+        if (lc_auth_config_validate(&cfg->auth, !cfg->standalone, amsg,
+                                    sizeof amsg) != 0) {
+            return fail(err, errlen, "bad config: %s", amsg);
+        }
     }
     if (cfg->standalone) {
         if (cfg->join) {

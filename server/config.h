@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth/auth.h"
+
 #define LC_MAX_MEMBERS 16
 #define LC_HOST_MAX 256
 #define LC_PATH_MAX 1024
@@ -137,6 +139,20 @@ struct lc_config {
     unsigned balance_interval_ms;
     unsigned balance_factor_pct;
     unsigned balance_batch;
+
+    /* Auth (auth/auth.h): nacos.core.auth.enabled (false),
+     * nacos.core.auth.plugin.nacos.token.secret.key, .token.expire.seconds
+     * (18000), nacos.core.auth.server.identity.key/.value,
+     * locus.auth.login.max_fails_per_user (10), .max_fails_per_ip (30),
+     * .fail_window_s (300). The secret and the identity value are never
+     * echoed. */
+    struct lc_auth_config auth;
+    /* nacos.core.auth.system.type ("nacos"): with auth on, anything else is
+     * refused (locus has Nacos's default plugin only). */
+    char auth_system_type[64];
+    /* nacos.core.auth.enable.userAgentAuthWhite (false): true with auth on
+     * is refused (the User-Agent bypass, CVE-2021-29441). */
+    bool auth_ua_white;
 };
 
 /* The SDK gRPC port's message limit the properties give. */
@@ -189,7 +205,9 @@ int lc_config_load(struct lc_config *cfg, int argc, char **argv, char *err,
 
 /* Cross-field checks: cluster mode needs members that include ip:port and a
  * secret; ports derived by Nacos's offsets (raft = port - 1000, gRPC = port +
- * 1000 and + 1001) must be valid. Return 0 or LC_ECONFIG. */
+ * 1000 and + 1001) must be valid; with auth on, lc_auth_config_validate's
+ * rules, the system type "nacos" and userAgentAuthWhite off. Return 0 or
+ * LC_ECONFIG. */
 int lc_config_validate(const struct lc_config *cfg, char *err, size_t errlen);
 
 /* Raft port of a main port (Nacos's offset, -1000). */

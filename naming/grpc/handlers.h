@@ -19,6 +19,7 @@ struct lc_naming_grpc {
     /* The push transport, NULL once the engine closed it (or without a
      * push engine). */
     struct lc_push_grpc *push;
+    struct lc_auth *auth; /* lc_naming_grpc_set_auth, or NULL */
 };
 
 /* ------------------------------------------------------------ decoding */

@@ -3,21 +3,162 @@
  * @InvokeSource for naming handlers), and what a closed connection takes
  * with it. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "auth/auth.h"
+#include "common/java.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "naming/grpc/handlers.h"
 
+/* Each type with its handler, what it needs (@Secured of the 2.4.3
+ * handlers) and the response type a refusal is answered with. */
 static const struct route {
     const char *type;
     lc_rpc_handler_cb handler;
+    char action;
+    const char *response;
+    bool every_service; /* the resource names no service */
 } routes[] = {
-    {"InstanceRequest", lc_ng_on_instance},
-    {"BatchInstanceRequest", lc_ng_on_batch_instance},
-    {"PersistentInstanceRequest", lc_ng_on_persistent_instance},
-    {"ServiceQueryRequest", lc_ng_on_service_query},
-    {"SubscribeServiceRequest", lc_ng_on_subscribe},
-    {"ServiceListRequest", lc_ng_on_service_list},
+    {"InstanceRequest", lc_ng_on_instance, 'w', "InstanceResponse", false},
+    {"BatchInstanceRequest", lc_ng_on_batch_instance, 'w',
+     "BatchInstanceResponse", false},
+    {"PersistentInstanceRequest", lc_ng_on_persistent_instance, 'w',
+     "InstanceResponse", false},
+    {"ServiceQueryRequest", lc_ng_on_service_query, 'r', "QueryServiceResponse",
+     false},
+    {"SubscribeServiceRequest", lc_ng_on_subscribe, 'r',
+     "SubscribeServiceResponse", false},
+    {"ServiceListRequest", lc_ng_on_service_list, 'r', "ServiceListResponse",
+     true},
 };
+
+/* ------------------------------------------------------------------ auth */
+
+/* A request whose check waits for the thread pool. The server keeps the
+ * request (and closing waits for its reply), so @g outlives it. */
+struct held {
+    struct lc_auth_check check;
+    struct lc_rpc_req *req;
+    struct lc_naming_grpc *g;
+    const struct route *route;
+    char resource[1600];
+};
+
+static void on_checked(struct lc_auth_check *c, const struct lc_err *e)
+{
+    struct held *h = LC_CONTAINER_OF(c, struct held, check);
+    struct lc_rpc_req *req = h->req;
+    struct lc_naming_grpc *g = h->g;
+    const struct route *r = h->route;
+
+    free(h);
+    if (e == NULL) {
+        r->handler(req, g);
+    } else {
+        lc_rpc_reply_error(req, r->response, e);
+    }
+}
+
+/* Nacos's GrpcIdentityContextBuilder: the metadata headers; a token from
+ * "Authorization: Bearer <t>", else accessToken, else username and
+ * password. */
+static void identity_of(struct lc_rpc_req *req, struct lc_auth_ident *id)
+{
+    const char *authz = lc_rpc_req_header(req, "Authorization");
+    const char *token = lc_rpc_req_header(req, "accessToken");
+    struct lc_rpc_conn *conn = lc_rpc_req_conn(req);
+
+    memset(id, 0, sizeof *id);
+    if (authz != NULL && strncmp(authz, "Bearer ", 7) == 0 &&
+        !lc_java_blank(authz + 7)) {
+        id->token = authz + 7;
+    } else if (!lc_java_blank(token)) {
+        id->token = token;
+    }
+    id->username = lc_rpc_req_header(req, "username");
+    id->password = lc_rpc_req_header(req, "password");
+    id->remote_ip = conn != NULL ? lc_rpc_conn_ip(conn) : NULL;
+}
+
+/* The naming resource of the body, as the handler reads it (a blank
+ * namespace is public). */
+static void resource_of(struct lc_rpc_req *req, bool every_service, char *out,
+                        size_t size)
+{
+    json_t *body = lc_rpc_req_body(req);
+    const char *ns = lc_ng_str(body, "namespace");
+    const char *group = lc_ng_str(body, "groupName");
+    const char *service = every_service ? NULL : lc_ng_str(body, "serviceName");
+
+    lc_auth_naming_resource(lc_java_blank(ns) ? NULL : ns, group, service, out,
+                            size);
+}
+
+/* Check @req against its route's need, then run the handler (now or
+ * from the check's callback), or answer the refusal. */
+static void gated(const struct route *r, struct lc_rpc_req *req,
+                  struct lc_naming_grpc *g)
+{
+    struct lc_auth_ident id;
+    struct lc_auth_need need;
+    struct held *h;
+    struct lc_err e;
+    int rv;
+
+    h = malloc(sizeof *h);
+    if (h == NULL) {
+        lc_err_set(&e, LC_ENOMEM, "out of memory");
+        lc_rpc_reply_error(req, r->response, &e);
+        return;
+    }
+    h->req = req;
+    h->g = g;
+    h->route = r;
+    identity_of(req, &id);
+    resource_of(req, r->every_service, h->resource, sizeof h->resource);
+    need.action = r->action;
+    need.resource = h->resource;
+    need.admin = false;
+    rv = lc_auth_check(g->auth, &h->check, &id, &need, on_checked, &e);
+    if (rv == LC_EAGAIN) {
+        return;
+    }
+    free(h);
+    if (e.code == 0) {
+        r->handler(req, g);
+    } else {
+        lc_rpc_reply_error(req, r->response, &e);
+    }
+}
+
+#define GATED(name, i)                                                         \
+    static void name(struct lc_rpc_req *req, void *data)                       \
+    {                                                                          \
+        struct lc_naming_grpc *g = data;                                       \
+        if (g->auth == NULL || !lc_auth_enabled(g->auth)) {                    \
+            routes[i].handler(req, data);                                      \
+            return;                                                            \
+        }                                                                      \
+        gated(&routes[i], req, g);                                             \
+    }
+GATED(on_gated_0, 0)
+GATED(on_gated_1, 1)
+GATED(on_gated_2, 2)
+GATED(on_gated_3, 3)
+GATED(on_gated_4, 4)
+GATED(on_gated_5, 5)
+
+static const lc_rpc_handler_cb entry[] = {
+    on_gated_0, on_gated_1, on_gated_2, on_gated_3, on_gated_4, on_gated_5,
+};
+_Static_assert(LC_ARRAY_SIZE(entry) == LC_ARRAY_SIZE(routes),
+               "one gated entry per route");
+
+void lc_naming_grpc_set_auth(struct lc_naming_grpc *g, struct lc_auth *auth)
+{
+    g->auth = auth;
+}
 
 /* A connection closed: its instances go through the bus (the services'
  * subscribers are pushed), then its subscriptions and deliveries. */
@@ -55,7 +196,7 @@ int lc_naming_grpc_new(struct lc_naming *n, struct lc_rpc *rpc,
     g->rpc = rpc;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         rv = lc_rpc_handle(rpc, routes[i].type, LC_RPC_SDK | LC_RPC_CLUSTER,
-                           routes[i].handler, g);
+                           entry[i], g);
         if (rv != 0) {
             /* The server keeps what was registered: it must not serve
              * before it is closed (the caller gives up). */

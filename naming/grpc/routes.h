@@ -28,6 +28,21 @@ struct lc_naming_grpc;
 int lc_naming_grpc_new(struct lc_naming *n, struct lc_rpc *rpc,
                        struct lc_naming_grpc **out);
 
+struct lc_auth;
+
+/* Check every request against @auth (borrowed; it must outlive @g) before
+ * its handler, as Nacos's RemoteRequestAuthFilter: the request's metadata
+ * headers accessToken, Authorization ("Bearer <token>"), username and
+ * password; InstanceRequest, BatchInstanceRequest and
+ * PersistentInstanceRequest need 'w', ServiceQueryRequest,
+ * SubscribeServiceRequest and ServiceListRequest 'r' on the naming
+ * resource of the body's namespace, groupName and serviceName
+ * (ServiceListRequest: every service). A refusal is the handler's own
+ * response type with resultCode 500 and errorCode 403. The handlers are
+ * registered on the SDK port only (the cluster port admits members by
+ * their proof). Without this call, or with auth off, nothing is checked. */
+void lc_naming_grpc_set_auth(struct lc_naming_grpc *g, struct lc_auth *auth);
+
 /* The gRPC server is closed (freed): no push is sent from here on, and
  * the connection count is 0. */
 void lc_naming_grpc_detach(struct lc_naming_grpc *g);

@@ -9,8 +9,9 @@
  *   - the request's headers (the first value of each name), then
  *     Content-Type: application/x-www-form-urlencoded, Client-Version and
  *     User-Agent: Nacos-Server:<version>, Request-Source: <this member>,
- *     Accept-Charset: UTF-8; hop-by-hop headers (Host, Content-Length,
- *     Connection...) are the client's own;
+ *     Accept-Charset: UTF-8, and the peer identity header when one is
+ *     configured (a client's copy of it is dropped); hop-by-hop headers
+ *     (Host, Content-Length, Connection...) are the client's own;
  *   - the raw body again, which a servlet has consumed when it was a form;
  *   - connect and read timeouts of 2000 ms (PROXY_CONNECT_TIMEOUT,
  *     PROXY_READ_TIMEOUT).
@@ -402,7 +403,7 @@ static enum barrier which_group(const struct lc_http_exchange *ex)
 void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
                    const struct lc_member *target)
 {
-    const char *headers[2 * (MAX_HEADERS + 5) + 1];
+    const char *headers[2 * (MAX_HEADERS + 6) + 1];
     struct lc_ns_forward *f = n->forward;
     const char *name;
     const char *value;
@@ -410,6 +411,7 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
     const char *body = NULL;
     size_t body_len = 0;
     size_t h = 0;
+    size_t fixed; /* where the headers set here start */
     size_t copied = 0;
     struct fwd *w;
     char *url = NULL;
@@ -440,8 +442,9 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
     for (size_t i = 0;
          lc_http_header_at(ex, i, &name, &value) && copied < MAX_HEADERS; i++) {
         bool seen = false;
-        if (header_dropped(name)) {
-            continue;
+        if (header_dropped(name) || (n->peer_id_key[0] != '\0' &&
+                                     strcasecmp(name, n->peer_id_key) == 0)) {
+            continue; /* a client's identity header is never passed on */
         }
         for (size_t j = 0; j < h && !seen; j += 2) {
             seen = strcasecmp(headers[j], name) == 0;
@@ -452,6 +455,7 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
             copied++;
         }
     }
+    fixed = h;
     headers[h++] = "Client-Version";
     headers[h++] = NACOS_VERSION;
     headers[h++] = "User-Agent";
@@ -460,6 +464,10 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
     headers[h++] = lc_members_self(n->members)->addr;
     headers[h++] = "Accept-Charset";
     headers[h++] = "UTF-8";
+    if (n->peer_id_key[0] != '\0') {
+        headers[h++] = n->peer_id_key;
+        headers[h++] = n->peer_id_value;
+    }
     headers[h] = NULL;
     /* A form body was read for the parameters; anything else is sent on. */
     if (ctype == NULL ||
@@ -484,7 +492,7 @@ void lc_ns_forward(struct lc_naming *n, struct lc_http_exchange *ex,
     if (rv == LC_EINVAL) {
         /* A header value the client may not send again (CR or LF, which
          * the server would not have parsed): forward without the copies. */
-        req.headers = headers + (h - 8);
+        req.headers = headers + fixed;
         rv = lc_http_conn_request(w->slot->conn, &w->call, &req, on_answer);
     }
     free(url);

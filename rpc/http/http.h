@@ -79,6 +79,29 @@ int lc_http_server_route(struct lc_http_server *srv, unsigned methods,
 void lc_http_server_fallback(struct lc_http_server *srv,
                              lc_http_handler_cb cb, void *data);
 
+/* A gate: asked for every request that has a route and a handler for its
+ * method (not for 404, 405 or the fallback), before that handler, with the
+ * exchange. Return false to let the handler run now; true when the gate
+ * took the exchange: it then answers it itself (a refusal) or calls
+ * lc_http_pass() later, from the loop, to run the handler. @data is
+ * borrowed for the server's lifetime. One gate per server; NULL removes
+ * it. */
+typedef bool (*lc_http_gate_cb)(struct lc_http_exchange *ex, void *data);
+void lc_http_server_gate(struct lc_http_server *srv, lc_http_gate_cb cb,
+                         void *data);
+
+/* Run the handler of the route a gate took @ex from. When the client went
+ * away meanwhile, the handler does not run: @ex is answered (the answer is
+ * dropped) and freed here. */
+void lc_http_pass(struct lc_http_exchange *ex);
+
+/* Call @cb once for every routed path with the union of its methods (in no
+ * particular order). */
+void lc_http_server_each_route(struct lc_http_server *srv,
+                               void (*cb)(const char *path, unsigned methods,
+                                          void *data),
+                               void *data);
+
 /* Bind and listen on @host:@port (IPv4 or IPv6 literal; backlog 4096).
  * Return 0 or an LC_E* code (LC_EEXIST when the address is in use). */
 int lc_http_server_listen(struct lc_http_server *srv, const char *host,
@@ -145,6 +168,12 @@ void lc_http_reply_text(struct lc_http_exchange *ex, int status,
 /* Reply with a JSON body ("application/json;charset=UTF-8"), copied. */
 void lc_http_reply_json(struct lc_http_exchange *ex, int status,
                         const char *json, size_t len);
+
+/* Spring Boot's error JSON, as a servlet filter's sendError() renders it:
+ * {"timestamp":"<local time>","status":@status,"error":"<reason>",
+ * "message":"@msg","path":"<path>"}, application/json. */
+void lc_http_reply_spring(struct lc_http_exchange *ex, int status,
+                          const char *msg);
 
 /* ------------------------------------------------------------------ client */
 

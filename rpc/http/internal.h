@@ -95,6 +95,8 @@ struct lc_http_server {
     struct lc_http_route *routes; /* uthash by path */
     lc_http_handler_cb fallback_cb;
     void *fallback_data;
+    lc_http_gate_cb gate_cb; /* NULL: none */
+    void *gate_data;
     struct lc_http_sconn *conns; /* open or closing, doubly linked */
     unsigned nconns;
     unsigned nrejects; /* refused sockets whose handles are closing */
@@ -119,6 +121,9 @@ struct lc_http_exchange {
     const char *body;
     size_t body_len;
     struct lc_http_params params;
+    /* The routed handler, kept while a gate holds the exchange. */
+    lc_http_handler_cb route_cb;
+    void *route_data;
 };
 
 enum lc_http_sconn_state {

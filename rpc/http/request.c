@@ -344,6 +344,40 @@ int lc_http_server_route(struct lc_http_server *srv, unsigned methods,
     return 0;
 }
 
+void lc_http_server_gate(struct lc_http_server *srv, lc_http_gate_cb cb,
+                         void *data)
+{
+    srv->gate_cb = cb;
+    srv->gate_data = data;
+}
+
+void lc_http_pass(struct lc_http_exchange *ex)
+{
+    struct lc_http_sconn *c = conn_of(ex);
+
+    if (c->state >= LC_HTTP_CLOSING) {
+        /* Gone while held: nobody reads the answer, and the handler must
+         * not act for a client that left. This frees the exchange. */
+        lc_http_reply(ex, 503, CT_TEXT, "client gone", 11);
+        return;
+    }
+    ex->route_cb(ex, ex->route_data);
+}
+
+void lc_http_server_each_route(struct lc_http_server *srv,
+                               void (*cb)(const char *path, unsigned methods,
+                                          void *data),
+                               void *data)
+{
+    struct lc_http_route *route;
+    struct lc_http_route *tmp;
+
+    HASH_ITER(hh, srv->routes, route, tmp)
+    {
+        cb(route->path, route->methods, data);
+    }
+}
+
 void lc_http_server_fallback(struct lc_http_server *srv, lc_http_handler_cb cb,
                              void *data)
 {
@@ -482,8 +516,15 @@ static void dispatch(struct lc_http_sconn *c)
     if (cb == NULL) {
         cb = default_fallback;
     }
+    ex->route_cb = cb;
+    ex->route_data = data;
     c->dispatching = true;
-    cb(ex, data);
+    /* A gate sees routed requests only: the fallback's answers (404, 501)
+     * change nothing. */
+    if (route == NULL || srv->gate_cb == NULL ||
+        !srv->gate_cb(ex, srv->gate_data)) {
+        cb(ex, data);
+    }
     c->dispatching = false;
     return;
 

@@ -1,0 +1,682 @@
+/* The auth module: who a request is (a token, or a username and password)
+ * and whether the store's roles let it do what it asks.
+ *
+ * A token is checked on the loop (an HMAC). A username and password are
+ * first held against the brute-force limits (per user and per source
+ * address), then against the cache of pairs already checked, and only then
+ * checked with BCrypt on the thread pool: at most MAX_JOBS such checks wait
+ * at once, more are refused with LC_EBUSY. A user that does not exist costs
+ * the same BCrypt as a wrong password (a dummy hash) and gets the same
+ * answer, so neither the answer nor its time tells which names exist.
+ *
+ * Shutdown: jobs on the pool hold the module; lc_auth_detach cancels those
+ * not started, and every job answers LC_ESHUTDOWN from then on.
+ * lc_auth_free releases the store, limiters and cache at once, but the
+ * struct itself only once the last job's callback has run.
+ */
+#include <ctype.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uthash.h>
+
+#include "auth/auth.h"
+#include "auth/internal.h"
+#include "auth/limiter.h"
+#include "auth/store.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* Password checks waiting on or running in the thread pool. */
+#define MAX_JOBS 64
+/* Good (username, password) pairs remembered. */
+#define CACHE_MAX 4096
+/* Keys each brute-force limiter holds. */
+#define LIMITER_MAX 16384
+
+/* BCrypt of a random string, checked against when the user does not exist
+ * so that the answer takes as long as for a wrong password. Never
+ * accepted: the result is discarded. */
+static const char DUMMY_HASH[] =
+    "$2a$10$EuWPZHzz32dJN7jexM34MOeYirDdFAZm2kuWj7VEOJhhZkDrxfvUu";
+
+struct cache_entry {
+    uint8_t key[crypto_generichash_BYTES]; /* keyed hash of user\0password */
+    char hash[64];                          /* the BCrypt hash it matched */
+    struct cache_entry *prev, *next;        /* least recently used first */
+    UT_hash_handle hh;
+};
+
+struct job;
+
+struct lc_auth {
+    uv_loop_t *loop;
+    struct lc_auth_config cfg;
+    uint8_t key[LC_AUTH_KEY_MAX];
+    size_t keylen; /* 0: no usable secret */
+    struct lc_auth_store *store;
+    struct lc_limiter *by_user;
+    struct lc_limiter *by_ip;
+
+    uint8_t cache_key[crypto_generichash_KEYBYTES];
+    struct cache_entry *cache;
+    struct cache_entry *lru_head, *lru_tail;
+    size_t cache_count;
+
+    struct job *jobs; /* on the pool */
+    unsigned njobs;
+    bool detached;
+    bool freed; /* lc_auth_free ran; the last job frees the struct */
+};
+
+/* A password check on the thread pool, for a check or a login. */
+struct job {
+    uv_work_t work;
+    struct lc_auth *a;
+    struct lc_auth_check *c;
+    struct lc_auth_login *l;
+    char action;
+    bool admin_only;
+    char *resource;
+    char username[256];
+    char password[512];
+    char hash[64];
+    char ip[64];
+    bool known; /* the user exists (else hash is the dummy) */
+    bool ok;    /* worker's verdict */
+    struct job *prev, *next;
+};
+
+static bool blank(const char *s)
+{
+    if (s == NULL)
+        return true;
+    for (; *s != '\0'; s++)
+        if (!isspace((unsigned char)*s))
+            return false;
+    return true;
+}
+
+static void clear_err(struct lc_err *e)
+{
+    e->code = 0;
+    e->param[0] = '\0';
+    e->msg[0] = '\0';
+}
+
+/* ----------------------------------------------------------------- cache */
+
+static void cache_digest(const struct lc_auth *a, const char *user,
+                         const char *password, uint8_t *out)
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, a->cache_key, sizeof a->cache_key,
+                            crypto_generichash_BYTES);
+    crypto_generichash_update(&st, (const unsigned char *)user,
+                              strlen(user) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)password,
+                              strlen(password));
+    crypto_generichash_final(&st, out, crypto_generichash_BYTES);
+}
+
+static void lru_unlink(struct lc_auth *a, struct cache_entry *ce)
+{
+    if (ce->prev != NULL)
+        ce->prev->next = ce->next;
+    else
+        a->lru_head = ce->next;
+    if (ce->next != NULL)
+        ce->next->prev = ce->prev;
+    else
+        a->lru_tail = ce->prev;
+    ce->prev = ce->next = NULL;
+}
+
+static void lru_append(struct lc_auth *a, struct cache_entry *ce)
+{
+    ce->prev = a->lru_tail;
+    ce->next = NULL;
+    if (a->lru_tail != NULL)
+        a->lru_tail->next = ce;
+    else
+        a->lru_head = ce;
+    a->lru_tail = ce;
+}
+
+static void cache_drop(struct lc_auth *a, struct cache_entry *ce)
+{
+    lru_unlink(a, ce);
+    HASH_DEL(a->cache, ce);
+    sodium_memzero(ce, sizeof *ce);
+    free(ce);
+    a->cache_count--;
+}
+
+static void cache_clear(struct lc_auth *a)
+{
+    while (a->lru_head != NULL)
+        cache_drop(a, a->lru_head);
+}
+
+/* Whether (user, password) was checked good against the hash the store
+ * still holds for user. */
+static bool cache_hit(struct lc_auth *a, const char *user,
+                      const char *password)
+{
+    uint8_t d[crypto_generichash_BYTES];
+    cache_digest(a, user, password, d);
+    struct cache_entry *ce = NULL;
+    HASH_FIND(hh, a->cache, d, sizeof d, ce);
+    sodium_memzero(d, sizeof d);
+    if (ce == NULL)
+        return false;
+    const char *stored = lc_auth_store_password(a->store, user);
+    if (stored == NULL || strcmp(stored, ce->hash) != 0) {
+        cache_drop(a, ce); /* password changed or user gone */
+        return false;
+    }
+    lru_unlink(a, ce);
+    lru_append(a, ce);
+    return true;
+}
+
+static void cache_put(struct lc_auth *a, const char *user,
+                      const char *password, const char *hash)
+{
+    if (strlen(hash) >= sizeof ((struct cache_entry *)0)->hash)
+        return;
+    uint8_t d[crypto_generichash_BYTES];
+    cache_digest(a, user, password, d);
+    struct cache_entry *ce = NULL;
+    HASH_FIND(hh, a->cache, d, sizeof d, ce);
+    if (ce != NULL) {
+        strcpy(ce->hash, hash);
+        lru_unlink(a, ce);
+        lru_append(a, ce);
+        sodium_memzero(d, sizeof d);
+        return;
+    }
+    while (a->cache_count >= CACHE_MAX && a->lru_head != NULL)
+        cache_drop(a, a->lru_head);
+    ce = calloc(1, sizeof *ce);
+    if (ce != NULL) {
+        memcpy(ce->key, d, sizeof d);
+        strcpy(ce->hash, hash);
+        HASH_ADD(hh, a->cache, key, sizeof ce->key, ce);
+        lru_append(a, ce);
+        a->cache_count++;
+    }
+    sodium_memzero(d, sizeof d);
+}
+
+/* ---------------------------------------------------------------- module */
+
+int lc_auth_new(uv_loop_t *loop, struct lc_raft_engine *engine,
+                const struct lc_auth_config *cfg, struct lc_auth **out)
+{
+    struct lc_auth *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return LC_ENOMEM;
+    int rv = LC_ENOMEM;
+    a->loop = loop;
+    a->cfg = *cfg;
+    long n = cfg->secret_b64[0] == '\0'
+                 ? -1
+                 : lc_auth_b64_decode(cfg->secret_b64, a->key, sizeof a->key);
+    if (n >= 32) {
+        a->keylen = (size_t)n;
+    } else {
+        sodium_memzero(a->key, sizeof a->key);
+        if (cfg->enabled) {
+            /* lc_auth_config_validate refuses this; never run without. */
+            rv = LC_ECONFIG;
+            goto err_after_alloc;
+        }
+    }
+    randombytes_buf(a->cache_key, sizeof a->cache_key);
+    a->by_user = lc_limiter_new(cfg->max_fails_per_user,
+                                (uint64_t)cfg->fail_window_s * 1000,
+                                LIMITER_MAX);
+    if (a->by_user == NULL)
+        goto err_after_alloc;
+    a->by_ip = lc_limiter_new(cfg->max_fails_per_ip,
+                              (uint64_t)cfg->fail_window_s * 1000, LIMITER_MAX);
+    if (a->by_ip == NULL)
+        goto err_after_user_limiter;
+    rv = lc_auth_store_new(engine, &a->store);
+    if (rv != 0)
+        goto err_after_ip_limiter;
+    *out = a;
+    return 0;
+
+err_after_ip_limiter:
+    lc_limiter_free(a->by_ip);
+err_after_user_limiter:
+    lc_limiter_free(a->by_user);
+err_after_alloc:
+    sodium_memzero(a, sizeof *a);
+    free(a);
+    return rv;
+}
+
+void lc_auth_detach(struct lc_auth *a)
+{
+    if (a == NULL || a->detached)
+        return;
+    a->detached = true;
+    /* Jobs not started yet answer now (LC_ESHUTDOWN from their callback);
+     * those running answer when they end. */
+    for (struct job *j = a->jobs; j != NULL; j = j->next)
+        uv_cancel((uv_req_t *)&j->work);
+    if (a->store != NULL)
+        lc_auth_store_detach(a->store);
+}
+
+static void destroy(struct lc_auth *a)
+{
+    sodium_memzero(a, sizeof *a);
+    free(a);
+}
+
+void lc_auth_free(struct lc_auth *a)
+{
+    if (a == NULL)
+        return;
+    lc_auth_detach(a);
+    if (a->store != NULL) {
+        lc_auth_store_free(a->store);
+        a->store = NULL;
+    }
+    lc_limiter_free(a->by_user);
+    a->by_user = NULL;
+    lc_limiter_free(a->by_ip);
+    a->by_ip = NULL;
+    cache_clear(a);
+    sodium_memzero(a->key, sizeof a->key);
+    a->keylen = 0;
+    a->freed = true;
+    if (a->njobs == 0)
+        destroy(a);
+}
+
+bool lc_auth_enabled(const struct lc_auth *a)
+{
+    return a->cfg.enabled;
+}
+
+bool lc_auth_peer_identity(const struct lc_auth *a, const char *value)
+{
+    const char *want = a->cfg.identity_value;
+    if (value == NULL || want[0] == '\0' || a->cfg.identity_key[0] == '\0')
+        return false;
+    size_t n = strlen(want);
+    if (strlen(value) != n)
+        return false;
+    return sodium_memcmp(value, want, n) == 0;
+}
+
+const char *lc_auth_identity_key(const struct lc_auth *a)
+{
+    return a->cfg.identity_key;
+}
+
+const char *lc_auth_identity_value(const struct lc_auth *a)
+{
+    return a->cfg.identity_value;
+}
+
+struct lc_auth_store *lc_auth_store(struct lc_auth *a)
+{
+    return a->store;
+}
+
+uv_loop_t *lc_auth_loop(struct lc_auth *a)
+{
+    return a->loop;
+}
+
+/* Append @s to @out (at @*len, @size bytes), truncating. */
+static void append(char *out, size_t size, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+    if (*len + 1 >= size)
+        return;
+    if (n > size - 1 - *len)
+        n = size - 1 - *len;
+    memcpy(out + *len, s, n);
+    *len += n;
+    out[*len] = '\0';
+}
+
+void lc_auth_naming_resource(const char *ns, const char *group,
+                             const char *service, char *out, size_t size)
+{
+    if (size == 0)
+        return;
+    size_t len = 0;
+    out[0] = '\0';
+    /* NacosRoleServiceImpl#joinResource: a blank namespace or "public" is
+     * the public namespace, written as nothing (issue #10347). */
+    if (!blank(ns) && strcmp(ns, "public") != 0)
+        append(out, size, &len, ns);
+    append(out, size, &len, ":");
+    append(out, size, &len, blank(group) ? "*" : group);
+    append(out, size, &len, ":naming/");
+    append(out, size, &len, blank(service) ? "*" : service);
+}
+
+/* ------------------------------------------------------------- authorize */
+
+static int deny(struct lc_err *e, const char *msg)
+{
+    lc_err_set(e, LC_EDENIED, "%s", msg);
+    return LC_EDENIED;
+}
+
+/* Whether @user (identified) may do @need. */
+static int authorize(struct lc_auth *a, const char *user, char action,
+                     bool admin_only, const char *resource, bool *admin,
+                     struct lc_err *e)
+{
+    *admin = lc_auth_store_is_admin(a->store, user);
+    if (*admin)
+        return 0;
+    if (admin_only)
+        return deny(e, "authorization failed!");
+    if (resource == NULL)
+        resource = "";
+    /* Nacos: every identified user may ask to change a password (the
+     * handler then wants the same user or an admin); other console/
+     * resources are for admins only. */
+    if (strcmp(resource, "console/user/password") == 0)
+        return 0;
+    if (strncmp(resource, "console/", 8) == 0)
+        return deny(e, "authorization failed!");
+    if (!lc_auth_store_granted(a->store, user, resource, action))
+        return deny(e, "authorization failed!");
+    return 0;
+}
+
+/* The user a token names, when the token is good and the user exists.
+ * Return 0 or the denial in @e. */
+static int identify_token(struct lc_auth *a, const char *token, char *user,
+                          size_t userlen, int64_t *exp, struct lc_err *e)
+{
+    if (a->keylen == 0)
+        return deny(e, "token invalid!");
+    int rv = lc_jwt_verify(a->key, a->keylen, token, (int64_t)time(NULL), user,
+                           userlen, exp, e);
+    if (rv != 0)
+        return rv;
+    /* A token outlives nothing: a deleted user's tokens stop at once. */
+    if (lc_auth_store_password(a->store, user) == NULL)
+        return deny(e, "user not found!");
+    return 0;
+}
+
+/* Refuse a user or address over its brute-force limit. */
+static int limited(struct lc_auth *a, const char *user, const char *ip,
+                   struct lc_err *e)
+{
+    uint64_t now = uv_now(a->loop);
+    uint64_t wait = lc_limiter_blocked(a->by_user, user, now);
+    const char *who = "for this user";
+    uint64_t w2 = lc_limiter_blocked(a->by_ip, ip, now);
+    if (w2 > wait) {
+        wait = w2;
+        who = "from this address";
+    }
+    if (wait == 0)
+        return 0;
+    lc_err_set(e, LC_EDENIED, "too many failed logins %s, retry in %llu s",
+               who, (unsigned long long)((wait + 999) / 1000));
+    return LC_EDENIED;
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+static void on_job_work(uv_work_t *w)
+{
+    struct job *j = LC_CONTAINER_OF(w, struct job, work);
+    bool ok = lc_password_verify(j->password, j->hash);
+    j->ok = ok && j->known;
+}
+
+static void job_free(struct job *j)
+{
+    free(j->resource);
+    sodium_memzero(j, sizeof *j);
+    free(j);
+}
+
+static void job_unlink(struct lc_auth *a, struct job *j)
+{
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else
+        a->jobs = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
+    a->njobs--;
+}
+
+/* Sign a token for @l's user, or "AUTH_DISABLED" (auth off, no secret). */
+static int issue_token(struct lc_auth *a, struct lc_auth_login *l,
+                       struct lc_err *e)
+{
+    if (a->keylen == 0) {
+        lc_strlcpy(l->token, "AUTH_DISABLED", sizeof l->token);
+        l->ttl_s = (long)a->cfg.token_ttl_s;
+        return 0;
+    }
+    int64_t exp = (int64_t)time(NULL) + a->cfg.token_ttl_s;
+    int rv = lc_jwt_sign(a->key, a->keylen, l->username, exp, l->token,
+                         sizeof l->token);
+    if (rv != 0)
+        return lc_err_set(e, rv, "cannot sign a token for this user");
+    l->ttl_s = (long)a->cfg.token_ttl_s;
+    return 0;
+}
+
+static void on_job_done(uv_work_t *w, int status)
+{
+    struct job *j = LC_CONTAINER_OF(w, struct job, work);
+    struct lc_auth *a = j->a;
+
+    struct lc_err e;
+    clear_err(&e);
+    if (a->detached || status != 0) {
+        lc_err_set(&e, LC_ESHUTDOWN, "server is shutting down");
+    } else if (!j->ok) {
+        uint64_t now = uv_now(a->loop);
+        lc_limiter_fail(a->by_user, j->username, now);
+        lc_limiter_fail(a->by_ip, j->ip, now);
+        deny(&e, "user not found!");
+    } else {
+        /* The store may have changed while BCrypt ran. */
+        const char *stored = lc_auth_store_password(a->store, j->username);
+        if (stored == NULL || strcmp(stored, j->hash) != 0) {
+            deny(&e, "user not found!");
+        } else {
+            lc_limiter_reset(a->by_user, j->username);
+            cache_put(a, j->username, j->password, j->hash);
+            bool admin = false;
+            if (j->c != NULL) {
+                if (authorize(a, j->username, j->action, j->admin_only,
+                              j->resource, &admin, &e) == 0) {
+                    lc_strlcpy(j->c->username, j->username,
+                               sizeof j->c->username);
+                    j->c->admin = admin;
+                }
+            } else {
+                lc_strlcpy(j->l->username, j->username,
+                           sizeof j->l->username);
+                j->l->admin = lc_auth_store_is_admin(a->store, j->username);
+                issue_token(a, j->l, &e);
+            }
+        }
+    }
+    sodium_memzero(j->password, sizeof j->password);
+    /* The job stays counted through the callback, which may free the
+     * module (the struct then outlives it until here). */
+    if (j->c != NULL)
+        j->c->cb(j->c, e.code == 0 ? NULL : &e);
+    else
+        j->l->cb(j->l, e.code == 0 ? NULL : &e);
+    job_unlink(a, j);
+    job_free(j);
+    if (a->freed && a->njobs == 0)
+        destroy(a);
+}
+
+/* Queue a BCrypt check of @id's password for @c or @l. */
+static int submit(struct lc_auth *a, struct lc_auth_check *c,
+                  struct lc_auth_login *l, const struct lc_auth_ident *id,
+                  const struct lc_auth_need *need, struct lc_err *e)
+{
+    if (a->detached)
+        return lc_err_set(e, LC_ESHUTDOWN, "server is shutting down");
+    if (a->njobs >= MAX_JOBS)
+        return lc_err_set(e, LC_EBUSY,
+                          "too many password checks in progress, retry "
+                          "later or log in for a token");
+    struct job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return lc_err_set(e, LC_ENOMEM, "out of memory");
+    j->a = a;
+    j->c = c;
+    j->l = l;
+    if (need != NULL) {
+        j->action = need->action;
+        j->admin_only = need->admin;
+        if (need->resource != NULL &&
+            (j->resource = strdup(need->resource)) == NULL) {
+            job_free(j);
+            return lc_err_set(e, LC_ENOMEM, "out of memory");
+        }
+    }
+    lc_strlcpy(j->username, id->username, sizeof j->username);
+    lc_strlcpy(j->password, id->password, sizeof j->password);
+    lc_strlcpy(j->ip, id->remote_ip != NULL ? id->remote_ip : "",
+               sizeof j->ip);
+    const char *stored = lc_auth_store_password(a->store, id->username);
+    j->known = stored != NULL && strlen(stored) < sizeof j->hash;
+    lc_strlcpy(j->hash, j->known ? stored : DUMMY_HASH, sizeof j->hash);
+    int rv = uv_queue_work(a->loop, &j->work, on_job_work, on_job_done);
+    if (rv != 0) {
+        job_free(j);
+        return lc_err_set(e, lc_err_from_uv(rv),
+                          "cannot queue the password check");
+    }
+    j->next = a->jobs;
+    if (a->jobs != NULL)
+        a->jobs->prev = j;
+    a->jobs = j;
+    a->njobs++;
+    return LC_EAGAIN;
+}
+
+/* What a username and password resolve to now: 0 (good, from the cache),
+ * LC_EAGAIN (queued), or the denial in @e. */
+static int password_path(struct lc_auth *a, struct lc_auth_check *c,
+                         struct lc_auth_login *l,
+                         const struct lc_auth_ident *id,
+                         const struct lc_auth_need *need, struct lc_err *e)
+{
+    if (blank(id->username) || id->password == NULL || id->password[0] == '\0')
+        return deny(e, "user not found!");
+    /* Longer than any stored name or than the job holds: no such user. */
+    if (strlen(id->username) >= sizeof c->username ||
+        strlen(id->password) >= sizeof ((struct job *)0)->password)
+        return deny(e, "user not found!");
+    int rv = limited(a, id->username, id->remote_ip, e);
+    if (rv != 0)
+        return rv;
+    if (cache_hit(a, id->username, id->password))
+        return 0;
+    return submit(a, c, l, id, need, e);
+}
+
+int lc_auth_check(struct lc_auth *a, struct lc_auth_check *c,
+                  const struct lc_auth_ident *id,
+                  const struct lc_auth_need *need, lc_auth_check_cb cb,
+                  struct lc_err *e)
+{
+    clear_err(e);
+    c->cb = cb;
+    c->username[0] = '\0';
+    c->admin = false;
+    if (!a->cfg.enabled)
+        return 0;
+    if (a->detached) {
+        lc_err_set(e, LC_ESHUTDOWN, "server is shutting down");
+        return 0;
+    }
+    char user[256];
+    bool admin = false;
+    if (!blank(id->token)) {
+        int64_t exp = 0;
+        if (identify_token(a, id->token, user, sizeof user, &exp, e) != 0)
+            return 0;
+    } else {
+        int rv = password_path(a, c, NULL, id, need, e);
+        if (rv == LC_EAGAIN) {
+            clear_err(e);
+            return LC_EAGAIN;
+        }
+        if (rv != 0)
+            return 0;
+        lc_strlcpy(user, id->username, sizeof user);
+    }
+    if (authorize(a, user, need->action, need->admin, need->resource, &admin,
+                  e) != 0)
+        return 0;
+    lc_strlcpy(c->username, user, sizeof c->username);
+    c->admin = admin;
+    return 0;
+}
+
+int lc_auth_login(struct lc_auth *a, struct lc_auth_login *l,
+                  const struct lc_auth_ident *id, lc_auth_login_cb cb,
+                  struct lc_err *e)
+{
+    clear_err(e);
+    l->cb = cb;
+    l->token[0] = '\0';
+    l->ttl_s = 0;
+    l->admin = false;
+    l->username[0] = '\0';
+    if (a->detached) {
+        lc_err_set(e, LC_ESHUTDOWN, "server is shutting down");
+        return 0;
+    }
+    if (!blank(id->token)) {
+        /* A good token is returned as it is; its password is not asked. */
+        char user[256];
+        int64_t exp = 0;
+        if (identify_token(a, id->token, user, sizeof user, &exp, e) != 0)
+            return 0;
+        if (!lc_strlcpy(l->token, id->token, sizeof l->token)) {
+            l->token[0] = '\0';
+            deny(e, "token invalid!");
+            return 0;
+        }
+        lc_strlcpy(l->username, user, sizeof l->username);
+        l->ttl_s = (long)(exp - (int64_t)time(NULL));
+        l->admin = lc_auth_store_is_admin(a->store, user);
+        return 0;
+    }
+    int rv = password_path(a, NULL, l, id, NULL, e);
+    if (rv == LC_EAGAIN) {
+        clear_err(e);
+        return LC_EAGAIN;
+    }
+    if (rv != 0)
+        return 0;
+    lc_strlcpy(l->username, id->username, sizeof l->username);
+    l->admin = lc_auth_store_is_admin(a->store, id->username);
+    issue_token(a, l, e);
+    return 0;
+}

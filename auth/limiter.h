@@ -1,0 +1,39 @@
+/* Failed password checks per key (a username, a source address) within a
+ * window: the brute-force limits of auth.c. Private to auth/.
+ *
+ * Each key gets a fixed window that starts at its first failure; once it
+ * has @max_fails failures in that window it is refused until the window
+ * ends. Keys are kept as keyed 64-bit hashes (SipHash with a random
+ * per-process key), so an entry has a fixed small size whatever the key's
+ * length, and at most @capacity entries are held: a new key first evicts
+ * windows that have ended, then the oldest window. Times are monotonic
+ * milliseconds given by the caller. Loop thread only.
+ */
+#ifndef LC_AUTH_LIMITER_H
+#define LC_AUTH_LIMITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct lc_limiter;
+
+/* Return NULL when out of memory. @max_fails 0: nothing is ever refused. */
+struct lc_limiter *lc_limiter_new(unsigned max_fails, uint64_t window_ms,
+                                  size_t capacity);
+void lc_limiter_free(struct lc_limiter *l);
+
+/* 0 when @key (NULL or "" never is) may try now, else the milliseconds
+ * until it may. */
+uint64_t lc_limiter_blocked(struct lc_limiter *l, const char *key,
+                            uint64_t now_ms);
+
+/* Count a failure of @key at @now_ms. */
+void lc_limiter_fail(struct lc_limiter *l, const char *key, uint64_t now_ms);
+
+/* Forget @key's failures (a success). */
+void lc_limiter_reset(struct lc_limiter *l, const char *key);
+
+/* How many keys are held (tests). */
+size_t lc_limiter_size(const struct lc_limiter *l);
+
+#endif /* LC_AUTH_LIMITER_H */
