@@ -213,8 +213,11 @@ static void cache_put(struct lc_auth *a, const char *user,
 
 /* ---------------------------------------------------------------- module */
 
-int lc_auth_new(uv_loop_t *loop, struct lc_raft_engine *engine,
-                const struct lc_auth_config *cfg, struct lc_auth **out)
+/* lc_auth_new, with the store from lc_auth_store_new(@engine), or a
+ * detached one when @detached. */
+static int auth_new(uv_loop_t *loop, struct lc_raft_engine *engine,
+                    bool detached, const struct lc_auth_config *cfg,
+                    struct lc_auth **out)
 {
     struct lc_auth *a = calloc(1, sizeof *a);
     if (a == NULL)
@@ -245,7 +248,8 @@ int lc_auth_new(uv_loop_t *loop, struct lc_raft_engine *engine,
                               (uint64_t)cfg->fail_window_s * 1000, LIMITER_MAX);
     if (a->by_ip == NULL)
         goto err_after_user_limiter;
-    rv = lc_auth_store_new(engine, &a->store);
+    rv = detached ? lc_auth_store_new_detached(&a->store)
+                  : lc_auth_store_new(engine, &a->store);
     if (rv != 0)
         goto err_after_ip_limiter;
     *out = a;
@@ -259,6 +263,18 @@ err_after_alloc:
     sodium_memzero(a, sizeof *a);
     free(a);
     return rv;
+}
+
+int lc_auth_new(uv_loop_t *loop, struct lc_raft_engine *engine,
+                const struct lc_auth_config *cfg, struct lc_auth **out)
+{
+    return auth_new(loop, engine, false, cfg, out);
+}
+
+int lc_auth_new_detached(uv_loop_t *loop, const struct lc_auth_config *cfg,
+                         struct lc_auth **out)
+{
+    return auth_new(loop, NULL, true, cfg, out);
 }
 
 void lc_auth_detach(struct lc_auth *a)

@@ -75,6 +75,12 @@ struct lc_auth_hash_job {
 int lc_auth_hash_async(struct lc_auth *a, struct lc_auth_hash_job *j,
                        const char *password, lc_auth_hash_cb cb);
 
+/* For tests and tools: lc_auth_new with a store that has no raft group
+ * (lc_auth_store_new_detached), driven through
+ * lc_statemachine_sm(lc_auth_store_sm(lc_auth_store(a))). */
+int lc_auth_new_detached(uv_loop_t *loop, const struct lc_auth_config *cfg,
+                         struct lc_auth **out);
+
 /* The loop the module runs on (store.c's writes). */
 uv_loop_t *lc_auth_loop(struct lc_auth *a);
 

@@ -175,6 +175,14 @@ void lc_http_reply_json(struct lc_http_exchange *ex, int status,
 void lc_http_reply_spring(struct lc_http_exchange *ex, int status,
                           const char *msg);
 
+/* As lc_http_reply(), with extra response headers: @headers is name,
+ * value, name, value, ..., NULL (copied). A header whose name is empty or
+ * holds ':', blanks or control bytes, or whose value holds CR, LF or NUL,
+ * is left out (never splits the response head). */
+void lc_http_reply_headers(struct lc_http_exchange *ex, int status,
+                           const char *content_type, const char *body,
+                           size_t len, const char *const *headers);
+
 /* ------------------------------------------------------------------ client */
 
 struct lc_http_conn;

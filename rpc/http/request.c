@@ -755,6 +755,66 @@ void lc_http_reply_json(struct lc_http_exchange *ex, int status,
     reply_full(ex, status, CT_JSON, json, len, NULL, NULL);
 }
 
+static bool header_name_ok(const char *n)
+{
+    if (n == NULL || n[0] == '\0') {
+        return false;
+    }
+    for (; *n != '\0'; n++) {
+        unsigned char c = (unsigned char)*n;
+        if (c <= ' ' || c >= 0x7f || c == ':') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool header_value_ok(const char *v)
+{
+    return v != NULL && strpbrk(v, "\r\n") == NULL;
+}
+
+void lc_http_reply_headers(struct lc_http_exchange *ex, int status,
+                           const char *content_type, const char *body,
+                           size_t len, const char *const *headers)
+{
+    size_t need = 1;
+    char *extra;
+    char *o;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL &&
+                       headers[i + 1] != NULL;
+         i += 2) {
+        need += strlen(headers[i]) + strlen(headers[i + 1]) + 4;
+    }
+    extra = malloc(need);
+    if (extra == NULL) {
+        reply_full(ex, status, content_type, body, len, NULL, NULL);
+        return;
+    }
+    o = extra;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL &&
+                       headers[i + 1] != NULL;
+         i += 2) {
+        size_t nl = strlen(headers[i]);
+        size_t vl = strlen(headers[i + 1]);
+        if (!header_name_ok(headers[i]) || !header_value_ok(headers[i + 1])) {
+            continue;
+        }
+        memcpy(o, headers[i], nl);
+        o += nl;
+        memcpy(o, ": ", 2);
+        o += 2;
+        memcpy(o, headers[i + 1], vl);
+        o += vl;
+        memcpy(o, "\r\n", 2);
+        o += 2;
+    }
+    *o = '\0';
+    reply_full(ex, status, content_type, body, len, NULL,
+               extra[0] != '\0' ? extra : NULL);
+    free(extra);
+}
+
 /* ------------------------------------------------------------ accessors */
 
 unsigned lc_http_method(const struct lc_http_exchange *ex)

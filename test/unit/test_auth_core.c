@@ -1,0 +1,650 @@
+/* Tests of auth/auth.c: lc_auth_check and lc_auth_login against a real
+ * store (no raft group: entries applied straight to its processor), the
+ * thread pool, the cache of good passwords, the brute-force limits, the
+ * bound on waiting checks, and shutdown with checks still on the pool. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <raft.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/auth.h"
+#include "auth/internal.h"
+#include "auth/store.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "statemachine/statemachine.h"
+
+/* base64 of the 32 bytes of KEY */
+#define SECRET32 "bG9jdXMtYXV0aC11bml0LXRlc3Qta2V5LTMyYnl0ZXM="
+static const uint8_t KEY[] = "locus-auth-unit-test-key-32bytes";
+#define KEYLEN 32
+
+/* Nacos's published hash of "nacos". */
+#define NACOS_HASH "$2a$10$EuWPZHzz32dJN7jexM34MOeYirDdFAZm2kuWj7VEOJhhZkDrxfvUu"
+
+static char alice_hash[128]; /* "alice-pw" */
+static char alice_hash2[128]; /* "alice-pw2" */
+
+struct env {
+    uv_loop_t loop;
+    struct lc_auth *a;
+    uint64_t index;
+};
+
+/* Apply @op with the NULL-terminated key/value pairs to the store. */
+static int apply(struct env *env, const char *op, ...)
+{
+    json_t *doc = json_object();
+    va_list ap;
+    va_start(ap, op);
+    const char *k;
+    while ((k = va_arg(ap, const char *)) != NULL) {
+        const char *v = va_arg(ap, const char *);
+        json_object_set_new(doc, k, json_string(v));
+    }
+    va_end(ap);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    struct lc_raft_sm *sm =
+        lc_statemachine_sm(lc_auth_store_sm(lc_auth_store(env->a)));
+    struct lc_raft_result result;
+    memset(&result, 0, sizeof result);
+    void *buf;
+    size_t len;
+    assert_int_equal(lc_sm_encode_write(LC_AUTH_GROUP, "", op, "", text,
+                                        strlen(text), &buf, &len),
+                     0);
+    sm->apply(sm, ++env->index, buf, len, &result);
+    raft_free(buf);
+    free(text);
+    if (result.status != 0)
+        fail_msg("%s refused: %s", op, result.message);
+    return result.status;
+}
+
+static void env_start(struct env *env, bool enabled, const char *secret,
+                      void (*tune)(struct lc_auth_config *))
+{
+    memset(env, 0, sizeof *env);
+    assert_int_equal(uv_loop_init(&env->loop), 0);
+    struct lc_auth_config cfg;
+    lc_auth_config_default(&cfg);
+    cfg.enabled = enabled;
+    snprintf(cfg.secret_b64, sizeof cfg.secret_b64, "%s", secret);
+    if (tune != NULL)
+        tune(&cfg);
+    assert_int_equal(lc_auth_new_detached(&env->loop, &cfg, &env->a), 0);
+    /* nacos: admin; alice: role reader with r on dev's everything and rw on
+     * one service of the public namespace. */
+    apply(env, LC_AUTH_OP_ADMIN_INIT, "password", NACOS_HASH, NULL);
+    apply(env, LC_AUTH_OP_USER_CREATE, "username", "alice", "password",
+          alice_hash, NULL);
+    apply(env, LC_AUTH_OP_ROLE_ADD, "role", "reader", "username", "alice",
+          NULL);
+    apply(env, LC_AUTH_OP_PERMISSION_ADD, "role", "reader", "resource",
+          "dev:*:*", "action", "r", NULL);
+    apply(env, LC_AUTH_OP_PERMISSION_ADD, "role", "reader", "resource",
+          ":DEFAULT_GROUP:naming/orders", "action", "rw", NULL);
+}
+
+static void env_stop(struct env *env)
+{
+    lc_auth_detach(env->a);
+    lc_auth_free(env->a);
+    assert_int_equal(uv_run(&env->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&env->loop), 0);
+}
+
+static int setup_hashes(void **state)
+{
+    (void)state;
+    if (lc_password_hash("alice-pw", alice_hash, sizeof alice_hash) != 0 ||
+        lc_password_hash("alice-pw2", alice_hash2, sizeof alice_hash2) != 0)
+        return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+struct result {
+    int calls;
+    int code;
+    char msg[2048];
+};
+
+static void on_check(struct lc_auth_check *c, const struct lc_err *e)
+{
+    struct result *r = c->data;
+    r->calls++;
+    r->code = e == NULL ? 0 : e->code;
+    lc_strlcpy(r->msg, e == NULL ? "" : e->msg, sizeof r->msg);
+}
+
+static void on_login(struct lc_auth_login *l, const struct lc_err *e)
+{
+    struct result *r = l->data;
+    r->calls++;
+    r->code = e == NULL ? 0 : e->code;
+    lc_strlcpy(r->msg, e == NULL ? "" : e->msg, sizeof r->msg);
+}
+
+/* Run a check to its end: its answer's code, message in @msg. */
+static int check(struct env *env, struct lc_auth_check *c,
+                 const struct lc_auth_ident *id,
+                 const struct lc_auth_need *need, bool *pooled, char *msg)
+{
+    struct result r;
+    memset(&r, 0, sizeof r);
+    memset(c, 0, sizeof *c);
+    c->data = &r;
+    struct lc_err e;
+    memset(&e, 0x5a, sizeof e);
+    int rv = lc_auth_check(env->a, c, id, need, on_check, &e);
+    if (rv == 0) {
+        assert_int_equal(r.calls, 0);
+        *pooled = false;
+        lc_strlcpy(msg, e.code == 0 ? "" : e.msg, 256);
+        return e.code;
+    }
+    assert_int_equal(rv, LC_EAGAIN);
+    /* Never called back from inside the call. */
+    assert_int_equal(r.calls, 0);
+    *pooled = true;
+    uv_run(&env->loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 1);
+    lc_strlcpy(msg, r.msg, 256);
+    return r.code;
+}
+
+static const struct lc_auth_need NEED_R_DEV = {'r', "dev:G:naming/s", false};
+static const struct lc_auth_need NEED_W_DEV = {'w', "dev:G:naming/s", false};
+static const struct lc_auth_need NEED_R_PROD = {'r', "prod:G:naming/s", false};
+static const struct lc_auth_need NEED_W_ORDERS = {
+    'w', ":DEFAULT_GROUP:naming/orders", false};
+static const struct lc_auth_need NEED_ADMIN = {'w', "console/users", true};
+static const struct lc_auth_need NEED_PASSWORD = {'w', "console/user/password",
+                                                  false};
+static const struct lc_auth_need NEED_CONSOLE = {'r', "console/users", false};
+
+#define GRANTED(env, c, id, need, want_pool)                                 \
+    do {                                                                     \
+        bool pooled_;                                                        \
+        char msg_[256];                                                      \
+        int rv_ = check((env), (c), (id), (need), &pooled_, msg_);            \
+        if (rv_ != 0)                                                        \
+            fail_msg("denied: %d %s", rv_, msg_);                            \
+        assert_int_equal(pooled_, (want_pool));                              \
+    } while (0)
+
+#define DENIED(env, c, id, need, want_pool, want_msg)                        \
+    do {                                                                     \
+        bool pooled_;                                                        \
+        char msg_[256];                                                      \
+        int rv_ = check((env), (c), (id), (need), &pooled_, msg_);            \
+        assert_int_equal(rv_, LC_EDENIED);                                   \
+        assert_string_equal(msg_, (want_msg));                               \
+        assert_int_equal(pooled_, (want_pool));                              \
+    } while (0)
+
+static void token_for(const char *user, int64_t exp, char *out, size_t size)
+{
+    assert_int_equal(lc_jwt_sign(KEY, KEYLEN, user, exp, out, size), 0);
+}
+
+/* --------------------------------------------------------------- tests */
+
+static void test_auth_off(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, false, "", NULL);
+    struct lc_auth_check c;
+    struct lc_auth_ident none = {0};
+    GRANTED(&env, &c, &none, &NEED_ADMIN, false);
+    struct lc_auth_ident bad = {.token = "garbage", .username = "x",
+                                .password = "y"};
+    GRANTED(&env, &c, &bad, &NEED_W_DEV, false);
+    env_stop(&env);
+}
+
+static void test_token(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, NULL);
+    struct lc_auth_check c;
+    char t[1024];
+    token_for("alice", (int64_t)time(NULL) + 100, t, sizeof t);
+    struct lc_auth_ident id = {.token = t, .remote_ip = "127.0.0.1"};
+    GRANTED(&env, &c, &id, &NEED_R_DEV, false);
+    assert_string_equal(c.username, "alice");
+    assert_false(c.admin);
+    GRANTED(&env, &c, &id, &NEED_W_ORDERS, false);
+    GRANTED(&env, &c, &id, &NEED_PASSWORD, false);
+    DENIED(&env, &c, &id, &NEED_W_DEV, false, "authorization failed!");
+    assert_string_equal(c.username, "");
+    DENIED(&env, &c, &id, &NEED_R_PROD, false, "authorization failed!");
+    DENIED(&env, &c, &id, &NEED_ADMIN, false, "authorization failed!");
+    DENIED(&env, &c, &id, &NEED_CONSOLE, false, "authorization failed!");
+    /* A token wins over a wrong password beside it (Nacos: token first). */
+    struct lc_auth_ident both = {.token = t, .username = "alice",
+                                 .password = "wrong"};
+    GRANTED(&env, &c, &both, &NEED_R_DEV, false);
+
+    token_for("nacos", (int64_t)time(NULL) + 100, t, sizeof t);
+    GRANTED(&env, &c, &id, &NEED_ADMIN, false);
+    assert_true(c.admin);
+    GRANTED(&env, &c, &id, &NEED_W_DEV, false);
+
+    /* Well signed, for nobody the store knows. */
+    token_for("mallory", (int64_t)time(NULL) + 100, t, sizeof t);
+    DENIED(&env, &c, &id, &NEED_R_DEV, false, "user not found!");
+    /* Expired, bad signature, wrong shapes. */
+    token_for("alice", (int64_t)time(NULL) - 2, t, sizeof t);
+    DENIED(&env, &c, &id, &NEED_R_DEV, false, "token expired!");
+    token_for("alice", (int64_t)time(NULL) + 100, t, sizeof t);
+    t[strlen(t) - 2] ^= 1;
+    DENIED(&env, &c, &id, &NEED_R_DEV, false, "Invalid signature");
+    id.token = "a.b";
+    DENIED(&env, &c, &id, &NEED_R_DEV, false, "token invalid!");
+    id.token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJuYWNvcyIsImV4cCI6NDEwMjQ0NDgwMH0.x";
+    DENIED(&env, &c, &id, &NEED_ADMIN, false, "unsupported signature algorithm");
+    /* Nothing at all. */
+    struct lc_auth_ident none = {.remote_ip = "127.0.0.1"};
+    DENIED(&env, &c, &none, &NEED_R_DEV, false, "user not found!");
+    none.token = "  ";
+    DENIED(&env, &c, &none, &NEED_R_DEV, false, "user not found!");
+
+    /* Role removed: the same token loses its grant at once. */
+    token_for("alice", (int64_t)time(NULL) + 100, t, sizeof t);
+    id.token = t;
+    GRANTED(&env, &c, &id, &NEED_R_DEV, false);
+    apply(&env, LC_AUTH_OP_ROLE_DELETE, "role", "reader", "username", "alice",
+          NULL);
+    DENIED(&env, &c, &id, &NEED_R_DEV, false, "authorization failed!");
+    /* User deleted: its token names nobody. */
+    apply(&env, LC_AUTH_OP_USER_DELETE, "username", "alice", NULL);
+    DENIED(&env, &c, &id, &NEED_PASSWORD, false, "user not found!");
+    env_stop(&env);
+}
+
+static void test_password_and_cache(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, NULL);
+    struct lc_auth_check c;
+    struct lc_auth_ident id = {.username = "alice", .password = "alice-pw",
+                               .remote_ip = "127.0.0.1"};
+    /* First time on the pool, then from the cache. */
+    GRANTED(&env, &c, &id, &NEED_R_DEV, true);
+    assert_string_equal(c.username, "alice");
+    GRANTED(&env, &c, &id, &NEED_R_DEV, false);
+    assert_string_equal(c.username, "alice");
+    DENIED(&env, &c, &id, &NEED_W_DEV, false, "authorization failed!");
+    /* A wrong password is not cached good, and says what a missing user
+     * says. */
+    id.password = "alice-pw ";
+    DENIED(&env, &c, &id, &NEED_R_DEV, true, "user not found!");
+    DENIED(&env, &c, &id, &NEED_R_DEV, true, "user not found!");
+    /* The password changes: the cached pair no longer passes. */
+    apply(&env, LC_AUTH_OP_USER_PASSWORD, "username", "alice", "password",
+          alice_hash2, NULL);
+    id.password = "alice-pw";
+    DENIED(&env, &c, &id, &NEED_R_DEV, true, "user not found!");
+    id.password = "alice-pw2";
+    GRANTED(&env, &c, &id, &NEED_R_DEV, true);
+    GRANTED(&env, &c, &id, &NEED_R_DEV, false);
+    /* Admin by password. */
+    struct lc_auth_ident adm = {.username = "nacos", .password = "nacos"};
+    GRANTED(&env, &c, &adm, &NEED_ADMIN, true);
+    assert_true(c.admin);
+    /* Blank or missing: at once. */
+    struct lc_auth_ident blank = {.username = "alice", .password = ""};
+    DENIED(&env, &c, &blank, &NEED_R_DEV, false, "user not found!");
+    blank.password = NULL;
+    DENIED(&env, &c, &blank, &NEED_R_DEV, false, "user not found!");
+    blank.username = " ";
+    blank.password = "x";
+    DENIED(&env, &c, &blank, &NEED_R_DEV, false, "user not found!");
+    /* User deleted: the cached pair no longer passes. */
+    apply(&env, LC_AUTH_OP_USER_DELETE, "username", "alice", NULL);
+    DENIED(&env, &c, &id, &NEED_R_DEV, true, "user not found!");
+    env_stop(&env);
+}
+
+static double check_ms(struct env *env, const char *user, const char *pw)
+{
+    struct lc_auth_check c;
+    struct lc_auth_ident id = {.username = user, .password = pw};
+    uint64_t t0 = lc_mono_us();
+    DENIED(env, &c, &id, &NEED_R_DEV, true, "user not found!");
+    return (double)(lc_mono_us() - t0) / 1000.0;
+}
+
+static void test_unknown_user_like_wrong_password(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, NULL);
+    /* Same answer (above), and a BCrypt's time too: the best of three of
+     * each is within a factor of three of the other. */
+    double wrong = 1e9, unknown = 1e9;
+    for (int i = 0; i < 3; i++) {
+        double w = check_ms(&env, "alice", "nope");
+        double u = check_ms(&env, "nobody", "nope");
+        if (w < wrong)
+            wrong = w;
+        if (u < unknown)
+            unknown = u;
+    }
+    if (unknown * 3 < wrong || wrong * 3 < unknown)
+        fail_msg("wrong password %.1f ms, unknown user %.1f ms", wrong,
+                 unknown);
+    env_stop(&env);
+}
+
+static void tune_limits(struct lc_auth_config *cfg)
+{
+    cfg->max_fails_per_user = 3;
+    cfg->max_fails_per_ip = 5;
+    cfg->fail_window_s = 60;
+}
+
+static void test_brute_force_limits(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, tune_limits);
+    struct lc_auth_check c;
+    struct lc_auth_ident id = {.username = "alice", .password = "guess",
+                               .remote_ip = "127.0.0.9"};
+    for (int i = 0; i < 3; i++)
+        DENIED(&env, &c, &id, &NEED_R_DEV, true, "user not found!");
+    /* Over the user's count: refused at once, even the right password,
+     * from any address. */
+    bool pooled;
+    char msg[256];
+    id.password = "alice-pw";
+    id.remote_ip = "127.0.0.10";
+    assert_int_equal(check(&env, &c, &id, &NEED_R_DEV, &pooled, msg),
+                     LC_EDENIED);
+    assert_false(pooled);
+    assert_non_null(strstr(msg, "too many failed logins for this user"));
+    assert_non_null(strstr(msg, "retry in 60 s"));
+    /* A token still works. */
+    char t[1024];
+    token_for("alice", (int64_t)time(NULL) + 100, t, sizeof t);
+    struct lc_auth_ident tok = {.token = t, .remote_ip = "127.0.0.9"};
+    GRANTED(&env, &c, &tok, &NEED_R_DEV, false);
+    /* Another user from the first address: two more failures reach the
+     * address's count. */
+    struct lc_auth_ident other = {.username = "nacos", .password = "guess",
+                                  .remote_ip = "127.0.0.9"};
+    DENIED(&env, &c, &other, &NEED_R_DEV, true, "user not found!");
+    DENIED(&env, &c, &other, &NEED_R_DEV, true, "user not found!");
+    other.password = "nacos";
+    assert_int_equal(check(&env, &c, &other, &NEED_R_DEV, &pooled, msg),
+                     LC_EDENIED);
+    assert_false(pooled);
+    assert_non_null(strstr(msg, "too many failed logins from this address"));
+    /* The same user from elsewhere is fine. */
+    other.remote_ip = "127.0.0.11";
+    GRANTED(&env, &c, &other, &NEED_ADMIN, true);
+    env_stop(&env);
+}
+
+static void test_busy(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, NULL);
+    enum { N = 65 };
+    struct lc_auth_check *cs = calloc(N, sizeof *cs);
+    struct result *rs = calloc(N, sizeof *rs);
+    char names[N][16];
+    int eagain = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "u%d", i);
+        struct lc_auth_ident id = {.username = names[i], .password = "p"};
+        cs[i].data = &rs[i];
+        struct lc_err e;
+        int rv = lc_auth_check(env.a, &cs[i], &id, &NEED_R_DEV, on_check, &e);
+        if (i < 64) {
+            assert_int_equal(rv, LC_EAGAIN);
+            eagain++;
+        } else {
+            assert_int_equal(rv, 0);
+            assert_int_equal(e.code, LC_EBUSY);
+        }
+    }
+    uv_run(&env.loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(rs[i].calls, i < 64 ? 1 : 0);
+        if (i < 64)
+            assert_string_equal(rs[i].msg, "user not found!");
+    }
+    /* Room again. */
+    struct lc_auth_check c;
+    struct lc_auth_ident id = {.username = "alice", .password = "alice-pw"};
+    GRANTED(&env, &c, &id, &NEED_R_DEV, true);
+    free(cs);
+    free(rs);
+    env_stop(&env);
+}
+
+static void test_login(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, NULL);
+    struct lc_auth_login l;
+    struct result r;
+    struct lc_err e;
+    memset(&l, 0, sizeof l);
+    memset(&r, 0, sizeof r);
+    l.data = &r;
+    struct lc_auth_ident id = {.username = "nacos", .password = "nacos"};
+    assert_int_equal(lc_auth_login(env.a, &l, &id, on_login, &e), LC_EAGAIN);
+    assert_int_equal(r.calls, 0);
+    uv_run(&env.loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.code, 0);
+    assert_string_equal(l.username, "nacos");
+    assert_true(l.admin);
+    assert_int_equal(l.ttl_s, 18000);
+    /* The token is Nacos's, for nacos, expiring in 18000 s. */
+    char sub[64];
+    int64_t exp;
+    assert_int_equal(lc_jwt_verify(KEY, KEYLEN, l.token, (int64_t)time(NULL),
+                                   sub, sizeof sub, &exp, &e),
+                     0);
+    assert_string_equal(sub, "nacos");
+    assert_true(exp >= (int64_t)time(NULL) + 17998 &&
+                exp <= (int64_t)time(NULL) + 18000);
+    assert_memory_equal(l.token, "eyJhbGciOiJIUzI1NiJ9.", 21);
+
+    /* Again: from the cache, decided now. */
+    char first[1024];
+    snprintf(first, sizeof first, "%s", l.token);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(lc_auth_login(env.a, &l, &id, on_login, &e), 0);
+    assert_int_equal(e.code, 0);
+    assert_int_equal(r.calls, 0);
+    assert_true(l.admin);
+
+    /* A good token is returned as it is, with its own ttl. */
+    char t[1024];
+    token_for("alice", (int64_t)time(NULL) + 77, t, sizeof t);
+    struct lc_auth_ident tid = {.token = t, .username = "x", .password = "y"};
+    assert_int_equal(lc_auth_login(env.a, &l, &tid, on_login, &e), 0);
+    assert_int_equal(e.code, 0);
+    assert_string_equal(l.token, t);
+    assert_string_equal(l.username, "alice");
+    assert_false(l.admin);
+    assert_true(l.ttl_s >= 75 && l.ttl_s <= 77);
+    /* A bad token is refused with its message; the password is not
+     * tried. */
+    token_for("alice", (int64_t)time(NULL) - 1, t, sizeof t);
+    struct lc_auth_ident bad = {.token = t, .username = "nacos",
+                                .password = "nacos"};
+    assert_int_equal(lc_auth_login(env.a, &l, &bad, on_login, &e), 0);
+    assert_int_equal(e.code, LC_EDENIED);
+    assert_string_equal(e.msg, "token expired!");
+    /* Wrong password and unknown user: the same answer. */
+    struct lc_auth_ident wrong = {.username = "alice", .password = "x"};
+    memset(&r, 0, sizeof r);
+    assert_int_equal(lc_auth_login(env.a, &l, &wrong, on_login, &e),
+                     LC_EAGAIN);
+    uv_run(&env.loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.code, LC_EDENIED);
+    assert_string_equal(r.msg, "user not found!");
+    wrong.username = "ghost";
+    memset(&r, 0, sizeof r);
+    assert_int_equal(lc_auth_login(env.a, &l, &wrong, on_login, &e),
+                     LC_EAGAIN);
+    uv_run(&env.loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.code, LC_EDENIED);
+    assert_string_equal(r.msg, "user not found!");
+    struct lc_auth_ident empty = {.username = "", .password = ""};
+    assert_int_equal(lc_auth_login(env.a, &l, &empty, on_login, &e), 0);
+    assert_string_equal(e.msg, "user not found!");
+    env_stop(&env);
+}
+
+static void test_login_auth_disabled(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, false, "", NULL);
+    struct lc_auth_login l;
+    struct result r;
+    struct lc_err e;
+    memset(&l, 0, sizeof l);
+    memset(&r, 0, sizeof r);
+    l.data = &r;
+    struct lc_auth_ident id = {.username = "alice", .password = "alice-pw"};
+    assert_int_equal(lc_auth_login(env.a, &l, &id, on_login, &e), LC_EAGAIN);
+    uv_run(&env.loop, UV_RUN_DEFAULT);
+    assert_int_equal(r.code, 0);
+    assert_string_equal(l.token, "AUTH_DISABLED");
+    assert_int_equal(l.ttl_s, 18000);
+    assert_string_equal(l.username, "alice");
+    /* The password is still checked (as Nacos). */
+    id.password = "nope";
+    memset(&r, 0, sizeof r);
+    assert_int_equal(lc_auth_login(env.a, &l, &id, on_login, &e), LC_EAGAIN);
+    uv_run(&env.loop, UV_RUN_DEFAULT);
+    assert_string_equal(r.msg, "user not found!");
+    env_stop(&env);
+}
+
+/* ------------------------------------------------------------ shutdown */
+
+static struct env *free_env;
+static int shutdown_calls;
+static void on_check_shutdown(struct lc_auth_check *c, const struct lc_err *e)
+{
+    (void)c;
+    assert_non_null(e);
+    assert_int_equal(e->code, LC_ESHUTDOWN);
+    shutdown_calls++;
+}
+
+static void test_shutdown_with_jobs(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, NULL);
+    enum { N = 20 };
+    struct lc_auth_check cs[N];
+    for (int i = 0; i < N; i++) {
+        struct lc_auth_ident id = {.username = "alice", .password = "alice-pw"};
+        struct lc_err e;
+        memset(&cs[i], 0, sizeof cs[i]);
+        assert_int_equal(
+            lc_auth_check(env.a, &cs[i], &id, &NEED_R_DEV, on_check_shutdown,
+                          &e),
+            LC_EAGAIN);
+    }
+    /* Detach and free with every job still on the pool (the loop has not
+     * run): each answers LC_ESHUTDOWN later, from the loop, and nothing
+     * freed is touched (ASan). */
+    shutdown_calls = 0;
+    lc_auth_detach(env.a);
+    struct lc_err e;
+    struct lc_auth_check late;
+    struct lc_auth_ident id = {.username = "alice", .password = "alice-pw"};
+    assert_int_equal(lc_auth_check(env.a, &late, &id, &NEED_R_DEV,
+                                   on_check_shutdown, &e),
+                     0);
+    assert_int_equal(e.code, LC_ESHUTDOWN);
+    lc_auth_free(env.a);
+    assert_int_equal(shutdown_calls, 0);
+    assert_int_equal(uv_run(&env.loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(shutdown_calls, N);
+    assert_int_equal(uv_loop_close(&env.loop), 0);
+}
+
+/* The module freed from inside a check's callback. */
+static void on_check_then_free(struct lc_auth_check *c, const struct lc_err *e)
+{
+    (void)e;
+    shutdown_calls++;
+    if (c->data != NULL) {
+        struct lc_auth *a = c->data;
+        lc_auth_detach(a);
+        lc_auth_free(a);
+    }
+}
+
+static void test_free_from_callback(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, NULL);
+    free_env = &env;
+    struct lc_auth_check c1, c2;
+    memset(&c1, 0, sizeof c1);
+    memset(&c2, 0, sizeof c2);
+    c1.data = env.a;
+    struct lc_auth_ident id = {.username = "alice", .password = "alice-pw"};
+    struct lc_err e;
+    shutdown_calls = 0;
+    assert_int_equal(lc_auth_check(env.a, &c1, &id, &NEED_R_DEV,
+                                   on_check_then_free, &e),
+                     LC_EAGAIN);
+    assert_int_equal(lc_auth_check(env.a, &c2, &id, &NEED_R_DEV,
+                                   on_check_then_free, &e),
+                     LC_EAGAIN);
+    assert_int_equal(uv_run(&env.loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(shutdown_calls, 2);
+    assert_int_equal(uv_loop_close(&env.loop), 0);
+}
+
+int main(void)
+{
+    lc_log_set_level(LC_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_auth_off),
+        cmocka_unit_test(test_token),
+        cmocka_unit_test(test_password_and_cache),
+        cmocka_unit_test(test_unknown_user_like_wrong_password),
+        cmocka_unit_test(test_brute_force_limits),
+        cmocka_unit_test(test_busy),
+        cmocka_unit_test(test_login),
+        cmocka_unit_test(test_login_auth_disabled),
+        cmocka_unit_test(test_shutdown_with_jobs),
+        cmocka_unit_test(test_free_from_callback),
+    };
+    return cmocka_run_group_tests(tests, setup_hashes, NULL);
+}
