@@ -279,8 +279,13 @@ static char *server_message(const char *body)
     if (out == NULL) {
         return NULL;
     }
+    /* Nacos's IllegalArgumentException text: "caused: <msg>;". */
+    if (strncmp(out, "caused: ", 8) == 0) {
+        memmove(out, out + 8, strlen(out + 8) + 1);
+    }
     n = strlen(out);
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ')) {
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ' ||
+                     out[n - 1] == ';')) {
         out[--n] = '\0';
     }
     return out;
@@ -329,10 +334,10 @@ static int post_login(struct ctl *c, char **out)
     if (c->username != NULL && need_password(c) != 0) {
         return -1;
     }
-    if (c->username != NULL) {
-        qs_add(&q, "username", c->username);
-        qs_add(&form, "password", c->password != NULL ? c->password : "");
-    }
+    /* Both are required parameters (Spring's @RequestParam, in Nacos
+     * too), also when the token alone is to be checked: then empty. */
+    qs_add(&q, "username", c->username != NULL ? c->username : "");
+    qs_add(&form, "password", c->password != NULL ? c->password : "");
     path = with_query("/nacos/v1/auth/login", &q);
     if (path == NULL || qs_str(&form) == NULL) {
         fprintf(stderr, "locusctl: out of memory\n");
@@ -784,6 +789,7 @@ static void page_params(struct qs *q, const struct cmd_opts *o)
 static const char user_usage[] =
     "usage: locusctl [auth options] user list [--search TEXT] [--page N]\n"
     "                                         [--size N]\n"
+    "         (--search: names containing TEXT, or a pattern with '*')\n"
     "       locusctl [auth options] user create NAME [--password P |\n"
     "                                   --password-file F]\n"
     "       locusctl [auth options] user passwd NAME [--password P |\n"
@@ -810,7 +816,15 @@ int ctl_cmd_user(struct ctl *c, int argc, char **argv)
             return 2;
         }
         page_params(&q, &o);
-        qs_add(&q, "username", o.search != NULL ? o.search : "");
+        if (o.search != NULL && strchr(o.search, '*') == NULL) {
+            /* Nacos's blur search matches '*' patterns only: a plain
+             * text means "names containing it". */
+            char pattern[300];
+            snprintf(pattern, sizeof pattern, "*%.280s*", o.search);
+            qs_add(&q, "username", pattern);
+        } else {
+            qs_add(&q, "username", o.search != NULL ? o.search : "");
+        }
         rc = get_page(c, "user list", "/nacos/v1/auth/users", &q, &page);
         qs_free(&q);
         if (rc != 0 || page == NULL) {
