@@ -263,11 +263,15 @@ public final class NacosAuth extends CompatBase {
         Instance b = inst("127.0.0.62", nextPort());
         s.registerInstance(svc, g, b);
         p.await("a second registration", CHANGE_MS, set(a, b));
+        /* A persistent instance (PersistentInstanceRequest), in a service
+         * of its own: Nacos keeps a service ephemeral or persistent. */
+        String psvc = uniq("auth-persistent");
         Instance per = inst("127.0.0.63", nextPort());
         per.setEphemeral(false);
-        w.registerInstance(svc, g, per);
-        p.await("a persistent registration", CHANGE_MS, set(a, b, per));
-        w.deregisterInstance(svc, g, per);
+        w.registerInstance(psvc, g, per);
+        serverLists("a persistent registration", CHANGE_MS, g, psvc, set(per));
+        w.deregisterInstance(psvc, g, per);
+        serverLists("persistent deregistered", CHANGE_MS, g, psvc, set());
         w.deregisterInstance(svc, g, a);
         p.await("deregistered", CHANGE_MS, set(b));
         s.unsubscribe(svc, g, p);
@@ -291,8 +295,9 @@ public final class NacosAuth extends CompatBase {
         refusedWith("registerInstance", 403, message, () -> c.registerInstance(svc, g, x));
         Instance y = inst("127.0.0.66", nextPort());
         y.setEphemeral(false);
+        String psvc = uniq("denied-persistent");
         refusedWith("register a persistent instance", 403, message,
-                () -> c.registerInstance(svc, g, y));
+                () -> c.registerInstance(psvc, g, y));
         refusedWith("batchRegisterInstance", 403, message,
                 () -> c.batchRegisterInstance(svc, g, Arrays.asList(inst("127.0.0.67",
                         nextPort()))));
@@ -305,6 +310,8 @@ public final class NacosAuth extends CompatBase {
         Thread.sleep(3500);
         check(serverAddrs(g, svc).equals(set(o)), "the server after the refusals: %s",
                 serverAddrs(g, svc));
+        check(serverAddrs(g, psvc).isEmpty(), "the persistent service after the refusal: %s",
+                serverAddrs(g, psvc));
         check(p.last == null || p.last.isEmpty(), "the refused subscriber was given %s",
                 show(p.last));
         shutDown(c);
@@ -362,9 +369,10 @@ public final class NacosAuth extends CompatBase {
         p.await("registered", CHANGE_MS, set(a));
         askRunner("restart", 60000);
         serverLists("after the restart (the redo, with the token)", REDO_MS, g, svc, set(a));
+        /* Another connection (one publish per service and connection). */
+        NamingService w2 = client(ctx, "app", appPw);
         Instance b = inst("127.0.0.71", nextPort());
-        waitFor("the writer back", REDO_MS, () -> grpcUp(w), up -> up);
-        w.registerInstance(svc, g, b);
+        w2.registerInstance(svc, g, b);
         p.await("a registration after the restart", REDO_MS, set(a, b));
     }
 
