@@ -156,6 +156,12 @@ static const struct rule rules[] = {
     ADMIN("/nacos/v1/auth/roles/search", GET, 'r', "console/roles"),
     ADMIN("/nacos/v1/auth/permissions", GET, 'r', "console/permissions"),
     ADMIN("/nacos/v1/auth/permissions", POST | DEL, 'w', "console/permissions"),
+    /* UserController is mapped at /v1/auth too. */
+    OPEN("/nacos/v1/auth", PUT),
+    OPEN("/nacos/v1/auth/admin", POST),
+    ADMIN("/nacos/v1/auth", GET, 'r', "console/users"),
+    ADMIN("/nacos/v1/auth", POST | DEL, 'w', "console/users"),
+    ADMIN("/nacos/v1/auth/search", GET, 'r', "console/users"),
     /* The console's state (auth_admin_request): unsecured in Nacos. */
     OPEN("/nacos/v1/console/server/state", GET),
 };

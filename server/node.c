@@ -24,10 +24,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
-#if __has_include("auth/http.h") /* TEMP until lane store's auth/http.c */
 #include "auth/http.h"
-#define HAVE_AUTH_HTTP 1
-#endif
 #include "common/err.h"
 #include "common/log.h"
 #include "common/loopmon.h"
@@ -570,9 +567,7 @@ int lc_node_run(const struct lc_config *cfg)
     n.http = lc_http_server_new(&n.loop, &limits);
     if (n.http == NULL || lc_naming_http_routes(n.naming, n.http) != 0 ||
         (n.admin = lc_admin_new(n.members, n.engine, n.http)) == NULL ||
-#ifdef HAVE_AUTH_HTTP
         lc_auth_http_routes(n.auth, n.http) != 0 ||
-#endif
         lc_gate_new(n.auth, n.http, &n.gate) != 0) {
         lc_errorf("server", "out of memory setting up HTTP");
         return 1;

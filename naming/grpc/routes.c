@@ -4,6 +4,7 @@
  * with it. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth/auth.h"
 #include "common/java.h"
@@ -60,13 +61,34 @@ static void on_checked(struct lc_auth_check *c, const struct lc_err *e)
     }
 }
 
-/* Nacos's GrpcIdentityContextBuilder: the metadata headers; a token from
- * "Authorization: Bearer <t>", else accessToken, else username and
- * password. */
+/* Header @name of @req: Nacos's Request holds the body's "headers" and
+ * then the metadata's (which win), in a case-insensitive map. */
+static const char *header(struct lc_rpc_req *req, const char *name)
+{
+    const char *v = lc_rpc_req_header(req, name);
+    json_t *hs;
+    const char *key;
+    json_t *value;
+
+    if (v != NULL) {
+        return v;
+    }
+    hs = json_object_get(lc_rpc_req_body(req), "headers");
+    json_object_foreach(hs, key, value)
+    {
+        if (strcasecmp(key, name) == 0) {
+            return json_string_value(value);
+        }
+    }
+    return NULL;
+}
+
+/* Nacos's GrpcIdentityContextBuilder: a token from "Authorization: Bearer
+ * <t>", else accessToken, else username and password. */
 static void identity_of(struct lc_rpc_req *req, struct lc_auth_ident *id)
 {
-    const char *authz = lc_rpc_req_header(req, "Authorization");
-    const char *token = lc_rpc_req_header(req, "accessToken");
+    const char *authz = header(req, "Authorization");
+    const char *token = header(req, "accessToken");
     struct lc_rpc_conn *conn = lc_rpc_req_conn(req);
 
     memset(id, 0, sizeof *id);
@@ -76,8 +98,8 @@ static void identity_of(struct lc_rpc_req *req, struct lc_auth_ident *id)
     } else if (!lc_java_blank(token)) {
         id->token = token;
     }
-    id->username = lc_rpc_req_header(req, "username");
-    id->password = lc_rpc_req_header(req, "password");
+    id->username = header(req, "username");
+    id->password = header(req, "password");
     id->remote_ip = conn != NULL ? lc_rpc_conn_ip(conn) : NULL;
 }
 

@@ -323,7 +323,7 @@ static void test_unknown_keys(void **state)
     struct lc_config cfg;
     char err[512];
     static const char *ignored[] = {
-        "nacos.core.auth.enabled",
+        "nacos.core.auth.plugin.nacos.token.secret.keyx",
         "nacos.naming.empty-service.auto-clean",
         "server.tomcat.basedir",
         "server.error.include-message",
@@ -663,7 +663,7 @@ static void test_set_flag(void **state)
               "locus.raft.snapshot_threshold=99",
               "--set=locus.raft.snapshot_trailing=7", "--set",
               " locus.http.max_body_bytes = 4096 ", "--set",
-              "nacos.core.auth.enabled=true", "--set", "nacos.standalone=false",
+              "nacos.naming.data.warmup=true", "--set", "nacos.standalone=false",
               "--standalone");
     if (rc != 0) {
         fail_msg("%s", err);
@@ -1073,6 +1073,116 @@ static void test_push_keys(void **state)
     }
 }
 
+/* The auth properties: read into cfg.auth, refused with auth on when
+ * unsafe (the message names the key), secret and identity never echoed. */
+static void test_auth_keys(void **state)
+{
+    struct lc_config cfg;
+    char err[1024] = "";
+    static const char secret[] =
+        "bG9jdXMtYXV0aC1nYXRlLXRlc3Qta2V5LTMyYnl0ZXM="; /* 32 bytes */
+    char s_key[128];
+    (void)state;
+
+    snprintf(s_key, sizeof s_key,
+             "nacos.core.auth.plugin.nacos.token.secret.key=%s", secret);
+    /* Off by default; nothing is required then. */
+    assert_int_equal(LOAD(&cfg, err, "--standalone"), 0);
+    assert_false(cfg.auth.enabled);
+    assert_int_equal(cfg.auth.token_ttl_s, 18000);
+    assert_int_equal(cfg.auth.max_fails_per_user, 10);
+    assert_int_equal(cfg.auth.max_fails_per_ip, 30);
+    assert_int_equal(cfg.auth.fail_window_s, 300);
+    assert_string_equal(cfg.auth_system_type, "nacos");
+    assert_int_equal(LOAD(&cfg, err, "--standalone", "--set",
+                          "nacos.core.auth.enable.userAgentAuthWhite=true"),
+                     0);
+
+    assert_int_equal(
+        LOAD(&cfg, err, "--standalone", "--set", "nacos.core.auth.enabled=true",
+             "--set", s_key, "--set",
+             "nacos.core.auth.plugin.nacos.token.expire.seconds=60", "--set",
+             "nacos.core.auth.server.identity.key=X-Peer", "--set",
+             "nacos.core.auth.server.identity.value=peer-value-1", "--set",
+             "locus.auth.login.max_fails_per_user=3", "--set",
+             "locus.auth.login.max_fails_per_ip=4", "--set",
+             "locus.auth.login.fail_window_s=5", "--set",
+             "nacos.core.auth.caching.enabled=true", "--set",
+             "nacos.core.auth.plugin.nacos.token.cache.enable=false"),
+        0);
+    assert_true(cfg.auth.enabled);
+    assert_string_equal(cfg.auth.secret_b64, secret);
+    assert_int_equal(cfg.auth.token_ttl_s, 60);
+    assert_string_equal(cfg.auth.identity_key, "X-Peer");
+    assert_string_equal(cfg.auth.identity_value, "peer-value-1");
+    assert_int_equal(cfg.auth.max_fails_per_user, 3);
+    assert_int_equal(cfg.auth.max_fails_per_ip, 4);
+    assert_int_equal(cfg.auth.fail_window_s, 5);
+
+    /* Refusals with auth on. */
+    assert_int_equal(LOAD(&cfg, err, "--standalone", "--set",
+                          "nacos.core.auth.enabled=true"),
+                     LC_ECONFIG);
+    assert_contains(err, "nacos.core.auth.plugin.nacos.token.secret.key");
+    assert_int_equal(
+        LOAD(&cfg, err, "--standalone", "--set", "nacos.core.auth.enabled=true",
+             "--set",
+             "nacos.core.auth.plugin.nacos.token.secret.key=c2hvcnQtc2VjcmV0"),
+        LC_ECONFIG);
+    assert_contains(err, "nacos.core.auth.plugin.nacos.token.secret.key");
+    assert_not_contains(err, "c2hvcnQtc2VjcmV0");
+    assert_int_equal(LOAD(&cfg, err, "--standalone", "--set",
+                          "nacos.core.auth.enabled=true", "--set", s_key,
+                          "--set", "nacos.core.auth.system.type=ldap"),
+                     LC_ECONFIG);
+    assert_contains(err, "nacos.core.auth.system.type");
+    assert_int_equal(LOAD(&cfg, err, "--standalone", "--set",
+                          "nacos.core.auth.enabled=true", "--set", s_key,
+                          "--set",
+                          "nacos.core.auth.enable.userAgentAuthWhite=true"),
+                     LC_ECONFIG);
+    assert_contains(err, "nacos.core.auth.enable.userAgentAuthWhite");
+    assert_not_contains(err, secret);
+    /* A cluster needs the identity. */
+    assert_int_equal(LOAD(&cfg, err, "--set", "nacos.core.auth.enabled=true",
+                          "--set", s_key, "--set",
+                          "nacos.member.list=127.0.0.1:8848,127.0.0.1:8849",
+                          "--set", "locus.cluster.secret=0123456789abcdef"),
+                     LC_ECONFIG);
+    assert_contains(err, "nacos.core.auth.server.identity");
+    assert_int_equal(LOAD(&cfg, err, "--set", "nacos.core.auth.enabled=true",
+                          "--set", s_key, "--set",
+                          "nacos.member.list=127.0.0.1:8848,127.0.0.1:8849",
+                          "--set", "locus.cluster.secret=0123456789abcdef",
+                          "--set", "nacos.core.auth.server.identity.key=X-Peer",
+                          "--set",
+                          "nacos.core.auth.server.identity.value=peer-value-1"),
+                     0);
+
+    /* Nacos's old published identity. */
+    assert_int_equal(LOAD(&cfg, err, "--set", "nacos.core.auth.enabled=true",
+                          "--set", s_key, "--set",
+                          "nacos.member.list=127.0.0.1:8848,127.0.0.1:8849",
+                          "--set", "locus.cluster.secret=0123456789abcdef",
+                          "--set",
+                          "nacos.core.auth.server.identity.key=serverIdentity",
+                          "--set",
+                          "nacos.core.auth.server.identity.value=security"),
+                     LC_ECONFIG);
+    assert_contains(err, "nacos.core.auth.server.identity");
+
+    /* Not echoed: the identity value and the secret. */
+    assert_int_equal(
+        LOAD(&cfg, err, "--standalone", "--set",
+             "nacos.core.auth.server.identity.value:PEERVALUEXYZ"),
+        LC_ECONFIG);
+    assert_not_contains(err, "PEERVALUEXYZ");
+    assert_int_equal(LOAD(&cfg, err, "--standalone", "--set",
+                          "nacos.core.auth.caching.enabled=maybe"),
+                     LC_ECONFIG);
+    assert_contains(err, "nacos.core.auth.caching.enabled");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1097,6 +1207,7 @@ int main(void)
         T(test_derived_heartbeat),
         T(test_raft_keys),
         T(test_push_keys),
+        T(test_auth_keys),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
