@@ -238,7 +238,7 @@ static bool check_filter(struct lc_http_exchange *ex, const char *what,
 {
     const char *why;
     char msg[200];
-    if (v == NULL || v[0] == '\0' || lc_auth_resource_valid(v, &why)) {
+    if (lc_java_blank(v) || lc_auth_resource_valid(v, &why)) {
         return true;
     }
     snprintf(msg, sizeof msg, "%s %s", what, why);
