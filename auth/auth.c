@@ -5,7 +5,11 @@
  * first held against the brute-force limits (per user and per source
  * address), then against the cache of pairs already checked, and only then
  * checked with BCrypt on the thread pool: at most MAX_JOBS such checks wait
- * at once, more are refused with LC_EBUSY. A user that does not exist costs
+ * at once, more are refused with LC_EBUSY; checks of a pair already on the
+ * pool wait for its answer instead of hashing again. An attempt counts
+ * against the limits when it starts and is taken back when the password
+ * was good, so guesses sent together cannot pass the limits before the
+ * first ends. A user that does not exist costs
  * the same BCrypt as a wrong password (a dummy hash) and gets the same
  * answer, so neither the answer nor its time tells which names exist.
  *
@@ -31,14 +35,17 @@
 
 /* Password checks waiting on or running in the thread pool. */
 #define MAX_JOBS 64
+/* Checks and logins waiting on them. */
+#define MAX_WAITERS 1024
 /* Good (username, password) pairs remembered. */
 #define CACHE_MAX 4096
 /* Keys each brute-force limiter holds. */
 #define LIMITER_MAX 16384
 
-/* BCrypt of a random string, checked against when the user does not exist
- * so that the answer takes as long as for a wrong password. Never
- * accepted: the result is discarded. */
+/* A BCrypt hash of cost 10 (Nacos's published one of "nacos"), checked
+ * against when the user does not exist so that the answer takes as long as
+ * for a wrong password. Never accepted: the job's verdict is false
+ * whatever it says. */
 static const char DUMMY_HASH[] =
     "$2a$10$EuWPZHzz32dJN7jexM34MOeYirDdFAZm2kuWj7VEOJhhZkDrxfvUu";
 
@@ -67,25 +74,39 @@ struct lc_auth {
 
     struct job *jobs; /* on the pool */
     unsigned njobs;
+    unsigned nwaiters; /* over all jobs */
     bool detached;
     bool freed; /* lc_auth_free ran; the last job frees the struct */
 };
 
-/* A password check on the thread pool, for a check or a login. */
-struct job {
-    uv_work_t work;
-    struct lc_auth *a;
-    struct lc_auth_check *c;
+/* A check or a login waiting on a job. */
+struct waiter {
+    struct lc_auth_check *c; /* one of c, l */
     struct lc_auth_login *l;
     char action;
     bool admin_only;
     char *resource;
+    struct waiter *next;
+};
+
+/* A password check on the thread pool. Checks of the same username and
+ * password that arrive while it runs wait on it rather than run BCrypt
+ * again (a client's first burst of requests costs one hash, and counts as
+ * one attempt). */
+struct job {
+    uv_work_t work;
+    struct lc_auth *a;
+    uint8_t digest[crypto_generichash_BYTES]; /* as the cache's key */
+    struct waiter *waiters, *last;
+    unsigned nwaiters;
     char username[256];
     char password[512];
     char hash[64];
     char ip[64];
     bool known; /* the user exists (else hash is the dummy) */
     bool ok;    /* worker's verdict */
+    /* Counting this attempt reached the user's or the address's limit. */
+    bool user_at_max, ip_at_max;
     struct job *prev, *next;
 };
 
@@ -97,6 +118,17 @@ static bool blank(const char *s)
         if (!isspace((unsigned char)*s))
             return false;
     return true;
+}
+
+/* @s for a log line: itself when short and printable ASCII, else a
+ * placeholder (names come from clients). */
+static const char *printable(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if (n >= 64 || s[n] < 0x21 || s[n] > 0x7e || s[n] == '"')
+            return "(not shown: long or unprintable)";
+    return s;
 }
 
 static void clear_err(struct lc_err *e)
@@ -252,6 +284,15 @@ static int auth_new(uv_loop_t *loop, struct lc_raft_engine *engine,
                   : lc_auth_store_new(engine, &a->store);
     if (rv != 0)
         goto err_after_ip_limiter;
+    if (cfg->enabled)
+        lc_infof("auth",
+                 "on: tokens HS%d, valid %u s; at most %u failed password "
+                 "checks per user and %u per address in %u s; server "
+                 "identity %s",
+                 a->keylen < 48 ? 256 : a->keylen < 64 ? 384 : 512,
+                 cfg->token_ttl_s, cfg->max_fails_per_user,
+                 cfg->max_fails_per_ip, cfg->fail_window_s,
+                 cfg->identity_key[0] != '\0' ? "set" : "not set");
     *out = a;
     return 0;
 
@@ -460,9 +501,19 @@ static void on_job_work(uv_work_t *w)
     j->ok = ok && j->known;
 }
 
+static void waiter_free(struct waiter *w)
+{
+    free(w->resource);
+    free(w);
+}
+
 static void job_free(struct job *j)
 {
-    free(j->resource);
+    struct waiter *w;
+    while ((w = j->waiters) != NULL) {
+        j->waiters = w->next;
+        waiter_free(w);
+    }
     sodium_memzero(j, sizeof *j);
     free(j);
 }
@@ -475,7 +526,7 @@ static void job_unlink(struct lc_auth *a, struct job *j)
         a->jobs = j->next;
     if (j->next != NULL)
         j->next->prev = j->prev;
-    a->njobs--;
+    j->prev = j->next = NULL;
 }
 
 /* Sign a token for @l's user, or "AUTH_DISABLED" (auth off, no secret). */
@@ -496,83 +547,164 @@ static int issue_token(struct lc_auth *a, struct lc_auth_login *l,
     return 0;
 }
 
-static void on_job_done(uv_work_t *w, int status)
+/* Whether @j's password is good and still the store's. */
+static bool job_good(struct lc_auth *a, const struct job *j)
 {
-    struct job *j = LC_CONTAINER_OF(w, struct job, work);
-    struct lc_auth *a = j->a;
+    if (!j->ok)
+        return false;
+    const char *stored = lc_auth_store_password(a->store, j->username);
+    return stored != NULL && strcmp(stored, j->hash) == 0;
+}
 
+/* Answer one waiter of a finished job. The module may have been detached
+ * or freed by an earlier waiter's callback. */
+static void answer(struct lc_auth *a, struct job *j, struct waiter *w,
+                   int status)
+{
     struct lc_err e;
     clear_err(&e);
     if (a->detached || status != 0) {
         lc_err_set(&e, LC_ESHUTDOWN, "server is shutting down");
-    } else if (!j->ok) {
-        uint64_t now = uv_now(a->loop);
-        lc_limiter_fail(a->by_user, j->username, now);
-        lc_limiter_fail(a->by_ip, j->ip, now);
+    } else if (!job_good(a, j)) {
         deny(&e, "user not found!");
-    } else {
-        /* The store may have changed while BCrypt ran. */
-        const char *stored = lc_auth_store_password(a->store, j->username);
-        if (stored == NULL || strcmp(stored, j->hash) != 0) {
-            deny(&e, "user not found!");
-        } else {
-            lc_limiter_reset(a->by_user, j->username);
-            cache_put(a, j->username, j->password, j->hash);
-            bool admin = false;
-            if (j->c != NULL) {
-                if (authorize(a, j->username, j->action, j->admin_only,
-                              j->resource, &admin, &e) == 0) {
-                    lc_strlcpy(j->c->username, j->username,
-                               sizeof j->c->username);
-                    j->c->admin = admin;
-                }
-            } else {
-                lc_strlcpy(j->l->username, j->username,
-                           sizeof j->l->username);
-                j->l->admin = lc_auth_store_is_admin(a->store, j->username);
-                issue_token(a, j->l, &e);
-            }
+    } else if (w->c != NULL) {
+        bool admin = false;
+        if (authorize(a, j->username, w->action, w->admin_only, w->resource,
+                      &admin, &e) == 0) {
+            lc_strlcpy(w->c->username, j->username, sizeof w->c->username);
+            w->c->admin = admin;
         }
+    } else {
+        lc_strlcpy(w->l->username, j->username, sizeof w->l->username);
+        w->l->admin = lc_auth_store_is_admin(a->store, j->username);
+        issue_token(a, w->l, &e);
+    }
+    if (w->c != NULL)
+        w->c->cb(w->c, e.code == 0 ? NULL : &e);
+    else
+        w->l->cb(w->l, e.code == 0 ? NULL : &e);
+}
+
+static void on_job_done(uv_work_t *work, int status)
+{
+    struct job *j = LC_CONTAINER_OF(work, struct job, work);
+    struct lc_auth *a = j->a;
+    if (!a->detached && status == 0 && job_good(a, j)) {
+        /* It was counted as a failure when it started (submit). */
+        lc_limiter_undo(a->by_ip, j->ip);
+        lc_limiter_reset(a->by_user, j->username);
+        cache_put(a, j->username, j->password, j->hash);
+    } else if (!a->detached && status == 0) {
+        if (j->user_at_max)
+            lc_warnf("auth",
+                     "user \"%s\" reached %u failed logins in %u s: its "
+                     "password checks are refused until the window ends",
+                     printable(j->username), a->cfg.max_fails_per_user,
+                     a->cfg.fail_window_s);
+        if (j->ip_at_max)
+            lc_warnf("auth",
+                     "address %s reached %u failed logins in %u s: its "
+                     "password checks are refused until the window ends",
+                     printable(j->ip), a->cfg.max_fails_per_ip,
+                     a->cfg.fail_window_s);
     }
     sodium_memzero(j->password, sizeof j->password);
-    /* The job stays counted through the callback, which may free the
-     * module (the struct then outlives it until here). */
-    if (j->c != NULL)
-        j->c->cb(j->c, e.code == 0 ? NULL : &e);
-    else
-        j->l->cb(j->l, e.code == 0 ? NULL : &e);
+    /* Out of the list, so a check made from a callback does not wait on it
+     * (the cache answers it), but still counted through the callbacks, any
+     * of which may free the module (the struct then outlives it until
+     * below). */
     job_unlink(a, j);
+    struct waiter *w;
+    while ((w = j->waiters) != NULL) {
+        j->waiters = w->next;
+        j->nwaiters--;
+        a->nwaiters--;
+        answer(a, j, w, status);
+        waiter_free(w);
+    }
+    j->last = NULL;
+    a->njobs--;
     job_free(j);
     if (a->freed && a->njobs == 0)
         destroy(a);
 }
 
-/* Queue a BCrypt check of @id's password for @c or @l. */
+static struct waiter *waiter_new(struct lc_auth_check *c,
+                                 struct lc_auth_login *l,
+                                 const struct lc_auth_need *need)
+{
+    struct waiter *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    w->c = c;
+    w->l = l;
+    if (need != NULL) {
+        w->action = need->action;
+        w->admin_only = need->admin;
+        if (need->resource != NULL &&
+            (w->resource = strdup(need->resource)) == NULL) {
+            free(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+static void job_add_waiter(struct lc_auth *a, struct job *j, struct waiter *w)
+{
+    if (j->last != NULL)
+        j->last->next = w;
+    else
+        j->waiters = w;
+    j->last = w;
+    j->nwaiters++;
+    a->nwaiters++;
+}
+
+/* Queue a BCrypt check of @id's password for @c or @l, or wait on the one
+ * already running for the same username and password. */
 static int submit(struct lc_auth *a, struct lc_auth_check *c,
                   struct lc_auth_login *l, const struct lc_auth_ident *id,
                   const struct lc_auth_need *need, struct lc_err *e)
 {
     if (a->detached)
         return lc_err_set(e, LC_ESHUTDOWN, "server is shutting down");
-    if (a->njobs >= MAX_JOBS)
+    if (a->nwaiters >= MAX_WAITERS)
         return lc_err_set(e, LC_EBUSY,
                           "too many password checks in progress, retry "
                           "later or log in for a token");
-    struct job *j = calloc(1, sizeof *j);
-    if (j == NULL)
+    uint8_t d[crypto_generichash_BYTES];
+    cache_digest(a, id->username, id->password, d);
+    struct job *j;
+    for (j = a->jobs; j != NULL; j = j->next)
+        if (sodium_memcmp(j->digest, d, sizeof d) == 0)
+            break;
+    struct waiter *w = waiter_new(c, l, need);
+    if (w == NULL) {
+        sodium_memzero(d, sizeof d);
         return lc_err_set(e, LC_ENOMEM, "out of memory");
-    j->a = a;
-    j->c = c;
-    j->l = l;
-    if (need != NULL) {
-        j->action = need->action;
-        j->admin_only = need->admin;
-        if (need->resource != NULL &&
-            (j->resource = strdup(need->resource)) == NULL) {
-            job_free(j);
-            return lc_err_set(e, LC_ENOMEM, "out of memory");
-        }
     }
+    if (j != NULL) {
+        sodium_memzero(d, sizeof d);
+        job_add_waiter(a, j, w);
+        return LC_EAGAIN;
+    }
+    if (a->njobs >= MAX_JOBS) {
+        sodium_memzero(d, sizeof d);
+        waiter_free(w);
+        return lc_err_set(e, LC_EBUSY,
+                          "too many password checks in progress, retry "
+                          "later or log in for a token");
+    }
+    j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        sodium_memzero(d, sizeof d);
+        waiter_free(w);
+        return lc_err_set(e, LC_ENOMEM, "out of memory");
+    }
+    j->a = a;
+    memcpy(j->digest, d, sizeof d);
+    sodium_memzero(d, sizeof d);
     lc_strlcpy(j->username, id->username, sizeof j->username);
     lc_strlcpy(j->password, id->password, sizeof j->password);
     lc_strlcpy(j->ip, id->remote_ip != NULL ? id->remote_ip : "",
@@ -582,15 +714,24 @@ static int submit(struct lc_auth *a, struct lc_auth_check *c,
     lc_strlcpy(j->hash, j->known ? stored : DUMMY_HASH, sizeof j->hash);
     int rv = uv_queue_work(a->loop, &j->work, on_job_work, on_job_done);
     if (rv != 0) {
+        waiter_free(w);
         job_free(j);
         return lc_err_set(e, lc_err_from_uv(rv),
                           "cannot queue the password check");
     }
+    job_add_waiter(a, j, w);
     j->next = a->jobs;
     if (a->jobs != NULL)
         a->jobs->prev = j;
     a->jobs = j;
     a->njobs++;
+    /* Counted as a failure from now on, taken back if it is good: so that
+     * attempts running together cannot pass the limits before any ends. */
+    uint64_t now = uv_now(a->loop);
+    j->user_at_max = lc_limiter_fail(a->by_user, j->username, now) ==
+                     a->cfg.max_fails_per_user;
+    j->ip_at_max =
+        lc_limiter_fail(a->by_ip, j->ip, now) == a->cfg.max_fails_per_ip;
     return LC_EAGAIN;
 }
 
@@ -603,8 +744,8 @@ static int password_path(struct lc_auth *a, struct lc_auth_check *c,
 {
     if (blank(id->username) || id->password == NULL || id->password[0] == '\0')
         return deny(e, "user not found!");
-    /* Longer than any stored name or than the job holds: no such user. */
-    if (strlen(id->username) >= sizeof c->username ||
+    /* Longer than any stored name or than a job holds: no such user. */
+    if (strlen(id->username) >= sizeof ((struct job *)0)->username ||
         strlen(id->password) >= sizeof ((struct job *)0)->password)
         return deny(e, "user not found!");
     int rv = limited(a, id->username, id->remote_ip, e);
@@ -620,12 +761,18 @@ int lc_auth_check(struct lc_auth *a, struct lc_auth_check *c,
                   const struct lc_auth_need *need, lc_auth_check_cb cb,
                   struct lc_err *e)
 {
+    static const struct lc_auth_ident no_ident;
+    static const struct lc_auth_need admin_only = {'w', "", true};
     clear_err(e);
     c->cb = cb;
     c->username[0] = '\0';
     c->admin = false;
     if (!a->cfg.enabled)
         return 0;
+    if (id == NULL)
+        id = &no_ident;
+    if (need == NULL)
+        need = &admin_only; /* fail closed */
     if (a->detached) {
         lc_err_set(e, LC_ESHUTDOWN, "server is shutting down");
         return 0;
@@ -664,6 +811,10 @@ int lc_auth_login(struct lc_auth *a, struct lc_auth_login *l,
     l->ttl_s = 0;
     l->admin = false;
     l->username[0] = '\0';
+    if (id == NULL) {
+        deny(e, "user not found!");
+        return 0;
+    }
     if (a->detached) {
         lc_err_set(e, LC_ESHUTDOWN, "server is shutting down");
         return 0;

@@ -118,15 +118,16 @@ uint64_t lc_limiter_blocked(struct lc_limiter *l, const char *key,
     return e->start_ms + l->window_ms - now_ms;
 }
 
-void lc_limiter_fail(struct lc_limiter *l, const char *key, uint64_t now_ms)
+unsigned lc_limiter_fail(struct lc_limiter *l, const char *key,
+                         uint64_t now_ms)
 {
     if (l == NULL || key == NULL || key[0] == '\0' || l->max_fails == 0)
-        return;
+        return 0;
     struct entry *e = find(l, key, now_ms);
     if (e != NULL) {
         if (e->fails < UINT32_MAX)
             e->fails++;
-        return;
+        return e->fails;
     }
     /* Room: windows that ended go first (they are the oldest), then the
      * oldest window still running. */
@@ -135,13 +136,25 @@ void lc_limiter_fail(struct lc_limiter *l, const char *key, uint64_t now_ms)
         drop(l, l->oldest);
     e = calloc(1, sizeof *e);
     if (e == NULL)
-        return;
+        return 0;
     e->key = hash_key(l, key);
     e->start_ms = now_ms;
     e->fails = 1;
     HASH_ADD(hh, l->table, key, sizeof e->key, e);
     append_entry(l, e);
     l->count++;
+    return 1;
+}
+
+void lc_limiter_undo(struct lc_limiter *l, const char *key)
+{
+    if (l == NULL || key == NULL || key[0] == '\0')
+        return;
+    uint64_t h = hash_key(l, key);
+    struct entry *e = NULL;
+    HASH_FIND(hh, l->table, &h, sizeof h, e);
+    if (e != NULL && --e->fails == 0)
+        drop(l, e);
 }
 
 void lc_limiter_reset(struct lc_limiter *l, const char *key)

@@ -27,8 +27,14 @@ void lc_limiter_free(struct lc_limiter *l);
 uint64_t lc_limiter_blocked(struct lc_limiter *l, const char *key,
                             uint64_t now_ms);
 
-/* Count a failure of @key at @now_ms. */
-void lc_limiter_fail(struct lc_limiter *l, const char *key, uint64_t now_ms);
+/* Count a failure of @key at @now_ms; return its failures in the current
+ * window (0 when not counted: no key, no limit, out of memory). */
+unsigned lc_limiter_fail(struct lc_limiter *l, const char *key,
+                         uint64_t now_ms);
+
+/* Take back one failure of @key (an attempt counted when it started that
+ * turned out good). */
+void lc_limiter_undo(struct lc_limiter *l, const char *key);
 
 /* Forget @key's failures (a success). */
 void lc_limiter_reset(struct lc_limiter *l, const char *key);

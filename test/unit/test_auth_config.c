@@ -15,6 +15,7 @@
 #include "auth/internal.h"
 #include "auth/limiter.h"
 #include "common/err.h"
+#include "common/log.h"
 
 #define KEY_SECRET "nacos.core.auth.plugin.nacos.token.secret.key"
 
@@ -281,6 +282,7 @@ static void test_peer_identity(void **state)
 
 int main(void)
 {
+    lc_log_set_level(LC_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_secret_refusals),

@@ -403,6 +403,103 @@ static void test_brute_force_limits(void **state)
     env_stop(&env);
 }
 
+static void test_limits_concurrent(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, tune_limits);
+    /* Five guesses at once for one user: only three reach BCrypt, the
+     * others are refused before any has ended. */
+    struct lc_auth_check cs[5];
+    struct result rs[5];
+    memset(rs, 0, sizeof rs);
+    for (int i = 0; i < 5; i++) {
+        char pw[32];
+        snprintf(pw, sizeof pw, "guess%d", i);
+        struct lc_auth_ident id = {.username = "alice", .password = pw,
+                                   .remote_ip = "127.0.0.20"};
+        struct lc_err e;
+        memset(&cs[i], 0, sizeof cs[i]);
+        cs[i].data = &rs[i];
+        int rv = lc_auth_check(env.a, &cs[i], &id, &NEED_R_DEV, on_check, &e);
+        if (i < 3) {
+            assert_int_equal(rv, LC_EAGAIN);
+        } else {
+            assert_int_equal(rv, 0);
+            assert_int_equal(e.code, LC_EDENIED);
+            assert_non_null(strstr(e.msg, "too many failed logins"));
+        }
+    }
+    uv_run(&env.loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(rs[i].calls, i < 3 ? 1 : 0);
+
+    /* Twenty checks at once with the right password wait on one BCrypt
+     * and count as one attempt: none is refused. */
+    struct lc_auth_check cg[20];
+    struct result rg[20];
+    memset(rg, 0, sizeof rg);
+    for (int i = 0; i < 20; i++) {
+        struct lc_auth_ident id = {.username = "nacos", .password = "nacos",
+                                   .remote_ip = "127.0.0.22"};
+        struct lc_err e;
+        memset(&cg[i], 0, sizeof cg[i]);
+        cg[i].data = &rg[i];
+        assert_int_equal(
+            lc_auth_check(env.a, &cg[i], &id, i % 2 ? &NEED_ADMIN : &NEED_R_DEV,
+                          on_check, &e),
+            LC_EAGAIN);
+    }
+    uv_run(&env.loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(rg[i].calls, 1);
+        assert_int_equal(rg[i].code, 0);
+        assert_string_equal(cg[i].username, "nacos");
+        assert_true(cg[i].admin);
+    }
+    /* Mixed with a login for the same pair. */
+    struct lc_auth_login lg;
+    struct result rl;
+    memset(&lg, 0, sizeof lg);
+    memset(&rl, 0, sizeof rl);
+    lg.data = &rl;
+    /* (alice is over her count from above) */
+    apply(&env, LC_AUTH_OP_USER_CREATE, "username", "carol", "password",
+          alice_hash, NULL);
+    struct lc_auth_ident bid = {.username = "carol", .password = "alice-pw"};
+    struct lc_err be;
+    struct result rb;
+    memset(&rb, 0, sizeof rb);
+    memset(&cg[0], 0, sizeof cg[0]);
+    cg[0].data = &rb;
+    assert_int_equal(lc_auth_check(env.a, &cg[0], &bid, &NEED_W_DEV, on_check,
+                                   &be),
+                     LC_EAGAIN);
+    assert_int_equal(lc_auth_login(env.a, &lg, &bid, on_login, &be),
+                     LC_EAGAIN);
+    uv_run(&env.loop, UV_RUN_DEFAULT);
+    assert_int_equal(rb.calls, 1);
+    assert_string_equal(rb.msg, "authorization failed!");
+    assert_int_equal(rl.calls, 1);
+    assert_int_equal(rl.code, 0);
+    assert_string_equal(lg.username, "carol");
+    assert_memory_equal(lg.token, "eyJhbGciOiJIUzI1NiJ9.", 21);
+
+    /* Good passwords are not failures: eight users behind one address
+     * (more than its five) all get in. */
+    struct lc_auth_check c;
+    for (int i = 0; i < 8; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "b%d", i);
+        apply(&env, LC_AUTH_OP_USER_CREATE, "username", name, "password",
+              alice_hash, NULL);
+        struct lc_auth_ident id = {.username = name, .password = "alice-pw",
+                                   .remote_ip = "127.0.0.21"};
+        GRANTED(&env, &c, &id, &NEED_PASSWORD, true);
+    }
+    env_stop(&env);
+}
+
 static void test_busy(void **state)
 {
     (void)state;
@@ -568,7 +665,10 @@ static void test_shutdown_with_jobs(void **state)
     enum { N = 20 };
     struct lc_auth_check cs[N];
     for (int i = 0; i < N; i++) {
-        struct lc_auth_ident id = {.username = "alice", .password = "alice-pw"};
+        /* Distinct users, so each is a job of its own. */
+        char name[32];
+        snprintf(name, sizeof name, "s%d", i);
+        struct lc_auth_ident id = {.username = name, .password = "x"};
         struct lc_err e;
         memset(&cs[i], 0, sizeof cs[i]);
         assert_int_equal(
@@ -576,6 +676,16 @@ static void test_shutdown_with_jobs(void **state)
                           &e),
             LC_EAGAIN);
     }
+    /* And one waiting on another's job. */
+    struct lc_auth_check same;
+    struct lc_auth_login samel;
+    memset(&same, 0, sizeof same);
+    memset(&samel, 0, sizeof samel);
+    struct lc_auth_ident sid = {.username = "s0", .password = "x"};
+    struct lc_err se;
+    assert_int_equal(lc_auth_check(env.a, &same, &sid, &NEED_R_DEV,
+                                   on_check_shutdown, &se),
+                     LC_EAGAIN);
     /* Detach and free with every job still on the pool (the loop has not
      * run): each answers LC_ESHUTDOWN later, from the loop, and nothing
      * freed is touched (ASan). */
@@ -591,7 +701,7 @@ static void test_shutdown_with_jobs(void **state)
     lc_auth_free(env.a);
     assert_int_equal(shutdown_calls, 0);
     assert_int_equal(uv_run(&env.loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(shutdown_calls, N);
+    assert_int_equal(shutdown_calls, N + 1);
     assert_int_equal(uv_loop_close(&env.loop), 0);
 }
 
@@ -633,13 +743,14 @@ static void test_free_from_callback(void **state)
 
 int main(void)
 {
-    lc_log_set_level(LC_LOG_WARN);
+    lc_log_set_level(LC_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_off),
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_password_and_cache),
         cmocka_unit_test(test_unknown_user_like_wrong_password),
         cmocka_unit_test(test_brute_force_limits),
+        cmocka_unit_test(test_limits_concurrent),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_login),
         cmocka_unit_test(test_login_auth_disabled),
