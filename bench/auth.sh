@@ -22,6 +22,8 @@
 #
 #   bench/auth.sh [rounds] [seconds]     (defaults: 3 rounds, 8 s per run)
 #
+# For instance/list the node's CPU time per request is printed too (user +
+# system, from /proc): on a shared machine it moves less than the rate.
 # Any non-2xx answer or failed registration fails the run. Data under
 # data/bench-auth/ (wiped). Needs build/locusd, build/locusctl, wrk and curl
 # (make bench-auth); BENCH_LOCUSD / BENCH_LOCUSCTL override the binaries.
@@ -88,17 +90,26 @@ for port in $off $on; do
     [ "$n" = 10 ] || { echo "error: bench9 lists $n hosts on $port, not 10" >&2; exit 1; }
 done
 
-wrk_rate() {
-    local out
-    out=$(wrk "$@")
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# "<requests/s> <locusd CPU us per request>" of one wrk run on port $1 (pid
+# $2), $3 appended to every query. The CPU figure (user + system time of
+# the node over the requests it answered) depends less than the rate on
+# how busy the rest of the machine is.
+list() {
+    local out c0 c1
+    c0=$(cpu_ticks "$2")
+    out=$(wrk -t2 -c64 -d"${secs}s" -s "$lua/locus_list.lua" "http://127.0.0.1:$1" -- 10 "${3:-}")
+    c1=$(cpu_ticks "$2")
     if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
         echo "error: failed requests:" >&2
         echo "$out" >&2
         return 1
     fi
-    awk '/Requests\/sec/ {printf "%.0f\n", $2}' <<<"$out"
+    awk -v c=$((c1 - c0)) -v hz="$hz" '/requests in/ {n = $1}
+        /Requests\/sec/ {r = $2}
+        END {printf "%.0f %.2f\n", r, c * 1000000 / hz / n}' <<<"$out"
 }
-list() { wrk_rate -t2 -c64 -d"${secs}s" -s "$lua/locus_list.lua" "http://127.0.0.1:$1" -- 10 "${2:-}"; }
 grpc() {
     local out
     out=$("$locusctl" bench grpc register --server "127.0.0.1:$1" --runs 1 \
@@ -108,16 +119,21 @@ grpc() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -a l_off l_tok l_pw g_off g_tok
+declare -a l_off l_tok l_pw g_off g_tok c_off c_tok c_pw
+pid_off=$(cat "$dir/off/node0.pid")
+pid_on=$(cat "$dir/on/node0.pid")
 enc_pw=$(printf '%s' "$upw" | sed 's/+/%2B/g; s/=/%3D/g; s/\//%2F/g')
 printf '%-6s %12s %12s %14s %12s %12s\n' round "list off" "list token" "list user+pw" "grpc off" "grpc token"
 for r in $(seq "$rounds"); do
-    a=$(list $off)
-    b=$(list $on "&accessToken=$token")
-    c=$(list $on "&username=bench&password=$enc_pw")
+    read -r a ca < <(list $off "$pid_off")
+    read -r b cb < <(list $on "$pid_on" "&accessToken=$token")
+    read -r c cc < <(list $on "$pid_on" "&username=bench&password=$enc_pw")
     d=$(grpc $off)
     e=$(grpc $on --token "$token")
+    [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ] && [ -n "$d" ] && [ -n "$e" ] ||
+        { echo "error: a run failed" >&2; exit 1; }
     l_off+=("$a"); l_tok+=("$b"); l_pw+=("$c"); g_off+=("$d"); g_tok+=("$e")
+    c_off+=("$ca"); c_tok+=("$cb"); c_pw+=("$cc")
     printf '%-6s %12s %12s %14s %12s %12s\n' "$r" "$a" "$b" "$c" "$d" "$e"
 done
 
@@ -131,4 +147,6 @@ echo "auth on / auth off (medians of $rounds rounds of ${secs} s):"
 echo "  instance/list, token          $(ratio "$ml_tok" "$ml_off")"
 echo "  instance/list, user+password  $(ratio "$ml_pw" "$ml_off")"
 echo "  gRPC registrations, token     $(ratio "$mg_tok" "$mg_off")"
+mf() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "locusd CPU per instance/list request (median, us): off $(mf "${c_off[@]}"), token $(mf "${c_tok[@]}"), user+password $(mf "${c_pw[@]}")"
 echo "load after: $(uptime)"
