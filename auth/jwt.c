@@ -114,6 +114,24 @@ int lc_jwt_sign(const uint8_t *key, size_t keylen, const char *sub,
     return 0;
 }
 
+/* Whether @s[0..@len) is all of base64's alphabet (@url: '-' and '_' for
+ * '+' and '/'). libsodium 1.0.18's decoder takes some bytes >= 0x80 for
+ * letters (its lookup sees them as negative), so the alphabet is checked
+ * here first. */
+static bool b64_alphabet(const char *s, size_t len, bool url)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+            (c >= '0' && c <= '9'))
+            continue;
+        if (url ? (c == '-' || c == '_') : (c == '+' || c == '/'))
+            continue;
+        return false;
+    }
+    return true;
+}
+
 static bool blank(const char *s)
 {
     if (s == NULL)
@@ -133,7 +151,8 @@ static bool read_payload(const char *p, size_t len, char *sub, size_t sublen,
         len--;
     uint8_t buf[TOKEN_MAX];
     size_t n = 0;
-    if (sodium_base642bin(buf, sizeof buf, p, len, NULL, &n, NULL,
+    if (!b64_alphabet(p, len, true) ||
+        sodium_base642bin(buf, sizeof buf, p, len, NULL, &n, NULL,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
         return false;
     json_t *o = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
@@ -208,7 +227,8 @@ long lc_auth_b64_decode(const char *b64, uint8_t *out, size_t size)
     if (pad > 2 || (pad > 0 && len % 4 != 0))
         return -1;
     size_t n = 0;
-    if (sodium_base642bin(out, size, b64, len - pad, NULL, &n, NULL,
+    if (!b64_alphabet(b64, len - pad, false) ||
+        sodium_base642bin(out, size, b64, len - pad, NULL, &n, NULL,
                           sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0)
         return -1;
     return (long)n;

@@ -74,6 +74,7 @@ struct lc_auth_store {
     struct lc_statemachine *sm;
     struct state st;
     uint64_t epoch;
+    bool detached;
 };
 
 /* ------------------------------------------------------------ validation */
@@ -1150,9 +1151,18 @@ int lc_auth_store_new_detached(struct lc_auth_store **out)
 
 void lc_auth_store_detach(struct lc_auth_store *s)
 {
-    if (s != NULL && s->sm != NULL) {
+    if (s == NULL || s->detached) {
+        return;
+    }
+    s->detached = true;
+    if (s->sm != NULL) {
         lc_statemachine_detach(s->sm);
     }
+}
+
+bool lc_auth_store_detached(const struct lc_auth_store *s)
+{
+    return s == NULL || s->detached;
 }
 
 void lc_auth_store_free(struct lc_auth_store *s)

@@ -24,8 +24,11 @@ struct lc_statemachine;
  * lc_raft_engine_start). Return 0 or an LC_E* code. */
 int lc_auth_store_new(struct lc_raft_engine *engine,
                       struct lc_auth_store **out);
-/* Before the engine closes (lc_statemachine_detach). */
+/* Before the engine closes (lc_statemachine_detach). Writes started
+ * afterwards (auth/write.c, a hash finishing late included) fail with
+ * LC_ESHUTDOWN instead of reaching a group that is going away. */
 void lc_auth_store_detach(struct lc_auth_store *s);
+bool lc_auth_store_detached(const struct lc_auth_store *s);
 void lc_auth_store_free(struct lc_auth_store *s);
 struct lc_statemachine *lc_auth_store_sm(struct lc_auth_store *s);
 

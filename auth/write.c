@@ -37,19 +37,20 @@ static void op_free(struct op *op)
     free(op);
 }
 
+/* Answer @op's caller and free it. @msg may point into @op (the entry's
+ * result): it is copied first. */
 static void finish(struct op *op, int status, const char *msg)
 {
     struct lc_auth_write *w = op->w;
     struct lc_err e;
+    if (status != 0) {
+        lc_err_set(&e, status, "%s",
+                   msg != NULL && msg[0] != '\0' ? msg
+                                                  : lc_strerror(status));
+    }
     op_free(op);
     w->priv[0] = NULL;
-    if (status == 0) {
-        w->cb(w, NULL);
-        return;
-    }
-    lc_err_set(&e, status, "%s",
-               msg != NULL && msg[0] != '\0' ? msg : lc_strerror(status));
-    w->cb(w, &e);
+    w->cb(w, status == 0 ? NULL : &e);
 }
 
 static void on_written(struct lc_sm_write *sw, int status,
@@ -68,8 +69,12 @@ static void on_written(struct lc_sm_write *sw, int status,
 static int submit(struct op *op)
 {
     struct lc_auth_store *s = lc_auth_store(op->a);
-    char *text = json_dumps(op->doc, JSON_COMPACT);
+    char *text;
     int rv;
+    if (lc_auth_store_detached(s)) {
+        return LC_ESHUTDOWN; /* the group is going away */
+    }
+    text = json_dumps(op->doc, JSON_COMPACT);
     if (text == NULL) {
         return LC_ENOMEM;
     }
@@ -106,10 +111,14 @@ static int start(struct lc_auth *a, struct lc_auth_write *w,
                  const char *name, const char *key, const char *password,
                  lc_auth_write_cb cb, ...)
 {
-    struct op *op = calloc(1, sizeof *op);
+    struct op *op;
     va_list ap;
     const char *k;
     int rv = 0;
+    if (lc_auth_store_detached(lc_auth_store(a))) {
+        return LC_ESHUTDOWN;
+    }
+    op = calloc(1, sizeof *op);
     if (op == NULL) {
         return LC_ENOMEM;
     }

@@ -420,8 +420,11 @@ static bool on_gate(struct lc_http_exchange *ex, void *data)
         return true; /* on_checked answers or passes */
     }
     free(h);
-    if (e.code == 0) {
+    if (rv == 0 && e.code == 0) {
         return false;
+    }
+    if (e.code == 0) {
+        lc_err_set(&e, rv, "%s", lc_strerror(rv));
     }
     deny(ex, &e);
     return true;
@@ -445,8 +448,8 @@ int lc_gate_new(struct lc_auth *auth, struct lc_http_server *srv,
 static void on_route(const char *path, unsigned methods, void *data)
 {
     (void)methods;
-    (void)data;
     if (!listed(path)) {
+        ++*(unsigned *)data;
         lc_warnf("auth",
                  "%s is routed but not in the auth gate's table: with auth "
                  "on only a global admin may use it",
@@ -454,10 +457,11 @@ static void on_route(const char *path, unsigned methods, void *data)
     }
 }
 
-void lc_gate_check_routes(struct lc_gate *g, struct lc_http_server *srv)
+unsigned lc_gate_check_routes(struct lc_http_server *srv)
 {
-    (void)g;
-    lc_http_server_each_route(srv, on_route, NULL);
+    unsigned unlisted = 0;
+    lc_http_server_each_route(srv, on_route, &unlisted);
+    return unlisted;
 }
 
 void lc_gate_free(struct lc_gate *g)

@@ -27,9 +27,9 @@ int lc_gate_new(struct lc_auth *auth, struct lc_http_server *srv,
                 struct lc_gate **out);
 
 /* Warn about every path routed on @srv that the table does not list (only
- * a global admin may use those). Once every module has registered its
- * routes. */
-void lc_gate_check_routes(struct lc_gate *g, struct lc_http_server *srv);
+ * a global admin may use those), once every module has registered its
+ * routes. Return how many there are. */
+unsigned lc_gate_check_routes(struct lc_http_server *srv);
 
 /* What @method @path needs, for tests and logs: "open", "admin", or
  * "<action> <resource>" ("naming" for a naming resource), into @out. */

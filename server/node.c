@@ -585,7 +585,7 @@ int lc_node_run(const struct lc_config *cfg)
     }
 
     if (cfg->auth.enabled) {
-        lc_gate_check_routes(n.gate, n.http); /* every route is registered */
+        lc_gate_check_routes(n.http); /* every route is registered */
         lc_infof("server", "auth on: %s mode, server identity %s",
                  cfg->standalone ? "standalone" : "cluster",
                  cfg->auth.identity_key[0] != '\0' ? "set" : "not set");

@@ -4,7 +4,6 @@
  * with it. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "auth/auth.h"
 #include "common/java.h"
@@ -53,7 +52,17 @@ static void on_checked(struct lc_auth_check *c, const struct lc_err *e)
     struct lc_naming_grpc *g = h->g;
     const struct route *r = h->route;
 
+    struct lc_rpc_conn *conn = lc_rpc_req_conn(req);
+    struct lc_err gone;
+
     free(h);
+    if (e == NULL && (conn == NULL || !lc_rpc_conn_registered(conn))) {
+        /* Closed while checked: its instances and subscriptions are gone
+         * already, and a handler would publish for nobody. The answer is
+         * dropped. */
+        lc_err_set(&gone, LC_ECONN, "Connection is unregistered.");
+        e = &gone;
+    }
     if (e == NULL) {
         r->handler(req, g);
     } else {
@@ -61,26 +70,18 @@ static void on_checked(struct lc_auth_check *c, const struct lc_err *e)
     }
 }
 
-/* Header @name of @req: Nacos's Request holds the body's "headers" and
- * then the metadata's (which win), in a case-insensitive map. */
+/* Header @name of @req, by its exact name (GrpcIdentityContextBuilder
+ * compares the keys as sent): the metadata's, else the body's "headers"
+ * (Nacos's Request holds both, the metadata's put last). */
 static const char *header(struct lc_rpc_req *req, const char *name)
 {
-    const char *v = lc_rpc_req_header(req, name);
-    json_t *hs;
-    const char *key;
-    json_t *value;
-
+    const char *v =
+        json_string_value(json_object_get(lc_rpc_req_headers(req), name));
     if (v != NULL) {
         return v;
     }
-    hs = json_object_get(lc_rpc_req_body(req), "headers");
-    json_object_foreach(hs, key, value)
-    {
-        if (strcasecmp(key, name) == 0) {
-            return json_string_value(value);
-        }
-    }
-    return NULL;
+    return json_string_value(json_object_get(
+        json_object_get(lc_rpc_req_body(req), "headers"), name));
 }
 
 /* Nacos's GrpcIdentityContextBuilder: a token from "Authorization: Bearer
@@ -147,11 +148,14 @@ static void gated(const struct route *r, struct lc_rpc_req *req,
         return;
     }
     free(h);
-    if (e.code == 0) {
+    if (rv == 0 && e.code == 0) {
         r->handler(req, g);
-    } else {
-        lc_rpc_reply_error(req, r->response, &e);
+        return;
     }
+    if (e.code == 0) {
+        lc_err_set(&e, rv, "%s", lc_strerror(rv));
+    }
+    lc_rpc_reply_error(req, r->response, &e);
 }
 
 #define GATED(name, i)                                                         \

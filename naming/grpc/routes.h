@@ -41,8 +41,8 @@ struct lc_auth;
  * response type with resultCode 500 and errorCode 403. The handlers are
  * registered on the SDK port only (the cluster port admits members by
  * their proof). Headers are the metadata's, then the body's "headers"
- * (Nacos's Request merges both; names in any case). Without this call, or
- * with auth off, nothing is checked. */
+ * (Nacos's Request merges both), names exactly as written. Without this
+ * call, or with auth off, nothing is checked. */
 void lc_naming_grpc_set_auth(struct lc_naming_grpc *g, struct lc_auth *auth);
 
 /* The gRPC server is closed (freed): no push is sent from here on, and

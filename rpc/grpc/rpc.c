@@ -152,6 +152,11 @@ json_t *lc_rpc_req_body(const struct lc_rpc_req *req)
     return req->body;
 }
 
+json_t *lc_rpc_req_headers(const struct lc_rpc_req *req)
+{
+    return req->payload.headers;
+}
+
 const char *lc_rpc_req_header(const struct lc_rpc_req *req, const char *name)
 {
     const char *key;

@@ -141,6 +141,9 @@ const char *lc_rpc_req_type(const struct lc_rpc_req *req);
 json_t *lc_rpc_req_body(const struct lc_rpc_req *req); /* borrowed object */
 const char *lc_rpc_req_header(const struct lc_rpc_req *req,
                               const char *name); /* metadata.headers */
+/* metadata.headers as sent (an object of strings, borrowed, never NULL),
+ * for lookups by exact name. */
+json_t *lc_rpc_req_headers(const struct lc_rpc_req *req);
 struct lc_rpc_conn *lc_rpc_req_conn(const struct lc_rpc_req *req);
 
 /* Answer @body (borrowed; resultCode 200, errorCode 0, success true are

@@ -692,6 +692,52 @@ static void test_bypasses(void **state)
     tc_pass(t);
 }
 
+/* Requests held for their password check whose clients go away: their
+ * handlers never run, and the node carries on. */
+static void test_gone_while_held(void **state)
+{
+    struct tc *t = *state;
+    char adm[1024];
+    char head[1024];
+    char q[256];
+    char *body = NULL;
+    int n;
+
+    tc_up(t, "auth-gone", 1, AUTH_CONF);
+    init_admin(t, 0);
+    login(t, 0, "nacos", ADMIN_PASS, adm, sizeof adm);
+    for (int i = 0; i < 5; i++) {
+        snprintf(q, sizeof q, "username=u%d&password=U-Pass-%d", i, i);
+        manage(t, 0, adm, "POST", "users", q);
+        snprintf(q, sizeof q, "role=ROLE_D&username=u%d", i);
+        manage(t, 0, adm, "POST", "roles", q);
+    }
+    manage(t, 0, adm, "POST", "permissions",
+           "role=ROLE_D&resource=:*:*&action=rw");
+    /* Each user's first request: its password is not cached, so the check
+     * goes to the thread pool, and the client is gone long before. */
+    for (int i = 0; i < 5; i++) {
+        int fd = connect_to(t->c.nodes[0].port);
+        n = snprintf(head, sizeof head,
+                     "POST /nacos/v1/ns/instance?serviceName=gone&ip=" IP
+                     "&port=%d&ephemeral=false&username=u%d&password="
+                     "U-Pass-%d HTTP/1.1\r\nHost: x\r\n\r\n",
+                     i + 1, i, i);
+        assert_int_equal(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);
+        close(fd);
+    }
+    tc_sleep_ms(1000);
+    answers(t, 0, "GET", "/nacos/v1/ns/operator/metrics", NULL, 200);
+    assert_int_equal(hosts(t, 0, adm, "public", "gone"), 0);
+    /* The same users, staying for the answer, pass. */
+    assert_int_equal(
+        reg(t, 0, "public", "gone", 9, "&username=u0&password=U-Pass-0", NULL),
+        200);
+    assert_int_equal(hosts(t, 0, adm, "public", "gone"), 1);
+    (void)body;
+    tc_pass(t);
+}
+
 /* N wrong passwords, then the right one is refused for the window. */
 static void test_brute_force(void **state)
 {
@@ -933,6 +979,11 @@ static void test_grpc(void **state)
         assert_true(lc_nclient_ok(0, resp));
         json_decref(resp);
     }
+    /* Keys are compared exactly, as GrpcIdentityContextBuilder does. */
+    resp = grpc_register_meta(&g, 10, json_pack("{s:s}", "accesstoken", adm));
+    assert_int_equal(json_integer_value(json_object_get(resp, "errorCode")),
+                     403);
+    json_decref(resp);
     /* In the metadata, as the Java client puts them. */
     resp = grpc_register_meta(&g, 7, json_object());
     assert_string_equal(g.type, "InstanceResponse");
@@ -950,6 +1001,42 @@ static void test_grpc(void **state)
 
     lc_nclient_close(g.c);
     spin(&g, is_closed, 5000);
+
+    /* A connection that closes while its request waits for the password
+     * check: nothing is registered for it. */
+    manage(t, 0, adm, "POST", "users", "username=gu&password=Gu-Pass-1");
+    manage(t, 0, adm, "POST", "roles", "role=ROLE_G&username=gu");
+    manage(t, 0, adm, "POST", "permissions",
+           "role=ROLE_G&resource=:*:*&action=rw");
+    g.closed = false;
+    g.ready = 0;
+    assert_int_equal(lc_nclient_new(&g.loop, "127.0.0.1",
+                                    t->c.nodes[0].port + 1000, &cbs, &g.c),
+                     0);
+    spin(&g, is_ready, 10000);
+    assert_int_equal(g.ready, 1);
+    {
+        struct lc_nreq r = {0};
+        json_t *body = json_pack(
+            "{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:s}}", "namespace", "public",
+            "serviceName", "grpc-20", "groupName", "DEFAULT_GROUP", "type",
+            "registerInstance", "instance", lc_nclient_instance(IP, 20, true),
+            "headers", "username", "gu", "password", "Gu-Pass-1");
+        r.data = &g;
+        g.done = false;
+        assert_int_equal(lc_nclient_request(g.c, &r, "InstanceRequest", body,
+                                            3000, on_reply),
+                         0);
+        json_decref(body);
+        uv_run(&g.loop, UV_RUN_NOWAIT); /* sent */
+        lc_nclient_close(g.c);
+        spin(&g, is_closed, 5000);
+        spin(&g, is_done, 1000);
+        json_decref(g.body);
+    }
+    tc_sleep_ms(500);
+    assert_int_equal(hosts(t, 0, adm, "public", "grpc-20"), 0);
+
     uv_run(&g.loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&g.loop), 0);
     tc_pass(t);
@@ -1046,7 +1133,11 @@ static void test_cluster(void **state)
              "&aggregation=true&accessToken=%s",
              adm);
     answers(t, 2, "GET", target, NULL, 200);
-    assert_false(tc_log_contains(t, 0, "Invalid server identity value"));
+    /* The other members answered the aggregation (with the identity). */
+    assert_false(tc_log_contains(t, 2, "subscribers of member"));
+    for (unsigned i = 0; i < 3; i++) {
+        assert_false(tc_log_contains(t, i, "Invalid server identity value"));
+    }
 
     /* The role goes: carol is refused everywhere. */
     manage(t, 2, adm, "DELETE", "roles", "role=ROLE_C&username=carol");
@@ -1072,7 +1163,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, tc_setup, tc_teardown)
         T(test_auth_off),    T(test_start_refusals), T(test_http_tokens),
         T(test_permissions), T(test_bypasses),       T(test_brute_force),
-        T(test_grpc),        T(test_cluster),
+        T(test_grpc),        T(test_cluster),        T(test_gone_while_held),
 #undef T
     };
     tc_filter_from_env();

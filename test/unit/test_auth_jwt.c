@@ -329,6 +329,11 @@ static void test_b64_decode(void **state)
     assert_int_equal(lc_auth_b64_decode("YWJj\n", out, sizeof out), -1);
     assert_int_equal(lc_auth_b64_decode("YW=j", out, sizeof out), -1);
     assert_int_equal(lc_auth_b64_decode("YWJj", out, 2), -1);
+    /* Bytes >= 0x80 (libsodium 1.0.18's decoder takes some for letters). */
+    assert_int_equal(lc_auth_b64_decode("YW\xb7j", out, sizeof out), -1);
+    assert_int_equal(lc_auth_b64_decode("eyJhiJuYWNvcyIs\xb7mV4c", out,
+                                        sizeof out),
+                     -1);
     assert_int_equal(lc_auth_b64_decode(NULL, out, sizeof out), -1);
     assert_int_equal(
         lc_auth_b64_decode(

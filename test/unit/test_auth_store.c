@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "auth/internal.h"
 #include "auth/store.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -738,6 +739,50 @@ static void test_snapshot_refused(void **state)
     lc_auth_store_free(t);
 }
 
+static void never_cb(struct lc_auth_write *w, const struct lc_err *e)
+{
+    (void)w;
+    (void)e;
+    fail_msg("a write refused at once must not call back");
+}
+
+/* Writes started once the module is detached (shutting down) are refused
+ * at once, before hashing or touching the group. */
+static void test_writes_after_detach(void **state)
+{
+    uv_loop_t loop;
+    struct lc_auth_config cfg;
+    struct lc_auth *a;
+    struct lc_auth_write w;
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    lc_auth_config_default(&cfg);
+    assert_int_equal(lc_auth_new_detached(&loop, &cfg, &a), 0);
+    assert_false(lc_auth_store_detached(lc_auth_store(a)));
+    /* Bad arguments first. */
+    assert_int_equal(lc_auth_user_create(a, &w, "a b", "pw", never_cb),
+                     LC_EINVAL);
+    assert_int_equal(lc_auth_user_create(a, &w, "alice", "", never_cb),
+                     LC_EINVAL);
+    assert_int_equal(lc_auth_permission_add(a, &w, "r", "x", "rwx",
+                                            never_cb),
+                     LC_EINVAL);
+    lc_auth_detach(a);
+    assert_true(lc_auth_store_detached(lc_auth_store(a)));
+    assert_int_equal(lc_auth_user_create(a, &w, "alice", "pw", never_cb),
+                     LC_ESHUTDOWN);
+    assert_int_equal(lc_auth_admin_init(a, &w, "pw", never_cb),
+                     LC_ESHUTDOWN);
+    assert_int_equal(lc_auth_role_add(a, &w, "dev", "alice", never_cb),
+                     LC_ESHUTDOWN);
+    assert_int_equal(lc_auth_permission_delete(a, &w, "dev", "x", "r",
+                                               never_cb),
+                     LC_ESHUTDOWN);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    lc_auth_free(a);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -750,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_permissions),
         cmocka_unit_test(test_snapshot_round_trip),
         cmocka_unit_test(test_snapshot_refused),
+        cmocka_unit_test(test_writes_after_detach),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,145 @@
+/* Tests of server/gate.c's table: every route locusd registers on the main
+ * port is listed, and what the routes Nacos secures (or leaves open) need. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "auth/http.h"
+#include "common/log.h"
+#include "naming/http/routes.h"
+#include "rpc/http/http.h"
+#include "server/admin.h"
+#include "server/gate.h"
+#include "server/loader.h"
+
+static void h_none(struct lc_http_exchange *ex, void *data)
+{
+    (void)data;
+    lc_http_reply(ex, 204, NULL, "", 0);
+}
+
+static void on_closed(struct lc_http_server *srv, void *data)
+{
+    (void)srv;
+    *(bool *)data = true;
+}
+
+/* The routes of naming, admin, loader and auth (their modules are not
+ * needed to register them) are all in the table. */
+static void test_every_route_listed(void **state)
+{
+    uv_loop_t loop;
+    struct lc_http_server *srv;
+    struct lc_admin *admin;
+    struct lc_loader *loader;
+    bool closed = false;
+    (void)state;
+
+    lc_log_set_level(LC_LOG_WARN); /* the unlisted ones are named */
+    assert_int_equal(uv_loop_init(&loop), 0);
+    srv = lc_http_server_new(&loop, NULL);
+    assert_non_null(srv);
+    assert_int_equal(lc_naming_http_routes(NULL, srv), 0);
+    admin = lc_admin_new(NULL, NULL, srv);
+    assert_non_null(admin);
+    loader = lc_loader_new(&loop, srv, NULL, NULL, NULL, 0);
+    assert_non_null(loader);
+    assert_int_equal(lc_auth_http_routes(NULL, srv), 0);
+    assert_int_equal(lc_gate_check_routes(srv), 0);
+    /* One route more, unknown to the table: reported. */
+    assert_int_equal(
+        lc_http_server_route(srv, LC_HTTP_GET, "/nacos/v1/new", h_none, NULL),
+        0);
+    assert_int_equal(lc_gate_check_routes(srv), 1);
+    lc_http_server_close(srv, 0, on_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_true(closed);
+    lc_admin_free(admin);
+    lc_loader_free(loader);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_needs(void **state)
+{
+    static const struct {
+        unsigned method;
+        const char *path;
+        const char *need;
+    } cases[] = {
+        /* Unsecured in Nacos 2.4.3. */
+        {LC_HTTP_GET, "/nacos/v1/ns/operator/switches", "open"},
+        {LC_HTTP_GET, "/nacos/v1/ns/ops/switches", "open"},
+        {LC_HTTP_GET, "/nacos/v2/ns/operator/switches", "open"},
+        {LC_HTTP_GET, "/nacos/v1/ns/operator/metrics", "open"},
+        {LC_HTTP_GET, "/nacos/v2/ns/operator/metrics", "open"},
+        {LC_HTTP_GET, "/nacos/v1/ns/instance/statuses", "open"},
+        {LC_HTTP_POST, "/nacos/v1/ns/instance/statuses", "open"},
+        {LC_HTTP_GET, "/nacos/v1/ns/health/server", "open"},
+        {LC_HTTP_POST, "/nacos/v1/auth/login", "open"},
+        {LC_HTTP_POST, "/nacos/v1/auth/users/login", "open"},
+        {LC_HTTP_POST, "/nacos/v1/auth/users/admin", "open"},
+        {LC_HTTP_PUT, "/nacos/v1/auth/users", "open"},
+        /* @Secured naming. */
+        {LC_HTTP_POST, "/nacos/v1/ns/instance", "w naming"},
+        {LC_HTTP_DELETE, "/nacos/v1/ns/instance", "w naming"},
+        {LC_HTTP_PUT, "/nacos/v1/ns/instance", "w naming"},
+        {LC_HTTP_PATCH, "/nacos/v1/ns/instance", "w naming"},
+        {LC_HTTP_GET, "/nacos/v1/ns/instance", "r naming"},
+        {LC_HTTP_GET, "/nacos/v1/ns/instance/list", "r naming"},
+        {LC_HTTP_GET, "/nacos/v2/ns/instance/list", "r naming"},
+        {LC_HTTP_PUT, "/nacos/v1/ns/instance/beat", "w naming"},
+        {LC_HTTP_PUT, "/nacos/v2/ns/instance/beat", "w naming"},
+        {LC_HTTP_DELETE, "/nacos/v1/ns/instance/metadata/batch", "w naming"},
+        {LC_HTTP_PUT, "/nacos/v1/ns/health", "w naming"},
+        {LC_HTTP_PUT, "/nacos/v2/ns/health/instance", "w naming"},
+        {LC_HTTP_POST, "/nacos/v2/ns/service", "w naming"},
+        {LC_HTTP_GET, "/nacos/v1/ns/service/list", "r naming"},
+        {LC_HTTP_POST, "/nacos/v1/ns/service/names", "r naming"},
+        {LC_HTTP_GET, "/nacos/v1/ns/service/subscribers", "r naming"},
+        {LC_HTTP_GET, "/nacos/v1/ns/catalog/services", "r naming"},
+        {LC_HTTP_GET, "/nacos/v1/ns/catalog/instances", "r naming"},
+        {LC_HTTP_PUT, "/nacos/v1/ns/operator/switches", "w naming/switches"},
+        {LC_HTTP_PUT, "/nacos/v2/ns/operator/switches", "w naming/switches"},
+        /* Admin. */
+        {LC_HTTP_PUT, "/nacos/v1/ns/operator/log", "admin"},
+        {LC_HTTP_GET, "/nacos/v1/core/cluster/nodes", "admin"},
+        {LC_HTTP_POST, "/nacos/v1/core/ops/raft", "admin"},
+        {LC_HTTP_GET, "/v1/core/raft/groups", "admin"},
+        {LC_HTTP_GET, "/nacos/v2/core/loader/current", "admin"},
+        {LC_HTTP_GET, "/v2/core/loader/reloadClient", "admin"},
+        {LC_HTTP_GET, "/nacos/v1/auth/users", "admin"},
+        {LC_HTTP_DELETE, "/nacos/v1/auth/roles", "admin"},
+        {LC_HTTP_POST, "/nacos/v1/auth/permissions", "admin"},
+        /* Fail closed: methods and paths not listed. */
+        {LC_HTTP_PATCH, "/nacos/v1/ns/service", "admin"},
+        {LC_HTTP_POST, "/nacos/v1/ns/instance/list", "admin"},
+        {LC_HTTP_DELETE, "/nacos/v1/ns/operator/switches", "admin"},
+        {LC_HTTP_GET, "/nacos/v1/ns/unknown", "admin"},
+        {LC_HTTP_GET, "/nacos/v1/ns/../auth/users", "admin"},
+    };
+    char got[128];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lc_gate_describe(cases[i].method, cases[i].path, got, sizeof got);
+        if (strcmp(got, cases[i].need) != 0) {
+            fail_msg("%s (method %u): want '%s', got '%s'", cases[i].path,
+                     cases[i].method, cases[i].need, got);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_route_listed),
+        cmocka_unit_test(test_needs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
