@@ -7,6 +7,12 @@
  * holding LC_AUTH_ROLE_ADMIN passes every check. A permission grants
  * @action when its action contains it and its resource, with '*' matching
  * any run of characters, matches the whole resource asked for.
+ *
+ * LC_AUTH_ROLE_ADMIN is given only by the admin-init entry (to user
+ * "nacos"), and is never taken away: deleting the role is refused (as
+ * upstream Nacos since #13761; 2.4.3 allowed it) and so is deleting a user
+ * who holds it. Once a cluster has an admin it keeps one, and the
+ * admin-init endpoint stays closed. Deleting a user deletes its roles.
  */
 #ifndef LC_AUTH_STORE_H
 #define LC_AUTH_STORE_H
