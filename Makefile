@@ -17,6 +17,8 @@
 #   make bench-register / bench-query / bench-memory   one-node naming figures
 #   make bench-grpc   the 2.x gRPC protocol's figures (bench/grpc.c)
 #   make bench-distro the AP cluster's figures (bench/distro.c)
+#   make bench-auth   what auth costs: instance/list and gRPC registrations,
+#                     auth off vs on (bench/auth.sh)
 
 BUILD ?= build
 OPT ?= -O2
@@ -62,7 +64,9 @@ PROTOS := $(shell find $(MODULES) -name '*.proto')
 GEN_C := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H := $(GEN_C:.c=.h)
 
-MAINS := server/locusd.c server/locusctl.c
+# locusctl's own files are not part of the library locusd links.
+LOCUSCTL_SRCS := server/locusctl.c server/locusctl_auth.c
+MAINS := server/locusd.c $(LOCUSCTL_SRCS)
 LIB_SRCS := $(filter-out $(MAINS),$(shell find $(MODULES) -name '*.c'))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
 	$(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
@@ -84,7 +88,7 @@ ALL_TESTS := $(UNIT_TESTS) $(RAFT_TESTS) $(FUZZ_REPLAYS) $(CLUSTER_TESTS)
 .PHONY: all deps deps-bench deps-netns deps-node deps-java run cluster cluster-stop test test-unit \
 	check-layers test-cluster test-faults test-compat test-compat-run test-java test-java-run asan ubsan \
 	bench-failover bench-puts bench-push clean fuzz format bench-register bench-query \
-	bench-memory bench-grpc bench-distro
+	bench-memory bench-grpc bench-distro bench-auth
 
 all: $(BUILD)/locusd $(BUILD)/locusctl
 
@@ -155,7 +159,7 @@ $(BUILD)/locusd: $(BUILD)/obj/server/locusd.o $(LIB)
 	@echo "  LD  $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/locusctl: $(BUILD)/obj/server/locusctl.o $(BENCH_LIB) $(LIB)
+$(BUILD)/locusctl: $(patsubst %.c,$(BUILD)/obj/%.o,$(LOCUSCTL_SRCS)) $(BENCH_LIB) $(LIB)
 	@echo "  LD  $@"
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -387,3 +391,10 @@ format:
 		-not -path '*/node_modules/*' -not -path 'test/layers/fixture/*')
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# What auth costs: instance/list (wrk; a token, or username+password on each
+# request as the npm client) and gRPC registrations (a token), auth off vs
+# on, alternated on two standalone nodes (bench/auth.sh, docs/benchmarks.md).
+bench-auth: deps-bench
+	@$(MAKE) --no-print-directory all
+	BENCH_LOCUSD=$(BUILD)/locusd BENCH_LOCUSCTL=$(BUILD)/locusctl bench/auth.sh

@@ -56,6 +56,27 @@ struct cache_entry {
     UT_hash_handle hh;
 };
 
+/* Tokens already verified: a client sends the same token with every
+ * request, and the HMAC, base64 and JSON of a verification cost more than
+ * the request it guards (bench/auth.sh). Only a token that passed
+ * lc_jwt_verify gets in, with what it said (user, exp); a hit compares the
+ * whole token and still checks exp, and the user and grants are looked up
+ * every time, as for a token verified anew. The secret does not change
+ * while the process runs, so nothing else can make a cached token wrong.
+ * Bounded: the oldest entry goes first. */
+#define TOKEN_CACHE_MAX 1024
+#define TOKEN_CACHE_LEN 1024 /* longer tokens are verified every time */
+_Static_assert(crypto_generichash_KEYBYTES >= crypto_shorthash_KEYBYTES,
+               "the token cache's SipHash key is cache_key's first bytes");
+
+struct token_entry {
+    uint64_t h; /* SipHash of the token (key: cache_key) */
+    char token[TOKEN_CACHE_LEN];
+    char user[256];
+    int64_t exp;
+    UT_hash_handle hh;
+};
+
 struct job;
 
 struct lc_auth {
@@ -71,6 +92,8 @@ struct lc_auth {
     struct cache_entry *cache;
     struct cache_entry *lru_head, *lru_tail;
     size_t cache_count;
+    struct token_entry *tokens; /* insertion order: the oldest first */
+    size_t ntokens;
 
     struct job *jobs; /* on the pool */
     unsigned njobs;
@@ -331,6 +354,18 @@ void lc_auth_detach(struct lc_auth *a)
         lc_auth_store_detach(a->store);
 }
 
+static void tokens_clear(struct lc_auth *a)
+{
+    struct token_entry *t, *tmp;
+    HASH_ITER(hh, a->tokens, t, tmp)
+    {
+        HASH_DEL(a->tokens, t);
+        sodium_memzero(t, sizeof *t);
+        free(t);
+    }
+    a->ntokens = 0;
+}
+
 static void destroy(struct lc_auth *a)
 {
     sodium_memzero(a, sizeof *a);
@@ -351,6 +386,7 @@ void lc_auth_free(struct lc_auth *a)
     lc_limiter_free(a->by_ip);
     a->by_ip = NULL;
     cache_clear(a);
+    tokens_clear(a);
     sodium_memzero(a->key, sizeof a->key);
     a->keylen = 0;
     a->freed = true;
@@ -463,10 +499,53 @@ static int identify_token(struct lc_auth *a, const char *token, char *user,
 {
     if (a->keylen == 0)
         return deny(e, "token invalid!");
-    int rv = lc_jwt_verify(a->key, a->keylen, token, (int64_t)time(NULL), user,
-                           userlen, exp, e);
-    if (rv != 0)
-        return rv;
+    int64_t now = (int64_t)time(NULL);
+    size_t tlen = strnlen(token, TOKEN_CACHE_LEN);
+    uint64_t h = 0;
+    struct token_entry *t = NULL;
+    if (tlen < TOKEN_CACHE_LEN) {
+        crypto_shorthash((unsigned char *)&h, (const unsigned char *)token,
+                         tlen, a->cache_key);
+        HASH_FIND(hh, a->tokens, &h, sizeof h, t);
+    }
+    if (t != NULL && strcmp(t->token, token) == 0 &&
+        strlen(t->user) < userlen) {
+        if (t->exp < now) {
+            HASH_DEL(a->tokens, t);
+            a->ntokens--;
+            free(t);
+            return deny(e, "token expired!");
+        }
+        memcpy(user, t->user, strlen(t->user) + 1);
+        *exp = t->exp;
+    } else {
+        int rv = lc_jwt_verify(a->key, a->keylen, token, now, user, userlen,
+                               exp, e);
+        if (rv != 0)
+            return rv;
+        if (tlen < TOKEN_CACHE_LEN && strlen(user) < sizeof t->user) {
+            if (t != NULL) { /* another token with the same hash */
+                HASH_DEL(a->tokens, t);
+                a->ntokens--;
+                free(t);
+            }
+            if (a->ntokens >= TOKEN_CACHE_MAX) {
+                struct token_entry *old = a->tokens;
+                HASH_DEL(a->tokens, old);
+                a->ntokens--;
+                free(old);
+            }
+            t = malloc(sizeof *t);
+            if (t != NULL) {
+                t->h = h;
+                memcpy(t->token, token, tlen + 1);
+                memcpy(t->user, user, strlen(user) + 1);
+                t->exp = *exp;
+                HASH_ADD(hh, a->tokens, h, sizeof t->h, t);
+                a->ntokens++;
+            }
+        }
+    }
     /* A token outlives nothing: a deleted user's tokens stop at once. */
     if (lc_auth_store_password(a->store, user) == NULL)
         return deny(e, "user not found!");

@@ -231,6 +231,14 @@ static void slot_connect(struct slot *s)
         b->failed++;
         return;
     }
+    if (b->o.token[0] != '\0') {
+        /* As the Java client with auth on: the token on every request. */
+        json_t *h = json_pack("{s:s}", "accessToken", b->o.token);
+        if (h == NULL || lc_nclient_set_headers(s->c, h) != 0) {
+            gbench_note_error(b, "connect", "cannot set the token header");
+        }
+        json_decref(h);
+    }
     b->connecting++;
 }
 
@@ -367,6 +375,8 @@ static const char usage[] =
     "  --dir D          its directory (data/bench-grpc)\n"
     "  --locusd PATH    the locusd binary (build/locusd)\n"
     "  --set K=V        a property for the node it starts\n"
+    "  --token T        auth on: send accessToken T (a metadata header)\n"
+    "                   with every request, as the Java client does\n"
     "  --json           JSON instead of a table\n";
 
 static bool parse_hp(const char *v, char *host, size_t size, int *port)
@@ -426,6 +436,12 @@ int gbench_parse_opts(int argc, char **argv, struct opts *o,
         } else if (strcmp(a, "--set") == 0) {
             size_t l = strlen(o->extra);
             snprintf(o->extra + l, sizeof o->extra - l, "%s\n", v);
+        } else if (strcmp(a, "--token") == 0) {
+            if (strlen(v) >= sizeof o->token) {
+                fprintf(stderr, "locusctl: --token: too long\n");
+                return 2;
+            }
+            snprintf(o->token, sizeof o->token, "%s", v);
         } else if ((taken = own(ctx, a, v)) <= 0) {
             if (taken == 0) {
                 fprintf(stderr, "locusctl: unknown option %s\n%s", a, use);

@@ -39,6 +39,8 @@ struct opts {
     char etcd_host[256];
     int etcd_port; /* puts against etcd */
     char extra[2048];
+    /* --token: metadata header accessToken on every request (auth on). */
+    char token[2048];
 };
 
 struct bench;
@@ -119,7 +121,7 @@ struct bench *gbench_new(const struct opts *o, const char *host,
 void gbench_free(struct bench *b);
 /* Parse the options after the subcommand into @o: the shared ones here
  * (--conns --depth --services --changes --seconds --runs --port --dir
- * --locusd --set --json --help), any other by @own(@ctx, option, value),
+ * --locusd --set --token --json --help), any other by @own(@ctx, option, value),
  * which returns 1 (taken), 0 (unknown) or -1 (bad value, said). Return -1
  * to go on, else the exit code (0 after --help). */
 int gbench_parse_opts(int argc, char **argv, struct opts *o,

@@ -12,8 +12,12 @@
  *   locusctl bench register|query|memory [options]
  *   locusctl bench grpc register|push|idle|storm|puts [options]
  *   locusctl bench distro [options]
+ *   locusctl [auth options] login | auth init | user ... | role ... |
+ *            perm ...                     (server/locusctl_auth.c)
  *
- * Output is a table by default and JSON with --json.
+ * Output is a table by default and JSON with --json. With auth on, every
+ * call to the server carries a token: --token, or one got by logging in
+ * with --username and a password first.
  */
 #include <jansson.h>
 #include <signal.h>
@@ -25,7 +29,7 @@
 #include "bench/bench.h"
 #include "bench/cluster.h"
 #include "common/util.h"
-#include "rpc/http/http.h"
+#include "server/locusctl.h"
 
 static const char usage[] =
     "usage: locusctl [--server host:port] [--json] COMMAND ...\n"
@@ -57,29 +61,29 @@ static const char usage[] =
     "                               catch-up time, longest event-loop block\n"
     "  bench distro [--help]        AP cluster: convergence, registrations/s,\n"
     "                               restart to UP (own 3-node cluster)\n"
+    "  login [-q]                   log in: token, ttl, admin (-q: the token\n"
+    "                               only, for LOCUS_TOKEN=$(locusctl ... -q))\n"
+    "  auth init [--password P]     create the admin user nacos (once; the\n"
+    "                               server generates a password if none)\n"
+    "  user list|create|passwd|delete   users (see locusctl user --help)\n"
+    "  role list|add|delete         roles (ROLE_ADMIN: global admin)\n"
+    "  perm list|add|delete         a role's permissions on resources\n"
+    "                               <ns>:<group>:naming/<service>, r/w/rw\n"
     "\n"
     "  --server host:port           default 127.0.0.1:8848\n"
-    "  --json                       machine-readable output\n";
-
-struct ctl {
-    char host[256];
-    int port;
-    bool json;
-};
+    "  --json                       machine-readable output\n"
+    "  --token T                    the token to send (env LOCUS_TOKEN)\n"
+    "  --username U                 log in as U first (env LOCUS_USERNAME)\n"
+    "  --password-file F            U's password: the first line of F ('-':\n"
+    "                               stdin); or env LOCUS_PASSWORD, or asked\n"
+    "                               on the terminal\n"
+    "  --password P                 the same; visible to every user of the\n"
+    "                               machine in ps: prefer the above\n";
 
 static int fetch(struct ctl *c, const char *method, const char *path,
                  const char *ctype, const char *body, char **out)
 {
-    int status = 0;
-    size_t len;
-    int rv = lc_http_fetch(c->host, c->port, method, path, ctype, body,
-                           body != NULL ? strlen(body) : 0, 30000, &status,
-                           out, &len);
-    if (rv != 0) {
-        fprintf(stderr, "locusctl: cannot reach %s:%d\n", c->host, c->port);
-        return -1;
-    }
-    return status;
+    return ctl_fetch(c, method, path, ctype, body, out);
 }
 
 static const char *str(json_t *o, const char *k)
@@ -116,8 +120,7 @@ static int get_listing(struct ctl *c, const char *path, json_t **root)
     *root = NULL;
     if (st != 200) {
         if (st > 0) {
-            fprintf(stderr, "locusctl: HTTP %d: %s\n", st,
-                    body != NULL ? body : "");
+            ctl_print_failure(path, st, body);
         }
         free(body);
         return 1;
@@ -247,8 +250,7 @@ static int cmd_connections(struct ctl *c)
 
     if (st != 200) {
         if (st > 0) {
-            fprintf(stderr, "locusctl: HTTP %d: %s\n", st,
-                    body != NULL ? body : "");
+            ctl_print_failure("connections", st, body);
         }
         free(body);
         return 1;
@@ -397,6 +399,11 @@ static int cmd_raft(struct ctl *c, int argc, char **argv)
     if (st < 0) {
         return 1;
     }
+    if (st != 200) {
+        ctl_print_failure(command, st, body);
+        free(body);
+        return 1;
+    }
     json_t *resp = json_loads(body != NULL ? body : "", 0, NULL);
     long long code = num(resp, "code");
     if (c->json) {
@@ -493,20 +500,34 @@ static int cmd_cluster(int argc, char **argv)
     return 2;
 }
 
+/* The settings, a static so that the password is wiped at exit. */
+static struct ctl ctl = {.host = "127.0.0.1", .port = 8848};
+
+static void wipe_at_exit(void)
+{
+    ctl_auth_done(&ctl);
+}
+
 int main(int argc, char **argv)
 {
-    struct ctl c = {"127.0.0.1", 8848, false};
+    struct ctl *cp = &ctl;
     const char *server = NULL; /* --server as given, for bench push */
     int i = 1;
+    int taken;
 
+    atexit(wipe_at_exit);
     signal(SIGPIPE, SIG_IGN);
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            c.json = true;
+        if ((taken = ctl_auth_option(cp, argc, argv, &i)) != 0) {
+            if (taken < 0) {
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--json") == 0) {
+            cp->json = true;
         } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
             server = argv[i + 1];
-            if (lc_split_host_port(argv[++i], c.host, sizeof c.host,
-                                   &c.port) != 0) {
+            if (lc_split_host_port(argv[++i], cp->host, sizeof cp->host,
+                                   &cp->port) != 0) {
                 fprintf(stderr, "locusctl: --server wants host:port\n");
                 return 2;
             }
@@ -523,47 +544,65 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
+    if (ctl_auth_env(cp) != 0) {
+        return 2;
+    }
+    if (strcmp(argv[i], "login") == 0) {
+        return ctl_cmd_login(cp, argc - i, argv + i);
+    }
+    if (strcmp(argv[i], "auth") == 0) {
+        return ctl_cmd_auth(cp, argc - i, argv + i);
+    }
+    if (strcmp(argv[i], "user") == 0) {
+        return ctl_cmd_user(cp, argc - i, argv + i);
+    }
+    if (strcmp(argv[i], "role") == 0) {
+        return ctl_cmd_role(cp, argc - i, argv + i);
+    }
+    if (strcmp(argv[i], "perm") == 0) {
+        return ctl_cmd_perm(cp, argc - i, argv + i);
+    }
     if (strcmp(argv[i], "groups") == 0) {
-        return cmd_groups(&c);
+        return cmd_groups(cp);
     }
     if (strcmp(argv[i], "nodes") == 0) {
-        return cmd_nodes(&c);
+        return cmd_nodes(cp);
     }
     if (strcmp(argv[i], "connections") == 0) {
-        return cmd_connections(&c);
+        return cmd_connections(cp);
     }
     if (strcmp(argv[i], "raft") == 0) {
-        return cmd_raft(&c, argc - i - 1, argv + i + 1);
+        return cmd_raft(cp, argc - i - 1, argv + i + 1);
     }
     if (strcmp(argv[i], "cluster") == 0) {
         return cmd_cluster(argc - i - 1, argv + i + 1);
     }
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "failover") == 0) {
-        return lc_bench_failover(argc - i - 2, argv + i + 2, c.json);
+        return lc_bench_failover(argc - i - 2, argv + i + 2, cp->json);
     }
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "push") == 0) {
-        return lc_bench_push(argc - i - 2, argv + i + 2, c.json, server);
+        return lc_bench_push(argc - i - 2, argv + i + 2, cp->json, server);
     }
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "grpc") == 0) {
-        return lc_bench_grpc(argc - i - 2, argv + i + 2, c.json);
+        return lc_bench_grpc(argc - i - 2, argv + i + 2, cp->json);
     }
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "restart") == 0) {
-        return lc_bench_restart(argc - i - 2, argv + i + 2, c.json);
+        return lc_bench_restart(argc - i - 2, argv + i + 2, cp->json);
     }
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         strcmp(argv[i + 1], "distro") == 0) {
-        return lc_bench_distro(argc - i - 2, argv + i + 2, c.json);
+        return lc_bench_distro(argc - i - 2, argv + i + 2, cp->json);
     }
     if (strcmp(argv[i], "bench") == 0 && i + 1 < argc &&
         (strcmp(argv[i + 1], "register") == 0 ||
          strcmp(argv[i + 1], "query") == 0 ||
          strcmp(argv[i + 1], "memory") == 0)) {
         return lc_bench_naming(argv[i + 1], argc - i - 2, argv + i + 2,
-                               c.json);
+                               cp->json);
     }
     fprintf(stderr, "locusctl: unknown command '%s' (see --help)\n", argv[i]);
     return 2;

@@ -33,6 +33,7 @@ struct lc_nclient {
     struct lc_grpc_ccall check;
     uv_timer_t setup_timer; /* the setup's deadline; freed in its close */
     char id[128];
+    json_t *headers; /* metadata headers of every request, or NULL */
     bool ready;
     bool failed; /* ready fired with an error */
     bool closing;
@@ -260,7 +261,9 @@ static void on_connected(struct lc_grpc_client *cl, int status, void *data)
 
 static void on_timer_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct lc_nclient *c = h->data;
+    json_decref(c->headers);
+    free(c);
 }
 
 static void on_closed(struct lc_grpc_client *cl, void *data)
@@ -412,7 +415,7 @@ int lc_nclient_request(struct lc_nclient *c, struct lc_nreq *r,
     if (json_object_get(body, "module") == NULL) {
         json_object_set_new(body, "module", json_string("naming"));
     }
-    rv = lc_payload_encode(type, body, NULL, &buf, &len);
+    rv = lc_payload_encode(type, body, c->headers, &buf, &len);
     if (rv != 0) {
         return rv;
     }
@@ -431,13 +434,27 @@ int lc_nclient_request_text(struct lc_nclient *c, struct lc_nreq *r,
     if (c->closing) {
         return LC_ECONN;
     }
-    rv = lc_payload_encode_text(type, text, len, NULL, &buf, &n);
+    rv = lc_payload_encode_text(type, text, len, c->headers, &buf, &n);
     if (rv != 0) {
         return rv;
     }
     rv = send_request(c, r, buf, n, timeout_ms, cb);
     free(buf);
     return rv;
+}
+
+int lc_nclient_set_headers(struct lc_nclient *c, const json_t *headers)
+{
+    json_t *copy = NULL;
+    if (headers != NULL) {
+        copy = json_deep_copy(headers);
+        if (copy == NULL) {
+            return LC_ENOMEM;
+        }
+    }
+    json_decref(c->headers);
+    c->headers = copy;
+    return 0;
 }
 
 json_t *lc_nclient_instance(const char *ip, int port, bool ephemeral)

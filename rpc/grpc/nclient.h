@@ -104,6 +104,11 @@ int lc_nclient_request_text(struct lc_nclient *c, struct lc_nreq *r,
                             const char *type, const char *text, size_t len,
                             unsigned timeout_ms, lc_nreq_cb cb);
 
+/* Metadata headers (an object of strings, copied; NULL: none) sent with
+ * every request from now on, as the Java client sends "accessToken" with
+ * each naming request when auth is on. Return 0 or LC_ENOMEM. */
+int lc_nclient_set_headers(struct lc_nclient *c, const json_t *headers);
+
 /* Whether a request's end (@status, @body of the callback) is a success:
  * a response arrived and its resultCode is 200. */
 bool lc_nclient_ok(int status, const json_t *body);

@@ -162,16 +162,18 @@ const char *lc_rpc_req_header(const struct lc_rpc_req *req, const char *name)
     const char *key;
     json_t *v = json_object_get(req->payload.headers, name);
 
-    if (v == NULL) {
-        /* Nacos's request headers are a case-insensitive map. */
-        json_object_foreach(req->payload.headers, key, v)
-        {
-            if (strcasecmp(key, name) == 0) {
-                break;
-            }
+    if (v != NULL) {
+        return json_string_value(v);
+    }
+    /* Nacos's request headers are a case-insensitive map. (The loop
+     * leaves v at the last value when nothing matches: not an answer.) */
+    json_object_foreach(req->payload.headers, key, v)
+    {
+        if (strcasecmp(key, name) == 0) {
+            return json_string_value(v);
         }
     }
-    return v != NULL ? json_string_value(v) : NULL;
+    return NULL;
 }
 
 struct lc_rpc_conn *lc_rpc_req_conn(const struct lc_rpc_req *req)

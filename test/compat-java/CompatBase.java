@@ -172,7 +172,15 @@ abstract class CompatBase {
 
         /* A client of the servers @servers ("host:port,host:port"). */
         NamingService client(String servers, String namespace) throws Exception {
+            return client(servers, namespace, new Properties());
+        }
+
+        /* The same with more client properties (@extra: username and
+         * password with auth on). */
+        NamingService client(String servers, String namespace, Properties extra)
+                throws Exception {
             Properties p = new Properties();
+            p.putAll(extra);
             p.setProperty(PropertyKeyConst.SERVER_ADDR, servers);
             if (namespace != null) {
                 p.setProperty(PropertyKeyConst.NAMESPACE, namespace);

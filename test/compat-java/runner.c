@@ -1,6 +1,8 @@
 /* Runs the Nacos Java client 2.4.3 scenarios against real locusd:
  * test/compat-java/NacosCompat against a standalone node, then
- * test/compat-java/NacosCluster against a 3-member cluster, each node on
+ * test/compat-java/NacosCluster against a 3-member cluster, then
+ * test/compat-java/NacosAuth against a standalone node with auth on (a
+ * token secret made here for the run), each node on
  * reserved ports (test/support/tcluster.h). For each: start one JVM, echo
  * its PASS/FAIL lines, do what it asks on its stdout ("@@locusd <command>",
  * answered "@@ok" or "@@fail <why>" on its stdin), and fail unless the JVM
@@ -19,9 +21,9 @@
  *               JM.SNAPSHOT.PATH and client logs (created; the cluster
  *               run's in JAVA_WORK/cluster)
  *   JAVA        the java binary (default: java on PATH)
- *   JAVA_TIMEOUT_S, JAVA_COMPAT_FILTER (NacosCompat.java, NacosCluster.java),
- *   LOCUSD, BUILD, LOCUS_TEST_KEEP, TC_FILTER (test_java_standalone,
- *   test_java_cluster) as for the cluster tests.
+ *   JAVA_TIMEOUT_S, JAVA_COMPAT_FILTER (NacosCompat.java, NacosCluster.java,
+ *   NacosAuth.java), LOCUS_TEST_KEEP, TC_FILTER (test_java_standalone,
+ *   test_java_cluster, test_java_auth) as for the cluster tests.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,6 +42,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "test/support/tcluster.h"
 
@@ -456,6 +460,40 @@ static void test_java_cluster(void **state)
     tc_pass(t);
 }
 
+/* Auth on (issue 12): nacos.core.auth.enabled and a token secret of 32
+ * random bytes (base64) made for this run; the JVM initialises the admin
+ * and the users itself, through the endpoints. */
+static void test_java_auth(void **state)
+{
+    struct tc *t = *state;
+    static struct run run;
+    unsigned char key[32];
+    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+    char props[512], work[600], dir[700], server[64];
+    const char *args[] = {"NacosAuth", server, work, NULL};
+
+    assert_true(sodium_init() >= 0);
+    randombytes_buf(key, sizeof key);
+    sodium_bin2base64(b64, sizeof b64, key, sizeof key,
+                      sodium_base64_VARIANT_ORIGINAL);
+    snprintf(props, sizeof props,
+             "nacos.core.auth.enabled=true\n"
+             "nacos.core.auth.plugin.nacos.token.secret.key=%s\n",
+             b64);
+    run.t = t;
+    snprintf(work, sizeof work, "%.500s/auth",
+             env_or("JAVA_WORK", "build/test/compat-java/work"));
+    mkdirs(work);
+    snprintf(dir, sizeof dir, "%s/jvm-main", work);
+    tc_up(t, "java-auth", 1, props);
+    snprintf(server, sizeof server, "127.0.0.1:%d", t->c.nodes[0].port);
+    printf("runner: locusd %s with auth on, 127.0.0.1:%d (gRPC %d), JVM logs "
+           "in %s\n",
+           tc_locusd(), t->c.nodes[0].port, t->c.nodes[0].port + 1000, work);
+    run_jvm(&run, dir, work, args, DEFAULT_TIMEOUT_S);
+    tc_pass(t);
+}
+
 static int teardown(void **state)
 {
     kill_jvm();
@@ -468,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_java_standalone, tc_setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_java_cluster, tc_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_java_auth, tc_setup, teardown),
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     tc_filter_from_env();

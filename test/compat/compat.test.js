@@ -1,5 +1,6 @@
 // locus against the real npm nacos-naming client (see package.json for the
-// pinned version): standalone and 3-node clusters of real locusd processes.
+// pinned version): standalone and 3-node clusters of real locusd processes,
+// and a standalone node with auth on (auth.js).
 // Run with `make test-compat` (or `node compat.test.js` here). Suites run
 // concurrently, each on its own node(s); tests inside a suite in order.
 //
@@ -14,6 +15,7 @@ const assert = require('node:assert/strict');
 const { test } = require('node:test');
 
 const { Env, suite, waitFor, uniq, httpRaw, listHosts } = require('./harness');
+const { auth } = require('./auth');
 const {
   G, call, key, brief, closedPort,
   persistentFlow, groupClusterFlow, subscribeFlow, serviceListFlow,
@@ -268,6 +270,7 @@ test(`locus against nacos-naming ${CLIENT_VERSION}`, { concurrency: true }, asyn
     ['beats-close', Env.standalone, closing],
     ['beats-restart', Env.standalone, restart],
     ['cluster3', (name) => Env.cluster(name, 3), cluster],
+    ['auth', Env.standaloneAuth, auth],
   ];
   await Promise.all(suites.map(([name, make, body]) =>
     t.test(name, { timeout: SUITE_MS }, suite(name, make, body))));

@@ -323,6 +323,39 @@ function httpRaw(node, method, p, params = {}, timeout = HTTP_MS) {
   });
 }
 
+// A request with the query params in the URL and the form params in an
+// application/x-www-form-urlencoded body (as the Java client logs in: the
+// username in the query, the password in the body). Same answer as httpRaw.
+function httpForm(node, method, p, query = {}, form = {}, timeout = HTTP_MS) {
+  const qs = new URLSearchParams(query).toString();
+  const pathQs = `${p}${qs ? '?' + qs : ''}`;
+  const url = `http://${node.addr}${pathQs}`;
+  const body = Buffer.from(new URLSearchParams(form).toString());
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port: node.port, method, path: pathQs, agent: false, timeout,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', (e) => reject(new Error(`${method} ${url}: ${e.message}`)));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch (_) {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, text, json, url });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeout} ms`)));
+    req.on('error', (e) => reject(new Error(`${method} ${url}: ${e.code || e.message}`)));
+    req.end(body);
+  });
+}
+
 // instance/list straight from a node (no client cache). Returns the hosts
 // array; throws with the answer unless 200.
 async function listHosts(node, grouped, extra = {}) {
@@ -436,6 +469,32 @@ class Env {
       const node = new Locusd({
         name: `${name}/node0`, port, dataDir, log: path.join(env.dir, 'node0.log'),
         args: ['--standalone', '--ip', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
+      });
+      env.nodes.push(node);
+      node.start();
+      await node.waitUp();
+    });
+  }
+
+  // One standalone node with auth on (nacos.core.auth.enabled=true) and a
+  // token secret made for this run (32 random bytes, base64), written to a
+  // properties file only this user can read: env.secret.
+  static standaloneAuth(name) {
+    return Env.started(name, async (env) => {
+      const port = await env.reservePort();
+      const dataDir = path.join(env.dir, 'node0');
+      env.secret = crypto.randomBytes(32).toString('base64');
+      const conf = path.join(env.dir, 'node0.properties');
+      fs.writeFileSync(conf, [
+        '# written by test/compat/harness.js',
+        'nacos.core.auth.enabled=true',
+        `nacos.core.auth.plugin.nacos.token.secret.key=${env.secret}`,
+        '',
+      ].join('\n'), { mode: 0o600 });
+      const node = new Locusd({
+        name: `${name}/node0`, port, dataDir, log: path.join(env.dir, 'node0.log'),
+        args: ['--standalone', '--conf', conf, '--ip', '127.0.0.1', '--port', String(port),
+          '--data-dir', dataDir],
       });
       env.nodes.push(node);
       node.start();
@@ -573,5 +632,5 @@ function clientIP() {
 }
 
 module.exports = {
-  Env, Locusd, suite, waitFor, within, sleep, uniq, httpRaw, listHosts, clientIP, show,
+  Env, Locusd, suite, waitFor, within, sleep, uniq, httpRaw, httpForm, listHosts, clientIP, show,
 };

@@ -277,6 +277,50 @@ static void test_token(void **state)
     env_stop(&env);
 }
 
+/* Verified tokens are remembered (auth.c's token cache): repeated checks
+ * pass, a remembered token still expires, a changed one is verified anew,
+ * and more tokens than the cache holds all keep working. */
+static void test_token_cache(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, NULL);
+    struct lc_auth_check c;
+    char t[1024];
+    struct lc_auth_ident id = {.token = t, .remote_ip = "127.0.0.1"};
+
+    token_for("alice", (int64_t)time(NULL) + 100, t, sizeof t);
+    for (int i = 0; i < 5; i++) {
+        GRANTED(&env, &c, &id, &NEED_R_DEV, false);
+        assert_string_equal(c.username, "alice");
+    }
+    DENIED(&env, &c, &id, &NEED_W_DEV, false, "authorization failed!");
+    t[strlen(t) - 1] ^= 1; /* one bit of the signature */
+    DENIED(&env, &c, &id, &NEED_R_DEV, false, "Invalid signature");
+
+    /* Remembered, then past its exp. */
+    int64_t exp = (int64_t)time(NULL) + 1;
+    token_for("alice", exp, t, sizeof t);
+    GRANTED(&env, &c, &id, &NEED_R_DEV, false);
+    while ((int64_t)time(NULL) <= exp) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    DENIED(&env, &c, &id, &NEED_R_DEV, false, "token expired!");
+    DENIED(&env, &c, &id, &NEED_R_DEV, false, "token expired!");
+
+    /* More distinct tokens than the cache's 1024. */
+    char first[1024];
+    token_for("alice", (int64_t)time(NULL) + 5000, first, sizeof first);
+    for (int i = 0; i < 1100; i++) {
+        token_for("alice", (int64_t)time(NULL) + 5000 + i, t, sizeof t);
+        GRANTED(&env, &c, &id, &NEED_R_DEV, false);
+    }
+    id.token = first;
+    GRANTED(&env, &c, &id, &NEED_R_DEV, false);
+    env_stop(&env);
+}
+
 static void test_password_and_cache(void **state)
 {
     (void)state;
@@ -747,6 +791,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_off),
         cmocka_unit_test(test_token),
+        cmocka_unit_test(test_token_cache),
         cmocka_unit_test(test_password_and_cache),
         cmocka_unit_test(test_unknown_user_like_wrong_password),
         cmocka_unit_test(test_brute_force_limits),

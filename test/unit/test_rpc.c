@@ -626,6 +626,15 @@ static void test_dispatch_order(void **state)
     assert_string_equal(jstr(u.body, "conn"), t.id);
     assert_string_equal(jstr(u.body, "type"), "EchoRequest");
     ures_free(&u);
+    /* A header that is not there is NULL, whatever the others are (the
+     * Java client sends "app" on every request: its value must not be
+     * taken for an absent accessToken). */
+    headers = json_pack("{s:s, s:s}", "Client-Version", "2.4.3", "app",
+                        "unknown");
+    tc_unary(&t, "EchoRequest", json_object(), headers, &u);
+    json_decref(headers);
+    assert_string_equal(jstr(u.body, "token"), "-");
+    ures_free(&u);
     tc_close(&t);
     env_stop(&e);
 }
