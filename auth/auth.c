@@ -330,7 +330,8 @@ static int auth_new(uv_loop_t *loop, struct lc_raft_engine *engine,
     if (cfg->enabled)
         lc_infof("auth",
                  "on: tokens HS%d, valid %u s; at most %u failed password "
-                 "checks per user and %u per address in %u s; server "
+                 "checks per user from one address and %u per address in "
+                 "%u s; server "
                  "identity %s",
                  a->keylen < 48 ? 256 : a->keylen < 64 ? 384 : 512,
                  cfg->token_ttl_s, cfg->max_fails_per_user,
