@@ -2,16 +2,29 @@
  * and whether the store's roles let it do what it asks.
  *
  * A token is checked on the loop (an HMAC). A username and password are
- * first held against the brute-force limits (per user and per source
- * address), then against the cache of pairs already checked, and only then
- * checked with BCrypt on the thread pool: at most MAX_JOBS such checks wait
- * at once, more are refused with LC_EBUSY; checks of a pair already on the
- * pool wait for its answer instead of hashing again. An attempt counts
- * against the limits when it starts and is taken back when the password
- * was good, so guesses sent together cannot pass the limits before the
- * first ends. A user that does not exist costs
- * the same BCrypt as a wrong password (a dummy hash) and gets the same
- * answer, so neither the answer nor its time tells which names exist.
+ * first looked up in the cache of pairs already checked good (a hit proves
+ * the password, costs no BCrypt and is never refused by the limits), then
+ * held against the brute-force limits, and only then checked with BCrypt
+ * on the thread pool: at most MAX_JOBS such checks and hashes (password.c)
+ * run at once, more are refused with LC_EBUSY; checks of a pair already on
+ * the pool wait for its answer instead of hashing again.
+ *
+ * The limits (three limiter.h tables, one window of fail_window_s):
+ *   - (user, address): max_fails_per_user failures of one user from one
+ *     address refuse that pair;
+ *   - user: once a user has max_fails_per_user failures from all addresses
+ *     together, an address that has failed for that user in the window is
+ *     refused for it, while an address with a clean record still gets its
+ *     attempts. A guess spread over many addresses gets one try per fresh
+ *     address, and nobody can lock a user out from elsewhere;
+ *   - address: max_fails_per_ip failures from one address refuse its
+ *     password checks for every user (a cached pair still passes).
+ * An attempt counts against all three when it starts and is taken back
+ * when the password was good (and the pair forgotten), so guesses sent
+ * together cannot pass the limits before the first ends. A refusal never
+ * depends on the password, so it tells nothing. A user that does not exist
+ * costs the same BCrypt as a wrong password (a dummy hash) and gets the
+ * same answer, so neither the answer nor its time tells which names exist.
  *
  * Shutdown: jobs on the pool hold the module; lc_auth_detach cancels those
  * not started, and every job answers LC_ESHUTDOWN from then on.
@@ -41,6 +54,10 @@
 #define CACHE_MAX 4096
 /* Keys each brute-force limiter holds. */
 #define LIMITER_MAX 16384
+/* Password changes of one user (auth/http.c's PUT /v1/auth/users): each
+ * costs a BCrypt and a raft entry. */
+#define CHANGES_MAX 5
+#define CHANGES_WINDOW_MS 60000
 
 /* A BCrypt hash of cost 10 (Nacos's published one of "nacos"), checked
  * against when the user does not exist so that the answer takes as long as
@@ -85,8 +102,10 @@ struct lc_auth {
     uint8_t key[LC_AUTH_KEY_MAX];
     size_t keylen; /* 0: no usable secret */
     struct lc_auth_store *store;
+    struct lc_limiter *by_pair; /* "<address> <user>" */
     struct lc_limiter *by_user;
     struct lc_limiter *by_ip;
+    struct lc_limiter *changes; /* password changes per user */
 
     uint8_t cache_key[crypto_generichash_KEYBYTES];
     struct cache_entry *cache;
@@ -97,6 +116,7 @@ struct lc_auth {
 
     struct job *jobs; /* on the pool */
     unsigned njobs;
+    unsigned nhash; /* password.c's hashes on the pool */
     unsigned nwaiters; /* over all jobs */
     bool detached;
     bool freed; /* lc_auth_free ran; the last job frees the struct */
@@ -126,9 +146,10 @@ struct job {
     char password[512];
     char hash[64];
     char ip[64];
+    char pair[64 + 1 + 256]; /* by_pair's key */
     bool known; /* the user exists (else hash is the dummy) */
     bool ok;    /* worker's verdict */
-    /* Counting this attempt reached the user's or the address's limit. */
+    /* Counting this attempt reached the pair's or the address's limit. */
     bool user_at_max, ip_at_max;
     struct job *prev, *next;
 };
@@ -294,23 +315,23 @@ static int auth_new(uv_loop_t *loop, struct lc_raft_engine *engine,
         }
     }
     randombytes_buf(a->cache_key, sizeof a->cache_key);
-    a->by_user = lc_limiter_new(cfg->max_fails_per_user,
-                                (uint64_t)cfg->fail_window_s * 1000,
-                                LIMITER_MAX);
-    if (a->by_user == NULL)
-        goto err_after_alloc;
-    a->by_ip = lc_limiter_new(cfg->max_fails_per_ip,
-                              (uint64_t)cfg->fail_window_s * 1000, LIMITER_MAX);
-    if (a->by_ip == NULL)
-        goto err_after_user_limiter;
+    uint64_t window = (uint64_t)cfg->fail_window_s * 1000;
+    a->by_pair = lc_limiter_new(cfg->max_fails_per_user, window, LIMITER_MAX);
+    a->by_user = lc_limiter_new(cfg->max_fails_per_user, window, LIMITER_MAX);
+    a->by_ip = lc_limiter_new(cfg->max_fails_per_ip, window, LIMITER_MAX);
+    a->changes = lc_limiter_new(CHANGES_MAX, CHANGES_WINDOW_MS, LIMITER_MAX);
+    if (a->by_pair == NULL || a->by_user == NULL || a->by_ip == NULL ||
+        a->changes == NULL)
+        goto err_after_limiters;
     rv = detached ? lc_auth_store_new_detached(&a->store)
                   : lc_auth_store_new(engine, &a->store);
     if (rv != 0)
-        goto err_after_ip_limiter;
+        goto err_after_limiters;
     if (cfg->enabled)
         lc_infof("auth",
                  "on: tokens HS%d, valid %u s; at most %u failed password "
-                 "checks per user and %u per address in %u s; server "
+                 "checks per user from one address and %u per address in "
+                 "%u s; server "
                  "identity %s",
                  a->keylen < 48 ? 256 : a->keylen < 64 ? 384 : 512,
                  cfg->token_ttl_s, cfg->max_fails_per_user,
@@ -319,10 +340,11 @@ static int auth_new(uv_loop_t *loop, struct lc_raft_engine *engine,
     *out = a;
     return 0;
 
-err_after_ip_limiter:
-    lc_limiter_free(a->by_ip);
-err_after_user_limiter:
+err_after_limiters:
+    lc_limiter_free(a->by_pair);
     lc_limiter_free(a->by_user);
+    lc_limiter_free(a->by_ip);
+    lc_limiter_free(a->changes);
 err_after_alloc:
     sodium_memzero(a, sizeof *a);
     free(a);
@@ -381,16 +403,20 @@ void lc_auth_free(struct lc_auth *a)
         lc_auth_store_free(a->store);
         a->store = NULL;
     }
+    lc_limiter_free(a->by_pair);
+    a->by_pair = NULL;
     lc_limiter_free(a->by_user);
     a->by_user = NULL;
     lc_limiter_free(a->by_ip);
     a->by_ip = NULL;
+    lc_limiter_free(a->changes);
+    a->changes = NULL;
     cache_clear(a);
     tokens_clear(a);
     sodium_memzero(a->key, sizeof a->key);
     a->keylen = 0;
     a->freed = true;
-    if (a->njobs == 0)
+    if (a->njobs == 0 && a->nhash == 0)
         destroy(a);
 }
 
@@ -552,23 +578,86 @@ static int identify_token(struct lc_auth *a, const char *token, char *user,
     return 0;
 }
 
-/* Refuse a user or address over its brute-force limit. */
+/* by_pair's key: an address has no space, so "<address> <user>" names one
+ * pair. */
+static void pair_key(const char *user, const char *ip, char *out,
+                     size_t size)
+{
+    snprintf(out, size, "%s %s", ip != NULL ? ip : "", user);
+}
+
+/* Refuse a password check of @user from @ip over a brute-force limit
+ * (auth.c's head comment). */
 static int limited(struct lc_auth *a, const char *user, const char *ip,
                    struct lc_err *e)
 {
     uint64_t now = uv_now(a->loop);
-    uint64_t wait = lc_limiter_blocked(a->by_user, user, now);
-    const char *who = "for this user";
+    char pair[sizeof ((struct job *)0)->pair];
+    pair_key(user, ip, pair, sizeof pair);
+    const char *who = NULL;
+    uint64_t wait = lc_limiter_blocked(a->by_pair, pair, now);
+    if (wait > 0) {
+        who = "for this user from this address";
+    } else if (lc_limiter_fails(a->by_pair, pair, now) > 0) {
+        /* The user is under a guess from several addresses: only
+         * addresses with a clean record for it may try. */
+        uint64_t w = lc_limiter_blocked(a->by_user, user, now);
+        if (w > 0) {
+            wait = w;
+            who = "for this user";
+        }
+    }
     uint64_t w2 = lc_limiter_blocked(a->by_ip, ip, now);
     if (w2 > wait) {
         wait = w2;
         who = "from this address";
     }
+    sodium_memzero(pair, sizeof pair);
     if (wait == 0)
         return 0;
     lc_err_set(e, LC_EDENIED, "too many failed logins %s, retry in %llu s",
                who, (unsigned long long)((wait + 999) / 1000));
     return LC_EDENIED;
+}
+
+uint64_t lc_auth_change_wait(struct lc_auth *a, const char *user)
+{
+    uint64_t now = uv_now(a->loop);
+    uint64_t wait = lc_limiter_blocked(a->changes, user, now);
+    if (wait > 0)
+        return wait;
+    if (lc_limiter_fail(a->changes, user, now) == 0)
+        return CHANGES_WINDOW_MS; /* not counted (full, memory): refuse */
+    return 0;
+}
+
+void lc_auth_change_undo(struct lc_auth *a, const char *user)
+{
+    lc_limiter_undo(a->changes, user);
+}
+
+int lc_auth_pool_take(struct lc_auth *a)
+{
+    if (a->detached)
+        return LC_ESHUTDOWN;
+    if (a->njobs + a->nhash >= MAX_JOBS)
+        return LC_EBUSY;
+    a->nhash++;
+    return 0;
+}
+
+bool lc_auth_pool_give(struct lc_auth *a)
+{
+    bool detached = a->detached;
+    a->nhash--;
+    if (a->freed && a->njobs == 0 && a->nhash == 0)
+        destroy(a);
+    return detached;
+}
+
+bool lc_auth_detached(const struct lc_auth *a)
+{
+    return a->detached;
 }
 
 /* ------------------------------------------------------------------ jobs */
@@ -671,15 +760,17 @@ static void on_job_done(uv_work_t *work, int status)
     if (!a->detached && status == 0 && job_good(a, j)) {
         /* It was counted as a failure when it started (submit). */
         lc_limiter_undo(a->by_ip, j->ip);
-        lc_limiter_reset(a->by_user, j->username);
+        lc_limiter_undo(a->by_user, j->username);
+        lc_limiter_reset(a->by_pair, j->pair);
         cache_put(a, j->username, j->password, j->hash);
     } else if (!a->detached && status == 0) {
         if (j->user_at_max)
             lc_warnf("auth",
-                     "user \"%s\" reached %u failed logins in %u s: its "
-                     "password checks are refused until the window ends",
+                     "user \"%s\" reached %u failed logins from %s in %u "
+                     "s: its password checks from there are refused until "
+                     "the window ends",
                      printable(j->username), a->cfg.max_fails_per_user,
-                     a->cfg.fail_window_s);
+                     printable(j->ip), a->cfg.fail_window_s);
         if (j->ip_at_max)
             lc_warnf("auth",
                      "address %s reached %u failed logins in %u s: its "
@@ -704,7 +795,7 @@ static void on_job_done(uv_work_t *work, int status)
     j->last = NULL;
     a->njobs--;
     job_free(j);
-    if (a->freed && a->njobs == 0)
+    if (a->freed && a->njobs == 0 && a->nhash == 0)
         destroy(a);
 }
 
@@ -768,7 +859,7 @@ static int submit(struct lc_auth *a, struct lc_auth_check *c,
         job_add_waiter(a, j, w);
         return LC_EAGAIN;
     }
-    if (a->njobs >= MAX_JOBS) {
+    if (a->njobs + a->nhash >= MAX_JOBS) {
         sodium_memzero(d, sizeof d);
         waiter_free(w);
         return lc_err_set(e, LC_EBUSY,
@@ -788,6 +879,7 @@ static int submit(struct lc_auth *a, struct lc_auth_check *c,
     lc_strlcpy(j->password, id->password, sizeof j->password);
     lc_strlcpy(j->ip, id->remote_ip != NULL ? id->remote_ip : "",
                sizeof j->ip);
+    pair_key(j->username, j->ip, j->pair, sizeof j->pair);
     const char *stored = lc_auth_store_password(a->store, id->username);
     j->known = stored != NULL && strlen(stored) < sizeof j->hash;
     lc_strlcpy(j->hash, j->known ? stored : DUMMY_HASH, sizeof j->hash);
@@ -807,7 +899,8 @@ static int submit(struct lc_auth *a, struct lc_auth_check *c,
     /* Counted as a failure from now on, taken back if it is good: so that
      * attempts running together cannot pass the limits before any ends. */
     uint64_t now = uv_now(a->loop);
-    j->user_at_max = lc_limiter_fail(a->by_user, j->username, now) ==
+    lc_limiter_fail(a->by_user, j->username, now);
+    j->user_at_max = lc_limiter_fail(a->by_pair, j->pair, now) ==
                      a->cfg.max_fails_per_user;
     j->ip_at_max =
         lc_limiter_fail(a->by_ip, j->ip, now) == a->cfg.max_fails_per_ip;
@@ -827,11 +920,12 @@ static int password_path(struct lc_auth *a, struct lc_auth_check *c,
     if (strlen(id->username) >= sizeof ((struct job *)0)->username ||
         strlen(id->password) >= sizeof ((struct job *)0)->password)
         return deny(e, "user not found!");
+    /* A hit proves the password: no BCrypt, no limit. */
+    if (cache_hit(a, id->username, id->password))
+        return 0;
     int rv = limited(a, id->username, id->remote_ip, e);
     if (rv != 0)
         return rv;
-    if (cache_hit(a, id->username, id->password))
-        return 0;
     return submit(a, c, l, id, need, e);
 }
 

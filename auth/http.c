@@ -145,6 +145,10 @@ static void reply_write_error(struct lc_http_exchange *ex,
         case LC_EINVAL:
             reply_illegal(ex, e->msg);
             break;
+        case LC_EBUSY:
+            /* As login's (and Nacos's over-threshold answers): retry. */
+            lc_http_reply(ex, 503, CT_TEXT, e->msg, strlen(e->msg));
+            break;
         default:
             reply_exception(ex, e->msg[0] != '\0' ? e->msg
                                                   : lc_strerror(e->code));
@@ -468,7 +472,12 @@ static void write_started(struct pending *p, int rv)
 {
     if (rv != 0) {
         struct lc_err e;
-        lc_err_set(&e, rv, "%s", lc_strerror(rv));
+        if (rv == LC_EBUSY) {
+            lc_err_set(&e, rv, "too many password checks in progress, "
+                               "retry later");
+        } else {
+            lc_err_set(&e, rv, "%s", lc_strerror(rv));
+        }
         reply_write_error(p->ex, &e);
         pending_free(p);
     }
@@ -698,9 +707,22 @@ static void password_checked(struct pending *p, const struct lc_err *e)
     if (!check_password(ex, "newPassword", password)) {
         goto done;
     }
+    /* Each change costs a BCrypt and a raft entry. */
+    uint64_t wait = lc_auth_change_wait(p->a, username);
+    if (wait > 0) {
+        snprintf(msg, sizeof msg,
+                 "too many password changes for this user, retry in %llu s",
+                 (unsigned long long)((wait + 999) / 1000));
+        lc_http_reply(ex, 503, CT_TEXT, msg, strlen(msg));
+        goto done;
+    }
     p->ok = "update user ok!";
-    write_started(p, lc_auth_user_password(p->a, &p->w, username, password,
-                                           on_written));
+    int rv = lc_auth_user_password(p->a, &p->w, username, password,
+                                   on_written);
+    if (rv != 0) {
+        lc_auth_change_undo(p->a, username); /* nothing started */
+    }
+    write_started(p, rv);
     return;
 done:
     pending_free(p);

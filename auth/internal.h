@@ -60,7 +60,9 @@ bool lc_password_verify(const char *password, const char *hash);
 void lc_password_generate(char *out);
 
 /* Hash @password on the thread pool; @cb from the loop with status 0
- * (j->hash set) or an LC_E* code. */
+ * (j->hash set) or an LC_E* code (LC_ESHUTDOWN once the module is
+ * detached). Counts against the module's pool budget: LC_EBUSY at once
+ * when it is full (lc_auth_pool_take). */
 struct lc_auth_hash_job;
 typedef void (*lc_auth_hash_cb)(struct lc_auth_hash_job *j, int status);
 struct lc_auth_hash_job {
@@ -68,6 +70,7 @@ struct lc_auth_hash_job {
     lc_auth_hash_cb cb;
     char hash[128];
     /* private */
+    struct lc_auth *a;
     uv_work_t work;
     char password[512];
     int status;
@@ -80,6 +83,21 @@ int lc_auth_hash_async(struct lc_auth *a, struct lc_auth_hash_job *j,
  * lc_statemachine_sm(lc_auth_store_sm(lc_auth_store(a))). */
 int lc_auth_new_detached(uv_loop_t *loop, const struct lc_auth_config *cfg,
                          struct lc_auth **out);
+
+/* The thread pool's budget (auth.c's MAX_JOBS), shared by the password
+ * checks and lc_auth_hash_async: take a slot before queueing a hash (0,
+ * LC_EBUSY when full, LC_ESHUTDOWN once detached); give it back from the
+ * job's callback, after using the module (lc_auth_free waits for every
+ * slot). lc_auth_pool_give says whether the module was detached. */
+int lc_auth_pool_take(struct lc_auth *a);
+bool lc_auth_pool_give(struct lc_auth *a);
+bool lc_auth_detached(const struct lc_auth *a);
+
+/* A password change of @user may start now: 0 (counted), else the
+ * milliseconds until it may (at most 5 a minute per user).
+ * lc_auth_change_undo takes one back (the change did not start). */
+uint64_t lc_auth_change_wait(struct lc_auth *a, const char *user);
+void lc_auth_change_undo(struct lc_auth *a, const char *user);
 
 /* The loop the module runs on (store.c's writes). */
 uv_loop_t *lc_auth_loop(struct lc_auth *a);

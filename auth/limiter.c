@@ -20,6 +20,7 @@ struct lc_limiter {
     uint64_t window_ms;
     size_t capacity;
     size_t count;
+    size_t pinned; /* entries at max_fails */
     unsigned char hkey[crypto_shorthash_KEYBYTES];
     struct entry *table;
     struct entry *oldest, *newest;
@@ -62,8 +63,15 @@ static void append_entry(struct lc_limiter *l, struct entry *e)
     l->newest = e;
 }
 
+static bool at_max(const struct lc_limiter *l, const struct entry *e)
+{
+    return e->fails >= l->max_fails;
+}
+
 static void drop(struct lc_limiter *l, struct entry *e)
 {
+    if (at_max(l, e))
+        l->pinned--;
     unlink_entry(l, e);
     HASH_DEL(l->table, e);
     free(e);
@@ -94,6 +102,29 @@ static bool ended(const struct lc_limiter *l, const struct entry *e,
     return now_ms >= e->start_ms + l->window_ms;
 }
 
+static void drop_ended(struct lc_limiter *l, uint64_t now_ms)
+{
+    while (l->oldest != NULL && ended(l, l->oldest, now_ms))
+        drop(l, l->oldest);
+}
+
+/* Room for one more key: windows that ended go first (they are the
+ * oldest), then the oldest window whose key is under its limit. Keys at
+ * their limit are never evicted while their window runs (a flood of fresh
+ * keys must not clear a refused one): false when every key is. */
+static bool make_room(struct lc_limiter *l, uint64_t now_ms)
+{
+    drop_ended(l, now_ms);
+    if (l->count < l->capacity)
+        return true;
+    for (struct entry *e = l->oldest; e != NULL; e = e->next)
+        if (!at_max(l, e)) {
+            drop(l, e);
+            return true;
+        }
+    return false;
+}
+
 static struct entry *find(struct lc_limiter *l, const char *key,
                           uint64_t now_ms)
 {
@@ -113,7 +144,15 @@ uint64_t lc_limiter_blocked(struct lc_limiter *l, const char *key,
     if (l == NULL || key == NULL || key[0] == '\0' || l->max_fails == 0)
         return 0;
     struct entry *e = find(l, key, now_ms);
-    if (e == NULL || e->fails < l->max_fails)
+    if (e == NULL) {
+        /* Full of keys at their limit: a new key is refused (fail closed)
+         * until the oldest window ends. */
+        drop_ended(l, now_ms);
+        if (l->count >= l->capacity && l->pinned >= l->count)
+            return l->oldest->start_ms + l->window_ms - now_ms;
+        return 0;
+    }
+    if (e->fails < l->max_fails)
         return 0;
     return e->start_ms + l->window_ms - now_ms;
 }
@@ -125,15 +164,15 @@ unsigned lc_limiter_fail(struct lc_limiter *l, const char *key,
         return 0;
     struct entry *e = find(l, key, now_ms);
     if (e != NULL) {
-        if (e->fails < UINT32_MAX)
+        if (e->fails < UINT32_MAX) {
             e->fails++;
+            if (e->fails == l->max_fails)
+                l->pinned++;
+        }
         return e->fails;
     }
-    /* Room: windows that ended go first (they are the oldest), then the
-     * oldest window still running. */
-    while (l->oldest != NULL &&
-           (l->count >= l->capacity || ended(l, l->oldest, now_ms)))
-        drop(l, l->oldest);
+    if (!make_room(l, now_ms))
+        return 0;
     e = calloc(1, sizeof *e);
     if (e == NULL)
         return 0;
@@ -143,6 +182,8 @@ unsigned lc_limiter_fail(struct lc_limiter *l, const char *key,
     HASH_ADD(hh, l->table, key, sizeof e->key, e);
     append_entry(l, e);
     l->count++;
+    if (e->fails == l->max_fails)
+        l->pinned++;
     return 1;
 }
 
@@ -153,8 +194,23 @@ void lc_limiter_undo(struct lc_limiter *l, const char *key)
     uint64_t h = hash_key(l, key);
     struct entry *e = NULL;
     HASH_FIND(hh, l->table, &h, sizeof h, e);
-    if (e != NULL && --e->fails == 0)
+    if (e == NULL)
+        return;
+    bool was = at_max(l, e);
+    e->fails--;
+    if (was && !at_max(l, e))
+        l->pinned--;
+    if (e->fails == 0)
         drop(l, e);
+}
+
+unsigned lc_limiter_fails(struct lc_limiter *l, const char *key,
+                          uint64_t now_ms)
+{
+    if (l == NULL || key == NULL || key[0] == '\0' || l->max_fails == 0)
+        return 0;
+    struct entry *e = find(l, key, now_ms);
+    return e != NULL ? e->fails : 0;
 }
 
 void lc_limiter_reset(struct lc_limiter *l, const char *key)

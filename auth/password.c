@@ -123,13 +123,18 @@ static void on_hash_done(uv_work_t *w, int status)
     struct lc_auth_hash_job *j =
         LC_CONTAINER_OF(w, struct lc_auth_hash_job, work);
     sodium_memzero(j->password, sizeof j->password);
+    struct lc_auth *a = j->a;
     if (status == UV_ECANCELED)
         j->status = LC_ECANCELED;
     else if (status != 0 && j->status == 0)
         j->status = lc_err_from_uv(status);
+    if (lc_auth_detached(a))
+        j->status = LC_ESHUTDOWN;
     if (j->status != 0)
         j->hash[0] = '\0';
     j->cb(j, j->status);
+    /* After the callback: the module outlives the slot. */
+    lc_auth_pool_give(a);
 }
 
 int lc_auth_hash_async(struct lc_auth *a, struct lc_auth_hash_job *j,
@@ -142,11 +147,19 @@ int lc_auth_hash_async(struct lc_auth *a, struct lc_auth_hash_job *j,
         return LC_ETOOBIG;
     }
     j->cb = cb;
+    j->a = a;
     j->status = 0;
     j->hash[0] = '\0';
-    int rv = uv_queue_work(lc_auth_loop(a), &j->work, on_hash_work,
-                           on_hash_done);
+    /* The checks' budget: a flood of changes must not starve logins. */
+    int rv = lc_auth_pool_take(a);
     if (rv != 0) {
+        sodium_memzero(j->password, sizeof j->password);
+        return rv;
+    }
+    rv = uv_queue_work(lc_auth_loop(a), &j->work, on_hash_work,
+                       on_hash_done);
+    if (rv != 0) {
+        lc_auth_pool_give(a);
         sodium_memzero(j->password, sizeof j->password);
         return lc_err_from_uv(rv);
     }

@@ -82,6 +82,9 @@ struct lc_auth_store {
     struct lc_statemachine *sm;
     struct state st;
     uint64_t epoch;
+    /* The first entry this member could not apply for want of memory, which
+     * the others applied (0: none): its state differs from theirs. */
+    uint64_t diverged;
     bool detached;
 };
 
@@ -663,6 +666,32 @@ static int do_perm_delete(struct state *st, const char *role,
 
 /* ---------------------------------------------------------------- apply */
 
+/* Entry @index was refused here for want of memory; the other members
+ * applied it (their refusals are deterministic, this one is not), so from
+ * now on this member's users, roles and permissions differ from theirs.
+ * Said loudly every time; the state is not snapshotted from then on
+ * (snapshot_freeze), so a restart replays the entry from the last good
+ * snapshot, and a snapshot sent by the leader replaces it. */
+static void diverge(struct lc_auth_store *s, uint64_t index, const char *op)
+{
+    if (s->diverged == 0) {
+        s->diverged = index > 0 ? index : 1;
+    }
+    lc_errorf("auth",
+              "group %s: entry %llu (%s) NOT applied on this member: out of "
+              "memory. The other members applied it: this member's users, "
+              "roles and permissions now DIFFER from theirs (first diverged "
+              "entry %llu). It takes no snapshot from now on; restart it to "
+              "apply the entry again",
+              LC_AUTH_GROUP, (unsigned long long)index, op,
+              (unsigned long long)s->diverged);
+}
+
+uint64_t lc_auth_store_diverged(const struct lc_auth_store *s)
+{
+    return s->diverged;
+}
+
 static const char *field(json_t *doc, const char *name)
 {
     return json_string_value(json_object_get(doc, name));
@@ -678,13 +707,14 @@ static void on_apply(struct lc_processor *p, uint64_t index,
     size_t size = sizeof result->message;
     const char *op = req->operation != NULL ? req->operation : "";
     json_t *doc = NULL;
+    json_error_t jerr;
     bool changed = false;
     int rv;
-    (void)index;
 
+    memset(&jerr, 0, sizeof jerr);
     if (req->data.len > 0) {
         doc = json_loadb((const char *)req->data.data, req->data.len, 0,
-                         NULL);
+                         &jerr);
     }
     /* Entries are compact JSON (auth/write.c); re-encoding must give as
      * many bytes back. jansson's lexer can drop a character when an
@@ -695,6 +725,14 @@ static void on_apply(struct lc_processor *p, uint64_t index,
         json_decref(doc);
         result->status = LC_ENOMEM;
         lc_strlcpy(msg, "auth entry decoded wrong (out of memory?)", size);
+        diverge(s, index, op);
+        return;
+    }
+    if (doc == NULL && req->data.len > 0 &&
+        json_error_code(&jerr) == json_error_out_of_memory) {
+        result->status = LC_ENOMEM;
+        lc_strlcpy(msg, "out of memory", size);
+        diverge(s, index, op);
         return;
     }
     if (!json_is_object(doc)) {
@@ -730,6 +768,9 @@ static void on_apply(struct lc_processor *p, uint64_t index,
     }
     if (rv == LC_ENOMEM && msg[0] == '\0') {
         lc_strlcpy(msg, "out of memory", size);
+    }
+    if (rv == LC_ENOMEM) {
+        diverge(s, index, op);
     }
     result->status = rv;
     if (rv == 0 && changed) {
@@ -794,6 +835,14 @@ static int snapshot_freeze(struct lc_processor *p, void **out)
 {
     struct lc_auth_store *s = p->data;
     struct state *st = &s->st;
+    if (s->diverged != 0) {
+        /* Never persist a state the other members do not have. */
+        lc_errorf("auth",
+                  "group %s: no snapshot: this member diverged at entry "
+                  "%llu (out of memory); restart it",
+                  LC_AUTH_GROUP, (unsigned long long)s->diverged);
+        return LC_ECORRUPT;
+    }
     struct frozen *f = calloc(1, sizeof *f);
     size_t nu = HASH_COUNT(st->users);
     size_t nr = HASH_COUNT(st->rows);
@@ -1004,6 +1053,7 @@ static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
     state_clear(&s->st);
     s->st = fresh;
     s->epoch++;
+    s->diverged = 0; /* the leader's state, whole */
     lc_infof("auth", "snapshot loaded: %u users, %u roles, %u permissions",
              HASH_COUNT(fresh.users), HASH_COUNT(fresh.rows),
              HASH_COUNT(fresh.perms));

@@ -42,6 +42,12 @@ struct lc_statemachine *lc_auth_store_sm(struct lc_auth_store *s);
  * snapshot loaded): caches of checks made against it compare it. */
 uint64_t lc_auth_store_epoch(const struct lc_auth_store *s);
 
+/* The first log index this member refused for want of memory although
+ * the other members applied it (0: none). While set, the member's state
+ * differs from theirs and it takes no snapshots; loading one clears it
+ * (docs/raft.md). */
+uint64_t lc_auth_store_diverged(const struct lc_auth_store *s);
+
 /* The BCrypt hash of @username, or NULL when there is no such user. */
 const char *lc_auth_store_password(const struct lc_auth_store *s,
                                    const char *username);

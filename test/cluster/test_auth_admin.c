@@ -502,6 +502,25 @@ static void test_admin_and_replication(void **state)
     expect(t, 2, "PUT", "/nacos/v1/auth/users", alice,
            "username=alice&newPassword=alicepw2", 200,
            "{\"code\":200,\"message\":null,\"data\":\"update user ok!\"}");
+    /* Each change costs a BCrypt and a raft entry: five a minute per user
+     * on a member, then 503 until the minute ends. */
+    for (int k = 0; k < 4; k++) {
+        expect(t, 2, "PUT", "/nacos/v1/auth/users", alice,
+               "username=alice&newPassword=alicepw2", 200, NULL);
+    }
+    {
+        char *b = NULL;
+        assert_int_equal(call(t, 2, "PUT", "/nacos/v1/auth/users", alice,
+                              "username=alice&newPassword=alicepw3", &b),
+                         503);
+        if (b == NULL ||
+            strstr(b, "too many password changes for this user, retry in") ==
+                NULL) {
+            fail_msg("want the rate limit's answer, got '%s'",
+                     b != NULL ? b : "");
+        }
+        free(b);
+    }
     for (unsigned i = 0; i < 3; i++) {
         login_eventually(t, i, "alice", "alicepw2", alice, sizeof alice);
         expect(t, i, "POST", "/nacos/v1/auth/login", NULL,

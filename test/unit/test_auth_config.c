@@ -199,13 +199,44 @@ static void test_limiter_bounded(void **state)
         assert_true(lc_limiter_size(l) <= 1000);
     }
     assert_int_equal(lc_limiter_size(l), 1000);
-    /* The newest are kept, the oldest went. */
+    /* The newest are kept, the oldest went; but the victim, at its
+     * limit, was never evicted: the flood did not clear it. */
+    assert_true(lc_limiter_blocked(l, "victim", t + 200) > 0);
+    assert_int_equal(lc_limiter_fails(l, "victim", t + 200), 2);
     lc_limiter_fail(l, "u199999", t + 200);
     assert_true(lc_limiter_blocked(l, "u199999", t + 200) > 0);
     assert_int_equal(lc_limiter_blocked(l, "u0", t + 200), 0);
     /* Windows that ended are dropped before anything else. */
     lc_limiter_fail(l, "late", t + 60000 + 200);
     assert_true(lc_limiter_size(l) < 1000);
+    lc_limiter_free(l);
+
+    /* Full of keys at their limit: a new key is refused (fail closed),
+     * not counted, until the oldest window ends. */
+    l = lc_limiter_new(2, 1000, 4);
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "k%d", i);
+        lc_limiter_fail(l, name, 10 + (uint64_t)i);
+        assert_int_equal(lc_limiter_blocked(l, "new", 10 + (uint64_t)i), 0);
+        lc_limiter_fail(l, name, 10 + (uint64_t)i);
+    }
+    assert_int_equal(lc_limiter_blocked(l, "new", 20), 990);
+    assert_int_equal(lc_limiter_fail(l, "new", 20), 0);
+    assert_int_equal(lc_limiter_size(l), 4);
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "k%d", i);
+        assert_true(lc_limiter_blocked(l, name, 20) > 0);
+    }
+    /* One taken back (a good attempt): under its limit again, it is the
+     * one evicted for a new key. */
+    lc_limiter_undo(l, "k2");
+    assert_int_equal(lc_limiter_blocked(l, "new", 20), 0);
+    assert_int_equal(lc_limiter_fail(l, "new", 20), 1);
+    assert_int_equal(lc_limiter_fails(l, "k2", 20), 0);
+    assert_true(lc_limiter_blocked(l, "k1", 20) > 0);
+    /* The oldest window ends: room again. */
+    assert_int_equal(lc_limiter_fail(l, "later", 1010), 1);
+    assert_int_equal(lc_limiter_fails(l, "k0", 1010), 0);
     lc_limiter_free(l);
 }
 

@@ -33,6 +33,7 @@ static const uint8_t KEY[] = "locus-auth-unit-test-key-32bytes";
 
 static char alice_hash[128]; /* "alice-pw" */
 static char alice_hash2[128]; /* "alice-pw2" */
+static char alice_hash3[128]; /* "alice-pw" again, another salt */
 
 struct env {
     uv_loop_t loop;
@@ -108,7 +109,8 @@ static int setup_hashes(void **state)
 {
     (void)state;
     if (lc_password_hash("alice-pw", alice_hash, sizeof alice_hash) != 0 ||
-        lc_password_hash("alice-pw2", alice_hash2, sizeof alice_hash2) != 0)
+        lc_password_hash("alice-pw2", alice_hash2, sizeof alice_hash2) != 0 ||
+        lc_password_hash("alice-pw", alice_hash3, sizeof alice_hash3) != 0)
         return -1;
     return 0;
 }
@@ -404,34 +406,79 @@ static void tune_limits(struct lc_auth_config *cfg)
     cfg->fail_window_s = 60;
 }
 
+/* Alice keeps her password "alice-pw" under a hash with a new salt: the
+ * cached pair no longer matches, the next check runs BCrypt. */
+static void cache_forget(struct env *env)
+{
+    static bool third;
+    third = !third;
+    apply(env, LC_AUTH_OP_USER_PASSWORD, "username", "alice", "password",
+          third ? alice_hash3 : alice_hash, NULL);
+}
+
 static void test_brute_force_limits(void **state)
 {
     (void)state;
     struct env env;
     env_start(&env, true, SECRET32, tune_limits);
     struct lc_auth_check c;
+    bool pooled;
+    char msg[256];
+    /* Alice's good password, checked once from her address: cached. */
+    struct lc_auth_ident good = {.username = "alice", .password = "alice-pw",
+                                 .remote_ip = "127.0.0.9"};
+    GRANTED(&env, &c, &good, &NEED_R_DEV, true);
     struct lc_auth_ident id = {.username = "alice", .password = "guess",
                                .remote_ip = "127.0.0.9"};
     for (int i = 0; i < 3; i++)
         DENIED(&env, &c, &id, &NEED_R_DEV, true, "user not found!");
-    /* Over the user's count: refused at once, even the right password,
-     * from any address. */
-    bool pooled;
-    char msg[256];
-    id.password = "alice-pw";
-    id.remote_ip = "127.0.0.10";
+    /* That pair is over its count: refused at once, a guess or the right
+     * password alike (a refusal tells nothing about the password)... */
     assert_int_equal(check(&env, &c, &id, &NEED_R_DEV, &pooled, msg),
                      LC_EDENIED);
     assert_false(pooled);
-    assert_non_null(strstr(msg, "too many failed logins for this user"));
+    assert_non_null(
+        strstr(msg, "too many failed logins for this user from this address"));
     assert_non_null(strstr(msg, "retry in 60 s"));
+    struct lc_auth_ident fresh = {.username = "alice",
+                                  .password = "alice-pw2",
+                                  .remote_ip = "127.0.0.9"};
+    assert_int_equal(check(&env, &c, &fresh, &NEED_R_DEV, &pooled, msg),
+                     LC_EDENIED);
+    assert_false(pooled);
+    /* ...except a pair the cache already proved (no BCrypt, nothing to
+     * learn): the npm client keeps working. */
+    GRANTED(&env, &c, &good, &NEED_R_DEV, false);
+    /* Nobody can lock alice out from elsewhere: from a clean address her
+     * password is checked and passes. */
+    struct lc_auth_ident other_addr = {.username = "alice",
+                                       .password = "alice-pw",
+                                       .remote_ip = "127.0.0.10"};
+    cache_forget(&env); /* so that it reaches BCrypt */
+    GRANTED(&env, &c, &other_addr, &NEED_R_DEV, true);
+    /* A guess from another address spends that address's clean record:
+     * alice is over her count from all addresses together, so its next
+     * attempt is refused. */
+    struct lc_auth_ident g2 = {.username = "alice", .password = "guess2",
+                               .remote_ip = "127.0.0.12"};
+    DENIED(&env, &c, &g2, &NEED_R_DEV, true, "user not found!");
+    assert_int_equal(check(&env, &c, &g2, &NEED_R_DEV, &pooled, msg),
+                     LC_EDENIED);
+    assert_false(pooled);
+    assert_non_null(strstr(msg, "too many failed logins for this user,"));
+    /* Its right password too. */
+    g2.password = "alice-pw";
+    cache_forget(&env);
+    assert_int_equal(check(&env, &c, &g2, &NEED_R_DEV, &pooled, msg),
+                     LC_EDENIED);
+    assert_false(pooled);
     /* A token still works. */
     char t[1024];
     token_for("alice", (int64_t)time(NULL) + 100, t, sizeof t);
     struct lc_auth_ident tok = {.token = t, .remote_ip = "127.0.0.9"};
     GRANTED(&env, &c, &tok, &NEED_R_DEV, false);
-    /* Another user from the first address: two more failures reach the
-     * address's count. */
+    /* Another user from the first address: its count there is 3 (alice's
+     * good check was taken back); two more reach 5. */
     struct lc_auth_ident other = {.username = "nacos", .password = "guess",
                                   .remote_ip = "127.0.0.9"};
     DENIED(&env, &c, &other, &NEED_R_DEV, true, "user not found!");
@@ -444,6 +491,9 @@ static void test_brute_force_limits(void **state)
     /* The same user from elsewhere is fine. */
     other.remote_ip = "127.0.0.11";
     GRANTED(&env, &c, &other, &NEED_ADMIN, true);
+    /* Cached there now; from the blocked address the cached pair passes. */
+    other.remote_ip = "127.0.0.9";
+    GRANTED(&env, &c, &other, &NEED_ADMIN, false);
     env_stop(&env);
 }
 
@@ -581,6 +631,69 @@ static void test_busy(void **state)
     free(cs);
     free(rs);
     env_stop(&env);
+}
+
+static int hashed_calls, hashed_ok, hashed_shutdown;
+static void on_hashed_count(struct lc_auth_hash_job *j, int status)
+{
+    (void)j;
+    hashed_calls++;
+    if (status == 0)
+        hashed_ok++;
+    else if (status == LC_ESHUTDOWN)
+        hashed_shutdown++;
+}
+
+/* Hashes (password changes, new users) and checks share one budget: a
+ * flood of changes cannot queue BCrypt without bound nor starve logins
+ * beyond it. */
+static void test_busy_shared_with_hashes(void **state)
+{
+    (void)state;
+    struct env env;
+    env_start(&env, true, SECRET32, NULL);
+    enum { N = 64 };
+    struct lc_auth_hash_job *js = calloc(N + 1, sizeof *js);
+    hashed_calls = hashed_ok = hashed_shutdown = 0;
+    for (int i = 0; i < N; i++)
+        assert_int_equal(
+            lc_auth_hash_async(env.a, &js[i], "new-pw", on_hashed_count), 0);
+    /* Full: one more hash, and a check that needs BCrypt, are refused. */
+    assert_int_equal(
+        lc_auth_hash_async(env.a, &js[N], "new-pw", on_hashed_count),
+        LC_EBUSY);
+    struct lc_auth_check c;
+    struct lc_auth_ident id = {.username = "alice", .password = "alice-pw"};
+    bool pooled;
+    char msg[256];
+    memset(&c, 0, sizeof c);
+    struct lc_err e;
+    assert_int_equal(
+        lc_auth_check(env.a, &c, &id, &NEED_R_DEV, on_check, &e), 0);
+    assert_int_equal(e.code, LC_EBUSY);
+    uv_run(&env.loop, UV_RUN_DEFAULT);
+    assert_int_equal(hashed_calls, N);
+    assert_int_equal(hashed_ok, N);
+    /* Room again. */
+    assert_int_equal(check(&env, &c, &id, &NEED_R_DEV, &pooled, msg), 0);
+    assert_true(pooled);
+
+    /* Freed with hashes on the pool: each answers LC_ESHUTDOWN later, and
+     * the module outlives them (ASan). */
+    hashed_calls = 0;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(
+            lc_auth_hash_async(env.a, &js[i], "new-pw", on_hashed_count), 0);
+    lc_auth_detach(env.a);
+    assert_int_equal(
+        lc_auth_hash_async(env.a, &js[5], "new-pw", on_hashed_count),
+        LC_ESHUTDOWN);
+    lc_auth_free(env.a);
+    assert_int_equal(uv_run(&env.loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(hashed_calls, 4);
+    assert_int_equal(hashed_shutdown, 4);
+    assert_int_equal(uv_loop_close(&env.loop), 0);
+    free(js);
 }
 
 static void test_login(void **state)
@@ -797,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_brute_force_limits),
         cmocka_unit_test(test_limits_concurrent),
         cmocka_unit_test(test_busy),
+        cmocka_unit_test(test_busy_shared_with_hashes),
         cmocka_unit_test(test_login),
         cmocka_unit_test(test_login_auth_disabled),
         cmocka_unit_test(test_shutdown_with_jobs),

@@ -144,6 +144,28 @@ uv_loop_t *lc_auth_loop(struct lc_auth *a)
     return test_loop;
 }
 
+/* The module's pool budget: a fixed number of slots here. */
+static int slots = 100, taken;
+int lc_auth_pool_take(struct lc_auth *a)
+{
+    (void)a;
+    if (taken >= slots)
+        return LC_EBUSY;
+    taken++;
+    return 0;
+}
+bool lc_auth_pool_give(struct lc_auth *a)
+{
+    (void)a;
+    taken--;
+    return false;
+}
+bool lc_auth_detached(const struct lc_auth *a)
+{
+    (void)a;
+    return false;
+}
+
 static int done_calls;
 static int done_status;
 static void on_hashed(struct lc_auth_hash_job *j, int status)
@@ -182,6 +204,14 @@ static void test_hash_async(void **state)
     assert_int_equal(lc_auth_hash_async(NULL, &j, big, on_hashed),
                      LC_ETOOBIG);
     assert_int_equal(lc_auth_hash_async(NULL, &j, NULL, on_hashed), LC_EINVAL);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(done_calls, 1);
+    /* The slot was given back; with none left: refused at once. */
+    assert_int_equal(taken, 0);
+    slots = 0;
+    assert_int_equal(lc_auth_hash_async(NULL, &j, "pw-2", on_hashed),
+                     LC_EBUSY);
+    slots = 100;
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(done_calls, 1);
     assert_int_equal(uv_loop_close(&loop), 0);
