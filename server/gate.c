@@ -78,15 +78,15 @@ struct rule {
 
 #define NAMING_R(p)                                                            \
     {                                                                          \
-        p, GET, K_NAMING, 'r', NULL, NULL                                         \
+        p, GET, K_NAMING, 'r', NULL, NULL                                      \
     }
 #define NAMING_W(p, m)                                                         \
     {                                                                          \
-        p, m, K_NAMING, 'w', NULL, NULL                                         \
+        p, m, K_NAMING, 'w', NULL, NULL                                        \
     }
 #define OPEN(p, m)                                                             \
     {                                                                          \
-        p, m, K_OPEN, 0, NULL, NULL                                           \
+        p, m, K_OPEN, 0, NULL, NULL                                            \
     }
 #define NAMING_R_BY(p, m, fn)                                                  \
     {                                                                          \
@@ -94,7 +94,7 @@ struct rule {
     }
 #define ADMIN(p, m, a, res)                                                    \
     {                                                                          \
-        p, m, K_ADMIN, a, res, NULL                                           \
+        p, m, K_ADMIN, a, res, NULL                                            \
     }
 
 static const struct rule rules[] = {
