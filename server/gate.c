@@ -18,6 +18,17 @@
  *     against the permissions' patterns, which only a "*" permission
  *     passes);
  *   - PUT /v1/ns/operator/log (unsecured in Nacos) needs a global admin;
+ *   - the routes that list or look up by other parameters than
+ *     namespaceId / serviceName / groupName get the resource of what they
+ *     read (Nacos parses those three there too, which lets a user with one
+ *     group read every group): catalog/services filters groups by a
+ *     substring pattern (groupNameParam), so it needs every group of the
+ *     namespace ("<ns>:*:naming/" then "*"); service/names with a blank
+ *     namespaceId lists every namespace (a global admin), else it needs
+ *     every group of the namespace; service/list lists groupName
+ *     (DEFAULT_GROUP when blank) whatever serviceName says; and
+ *     instance/statuses (unsecured in Nacos) reads the service its `key`
+ *     names;
  *   - the brute-force limits count the connection's address, never
  *     X-Forwarded-For or X-Real-IP, which a client sets.
  */
@@ -40,12 +51,22 @@ enum kind {
     K_ADMIN,  /* a global admin */
 };
 
+/* The resource a K_NAMING route's handler acts on, from its parameters
+ * (@param(@ctx, name): the first value or NULL), into @out; *@admin set
+ * when only a global admin may make the request. */
+typedef void naming_fn(const char *(*param)(void *, const char *), void *ctx,
+                       char *out, size_t size, bool *admin);
+
+static naming_fn naming_resource, catalog_services_resource,
+    service_names_resource, service_list_resource, statuses_resource;
+
 struct rule {
     const char *path;
     unsigned methods;
     enum kind kind;
     char action;
     const char *resource; /* K_NAMED, K_ADMIN (for logs) */
+    naming_fn *naming;    /* K_NAMING: NULL is naming_resource */
 };
 
 #define GET LC_HTTP_GET
@@ -57,19 +78,23 @@ struct rule {
 
 #define NAMING_R(p)                                                            \
     {                                                                          \
-        p, GET, K_NAMING, 'r', NULL                                            \
+        p, GET, K_NAMING, 'r', NULL, NULL                                      \
     }
 #define NAMING_W(p, m)                                                         \
     {                                                                          \
-        p, m, K_NAMING, 'w', NULL                                              \
+        p, m, K_NAMING, 'w', NULL, NULL                                        \
     }
 #define OPEN(p, m)                                                             \
     {                                                                          \
-        p, m, K_OPEN, 0, NULL                                                  \
+        p, m, K_OPEN, 0, NULL, NULL                                            \
+    }
+#define NAMING_R_BY(p, m, fn)                                                  \
+    {                                                                          \
+        p, m, K_NAMING, 'r', NULL, fn                                          \
     }
 #define ADMIN(p, m, a, res)                                                    \
     {                                                                          \
-        p, m, K_ADMIN, a, res                                                  \
+        p, m, K_ADMIN, a, res, NULL                                            \
     }
 
 static const struct rule rules[] = {
@@ -84,7 +109,7 @@ static const struct rule rules[] = {
     NAMING_W("/nacos/v2/ns/instance/beat", PUT),
     NAMING_W("/nacos/v1/ns/instance/metadata/batch", PUT | DEL),
     NAMING_W("/nacos/v2/ns/instance/metadata/batch", PUT | DEL),
-    OPEN("/nacos/v1/ns/instance/statuses", ANY),
+    NAMING_R_BY("/nacos/v1/ns/instance/statuses", ANY, statuses_resource),
     /* HealthController, HealthControllerV2 */
     NAMING_W("/nacos/v1/ns/health", PUT),
     NAMING_W("/nacos/v1/ns/health/instance", PUT),
@@ -96,22 +121,26 @@ static const struct rule rules[] = {
     NAMING_R("/nacos/v1/ns/service"),
     NAMING_W("/nacos/v2/ns/service", POST | DEL | PUT),
     NAMING_R("/nacos/v2/ns/service"),
-    NAMING_R("/nacos/v1/ns/service/list"),
-    NAMING_R("/nacos/v2/ns/service/list"),
-    {"/nacos/v1/ns/service/names", ANY, K_NAMING, 'r', NULL},
+    NAMING_R_BY("/nacos/v1/ns/service/list", GET, service_list_resource),
+    NAMING_R_BY("/nacos/v2/ns/service/list", GET, service_list_resource),
+    NAMING_R_BY("/nacos/v1/ns/service/names", ANY, service_names_resource),
     NAMING_R("/nacos/v1/ns/service/subscribers"),
     OPEN("/nacos/v1/ns/service/selector/types", GET),
     /* CatalogController */
-    NAMING_R("/nacos/v1/ns/catalog/services"),
+    NAMING_R_BY("/nacos/v1/ns/catalog/services", GET,
+                catalog_services_resource),
     NAMING_R("/nacos/v1/ns/catalog/service"),
-    {"/nacos/v1/ns/catalog/instances", ANY, K_NAMING, 'r', NULL},
+    {"/nacos/v1/ns/catalog/instances", ANY, K_NAMING, 'r', NULL, NULL},
     /* OperatorController (and its /ops alias), OperatorControllerV2 */
     OPEN("/nacos/v1/ns/operator/switches", GET),
     OPEN("/nacos/v1/ns/ops/switches", GET),
     OPEN("/nacos/v2/ns/operator/switches", GET),
-    {"/nacos/v1/ns/operator/switches", PUT, K_NAMED, 'w', "naming/switches"},
-    {"/nacos/v1/ns/ops/switches", PUT, K_NAMED, 'w', "naming/switches"},
-    {"/nacos/v2/ns/operator/switches", PUT, K_NAMED, 'w', "naming/switches"},
+    {"/nacos/v1/ns/operator/switches", PUT, K_NAMED, 'w', "naming/switches",
+     NULL},
+    {"/nacos/v1/ns/ops/switches", PUT, K_NAMED, 'w', "naming/switches",
+     NULL},
+    {"/nacos/v2/ns/operator/switches", PUT, K_NAMED, 'w', "naming/switches",
+     NULL},
     OPEN("/nacos/v1/ns/operator/metrics", GET),
     OPEN("/nacos/v1/ns/ops/metrics", GET),
     OPEN("/nacos/v2/ns/operator/metrics", GET),
@@ -167,7 +196,8 @@ static const struct rule rules[] = {
 };
 
 /* Whatever is routed and not listed. */
-static const struct rule fail_closed = {NULL, ANY, K_ADMIN, 'w', "unlisted"};
+static const struct rule fail_closed = {NULL, ANY, K_ADMIN, 'w', "unlisted",
+                                       NULL};
 
 struct lc_gate {
     struct lc_auth *auth;
@@ -281,20 +311,22 @@ static void identity_of(struct lc_http_exchange *ex, struct lc_auth_ident *id)
 
 /* ------------------------------------------------------------ resource */
 
-/* The naming resource of @ex as its handler will read it: namespaceId
- * (trimmed; blank is public), and the service from serviceName, whose
- * "G@@S" form names the group, else groupName (blank: DEFAULT_GROUP when
- * a service is named). */
-static void naming_resource(struct lc_http_exchange *ex, char *out, size_t size)
+/* The naming resource as most handlers read it: namespaceId (trimmed;
+ * blank is public), and the service from serviceName, whose "G@@S" form
+ * names the group, else groupName (blank: DEFAULT_GROUP when a service is
+ * named). */
+static void naming_resource(const char *(*param)(void *, const char *),
+                            void *ctx, char *out, size_t size, bool *admin)
 {
     char ns[300] = "";
     char group[600] = "";
     char service[1200] = "";
-    const char *raw_ns = lc_http_param(ex, "namespaceId");
-    const char *raw_svc = lc_http_param(ex, "serviceName");
-    const char *raw_group = lc_http_param(ex, "groupName");
+    const char *raw_ns = param(ctx, "namespaceId");
+    const char *raw_svc = param(ctx, "serviceName");
+    const char *raw_group = param(ctx, "groupName");
     const char *sep;
 
+    *admin = false;
     if (!lc_java_blank(raw_ns)) {
         lc_java_trim(raw_ns, ns, sizeof ns);
     }
@@ -316,6 +348,133 @@ static void naming_resource(struct lc_http_exchange *ex, char *out, size_t size)
         lc_strlcpy(group, "DEFAULT_GROUP", sizeof group);
     }
     lc_auth_naming_resource(ns, group, service, out, size);
+}
+
+/* The namespace part: namespaceId trimmed, blank is public (the filters
+ * refuse a namespaceId with anything but letters, digits, '_' and '-'
+ * before a handler reads it, so trimmed or not names the same one). */
+static void namespace_of(const char *(*param)(void *, const char *),
+                         void *ctx, char *ns, size_t size)
+{
+    const char *raw = param(ctx, "namespaceId");
+    ns[0] = '\0';
+    if (!lc_java_blank(raw)) {
+        lc_java_trim(raw, ns, size);
+    }
+}
+
+/* GET catalog/services: every service of namespaceId whose grouped name
+ * matches ".*<groupNameParam>.*@@.*<serviceNameParam>.*" (both substring
+ * patterns, blank is any), so any group and service of the namespace. */
+static void catalog_services_resource(const char *(*param)(void *,
+                                                          const char *),
+                                      void *ctx, char *out, size_t size,
+                                      bool *admin)
+{
+    char ns[300];
+    *admin = false;
+    namespace_of(param, ctx, ns, sizeof ns);
+    lc_auth_naming_resource(ns, "*", "*", out, size);
+}
+
+/* service/names: the names matching `expr` in namespaceId, or in every
+ * namespace when namespaceId is blank (then only a global admin). */
+static void service_names_resource(const char *(*param)(void *, const char *),
+                                   void *ctx, char *out, size_t size,
+                                   bool *admin)
+{
+    char ns[300];
+    namespace_of(param, ctx, ns, sizeof ns);
+    *admin = ns[0] == '\0';
+    lc_auth_naming_resource(ns, "*", "*", out, size);
+}
+
+/* service/list: the services of groupName (trimmed; blank is
+ * DEFAULT_GROUP) in namespaceId, whatever serviceName says. */
+static void service_list_resource(const char *(*param)(void *, const char *),
+                                  void *ctx, char *out, size_t size,
+                                  bool *admin)
+{
+    char ns[300];
+    char group[600];
+    const char *raw = param(ctx, "groupName");
+
+    *admin = false;
+    namespace_of(param, ctx, ns, sizeof ns);
+    if (lc_java_blank(raw)) {
+        lc_strlcpy(group, "DEFAULT_GROUP", sizeof group);
+    } else {
+        lc_java_trim(raw, group, sizeof group);
+    }
+    lc_auth_naming_resource(ns, group, "*", out, size);
+}
+
+/* Piece @i of @s split at @sep, into @out (empty when there is none). */
+static void piece(const char *s, const char *sep, int i, char *out,
+                  size_t size)
+{
+    size_t seplen = strlen(sep);
+    for (; i > 0 && s != NULL; i--) {
+        s = strstr(s, sep);
+        if (s != NULL) {
+            s += seplen;
+        }
+    }
+    out[0] = '\0';
+    if (s != NULL) {
+        const char *end = strstr(s, sep);
+        size_t n = end != NULL ? (size_t)(end - s) : strlen(s);
+        if (n < size) {
+            memcpy(out, s, n);
+            out[n] = '\0';
+        }
+    }
+}
+
+/* instance/statuses: the service `key` names, as lc_op_statuses reads it:
+ * "<ns>##<group>@@<service>" or "<group>@@<service>" (public). A key it
+ * cannot read names nothing; the resource is then the namespace's "*",
+ * which asks more, never less. */
+static void statuses_resource(const char *(*param)(void *, const char *),
+                              void *ctx, char *out, size_t size, bool *admin)
+{
+    const char *key = param(ctx, "key");
+    char ns[300] = "";
+    char service[1200] = "";
+    char group[600] = "";
+    char name[1200] = "";
+
+    *admin = false;
+    if (key == NULL) {
+        key = "";
+    }
+    if (strstr(key, "##") != NULL) {
+        piece(key, "##", 0, ns, sizeof ns);
+        piece(key, "##", 1, service, sizeof service);
+    } else {
+        lc_strlcpy(service, key, sizeof service);
+    }
+    piece(service, "@@", 0, group, sizeof group);
+    piece(service, "@@", 1, name, sizeof name);
+    lc_auth_naming_resource(ns, group, name, out, size);
+}
+
+static const char *exchange_param(void *ctx, const char *name)
+{
+    return lc_http_param(ctx, name);
+}
+
+bool lc_gate_naming_resource(unsigned method, const char *path,
+                             const char *(*param)(void *, const char *),
+                             void *ctx, char *out, size_t size, bool *admin)
+{
+    const struct rule *r = find_rule(path, method);
+    if (r->kind != K_NAMING) {
+        return false;
+    }
+    (r->naming != NULL ? r->naming : naming_resource)(param, ctx, out, size,
+                                                      admin);
+    return true;
 }
 
 /* --------------------------------------------------------------- check */
@@ -403,9 +562,12 @@ static bool on_gate(struct lc_http_exchange *ex, void *data)
     }
     h->ex = ex;
     identity_of(ex, &id);
+    need.admin = r->kind == K_ADMIN;
     switch (r->kind) {
         case K_NAMING:
-            naming_resource(ex, h->resource, sizeof h->resource);
+            (r->naming != NULL ? r->naming : naming_resource)(
+                exchange_param, ex, h->resource, sizeof h->resource,
+                &need.admin);
             break;
         default:
             lc_strlcpy(h->resource, r->resource, sizeof h->resource);
@@ -413,7 +575,6 @@ static bool on_gate(struct lc_http_exchange *ex, void *data)
     }
     need.action = r->action;
     need.resource = h->resource;
-    need.admin = r->kind == K_ADMIN;
     h->check.data = g;
     rv = lc_auth_check(g->auth, &h->check, &id, &need, on_checked, &e);
     if (rv == LC_EAGAIN) {

@@ -36,6 +36,15 @@ unsigned lc_gate_check_routes(struct lc_http_server *srv);
 void lc_gate_describe(unsigned method, const char *path, char *out,
                       size_t size);
 
+/* The naming resource a K_NAMING route (what lc_gate_describe calls
+ * "<action> naming") checks for @method @path with the parameters
+ * @param(@ctx, name) gives (the first value of a name, or NULL), into @out,
+ * and *@admin: whether only a global admin may make the request. Return
+ * false (nothing written) for any other route. For tests. */
+bool lc_gate_naming_resource(unsigned method, const char *path,
+                             const char *(*param)(void *, const char *),
+                             void *ctx, char *out, size_t size, bool *admin);
+
 void lc_gate_free(struct lc_gate *g);
 
 #endif /* LC_SERVER_GATE_H */

@@ -2,11 +2,13 @@
  * an lc_rpc server, and the push of NotifySubscriberRequest to subscribed
  * connections. The public face of naming/grpc/.
  *
- * Handlers (one route table, routes.c), allowed from SDK and cluster ports:
- * InstanceRequest, BatchInstanceRequest, PersistentInstanceRequest,
- * ServiceQueryRequest, SubscribeServiceRequest, ServiceListRequest. Each
- * decodes its request as Nacos's handler and parameter extractor read it,
- * calls an operation (naming/ops/ops.h) and encodes Nacos's response.
+ * Handlers (one route table, routes.c), registered on the lc_rpc given with
+ * the sources Nacos allows them from (SDK and cluster; an lc_rpc serves one
+ * port, and only its own source counts): InstanceRequest,
+ * BatchInstanceRequest, PersistentInstanceRequest, ServiceQueryRequest,
+ * SubscribeServiceRequest, ServiceListRequest. Each decodes its request as
+ * Nacos's handler and parameter extractor read it, calls an operation
+ * (naming/ops/ops.h) and encodes Nacos's response.
  *
  * A connection's instances (lc_op_conn_*) and subscriptions are bound to
  * it: when it closes they go, and the subscribers of the services it
@@ -38,11 +40,16 @@ struct lc_auth;
  * SubscribeServiceRequest and ServiceListRequest 'r' on the naming
  * resource of the body's namespace, groupName and serviceName
  * (ServiceListRequest: every service). A refusal is the handler's own
- * response type with resultCode 500 and errorCode 403. The handlers are
- * registered on the SDK port only (the cluster port admits members by
- * their proof). Headers are the metadata's, then the body's "headers"
- * (Nacos's Request merges both), names exactly as written. Without this
- * call, or with auth off, nothing is checked. */
+ * response type with resultCode 500 and errorCode 403. The check runs for
+ * every request the handlers get, whatever port @g's lc_rpc serves: no
+ * source or member identity skips it. locusd registers the handlers on
+ * the SDK port's lc_rpc only (main + 1000, server/node.c); on the cluster
+ * port (main + 1001) these types are rpc/cluster/peers.c's, allowed from
+ * the SDK source only, so a request there gets ErrorResponse 502
+ * " invoke <Type> from cluster is forbidden" and reaches neither this
+ * check nor a handler. Headers are the metadata's, then the body's
+ * "headers" (Nacos's Request merges both), names exactly as written.
+ * Without this call, or with auth off, nothing is checked. */
 void lc_naming_grpc_set_auth(struct lc_naming_grpc *g, struct lc_auth *auth);
 
 /* The gRPC server is closed (freed): no push is sent from here on, and

@@ -60,12 +60,33 @@ static char short_escape(unsigned char c)
     return 0;
 }
 
+/* How many bytes the UTF-8 character starting at @p has: 2 to 4 for a
+ * lead byte followed by its continuation bytes, else 1. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n = *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC0 ? 2 : 1;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) {
+            return 1;
+        }
+    }
+    return n;
+}
+
+/* @in escaped into @out, cut (when @size is too small) before a whole
+ * escape or character, never inside one. */
 static void json_escape(char *out, size_t size, const char *in)
 {
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)in;
          *p != '\0' && o + 7 < size; p++) {
-        if (*p == '"' || *p == '\\') {
+        if (*p >= 0x80) {
+            /* A character of up to 4 bytes fits in the 7 left. */
+            size_t n = utf8_len(p);
+            memcpy(out + o, p, n);
+            o += n;
+            p += n - 1;
+        } else if (*p == '"' || *p == '\\') {
             out[o++] = '\\';
             out[o++] = (char)*p;
         } else if (short_escape(*p) != 0) {

@@ -614,6 +614,144 @@ static void test_permissions(void **state)
     tc_pass(t);
 }
 
+/* GET @target as node @i answers it: the status, and whether the body
+ * holds @needle. */
+static int get_has(struct tc *t, unsigned i, const char *target,
+                   const char *needle, bool *has)
+{
+    char *body = NULL;
+    int st = req(t, i, "GET", target, NULL, NULL, &body);
+    *has = body != NULL && strstr(body, needle) != NULL;
+    free(body);
+    return st;
+}
+
+/* The routes that list or look up by other parameters than namespaceId /
+ * serviceName / groupName: a user with one group reads that group, not the
+ * namespace's other groups nor other namespaces. */
+static void test_read_scope(void **state)
+{
+    struct tc *t = *state;
+    char adm[1024];
+    char cred[1100];
+    char target[2048];
+    static const char gina[] = "&username=gina&password=Gina-Pass-1";
+    static const char ivy[] = "&username=ivy&password=Ivy-Pass-1";
+    bool has;
+
+    tc_up(t, "auth-scope", 1, AUTH_CONF);
+    init_admin(t, 0);
+    login(t, 0, "nacos", ADMIN_PASS, adm, sizeof adm);
+    manage(t, 0, adm, "POST", "users", "username=gina&password=Gina-Pass-1");
+    manage(t, 0, adm, "POST", "users", "username=ivy&password=Ivy-Pass-1");
+    manage(t, 0, adm, "POST", "roles", "role=ROLE_G&username=gina");
+    manage(t, 0, adm, "POST", "roles", "role=ROLE_I&username=ivy");
+    manage(t, 0, adm, "POST", "permissions",
+           "role=ROLE_G&resource=:G:naming/*&action=r");
+    manage(t, 0, adm, "POST", "permissions",
+           "role=ROLE_I&resource=:*:naming/*&action=r");
+    snprintf(cred, sizeof cred, "&accessToken=%s", adm);
+    assert_int_equal(
+        reg(t, 0, "public", "SECRET%40%40payments-db", 1, cred, NULL), 200);
+    assert_int_equal(reg(t, 0, "secretns", "SECRET%40%40vault", 2, cred, NULL),
+                     200);
+    assert_int_equal(reg(t, 0, "public", "G%40%40ok", 3, cred, NULL), 200);
+
+    /* The admin sees them all. */
+    snprintf(target, sizeof target,
+             "/nacos/v1/ns/catalog/services?groupName=G&withInstances=true"
+             "&pageNo=1&pageSize=100%s",
+             cred);
+    assert_int_equal(get_has(t, 0, target, "payments-db", &has), 200);
+    assert_true(has);
+    snprintf(target, sizeof target,
+             "/nacos/v1/ns/service/names?groupName=G%s", cred);
+    assert_int_equal(get_has(t, 0, target, "SECRET@@vault", &has), 200);
+    assert_true(has);
+
+    /* gina (r on every service of group G): her group, nothing else. */
+    snprintf(target, sizeof target,
+             "/nacos/v1/ns/instance/list?serviceName=G%%40%%40ok%s", gina);
+    assert_int_equal(get_has(t, 0, target, "\"port\":3", &has), 200);
+    assert_true(has);
+    static const char *const denied[] = {
+        /* groupName is not what catalog/services lists */
+        "/nacos/v1/ns/catalog/services?groupName=G&withInstances=true"
+        "&pageNo=1&pageSize=100",
+        "/nacos/v1/ns/catalog/services?groupName=G&pageNo=1&pageSize=100",
+        "/nacos/v1/ns/catalog/services?serviceName=G%40%40ok"
+        "&groupNameParam=SECRET&withInstances=true&pageNo=1&pageSize=100",
+        /* groupNameParam is a substring pattern: "G" is not only G */
+        "/nacos/v1/ns/catalog/services?groupNameParam=G&pageNo=1"
+        "&pageSize=100",
+        /* every namespace */
+        "/nacos/v1/ns/service/names?groupName=G",
+        "/nacos/v1/ns/service/names?serviceName=G%40%40ok",
+        /* every group of the namespace */
+        "/nacos/v1/ns/service/names?namespaceId=public&groupName=G",
+        /* service/list lists groupName, not serviceName's group */
+        "/nacos/v1/ns/service/list?serviceName=G%40%40ok&groupName=SECRET"
+        "&pageNo=1&pageSize=100",
+        "/nacos/v2/ns/service/list?serviceName=G%40%40ok&groupName=SECRET",
+        "/nacos/v1/ns/service/list?serviceName=G%40%40ok&pageNo=1"
+        "&pageSize=100",
+        /* statuses reads the service its key names */
+        "/nacos/v1/ns/instance/statuses?key=public%23%23SECRET%40%40"
+        "payments-db&serviceName=G%40%40ok",
+        "/nacos/v1/ns/instance/statuses?key=SECRET%40%40payments-db",
+    };
+    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+        char *body = NULL;
+        int st;
+        snprintf(target, sizeof target, "%s%s", denied[i], gina);
+        st = req(t, 0, "GET", target, NULL, NULL, &body);
+        if (st != 403 || strstr(body, "SECRET") != NULL ||
+            strstr(body, "payments-db") != NULL) {
+            fail_msg("gina: GET %s: want 403, got %d %s", denied[i], st,
+                     body != NULL ? body : "");
+        }
+        free(body);
+    }
+    /* Without any identity, statuses is refused too. */
+    refused(t, 0, "GET",
+            "/nacos/v1/ns/instance/statuses?key=SECRET%40%40payments-db", NULL,
+            "user not found!");
+    /* What gina may read still answers, and only her group. */
+    snprintf(target, sizeof target,
+             "/nacos/v1/ns/service/list?groupName=G&pageNo=1&pageSize=100%s",
+             gina);
+    assert_int_equal(get_has(t, 0, target, "SECRET", &has), 200);
+    assert_false(has);
+    snprintf(target, sizeof target,
+             "/nacos/v1/ns/instance/statuses?key=G%%40%%40ok%s", gina);
+    assert_int_equal(get_has(t, 0, target, ":3_", &has), 200);
+    assert_true(has);
+
+    /* ivy (r on every group of public): the namespace's catalog and names,
+     * not another namespace's nor every namespace's. */
+    snprintf(target, sizeof target,
+             "/nacos/v1/ns/catalog/services?groupNameParam=SEC&withInstances="
+             "true&pageNo=1&pageSize=100%s",
+             ivy);
+    assert_int_equal(get_has(t, 0, target, "payments-db", &has), 200);
+    assert_true(has);
+    snprintf(target, sizeof target,
+             "/nacos/v1/ns/service/names?namespaceId=public%s", ivy);
+    assert_int_equal(get_has(t, 0, target, "SECRET@@payments-db", &has), 200);
+    assert_true(has);
+    snprintf(target, sizeof target, "/nacos/v1/ns/service/names?expr=S%s",
+             ivy);
+    assert_int_equal(get_has(t, 0, target, "vault", &has), 403);
+    assert_false(has);
+    snprintf(target, sizeof target,
+             "/nacos/v1/ns/catalog/services?namespaceId=secretns&pageNo=1"
+             "&pageSize=100%s",
+             ivy);
+    assert_int_equal(get_has(t, 0, target, "vault", &has), 403);
+    assert_false(has);
+    tc_pass(t);
+}
+
 /* Nothing a client can set skips the check. */
 static void test_bypasses(void **state)
 {
@@ -1168,7 +1306,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, tc_setup, tc_teardown)
         T(test_auth_off),    T(test_start_refusals), T(test_http_tokens),
-        T(test_permissions), T(test_bypasses),       T(test_brute_force),
+        T(test_permissions), T(test_read_scope),     T(test_bypasses),
+        T(test_brute_force),
         T(test_grpc),        T(test_cluster),        T(test_gone_while_held),
 #undef T
     };

@@ -78,8 +78,6 @@ static void test_needs(void **state)
         {LC_HTTP_GET, "/nacos/v2/ns/operator/switches", "open"},
         {LC_HTTP_GET, "/nacos/v1/ns/operator/metrics", "open"},
         {LC_HTTP_GET, "/nacos/v2/ns/operator/metrics", "open"},
-        {LC_HTTP_GET, "/nacos/v1/ns/instance/statuses", "open"},
-        {LC_HTTP_POST, "/nacos/v1/ns/instance/statuses", "open"},
         {LC_HTTP_GET, "/nacos/v1/ns/health/server", "open"},
         {LC_HTTP_POST, "/nacos/v1/auth/login", "open"},
         {LC_HTTP_POST, "/nacos/v1/auth/users/login", "open"},
@@ -104,6 +102,7 @@ static void test_needs(void **state)
         {LC_HTTP_GET, "/nacos/v1/ns/service/subscribers", "r naming"},
         {LC_HTTP_GET, "/nacos/v1/ns/catalog/services", "r naming"},
         {LC_HTTP_GET, "/nacos/v1/ns/catalog/instances", "r naming"},
+        {LC_HTTP_GET, "/nacos/v1/ns/instance/statuses", "r naming"},
         {LC_HTTP_PUT, "/nacos/v1/ns/operator/switches", "w naming/switches"},
         {LC_HTTP_PUT, "/nacos/v2/ns/operator/switches", "w naming/switches"},
         /* Admin. */
@@ -135,11 +134,105 @@ static void test_needs(void **state)
     }
 }
 
+/* Parameters as "name=value" strings, NULL-terminated. */
+static const char *param_of(void *ctx, const char *name)
+{
+    const char *const *kv = ctx;
+    size_t n = strlen(name);
+    for (; *kv != NULL; kv++) {
+        if (strncmp(*kv, name, n) == 0 && (*kv)[n] == '=') {
+            return *kv + n + 1;
+        }
+    }
+    return NULL;
+}
+
+/* The resource each naming route checks covers what its handler reads:
+ * the routes that list by other parameters than namespaceId / serviceName
+ * / groupName do not take a group from those. */
+static void test_naming_resources(void **state)
+{
+    static const struct {
+        unsigned method;
+        const char *path;
+        const char *params[5];
+        const char *resource;
+        bool admin;
+    } cases[] = {
+        /* The default: namespaceId, serviceName ("G@@S" names the group)
+         * or groupName. */
+        {LC_HTTP_GET, "/nacos/v1/ns/instance/list",
+         {"serviceName=S", "groupName=G", NULL}, ":G:naming/S", false},
+        {LC_HTTP_GET, "/nacos/v1/ns/instance/list",
+         {"serviceName=H@@S", "groupName=G", "namespaceId=n1", NULL},
+         "n1:H:naming/S", false},
+        {LC_HTTP_GET, "/nacos/v1/ns/catalog/instances",
+         {"serviceName=S", NULL}, ":DEFAULT_GROUP:naming/S", false},
+        {LC_HTTP_PUT, "/nacos/v1/ns/instance/beat",
+         {"serviceName=G@@S", "beat={\"serviceName\":\"X@@Y\"}", NULL},
+         ":G:naming/S", false},
+        /* catalog/services: groupNameParam and serviceNameParam are
+         * substring patterns; groupName and serviceName are not what it
+         * lists. */
+        {LC_HTTP_GET, "/nacos/v1/ns/catalog/services",
+         {"groupName=G", "withInstances=true", NULL}, ":*:naming/*", false},
+        {LC_HTTP_GET, "/nacos/v1/ns/catalog/services",
+         {"groupNameParam=G", "serviceName=G@@S", NULL}, ":*:naming/*",
+         false},
+        {LC_HTTP_GET, "/nacos/v1/ns/catalog/services",
+         {"namespaceId=n1", "groupNameParam=G", "serviceNameParam=S", NULL},
+         "n1:*:naming/*", false},
+        /* service/names: blank namespaceId is every namespace. */
+        {LC_HTTP_GET, "/nacos/v1/ns/service/names", {"groupName=G", NULL},
+         ":*:naming/*", true},
+        {LC_HTTP_GET, "/nacos/v1/ns/service/names",
+         {"namespaceId= ", "serviceName=G@@S", NULL}, ":*:naming/*", true},
+        {LC_HTTP_POST, "/nacos/v1/ns/service/names",
+         {"namespaceId=n1", "groupName=G", NULL}, "n1:*:naming/*", false},
+        {LC_HTTP_GET, "/nacos/v1/ns/service/names",
+         {"namespaceId=public", NULL}, ":*:naming/*", false},
+        /* service/list: the group is groupName's, not serviceName's. */
+        {LC_HTTP_GET, "/nacos/v1/ns/service/list",
+         {"serviceName=G@@S", NULL}, ":DEFAULT_GROUP:naming/*", false},
+        {LC_HTTP_GET, "/nacos/v2/ns/service/list",
+         {"serviceName=G@@S", "groupName=H", "namespaceId=n1", NULL},
+         "n1:H:naming/*", false},
+        /* instance/statuses: the service its key names. */
+        {LC_HTTP_GET, "/nacos/v1/ns/instance/statuses",
+         {"key=n1##G@@S", "serviceName=H@@T", NULL}, "n1:G:naming/S", false},
+        {LC_HTTP_GET, "/nacos/v1/ns/instance/statuses",
+         {"key=G@@S", NULL}, ":G:naming/S", false},
+        {LC_HTTP_GET, "/nacos/v1/ns/instance/statuses", {NULL},
+         ":*:naming/*", false},
+    };
+    char got[256];
+    bool admin;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        admin = !cases[i].admin;
+        assert_true(lc_gate_naming_resource(
+            cases[i].method, cases[i].path, param_of,
+            (void *)cases[i].params, got, sizeof got, &admin));
+        if (strcmp(got, cases[i].resource) != 0 || admin != cases[i].admin) {
+            fail_msg("case %zu %s: want '%s'%s, got '%s'%s", i, cases[i].path,
+                     cases[i].resource, cases[i].admin ? " (admin)" : "", got,
+                     admin ? " (admin)" : "");
+        }
+    }
+    /* Not a naming route. */
+    assert_false(lc_gate_naming_resource(LC_HTTP_GET,
+                                         "/nacos/v1/ns/operator/switches",
+                                         param_of, (void *)cases[0].params,
+                                         got, sizeof got, &admin));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_route_listed),
         cmocka_unit_test(test_needs),
+        cmocka_unit_test(test_naming_resources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
