@@ -9,6 +9,9 @@
 #
 #   list off         wrk -t2 -c64, GET instance/list over 10 services x 10
 #                    instances (bench/wrk/locus_list.lua)
+#   list off+pad     auth off, with a parameter as long as the token
+#                    (&x=<the JWT>): what carrying the token costs in
+#                    parsing alone, so that the check's own cost shows
 #   list token       the same with &accessToken=<bench's JWT> (checked on
 #                    every request: signature, expiry, the user's roles and
 #                    permissions)
@@ -119,34 +122,37 @@ grpc() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -a l_off l_tok l_pw g_off g_tok c_off c_tok c_pw
+declare -a l_pad c_pad l_off l_tok l_pw g_off g_tok c_off c_tok c_pw
 pid_off=$(cat "$dir/off/node0.pid")
 pid_on=$(cat "$dir/on/node0.pid")
 enc_pw=$(printf '%s' "$upw" | sed 's/+/%2B/g; s/=/%3D/g; s/\//%2F/g')
-printf '%-6s %12s %12s %14s %12s %12s\n' round "list off" "list token" "list user+pw" "grpc off" "grpc token"
+printf '%-6s %12s %14s %12s %14s %12s %12s\n' round "list off" "list off+pad" "list token" "list user+pw" "grpc off" "grpc token"
 for r in $(seq "$rounds"); do
     read -r a ca < <(list $off "$pid_off")
+    read -r p cp < <(list $off "$pid_off" "&x=$token")
     read -r b cb < <(list $on "$pid_on" "&accessToken=$token")
     read -r c cc < <(list $on "$pid_on" "&username=bench&password=$enc_pw")
     d=$(grpc $off)
     e=$(grpc $on --token "$token")
-    [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ] && [ -n "$d" ] && [ -n "$e" ] ||
+    [ -n "$a" ] && [ -n "$p" ] && [ -n "$b" ] && [ -n "$c" ] && [ -n "$d" ] && [ -n "$e" ] ||
         { echo "error: a run failed" >&2; exit 1; }
+    l_pad+=("$p"); c_pad+=("$cp")
     l_off+=("$a"); l_tok+=("$b"); l_pw+=("$c"); g_off+=("$d"); g_tok+=("$e")
     c_off+=("$ca"); c_tok+=("$cb"); c_pw+=("$cc")
-    printf '%-6s %12s %12s %14s %12s %12s\n' "$r" "$a" "$b" "$c" "$d" "$e"
+    printf '%-6s %12s %14s %12s %14s %12s %12s\n' "$r" "$a" "$p" "$b" "$c" "$d" "$e"
 done
 
 m() { printf '%s\n' "$@" | median; }
-ml_off=$(m "${l_off[@]}"); ml_tok=$(m "${l_tok[@]}"); ml_pw=$(m "${l_pw[@]}")
+ml_pad=$(m "${l_pad[@]}"); ml_off=$(m "${l_off[@]}"); ml_tok=$(m "${l_tok[@]}"); ml_pw=$(m "${l_pw[@]}")
 mg_off=$(m "${g_off[@]}"); mg_tok=$(m "${g_tok[@]}")
-printf '%-6s %12s %12s %14s %12s %12s\n' median "$ml_off" "$ml_tok" "$ml_pw" "$mg_off" "$mg_tok"
+printf '%-6s %12s %14s %12s %14s %12s %12s\n' median "$ml_off" "$ml_pad" "$ml_tok" "$ml_pw" "$mg_off" "$mg_tok"
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f%%", 100 * a / b}'; }
 echo "auth on / auth off (medians of $rounds rounds of ${secs} s):"
 echo "  instance/list, token          $(ratio "$ml_tok" "$ml_off")"
 echo "  instance/list, user+password  $(ratio "$ml_pw" "$ml_off")"
+echo "  instance/list, token vs off with a parameter as long (the check alone)  $(ratio "$ml_tok" "$ml_pad")"
 echo "  gRPC registrations, token     $(ratio "$mg_tok" "$mg_off")"
 mf() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "locusd CPU per instance/list request (median, us): off $(mf "${c_off[@]}"), token $(mf "${c_tok[@]}"), user+password $(mf "${c_pw[@]}")"
+echo "locusd CPU per instance/list request (median, us): off $(mf "${c_off[@]}"), off+pad $(mf "${c_pad[@]}"), token $(mf "${c_tok[@]}"), user+password $(mf "${c_pw[@]}")"
 echo "load after: $(uptime)"

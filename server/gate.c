@@ -263,6 +263,15 @@ static const char *const id_names[ID_N] = {"Authorization", "accessToken",
 
 static int id_index(const char *name)
 {
+    /* Most names are none of the four: their first letter says so. */
+    switch (name[0] | 0x20) {
+        case 'a':
+        case 'u':
+        case 'p':
+            break;
+        default:
+            return -1;
+    }
     for (int i = 0; i < ID_N; i++) {
         if (strcasecmp(name, id_names[i]) == 0) {
             return i;
