@@ -547,6 +547,20 @@ int main(int argc, char **argv)
     if (ctl_auth_env(cp) != 0) {
         return 2;
     }
+    if (strcmp(argv[i], "bench") != 0 && strcmp(argv[i], "cluster") != 0) {
+        /* `locusctl user list --json` as well as `locusctl --json user
+         * list`: the flag is taken wherever it stands. */
+        int kept = i;
+        for (int j = i; j < argc; j++) {
+            if (strcmp(argv[j], "--json") == 0) {
+                cp->json = true;
+            } else {
+                argv[kept++] = argv[j];
+            }
+        }
+        argv[kept] = NULL;
+        argc = kept;
+    }
     if (strcmp(argv[i], "login") == 0) {
         return ctl_cmd_login(cp, argc - i, argv + i);
     }
