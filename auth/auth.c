@@ -376,16 +376,22 @@ void lc_auth_detach(struct lc_auth *a)
         lc_auth_store_detach(a->store);
 }
 
+/* Forget cached token @t (a bearer secret: wiped before it is freed). */
+static void token_drop(struct lc_auth *a, struct token_entry *t)
+{
+    HASH_DEL(a->tokens, t);
+    a->ntokens--;
+    sodium_memzero(t, sizeof *t);
+    free(t);
+}
+
 static void tokens_clear(struct lc_auth *a)
 {
     struct token_entry *t, *tmp;
     HASH_ITER(hh, a->tokens, t, tmp)
     {
-        HASH_DEL(a->tokens, t);
-        sodium_memzero(t, sizeof *t);
-        free(t);
+        token_drop(a, t);
     }
-    a->ntokens = 0;
 }
 
 static void destroy(struct lc_auth *a)
@@ -537,9 +543,7 @@ static int identify_token(struct lc_auth *a, const char *token, char *user,
     if (t != NULL && strcmp(t->token, token) == 0 &&
         strlen(t->user) < userlen) {
         if (t->exp < now) {
-            HASH_DEL(a->tokens, t);
-            a->ntokens--;
-            free(t);
+            token_drop(a, t);
             return deny(e, "token expired!");
         }
         memcpy(user, t->user, strlen(t->user) + 1);
@@ -550,17 +554,10 @@ static int identify_token(struct lc_auth *a, const char *token, char *user,
         if (rv != 0)
             return rv;
         if (tlen < TOKEN_CACHE_LEN && strlen(user) < sizeof t->user) {
-            if (t != NULL) { /* another token with the same hash */
-                HASH_DEL(a->tokens, t);
-                a->ntokens--;
-                free(t);
-            }
-            if (a->ntokens >= TOKEN_CACHE_MAX) {
-                struct token_entry *old = a->tokens;
-                HASH_DEL(a->tokens, old);
-                a->ntokens--;
-                free(old);
-            }
+            if (t != NULL) /* another token with the same hash */
+                token_drop(a, t);
+            if (a->ntokens >= TOKEN_CACHE_MAX)
+                token_drop(a, a->tokens); /* the oldest */
             t = malloc(sizeof *t);
             if (t != NULL) {
                 t->h = h;
