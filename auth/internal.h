@@ -13,6 +13,7 @@
 #ifndef LC_AUTH_INTERNAL_H
 #define LC_AUTH_INTERNAL_H
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,18 @@
 
 #include "auth/auth.h"
 #include "auth/store.h"
+
+/* NULL, "" or only isspace() characters: a token, name or namespace that
+ * is not there. */
+static inline bool lc_auth_blank(const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        if (!isspace((unsigned char)*s)) {
+            return false;
+        }
+    }
+    return true;
+}
 
 /* ---------------------------------------------------------------- jwt.c */
 
