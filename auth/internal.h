@@ -6,7 +6,10 @@
  *   jwt.c       Nacos's tokens: sign and verify (OpenSSL HMAC)
  *   password.c  BCrypt through libxcrypt, on the libuv thread pool
  *   limiter.c   failed password checks per user and per source address
- *   store.c     the processor of LC_AUTH_GROUP and the lc_auth_* writes
+ *   store.c     the processor of LC_AUTH_GROUP: its state, apply and reads
+ *   snapshot.c  that processor's snapshot tables (store_state.h: the state
+ *               the two share)
+ *   write.c     the lc_auth_* writes: hash, then a raft entry
  *   perm.c      Nacos's resource patterns
  *   http.c      the /nacos/v1/auth endpoints
  */
