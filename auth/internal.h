@@ -12,6 +12,8 @@
  *   write.c     the lc_auth_* writes: hash, then a raft entry
  *   perm.c      Nacos's resource patterns
  *   http.c      the /nacos/v1/auth endpoints
+ *   http_console.c  how Nacos's console answers and reads parameters
+ *               (RestResult, "caused: ...;", Page), for http.c
  */
 #ifndef LC_AUTH_INTERNAL_H
 #define LC_AUTH_INTERNAL_H
