@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "rpc/http/http.h"
 #include "server/locusctl.h"
 
@@ -109,70 +110,49 @@ static char *prompt_secret(const char *prompt)
 
 /* ------------------------------------------------------------ query strings */
 
-/* A growable query string or form body: name=value&name=value. */
-struct qs {
-    char *s;
-    size_t len, cap;
-    bool oom;
-};
-
-static void qs_raw(struct qs *q, const char *text)
-{
-    size_t n = strlen(text);
-    if (q->oom) {
-        return;
-    }
-    if (q->len + n + 1 > q->cap) {
-        size_t cap = (q->len + n + 1) * 2;
-        char *s = realloc(q->s, cap);
-        if (s == NULL) {
-            q->oom = true;
-            return;
-        }
-        q->s = s;
-        q->cap = cap;
-    }
-    memcpy(q->s + q->len, text, n + 1);
-    q->len += n;
-}
+/* Query strings and form bodies (name=value&name=value) are built in a
+ * struct lc_buf (common/util.h). */
 
 /* Add name=value (both URL-encoded); a NULL @value adds nothing. */
-static void qs_add(struct qs *q, const char *name, const char *value)
+static void qs_add(struct lc_buf *q, const char *name, const char *value)
 {
     if (value == NULL || q->oom) {
         return;
     }
-    qs_raw(q, q->len > 0 ? "&" : "");
-    if (q->oom || lc_http_urlencode_append(&q->s, &q->len, &q->cap, name) != 0) {
+    if (q->len > 0) {
+        LC_BUF_LIT(q, "&");
+    }
+    if (q->oom ||
+        lc_http_urlencode_append(&q->p, &q->len, &q->cap, name) != 0) {
         q->oom = true;
         return;
     }
-    qs_raw(q, "=");
+    LC_BUF_LIT(q, "=");
     if (q->oom ||
-        lc_http_urlencode_append(&q->s, &q->len, &q->cap, value) != 0) {
+        lc_http_urlencode_append(&q->p, &q->len, &q->cap, value) != 0) {
         q->oom = true;
     }
 }
 
-static const char *qs_str(struct qs *q)
+static const char *qs_str(struct lc_buf *q)
 {
-    if (q->s == NULL && !q->oom) {
-        qs_raw(q, "");
+    if (q->p == NULL && !q->oom) {
+        lc_buf_add(q, "", 0);
     }
-    return q->oom ? NULL : q->s;
+    return q->oom ? NULL : q->p;
 }
 
-static void qs_free(struct qs *q)
+static void qs_free(struct lc_buf *q)
 {
-    if (q->s != NULL) {
-        explicit_bzero(q->s, q->cap); /* may hold a password */
+    if (q->p != NULL) {
+        explicit_bzero(q->p, q->cap); /* may hold a password */
     }
-    free(q->s);
-    q->s = NULL;
+    free(q->p);
+    q->p = NULL;
 }
 
 /* @base?@q in @out (malloc'd), or NULL when out of memory. */
-static char *with_query(const char *base, struct qs *q)
+static char *with_query(const char *base, struct lc_buf *q)
 {
     const char *s = qs_str(q);
     char *out;
@@ -324,7 +304,7 @@ static int need_password(struct ctl *c);
  * Return the HTTP status (the body in *@out) or -1 (said). */
 static int post_login(struct ctl *c, char **out)
 {
-    struct qs q = {0}, form = {0};
+    struct lc_buf q = {0}, form = {0};
     char *path;
     char bearer[sizeof c->token + 16];
     const char *headers[] = {"Authorization", bearer, NULL};
@@ -584,7 +564,7 @@ int ctl_cmd_login(struct ctl *c, int argc, char **argv)
  * failure. Non-secret parameters go in the query (@q), passwords in the
  * form body (@form, may be NULL). Return the exit code. */
 static int write_cmd(struct ctl *c, const char *what, const char *method,
-                     const char *base, struct qs *q, struct qs *form)
+                     const char *base, struct lc_buf *q, struct lc_buf *form)
 {
     char *path = with_query(base, q);
     char *body = NULL;
@@ -722,7 +702,7 @@ static int parse_cmd(int argc, char **argv, int max_pos, struct cmd_opts *o)
 /* GET a page (/nacos/v1/auth/users|roles|permissions); with --json print
  * it as it came and return 0 with *@page NULL. Return the exit code. */
 static int get_page(struct ctl *c, const char *what, const char *base,
-                    struct qs *q, json_t **page)
+                    struct lc_buf *q, json_t **page)
 {
     char *path = with_query(base, q);
     char *body = NULL;
@@ -776,7 +756,7 @@ static void page_footer(json_t *page, const struct cmd_opts *o)
     }
 }
 
-static void page_params(struct qs *q, const struct cmd_opts *o)
+static void page_params(struct lc_buf *q, const struct cmd_opts *o)
 {
     char n[16];
     snprintf(n, sizeof n, "%d", o->page);
@@ -801,7 +781,7 @@ static const char user_usage[] =
 int ctl_cmd_user(struct ctl *c, int argc, char **argv)
 {
     struct cmd_opts o;
-    struct qs q = {0}, form = {0};
+    struct lc_buf q = {0}, form = {0};
     const char *verb = argc > 1 ? argv[1] : "";
     int rc;
 
@@ -881,7 +861,7 @@ static const char role_usage[] =
 int ctl_cmd_role(struct ctl *c, int argc, char **argv)
 {
     struct cmd_opts o;
-    struct qs q = {0};
+    struct lc_buf q = {0};
     const char *verb = argc > 1 ? argv[1] : "";
     int rc;
 
@@ -942,7 +922,7 @@ static const char perm_usage[] =
 int ctl_cmd_perm(struct ctl *c, int argc, char **argv)
 {
     struct cmd_opts o;
-    struct qs q = {0};
+    struct lc_buf q = {0};
     const char *verb = argc > 1 ? argv[1] : "";
     int rc;
 
@@ -997,7 +977,7 @@ int ctl_cmd_perm(struct ctl *c, int argc, char **argv)
 int ctl_cmd_auth(struct ctl *c, int argc, char **argv)
 {
     struct cmd_opts o;
-    struct qs form = {0};
+    struct lc_buf form = {0};
     char *body = NULL, *pw = NULL;
     json_t *j;
     int st, rc = 1;
