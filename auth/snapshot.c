@@ -188,8 +188,8 @@ static void snapshot_release(struct lc_processor *p, void *frozen)
     frozen_free(frozen);
 }
 
-/* Read @table's rows into @st, each through @add; LC_ECORRUPT with a
- * message naming the row for anything an entry would be refused for. */
+/* Read @table's rows (@cols of them: @columns) into @st; LC_ECORRUPT with
+ * a message naming the row for anything an entry would be refused for. */
 static int load_table(sqlite3 *db, struct state *st, const char *table,
                       const char *columns, int cols, char *errmsg,
                       size_t errlen)
