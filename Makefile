@@ -65,7 +65,7 @@ GEN_C := $(patsubst %.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H := $(GEN_C:.c=.h)
 
 # locusctl's own files are not part of the library locusd links.
-LOCUSCTL_SRCS := server/locusctl.c server/locusctl_auth.c
+LOCUSCTL_SRCS := server/locusctl.c server/locusctl_auth.c server/locusctl_users.c
 MAINS := server/locusd.c $(LOCUSCTL_SRCS)
 LIB_SRCS := $(filter-out $(MAINS),$(shell find $(MODULES) -name '*.c'))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \

@@ -31,7 +31,6 @@
  * lc_auth_free releases the store, limiters and cache at once, but the
  * struct itself only once the last job's callback has run.
  */
-#include <ctype.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,16 +152,6 @@ struct job {
     bool user_at_max, ip_at_max;
     struct job *prev, *next;
 };
-
-static bool blank(const char *s)
-{
-    if (s == NULL)
-        return true;
-    for (; *s != '\0'; s++)
-        if (!isspace((unsigned char)*s))
-            return false;
-    return true;
-}
 
 /* @s for a log line: itself when short and printable ASCII, else a
  * placeholder (names come from clients). */
@@ -376,16 +365,22 @@ void lc_auth_detach(struct lc_auth *a)
         lc_auth_store_detach(a->store);
 }
 
+/* Forget cached token @t (a bearer secret: wiped before it is freed). */
+static void token_drop(struct lc_auth *a, struct token_entry *t)
+{
+    HASH_DEL(a->tokens, t);
+    a->ntokens--;
+    sodium_memzero(t, sizeof *t);
+    free(t);
+}
+
 static void tokens_clear(struct lc_auth *a)
 {
     struct token_entry *t, *tmp;
     HASH_ITER(hh, a->tokens, t, tmp)
     {
-        HASH_DEL(a->tokens, t);
-        sodium_memzero(t, sizeof *t);
-        free(t);
+        token_drop(a, t);
     }
-    a->ntokens = 0;
 }
 
 static void destroy(struct lc_auth *a)
@@ -478,12 +473,12 @@ void lc_auth_naming_resource(const char *ns, const char *group,
     out[0] = '\0';
     /* NacosRoleServiceImpl#joinResource: a blank namespace or "public" is
      * the public namespace, written as nothing (issue #10347). */
-    if (!blank(ns) && strcmp(ns, "public") != 0)
+    if (!lc_auth_blank(ns) && strcmp(ns, "public") != 0)
         append(out, size, &len, ns);
     append(out, size, &len, ":");
-    append(out, size, &len, blank(group) ? "*" : group);
+    append(out, size, &len, lc_auth_blank(group) ? "*" : group);
     append(out, size, &len, ":naming/");
-    append(out, size, &len, blank(service) ? "*" : service);
+    append(out, size, &len, lc_auth_blank(service) ? "*" : service);
 }
 
 /* ------------------------------------------------------------- authorize */
@@ -537,9 +532,7 @@ static int identify_token(struct lc_auth *a, const char *token, char *user,
     if (t != NULL && strcmp(t->token, token) == 0 &&
         strlen(t->user) < userlen) {
         if (t->exp < now) {
-            HASH_DEL(a->tokens, t);
-            a->ntokens--;
-            free(t);
+            token_drop(a, t);
             return deny(e, "token expired!");
         }
         memcpy(user, t->user, strlen(t->user) + 1);
@@ -550,17 +543,10 @@ static int identify_token(struct lc_auth *a, const char *token, char *user,
         if (rv != 0)
             return rv;
         if (tlen < TOKEN_CACHE_LEN && strlen(user) < sizeof t->user) {
-            if (t != NULL) { /* another token with the same hash */
-                HASH_DEL(a->tokens, t);
-                a->ntokens--;
-                free(t);
-            }
-            if (a->ntokens >= TOKEN_CACHE_MAX) {
-                struct token_entry *old = a->tokens;
-                HASH_DEL(a->tokens, old);
-                a->ntokens--;
-                free(old);
-            }
+            if (t != NULL) /* another token with the same hash */
+                token_drop(a, t);
+            if (a->ntokens >= TOKEN_CACHE_MAX)
+                token_drop(a, a->tokens); /* the oldest */
             t = malloc(sizeof *t);
             if (t != NULL) {
                 t->h = h;
@@ -914,7 +900,7 @@ static int password_path(struct lc_auth *a, struct lc_auth_check *c,
                          const struct lc_auth_ident *id,
                          const struct lc_auth_need *need, struct lc_err *e)
 {
-    if (blank(id->username) || id->password == NULL || id->password[0] == '\0')
+    if (lc_auth_blank(id->username) || id->password == NULL || id->password[0] == '\0')
         return deny(e, "user not found!");
     /* Longer than any stored name or than a job holds: no such user. */
     if (strlen(id->username) >= sizeof ((struct job *)0)->username ||
@@ -952,7 +938,7 @@ int lc_auth_check(struct lc_auth *a, struct lc_auth_check *c,
     }
     char user[256];
     bool admin = false;
-    if (!blank(id->token)) {
+    if (!lc_auth_blank(id->token)) {
         int64_t exp = 0;
         if (identify_token(a, id->token, user, sizeof user, &exp, e) != 0)
             return 0;
@@ -992,7 +978,7 @@ int lc_auth_login(struct lc_auth *a, struct lc_auth_login *l,
         lc_err_set(e, LC_ESHUTDOWN, "server is shutting down");
         return 0;
     }
-    if (!blank(id->token)) {
+    if (!lc_auth_blank(id->token)) {
         /* A good token is returned as it is; its password is not asked. */
         char user[256];
         int64_t exp = 0;

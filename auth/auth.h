@@ -146,9 +146,9 @@ struct lc_auth_check {
 /* Decide whether @id may do @need. Return 0 when decided now: then @e's
  * code is 0 (granted; @c->username and @c->admin set) or the denial (as the
  * callback's). Return LC_EAGAIN when a password must be checked on the
- * thread pool: @c (borrowed until then; @id's strings are copied) gets
- * @cb once, from the loop, never from inside this call. With auth off,
- * everything is granted at once. */
+ * thread pool: @c (borrowed until then; @id's and @need's strings are
+ * copied) gets @cb once, from the loop, never from inside this call. With
+ * auth off, everything is granted at once. */
 int lc_auth_check(struct lc_auth *a, struct lc_auth_check *c,
                   const struct lc_auth_ident *id,
                   const struct lc_auth_need *need, lc_auth_check_cb cb,

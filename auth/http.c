@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/http_console.h"
 #include "auth/internal.h"
 #include "auth/store.h"
 #include "common/err.h"
@@ -32,381 +33,11 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define CT_TEXT "text/plain;charset=UTF-8"
-#define CT_JSON "application/json"
-
 #define NACOS_USER_CONFLICT                                                  \
     "User `nacos` is default admin user. Please use "                        \
     "`/nacos/v1/auth/users/admin` API to init `nacos` users. Detail see "    \
     "`https://nacos.io/docs/latest/manual/admin/auth/"                       \
     "#31-%E8%AE%BE%E7%BD%AE%E7%AE%A1%E7%90%86%E5%91%98%E5%AF%86%E7%A0%81`"
-
-/* ---------------------------------------------------------------- replies */
-
-static void reply_doc(struct lc_http_exchange *ex, int status, json_t *doc,
-                      const char *const *headers)
-{
-    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    if (text == NULL) {
-        lc_http_reply(ex, 500, CT_TEXT, "caused: out of memory;", 22);
-        return;
-    }
-    if (headers != NULL) {
-        lc_http_reply_headers(ex, status, CT_JSON, text, strlen(text),
-                              headers);
-        free(text);
-    } else {
-        lc_http_reply_take(ex, status, CT_JSON, text, strlen(text));
-    }
-}
-
-/* RestResult {"code","message":null,"data"} with HTTP 200. */
-static void reply_result(struct lc_http_exchange *ex, int code,
-                         const char *data)
-{
-    json_t *o = json_object();
-    if (o != NULL) {
-        json_object_set_new(o, "code", json_integer(code));
-        json_object_set_new(o, "message", json_null());
-        json_object_set_new(o, "data", json_string(data));
-    }
-    reply_doc(ex, 200, o, NULL);
-}
-
-/* IllegalArgumentException: 400 "caused: <msg>;". */
-static void reply_illegal(struct lc_http_exchange *ex, const char *msg)
-{
-    lc_http_reply_text(ex, 400, "caused: %s;", msg);
-}
-
-/* Spring's HtmlUtils.htmlEscape of @in appended to @b. */
-static void html_escape(struct lc_buf *b, const char *in)
-{
-    for (; *in != '\0'; in++) {
-        switch (*in) {
-            case '&':
-                LC_BUF_LIT(b, "&amp;");
-                break;
-            case '<':
-                LC_BUF_LIT(b, "&lt;");
-                break;
-            case '>':
-                LC_BUF_LIT(b, "&gt;");
-                break;
-            case '"':
-                LC_BUF_LIT(b, "&quot;");
-                break;
-            case '\'':
-                LC_BUF_LIT(b, "&#39;");
-                break;
-            default:
-                lc_buf_add(b, in, 1);
-        }
-    }
-}
-
-/* The generic handler: 500 "caused: <msg>;" HTML-escaped; @msg2, when not
- * NULL, is a nested cause ("caused: <msg>;caused: <msg2>;"). */
-static void reply_exception2(struct lc_http_exchange *ex, const char *msg,
-                             const char *msg2)
-{
-    struct lc_buf b = {0};
-    LC_BUF_LIT(&b, "caused: ");
-    html_escape(&b, msg);
-    LC_BUF_LIT(&b, ";");
-    if (msg2 != NULL) {
-        LC_BUF_LIT(&b, "caused: ");
-        html_escape(&b, msg2);
-        LC_BUF_LIT(&b, ";");
-    }
-    if (b.oom) {
-        free(b.p);
-        lc_http_reply(ex, 500, CT_TEXT, "caused: out of memory;", 22);
-        return;
-    }
-    lc_http_reply_take(ex, 500, CT_TEXT, b.p, b.len);
-}
-
-static void reply_exception(struct lc_http_exchange *ex, const char *msg)
-{
-    reply_exception2(ex, msg, NULL);
-}
-
-/* A change's failure: the store's refusals are Nacos's
- * IllegalArgumentExceptions (400), anything else (no leader, timeout,
- * shutting down) the generic 500. */
-static void reply_write_error(struct lc_http_exchange *ex,
-                              const struct lc_err *e)
-{
-    switch (e->code) {
-        case LC_EEXIST:
-        case LC_ENOTFOUND:
-        case LC_EINVAL:
-            reply_illegal(ex, e->msg);
-            break;
-        case LC_EBUSY:
-            /* As login's (and Nacos's over-threshold answers): retry. */
-            lc_http_reply(ex, 503, CT_TEXT, e->msg, strlen(e->msg));
-            break;
-        default:
-            reply_exception(ex, e->msg[0] != '\0' ? e->msg
-                                                  : lc_strerror(e->code));
-    }
-}
-
-/* ------------------------------------------------------------ parameters */
-
-/* @RequestParam String (required): false, having answered Spring's
- * MissingServletRequestParameterException, when absent. */
-static bool param_required(struct lc_http_exchange *ex, const char *name,
-                           const char **out)
-{
-    char msg[200];
-    *out = lc_http_param(ex, name);
-    if (*out != NULL) {
-        return true;
-    }
-    snprintf(msg, sizeof msg,
-             "Required request parameter '%s' for method parameter type "
-             "String is not present",
-             name);
-    reply_exception(ex, msg);
-    return false;
-}
-
-/* @RequestParam int (required). */
-static bool param_int(struct lc_http_exchange *ex, const char *name,
-                      int *out)
-{
-    const char *v = lc_http_param(ex, name);
-    char msg[700];
-    char cause[300];
-    if (v == NULL || v[0] == '\0') {
-        snprintf(msg, sizeof msg,
-                 "Required request parameter '%s' for method parameter type "
-                 "int is %s",
-                 name,
-                 v == NULL ? "not present" : "present but converted to null");
-        reply_exception(ex, msg);
-        return false;
-    }
-    if (lc_spring_int(v, out, cause, sizeof cause)) {
-        return true;
-    }
-    snprintf(msg, sizeof msg,
-             "Failed to convert value of type 'java.lang.String' to required "
-             "type 'int'; nested exception is "
-             "java.lang.NumberFormatException: %s",
-             cause);
-    reply_exception2(ex, msg, cause);
-    return false;
-}
-
-/* A name given to change something: 400 when not a valid name. */
-static bool check_name(struct lc_http_exchange *ex, const char *what,
-                       const char *v)
-{
-    const char *why;
-    char msg[200];
-    if (lc_auth_name_valid(v, &why)) {
-        return true;
-    }
-    snprintf(msg, sizeof msg, "%s %s", what, why);
-    reply_illegal(ex, msg);
-    return false;
-}
-
-static bool check_password(struct lc_http_exchange *ex, const char *what,
-                           const char *v)
-{
-    const char *why;
-    char msg[200];
-    if (lc_auth_password_valid(v, &why)) {
-        return true;
-    }
-    if (strcmp(why, "is too long") == 0) {
-        snprintf(msg, sizeof msg, "%s is too long (at most %d bytes)", what,
-                 LC_AUTH_PASSWORD_MAX);
-    } else {
-        snprintf(msg, sizeof msg, "%s %s", what, why);
-    }
-    reply_illegal(ex, msg);
-    return false;
-}
-
-/* A search filter (optional, "" = none): bounded, valid UTF-8, no control
- * characters or whitespace (no name can match one that has them). */
-static bool check_filter(struct lc_http_exchange *ex, const char *what,
-                         const char *v)
-{
-    const char *why;
-    char msg[200];
-    if (lc_java_blank(v) || lc_auth_resource_valid(v, &why)) {
-        return true;
-    }
-    snprintf(msg, sizeof msg, "%s %s", what, why);
-    reply_illegal(ex, msg);
-    return false;
-}
-
-/* ---------------------------------------------------------------- paging */
-
-enum search { SEARCH_ACCURATE, SEARCH_BLUR };
-
-/* The search=accurate|blur condition of the GET mappings; false, having
- * answered Spring's UnsatisfiedServletRequestParameterException, when
- * neither holds. */
-static bool param_search(struct lc_http_exchange *ex, enum search *out)
-{
-    const char *v = lc_http_param(ex, "search");
-    struct lc_buf b = {0};
-    const char *name;
-    const char *value;
-    bool first = true;
-    if (v != NULL && strcmp(v, "accurate") == 0) {
-        *out = SEARCH_ACCURATE;
-        return true;
-    }
-    if (v != NULL && strcmp(v, "blur") == 0) {
-        *out = SEARCH_BLUR;
-        return true;
-    }
-    LC_BUF_LIT(&b, "Parameter conditions \"search=accurate\" OR "
-                   "\"search=blur\" not met for actual request parameters: ");
-    for (size_t i = 0; lc_http_param_at(ex, i, &name, &value); i++) {
-        const char *n2;
-        const char *v2;
-        bool seen = false;
-        /* One entry per name, with all its values: {a, b}. */
-        for (size_t j = 0; j < i && lc_http_param_at(ex, j, &n2, &v2); j++) {
-            if (strcmp(n2, name) == 0) {
-                seen = true;
-                break;
-            }
-        }
-        if (seen) {
-            continue;
-        }
-        if (!first) {
-            LC_BUF_LIT(&b, ", ");
-        }
-        first = false;
-        lc_buf_add(&b, name, strlen(name));
-        LC_BUF_LIT(&b, "={");
-        for (size_t j = i; lc_http_param_at(ex, j, &n2, &v2); j++) {
-            if (strcmp(n2, name) != 0) {
-                continue;
-            }
-            if (j != i) {
-                LC_BUF_LIT(&b, ", ");
-            }
-            lc_buf_add(&b, v2, strlen(v2));
-        }
-        LC_BUF_LIT(&b, "}");
-    }
-    lc_buf_add(&b, "", 1);
-    reply_exception(ex, b.oom ? "Parameter conditions not met" : b.p);
-    free(b.p);
-    return false;
-}
-
-/* A page being collected (AuthPaginationHelper.fetchPage). */
-struct page {
-    uint64_t first; /* index of the first row to include */
-    uint64_t end;   /* one past the last */
-    uint64_t total;
-    json_t *items;
-    enum search search;
-    const char *f1; /* the filters, "" = none */
-    const char *f2;
-    bool oom;
-};
-
-/* Nacos's LIKE argument: '*' (and SQL's own '%') any run, the rest
- * literal ('_' is escaped by generateLikeArgument). */
-static bool like(const char *pattern, const char *s)
-{
-    char buf[LC_AUTH_RESOURCE_MAX + 1];
-    size_t i;
-    for (i = 0; pattern[i] != '\0' && i < sizeof buf - 1; i++) {
-        buf[i] = pattern[i] == '%' ? '*' : pattern[i];
-    }
-    buf[i] = '\0';
-    return lc_auth_resource_match(buf, s);
-}
-
-static bool filter_ok(const struct page *pg, const char *filter,
-                      const char *v)
-{
-    if (filter == NULL || lc_java_blank(filter)) {
-        return true;
-    }
-    return pg->search == SEARCH_ACCURATE ? strcmp(filter, v) == 0
-                                         : like(filter, v);
-}
-
-static bool page_take(struct page *pg)
-{
-    bool in = pg->total >= pg->first && pg->total < pg->end;
-    pg->total++;
-    return in;
-}
-
-static void page_add(struct page *pg, json_t *item)
-{
-    if (item == NULL || json_array_append_new(pg->items, item) != 0) {
-        pg->oom = true;
-    }
-}
-
-static void page_reply(struct lc_http_exchange *ex, struct page *pg,
-                       int page_no, int page_size)
-{
-    json_t *o;
-    uint64_t pages;
-    if (pg->oom) {
-        json_decref(pg->items);
-        reply_exception(ex, "out of memory");
-        return;
-    }
-    pages = (pg->total + (uint64_t)page_size - 1) / (uint64_t)page_size;
-    o = json_object();
-    if (o != NULL) {
-        json_object_set_new(o, "totalCount", json_integer((json_int_t)pg->total));
-        json_object_set_new(o, "pageNumber", json_integer(page_no));
-        json_object_set_new(o, "pagesAvailable",
-                            json_integer((json_int_t)pages));
-        json_object_set_new(o, "pageItems", pg->items);
-    } else {
-        json_decref(pg->items);
-    }
-    reply_doc(ex, 200, o, NULL);
-}
-
-/* Parse search, pageNo and pageSize and set up @pg; false once
- * answered. */
-static bool page_start(struct lc_http_exchange *ex, struct page *pg,
-                       int *page_no, int *page_size)
-{
-    memset(pg, 0, sizeof *pg);
-    if (!param_search(ex, &pg->search) || !param_int(ex, "pageNo", page_no) ||
-        !param_int(ex, "pageSize", page_size)) {
-        return false;
-    }
-    if (*page_no <= 0 || *page_size <= 0) {
-        reply_illegal(ex, "pageNo and pageSize must be greater than zero");
-        return false;
-    }
-    pg->first = (uint64_t)(*page_no - 1) * (uint64_t)*page_size;
-    pg->end = pg->first + (uint64_t)*page_size;
-    pg->items = json_array();
-    if (pg->items == NULL) {
-        reply_exception(ex, "out of memory");
-        return false;
-    }
-    return true;
-}
 
 /* An exchange waiting for the auth module (a check, a login, a write). */
 struct pending {
@@ -426,7 +57,7 @@ static struct pending *pending_new(struct lc_http_exchange *ex,
 {
     struct pending *p = calloc(1, sizeof *p);
     if (p == NULL) {
-        reply_exception(ex, "out of memory");
+        lc_console_reply_exception(ex, "out of memory");
         return NULL;
     }
     p->ex = ex;
@@ -455,14 +86,14 @@ static void on_written(struct lc_auth_write *w, const struct lc_err *e)
                                 json_string(LC_AUTH_ADMIN_USER));
             json_object_set_new(o, "password", json_string(p->password));
         }
-        reply_doc(p->ex, 200, o, NULL);
+        lc_console_reply_doc(p->ex, 200, o, NULL);
     } else if (e == NULL) {
-        reply_result(p->ex, 200, p->ok);
+        lc_console_reply_result(p->ex, 200, p->ok);
     } else if (p->admin_init && e->code == LC_EEXIST &&
                strcmp(e->msg, LC_AUTH_HAVE_ADMIN) == 0) {
-        reply_result(p->ex, 409, LC_AUTH_HAVE_ADMIN);
+        lc_console_reply_result(p->ex, 409, LC_AUTH_HAVE_ADMIN);
     } else {
-        reply_write_error(p->ex, e);
+        lc_console_reply_write_error(p->ex, e);
     }
     pending_free(p);
 }
@@ -478,7 +109,7 @@ static void write_started(struct pending *p, int rv)
         } else {
             lc_err_set(&e, rv, "%s", lc_strerror(rv));
         }
-        reply_write_error(p->ex, &e);
+        lc_console_reply_write_error(p->ex, &e);
         pending_free(p);
     }
 }
@@ -510,15 +141,15 @@ static void login_answer(struct pending *p, const struct lc_err *e)
             json_object_set_new(o, "globalAdmin", json_boolean(p->l.admin));
             json_object_set_new(o, "username", json_string(p->l.username));
         }
-        reply_doc(ex, 200, o, headers);
+        lc_console_reply_doc(ex, 200, o, headers);
         memset(bearer, 0, sizeof bearer);
     } else if (e->code == LC_EDENIED) {
         lc_http_reply(ex, 403, CT_TEXT, e->msg, strlen(e->msg));
     } else if (e->code == LC_EBUSY || e->code == LC_ESHUTDOWN) {
         lc_http_reply(ex, 503, CT_TEXT, e->msg, strlen(e->msg));
     } else {
-        reply_exception(ex, e->msg[0] != '\0' ? e->msg
-                                              : lc_strerror(e->code));
+        lc_console_reply_exception(
+            ex, e->msg[0] != '\0' ? e->msg : lc_strerror(e->code));
     }
     pending_free(p);
 }
@@ -538,8 +169,8 @@ static void on_login(struct lc_http_exchange *ex, void *data)
     struct lc_err e;
     int rv;
 
-    if (!param_required(ex, "username", &username) ||
-        !param_required(ex, "password", &password)) {
+    if (!lc_console_param_required(ex, "username", &username) ||
+        !lc_console_param_required(ex, "password", &password)) {
         return;
     }
     p = pending_new(ex, a, NULL);
@@ -570,13 +201,14 @@ static void on_admin(struct lc_http_exchange *ex, void *data)
     const char *password = lc_http_param(ex, "password");
     struct pending *p;
 
-    if (!lc_java_blank(password) && !check_password(ex, "password", password)) {
+    if (!lc_java_blank(password) &&
+        !lc_console_check_password(ex, "password", password)) {
         return;
     }
     /* Answered from this member's state first: no hashing for nothing.
      * The entry is refused on apply anyway if an admin appears meanwhile. */
     if (lc_auth_store_has_admin(lc_auth_store(a))) {
-        reply_result(ex, 409, LC_AUTH_HAVE_ADMIN);
+        lc_console_reply_result(ex, 409, LC_AUTH_HAVE_ADMIN);
         return;
     }
     p = pending_new(ex, a, NULL);
@@ -599,11 +231,12 @@ static bool on_user_row(void *data, const char *username, const char *hash)
 {
     struct page *pg = data;
     (void)hash; /* never handed out (2.4.3 returns it; locus blanks it) */
-    if (!filter_ok(pg, pg->f1, username) || !page_take(pg)) {
+    if (!lc_console_filter_ok(pg, pg->f1, username) ||
+        !lc_console_page_take(pg)) {
         return true;
     }
-    page_add(pg, json_pack("{s:s,s:s}", "username", username, "password",
-                           ""));
+    lc_console_page_add(
+        pg, json_pack("{s:s,s:s}", "username", username, "password", ""));
     return true;
 }
 
@@ -611,16 +244,16 @@ static void users_list(struct lc_auth *a, struct lc_http_exchange *ex)
 {
     struct page pg;
     int page_no, page_size;
-    if (!page_start(ex, &pg, &page_no, &page_size)) {
+    if (!lc_console_page_start(ex, &pg, &page_no, &page_size)) {
         return;
     }
     pg.f1 = lc_http_param(ex, "username");
-    if (!check_filter(ex, "username", pg.f1)) {
+    if (!lc_console_check_filter(ex, "username", pg.f1)) {
         json_decref(pg.items);
         return;
     }
     lc_auth_store_users(lc_auth_store(a), on_user_row, &pg);
-    page_reply(ex, &pg, page_no, page_size);
+    lc_console_page_reply(ex, &pg, page_no, page_size);
 }
 
 static void users_create(struct lc_auth *a, struct lc_http_exchange *ex)
@@ -629,21 +262,21 @@ static void users_create(struct lc_auth *a, struct lc_http_exchange *ex)
     const char *password;
     struct pending *p;
     char msg[300];
-    if (!param_required(ex, "username", &username) ||
-        !param_required(ex, "password", &password)) {
+    if (!lc_console_param_required(ex, "username", &username) ||
+        !lc_console_param_required(ex, "password", &password)) {
         return;
     }
     if (strcmp(username, LC_AUTH_ADMIN_USER) == 0) {
-        reply_result(ex, 409, NACOS_USER_CONFLICT);
+        lc_console_reply_result(ex, 409, NACOS_USER_CONFLICT);
         return;
     }
-    if (!check_name(ex, "username", username) ||
-        !check_password(ex, "password", password)) {
+    if (!lc_console_check_name(ex, "username", username) ||
+        !lc_console_check_password(ex, "password", password)) {
         return;
     }
     if (lc_auth_store_password(lc_auth_store(a), username) != NULL) {
         snprintf(msg, sizeof msg, "user '%s' already exist!", username);
-        reply_illegal(ex, msg);
+        lc_console_reply_illegal(ex, msg);
         return;
     }
     p = pending_new(ex, a, "create user ok!");
@@ -657,12 +290,12 @@ static void users_delete(struct lc_auth *a, struct lc_http_exchange *ex)
 {
     const char *username;
     struct pending *p;
-    if (!param_required(ex, "username", &username)) {
+    if (!lc_console_param_required(ex, "username", &username)) {
         return;
     }
     if (!lc_auth_name_valid(username, NULL)) {
         /* No such user can exist: Nacos's silent success. */
-        reply_result(ex, 200, "delete user ok!");
+        lc_console_reply_result(ex, 200, "delete user ok!");
         return;
     }
     p = pending_new(ex, a, "delete user ok!");
@@ -686,13 +319,13 @@ static void password_checked(struct pending *p, const struct lc_err *e)
         if (e->code == LC_EDENIED) {
             lc_http_reply_spring(ex, 403, e->msg);
         } else {
-            reply_exception(ex, e->msg[0] != '\0' ? e->msg
-                                                  : lc_strerror(e->code));
+            lc_console_reply_exception(
+                ex, e->msg[0] != '\0' ? e->msg : lc_strerror(e->code));
         }
         goto done;
     }
-    if (!param_required(ex, "username", &username) ||
-        !param_required(ex, "newPassword", &password)) {
+    if (!lc_console_param_required(ex, "username", &username) ||
+        !lc_console_param_required(ex, "newPassword", &password)) {
         goto done;
     }
     if (on && !p->c.admin && strcmp(p->c.username, username) != 0) {
@@ -701,10 +334,10 @@ static void password_checked(struct pending *p, const struct lc_err *e)
     }
     if (lc_auth_store_password(lc_auth_store(p->a), username) == NULL) {
         snprintf(msg, sizeof msg, "user %s not exist!", username);
-        reply_illegal(ex, msg);
+        lc_console_reply_illegal(ex, msg);
         goto done;
     }
-    if (!check_password(ex, "newPassword", password)) {
+    if (!lc_console_check_password(ex, "newPassword", password)) {
         goto done;
     }
     /* Each change costs a BCrypt and a raft entry. */
@@ -820,7 +453,7 @@ static void search_add(struct name_search *s, const char *name)
 {
     size_t i;
     json_t *v;
-    if (!like(s->pattern, name)) {
+    if (!lc_console_like(s->pattern, name)) {
         return;
     }
     json_array_foreach(s->names, i, v)
@@ -855,7 +488,8 @@ static void search_reply(struct lc_auth *a, struct lc_http_exchange *ex,
     const char *v;
     struct name_search s;
     char pattern[LC_AUTH_RESOURCE_MAX + 3];
-    if (!param_required(ex, param, &v) || !check_filter(ex, param, v)) {
+    if (!lc_console_param_required(ex, param, &v) ||
+        !lc_console_check_filter(ex, param, v)) {
         return;
     }
     snprintf(pattern, sizeof pattern, "*%s*", v);
@@ -871,10 +505,10 @@ static void search_reply(struct lc_auth *a, struct lc_http_exchange *ex,
     }
     if (s.oom) {
         json_decref(s.names);
-        reply_exception(ex, "out of memory");
+        lc_console_reply_exception(ex, "out of memory");
         return;
     }
-    reply_doc(ex, 200, s.names, NULL);
+    lc_console_reply_doc(ex, 200, s.names, NULL);
 }
 
 static void on_users_search(struct lc_http_exchange *ex, void *data)
@@ -887,11 +521,12 @@ static void on_users_search(struct lc_http_exchange *ex, void *data)
 static bool on_role_row(void *data, const char *role, const char *username)
 {
     struct page *pg = data;
-    if (!filter_ok(pg, pg->f1, username) || !filter_ok(pg, pg->f2, role) ||
-        !page_take(pg)) {
+    if (!lc_console_filter_ok(pg, pg->f1, username) ||
+        !lc_console_filter_ok(pg, pg->f2, role) || !lc_console_page_take(pg)) {
         return true;
     }
-    page_add(pg, json_pack("{s:s,s:s}", "role", role, "username", username));
+    lc_console_page_add(
+        pg, json_pack("{s:s,s:s}", "role", role, "username", username));
     return true;
 }
 
@@ -899,18 +534,18 @@ static void roles_list(struct lc_auth *a, struct lc_http_exchange *ex)
 {
     struct page pg;
     int page_no, page_size;
-    if (!page_start(ex, &pg, &page_no, &page_size)) {
+    if (!lc_console_page_start(ex, &pg, &page_no, &page_size)) {
         return;
     }
     pg.f1 = lc_http_param(ex, "username");
     pg.f2 = lc_http_param(ex, "role");
-    if (!check_filter(ex, "username", pg.f1) ||
-        !check_filter(ex, "role", pg.f2)) {
+    if (!lc_console_check_filter(ex, "username", pg.f1) ||
+        !lc_console_check_filter(ex, "role", pg.f2)) {
         json_decref(pg.items);
         return;
     }
     lc_auth_store_roles(lc_auth_store(a), on_role_row, &pg);
-    page_reply(ex, &pg, page_no, page_size);
+    lc_console_page_reply(ex, &pg, page_no, page_size);
 }
 
 static void roles_add(struct lc_auth *a, struct lc_http_exchange *ex)
@@ -918,10 +553,10 @@ static void roles_add(struct lc_auth *a, struct lc_http_exchange *ex)
     const char *role;
     const char *username;
     struct pending *p;
-    if (!param_required(ex, "role", &role) ||
-        !param_required(ex, "username", &username) ||
-        !check_name(ex, "role", role) ||
-        !check_name(ex, "username", username)) {
+    if (!lc_console_param_required(ex, "role", &role) ||
+        !lc_console_param_required(ex, "username", &username) ||
+        !lc_console_check_name(ex, "role", role) ||
+        !lc_console_check_name(ex, "username", username)) {
         return;
     }
     p = pending_new(ex, a, "add role ok!");
@@ -936,13 +571,15 @@ static void roles_delete(struct lc_auth *a, struct lc_http_exchange *ex)
     const char *role;
     const char *username = lc_http_param(ex, "username");
     struct pending *p;
-    if (!param_required(ex, "role", &role) || !check_name(ex, "role", role)) {
+    if (!lc_console_param_required(ex, "role", &role) ||
+        !lc_console_check_name(ex, "role", role)) {
         return;
     }
     if (username == NULL) {
         username = "";
     }
-    if (!lc_java_blank(username) && !check_name(ex, "username", username)) {
+    if (!lc_java_blank(username) &&
+        !lc_console_check_name(ex, "username", username)) {
         return;
     }
     p = pending_new(ex, a, NULL);
@@ -985,11 +622,11 @@ static bool on_perm_row(void *data, const char *role, const char *resource,
                         const char *action)
 {
     struct page *pg = data;
-    if (!filter_ok(pg, pg->f1, role) || !page_take(pg)) {
+    if (!lc_console_filter_ok(pg, pg->f1, role) || !lc_console_page_take(pg)) {
         return true;
     }
-    page_add(pg, json_pack("{s:s,s:s,s:s}", "role", role, "resource",
-                           resource, "action", action));
+    lc_console_page_add(pg, json_pack("{s:s,s:s,s:s}", "role", role, "resource",
+                                      resource, "action", action));
     return true;
 }
 
@@ -997,16 +634,16 @@ static void perms_list(struct lc_auth *a, struct lc_http_exchange *ex)
 {
     struct page pg;
     int page_no, page_size;
-    if (!page_start(ex, &pg, &page_no, &page_size)) {
+    if (!lc_console_page_start(ex, &pg, &page_no, &page_size)) {
         return;
     }
     pg.f1 = lc_http_param(ex, "role");
-    if (!check_filter(ex, "role", pg.f1)) {
+    if (!lc_console_check_filter(ex, "role", pg.f1)) {
         json_decref(pg.items);
         return;
     }
     lc_auth_store_permissions(lc_auth_store(a), on_perm_row, &pg);
-    page_reply(ex, &pg, page_no, page_size);
+    lc_console_page_reply(ex, &pg, page_no, page_size);
 }
 
 static void perms_change(struct lc_auth *a, struct lc_http_exchange *ex,
@@ -1018,19 +655,19 @@ static void perms_change(struct lc_auth *a, struct lc_http_exchange *ex,
     const char *why;
     char msg[200];
     struct pending *p;
-    if (!param_required(ex, "role", &role) ||
-        !param_required(ex, "resource", &resource) ||
-        !param_required(ex, "action", &action) ||
-        !check_name(ex, "role", role)) {
+    if (!lc_console_param_required(ex, "role", &role) ||
+        !lc_console_param_required(ex, "resource", &resource) ||
+        !lc_console_param_required(ex, "action", &action) ||
+        !lc_console_check_name(ex, "role", role)) {
         return;
     }
     if (!lc_auth_resource_valid(resource, &why)) {
         snprintf(msg, sizeof msg, "resource %s", why);
-        reply_illegal(ex, msg);
+        lc_console_reply_illegal(ex, msg);
         return;
     }
     if (!lc_auth_action_valid(action)) {
-        reply_illegal(ex, "action must be one of r, w, rw");
+        lc_console_reply_illegal(ex, "action must be one of r, w, rw");
         return;
     }
     p = pending_new(ex, a,

@@ -6,13 +6,19 @@
  *   jwt.c       Nacos's tokens: sign and verify (OpenSSL HMAC)
  *   password.c  BCrypt through libxcrypt, on the libuv thread pool
  *   limiter.c   failed password checks per user and per source address
- *   store.c     the processor of LC_AUTH_GROUP and the lc_auth_* writes
+ *   store.c     the processor of LC_AUTH_GROUP: its state, apply and reads
+ *   snapshot.c  that processor's snapshot tables (store_state.h: the state
+ *               the two share)
+ *   write.c     the lc_auth_* writes: hash, then a raft entry
  *   perm.c      Nacos's resource patterns
  *   http.c      the /nacos/v1/auth endpoints
+ *   http_console.c  how Nacos's console answers and reads parameters
+ *               (RestResult, "caused: ...;", Page), for http.c
  */
 #ifndef LC_AUTH_INTERNAL_H
 #define LC_AUTH_INTERNAL_H
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +26,18 @@
 
 #include "auth/auth.h"
 #include "auth/store.h"
+
+/* NULL, "" or only isspace() characters: a token, name or namespace that
+ * is not there. */
+static inline bool lc_auth_blank(const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        if (!isspace((unsigned char)*s)) {
+            return false;
+        }
+    }
+    return true;
+}
 
 /* ---------------------------------------------------------------- jwt.c */
 

@@ -9,7 +9,6 @@
  * signature is compared in constant time, and nothing in the payload is
  * looked at before the signature matched.
  */
-#include <ctype.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -132,16 +131,6 @@ static bool b64_alphabet(const char *s, size_t len, bool url)
     return true;
 }
 
-static bool blank(const char *s)
-{
-    if (s == NULL)
-        return true;
-    for (; *s != '\0'; s++)
-        if (!isspace((unsigned char)*s))
-            return false;
-    return true;
-}
-
 /* Decode the payload (base64url, padding optional as Java's URL decoder)
  * and read sub and exp from it. */
 static bool read_payload(const char *p, size_t len, char *sub, size_t sublen,
@@ -177,7 +166,7 @@ int lc_jwt_verify(const uint8_t *key, size_t keylen, const char *token,
                   int64_t now, char *sub, size_t sublen, int64_t *exp,
                   struct lc_err *e)
 {
-    if (blank(token))
+    if (lc_auth_blank(token))
         return lc_err_set(e, LC_EDENIED, "user not found!");
     /* Java's split("\\.") drops trailing empty parts, then wants three. */
     size_t len = strnlen(token, TOKEN_MAX + 1);

@@ -15,10 +15,8 @@
  * taken before anything changes). The epoch moves on every change and on
  * every snapshot load.
  *
- * Snapshot: three tables, users(username, password), roles(role,
- * username), permissions(role, resource, action), rows in order. A load
- * builds a whole new state, validating every row as an entry would be, and
- * replaces the old one only when all of it is good.
+ * The state's structs are in auth/store_state.h; its snapshot is
+ * auth/snapshot.c.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -36,57 +34,11 @@ static bool hash_oom;
 
 #include "auth/auth.h"
 #include "auth/store.h"
+#include "auth/store_state.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "snapshots/snapshots.h"
 #include "statemachine/statemachine.h"
-
-struct role;
-
-struct user {
-    UT_hash_handle hh;
-    char *name;
-    char *hash;
-    struct role **roles; /* the roles held, in the order added */
-    size_t n_roles, cap_roles;
-    bool admin; /* holds LC_AUTH_ROLE_ADMIN */
-};
-
-/* A row of roles or permissions: the strings live in @key, each
- * NUL-terminated, one after the other (the hash key is all of them). */
-struct row {
-    UT_hash_handle hh;
-    char *key;
-    size_t keylen;
-    const char *f[3]; /* role, username | role, resource, action */
-};
-
-struct role {
-    UT_hash_handle hh;
-    char *name;
-    size_t holders;
-    struct row **perms; /* the role's permission rows */
-    size_t n_perms, cap_perms;
-};
-
-struct state {
-    struct user *users;
-    struct row *rows;  /* roles */
-    struct row *perms; /* permissions */
-    struct role *roles;
-};
-
-struct lc_auth_store {
-    struct lc_processor proc;
-    struct lc_statemachine *sm;
-    struct state st;
-    uint64_t epoch;
-    /* The first entry this member could not apply for want of memory, which
-     * the others applied (0: none): its state differs from theirs. */
-    uint64_t diverged;
-    bool detached;
-};
 
 /* ------------------------------------------------------------ validation */
 
@@ -112,7 +64,7 @@ static bool hash_valid(const char *h)
 
 /* ----------------------------------------------------------------- state */
 
-static struct user *user_find(const struct state *st, const char *name)
+struct user *lc_auth_state_user(const struct state *st, const char *name)
 {
     struct user *u = NULL;
     HASH_FIND_STR(st->users, name, u);
@@ -165,7 +117,7 @@ static char *row_key(const char *const *f, size_t n, size_t *len)
 
 /* Without allocating (a lookup must not fail for want of memory): a key
  * too long for any stored row finds nothing. */
-static struct row *row_find(struct row *table, const char *const *f, size_t n)
+struct row *lc_auth_state_row(struct row *table, const char *const *f, size_t n)
 {
     char key[ROW_KEY_MAX];
     struct row *r = NULL;
@@ -297,7 +249,7 @@ static int user_add(struct state *st, const char *name, const char *hash)
 }
 
 /* Give @u the role @role (not held yet). */
-static int grant_add(struct state *st, struct user *u, const char *role)
+int lc_auth_state_grant_add(struct state *st, struct user *u, const char *role)
 {
     const char *f[2] = {role, u->name};
     struct row *row = row_new(f, 2);
@@ -332,7 +284,7 @@ static int grant_add(struct state *st, struct user *u, const char *role)
 
 static void grant_del(struct state *st, struct row *row)
 {
-    struct user *u = user_find(st, row->f[1]);
+    struct user *u = lc_auth_state_user(st, row->f[1]);
     struct role *r = role_find(st, row->f[0]);
     if (u != NULL && r != NULL) {
         remove_ptr((void **)u->roles, &u->n_roles, r);
@@ -346,8 +298,8 @@ static void grant_del(struct state *st, struct row *row)
     row_free(row);
 }
 
-static int perm_add(struct state *st, const char *role, const char *resource,
-                    const char *action)
+int lc_auth_state_perm_add(struct state *st, const char *role,
+                           const char *resource, const char *action)
 {
     const char *f[3] = {role, resource, action};
     struct row *row = row_new(f, 3);
@@ -390,7 +342,7 @@ static void user_del(struct state *st, struct user *u)
 {
     while (u->n_roles > 0) {
         const char *f[2] = {u->roles[0]->name, u->name};
-        struct row *row = row_find(st->rows, f, 2);
+        struct row *row = lc_auth_state_row(st->rows, f, 2);
         if (row == NULL) {
             /* A broken index (never expected): drop the role from the
              * user anyway so the loop ends. */
@@ -409,7 +361,7 @@ static void user_del(struct state *st, struct user *u)
     free(u);
 }
 
-static void state_clear(struct state *st)
+void lc_auth_state_clear(struct state *st)
 {
     struct user *u, *utmp;
     struct row *r, *rtmp;
@@ -461,7 +413,7 @@ static int bad_field(char *msg, size_t size, const char *field,
     return refuse(msg, size, LC_EINVAL, "%s %s", field, why);
 }
 
-static int do_user_create(struct state *st, const char *username,
+int lc_auth_state_user_create(struct state *st, const char *username,
                           const char *hash, char *msg, size_t size,
                           bool *changed)
 {
@@ -472,7 +424,7 @@ static int do_user_create(struct state *st, const char *username,
     if (!hash_valid(hash)) {
         return refuse(msg, size, LC_EINVAL, "password hash is malformed");
     }
-    if (user_find(st, username) != NULL) {
+    if (lc_auth_state_user(st, username) != NULL) {
         return refuse(msg, size, LC_EEXIST, "user '%s' already exist!",
                       username);
     }
@@ -484,7 +436,7 @@ static int do_user_password(struct state *st, const char *username,
                             const char *hash, char *msg, size_t size,
                             bool *changed)
 {
-    struct user *u = username != NULL ? user_find(st, username) : NULL;
+    struct user *u = username != NULL ? lc_auth_state_user(st, username) : NULL;
     char *copy;
     if (!hash_valid(hash)) {
         return refuse(msg, size, LC_EINVAL, "password hash is malformed");
@@ -506,7 +458,7 @@ static int do_user_password(struct state *st, const char *username,
 static int do_user_delete(struct state *st, const char *username, char *msg,
                           size_t size, bool *changed)
 {
-    struct user *u = username != NULL ? user_find(st, username) : NULL;
+    struct user *u = username != NULL ? lc_auth_state_user(st, username) : NULL;
     if (u == NULL) {
         return 0; /* Nacos: silent when there is no such user */
     }
@@ -531,7 +483,7 @@ static int do_admin_init(struct state *st, const char *hash, char *msg,
     if (!hash_valid(hash)) {
         return refuse(msg, size, LC_EINVAL, "password hash is malformed");
     }
-    if (user_find(st, LC_AUTH_ADMIN_USER) != NULL) {
+    if (lc_auth_state_user(st, LC_AUTH_ADMIN_USER) != NULL) {
         return refuse(msg, size, LC_EEXIST, "user '%s' already exist!",
                       LC_AUTH_ADMIN_USER);
     }
@@ -539,8 +491,8 @@ static int do_admin_init(struct state *st, const char *hash, char *msg,
     if (rv != 0) {
         return rv;
     }
-    u = user_find(st, LC_AUTH_ADMIN_USER);
-    rv = grant_add(st, u, LC_AUTH_ROLE_ADMIN);
+    u = lc_auth_state_user(st, LC_AUTH_ADMIN_USER);
+    rv = lc_auth_state_grant_add(st, u, LC_AUTH_ROLE_ADMIN);
     if (rv != 0) {
         user_del(st, u); /* all or nothing */
         return rv;
@@ -562,7 +514,7 @@ static int do_role_add(struct state *st, const char *role,
     if (!lc_auth_name_valid(username, &why)) {
         return bad_field(msg, size, "username", why);
     }
-    u = user_find(st, username);
+    u = lc_auth_state_user(st, username);
     if (u == NULL) {
         return refuse(msg, size, LC_ENOTFOUND, "user '%s' not found!",
                       username);
@@ -572,13 +524,13 @@ static int do_role_add(struct state *st, const char *role,
                       "role '%s' is not permitted to create!",
                       LC_AUTH_ROLE_ADMIN);
     }
-    if (row_find(st->rows, f, 2) != NULL) {
+    if (lc_auth_state_row(st->rows, f, 2) != NULL) {
         return refuse(msg, size, LC_EEXIST,
                       "role '%s' of user '%s' already exist!", role,
                       username);
     }
     *changed = true;
-    return grant_add(st, u, role);
+    return lc_auth_state_grant_add(st, u, role);
 }
 
 static int do_role_delete(struct state *st, const char *role,
@@ -608,7 +560,7 @@ static int do_role_delete(struct state *st, const char *role,
     }
     {
         const char *f[2] = {role, username};
-        struct row *row = row_find(st->rows, f, 2);
+        struct row *row = lc_auth_state_row(st->rows, f, 2);
         if (row != NULL) {
             grant_del(st, row);
             *changed = true;
@@ -638,13 +590,13 @@ static int do_perm_add(struct state *st, const char *role,
     if (r == NULL || r->holders == 0) {
         return refuse(msg, size, LC_ENOTFOUND, "role %s not found!", role);
     }
-    if (row_find(st->perms, f, 3) != NULL) {
+    if (lc_auth_state_row(st->perms, f, 3) != NULL) {
         return refuse(msg, size, LC_EEXIST,
                       "permission '%s' '%s' '%s' already exist!", role,
                       resource, action);
     }
     *changed = true;
-    return perm_add(st, role, resource, action);
+    return lc_auth_state_perm_add(st, role, resource, action);
 }
 
 static int do_perm_delete(struct state *st, const char *role,
@@ -656,7 +608,7 @@ static int do_perm_delete(struct state *st, const char *role,
     if (role == NULL || resource == NULL || action == NULL) {
         return 0;
     }
-    row = row_find(st->perms, f, 3);
+    row = lc_auth_state_row(st->perms, f, 3);
     if (row != NULL) {
         perm_del(st, row);
         *changed = true;
@@ -742,7 +694,7 @@ static void on_apply(struct lc_processor *p, uint64_t index,
         return;
     }
     if (strcmp(op, LC_AUTH_OP_USER_CREATE) == 0) {
-        rv = do_user_create(st, field(doc, "username"),
+        rv = lc_auth_state_user_create(st, field(doc, "username"),
                             field(doc, "password"), msg, size, &changed);
     } else if (strcmp(op, LC_AUTH_OP_USER_PASSWORD) == 0) {
         rv = do_user_password(st, field(doc, "username"),
@@ -788,278 +740,6 @@ static void on_apply(struct lc_processor *p, uint64_t index,
     json_decref(doc);
 }
 
-/* -------------------------------------------------------------- snapshot */
-
-/* Every row's strings, copied on the loop: small tables. */
-struct frozen {
-    char **users; /* username, hash, ... */
-    size_t n_users;
-    char **rows; /* role, username, ... */
-    size_t n_rows;
-    char **perms; /* role, resource, action, ... */
-    size_t n_perms;
-};
-
-static void frozen_free(struct frozen *f)
-{
-    if (f == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < f->n_users * 2; i++) {
-        free(f->users[i]);
-    }
-    for (size_t i = 0; i < f->n_rows * 2; i++) {
-        free(f->rows[i]);
-    }
-    for (size_t i = 0; i < f->n_perms * 3; i++) {
-        free(f->perms[i]);
-    }
-    free(f->users);
-    free(f->rows);
-    free(f->perms);
-    free(f);
-}
-
-static bool copy_strs(char **dst, const char *const *src, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        dst[i] = strdup(src[i]);
-        if (dst[i] == NULL) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static int snapshot_freeze(struct lc_processor *p, void **out)
-{
-    struct lc_auth_store *s = p->data;
-    struct state *st = &s->st;
-    if (s->diverged != 0) {
-        /* Never persist a state the other members do not have. */
-        lc_errorf("auth",
-                  "group %s: no snapshot: this member diverged at entry "
-                  "%llu (out of memory); restart it",
-                  LC_AUTH_GROUP, (unsigned long long)s->diverged);
-        return LC_ECORRUPT;
-    }
-    struct frozen *f = calloc(1, sizeof *f);
-    size_t nu = HASH_COUNT(st->users);
-    size_t nr = HASH_COUNT(st->rows);
-    size_t np = HASH_COUNT(st->perms);
-    struct user *u;
-    struct row *r;
-    size_t i;
-    if (f == NULL) {
-        return LC_ENOMEM;
-    }
-    f->users = calloc(nu * 2 + 1, sizeof *f->users);
-    f->rows = calloc(nr * 2 + 1, sizeof *f->rows);
-    f->perms = calloc(np * 3 + 1, sizeof *f->perms);
-    if (f->users == NULL || f->rows == NULL || f->perms == NULL) {
-        goto err;
-    }
-    /* Counts first so frozen_free frees what was copied (NULLs are fine). */
-    f->n_users = nu;
-    f->n_rows = nr;
-    f->n_perms = np;
-    i = 0;
-    for (u = st->users; u != NULL; u = u->hh.next, i++) {
-        const char *src[2] = {u->name, u->hash};
-        if (!copy_strs(&f->users[i * 2], src, 2)) {
-            goto err;
-        }
-    }
-    i = 0;
-    for (r = st->rows; r != NULL; r = r->hh.next, i++) {
-        if (!copy_strs(&f->rows[i * 2], r->f, 2)) {
-            goto err;
-        }
-    }
-    i = 0;
-    for (r = st->perms; r != NULL; r = r->hh.next, i++) {
-        if (!copy_strs(&f->perms[i * 3], r->f, 3)) {
-            goto err;
-        }
-    }
-    *out = f;
-    return 0;
-err:
-    frozen_free(f);
-    return LC_ENOMEM;
-}
-
-static int save_table(sqlite3 *db, const char *create, const char *insert,
-                      char **strs, size_t rows, int cols, const char *name,
-                      char *errmsg, size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_exec(db, create, NULL, NULL, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_prepare_v2(db, insert, -1, &st, NULL);
-    }
-    for (size_t i = 0; rc == SQLITE_OK && i < rows; i++) {
-        for (int c = 0; c < cols; c++) {
-            sqlite3_bind_text(st, c + 1, strs[i * (size_t)cols + (size_t)c],
-                              -1, SQLITE_STATIC);
-        }
-        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-        sqlite3_reset(st);
-    }
-    if (rc != SQLITE_OK) {
-        snprintf(errmsg, errlen, "writing %s: %s", name, sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_OK ? 0 : LC_EIO;
-}
-
-static int snapshot_save(struct lc_processor *p, void *frozen, sqlite3 *db,
-                         char *errmsg, size_t errlen)
-{
-    struct frozen *f = frozen;
-    int rv;
-    (void)p;
-    rv = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0
-                                                                   : LC_EIO;
-    if (rv == 0) {
-        rv = save_table(db,
-                        "CREATE TABLE users (username TEXT NOT NULL,"
-                        " password TEXT NOT NULL)",
-                        "INSERT INTO users VALUES (?,?)", f->users,
-                        f->n_users, 2, "users", errmsg, errlen);
-    }
-    if (rv == 0) {
-        rv = save_table(db,
-                        "CREATE TABLE roles (role TEXT NOT NULL,"
-                        " username TEXT NOT NULL)",
-                        "INSERT INTO roles VALUES (?,?)", f->rows, f->n_rows,
-                        2, "roles", errmsg, errlen);
-    }
-    if (rv == 0) {
-        rv = save_table(db,
-                        "CREATE TABLE permissions (role TEXT NOT NULL,"
-                        " resource TEXT NOT NULL, action TEXT NOT NULL)",
-                        "INSERT INTO permissions VALUES (?,?,?)", f->perms,
-                        f->n_perms, 3, "permissions", errmsg, errlen);
-    }
-    if (sqlite3_exec(db, rv == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL,
-                     NULL) != SQLITE_OK &&
-        rv == 0) {
-        snprintf(errmsg, errlen, "committing auth tables: %s",
-                 sqlite3_errmsg(db));
-        rv = LC_EIO;
-    }
-    return rv;
-}
-
-static void snapshot_release(struct lc_processor *p, void *frozen)
-{
-    (void)p;
-    frozen_free(frozen);
-}
-
-/* Read @table's rows into @st, each through @add; LC_ECORRUPT with a
- * message naming the row for anything an entry would be refused for. */
-static int load_table(sqlite3 *db, struct state *st, const char *table,
-                      const char *columns, int cols, char *errmsg,
-                      size_t errlen)
-{
-    sqlite3_stmt *q = NULL;
-    int rv = lc_snapshot_select(db, table, columns, &q, errmsg, errlen);
-    int rc;
-    long n = 0;
-    if (rv != 0) {
-        return rv;
-    }
-    while (rv == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *v[3] = {NULL, NULL, NULL};
-        char why[256] = "";
-        bool changed = false;
-        n++;
-        for (int c = 0; c < cols; c++) {
-            v[c] = (const char *)sqlite3_column_text(q, c);
-            if (v[c] == NULL) {
-                rv = LC_ECORRUPT;
-                lc_strlcpy(why, "a NULL column", sizeof why);
-            }
-        }
-        if (rv != 0) {
-            /* reported below */
-        } else if (strcmp(table, "users") == 0) {
-            rv = do_user_create(st, v[0], v[1], why, sizeof why, &changed);
-        } else if (strcmp(table, "roles") == 0) {
-            struct user *u = user_find(st, v[1]);
-            const char *f[2] = {v[0], v[1]};
-            const char *w;
-            if (!lc_auth_name_valid(v[0], &w) || u == NULL) {
-                rv = LC_ECORRUPT;
-                lc_strlcpy(why, "bad role or unknown user", sizeof why);
-            } else if (row_find(st->rows, f, 2) != NULL) {
-                rv = LC_ECORRUPT;
-                lc_strlcpy(why, "duplicate", sizeof why);
-            } else {
-                rv = grant_add(st, u, v[0]);
-            }
-        } else {
-            const char *f[3] = {v[0], v[1], v[2]};
-            const char *w;
-            if (!lc_auth_name_valid(v[0], &w) ||
-                !lc_auth_resource_valid(v[1], &w) ||
-                !lc_auth_action_valid(v[2])) {
-                rv = LC_ECORRUPT;
-                lc_strlcpy(why, "bad role, resource or action", sizeof why);
-            } else if (row_find(st->perms, f, 3) != NULL) {
-                rv = LC_ECORRUPT;
-                lc_strlcpy(why, "duplicate", sizeof why);
-            } else {
-                rv = perm_add(st, v[0], v[1], v[2]);
-            }
-        }
-        if (rv != 0) {
-            snprintf(errmsg, errlen, "snapshot %s row %ld refused: %s",
-                     table, n, rv == LC_ENOMEM ? "out of memory" : why);
-            if (rv != LC_ENOMEM) {
-                rv = LC_ECORRUPT;
-            }
-        }
-    }
-    if (rv == 0 && rc != SQLITE_DONE) {
-        snprintf(errmsg, errlen, "reading %s: %s", table, sqlite3_errmsg(db));
-        rv = LC_ECORRUPT;
-    }
-    sqlite3_finalize(q);
-    return rv;
-}
-
-static int snapshot_load(struct lc_processor *p, sqlite3 *db, char *errmsg,
-                         size_t errlen)
-{
-    struct lc_auth_store *s = p->data;
-    struct state fresh = {0};
-    int rv = load_table(db, &fresh, "users", "username, password", 2, errmsg,
-                        errlen);
-    if (rv == 0) {
-        rv = load_table(db, &fresh, "roles", "role, username", 2, errmsg,
-                        errlen);
-    }
-    if (rv == 0) {
-        rv = load_table(db, &fresh, "permissions", "role, resource, action",
-                        3, errmsg, errlen);
-    }
-    if (rv != 0) {
-        state_clear(&fresh);
-        return rv;
-    }
-    state_clear(&s->st);
-    s->st = fresh;
-    s->epoch++;
-    s->diverged = 0; /* the leader's state, whole */
-    lc_infof("auth", "snapshot loaded: %u users, %u roles, %u permissions",
-             HASH_COUNT(fresh.users), HASH_COUNT(fresh.rows),
-             HASH_COUNT(fresh.perms));
-    return 0;
-}
-
 /* ----------------------------------------------------------------- store */
 
 static struct lc_auth_store *store_alloc(void)
@@ -1071,10 +751,7 @@ static struct lc_auth_store *store_alloc(void)
     s->proc.group = LC_AUTH_GROUP;
     s->proc.data = s;
     s->proc.on_apply = on_apply;
-    s->proc.snapshot_freeze = snapshot_freeze;
-    s->proc.snapshot_save = snapshot_save;
-    s->proc.snapshot_release = snapshot_release;
-    s->proc.snapshot_load = snapshot_load;
+    lc_auth_snapshot_hooks(&s->proc);
     s->epoch = 1;
     return s;
 }
@@ -1136,7 +813,7 @@ void lc_auth_store_free(struct lc_auth_store *s)
     if (s->sm != NULL) {
         lc_statemachine_free(s->sm);
     }
-    state_clear(&s->st);
+    lc_auth_state_clear(&s->st);
     free(s);
 }
 
@@ -1155,14 +832,16 @@ uint64_t lc_auth_store_epoch(const struct lc_auth_store *s)
 const char *lc_auth_store_password(const struct lc_auth_store *s,
                                    const char *username)
 {
-    struct user *u = username != NULL ? user_find(&s->st, username) : NULL;
+    struct user *u =
+        username != NULL ? lc_auth_state_user(&s->st, username) : NULL;
     return u != NULL ? u->hash : NULL;
 }
 
 bool lc_auth_store_is_admin(const struct lc_auth_store *s,
                             const char *username)
 {
-    struct user *u = username != NULL ? user_find(&s->st, username) : NULL;
+    struct user *u =
+        username != NULL ? lc_auth_state_user(&s->st, username) : NULL;
     return u != NULL && u->admin;
 }
 
@@ -1176,7 +855,8 @@ bool lc_auth_store_granted(const struct lc_auth_store *s,
                            const char *username, const char *resource,
                            char action)
 {
-    struct user *u = username != NULL ? user_find(&s->st, username) : NULL;
+    struct user *u =
+        username != NULL ? lc_auth_state_user(&s->st, username) : NULL;
     const char act[2] = {action, '\0'};
     if (u == NULL || resource == NULL || (action != 'r' && action != 'w')) {
         return false;

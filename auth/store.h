@@ -1,6 +1,6 @@
-/* The users, roles and permissions of LC_AUTH_GROUP (auth/store.c): the
- * processor every member applies, and what the checks and the endpoints
- * read. Private to auth/.
+/* The users, roles and permissions of LC_AUTH_GROUP (auth/store.c; its
+ * snapshot: auth/snapshot.c): the processor every member applies, and what
+ * the checks and the endpoints read. Private to auth/.
  *
  * Model (Nacos's tables): users(username, password BCrypt), roles(role,
  * username), permissions(role, resource, action "r" | "w" | "rw"). A user

@@ -557,13 +557,21 @@ static int set_prop(struct lc_config *cfg, const char *key, const char *value,
             return 0;
 
         case P_BOOL:
+        case P_NOEFFECT:
             if (strcasecmp(value, "true") != 0 &&
                 strcasecmp(value, "false") != 0) {
                 return fail(err, errlen,
                             "%s: %s must be true or false (got '%.200s')",
                             where, key, value);
             }
-            *(bool *)field_of(cfg, p) = lc_parse_bool(value);
+            if (p->kind == P_BOOL) {
+                *(bool *)field_of(cfg, p) = lc_parse_bool(value);
+                return 0;
+            }
+            lc_infof("config",
+                     "%s%s%s has no effect: locus applies user, role and "
+                     "permission changes at once",
+                     at != NULL ? at : "", at != NULL ? ": " : "", key);
             return 0;
 
         case P_HOST: {
@@ -656,19 +664,6 @@ static int set_prop(struct lc_config *cfg, const char *key, const char *value,
                             where, key, p->size, value);
             }
             lc_strlcpy(field_of(cfg, p), value, p->size);
-            return 0;
-
-        case P_NOEFFECT:
-            if (strcasecmp(value, "true") != 0 &&
-                strcasecmp(value, "false") != 0) {
-                return fail(err, errlen,
-                            "%s: %s must be true or false (got '%.200s')",
-                            where, key, value);
-            }
-            lc_infof("config",
-                     "%s%s%s has no effect: locus applies user, role and "
-                     "permission changes at once",
-                     at != NULL ? at : "", at != NULL ? ": " : "", key);
             return 0;
 
         case P_CONTEXT:

@@ -209,7 +209,6 @@ struct lc_gate {
 struct held {
     struct lc_auth_check check;
     struct lc_http_exchange *ex;
-    char resource[1600];
 };
 
 static const struct rule *find_rule(const char *path, unsigned method)
@@ -542,6 +541,7 @@ static bool on_gate(struct lc_http_exchange *ex, void *data)
     const char *key;
     struct lc_auth_ident id;
     struct lc_auth_need need;
+    char resource[1600]; /* a naming rule's (lc_auth_check copies it) */
     struct held *h;
     struct lc_err e;
     int rv;
@@ -572,18 +572,13 @@ static bool on_gate(struct lc_http_exchange *ex, void *data)
     h->ex = ex;
     identity_of(ex, &id);
     need.admin = r->kind == K_ADMIN;
-    switch (r->kind) {
-        case K_NAMING:
-            (r->naming != NULL ? r->naming : naming_resource)(
-                exchange_param, ex, h->resource, sizeof h->resource,
-                &need.admin);
-            break;
-        default:
-            lc_strlcpy(h->resource, r->resource, sizeof h->resource);
-            break;
+    need.resource = r->resource;
+    if (r->kind == K_NAMING) {
+        (r->naming != NULL ? r->naming : naming_resource)(
+            exchange_param, ex, resource, sizeof resource, &need.admin);
+        need.resource = resource;
     }
     need.action = r->action;
-    need.resource = h->resource;
     h->check.data = g;
     rv = lc_auth_check(g->auth, &h->check, &id, &need, on_checked, &e);
     if (rv == LC_EAGAIN) {

@@ -13,7 +13,8 @@
  *   locusctl bench grpc register|push|idle|storm|puts [options]
  *   locusctl bench distro [options]
  *   locusctl [auth options] login | auth init | user ... | role ... |
- *            perm ...                     (server/locusctl_auth.c)
+ *            perm ...                     (server/locusctl_auth.c,
+ *                                          server/locusctl_users.c)
  *
  * Output is a table by default and JSON with --json. With auth on, every
  * call to the server carries a token: --token, or one got by logging in

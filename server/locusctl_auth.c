@@ -3,8 +3,8 @@
  * /nacos/v1/auth/login, the username in the query, the password in the form
  * body), the HTTP calls that carry the token (header "Authorization: Bearer
  * <token>", which Nacos and locus read on every port and path), and the
- * commands on users, roles and permissions (/nacos/v1/auth/..., §8.7 of the
- * protocol notes).
+ * login command. The commands on users, roles and permissions are in
+ * locusctl_users.c.
  *
  * Passwords given with --password are visible to anyone who can list the
  * machine's processes (ps, /proc/<pid>/cmdline): --password-file, the
@@ -22,16 +22,17 @@
 #include <uv.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "rpc/http/http.h"
 #include "server/locusctl.h"
 
-#define FORM "application/x-www-form-urlencoded"
+#define CTL_FORM "application/x-www-form-urlencoded"
 #define CALL_TIMEOUT_MS 30000
 #define SECRET_MAX 1024
 
 /* ------------------------------------------------------------ secrets */
 
-static void wipe_free(char *s)
+void ctl_wipe_free(char *s)
 {
     if (s != NULL) {
         explicit_bzero(s, strlen(s));
@@ -48,7 +49,7 @@ static void strip_newline(char *s)
 }
 
 /* The first line of @path ("-": standard input), malloc'd, or NULL (said). */
-static char *read_secret_file(const char *path)
+char *ctl_read_secret_file(const char *path)
 {
     char buf[SECRET_MAX];
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
@@ -73,7 +74,7 @@ static char *read_secret_file(const char *path)
 }
 
 /* Ask on the terminal with echo off; malloc'd, or NULL (no terminal). */
-static char *prompt_secret(const char *prompt)
+char *ctl_prompt_secret(const char *prompt)
 {
     char buf[SECRET_MAX];
     struct termios old, quiet;
@@ -109,72 +110,51 @@ static char *prompt_secret(const char *prompt)
 
 /* ------------------------------------------------------------ query strings */
 
-/* A growable query string or form body: name=value&name=value. */
-struct qs {
-    char *s;
-    size_t len, cap;
-    bool oom;
-};
-
-static void qs_raw(struct qs *q, const char *text)
-{
-    size_t n = strlen(text);
-    if (q->oom) {
-        return;
-    }
-    if (q->len + n + 1 > q->cap) {
-        size_t cap = (q->len + n + 1) * 2;
-        char *s = realloc(q->s, cap);
-        if (s == NULL) {
-            q->oom = true;
-            return;
-        }
-        q->s = s;
-        q->cap = cap;
-    }
-    memcpy(q->s + q->len, text, n + 1);
-    q->len += n;
-}
+/* Query strings and form bodies (name=value&name=value) are built in a
+ * struct lc_buf (common/util.h). */
 
 /* Add name=value (both URL-encoded); a NULL @value adds nothing. */
-static void qs_add(struct qs *q, const char *name, const char *value)
+void ctl_qs_add(struct lc_buf *q, const char *name, const char *value)
 {
     if (value == NULL || q->oom) {
         return;
     }
-    qs_raw(q, q->len > 0 ? "&" : "");
-    if (q->oom || lc_http_urlencode_append(&q->s, &q->len, &q->cap, name) != 0) {
+    if (q->len > 0) {
+        LC_BUF_LIT(q, "&");
+    }
+    if (q->oom ||
+        lc_http_urlencode_append(&q->p, &q->len, &q->cap, name) != 0) {
         q->oom = true;
         return;
     }
-    qs_raw(q, "=");
+    LC_BUF_LIT(q, "=");
     if (q->oom ||
-        lc_http_urlencode_append(&q->s, &q->len, &q->cap, value) != 0) {
+        lc_http_urlencode_append(&q->p, &q->len, &q->cap, value) != 0) {
         q->oom = true;
     }
 }
 
-static const char *qs_str(struct qs *q)
+const char *ctl_qs_str(struct lc_buf *q)
 {
-    if (q->s == NULL && !q->oom) {
-        qs_raw(q, "");
+    if (q->p == NULL && !q->oom) {
+        lc_buf_add(q, "", 0);
     }
-    return q->oom ? NULL : q->s;
+    return q->oom ? NULL : q->p;
 }
 
-static void qs_free(struct qs *q)
+void ctl_qs_free(struct lc_buf *q)
 {
-    if (q->s != NULL) {
-        explicit_bzero(q->s, q->cap); /* may hold a password */
+    if (q->p != NULL) {
+        explicit_bzero(q->p, q->cap); /* may hold a password */
     }
-    free(q->s);
-    q->s = NULL;
+    free(q->p);
+    q->p = NULL;
 }
 
 /* @base?@q in @out (malloc'd), or NULL when out of memory. */
-static char *with_query(const char *base, struct qs *q)
+char *ctl_with_query(const char *base, struct lc_buf *q)
 {
-    const char *s = qs_str(q);
+    const char *s = ctl_qs_str(q);
     char *out;
     if (s == NULL) {
         return NULL;
@@ -214,9 +194,9 @@ static void on_answer(struct lc_http_call *call, int status, int http_status,
 
 /* One blocking call on a private loop with @headers (name, value, ...,
  * NULL; may be NULL). Return 0 (*@http_status, *@out set) or LC_E*. */
-static int http_call(const struct ctl *c, const char *method,
-                     const char *path, const char *ctype, const char *body,
-                     const char *const *headers, int *http_status, char **out)
+int ctl_http_call(const struct ctl *c, const char *method, const char *path,
+                  const char *ctype, const char *body,
+                  const char *const *headers, int *http_status, char **out)
 {
     uv_loop_t loop;
     struct lc_http_call call;
@@ -260,7 +240,7 @@ static int http_call(const struct ctl *c, const char *method,
 /* The server's message in @body: Spring's error JSON {"message"}, a
  * RestResult's "data" when it is text (Nacos's failed() puts it there),
  * else its "message", else the text itself. Malloc'd. */
-static char *server_message(const char *body)
+char *ctl_server_message(const char *body)
 {
     json_t *j = json_loads(body != NULL ? body : "", JSON_DECODE_ANY, NULL);
     const char *m = NULL;
@@ -293,7 +273,7 @@ static char *server_message(const char *body)
 
 void ctl_print_failure(const char *what, int status, const char *body)
 {
-    char *m = server_message(body);
+    char *m = ctl_server_message(body);
     fprintf(stderr, "locusctl: %s: %s (HTTP %d)\n", what,
             m != NULL && m[0] != '\0' ? m : "(no message)", status);
     free(m);
@@ -302,7 +282,7 @@ void ctl_print_failure(const char *what, int status, const char *body)
 /* Whether an answer is a success: HTTP 200, and when it is a RestResult
  * ({"code": N, ...}, which Nacos also sends with HTTP 200 for failures),
  * code 200. */
-static bool answer_ok(int status, const char *body)
+bool ctl_answer_ok(int status, const char *body)
 {
     json_t *j, *code;
     bool ok;
@@ -324,7 +304,7 @@ static int need_password(struct ctl *c);
  * Return the HTTP status (the body in *@out) or -1 (said). */
 static int post_login(struct ctl *c, char **out)
 {
-    struct qs q = {0}, form = {0};
+    struct lc_buf q = {0}, form = {0};
     char *path;
     char bearer[sizeof c->token + 16];
     const char *headers[] = {"Authorization", bearer, NULL};
@@ -336,16 +316,16 @@ static int post_login(struct ctl *c, char **out)
     }
     /* Both are required parameters (Spring's @RequestParam, in Nacos
      * too), also when the token alone is to be checked: then empty. */
-    qs_add(&q, "username", c->username != NULL ? c->username : "");
-    qs_add(&form, "password", c->password != NULL ? c->password : "");
-    path = with_query("/nacos/v1/auth/login", &q);
-    if (path == NULL || qs_str(&form) == NULL) {
+    ctl_qs_add(&q, "username", c->username != NULL ? c->username : "");
+    ctl_qs_add(&form, "password", c->password != NULL ? c->password : "");
+    path = ctl_with_query("/nacos/v1/auth/login", &q);
+    if (path == NULL || ctl_qs_str(&form) == NULL) {
         fprintf(stderr, "locusctl: out of memory\n");
         goto out;
     }
     snprintf(bearer, sizeof bearer, "Bearer %s", c->token);
-    rv = http_call(c, "POST", path, FORM, qs_str(&form),
-                   c->username == NULL ? headers : NULL, &st, out);
+    rv = ctl_http_call(c, "POST", path, CTL_FORM, ctl_qs_str(&form),
+                       c->username == NULL ? headers : NULL, &st, out);
     if (rv != 0) {
         fprintf(stderr, "locusctl: cannot reach %s:%d (%s)\n", c->host,
                 c->port, lc_strerror(rv));
@@ -354,8 +334,8 @@ static int post_login(struct ctl *c, char **out)
 out:
     explicit_bzero(bearer, sizeof bearer);
     free(path);
-    qs_free(&q);
-    qs_free(&form);
+    ctl_qs_free(&q);
+    ctl_qs_free(&form);
     return st;
 }
 
@@ -405,8 +385,8 @@ int ctl_fetch(struct ctl *c, const char *method, const char *path,
         return -1;
     }
     snprintf(bearer, sizeof bearer, "Bearer %s", c->token);
-    rv = http_call(c, method, path, ctype, body,
-                   c->token[0] != '\0' ? headers : NULL, &st, out);
+    rv = ctl_http_call(c, method, path, ctype, body,
+                       c->token[0] != '\0' ? headers : NULL, &st, out);
     explicit_bzero(bearer, sizeof bearer);
     if (rv != 0) {
         fprintf(stderr, "locusctl: cannot reach %s:%d (%s)\n", c->host,
@@ -423,7 +403,7 @@ static int set_password(char **dst, char *value)
     if (value == NULL) {
         return -1;
     }
-    wipe_free(*dst);
+    ctl_wipe_free(*dst);
     *dst = value;
     return 0;
 }
@@ -449,7 +429,8 @@ int ctl_auth_option(struct ctl *c, int argc, char **argv, int *i)
     } else if (strcmp(a, "--password") == 0) {
         return set_password(&c->password, strdup(v)) == 0 ? 1 : -1;
     } else if (strcmp(a, "--password-file") == 0) {
-        return set_password(&c->password, read_secret_file(v)) == 0 ? 1 : -1;
+        return set_password(&c->password, ctl_read_secret_file(v)) == 0 ? 1
+                                                                        : -1;
     } else {
         if (strlen(v) >= sizeof c->token) {
             fprintf(stderr, "locusctl: --token: too long\n");
@@ -500,7 +481,7 @@ static int need_password(struct ctl *c)
     }
     if (isatty(STDIN_FILENO)) {
         snprintf(prompt, sizeof prompt, "Password for %s: ", c->username);
-        c->password = prompt_secret(prompt);
+        c->password = ctl_prompt_secret(prompt);
     }
     if (c->password == NULL) {
         fprintf(stderr, "locusctl: --username %s needs a password "
@@ -514,7 +495,7 @@ static int need_password(struct ctl *c)
 
 void ctl_auth_done(struct ctl *c)
 {
-    wipe_free(c->password);
+    ctl_wipe_free(c->password);
     c->password = NULL;
     explicit_bzero(c->token, sizeof c->token);
 }
@@ -568,487 +549,6 @@ int ctl_cmd_login(struct ctl *c, int argc, char **argv)
                (long long)json_integer_value(json_object_get(j, "tokenTtl")));
         printf("token     %s\n",
                json_string_value(json_object_get(j, "accessToken")));
-        rc = 0;
-    }
-    json_decref(j);
-    if (body != NULL) {
-        explicit_bzero(body, strlen(body));
-    }
-    free(body);
-    return rc;
-}
-
-/* ------------------------------------------------------------ writes */
-
-/* Send a change; print the server's answer ("create user ok!") or the
- * failure. Non-secret parameters go in the query (@q), passwords in the
- * form body (@form, may be NULL). Return the exit code. */
-static int write_cmd(struct ctl *c, const char *what, const char *method,
-                     const char *base, struct qs *q, struct qs *form)
-{
-    char *path = with_query(base, q);
-    char *body = NULL;
-    const char *fs = form != NULL ? qs_str(form) : NULL;
-    int st, rc = 1;
-
-    if (path == NULL || (form != NULL && fs == NULL)) {
-        fprintf(stderr, "locusctl: out of memory\n");
-        free(path);
-        return 1;
-    }
-    st = ctl_fetch(c, method, path, fs != NULL ? FORM : NULL, fs, &body);
-    free(path);
-    if (st < 0) {
-        return 1;
-    }
-    if (answer_ok(st, body)) {
-        rc = 0;
-        if (c->json) {
-            printf("%s\n", body);
-        } else {
-            char *m = server_message(body);
-            printf("%s\n", m != NULL && m[0] != '\0' ? m : "ok");
-            free(m);
-        }
-    } else if (c->json) {
-        printf("%s\n", body != NULL ? body : "");
-        ctl_print_failure(what, st, body);
-    } else {
-        ctl_print_failure(what, st, body);
-    }
-    free(body);
-    return rc;
-}
-
-/* A new password for @user: --password P, --password-file F, else the
- * terminal (asked twice), else one line of standard input. */
-static char *new_password(const char *opt_password, const char *opt_file,
-                          const char *user)
-{
-    char prompt[300], *a, *b;
-    if (opt_password != NULL) {
-        return strdup(opt_password);
-    }
-    if (opt_file != NULL) {
-        return read_secret_file(opt_file);
-    }
-    if (!isatty(STDIN_FILENO)) {
-        return read_secret_file("-");
-    }
-    snprintf(prompt, sizeof prompt, "New password for %s: ", user);
-    a = prompt_secret(prompt);
-    if (a == NULL) {
-        fprintf(stderr, "locusctl: no terminal to ask for the password on\n");
-        return NULL;
-    }
-    b = prompt_secret("Again: ");
-    if (b == NULL || strcmp(a, b) != 0) {
-        fprintf(stderr, "locusctl: the two passwords differ\n");
-        wipe_free(a);
-        wipe_free(b);
-        return NULL;
-    }
-    wipe_free(b);
-    return a;
-}
-
-/* The options of the commands: positional words into @pos (up to @npos),
- * the named ones into their slots. Return 0 or 2 (said). */
-struct cmd_opts {
-    const char *pos[4];
-    int npos;
-    const char *password, *password_file;
-    const char *search, *username, *role;
-    int page, size;
-};
-
-static int parse_cmd(int argc, char **argv, int max_pos, struct cmd_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->page = 1;
-    o->size = 100;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **slot = NULL;
-        int *num = NULL;
-        if (a[0] != '-' || strcmp(a, "-") == 0) {
-            if (o->npos >= max_pos) {
-                fprintf(stderr, "locusctl: %s: unexpected '%s'\n", argv[0],
-                        a);
-                return 2;
-            }
-            o->pos[o->npos++] = a;
-            continue;
-        }
-        if (strcmp(a, "--password") == 0) {
-            slot = &o->password;
-        } else if (strcmp(a, "--password-file") == 0) {
-            slot = &o->password_file;
-        } else if (strcmp(a, "--search") == 0) {
-            slot = &o->search;
-        } else if (strcmp(a, "--username") == 0) {
-            slot = &o->username;
-        } else if (strcmp(a, "--role") == 0) {
-            slot = &o->role;
-        } else if (strcmp(a, "--page") == 0) {
-            num = &o->page;
-        } else if (strcmp(a, "--size") == 0) {
-            num = &o->size;
-        } else {
-            fprintf(stderr, "locusctl: %s: unknown option %s\n", argv[0], a);
-            return 2;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "locusctl: %s needs a value\n", a);
-            return 2;
-        }
-        i++;
-        if (slot != NULL) {
-            *slot = v;
-        } else {
-            *num = atoi(v);
-            if (*num < 1 || *num > 10000) {
-                fprintf(stderr, "locusctl: %s: 1..10000\n", a);
-                return 2;
-            }
-        }
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------ listings */
-
-/* GET a page (/nacos/v1/auth/users|roles|permissions); with --json print
- * it as it came and return 0 with *@page NULL. Return the exit code. */
-static int get_page(struct ctl *c, const char *what, const char *base,
-                    struct qs *q, json_t **page)
-{
-    char *path = with_query(base, q);
-    char *body = NULL;
-    int st;
-
-    *page = NULL;
-    if (path == NULL) {
-        fprintf(stderr, "locusctl: out of memory\n");
-        return 1;
-    }
-    st = ctl_fetch(c, "GET", path, NULL, NULL, &body);
-    free(path);
-    if (st < 0) {
-        return 1;
-    }
-    if (!answer_ok(st, body)) {
-        ctl_print_failure(what, st, body);
-        free(body);
-        return 1;
-    }
-    if (c->json) {
-        printf("%s\n", body);
-        free(body);
-        return 0;
-    }
-    *page = json_loads(body, 0, NULL);
-    free(body);
-    if (!json_is_array(json_object_get(*page, "pageItems"))) {
-        fprintf(stderr, "locusctl: %s: the answer is not a page\n", what);
-        json_decref(*page);
-        *page = NULL;
-        return 1;
-    }
-    return 0;
-}
-
-static const char *field(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s != NULL ? s : "-";
-}
-
-static void page_footer(json_t *page, const struct cmd_opts *o)
-{
-    long long total = json_integer_value(json_object_get(page, "totalCount"));
-    size_t shown = json_array_size(json_object_get(page, "pageItems"));
-    if (total > (long long)shown) {
-        printf("(%zu of %lld; page %d of %lld: --page N, --size N)\n", shown,
-               total, o->page,
-               json_integer_value(json_object_get(page, "pagesAvailable")));
-    }
-}
-
-static void page_params(struct qs *q, const struct cmd_opts *o)
-{
-    char n[16];
-    snprintf(n, sizeof n, "%d", o->page);
-    qs_add(q, "pageNo", n);
-    snprintf(n, sizeof n, "%d", o->size);
-    qs_add(q, "pageSize", n);
-    qs_add(q, "search", o->search != NULL ? "blur" : "accurate");
-}
-
-static const char user_usage[] =
-    "usage: locusctl [auth options] user list [--search TEXT] [--page N]\n"
-    "                                         [--size N]\n"
-    "         (--search: names containing TEXT, or a pattern with '*')\n"
-    "       locusctl [auth options] user create NAME [--password P |\n"
-    "                                   --password-file F]\n"
-    "       locusctl [auth options] user passwd NAME [--password P |\n"
-    "                                   --password-file F]\n"
-    "       locusctl [auth options] user delete NAME\n"
-    "  Without --password/--password-file the new password is asked on the\n"
-    "  terminal, or read from standard input (one line).\n";
-
-int ctl_cmd_user(struct ctl *c, int argc, char **argv)
-{
-    struct cmd_opts o;
-    struct qs q = {0}, form = {0};
-    const char *verb = argc > 1 ? argv[1] : "";
-    int rc;
-
-    if (parse_cmd(argc - 1, argv + 1, 1, &o) != 0) {
-        return 2;
-    }
-    if (strcmp(verb, "list") == 0) {
-        json_t *page, *u;
-        size_t i;
-        if (o.npos != 0) {
-            fputs(user_usage, stderr);
-            return 2;
-        }
-        page_params(&q, &o);
-        if (o.search != NULL && strchr(o.search, '*') == NULL) {
-            /* Nacos's blur search matches '*' patterns only: a plain
-             * text means "names containing it". */
-            char pattern[300];
-            snprintf(pattern, sizeof pattern, "*%.280s*", o.search);
-            qs_add(&q, "username", pattern);
-        } else {
-            qs_add(&q, "username", o.search != NULL ? o.search : "");
-        }
-        rc = get_page(c, "user list", "/nacos/v1/auth/users", &q, &page);
-        qs_free(&q);
-        if (rc != 0 || page == NULL) {
-            return rc;
-        }
-        printf("%s\n", "USERNAME");
-        json_array_foreach(json_object_get(page, "pageItems"), i, u)
-        {
-            printf("%s\n", field(u, "username"));
-        }
-        page_footer(page, &o);
-        json_decref(page);
-        return 0;
-    }
-    if (o.npos != 1 || (strcmp(verb, "create") != 0 &&
-                        strcmp(verb, "passwd") != 0 &&
-                        strcmp(verb, "delete") != 0)) {
-        fputs(user_usage, stderr);
-        return 2;
-    }
-    qs_add(&q, "username", o.pos[0]);
-    if (strcmp(verb, "delete") == 0) {
-        rc = write_cmd(c, "user delete", "DELETE", "/nacos/v1/auth/users", &q,
-                       NULL);
-    } else {
-        char *pw = new_password(o.password, o.password_file, o.pos[0]);
-        if (pw == NULL) {
-            qs_free(&q);
-            return 1;
-        }
-        if (strcmp(verb, "create") == 0) {
-            qs_add(&form, "password", pw);
-            rc = write_cmd(c, "user create", "POST", "/nacos/v1/auth/users",
-                           &q, &form);
-        } else {
-            qs_add(&form, "newPassword", pw);
-            rc = write_cmd(c, "user passwd", "PUT", "/nacos/v1/auth/users", &q,
-                           &form);
-        }
-        wipe_free(pw);
-    }
-    qs_free(&q);
-    qs_free(&form);
-    return rc;
-}
-
-static const char role_usage[] =
-    "usage: locusctl [auth options] role list [--username U] [--role R]\n"
-    "                                         [--page N] [--size N]\n"
-    "       locusctl [auth options] role add ROLE USERNAME\n"
-    "       locusctl [auth options] role delete ROLE [USERNAME]\n"
-    "  (delete without USERNAME removes ROLE from every user)\n";
-
-int ctl_cmd_role(struct ctl *c, int argc, char **argv)
-{
-    struct cmd_opts o;
-    struct qs q = {0};
-    const char *verb = argc > 1 ? argv[1] : "";
-    int rc;
-
-    if (parse_cmd(argc - 1, argv + 1, 2, &o) != 0) {
-        return 2;
-    }
-    if (strcmp(verb, "list") == 0) {
-        json_t *page, *r;
-        size_t i;
-        if (o.npos != 0) {
-            fputs(role_usage, stderr);
-            return 2;
-        }
-        page_params(&q, &o);
-        qs_add(&q, "username", o.username != NULL ? o.username : "");
-        qs_add(&q, "role", o.role != NULL ? o.role : "");
-        rc = get_page(c, "role list", "/nacos/v1/auth/roles", &q, &page);
-        qs_free(&q);
-        if (rc != 0 || page == NULL) {
-            return rc;
-        }
-        printf("%-32s %s\n", "ROLE", "USERNAME");
-        json_array_foreach(json_object_get(page, "pageItems"), i, r)
-        {
-            printf("%-32s %s\n", field(r, "role"), field(r, "username"));
-        }
-        page_footer(page, &o);
-        json_decref(page);
-        return 0;
-    }
-    if (strcmp(verb, "add") == 0 && o.npos == 2) {
-        qs_add(&q, "role", o.pos[0]);
-        qs_add(&q, "username", o.pos[1]);
-        rc = write_cmd(c, "role add", "POST", "/nacos/v1/auth/roles", &q,
-                       NULL);
-    } else if (strcmp(verb, "delete") == 0 && o.npos >= 1) {
-        qs_add(&q, "role", o.pos[0]);
-        qs_add(&q, "username", o.npos == 2 ? o.pos[1] : NULL);
-        rc = write_cmd(c, "role delete", "DELETE", "/nacos/v1/auth/roles", &q,
-                       NULL);
-    } else {
-        fputs(role_usage, stderr);
-        return 2;
-    }
-    qs_free(&q);
-    return rc;
-}
-
-static const char perm_usage[] =
-    "usage: locusctl [auth options] perm list [--role R] [--page N]\n"
-    "                                         [--size N]\n"
-    "       locusctl [auth options] perm add ROLE RESOURCE ACTION\n"
-    "       locusctl [auth options] perm delete ROLE RESOURCE ACTION\n"
-    "  RESOURCE: <namespace>:<group>:naming/<service>, '*' a wildcard,\n"
-    "  the namespace empty for public (\":*:*\" is everything in public);\n"
-    "  ACTION: r, w or rw\n";
-
-int ctl_cmd_perm(struct ctl *c, int argc, char **argv)
-{
-    struct cmd_opts o;
-    struct qs q = {0};
-    const char *verb = argc > 1 ? argv[1] : "";
-    int rc;
-
-    if (parse_cmd(argc - 1, argv + 1, 3, &o) != 0) {
-        return 2;
-    }
-    if (strcmp(verb, "list") == 0) {
-        json_t *page, *p;
-        size_t i;
-        if (o.npos != 0) {
-            fputs(perm_usage, stderr);
-            return 2;
-        }
-        page_params(&q, &o);
-        qs_add(&q, "role", o.role != NULL ? o.role : "");
-        rc = get_page(c, "perm list", "/nacos/v1/auth/permissions", &q, &page);
-        qs_free(&q);
-        if (rc != 0 || page == NULL) {
-            return rc;
-        }
-        printf("%-24s %-40s %s\n", "ROLE", "RESOURCE", "ACTION");
-        json_array_foreach(json_object_get(page, "pageItems"), i, p)
-        {
-            printf("%-24s %-40s %s\n", field(p, "role"), field(p, "resource"),
-                   field(p, "action"));
-        }
-        page_footer(page, &o);
-        json_decref(page);
-        return 0;
-    }
-    if ((strcmp(verb, "add") != 0 && strcmp(verb, "delete") != 0) ||
-        o.npos != 3) {
-        fputs(perm_usage, stderr);
-        return 2;
-    }
-    qs_add(&q, "role", o.pos[0]);
-    qs_add(&q, "resource", o.pos[1]);
-    qs_add(&q, "action", o.pos[2]);
-    if (strcmp(verb, "add") == 0) {
-        rc = write_cmd(c, "perm add", "POST", "/nacos/v1/auth/permissions", &q,
-                       NULL);
-    } else {
-        rc = write_cmd(c, "perm delete", "DELETE",
-                       "/nacos/v1/auth/permissions", &q, NULL);
-    }
-    qs_free(&q);
-    return rc;
-}
-
-/* ------------------------------------------------------------ auth init */
-
-int ctl_cmd_auth(struct ctl *c, int argc, char **argv)
-{
-    struct cmd_opts o;
-    struct qs form = {0};
-    char *body = NULL, *pw = NULL;
-    json_t *j;
-    int st, rc = 1;
-
-    if (argc < 2 || strcmp(argv[1], "init") != 0 ||
-        parse_cmd(argc - 1, argv + 1, 0, &o) != 0) {
-        fputs("usage: locusctl auth init [--password P | --password-file "
-              "F]\n"
-              "  creates the admin user \"nacos\" (once: refused when an "
-              "admin exists);\n"
-              "  without a password the server generates one and it is "
-              "printed\n",
-              stderr);
-        return 2;
-    }
-    if (o.password != NULL || o.password_file != NULL) {
-        pw = new_password(o.password, o.password_file, "nacos");
-        if (pw == NULL) {
-            return 1;
-        }
-        qs_add(&form, "password", pw);
-        wipe_free(pw);
-    }
-    if (qs_str(&form) == NULL) {
-        fprintf(stderr, "locusctl: out of memory\n");
-        qs_free(&form);
-        return 1;
-    }
-    /* No token: the endpoint is open until an admin exists. */
-    {
-        int hs = 0;
-        int rv = http_call(c, "POST", "/nacos/v1/auth/users/admin", FORM,
-                           qs_str(&form), NULL, &hs, &body);
-        qs_free(&form);
-        if (rv != 0) {
-            fprintf(stderr, "locusctl: cannot reach %s:%d (%s)\n", c->host,
-                    c->port, lc_strerror(rv));
-            return 1;
-        }
-        st = hs;
-    }
-    j = json_loads(body != NULL ? body : "", 0, NULL);
-    if (!answer_ok(st, body) ||
-        json_string_value(json_object_get(j, "password")) == NULL) {
-        ctl_print_failure("auth init", st, body);
-    } else if (c->json) {
-        printf("%s\n", body);
-        rc = 0;
-    } else {
-        printf("admin user  %s\n", field(j, "username"));
-        printf("password    %s\n", field(j, "password"));
         rc = 0;
     }
     json_decref(j);

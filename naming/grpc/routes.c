@@ -42,7 +42,6 @@ struct held {
     struct lc_rpc_req *req;
     struct lc_naming_grpc *g;
     const struct route *route;
-    char resource[1600];
 };
 
 static void on_checked(struct lc_auth_check *c, const struct lc_err *e)
@@ -125,6 +124,7 @@ static void gated(const struct route *r, struct lc_rpc_req *req,
 {
     struct lc_auth_ident id;
     struct lc_auth_need need;
+    char resource[1600]; /* lc_auth_check copies it */
     struct held *h;
     struct lc_err e;
     int rv;
@@ -139,9 +139,9 @@ static void gated(const struct route *r, struct lc_rpc_req *req,
     h->g = g;
     h->route = r;
     identity_of(req, &id);
-    resource_of(req, r->every_service, h->resource, sizeof h->resource);
+    resource_of(req, r->every_service, resource, sizeof resource);
     need.action = r->action;
-    need.resource = h->resource;
+    need.resource = resource;
     need.admin = false;
     rv = lc_auth_check(g->auth, &h->check, &id, &need, on_checked, &e);
     if (rv == LC_EAGAIN) {

@@ -291,20 +291,16 @@ void lc_subscribers_answer(struct lc_naming *n, struct lc_http_exchange *ex,
         c->call.data = c;
         rv = lc_http_conn_new(n->loop, m->host, m->port, n->members_timeout_ms,
                               &c->conn);
-        if (rv == 0 && n->peer_id_key[0] != '\0') {
-            /* The peer identity (the member checks auth otherwise). */
+        if (rv == 0) {
+            /* The peer identity, when there is one (the member checks auth
+             * otherwise). */
             const char *hdrs[] = {n->peer_id_key, n->peer_id_value, NULL};
             struct lc_http_req req = {
-                .method = "GET", .path = path, .headers = hdrs};
+                .method = "GET",
+                .path = path,
+                .headers = n->peer_id_key[0] != '\0' ? hdrs : NULL};
             rv =
                 lc_http_conn_request(c->conn, &c->call, &req, on_member_answer);
-            if (rv != 0) {
-                lc_http_conn_close(c->conn);
-                c->conn = NULL;
-            }
-        } else if (rv == 0) {
-            rv = lc_http_conn_send(c->conn, &c->call, "GET", path, NULL, NULL,
-                                   0, on_member_answer);
             if (rv != 0) {
                 lc_http_conn_close(c->conn);
                 c->conn = NULL;
