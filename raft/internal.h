@@ -88,6 +88,8 @@ struct lc_incarnation {
                              struct raft_io_snapshot_put *,
                              const struct raft_snapshot *,
                              raft_io_snapshot_put_cb);
+    int (*orig_send)(struct raft_io *, struct raft_io_send *,
+                     const struct raft_message *, raft_io_send_cb);
     raft_io_tick_cb tick;
     raft_io_recv_cb recv;
     void (*orig_close)(struct raft_io *, raft_io_close_cb);

@@ -405,6 +405,25 @@ static void on_io_closed(struct raft_io *io)
     }
 }
 
+/* A message to nobody. elect_now() makes a follower forget its leader
+ * (id 0, address NULL) while its appends of that leader's entries may still
+ * be on disk; when one completes, raft 0.15 answers the leader it no longer
+ * knows, and raft_uv's send dereferences the NULL address (a SEGV seen under
+ * ASan with five groups restarting under load). Refused here, raft frees
+ * the request itself (its senders free it when send fails); the leader,
+ * gone or not, learns the follower's log from its next answer. */
+static int wrap_send(struct raft_io *io, struct raft_io_send *req,
+                     const struct raft_message *message, raft_io_send_cb cb)
+{
+    struct lc_incarnation *inc = inc_of(io);
+    if (message->server_id == 0 || message->server_address == NULL) {
+        lc_debugf("raft", "group %s: message type %d to no server dropped",
+                  inc->group->name, (int)message->type);
+        return RAFT_NOCONNECTION;
+    }
+    return inc->orig_send(io, req, message, cb);
+}
+
 static void wrap_close(struct raft_io *io, raft_io_close_cb cb)
 {
     struct lc_incarnation *inc = inc_of(io);
@@ -422,6 +441,8 @@ void lc_observe_wrap_io(struct lc_incarnation *inc)
     inc->orig_append = io->append;
     inc->orig_load = io->load;
     inc->orig_snapshot_put = io->snapshot_put;
+    inc->orig_send = io->send;
+    io->send = wrap_send;
     io->start = wrap_start;
     io->append = wrap_append;
     io->load = wrap_load;

@@ -152,6 +152,9 @@ static void cl_call(struct cl *k, const char *type, json_t *body)
     uint64_t until = tc_now_ms() + WAIT_MS;
     memset(&a, 0, sizeof a);
     a.r.data = &a;
+    if (k->c == NULL) {
+        fail_msg("%s: the client's connection was closed", type);
+    }
     assert_int_equal(lc_nclient_request(k->c, &a.r, type, body, 10000,
                                         on_answer),
                      0);
