@@ -42,6 +42,7 @@
 #include "auth/limiter.h"
 #include "auth/store.h"
 #include "common/err.h"
+#include "common/java.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -479,6 +480,16 @@ void lc_auth_naming_resource(const char *ns, const char *group,
     append(out, size, &len, lc_auth_blank(group) ? "*" : group);
     append(out, size, &len, ":naming/");
     append(out, size, &len, lc_auth_blank(service) ? "*" : service);
+}
+
+const char *lc_auth_token_of(const char *authorization,
+                             const char *access_token)
+{
+    if (authorization != NULL && strncmp(authorization, "Bearer ", 7) == 0 &&
+        !lc_java_blank(authorization + 7)) {
+        return authorization + 7;
+    }
+    return lc_java_blank(access_token) ? NULL : access_token;
 }
 
 /* ------------------------------------------------------------- authorize */

@@ -110,6 +110,12 @@ struct lc_auth_ident {
     const char *remote_ip;
 };
 
+/* The token a request carries, as Nacos resolves it (every transport):
+ * the value of an Authorization header after "Bearer ", when not blank,
+ * else @access_token when not blank, else NULL. */
+const char *lc_auth_token_of(const char *authorization,
+                             const char *access_token);
+
 /* What it needs: an action ('r' or 'w') on a resource, either a naming
  * resource built with lc_auth_naming_resource() or a named one
  * ("console/users", "naming/switches"). @admin: only a global admin may

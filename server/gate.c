@@ -285,7 +285,6 @@ static void identity_of(struct lc_http_exchange *ex, struct lc_auth_ident *id)
     const char *pname[ID_N] = {NULL};
     const char *name;
     const char *value;
-    const char *authz;
     int k;
 
     for (size_t i = 0; lc_http_header_at(ex, i, &name, &value); i++) {
@@ -305,13 +304,7 @@ static void identity_of(struct lc_http_exchange *ex, struct lc_auth_ident *id)
         v[k] = value;
     }
     memset(id, 0, sizeof *id);
-    authz = v[ID_AUTHZ];
-    if (authz != NULL && strncmp(authz, "Bearer ", 7) == 0 &&
-        !lc_java_blank(authz + 7)) {
-        id->token = authz + 7;
-    } else if (!lc_java_blank(v[ID_TOKEN])) {
-        id->token = v[ID_TOKEN];
-    }
+    id->token = lc_auth_token_of(v[ID_AUTHZ], v[ID_TOKEN]);
     id->username = v[ID_USER];
     id->password = v[ID_PASS];
     id->remote_ip = lc_http_remote_ip(ex);

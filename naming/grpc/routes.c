@@ -87,17 +87,11 @@ static const char *header(struct lc_rpc_req *req, const char *name)
  * <t>", else accessToken, else username and password. */
 static void identity_of(struct lc_rpc_req *req, struct lc_auth_ident *id)
 {
-    const char *authz = header(req, "Authorization");
-    const char *token = header(req, "accessToken");
     struct lc_rpc_conn *conn = lc_rpc_req_conn(req);
 
     memset(id, 0, sizeof *id);
-    if (authz != NULL && strncmp(authz, "Bearer ", 7) == 0 &&
-        !lc_java_blank(authz + 7)) {
-        id->token = authz + 7;
-    } else if (!lc_java_blank(token)) {
-        id->token = token;
-    }
+    id->token = lc_auth_token_of(header(req, "Authorization"),
+                                 header(req, "accessToken"));
     id->username = header(req, "username");
     id->password = header(req, "password");
     id->remote_ip = conn != NULL ? lc_rpc_conn_ip(conn) : NULL;
